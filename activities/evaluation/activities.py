@@ -1,0 +1,331 @@
+"""Evaluation activities: plan, evaluate a chunk of examples, finalize.
+
+Every write is idempotent. A run is keyed by ``{evaluation_id}:{version_id}:{example_id}``
+(unique column ``runs.idempotency_key``) and inserted with ``ON CONFLICT DO NOTHING`` together
+with its metric values in one transaction, so an activity retried after a worker crash skips the
+examples that already finished and can never write a row twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.evaluation.types import (
+    EvaluateChunkInput,
+    EvaluateChunkResult,
+    FinalizeEvaluationInput,
+    FinalizeEvaluationResult,
+    MetricSum,
+    PlanEvaluationInput,
+    PlanEvaluationResult,
+)
+from promptops.db.models import (
+    Dataset,
+    Evaluation,
+    EvaluationResult,
+    Example,
+    Prompt,
+    PromptVersion,
+    Run,
+)
+from promptops.db.session import get_session_factory
+from promptops.evaluation_summary import ExampleRow, summarize
+from promptops.gateway import GatewayError, LLMGateway
+from promptops.metrics import METRICS, extract_label, score_example, validate_metric_names
+from promptops.templating import PromptContent, TemplateError
+
+log = logging.getLogger(__name__)
+
+
+def run_key(evaluation_id: str, version_id: str, example_id: str) -> str:
+    return f"{evaluation_id}:{version_id}:{example_id}"
+
+
+def example_variables(example_input: Any, declared: dict[str, Any]) -> dict[str, Any]:
+    """Map an example's ``input`` onto a version's variables.
+
+    An object input supplies variables by name; a scalar input fills the single declared
+    variable.
+    """
+    if isinstance(example_input, dict):
+        return dict(example_input)
+    if len(declared) == 1:
+        return {next(iter(declared)): example_input}
+    return {"input": example_input}
+
+
+class EvaluationActivities:
+    """Built with its clients: a database URL and an :class:`LLMGateway`."""
+
+    def __init__(
+        self,
+        database_url: str,
+        gateway: LLMGateway,
+        embedder_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        self._sessions = get_session_factory(database_url)
+        self._gateway = gateway
+        self._embedder_factory = embedder_factory
+        self._embedder: Any = None
+
+    def _get_embedder(self) -> Any:
+        if self._embedder is None:
+            if self._embedder_factory is None:
+                from promptops.embeddings import get_embedder
+
+                self._embedder = get_embedder()
+            else:
+                self._embedder = self._embedder_factory()
+        return self._embedder
+
+    @activity.defn(name="plan_evaluation")
+    async def plan_evaluation(self, inp: PlanEvaluationInput) -> PlanEvaluationResult:
+        """Validate the request, record the evaluation row, count examples, collect labels."""
+        try:
+            validate_metric_names(inp.metrics)
+        except ValueError as exc:
+            raise ApplicationError(str(exc), type="InvalidInput", non_retryable=True) from exc
+        async with self._sessions() as session:
+            dataset = await session.get(Dataset, uuid.UUID(inp.dataset_id))
+            if dataset is None:
+                raise ApplicationError(f"dataset {inp.dataset_id} not found",
+                                       type="NotFound", non_retryable=True)
+            for vid in inp.prompt_version_ids:
+                row = (await session.execute(
+                    select(PromptVersion.id, Prompt.project_id)
+                    .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+                    .where(PromptVersion.id == uuid.UUID(vid))
+                )).first()
+                if row is None:
+                    raise ApplicationError(f"prompt version {vid} not found",
+                                           type="NotFound", non_retryable=True)
+                if row.project_id != dataset.project_id:
+                    raise ApplicationError(
+                        f"prompt version {vid} and dataset {inp.dataset_id} belong to "
+                        "different projects", type="InvalidInput", non_retryable=True)
+            total = (await session.execute(
+                select(func.count()).select_from(Example).where(Example.dataset_id == dataset.id)
+            )).scalar_one()
+            if inp.max_examples is not None:
+                total = min(total, inp.max_examples)
+            labels: list[str] = []
+            if any(METRICS[m].kind == "label" for m in inp.metrics):
+                labels = sorted({
+                    str(v) for v in (await session.execute(
+                        select(Example.expected).where(Example.dataset_id == dataset.id)
+                    )).scalars() if v is not None
+                })
+            await session.execute(
+                insert(Evaluation).values(
+                    id=inp.evaluation_id, project_id=dataset.project_id, dataset_id=dataset.id,
+                    prompt_version_ids=inp.prompt_version_ids, metrics=inp.metrics,
+                    config={"workflow_id": inp.workflow_id, "max_examples": inp.max_examples,
+                            "positive_label": inp.positive_label},
+                    status="Running",
+                ).on_conflict_do_nothing(index_elements=["id"])
+            )
+            await session.commit()
+        return PlanEvaluationResult(total_per_version=total, labels=labels)
+
+    async def _load_version(self, version_id: str) -> tuple[PromptVersion, uuid.UUID]:
+        async with self._sessions() as session:
+            row = (await session.execute(
+                select(PromptVersion, Prompt.project_id)
+                .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+                .where(PromptVersion.id == uuid.UUID(version_id))
+            )).first()
+        if row is None:
+            raise ApplicationError(f"prompt version {version_id} not found",
+                                   type="NotFound", non_retryable=True)
+        return row[0], row[1]
+
+    @activity.defn(name="evaluate_chunk")
+    async def evaluate_chunk(self, inp: EvaluateChunkInput) -> EvaluateChunkResult:
+        """Run and score examples ``[offset, offset + limit)`` for one version.
+
+        Examples already recorded for this evaluation are skipped (their stored values are
+        still counted in the result). Heartbeats the number of finished examples.
+        """
+        version, project_id = await self._load_version(inp.prompt_version_id)
+        content = PromptContent(
+            body=version.body, system=version.system, variables=version.variables,
+            model=version.model, decoding=version.decoding,
+            response_format=version.response_format,
+        )
+        async with self._sessions() as session:
+            examples = list((await session.execute(
+                select(Example).where(Example.dataset_id == uuid.UUID(inp.dataset_id),
+                                      Example.position >= inp.offset,
+                                      Example.position < inp.offset + inp.limit)
+                .order_by(Example.position)
+            )).scalars())
+            keys = [run_key(inp.evaluation_id, inp.prompt_version_id, str(e.id)) for e in examples]
+            done_runs = {
+                r.idempotency_key: r for r in (await session.execute(
+                    select(Run).where(Run.idempotency_key.in_(keys))
+                )).scalars()
+            }
+        result = EvaluateChunkResult(prompt_version_id=inp.prompt_version_id, done=0, errors=0,
+                                     executed=0, sums={})
+
+        def add(values: dict[str, float], success: bool, latency_ms: float, cost: float) -> None:
+            result.done += 1
+            result.errors += 0 if success else 1
+            merged = dict(values)
+            merged["latency_ms"] = latency_ms
+            merged["cost_usd"] = cost
+            for name, value in merged.items():
+                s = result.sums.setdefault(name, MetricSum())
+                s.total += float(value)
+                s.count += 1
+
+        # Count finished examples first so progress and means include them.
+        if done_runs:
+            async with self._sessions() as session:
+                stored = (await session.execute(
+                    select(EvaluationResult.run_id, EvaluationResult.metric, EvaluationResult.value)
+                    .where(EvaluationResult.run_id.in_([r.id for r in done_runs.values()]))
+                )).all()
+            by_run: dict[uuid.UUID, dict[str, float]] = {}
+            for run_id, metric, value in stored:
+                by_run.setdefault(run_id, {})[metric] = value
+            for r in done_runs.values():
+                add(by_run.get(r.id, {}), r.success, r.latency_ms, float(r.cost_usd))
+
+        semaphore = asyncio.Semaphore(max(1, inp.concurrency))
+        score_names = [m for m in inp.metrics if METRICS[m].kind not in ("latency", "cost")]
+        embedder = self._get_embedder() if "embedding_similarity" in score_names else None
+
+        async def one(example: Example, key: str) -> None:
+            async with semaphore:
+                await self._evaluate_example(inp, version, content, project_id, example, key,
+                                             score_names, embedder, add)
+                activity.heartbeat(result.done)
+
+        todo = [(e, k) for e, k in zip(examples, keys, strict=True) if k not in done_runs]
+        await asyncio.gather(*(one(e, k) for e, k in todo))
+        result.executed = len(todo)
+        return result
+
+    async def _evaluate_example(
+        self,
+        inp: EvaluateChunkInput,
+        version: PromptVersion,
+        content: PromptContent,
+        project_id: uuid.UUID,
+        example: Example,
+        key: str,
+        score_names: list[str],
+        embedder: Any,
+        add: Callable[[dict[str, float], bool, float, float], None],
+    ) -> None:
+        variables = example_variables(example.input, version.variables)
+        try:
+            messages = content.render_messages(variables)
+        except TemplateError as exc:
+            raise ApplicationError(
+                f"example {example.external_id}: {exc}", type="InvalidInput", non_retryable=True
+            ) from exc
+        expected = "" if example.expected is None else str(example.expected)
+        error: str | None = None
+        try:
+            completion = await self._gateway.complete(
+                messages, model=version.model, decoding=version.decoding,
+                response_format=version.response_format,
+            )
+            output, success = completion.output, True
+            tokens_in, tokens_out = completion.tokens_in, completion.tokens_out
+            cost, latency, model = completion.cost_usd, completion.latency_ms, completion.model
+        except GatewayError as exc:
+            if exc.retryable:
+                raise  # Temporal retries the activity; finished examples are kept.
+            output, success, error = "", False, str(exc)
+            tokens_in = tokens_out = 0
+            cost, latency, model = 0.0, 0.0, version.model or self._gateway.catalog.default_model
+        values = await asyncio.to_thread(
+            score_example, score_names, output, expected,
+            labels=inp.labels or None, embedder=embedder,
+        )
+        predicted = extract_label(output, inp.labels) if inp.labels else None
+        info = activity.info()
+        async with self._sessions() as session:
+            run_id = (await session.execute(
+                insert(Run).values(
+                    id=uuid.uuid4(), project_id=project_id, prompt_version_id=version.id,
+                    source="evaluation", model=model, variables=variables,
+                    rendered_input=messages, output=output, success=success, error=error,
+                    tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=Decimal(str(cost)),
+                    latency_ms=latency, workflow_id=info.workflow_id,
+                    evaluation_id=inp.evaluation_id, example_id=example.id, idempotency_key=key,
+                ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Run.id)
+            )).scalar_one_or_none()
+            if run_id is not None:
+                await session.execute(insert(EvaluationResult), [
+                    {"id": uuid.uuid4(), "run_id": run_id, "evaluation_id": inp.evaluation_id,
+                     "metric": name, "value": float(value),
+                     "details": predicted if METRICS[name].kind == "label" else None}
+                    for name, value in values.items()
+                ])
+            await session.commit()
+        add(values, success, latency, cost)
+
+    @activity.defn(name="finalize_evaluation")
+    async def finalize_evaluation(self, inp: FinalizeEvaluationInput) -> FinalizeEvaluationResult:
+        """Aggregate all stored rows (bootstrap CIs, paired comparisons) and store the summary."""
+        async with self._sessions() as session:
+            evaluation = await session.get(Evaluation, inp.evaluation_id)
+            if evaluation is None:
+                raise ApplicationError(f"evaluation {inp.evaluation_id} not found",
+                                       type="NotFound", non_retryable=True)
+            runs = list((await session.execute(
+                select(Run, Example.external_id, Example.expected)
+                .join(Example, Example.id == Run.example_id)
+                .where(Run.evaluation_id == inp.evaluation_id)
+            )).all())
+            results = (await session.execute(
+                select(EvaluationResult.run_id, EvaluationResult.metric, EvaluationResult.value,
+                       EvaluationResult.details)
+                .where(EvaluationResult.evaluation_id == inp.evaluation_id)
+            )).all()
+            values: dict[uuid.UUID, dict[str, float]] = {}
+            labels: dict[uuid.UUID, str | None] = {}
+            for run_id, metric, value, details in results:
+                values.setdefault(run_id, {})[metric] = value
+                if METRICS[metric].kind == "label":
+                    labels[run_id] = details
+            rows_by_version: dict[str, list[ExampleRow]] = {
+                v: [] for v in evaluation.prompt_version_ids
+            }
+            for run, external_id, expected in runs:
+                rows_by_version.setdefault(str(run.prompt_version_id), []).append(ExampleRow(
+                    example_id=external_id, values=values.get(run.id, {}),
+                    predicted_label=labels.get(run.id),
+                    expected=None if expected is None else str(expected),
+                    latency_ms=run.latency_ms, tokens_in=run.tokens_in,
+                    tokens_out=run.tokens_out, cost_usd=float(run.cost_usd),
+                    success=run.success,
+                ))
+            for rows in rows_by_version.values():
+                rows.sort(key=lambda r: r.example_id)
+            summary = await asyncio.to_thread(
+                summarize, rows_by_version, list(evaluation.metrics),
+                positive_label=inp.positive_label,
+            )
+            await session.execute(
+                update(Evaluation).where(Evaluation.id == inp.evaluation_id).values(
+                    status=inp.status, summary=summary, completed_at=datetime.now(UTC)
+                )
+            )
+            await session.commit()
+        return FinalizeEvaluationResult(status=inp.status, summary=summary)

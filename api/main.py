@@ -1,0 +1,53 @@
+"""The FastAPI application: ``uvicorn api.main:app``. REST under ``/api/v1``, docs at ``/docs``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from api.errors import install_handlers
+from api.routers import audit, datasets, evals, projects, prompts, runs
+from promptops.db.session import get_engine, get_session_factory
+from promptops.gateway import LLMGateway, ModelCatalog
+from promptops.runtime import resolve_database_url
+from promptops.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None,
+               catalog: ModelCatalog | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = database_url or resolve_database_url(settings)
+        app.state.settings = settings
+        app.state.database_url = url
+        app.state.session_factory = get_session_factory(url)
+        app.state.gateway = LLMGateway(catalog or ModelCatalog.load(settings.resolved_models_file))
+        app.state.temporal = None
+        yield
+        await get_engine(url).dispose()
+
+    app = FastAPI(
+        title="PromptOps",
+        version="0.1.0",
+        description="Versioned prompts, durable batch evaluations and safe rollouts on Temporal.",
+        lifespan=lifespan,
+    )
+    install_handlers(app)
+    for module in (projects, prompts, datasets, runs, evals, audit):
+        app.include_router(module.router, prefix="/api/v1")
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        async with app.state.session_factory() as session:
+            await session.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    return app
+
+
+app = create_app()

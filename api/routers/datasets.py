@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Query, Request, status
+
+from api.deps import CurrentPrincipal, SessionDep
+from api.errors import Unprocessable
+from api.schemas.datasets import (
+    DatasetCreate,
+    DatasetPublic,
+    ExamplesPublic,
+    ImportResult,
+)
+from api.services.datasets import DatasetService
+from promptops.db.repositories import DatasetRepository
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+MAX_IMPORT_BYTES = 200 * 1024 * 1024
+
+
+@router.post("", response_model=DatasetPublic, status_code=status.HTTP_201_CREATED)
+async def create_dataset(body: DatasetCreate, session: SessionDep, principal: CurrentPrincipal):
+    return await DatasetService(session, principal).create(body.project_id, body.name,
+                                                           body.task_type, body.description)
+
+
+@router.get("/{dataset_id}", response_model=DatasetPublic)
+async def get_dataset(dataset_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal):
+    dataset = await DatasetService(session, principal).get(dataset_id)
+    out = DatasetPublic.model_validate(dataset)
+    out.example_count = await DatasetRepository(session).count_examples(dataset_id)
+    return out
+
+
+@router.post(
+    "/{dataset_id}/examples", response_model=ImportResult, status_code=status.HTTP_201_CREATED,
+    openapi_extra={"requestBody": {"content": {
+        "application/x-ndjson": {"schema": {"type": "string"}},
+        "text/csv": {"schema": {"type": "string"}},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "file": {"type": "string", "format": "binary"}}}},
+    }}},
+)
+async def import_examples(dataset_id: uuid.UUID, request: Request, session: SessionDep,
+                          principal: CurrentPrincipal):
+    """Import examples from JSONL (``application/x-ndjson``), CSV (``text/csv``) or a file
+    upload (``multipart/form-data``, field ``file``). All rows or none: 422 names the first bad
+    row and why; 409 if an id already exists in the dataset."""
+    content_type = request.headers.get("content-type", "")
+    filename = None
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise Unprocessable("multipart upload needs a file in field 'file'", field="file")
+        data = await upload.read()
+        filename = upload.filename
+        content_type = upload.content_type or ""
+    else:
+        data = await request.body()
+    if len(data) > MAX_IMPORT_BYTES:
+        raise Unprocessable("file larger than 200 MiB", field="file")
+    imported, total = await DatasetService(session, principal).import_examples(
+        dataset_id, data, content_type=content_type, filename=filename)
+    return {"dataset_id": dataset_id, "imported": imported, "total": total}
+
+
+@router.get("/{dataset_id}/examples", response_model=ExamplesPublic)
+async def list_examples(dataset_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
+                        offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
+    await DatasetService(session, principal).get(dataset_id)
+    repo = DatasetRepository(session)
+    data = await repo.list_examples(dataset_id, offset=offset, limit=limit)
+    return {"data": data, "count": await repo.count_examples(dataset_id)}

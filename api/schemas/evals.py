@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class EvalRunRequest(BaseModel):
+    prompt_version_ids: list[uuid.UUID] = Field(min_length=1, max_length=10)
+    dataset_id: uuid.UUID
+    metrics: list[str] = Field(min_length=1)
+    concurrency: int = Field(default=4, ge=1, le=256)
+    chunk_size: int = Field(default=50, ge=1, le=1000)
+    limit: int | None = Field(default=None, ge=1, description="evaluate only the first N examples")
+    positive_label: str | None = None
+
+
+class EvalStarted(BaseModel):
+    id: str
+    workflow_id: str
+    temporal_ui_url: str
+
+
+class EvalProgress(BaseModel):
+    done: int
+    total: int
+    versions: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class EvalPublic(BaseModel):
+    id: str
+    status: str
+    dataset_id: uuid.UUID | None = None
+    prompt_version_ids: list[str] = Field(default_factory=list)
+    metrics: list[str] = Field(default_factory=list)
+    progress: EvalProgress
+    summary: dict[str, Any] | None = None
+    rows: list[dict[str, Any]] = Field(default_factory=list)
+    temporal_ui_url: str

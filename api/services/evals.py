@@ -1,0 +1,139 @@
+"""Start, query and cancel batch evaluations (``BatchEvaluationWorkflow``) by evaluation id."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.service import RPCError
+
+from api.deps import Principal
+from api.errors import NotFound, Unprocessable
+from api.schemas.evals import EvalRunRequest
+from api.services.datasets import DatasetService
+from api.services.prompts import PromptService
+from promptops.db.repositories import DatasetRepository, EvaluationRepository
+from promptops.metrics import validate_metric_names
+from promptops.settings import Settings
+from workflows.evaluation.types import BatchEvaluationInput
+from workflows.evaluation.workflow import DATASET_ID, EVAL_ID, BatchEvaluationWorkflow
+
+STATUS_NAMES = {
+    WorkflowExecutionStatus.RUNNING: "Running",
+    WorkflowExecutionStatus.COMPLETED: "Completed",
+    WorkflowExecutionStatus.FAILED: "Failed",
+    WorkflowExecutionStatus.CANCELED: "Cancelled",
+    WorkflowExecutionStatus.TERMINATED: "Terminated",
+    WorkflowExecutionStatus.TIMED_OUT: "TimedOut",
+    WorkflowExecutionStatus.CONTINUED_AS_NEW: "Running",
+}
+
+
+def temporal_ui_link(settings: Settings, workflow_id: str) -> str:
+    return (f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
+            f"/workflows/{workflow_id}")
+
+
+class EvaluationService:
+    def __init__(self, session: AsyncSession, principal: Principal, client: Client | None,
+                 settings: Settings) -> None:
+        self.session = session
+        self.principal = principal
+        self.client = client
+        self.settings = settings
+
+    async def start(self, req: EvalRunRequest) -> str:
+        """Validate and start the workflow; returns the evaluation id (= workflow id)."""
+        try:
+            metrics = validate_metric_names(req.metrics)
+        except ValueError as exc:
+            raise Unprocessable(str(exc), field="metrics") from exc
+        datasets = DatasetService(self.session, self.principal)
+        dataset = await datasets.get(req.dataset_id)
+        prompts = PromptService(self.session, self.principal)
+        for vid in req.prompt_version_ids:
+            version = await prompts.get_version(vid)
+            prompt = await prompts.get_prompt(version.prompt_id)
+            if prompt.project_id != dataset.project_id:
+                raise Unprocessable(
+                    f"prompt version {vid} is not in the dataset's project",
+                    field="prompt_version_ids")
+        if len(set(req.prompt_version_ids)) != len(req.prompt_version_ids):
+            raise Unprocessable("prompt_version_ids contains duplicates", field="prompt_version_ids")
+        if await DatasetRepository(self.session).count_examples(dataset.id) == 0:
+            raise Unprocessable(f"dataset {dataset.id} has no examples", field="dataset_id")
+        evaluation_id = f"eval-{uuid.uuid4().hex[:16]}"
+        assert self.client is not None
+        await self.client.start_workflow(
+            BatchEvaluationWorkflow.run,
+            BatchEvaluationInput(
+                evaluation_id=evaluation_id,
+                prompt_version_ids=[str(v) for v in req.prompt_version_ids],
+                dataset_id=str(dataset.id), metrics=metrics, concurrency=req.concurrency,
+                chunk_size=req.chunk_size, max_examples=req.limit,
+                positive_label=req.positive_label,
+            ),
+            id=evaluation_id,
+            task_queue=self.settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes([
+                SearchAttributePair(EVAL_ID, evaluation_id),
+                SearchAttributePair(DATASET_ID, str(dataset.id)),
+            ]) if self.settings.search_attributes else None,
+        )
+        return evaluation_id
+
+    async def get(self, evaluation_id: str, *, rows_limit: int = 1000) -> dict[str, Any]:
+        repo = EvaluationRepository(self.session)
+        evaluation = await repo.get(evaluation_id, self.principal.organization_id)
+        status, progress = None, None
+        if self.client is not None:
+            handle = self.client.get_workflow_handle(evaluation_id)
+            try:
+                desc = await handle.describe()
+                status = STATUS_NAMES.get(desc.status, "Unknown") if desc.status else None
+                if desc.status == WorkflowExecutionStatus.RUNNING:
+                    progress = await handle.query("progress")
+            except RPCError:
+                pass
+        if evaluation is None and status is None:
+            raise NotFound(f"evaluation {evaluation_id} not found")
+        if evaluation is None:
+            # Started but the plan activity has not recorded it yet.
+            return {"id": evaluation_id, "status": status or "Pending",
+                    "progress": {"done": 0, "total": 0, "versions": []},
+                    "temporal_ui_url": temporal_ui_link(self.settings, evaluation_id)}
+        stored_done = await repo.count_runs(evaluation_id)
+        total = (progress or {}).get("total") or 0
+        if not total and evaluation.summary:
+            total = sum(v.get("n", 0) for v in evaluation.summary.get("versions", []))
+        final_status = evaluation.status if evaluation.status != "Running" else (status or "Running")
+        return {
+            "id": evaluation_id,
+            "status": final_status,
+            "dataset_id": evaluation.dataset_id,
+            "prompt_version_ids": [str(v) for v in evaluation.prompt_version_ids],
+            "metrics": list(evaluation.metrics),
+            "progress": {
+                "done": max(stored_done, (progress or {}).get("done") or 0),
+                "total": max(total, stored_done),
+                "versions": (progress or {}).get("versions") or [],
+            },
+            "summary": evaluation.summary,
+            "rows": await repo.rows(evaluation_id, limit=rows_limit) if rows_limit else [],
+            "temporal_ui_url": temporal_ui_link(self.settings, evaluation_id),
+        }
+
+    async def cancel(self, evaluation_id: str) -> None:
+        await self.get(evaluation_id, rows_limit=0)
+        assert self.client is not None
+        await self.client.get_workflow_handle(evaluation_id).cancel()

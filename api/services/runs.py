@@ -1,0 +1,75 @@
+"""Synchronous test runs and production inference (``generate``)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.deps import Principal
+from api.errors import APIError, Unprocessable
+from api.services.prompts import PromptService, version_content
+from promptops.db.models import PromptVersion, Run
+from promptops.db.repositories import PromptRepository, RunRepository
+from promptops.gateway import GatewayError, LLMGateway
+from promptops.templating import TemplateError
+
+
+class BadGateway(APIError):
+    status_code = 502
+
+
+class RunService:
+    def __init__(self, session: AsyncSession, principal: Principal, gateway: LLMGateway) -> None:
+        self.session = session
+        self.principal = principal
+        self.gateway = gateway
+        self.prompts = PromptService(session, principal)
+        self.runs = RunRepository(session)
+
+    async def execute(
+        self, version: PromptVersion, variables: dict[str, Any], *, source: str,
+        model: str | None = None, decoding: dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None,
+    ) -> tuple[Run, Any]:
+        """Render ``version`` with ``variables``, call the model, record the run.
+
+        Returns (run, output) where output is the parsed JSON when a schema applies.
+        Raises Unprocessable (template/variables), BadGateway/Unavailable-like errors.
+        """
+        try:
+            messages = version_content(version).render_messages(variables)
+        except TemplateError as exc:
+            raise Unprocessable(str(exc), field=exc.field) from exc
+        merged_decoding = {**version.decoding, **(decoding or {})}
+        fmt = response_format or version.response_format
+        project_id = await PromptRepository(self.session).project_of_prompt(version.prompt_id)
+        try:
+            completion = await self.gateway.complete(
+                messages, model=model or version.model, decoding=merged_decoding,
+                response_format=fmt,
+            )
+        except GatewayError as exc:
+            if exc.status_code == 400 and "unknown model" in str(exc):
+                raise Unprocessable(str(exc), field="model") from exc
+            err = BadGateway(f"model call failed: {exc}")
+            if exc.status_code == 429:
+                err.status_code = 429
+            raise err from exc
+        output: Any = completion.output
+        if fmt:
+            try:
+                output = json.loads(completion.output)
+            except json.JSONDecodeError:
+                output = completion.output
+        run = await self.runs.add(Run(
+            id=uuid.uuid4(), project_id=project_id, prompt_version_id=version.id, source=source,
+            model=completion.model, variables=variables, rendered_input=messages,
+            output=completion.output, success=True, tokens_in=completion.tokens_in,
+            tokens_out=completion.tokens_out, cost_usd=Decimal(str(completion.cost_usd)),
+            latency_ms=completion.latency_ms,
+        ))
+        return run, output

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from promptops.db.models import Label, Project, Prompt, PromptVersion
+
+
+class PromptRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, prompt_id: uuid.UUID, organization_id: uuid.UUID) -> Prompt | None:
+        return (await self.session.execute(
+            select(Prompt).join(Project, Project.id == Prompt.project_id)
+            .where(Prompt.id == prompt_id, Project.organization_id == organization_id)
+        )).scalar_one_or_none()
+
+    async def get_by_name(self, project_id: uuid.UUID, name: str) -> Prompt | None:
+        return (await self.session.execute(
+            select(Prompt).where(Prompt.project_id == project_id, Prompt.name == name)
+        )).scalar_one_or_none()
+
+    async def list(self, project_id: uuid.UUID) -> Sequence[Prompt]:
+        return (await self.session.execute(
+            select(Prompt).where(Prompt.project_id == project_id).order_by(Prompt.created_at)
+        )).scalars().all()
+
+    async def add(self, prompt: Prompt) -> Prompt:
+        self.session.add(prompt)
+        await self.session.flush()
+        return prompt
+
+    async def lock_prompt(self, prompt_id: uuid.UUID) -> None:
+        """Serialise version numbering per prompt (row lock until commit)."""
+        await self.session.execute(
+            select(Prompt.id).where(Prompt.id == prompt_id).with_for_update()
+        )
+
+    async def next_version_number(self, prompt_id: uuid.UUID) -> int:
+        current = (await self.session.execute(
+            select(func.max(PromptVersion.version)).where(PromptVersion.prompt_id == prompt_id)
+        )).scalar_one()
+        return (current or 0) + 1
+
+    async def add_version(self, version: PromptVersion) -> PromptVersion:
+        self.session.add(version)
+        await self.session.flush()
+        return version
+
+    async def get_version(
+        self, version_id: uuid.UUID, organization_id: uuid.UUID
+    ) -> PromptVersion | None:
+        return (await self.session.execute(
+            select(PromptVersion)
+            .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+            .join(Project, Project.id == Prompt.project_id)
+            .where(PromptVersion.id == version_id, Project.organization_id == organization_id)
+        )).scalar_one_or_none()
+
+    async def get_version_by_number(self, prompt_id: uuid.UUID, number: int) -> PromptVersion | None:
+        return (await self.session.execute(
+            select(PromptVersion).where(PromptVersion.prompt_id == prompt_id,
+                                        PromptVersion.version == number)
+        )).scalar_one_or_none()
+
+    async def list_versions(self, prompt_id: uuid.UUID) -> Sequence[PromptVersion]:
+        return (await self.session.execute(
+            select(PromptVersion).where(PromptVersion.prompt_id == prompt_id)
+            .order_by(PromptVersion.version)
+        )).scalars().all()
+
+    async def project_of_prompt(self, prompt_id: uuid.UUID) -> uuid.UUID:
+        return (await self.session.execute(
+            select(Prompt.project_id).where(Prompt.id == prompt_id)
+        )).scalar_one()
+
+    async def get_label(self, prompt_id: uuid.UUID, name: str, *, for_update: bool = False) -> Label | None:
+        q = select(Label).where(Label.prompt_id == prompt_id, Label.name == name)
+        if for_update:
+            q = q.with_for_update()
+        return (await self.session.execute(q)).scalar_one_or_none()
+
+    async def list_labels(self, prompt_id: uuid.UUID) -> Sequence[Label]:
+        return (await self.session.execute(
+            select(Label).where(Label.prompt_id == prompt_id).order_by(Label.name)
+        )).scalars().all()
+
+    async def add_label(self, label: Label) -> Label:
+        self.session.add(label)
+        await self.session.flush()
+        return label

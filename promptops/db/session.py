@@ -1,0 +1,44 @@
+"""Async engine and session factory (SQLAlchemy 2 + psycopg 3).
+
+One engine per URL per process. Repositories never commit; the unit of work that opened the
+session (an API request, an activity) commits once at its end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import lru_cache
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def normalize_url(url: str) -> str:
+    """Return ``url`` with the psycopg 3 driver (``postgresql://`` -> ``postgresql+psycopg://``)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        normalize_url(url), pool_size=pool_size, max_overflow=20, pool_pre_ping=True
+    )
+
+
+def get_session_factory(url: str) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(get_engine(url), expire_on_commit=False)
+
+
+@asynccontextmanager
+async def unit_of_work(url: str) -> AsyncIterator[AsyncSession]:
+    """A session that commits once when the block exits normally and rolls back on error."""
+    async with get_session_factory(url)() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise

@@ -1,0 +1,73 @@
+"""Worker entry point: one Temporal client, the activity instances, one task queue.
+
+Run with ``python -m workers.main`` (``promptops up`` starts one). Scale by starting more
+processes against the same ``TEMPORAL_ADDRESS`` and ``PROMPTOPS_TASK_QUEUE``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.evaluation.activities import EvaluationActivities
+from promptops.gateway import LLMGateway, ModelCatalog
+from promptops.runtime import resolve_database_url
+from promptops.settings import Settings, get_settings
+from workflows.evaluation.workflow import BatchEvaluationWorkflow
+
+log = logging.getLogger("promptops.worker")
+
+WORKFLOWS = [BatchEvaluationWorkflow]
+
+
+def build_activities(database_url: str, catalog: ModelCatalog) -> list[object]:
+    evaluation = EvaluationActivities(database_url, LLMGateway(catalog))
+    return [
+        evaluation.plan_evaluation,
+        evaluation.evaluate_chunk,
+        evaluation.finalize_evaluation,
+    ]
+
+
+def build_worker(
+    client: Client, task_queue: str, database_url: str, catalog: ModelCatalog,
+    *, max_concurrent_activities: int = 50,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=build_activities(database_url, catalog),  # type: ignore[arg-type]
+        activity_executor=ThreadPoolExecutor(max_workers=8),
+        max_concurrent_activities=max_concurrent_activities,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    database_url = resolve_database_url(settings)
+    catalog = ModelCatalog.load(settings.resolved_models_file)
+    client = await Client.connect(settings.resolved_temporal_address,
+                                  namespace=settings.temporal_namespace)
+    worker = build_worker(client, settings.task_queue, database_url, catalog)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling task queue %s on %s", settings.task_queue,
+             settings.resolved_temporal_address)
+    async with worker:
+        await stop.wait()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker(get_settings()))
+
+
+if __name__ == "__main__":
+    main()

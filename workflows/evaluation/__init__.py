@@ -1,0 +1,3 @@
+from workflows.evaluation.workflow import BatchEvaluationWorkflow
+
+__all__ = ["BatchEvaluationWorkflow"]

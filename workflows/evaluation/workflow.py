@@ -1,0 +1,180 @@
+"""``BatchEvaluationWorkflow``: run every prompt version over a dataset and score it, durably.
+
+The dataset is cut into units (version x chunk of ``chunk_size`` examples); one activity runs one
+unit with at most ``concurrency`` LLM calls in flight and records each example idempotently, so
+a crash of the worker or of the Temporal server resumes at the first unfinished example. The
+history stays bounded: one activity per unit, and continue-as-new when Temporal suggests it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.evaluation.types import (
+        EvaluateChunkInput,
+        EvaluateChunkResult,
+        FinalizeEvaluationInput,
+        FinalizeEvaluationResult,
+        MetricSum,
+        PlanEvaluationInput,
+        PlanEvaluationResult,
+    )
+    from workflows.evaluation.types import (
+        BatchEvaluationInput,
+        BatchEvaluationState,
+        EvaluationProgress,
+        VersionProgress,
+    )
+
+EVAL_ID = SearchAttributeKey.for_keyword("EvalId")
+DATASET_ID = SearchAttributeKey.for_keyword("DatasetId")
+
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=20,
+    non_retryable_error_types=["InvalidInput", "NotFound"],
+)
+
+
+@workflow.defn(name="BatchEvaluationWorkflow")
+class BatchEvaluationWorkflow:
+    def __init__(self) -> None:
+        self._input: BatchEvaluationInput | None = None
+        self._state = BatchEvaluationState()
+
+    @workflow.run
+    async def run(
+        self, inp: BatchEvaluationInput, state: BatchEvaluationState | None = None
+    ) -> FinalizeEvaluationResult:
+        self._input = inp
+        if inp.concurrency < 1:
+            raise ApplicationError("concurrency must be >= 1", type="InvalidInput",
+                                   non_retryable=True)
+        if inp.chunk_size < 1:
+            raise ApplicationError("chunk_size must be >= 1", type="InvalidInput",
+                                   non_retryable=True)
+        if not inp.prompt_version_ids:
+            raise ApplicationError("prompt_version_ids must not be empty", type="InvalidInput",
+                                   non_retryable=True)
+        if state is not None:
+            self._state = state
+        else:
+            plan: PlanEvaluationResult = await workflow.execute_activity(
+                "plan_evaluation",
+                PlanEvaluationInput(
+                    evaluation_id=inp.evaluation_id, workflow_id=workflow.info().workflow_id,
+                    prompt_version_ids=inp.prompt_version_ids, dataset_id=inp.dataset_id,
+                    metrics=inp.metrics, max_examples=inp.max_examples,
+                    positive_label=inp.positive_label,
+                ),
+                result_type=PlanEvaluationResult,
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=RETRY,
+            )
+            self._state = BatchEvaluationState(
+                total_per_version=plan.total_per_version, labels=plan.labels,
+                versions=[VersionProgress(version_id=v) for v in inp.prompt_version_ids],
+            )
+        units = self._units()
+        chunks_this_run = 0
+        try:
+            while self._state.next_unit < len(units):
+                if inp.chunks_per_run and chunks_this_run >= inp.chunks_per_run or (
+                    workflow.info().is_continue_as_new_suggested()
+                ):
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    workflow.continue_as_new(args=[inp, self._state])
+                version_index, offset = units[self._state.next_unit]
+                version = self._state.versions[version_index]
+                chunk: EvaluateChunkResult = await workflow.execute_activity(
+                    "evaluate_chunk",
+                    EvaluateChunkInput(
+                        evaluation_id=inp.evaluation_id,
+                        workflow_id=workflow.info().workflow_id,
+                        prompt_version_id=version.version_id, dataset_id=inp.dataset_id,
+                        offset=offset,
+                        limit=min(inp.chunk_size, self._state.total_per_version - offset),
+                        metrics=inp.metrics, concurrency=inp.concurrency,
+                        labels=self._state.labels,
+                    ),
+                    result_type=EvaluateChunkResult,
+                    # An example can take a while on a small CPU model; the heartbeat timeout
+                    # notices a dead worker long before the chunk's deadline.
+                    start_to_close_timeout=timedelta(minutes=30),
+                    heartbeat_timeout=timedelta(minutes=2),
+                    retry_policy=RETRY,
+                )
+                self._merge(version, chunk)
+                self._state.next_unit += 1
+                chunks_this_run += 1
+        except (asyncio.CancelledError, ActivityError) as exc:
+            cancelled = isinstance(exc, asyncio.CancelledError) or isinstance(
+                exc.cause, asyncio.CancelledError
+            )
+            self._state.status = "Cancelled" if cancelled else "Failed"
+            # Record what was finished so far, then end as cancelled/failed.
+            await asyncio.shield(asyncio.ensure_future(self._finalize(self._state.status)))
+            raise
+        self._state.status = "Completed"
+        result = await self._finalize("Completed")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return result
+
+    @property
+    def _inp(self) -> BatchEvaluationInput:
+        if self._input is None:
+            raise ApplicationError("workflow input not set", non_retryable=True)
+        return self._input
+
+    def _units(self) -> list[tuple[int, int]]:
+        size = self._inp.chunk_size
+        total = self._state.total_per_version
+        return [
+            (vi, offset)
+            for vi in range(len(self._state.versions))
+            for offset in range(0, total, size)
+        ]
+
+    @staticmethod
+    def _merge(version: VersionProgress, chunk: EvaluateChunkResult) -> None:
+        version.done += chunk.done
+        version.errors += chunk.errors
+        for name, s in chunk.sums.items():
+            acc = version.sums.setdefault(name, MetricSum())
+            acc.total += s.total
+            acc.count += s.count
+
+    async def _finalize(self, status: str) -> FinalizeEvaluationResult:
+        return await workflow.execute_activity(
+            "finalize_evaluation",
+            FinalizeEvaluationInput(evaluation_id=self._inp.evaluation_id, status=status,
+                                    positive_label=self._inp.positive_label),
+            result_type=FinalizeEvaluationResult,
+            start_to_close_timeout=timedelta(minutes=10),
+            retry_policy=RETRY,
+        )
+
+    @workflow.query(name="progress")
+    def progress(self) -> EvaluationProgress:
+        """Examples done / total over all versions, and running means per version."""
+        inp = self._input
+        total = self._state.total_per_version * len(self._state.versions)
+        return EvaluationProgress(
+            evaluation_id=inp.evaluation_id if inp else "",
+            status=self._state.status,
+            done=sum(v.done for v in self._state.versions),
+            total=total,
+            versions=[
+                {"version_id": v.version_id, "done": v.done, "errors": v.errors,
+                 "means": {name: v.mean(name) for name in sorted(v.sums)}}
+                for v in self._state.versions
+            ],
+        )
