@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -43,7 +42,6 @@ def build_worker(
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=build_activities(database_url, catalog),  # type: ignore[arg-type]
-        activity_executor=ThreadPoolExecutor(max_workers=8),
         max_concurrent_activities=max_concurrent_activities,
     )
 

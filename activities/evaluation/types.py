@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -60,4 +61,4 @@ class FinalizeEvaluationInput:
 @dataclass
 class FinalizeEvaluationResult:
     status: str
-    summary: dict[str, object] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)

@@ -107,7 +107,9 @@ def _ensure_database(admin_url: str, database: str) -> None:
     from psycopg import sql
 
     with psycopg.connect(**conninfo_kwargs(admin_url), autocommit=True, connect_timeout=10) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
         if not exists:
             try:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
@@ -123,9 +125,13 @@ def _ensure_vector(url: str) -> None:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         except psycopg.errors.UniqueViolation:  # concurrent CREATE EXTENSION elsewhere
             pass
-        row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+        row = conn.execute(
+            "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+        ).fetchone()
         if not row:
-            raise EmbeddedPostgresError("pgvector extension is not available in the embedded Postgres")
+            raise EmbeddedPostgresError(
+                "pgvector extension is not available in the embedded Postgres"
+            )
 
 
 def start_postgres(pgdata: Path, *, database: str = DATABASE_NAME) -> str:
@@ -148,7 +154,9 @@ def start_postgres(pgdata: Path, *, database: str = DATABASE_NAME) -> str:
         except Exception as exc:  # pragma: no cover - depends on the machine
             log = pgdata / "log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise EmbeddedPostgresError(f"embedded Postgres failed to start in {pgdata}: {exc}\n{tail}") from exc
+            raise EmbeddedPostgresError(
+                f"embedded Postgres failed to start in {pgdata}: {exc}\n{tail}"
+            ) from exc
         try:
             base_uri = server.get_uri()
         finally:
@@ -168,7 +176,9 @@ def start_postgres(pgdata: Path, *, database: str = DATABASE_NAME) -> str:
         except EmbeddedPostgresError:
             raise
         except Exception as exc:
-            raise EmbeddedPostgresError(f"embedded Postgres in {pgdata} is not usable: {exc}") from exc
+            raise EmbeddedPostgresError(
+                f"embedded Postgres in {pgdata} is not usable: {exc}"
+            ) from exc
     return url
 
 
@@ -182,7 +192,7 @@ def postgres_pid(pgdata: Path) -> int | None:
 
     try:
         info = PostmasterInfo.read_from_pgdata(pgdata)
-    except Exception:  # half-written file while the server starts or stops
+    except (OSError, ValueError, AssertionError):  # half-written while the server starts/stops
         return None
     if info is None or not info.is_running():
         return None
@@ -213,7 +223,7 @@ def stop_postgres(pgdata: Path, *, timeout: float = 30.0) -> bool:
     with _pg_lock(pgdata):
         try:
             info = PostmasterInfo.read_from_pgdata(pgdata)
-        except Exception:
+        except (OSError, ValueError, AssertionError):
             info = None
         if info is None or not info.is_running():
             return False

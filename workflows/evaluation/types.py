@@ -4,6 +4,7 @@ so fields can be added without breaking running workflows)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from activities.evaluation.types import MetricSum
 
@@ -27,6 +28,8 @@ class BatchEvaluationInput:
     positive_label: str | None = None
     # Force continue-as-new after this many chunks in one run (0 = only when Temporal suggests).
     chunks_per_run: int = 0
+    # Set only when the workflow continues as new.
+    state: "BatchEvaluationState | None" = None
 
 
 @dataclass
@@ -60,4 +63,4 @@ class EvaluationProgress:
     status: str
     done: int
     total: int
-    versions: list[dict[str, object]] = field(default_factory=list)
+    versions: list[dict[str, Any]] = field(default_factory=list)

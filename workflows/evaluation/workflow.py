@@ -6,9 +6,8 @@ a crash of the worker or of the Temporal server resumes at the first unfinished 
 history stays bounded: one activity per unit, and continue-as-new when Temporal suggests it.
 """
 
-from __future__ import annotations
-
 import asyncio
+import dataclasses
 from datetime import timedelta
 
 from temporalio import workflow
@@ -51,9 +50,7 @@ class BatchEvaluationWorkflow:
         self._state = BatchEvaluationState()
 
     @workflow.run
-    async def run(
-        self, inp: BatchEvaluationInput, state: BatchEvaluationState | None = None
-    ) -> FinalizeEvaluationResult:
+    async def run(self, inp: BatchEvaluationInput) -> FinalizeEvaluationResult:
         self._input = inp
         if inp.concurrency < 1:
             raise ApplicationError("concurrency must be >= 1", type="InvalidInput",
@@ -64,8 +61,9 @@ class BatchEvaluationWorkflow:
         if not inp.prompt_version_ids:
             raise ApplicationError("prompt_version_ids must not be empty", type="InvalidInput",
                                    non_retryable=True)
-        if state is not None:
-            self._state = state
+        if inp.state is not None:
+            # Continued as new: pick up where the previous run stopped.
+            self._state = inp.state
         else:
             plan: PlanEvaluationResult = await workflow.execute_activity(
                 "plan_evaluation",
@@ -91,7 +89,7 @@ class BatchEvaluationWorkflow:
                     workflow.info().is_continue_as_new_suggested()
                 ):
                     await workflow.wait_condition(workflow.all_handlers_finished)
-                    workflow.continue_as_new(args=[inp, self._state])
+                    workflow.continue_as_new(dataclasses.replace(inp, state=self._state))
                 version_index, offset = units[self._state.next_unit]
                 version = self._state.versions[version_index]
                 chunk: EvaluateChunkResult = await workflow.execute_activity(
