@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Process-wide configuration; environment variables win over defaults."""
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     home: Path = Field(default=Path(".promptops"), alias="PROMPTOPS_HOME")
     temporal_address: str | None = Field(default=None, alias="TEMPORAL_ADDRESS")

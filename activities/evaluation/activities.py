@@ -12,12 +12,14 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -39,7 +41,7 @@ from promptops.db.models import (
     PromptVersion,
     Run,
 )
-from promptops.db.session import get_session_factory
+from promptops.db.session import get_engine, get_session_factory
 from promptops.evaluation_summary import ExampleRow, summarize
 from promptops.gateway import GatewayError, LLMGateway
 from promptops.metrics import METRICS, extract_label, score_example, validate_metric_names
@@ -65,6 +67,102 @@ def example_variables(example_input: Any, declared: dict[str, Any]) -> dict[str,
     return {"input": example_input}
 
 
+@dataclass
+class _FinishedExample:
+    """A scored example waiting for its rows (one run, its metric values) to be written."""
+
+    run: dict[str, Any]
+    results: list[dict[str, Any]]
+    values: dict[str, float]
+    success: bool
+    latency_ms: float
+    cost_usd: float
+
+
+class _RunWriter:
+    """Group commit for one chunk: one task writes the rows of finished examples, all those
+    waiting at that moment in one transaction on one connection held for the chunk (a chunk
+    costs a few commits instead of one session and one commit per example).
+
+    :meth:`write` returns once the example's rows are committed (or raises what the write
+    raised). Runs are inserted with ``ON CONFLICT (idempotency_key) DO NOTHING``; the metric
+    values of a run that was already there are not inserted again.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        on_written: Callable[[_FinishedExample], None],
+        on_batch: Callable[[], None],
+    ) -> None:
+        self._engine = engine
+        self._on_written = on_written
+        self._on_batch = on_batch
+        self._pending: list[tuple[_FinishedExample, asyncio.Future[None]]] = []
+        self._wakeup = asyncio.Event()
+        self._closed = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def write(self, item: _FinishedExample) -> None:
+        if self._closed:
+            raise RuntimeError("writer closed")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        self._wakeup.set()
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+        await asyncio.shield(future)
+
+    async def close(self) -> None:
+        self._closed = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        conn: AsyncConnection | None = None
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while self._pending:
+                    batch, self._pending = self._pending, []
+                    try:
+                        if conn is None or conn.closed or conn.invalidated:
+                            conn = await self._engine.connect()
+                        await self._write(conn, [item for item, _ in batch])
+                    except BaseException as exc:
+                        for _, future in batch:
+                            if not future.done():
+                                future.set_exception(exc)
+                        if isinstance(exc, asyncio.CancelledError):
+                            raise
+                        continue
+                    for item, future in batch:
+                        self._on_written(item)
+                        if not future.done():
+                            future.set_result(None)
+                    self._on_batch()
+                if self._closed:
+                    return
+        finally:
+            if conn is not None:
+                await conn.close()
+
+    @staticmethod
+    async def _write(conn: AsyncConnection, items: list[_FinishedExample]) -> None:
+        async with conn.begin():
+            inserted = set((await conn.execute(
+                insert(Run.__table__)
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(Run.__table__.c.id),
+                [item.run for item in items],
+            )).scalars())
+            results = [r for item in items if item.run["id"] in inserted for r in item.results]
+            if results:
+                await conn.execute(insert(EvaluationResult.__table__), results)
+
+
 class EvaluationActivities:
     """Built with its clients: a database URL and an :class:`LLMGateway`."""
 
@@ -74,6 +172,7 @@ class EvaluationActivities:
         gateway: LLMGateway,
         embedder_factory: Callable[[], Any] | None = None,
     ) -> None:
+        self._engine = get_engine(database_url)
         self._sessions = get_session_factory(database_url)
         self._gateway = gateway
         self._embedder_factory = embedder_factory
@@ -138,13 +237,15 @@ class EvaluationActivities:
             await session.commit()
         return PlanEvaluationResult(total_per_version=total, labels=labels)
 
-    async def _load_version(self, version_id: str) -> tuple[PromptVersion, uuid.UUID]:
-        async with self._sessions() as session:
-            row = (await session.execute(
-                select(PromptVersion, Prompt.project_id)
-                .join(Prompt, Prompt.id == PromptVersion.prompt_id)
-                .where(PromptVersion.id == uuid.UUID(version_id))
-            )).first()
+    @staticmethod
+    async def _load_version(
+        session: AsyncSession, version_id: str
+    ) -> tuple[PromptVersion, uuid.UUID]:
+        row = (await session.execute(
+            select(PromptVersion, Prompt.project_id)
+            .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+            .where(PromptVersion.id == uuid.UUID(version_id))
+        )).first()
         if row is None:
             raise ApplicationError(f"prompt version {version_id} not found",
                                    type="NotFound", non_retryable=True)
@@ -157,13 +258,8 @@ class EvaluationActivities:
         Examples already recorded for this evaluation are skipped (their stored values are
         still counted in the result). Heartbeats the number of finished examples.
         """
-        version, project_id = await self._load_version(inp.prompt_version_id)
-        content = PromptContent(
-            body=version.body, system=version.system, variables=version.variables,
-            model=version.model, decoding=version.decoding,
-            response_format=version.response_format,
-        )
         async with self._sessions() as session:
+            version, project_id = await self._load_version(session, inp.prompt_version_id)
             examples = list((await session.execute(
                 select(Example).where(Example.dataset_id == uuid.UUID(inp.dataset_id),
                                       Example.position >= inp.offset,
@@ -176,6 +272,15 @@ class EvaluationActivities:
                     select(Run).where(Run.idempotency_key.in_(keys))
                 )).scalars()
             }
+            stored = (await session.execute(
+                select(EvaluationResult.run_id, EvaluationResult.metric, EvaluationResult.value)
+                .where(EvaluationResult.run_id.in_([r.id for r in done_runs.values()]))
+            )).all() if done_runs else []
+        content = PromptContent(
+            body=version.body, system=version.system, variables=version.variables,
+            model=version.model, decoding=version.decoding,
+            response_format=version.response_format,
+        )
         result = EvaluateChunkResult(prompt_version_id=inp.prompt_version_id, done=0, errors=0,
                                      executed=0, sums={})
 
@@ -192,29 +297,40 @@ class EvaluationActivities:
 
         # Count finished examples first so progress and means include them.
         if done_runs:
-            async with self._sessions() as session:
-                stored = (await session.execute(
-                    select(EvaluationResult.run_id, EvaluationResult.metric, EvaluationResult.value)
-                    .where(EvaluationResult.run_id.in_([r.id for r in done_runs.values()]))
-                )).all()
             by_run: dict[uuid.UUID, dict[str, float]] = {}
             for run_id, metric, value in stored:
                 by_run.setdefault(run_id, {})[metric] = value
             for r in done_runs.values():
                 add(by_run.get(r.id, {}), r.success, r.latency_ms, float(r.cost_usd))
 
+        # At most ``concurrency`` examples are between the start of their LLM call and the
+        # commit of their rows (so at most that many LLM calls are in flight, and a crash
+        # repeats at most that many); the rows of the examples that finish while a commit is
+        # under way share the next transaction.
         semaphore = asyncio.Semaphore(max(1, inp.concurrency))
         score_names = [m for m in inp.metrics if METRICS[m].kind not in ("latency", "cost")]
         embedder = self._get_embedder() if "embedding_similarity" in score_names else None
 
+        def written(item: _FinishedExample) -> None:
+            add(item.values, item.success, item.latency_ms, item.cost_usd)
+
+        writer = _RunWriter(self._engine, written, lambda: activity.heartbeat(result.done))
+
         async def one(example: Example, key: str) -> None:
             async with semaphore:
                 await self._evaluate_example(inp, version, content, project_id, example, key,
-                                             score_names, embedder, add)
-                activity.heartbeat(result.done)
+                                             score_names, embedder, writer)
 
         todo = [(e, k) for e, k in zip(examples, keys, strict=True) if k not in done_runs]
-        await asyncio.gather(*(one(e, k) for e, k in todo))
+        tasks = [asyncio.ensure_future(one(e, k)) for e, k in todo]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            # On a failure, stop the other examples; what already finished is still written.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await writer.close()
         result.executed = len(todo)
         return result
 
@@ -228,7 +344,7 @@ class EvaluationActivities:
         key: str,
         score_names: list[str],
         embedder: Any,
-        add: Callable[[dict[str, float], bool, float, float], None],
+        writer: _RunWriter,
     ) -> None:
         variables = example_variables(example.input, version.variables)
         try:
@@ -253,32 +369,37 @@ class EvaluationActivities:
             output, success, error = "", False, str(exc)
             tokens_in = tokens_out = 0
             cost, latency, model = 0.0, 0.0, version.model or self._gateway.catalog.default_model
-        values = await asyncio.to_thread(
-            score_example, score_names, output, expected,
-            labels=inp.labels or None, embedder=embedder,
-        )
+        if embedder is not None:
+            # The embedding model releases the GIL: worth a thread.
+            values = await asyncio.to_thread(
+                score_example, score_names, output, expected,
+                labels=inp.labels or None, embedder=embedder,
+            )
+        else:
+            # The other metrics are sub-millisecond pure Python (a thread would only add a
+            # hand-off: they hold the GIL anyway).
+            values = score_example(score_names, output, expected, labels=inp.labels or None)
         predicted = extract_label(output, inp.labels) if inp.labels else None
-        info = activity.info()
-        async with self._sessions() as session:
-            run_id = (await session.execute(
-                insert(Run).values(
-                    id=uuid.uuid4(), project_id=project_id, prompt_version_id=version.id,
-                    source="evaluation", model=model, variables=variables,
-                    rendered_input=messages, output=output, success=success, error=error,
-                    tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=Decimal(str(cost)),
-                    latency_ms=latency, workflow_id=info.workflow_id,
-                    evaluation_id=inp.evaluation_id, example_id=example.id, idempotency_key=key,
-                ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Run.id)
-            )).scalar_one_or_none()
-            if run_id is not None:
-                await session.execute(insert(EvaluationResult), [
-                    {"id": uuid.uuid4(), "run_id": run_id, "evaluation_id": inp.evaluation_id,
-                     "metric": name, "value": float(value),
-                     "details": predicted if METRICS[name].kind == "label" else None}
-                    for name, value in values.items()
-                ])
-            await session.commit()
-        add(values, success, latency, cost)
+        run_id = uuid.uuid4()
+        await writer.write(_FinishedExample(
+            run={
+                "id": run_id, "project_id": project_id, "prompt_version_id": version.id,
+                "source": "evaluation", "model": model, "variables": variables,
+                "rendered_input": messages, "output": output, "success": success,
+                "error": error, "tokens_in": tokens_in, "tokens_out": tokens_out,
+                "cost_usd": Decimal(str(cost)), "latency_ms": latency,
+                "workflow_id": activity.info().workflow_id,
+                "evaluation_id": inp.evaluation_id, "example_id": example.id,
+                "idempotency_key": key,
+            },
+            results=[
+                {"id": uuid.uuid4(), "run_id": run_id, "evaluation_id": inp.evaluation_id,
+                 "metric": name, "value": float(value),
+                 "details": predicted if METRICS[name].kind == "label" else None}
+                for name, value in values.items()
+            ],
+            values=values, success=success, latency_ms=latency, cost_usd=cost,
+        ))
 
     @activity.defn(name="finalize_evaluation")
     async def finalize_evaluation(self, inp: FinalizeEvaluationInput) -> FinalizeEvaluationResult:

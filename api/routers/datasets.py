@@ -9,6 +9,7 @@ from api.errors import Unprocessable
 from api.schemas.datasets import (
     DatasetCreate,
     DatasetPublic,
+    DatasetsPublic,
     ExamplesPublic,
     ImportResult,
 )
@@ -24,6 +25,21 @@ MAX_IMPORT_BYTES = 200 * 1024 * 1024
 async def create_dataset(body: DatasetCreate, session: SessionDep, principal: CurrentPrincipal):
     return await DatasetService(session, principal).create(body.project_id, body.name,
                                                            body.task_type, body.description)
+
+
+@router.get("", response_model=DatasetsPublic)
+async def list_datasets(session: SessionDep, principal: CurrentPrincipal,
+                        project_id: uuid.UUID = Query(...)):
+    """Datasets of a project."""
+    service = DatasetService(session, principal)
+    await service.prompts.get_project(project_id)
+    repo = DatasetRepository(session)
+    data = []
+    for d in await repo.list(project_id):
+        out = DatasetPublic.model_validate(d)
+        out.example_count = await repo.count_examples(d.id)
+        data.append(out)
+    return {"data": data, "count": len(data)}
 
 
 @router.get("/{dataset_id}", response_model=DatasetPublic)

@@ -26,6 +26,11 @@ class DatasetPublic(ORMModel):
     example_count: int = 0
 
 
+class DatasetsPublic(BaseModel):
+    data: list[DatasetPublic]
+    count: int
+
+
 class ExamplePublic(ORMModel):
     id: uuid.UUID
     external_id: str

@@ -28,6 +28,9 @@ class BatchEvaluationInput:
     positive_label: str | None = None
     # Force continue-as-new after this many chunks in one run (0 = only when Temporal suggests).
     chunks_per_run: int = 0
+    # Heartbeat timeout of the chunk activity: how soon a dead worker's chunk is retried
+    # elsewhere (tests lower it; the activity heartbeats after every example).
+    heartbeat_timeout_s: int = 120
     # Set only when the workflow continues as new.
     state: "BatchEvaluationState | None" = None
 

