@@ -11,6 +11,7 @@ import dataclasses
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.workflow import ActivityCancellationType
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
@@ -33,6 +34,9 @@ with workflow.unsafe.imports_passed_through():
 
 EVAL_ID = SearchAttributeKey.for_keyword("EvalId")
 DATASET_ID = SearchAttributeKey.for_keyword("DatasetId")
+
+#: ``workflow.patched`` id: the chunk activity is cancelled with WAIT_CANCELLATION_COMPLETED.
+WAIT_CHUNK_CANCELLATION = "evaluate-chunk-wait-cancellation"
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -92,6 +96,14 @@ class BatchEvaluationWorkflow:
                     workflow.continue_as_new(dataclasses.replace(inp, state=self._state))
                 version_index, offset = units[self._state.next_unit]
                 version = self._state.versions[version_index]
+                # On cancel, wait until the chunk activity has really stopped (it learns of the
+                # cancel at its next heartbeat, or completes first), so no example is recorded
+                # after the summary. Histories from before this change cancelled without waiting.
+                cancellation_type = (
+                    ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+                    if workflow.patched(WAIT_CHUNK_CANCELLATION)
+                    else ActivityCancellationType.TRY_CANCEL
+                )
                 chunk: EvaluateChunkResult = await workflow.execute_activity(
                     "evaluate_chunk",
                     EvaluateChunkInput(
@@ -109,6 +121,7 @@ class BatchEvaluationWorkflow:
                     start_to_close_timeout=timedelta(minutes=30),
                     heartbeat_timeout=timedelta(seconds=inp.heartbeat_timeout_s),
                     retry_policy=RETRY,
+                    cancellation_type=cancellation_type,
                 )
                 self._merge(version, chunk)
                 self._state.next_unit += 1
