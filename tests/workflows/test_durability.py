@@ -340,10 +340,13 @@ async def test_cancel_mid_run_finalizes_with_the_finished_examples(
             "chunk_size": CHUNK_SIZE})
         assert r.status_code == 202, r.text
         eval_id = r.json()["id"]
+        T0 = time.monotonic()
         await wait_rows(pg_url, eval_id, CHUNK_SIZE + 2)
+        print("DEBUG rows", time.monotonic() - T0)
         r = await api.post(f"/evals/{eval_id}/cancel")
         assert r.status_code == 202, r.text
         body = await wait_for_eval(api, eval_id, timeout_s=30)
+        print("DEBUG cancelled", time.monotonic() - T0, body["summary"]["versions"][0]["n"])
         assert body["status"] == "Cancelled"
         desc = await temporal_env.client.get_workflow_handle(eval_id).describe()
         assert desc.status is not None and desc.status.name == "CANCELED"

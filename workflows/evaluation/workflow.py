@@ -99,12 +99,8 @@ class BatchEvaluationWorkflow:
                 # On cancel, wait until the chunk activity has really stopped (it learns of the
                 # cancel at its next heartbeat, or completes first), so no example is recorded
                 # after the summary. Histories from before this change cancelled without waiting.
-                cancellation_type = (
-                    ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
-                    if workflow.patched(WAIT_CHUNK_CANCELLATION)
-                    else ActivityCancellationType.TRY_CANCEL
-                )
-                chunk: EvaluateChunkResult = await workflow.execute_activity(
+                wait_cancel = workflow.patched(WAIT_CHUNK_CANCELLATION)
+                handle = workflow.start_activity(
                     "evaluate_chunk",
                     EvaluateChunkInput(
                         evaluation_id=inp.evaluation_id,
@@ -121,8 +117,24 @@ class BatchEvaluationWorkflow:
                     start_to_close_timeout=timedelta(minutes=30),
                     heartbeat_timeout=timedelta(seconds=inp.heartbeat_timeout_s),
                     retry_policy=RETRY,
-                    cancellation_type=cancellation_type,
+                    cancellation_type=(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+                                       if wait_cancel else ActivityCancellationType.TRY_CANCEL),
                 )
+                try:
+                    # The shield keeps a workflow cancel from being swallowed when the chunk
+                    # completes anyway: the SDK would hand back its result as if not cancelled.
+                    chunk = await (asyncio.shield(handle) if wait_cancel else handle)
+                except asyncio.CancelledError:
+                    if wait_cancel:
+                        handle.cancel()
+                        try:
+                            late: EvaluateChunkResult | None = await handle
+                        except (ActivityError, asyncio.CancelledError):
+                            late = None  # stopped part-way; finalize reads its stored rows
+                        if late is not None:
+                            self._merge(version, late)
+                            self._state.next_unit += 1
+                    raise
                 self._merge(version, chunk)
                 self._state.next_unit += 1
                 chunks_this_run += 1
