@@ -47,6 +47,10 @@ def build_worker(
 
 
 async def run_worker(settings: Settings) -> None:
+    # Import LiteLLM before polling: importing it lazily on the first LLM call would block the
+    # event loop for seconds and miss activity heartbeats.
+    import litellm  # noqa: F401
+
     database_url = resolve_database_url(settings)
     catalog = ModelCatalog.load(settings.resolved_models_file)
     client = await Client.connect(settings.resolved_temporal_address,
