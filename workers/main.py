@@ -68,6 +68,9 @@ async def run_worker(settings: Settings) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # LiteLLM logs every call at INFO; runs are recorded in the database instead.
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     asyncio.run(run_worker(get_settings()))
 
 

@@ -20,7 +20,7 @@ def demo(
     from rich.console import Console
 
     from promptops.cli.evals import fail, follow
-    from promptops.cli.report import comparison_table, machine_summary
+    from promptops.cli.report import comparison_table, machine_summary, wide_width
     from promptops.client import APIClientError, PromptOpsClient
     from promptops.corpus import CorpusUnavailable
     from promptops.demo import TASKS, load_golden_sets
@@ -28,7 +28,7 @@ def demo(
     from promptops.settings import get_settings
 
     settings = get_settings()
-    console = Console(highlight=False, stderr=as_json)
+    console = Console(highlight=False, stderr=as_json, width=wide_width())
     try:
         with console.status("Starting or attaching to the PromptOps stack…"):
             state = ensure_stack_running(settings)

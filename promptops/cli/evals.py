@@ -119,12 +119,12 @@ def show(evaluation_id: str, rows: int = typer.Option(0, help="also print N per-
 def _print_result(ev: dict[str, Any], as_json: bool) -> None:
     from rich.console import Console
 
-    from promptops.cli.report import comparison_table
+    from promptops.cli.report import comparison_table, wide_width
 
     if as_json:
         print(json.dumps(ev, indent=2, default=str))
         return
-    console = Console(highlight=False)
+    console = Console(highlight=False, width=wide_width())
     console.print(comparison_table(f"Evaluation {ev['id']} ({ev['status']})", ev))
     for row in ev.get("rows") or []:
         console.print(f"[dim]{row['example_id']}[/dim] {row['prompt_version_id'][:8]} "

