@@ -28,8 +28,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-import sacrebleu
-from rouge_score import rouge_scorer
+if TYPE_CHECKING:
+    from rouge_score import rouge_scorer
+
 
 if TYPE_CHECKING:
     from promptops.embeddings import TextEmbedder
@@ -130,6 +131,8 @@ def bleu(prediction: str, reference: str) -> float:
     Returns:
         A float in ``[0, 1]``.
     """
+    import sacrebleu  # imported on first use: it is slow to import and workers start often
+
     result = sacrebleu.sentence_bleu(prediction, [reference], use_effective_order=True)
     # exp(mean(log p_n)) can land a few ulps above 100 for identical strings; clamp so the
     # documented range holds exactly.
@@ -147,7 +150,9 @@ def _get_rouge_scorer() -> rouge_scorer.RougeScorer:
     if _rouge_scorer is None:
         with _rouge_lock:
             if _rouge_scorer is None:
-                _rouge_scorer = rouge_scorer.RougeScorer(list(_ROUGE_TYPES), use_stemmer=True)
+                from rouge_score import rouge_scorer as _rs
+
+                _rouge_scorer = _rs.RougeScorer(list(_ROUGE_TYPES), use_stemmer=True)
     return _rouge_scorer
 
 

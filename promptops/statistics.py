@@ -24,7 +24,6 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import binomtest
 
 from promptops.metrics import label_metrics, normalize_label
 
@@ -435,6 +434,8 @@ def mcnemar(
     n01 = int(np.count_nonzero((arr_a == 0.0) & (arr_b == 1.0)))
     n10 = int(np.count_nonzero((arr_a == 1.0) & (arr_b == 0.0)))
     discordant = n01 + n10
+    from scipy.stats import binomtest  # scipy.stats takes ~1.5 s to import: only when needed
+
     p_value = 1.0 if discordant == 0 else float(binomtest(n01, discordant, 0.5).pvalue)
     boot = paired_bootstrap(arr_a, arr_b, confidence=confidence, n_resamples=n_resamples, seed=seed)
     return PairedComparison(

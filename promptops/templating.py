@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -73,10 +73,16 @@ def validate_template(
         )
 
 
+@lru_cache(maxsize=512)
+def _compiled(template: str) -> Template:
+    # Compiling costs ~0.5 ms; an evaluation renders the same template thousands of times.
+    return _env().from_string(template)
+
+
 def render(template: str, values: Mapping[str, Any], *, field: str = "body") -> str:
     """Render ``template`` with ``values`` in the sandbox. Raises :class:`TemplateError`."""
     try:
-        return _env().from_string(template).render(**values)
+        return _compiled(template).render(**values)
     except UndefinedError as exc:
         raise TemplateError(f"{field}: missing variable: {exc.message}", field="variables") from exc
     except SecurityError as exc:

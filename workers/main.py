@@ -7,6 +7,7 @@ processes against the same ``TEMPORAL_ADDRESS`` and ``PROMPTOPS_TASK_QUEUE``.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import signal
 
@@ -47,10 +48,6 @@ def build_worker(
 
 
 async def run_worker(settings: Settings) -> None:
-    # Import LiteLLM before polling: importing it lazily on the first LLM call would block the
-    # event loop for seconds and miss activity heartbeats.
-    import litellm  # noqa: F401
-
     database_url = resolve_database_url(settings)
     catalog = ModelCatalog.load(settings.resolved_models_file)
     client = await Client.connect(settings.resolved_temporal_address,
@@ -63,6 +60,9 @@ async def run_worker(settings: Settings) -> None:
     log.info("worker polling task queue %s on %s", settings.task_queue,
              settings.resolved_temporal_address)
     async with worker:
+        # Import LiteLLM (~5 s) in a thread once polling has started: done lazily on the first
+        # LLM call it would block the event loop for seconds and miss activity heartbeats.
+        await asyncio.to_thread(importlib.import_module, "litellm")
         await stop.wait()
 
 

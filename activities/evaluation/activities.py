@@ -303,10 +303,8 @@ class EvaluationActivities:
             for r in done_runs.values():
                 add(by_run.get(r.id, {}), r.success, r.latency_ms, float(r.cost_usd))
 
-        # At most ``concurrency`` examples are between the start of their LLM call and the
-        # commit of their rows (so at most that many LLM calls are in flight, and a crash
-        # repeats at most that many); the rows of the examples that finish while a commit is
-        # under way share the next transaction.
+        # At most ``concurrency`` LLM calls are in flight; scoring and the (grouped) commit
+        # happen outside the semaphore so a slot is free again as soon as its call returns.
         semaphore = asyncio.Semaphore(max(1, inp.concurrency))
         score_names = [m for m in inp.metrics if METRICS[m].kind not in ("latency", "cost")]
         embedder = self._get_embedder() if "embedding_similarity" in score_names else None
@@ -317,9 +315,8 @@ class EvaluationActivities:
         writer = _RunWriter(self._engine, written, lambda: activity.heartbeat(result.done))
 
         async def one(example: Example, key: str) -> None:
-            async with semaphore:
-                await self._evaluate_example(inp, version, content, project_id, example, key,
-                                             score_names, embedder, writer)
+            await self._evaluate_example(inp, version, content, project_id, example, key,
+                                         score_names, embedder, writer, semaphore)
 
         todo = [(e, k) for e, k in zip(examples, keys, strict=True) if k not in done_runs]
         tasks = [asyncio.ensure_future(one(e, k)) for e, k in todo]
@@ -345,6 +342,7 @@ class EvaluationActivities:
         score_names: list[str],
         embedder: Any,
         writer: _RunWriter,
+        semaphore: asyncio.Semaphore,
     ) -> None:
         variables = example_variables(example.input, version.variables)
         try:
@@ -356,10 +354,11 @@ class EvaluationActivities:
         expected = "" if example.expected is None else str(example.expected)
         error: str | None = None
         try:
-            completion = await self._gateway.complete(
-                messages, model=version.model, decoding=version.decoding,
-                response_format=version.response_format,
-            )
+            async with semaphore:
+                completion = await self._gateway.complete(
+                    messages, model=version.model, decoding=version.decoding,
+                    response_format=version.response_format,
+                )
             output, success = completion.output, True
             tokens_in, tokens_out = completion.tokens_in, completion.tokens_out
             cost, latency, model = completion.cost_usd, completion.latency_ms, completion.model

@@ -11,7 +11,8 @@ class EvalRunRequest(BaseModel):
     dataset_id: uuid.UUID
     metrics: list[str] = Field(min_length=1)
     concurrency: int = Field(default=4, ge=1, le=256)
-    chunk_size: int = Field(default=50, ge=1, le=1000)
+    chunk_size: int = Field(default=0, ge=0, le=5000,
+                            description="examples per activity; 0 = max(50, 20 x concurrency)")
     limit: int | None = Field(default=None, ge=1, description="evaluate only the first N examples")
     positive_label: str | None = None
 

@@ -63,7 +63,7 @@ def demo(
                 started.append((task, ev, names))
                 console.print(f"Started {task.name}: {ev['id']}  {ev['temporal_ui_url']}")
             for task, ev, names in started:
-                final = follow(client, ev["id"], label=f"{task.name:>13}")
+                final = follow(client, ev["id"], label=f"{task.name:>13}", console=console)
                 results.append({"task": task, "evaluation": final, "names": names})
     except APIClientError as exc:
         fail(exc.message)

@@ -32,12 +32,12 @@ def _client() -> Any:
 
 
 def follow(client: Any, evaluation_id: str, *, label: str = "evaluating",
-           rows: int = 0) -> dict[str, Any]:
-    """Poll an evaluation with a rich progress bar until it ends."""
+           rows: int = 0, console: Any = None) -> dict[str, Any]:
+    """Poll an evaluation with a rich progress bar (on ``console``) until it ends."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), transient=False) as progress:
+                  TimeElapsedColumn(), transient=False, console=console) as progress:
         task = progress.add_task(label, total=None)
 
         def update(ev: dict[str, Any]) -> None:
@@ -45,6 +45,13 @@ def follow(client: Any, evaluation_id: str, *, label: str = "evaluating",
             progress.update(task, completed=p["done"], total=p["total"] or None)
 
         return dict(client.wait_evaluation(evaluation_id, on_progress=update, rows=rows))
+
+
+def _progress_console(as_json: bool) -> Any:
+    from rich.console import Console
+
+    # With --json, stdout carries only the JSON document.
+    return Console(stderr=as_json, highlight=False)
 
 
 @eval_app.command("run")
@@ -72,7 +79,7 @@ def run(
             if not wait:
                 print(json.dumps(started) if as_json else started["id"])
                 return
-            result = follow(client, started["id"])
+            result = follow(client, started["id"], console=_progress_console(as_json))
         except APIClientError as exc:
             fail(exc.message)
             return

@@ -37,13 +37,13 @@ import time
 import uuid
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import httpx  # noqa: E402
+import httpx
 
-from tests.benchmarks._common import ROOT, free_port, machine, median  # noqa: E402
+from tests.benchmarks._common import ROOT, free_port, machine, median
 
 TARGET_RATIO = 0.8
 
@@ -94,6 +94,14 @@ class LeanStub:
     def reset(self) -> None:
         httpx.post(f"{self.base_url}/reset", timeout=2, trust_env=False)
 
+    def cpu_s(self) -> float:
+        """CPU seconds the stub process has used (to check it is not the bottleneck)."""
+        import psutil
+
+        assert self.proc is not None
+        t = psutil.Process(self.proc.pid).cpu_times()
+        return float(t.user + t.system)
+
     def stats(self) -> dict[str, int]:
         return httpx.get(f"{self.base_url}/stats", timeout=2, trust_env=False).json()
 
@@ -127,6 +135,9 @@ class InprocStub:
 
     def stats(self) -> dict[str, int]:
         return {"calls": self.server.cfg.calls, "max_in_flight": -1}
+
+    def cpu_s(self) -> float:
+        return float("nan")  # a thread of this process: counted in the process's own CPU
 
     def model_list(self) -> dict[str, Any]:
         return self.server.model_list()
@@ -195,8 +206,8 @@ def history_breakdown(history: Any) -> dict[str, Any]:
         "chunks_run_s": total("evaluate_chunk", "run_s"),
         "finalize_run_s": total("finalize_evaluation", "run_s"),
         "activity_queue_s": round(sum(a["queue_s"] for a in acts), 4),
-        # Time with no activity running (workflow tasks, scheduling, gaps between chunks);
-        # overlapping chunks make this an underestimate of nothing and can go negative.
+        # History time not covered by a running activity: workflow tasks, scheduling, the gaps
+        # between chunks (activities run one after another here).
         "between_activities_s": round((t_end - t_start) - busy, 4),
     }
 
@@ -221,7 +232,7 @@ class WorkflowBench:
         self.dataset_id = ""
         self.setup_s: dict[str, float] = {}
 
-    async def __aenter__(self) -> WorkflowBench:
+    async def __aenter__(self) -> Self:
         from temporalio.testing import WorkflowEnvironment
 
         from promptops.db.migrate import upgrade_head
@@ -257,7 +268,7 @@ class WorkflowBench:
         if not self.keep_tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.stack.aclose()
 
     async def _make_dataset(self) -> None:
@@ -335,17 +346,18 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
             async def measure(kind: str, label: str) -> None:
                 stub.reset()
-                c0 = _cpu_s()
+                c0, s0 = _cpu_s(), stub.cpu_s()
                 breakdown: dict[str, Any] = {}
                 if kind == "loop":
                     t = await run_loop(gateway, args.calls, args.concurrency)
                 else:
                     t, _, breakdown = await wb.run_once()
-                cpu = _cpu_s() - c0
+                cpu, stub_cpu = _cpu_s() - c0, stub.cpu_s() - s0
                 st = stub.stats()
                 if st["calls"] != args.calls:
                     raise RuntimeError(f"{kind} made {st['calls']} calls, expected {args.calls}")
                 row = {"s": t, "cpu_ms_per_example": cpu / args.calls * 1000,
+                       "stub_cpu_ms_per_call": stub_cpu / args.calls * 1000,
                        "max_in_flight": st.get("max_in_flight", -1), "breakdown": breakdown}
                 log(f"{kind:8} {label}: {t:.3f}s ({args.calls / t:.1f} ex/s, "
                     f"{row['cpu_ms_per_example']:.1f} ms CPU/ex, max in flight "
@@ -372,6 +384,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "runs_s": [round(x, 4) for x in times], "median_s": round(med, 4),
             "examples_per_s": round(args.calls / med, 2),
             "cpu_ms_per_example": round(median([r["cpu_ms_per_example"] for r in rows]), 2),
+            "stub_cpu_ms_per_call": round(median([r["stub_cpu_ms_per_call"] for r in rows]), 2),
             "max_in_flight": max(r["max_in_flight"] for r in rows),
         }
         if kind == "workflow":
@@ -408,24 +421,26 @@ def report(r: dict[str, Any]) -> str:
     p, lp, wf = r["params"], r["loop"], r["workflow"]
     b = wf["breakdown_of_median_run"]
     lines = [
-        f"durable overhead: {p['calls']} calls, concurrency {p['concurrency']}, stub latency "
-        f"{p['latency_ms']:.0f} ms ({p['stub']} stub), chunk_size {p['chunk_size']}, "
-        f"median of {p['repeats']} (after one warm-up); {r['machine']['cpus']} CPUs, "
-        f"{r['machine']['date']}",
-        f"  ideal (ceil(calls/concurrency) x latency): {r['ideal_s']:.3f} s",
-        f"  loop     : {lp['median_s']:.3f} s  {lp['examples_per_s']:7.1f} ex/s  "
-        f"{lp['cpu_ms_per_example']:5.1f} ms CPU/ex  runs {lp['runs_s']}  "
-        f"max in flight {lp['max_in_flight']}",
-        f"  workflow : {wf['median_s']:.3f} s  {wf['examples_per_s']:7.1f} ex/s  "
-        f"{wf['cpu_ms_per_example']:5.1f} ms CPU/ex  runs {wf['runs_s']}  "
-        f"max in flight {wf['max_in_flight']}",
-        f"  ratio workflow/loop: {r['ratio_workflow_over_loop']:.3f}  (target >= "
-        f"{r['target_ratio']}: {'met' if r['meets_target'] else 'NOT met'}; per pair "
-        f"{r['pair_ratios']})",
-        f"  median workflow run from its history: {b.get('history_s')} s in history, "
-        f"plan {b.get('plan_run_s')} s, {b.get('chunks')} chunk(s) {b.get('chunks_run_s')} s, "
-        f"finalize {b.get('finalize_run_s')} s, activity queueing {b.get('activity_queue_s')} s, "
-        f"no activity running {b.get('between_activities_s')} s",
+        (f"durable overhead: {p['calls']} calls, concurrency {p['concurrency']}, stub latency "
+         f"{p['latency_ms']:.0f} ms ({p['stub']} stub), chunk_size {p['chunk_size']}, "
+         f"median of {p['repeats']} (after one warm-up); {r['machine']['cpus']} CPUs, "
+         f"{r['machine']['date']}"),
+        (f"  ideal (ceil(calls/concurrency) x latency): {r['ideal_s']:.3f} s; stub CPU per call "
+         f"{lp['stub_cpu_ms_per_call']} ms (loop), "
+         f"{wf['stub_cpu_ms_per_call']} ms (workflow)"),
+        (f"  loop     : {lp['median_s']:.3f} s  {lp['examples_per_s']:7.1f} ex/s  "
+         f"{lp['cpu_ms_per_example']:5.1f} ms CPU/ex  runs {lp['runs_s']}  "
+         f"max in flight {lp['max_in_flight']}"),
+        (f"  workflow : {wf['median_s']:.3f} s  {wf['examples_per_s']:7.1f} ex/s  "
+         f"{wf['cpu_ms_per_example']:5.1f} ms CPU/ex  runs {wf['runs_s']}  "
+         f"max in flight {wf['max_in_flight']}"),
+        (f"  ratio workflow/loop: {r['ratio_workflow_over_loop']:.3f}  (target >= "
+         f"{r['target_ratio']}: {'met' if r['meets_target'] else 'NOT met'}; per pair "
+         f"{r['pair_ratios']})"),
+        (f"  median workflow run from its history: {b.get('history_s')} s in history, "
+         f"plan {b.get('plan_run_s')} s, {b.get('chunks')} chunk(s) {b.get('chunks_run_s')} s, "
+         f"finalize {b.get('finalize_run_s')} s, activity queueing {b.get('activity_queue_s')} s, "
+         f"no activity running {b.get('between_activities_s')} s"),
     ]
     return "\n".join(lines)
 
@@ -445,7 +460,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no per-run lines on stderr")
     args = p.parse_args(argv)
-    result = asyncio.run(bench(args))
+    # The Temporal dev server inherits this process's stdout and prints a banner: send it (and
+    # anything else the servers print) to stderr, so stdout carries only the result.
+    sys.stdout.flush()
+    saved_stdout = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        result = asyncio.run(bench(args))
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved_stdout, 1)
+        os.close(saved_stdout)
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0
 

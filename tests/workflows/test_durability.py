@@ -239,11 +239,11 @@ def eval_input(evaluation_id: str, fx: dict[str, Any], *,
 
 
 def assert_exactly_once(pg_url: str, evaluation_id: str, stub: StubLLMServer, *,
-                        max_repeated_calls: int = CONCURRENCY) -> None:
+                        max_repeated_calls: int = CHUNK_SIZE) -> None:
     counts = run_counts(pg_url, evaluation_id)
     assert counts == RunCounts(N_EXAMPLES, N_EXAMPLES, N_EXAMPLES), counts
-    # Finished examples are never sent to the LLM again: by default at most the calls in flight
-    # when the process died (<= concurrency) are repeated by the retried chunk.
+    # Committed examples are never sent to the LLM again: at most the uncommitted part of the
+    # chunk that was running when the process died is repeated by the retried chunk.
     assert N_EXAMPLES <= stub.cfg.calls <= N_EXAMPLES + max_repeated_calls, stub.cfg.calls
 
 

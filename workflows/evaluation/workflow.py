@@ -11,9 +11,9 @@ import dataclasses
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.workflow import ActivityCancellationType
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.evaluation.types import (
@@ -59,8 +59,8 @@ class BatchEvaluationWorkflow:
         if inp.concurrency < 1:
             raise ApplicationError("concurrency must be >= 1", type="InvalidInput",
                                    non_retryable=True)
-        if inp.chunk_size < 1:
-            raise ApplicationError("chunk_size must be >= 1", type="InvalidInput",
+        if inp.chunk_size < 0:
+            raise ApplicationError("chunk_size must be >= 0 (0 = automatic)", type="InvalidInput",
                                    non_retryable=True)
         if not inp.prompt_version_ids:
             raise ApplicationError("prompt_version_ids must not be empty", type="InvalidInput",
@@ -107,7 +107,7 @@ class BatchEvaluationWorkflow:
                         workflow_id=workflow.info().workflow_id,
                         prompt_version_id=version.version_id, dataset_id=inp.dataset_id,
                         offset=offset,
-                        limit=min(inp.chunk_size, self._state.total_per_version - offset),
+                        limit=min(self._chunk_size, self._state.total_per_version - offset),
                         metrics=inp.metrics, concurrency=inp.concurrency,
                         labels=self._state.labels,
                     ),
@@ -157,8 +157,13 @@ class BatchEvaluationWorkflow:
             raise ApplicationError("workflow input not set", non_retryable=True)
         return self._input
 
+    @property
+    def _chunk_size(self) -> int:
+        inp = self._inp
+        return inp.chunk_size or max(50, 20 * inp.concurrency)
+
     def _units(self) -> list[tuple[int, int]]:
-        size = self._inp.chunk_size
+        size = self._chunk_size
         total = self._state.total_per_version
         return [
             (vi, offset)
