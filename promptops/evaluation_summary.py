@@ -10,7 +10,8 @@ Shapes: ``summarize(rows_by_version, metrics, ...)`` takes, per prompt version i
 
 Intervals are 95% percentile-bootstrap intervals over examples (Efron & Tibshirani 1993).
 Comparisons pair each candidate with the first version on the examples both ran: McNemar's
-exact test for label correctness, the paired bootstrap (Koehn 2004) for everything else.
+exact test for label correctness, the paired bootstrap (Koehn 2004) for everything else
+(corpus-level precision/recall/F1 included, resampling examples jointly).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def _compare(
     candidate: Sequence[ExampleRow],
     metrics: Sequence[str],
     seed: int,
+    positive_label: str | None = None,
 ) -> dict[str, Any]:
     by_id = {r.example_id: r for r in baseline}
     pairs = [(by_id[r.example_id], r) for r in candidate if r.example_id in by_id]
@@ -86,7 +88,14 @@ def _compare(
         return result
     for name in metrics:
         spec = METRICS[name]
-        if name in LABEL_CORPUS_METRICS or spec.kind == "cost":
+        if name in LABEL_CORPUS_METRICS:
+            result["metrics"][name] = statistics.paired_bootstrap_label_metric(
+                [p[0].predicted_label for p in pairs], [p[1].predicted_label for p in pairs],
+                [str(p[0].expected) for p in pairs], name, positive_label=positive_label,
+                seed=seed,
+            ).to_dict()
+            continue
+        if spec.kind == "cost":
             continue
         if spec.kind == "latency":
             a = [p[0].latency_ms for p in pairs]
@@ -125,6 +134,7 @@ def summarize(
     if len(version_ids) > 1:
         base = version_ids[0]
         for cand in version_ids[1:]:
-            cmp = _compare(rows_by_version[base], rows_by_version[cand], metrics, seed)
+            cmp = _compare(rows_by_version[base], rows_by_version[cand], metrics, seed,
+                           positive_label)
             summary["comparisons"].append({"baseline": base, "candidate": cand, **cmp})
     return summary

@@ -448,3 +448,60 @@ def mcnemar(
         "mcnemar",
         boot.n,
     )
+
+
+def paired_bootstrap_label_metric(
+    predicted_a: Sequence[str | None],
+    predicted_b: Sequence[str | None],
+    expected: Sequence[str],
+    metric: str,
+    positive_label: str | None = None,
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> PairedComparison:
+    """Paired bootstrap of the difference B - A in a corpus-level label metric.
+
+    Both systems are scored on the same resampled examples (the same seed draws the same
+    indices), so the interval and the two-sided p-value (resampled differences shifted to mean
+    zero under H0, add-one smoothing; Koehn 2004) account for the pairing.
+
+    Raises:
+        ValueError: On an unknown metric, mismatched lengths, empty input or bad parameters.
+    """
+    if not (len(predicted_a) == len(predicted_b) == len(expected)):
+        raise ValueError("predicted_a, predicted_b and expected must have the same length")
+    a = bootstrap_ci_label_metric(predicted_a, expected, metric, positive_label,
+                                  confidence=confidence, n_resamples=n_resamples, seed=seed)
+    b = bootstrap_ci_label_metric(predicted_b, expected, metric, positive_label,
+                                  confidence=confidence, n_resamples=n_resamples, seed=seed)
+    n = len(expected)
+    delta = b.value - a.value
+    if n == 1:
+        return PairedComparison(a.value, b.value, delta, delta, delta, 1.0,
+                                "paired_bootstrap", n)
+
+    def resamples(predicted: Sequence[str | None]) -> NDArray[np.float64]:
+        gold_norm = [normalize_label(e) for e in expected]
+        classes = sorted({g for g in gold_norm if g is not None})
+        positive_norm = normalize_label(positive_label)
+        if positive_norm is not None and positive_norm not in classes:
+            classes.append(positive_norm)
+        code = {label: i for i, label in enumerate(classes)}
+        other = len(classes)
+        gold = np.array([code[g] for g in gold_norm], dtype=np.int64)
+        pred = np.array(
+            [code.get(normalize_label(p), other) if p is not None else other for p in predicted],
+            dtype=np.int64,
+        )
+        positive_code = code[positive_norm] if positive_norm is not None else None
+        return _label_metric_resamples(pred, gold, len(classes), metric, positive_code,
+                                       n_resamples, seed)
+
+    diffs = resamples(predicted_b) - resamples(predicted_a)
+    low, high = _percentile_bounds(diffs, confidence)
+    tolerance = 1e-12 * max(1.0, abs(delta))
+    extreme = int(np.count_nonzero(np.abs(diffs - diffs.mean()) >= abs(delta) - tolerance))
+    p_value = min(1.0, (extreme + 1) / (n_resamples + 1))
+    return PairedComparison(a.value, b.value, delta, low, high, p_value, "paired_bootstrap", n)

@@ -32,7 +32,12 @@ def test_summary_intervals_comparison_and_costs() -> None:
     assert cmp["metrics"]["rouge1"]["diff"] == pytest.approx(0.3)
     assert cmp["metrics"]["accuracy"]["test"] == "mcnemar"
     assert cmp["metrics"]["accuracy"]["p_value"] < 0.01
-    assert "precision" not in cmp["metrics"]
+    # A calls everything spam (recall 1, precision 0.5); B is perfect (recall 1, precision 1).
+    assert cmp["metrics"]["precision"]["diff"] == pytest.approx(0.5)
+    assert cmp["metrics"]["precision"]["test"] == "paired_bootstrap"
+    assert cmp["metrics"]["precision"]["p_value"] < 0.05
+    assert cmp["metrics"]["recall"]["diff"] == pytest.approx(0.0)
+    assert cmp["metrics"]["recall"]["p_value"] == pytest.approx(1.0)
 
 
 def test_comparison_pairs_only_shared_examples() -> None:
