@@ -36,10 +36,27 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         version="0.1.0",
         description="Versioned prompts, durable batch evaluations and safe rollouts on Temporal.",
         lifespan=lifespan,
+        docs_url=None,  # served below from local files: no CDN needed on offline machines
     )
     install_handlers(app)
     for module in (projects, prompts, datasets, runs, evals, audit):
         app.include_router(module.router, prefix="/api/v1")
+
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/_swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+              name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="PromptOps API",
+            swagger_js_url="/_swagger/swagger-ui-bundle.js",
+            swagger_css_url="/_swagger/swagger-ui.css", swagger_favicon_url="/_swagger/favicon-32x32.png",
+        )
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

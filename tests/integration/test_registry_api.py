@@ -133,3 +133,12 @@ async def test_unknown_ids_are_404(api: httpx.AsyncClient) -> None:
     assert (await api.get(f"/prompts/{missing}")).status_code == 404
     assert (await api.get(f"/datasets/{missing}")).status_code == 404
     assert (await api.get("/evals/eval-nope")).status_code == 404
+
+
+async def test_docs_page_served_without_a_cdn(api: httpx.AsyncClient) -> None:
+    base = "http://test"
+    r = await api.get(f"{base}/docs")
+    assert r.status_code == 200 and "/_swagger/swagger-ui-bundle.js" in r.text
+    assert "cdn.jsdelivr" not in r.text
+    js = await api.get(f"{base}/_swagger/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.content) > 100_000
