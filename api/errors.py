@@ -15,6 +15,14 @@ class APIError(Exception):
         self.field = field
 
 
+class Unauthorized(APIError):
+    status_code = 401
+
+
+class Forbidden(APIError):
+    status_code = 403
+
+
 class NotFound(APIError):
     status_code = 404
 
@@ -40,4 +48,6 @@ def install_handlers(app: FastAPI) -> None:
             detail = [{"loc": loc, "msg": exc.message, "type": type(exc).__name__.lower()}]
         else:
             detail = exc.message
-        return JSONResponse(status_code=exc.status_code, content={"detail": detail})
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse(status_code=exc.status_code, content={"detail": detail},
+                            headers=headers)

@@ -13,6 +13,7 @@ from api.routers import audit, datasets, evals, projects, prompts, runs
 from promptops.db.session import get_engine, get_session_factory
 from promptops.gateway import LLMGateway, ModelCatalog
 from promptops.runtime import resolve_database_url
+from promptops.security import SecretBox
 from promptops.settings import Settings, get_settings
 
 
@@ -28,6 +29,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.session_factory = get_session_factory(url)
         app.state.gateway = LLMGateway(catalog or ModelCatalog.load(settings.resolved_models_file))
         app.state.temporal = None
+        app.state.server_secret = settings.server_secret()
+        app.state.secret_box = SecretBox(settings.data_encryption_key())
         yield
         await get_engine(url).dispose()
 

@@ -32,9 +32,13 @@ def _detail(response: httpx.Response) -> str:
 
 
 class PromptOpsClient:
-    def __init__(self, base_url: str, *, timeout: float = 120.0) -> None:
+    def __init__(self, base_url: str, *, api_key: str | None = None,
+                 timeout: float = 120.0) -> None:
+        """``api_key``: sent as ``Authorization: Bearer``; without one every call is 401."""
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=f"{self.base_url}/api/v1", timeout=timeout)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(base_url=f"{self.base_url}/api/v1", timeout=timeout,
+                                  headers=headers)
 
     def close(self) -> None:
         self._http.close()

@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     # Typed search attributes (EvalId, DatasetId, PromptVersion) on workflows; the embedded dev
     # server registers them, an external cluster needs `temporal operator search-attribute create`.
     search_attributes: bool = Field(default=True, alias="PROMPTOPS_SEARCH_ATTRIBUTES")
+    # Secrets (base64 of 32 random bytes): the HMAC key for API-key hashes and the AES-256-GCM
+    # key for provider credentials. Unset, they are created once under PROMPTOPS_HOME/secrets.
+    secret_key: str | None = Field(default=None, alias="PROMPTOPS_SECRET_KEY", repr=False)
+    encryption_key: str | None = Field(default=None, alias="PROMPTOPS_ENCRYPTION_KEY",
+                                       repr=False)
+    # The API key the CLI sends (else the file `promptops up` wrote, PROMPTOPS_HOME/admin.key).
+    api_key: str | None = Field(default=None, alias="PROMPTOPS_API_KEY", repr=False)
+    # Approval reminders: a webhook URL that gets a JSON POST (else a log line + audit entry).
+    approval_webhook_url: str | None = Field(default=None, alias="PROMPTOPS_APPROVAL_WEBHOOK_URL")
 
     @property
     def home_dir(self) -> Path:
@@ -77,6 +86,32 @@ class Settings(BaseSettings):
     @property
     def resolved_models_file(self) -> Path:
         return self.models_file or self.embedded_models_file
+
+    @property
+    def admin_key_file(self) -> Path:
+        return self.home_dir / "admin.key"
+
+    def server_secret(self) -> bytes:
+        """The HMAC key of API-key hashes (``PROMPTOPS_SECRET_KEY`` or the embedded file)."""
+        from promptops.security import decode_secret, load_or_create_secret
+
+        if self.secret_key:
+            return decode_secret(self.secret_key, name="PROMPTOPS_SECRET_KEY")
+        return load_or_create_secret(self.home_dir / "secrets" / "secret_key")
+
+    def data_encryption_key(self) -> bytes:
+        """The AES-256-GCM key of provider credentials (``PROMPTOPS_ENCRYPTION_KEY`` or file)."""
+        from promptops.security import decode_secret, load_or_create_secret
+
+        if self.encryption_key:
+            return decode_secret(self.encryption_key, name="PROMPTOPS_ENCRYPTION_KEY")
+        return load_or_create_secret(self.home_dir / "secrets" / "encryption_key")
+
+    def resolved_api_key(self) -> str | None:
+        if self.api_key:
+            return self.api_key
+        path = self.admin_key_file
+        return path.read_text().strip() if path.exists() else None
 
     @property
     def api_url(self) -> str:

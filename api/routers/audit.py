@@ -5,14 +5,14 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import CurrentPrincipal, SessionDep
+from api.deps import AdminPrincipal, SessionDep
 from promptops.db.repositories import AuditRepository
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
 
 @router.get("")
-async def list_audit(session: SessionDep, principal: CurrentPrincipal,
+async def list_audit(session: SessionDep, principal: AdminPrincipal,
                      action: str | None = None, entity_type: str | None = None,
                      entity_id: str | None = None, actor: str | None = None,
                      since: datetime | None = None, until: datetime | None = None,

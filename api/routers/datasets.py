@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, Query, Request, status
 
-from api.deps import CurrentPrincipal, SessionDep
+from api.deps import CurrentPrincipal, EditorPrincipal, SessionDep
 from api.errors import Unprocessable
 from api.schemas.datasets import (
     DatasetCreate,
@@ -22,7 +22,7 @@ MAX_IMPORT_BYTES = 200 * 1024 * 1024
 
 
 @router.post("", response_model=DatasetPublic, status_code=status.HTTP_201_CREATED)
-async def create_dataset(body: DatasetCreate, session: SessionDep, principal: CurrentPrincipal):
+async def create_dataset(body: DatasetCreate, session: SessionDep, principal: EditorPrincipal):
     return await DatasetService(session, principal).create(body.project_id, body.name,
                                                            body.task_type, body.description)
 
@@ -60,7 +60,7 @@ async def get_dataset(dataset_id: uuid.UUID, session: SessionDep, principal: Cur
     }}},
 )
 async def import_examples(dataset_id: uuid.UUID, request: Request, session: SessionDep,
-                          principal: CurrentPrincipal):
+                          principal: EditorPrincipal):
     """Import examples from JSONL (``application/x-ndjson``), CSV (``text/csv``) or a file
     upload (``multipart/form-data``, field ``file``). All rows or none: 422 names the first bad
     row and why; 409 if an id already exists in the dataset."""

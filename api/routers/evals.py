@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, status
 
-from api.deps import CurrentPrincipal, SessionDep, SettingsDep, TemporalClientDep
+from api.deps import CurrentPrincipal, EditorPrincipal, SessionDep, SettingsDep, TemporalClientDep
 from api.schemas.evals import EvalPublic, EvalRunRequest, EvalStarted
 from api.services.evals import EvaluationService, temporal_ui_link
 
@@ -10,7 +10,7 @@ router = APIRouter(prefix="/evals", tags=["evaluations"])
 
 
 @router.post("/run", response_model=EvalStarted, status_code=status.HTTP_202_ACCEPTED)
-async def run_evaluation(body: EvalRunRequest, session: SessionDep, principal: CurrentPrincipal,
+async def run_evaluation(body: EvalRunRequest, session: SessionDep, principal: EditorPrincipal,
                          client: TemporalClientDep, settings: SettingsDep):
     """Start a ``BatchEvaluationWorkflow``; the evaluation id is its workflow id."""
     eval_id = await EvaluationService(session, principal, client, settings).start(body)
@@ -29,7 +29,7 @@ async def get_evaluation(evaluation_id: str, session: SessionDep, principal: Cur
 
 
 @router.post("/{evaluation_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
-async def cancel_evaluation(evaluation_id: str, session: SessionDep, principal: CurrentPrincipal,
+async def cancel_evaluation(evaluation_id: str, session: SessionDep, principal: EditorPrincipal,
                             client: TemporalClientDep, settings: SettingsDep):
     await EvaluationService(session, principal, client, settings).cancel(evaluation_id)
     return {"id": evaluation_id, "status": "Cancelling"}

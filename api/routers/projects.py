@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from api.deps import CurrentPrincipal, SessionDep
+from api.deps import AdminPrincipal, CurrentPrincipal, SessionDep
 from api.schemas.projects import ProjectCreate, ProjectPublic, ProjectsPublic
 from api.services.prompts import PromptService
 from promptops.db.repositories import ProjectRepository
@@ -13,14 +13,15 @@ router = APIRouter(prefix="/projects", tags=["projects"])
 
 
 @router.post("", response_model=ProjectPublic, status_code=status.HTTP_201_CREATED)
-async def create_project(body: ProjectCreate, session: SessionDep, principal: CurrentPrincipal):
+async def create_project(body: ProjectCreate, session: SessionDep, principal: AdminPrincipal):
     """Create a project in the caller's organization. 409 if the name is taken."""
     return await PromptService(session, principal).create_project(body.name, body.description)
 
 
 @router.get("", response_model=ProjectsPublic)
 async def list_projects(session: SessionDep, principal: CurrentPrincipal):
-    data = await ProjectRepository(session).list(principal.organization_id)
+    data = await ProjectRepository(session).list(principal.organization_id,
+                                            principal.project_id)
     return {"data": data, "count": len(data)}
 
 

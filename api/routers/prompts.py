@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, Query, status
 
-from api.deps import CurrentPrincipal, SessionDep
+from api.deps import CurrentPrincipal, EditorPrincipal, SessionDep
 from api.errors import Unprocessable
 from api.schemas.prompts import (
     LabelMove,
@@ -37,7 +37,7 @@ async def list_prompts(project_id: uuid.UUID, session: SessionDep, principal: Cu
 @router.post("/projects/{project_id}/prompts", response_model=PromptPublic,
              status_code=status.HTTP_201_CREATED)
 async def create_prompt(project_id: uuid.UUID, body: PromptCreate, session: SessionDep,
-                        principal: CurrentPrincipal):
+                        principal: EditorPrincipal):
     return await PromptService(session, principal).create_prompt(project_id, body.name,
                                                                  body.description)
 
@@ -50,7 +50,7 @@ async def get_prompt(prompt_id: uuid.UUID, session: SessionDep, principal: Curre
 @router.post("/prompts/{prompt_id}/versions", response_model=PromptVersionPublic,
              status_code=status.HTTP_201_CREATED)
 async def create_version(prompt_id: uuid.UUID, body: PromptVersionCreate, session: SessionDep,
-                         principal: CurrentPrincipal):
+                         principal: EditorPrincipal):
     """Create an immutable version. 422 names undeclared/unused variables or syntax errors."""
     return await PromptService(session, principal).create_version(prompt_id, body)
 
@@ -94,7 +94,7 @@ async def list_labels(prompt_id: uuid.UUID, session: SessionDep, principal: Curr
 
 @router.put("/prompts/{prompt_id}/labels/{name}", response_model=LabelPublic)
 async def move_label(prompt_id: uuid.UUID, name: str, body: LabelMove, session: SessionDep,
-                     principal: CurrentPrincipal):
+                     principal: EditorPrincipal):
     """Point label ``name`` at a version (creating it); moving it back is a rollback. Audited."""
     return await PromptService(session, principal).move_label(prompt_id, name,
                                                               body.prompt_version_id)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CurrentPrincipal, GatewayDep, SessionDep
+from api.deps import EditorPrincipal, GatewayDep, SessionDep
 from api.errors import Unprocessable
 from api.schemas.runs import ExecuteRequest, GenerateRequest, RunResult
 from api.services.prompts import PromptService
@@ -23,7 +23,7 @@ def _result(run, output) -> dict:  # type: ignore[no-untyped-def]
 
 
 @router.post("/runs/execute", response_model=RunResult)
-async def execute(body: ExecuteRequest, session: SessionDep, principal: CurrentPrincipal,
+async def execute(body: ExecuteRequest, session: SessionDep, principal: EditorPrincipal,
                   gateway: GatewayDep):
     """Synchronous test run of one version; the run is recorded with tokens, cost, latency."""
     version = await PromptService(session, principal).get_version(body.prompt_version_id)
@@ -34,7 +34,7 @@ async def execute(body: ExecuteRequest, session: SessionDep, principal: CurrentP
 
 
 @router.post("/generate", response_model=RunResult)
-async def generate(body: GenerateRequest, session: SessionDep, principal: CurrentPrincipal,
+async def generate(body: GenerateRequest, session: SessionDep, principal: EditorPrincipal,
                    gateway: GatewayDep):
     """Production inference: resolves the prompt's label (default ``production``)."""
     prompts = PromptService(session, principal)

@@ -34,7 +34,8 @@ class DatasetService:
         return dataset
 
     async def get(self, dataset_id: uuid.UUID) -> Dataset:
-        dataset = await self.datasets.get(dataset_id, self.principal.organization_id)
+        dataset = await self.datasets.get(dataset_id, self.principal.organization_id,
+                                          self.principal.project_id)
         if dataset is None:
             raise NotFound(f"dataset {dataset_id} not found")
         return dataset

@@ -94,7 +94,8 @@ class EvaluationService:
 
     async def get(self, evaluation_id: str, *, rows_limit: int = 1000) -> dict[str, Any]:
         repo = EvaluationRepository(self.session)
-        evaluation = await repo.get(evaluation_id, self.principal.organization_id)
+        evaluation = await repo.get(evaluation_id, self.principal.organization_id,
+                                    self.principal.project_id)
         status, progress = None, None
         if self.client is not None:
             handle = self.client.get_workflow_handle(evaluation_id)

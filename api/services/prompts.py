@@ -10,11 +10,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal
-from api.errors import Conflict, NotFound, Unprocessable
+from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.schemas.prompts import PromptVersionCreate
-from promptops.db.models import Label, Project, Prompt, PromptVersion
+from promptops.db.models import Label, Project, Prompt, PromptVersion, Role
 from promptops.db.repositories import AuditRepository, ProjectRepository, PromptRepository
 from promptops.templating import PromptContent, TemplateError, validate_template
+
+
+#: Labels only an Admin may move by hand (others move them through deployments).
+PROTECTED_LABELS = frozenset({"production"})
 
 
 def version_content(v: PromptVersion) -> PromptContent:
@@ -40,6 +44,8 @@ class PromptService:
         )
 
     async def create_project(self, name: str, description: str) -> Project:
+        if self.principal.project_id is not None:
+            raise Forbidden("this API key is scoped to one project and cannot create projects")
         if await self.projects.get_by_name(name, self.principal.organization_id):
             raise Conflict(f"a project named {name!r} already exists", field="name")
         project = await self.projects.add(Project(
@@ -51,7 +57,7 @@ class PromptService:
 
     async def get_project(self, project_id: uuid.UUID) -> Project:
         project = await self.projects.get(project_id, self.principal.organization_id)
-        if project is None:
+        if project is None or not self.principal.can_access_project(project.id):
             raise NotFound(f"project {project_id} not found")
         return project
 
@@ -65,7 +71,8 @@ class PromptService:
         return prompt
 
     async def get_prompt(self, prompt_id: uuid.UUID) -> Prompt:
-        prompt = await self.prompts.get(prompt_id, self.principal.organization_id)
+        prompt = await self.prompts.get(prompt_id, self.principal.organization_id,
+                                        self.principal.project_id)
         if prompt is None:
             raise NotFound(f"prompt {prompt_id} not found")
         return prompt
@@ -94,12 +101,17 @@ class PromptService:
         return version
 
     async def get_version(self, version_id: uuid.UUID) -> PromptVersion:
-        version = await self.prompts.get_version(version_id, self.principal.organization_id)
+        version = await self.prompts.get_version(version_id, self.principal.organization_id,
+                                                self.principal.project_id)
         if version is None:
             raise NotFound(f"prompt version {version_id} not found")
         return version
 
     async def move_label(self, prompt_id: uuid.UUID, name: str, version_id: uuid.UUID) -> Label:
+        if name in PROTECTED_LABELS:
+            # Production traffic moves through approvals and canary deployments; a direct move
+            # (e.g. an emergency rollback) is an Admin's decision.
+            self.principal.require(Role.ADMIN)
         await self.get_prompt(prompt_id)
         version = await self.get_version(version_id)
         if version.prompt_id != prompt_id:

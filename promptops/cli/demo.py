@@ -45,7 +45,8 @@ def demo(
     results: list[dict[str, Any]] = []
     workflow_ids: list[str] = []
     try:
-        with PromptOpsClient(urls.get("api") or settings.api_url) as client:
+        with PromptOpsClient(urls.get("api") or settings.api_url,
+                             api_key=settings.resolved_api_key()) as client:
             project = client.ensure_project("spamassassin-demo",
                                             "Demo: prompts evaluated on SpamAssassin mail")
             started = []

@@ -27,8 +27,13 @@ def fail(message: str) -> None:
 
 def _client() -> Any:
     from promptops.client import PromptOpsClient
+    from promptops.settings import get_settings
 
-    return PromptOpsClient(api_url())
+    key = get_settings().resolved_api_key()
+    if not key:
+        fail("no API key: set PROMPTOPS_API_KEY, or run `promptops up` (it writes an admin key "
+             f"to {get_settings().admin_key_file})")
+    return PromptOpsClient(api_url(), api_key=key)
 
 
 def follow(client: Any, evaluation_id: str, *, label: str = "evaluating",

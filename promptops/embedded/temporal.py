@@ -22,6 +22,7 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     "PromptVersion": "Keyword",
     "EvalId": "Keyword",
     "DatasetId": "Keyword",
+    "DeploymentId": "Keyword",
 }
 
 

@@ -273,17 +273,13 @@ class WorkflowBench:
 
     async def _make_dataset(self) -> None:
         """One project, one prompt version (``{{ text }}``), ``calls`` examples, via the API app."""
-        from api.main import create_app
-        from promptops.settings import Settings
+        from tests.support.apps import issue_key, running_app
         from tests.support.evals import make_eval_fixture
 
-        app = create_app(Settings(PROMPTOPS_TASK_QUEUE=self.task_queue), database_url=self.url,
-                         catalog=self.catalog)
-        async with app.router.lifespan_context(app):
-            app.state.temporal = self.env.client
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport,
-                                         base_url="http://bench/api/v1") as api:
+        key = await issue_key(self.url)
+        async with running_app(self.url, self.env.client, self.catalog,
+                               self.task_queue) as running:
+            async with running.client(key.key) as api:
                 fx = await make_eval_fixture(api, self.calls, bodies=("{{ text }}",))
         self.version_id = fx["versions"][0]
         self.dataset_id = fx["dataset_id"]

@@ -12,11 +12,10 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app
 from promptops.demo import SPAM_TASK
 from promptops.embedded.llm import find_smollm2_gguf, start_llm_server
 from promptops.gateway import ModelCatalog
-from promptops.settings import Settings
+from tests.support.apps import issue_key, running_app
 from tests.support.evals import wait_for_eval
 from tests.support.stub_llm import free_port
 from workers.main import build_worker
@@ -48,12 +47,9 @@ def real_llm() -> Iterator[ModelCatalog]:
 async def test_spam_filter_evaluation_on_real_model(
     real_llm: ModelCatalog, pg_url: str, temporal_env: WorkflowEnvironment, task_queue: str
 ) -> None:
-    app = create_app(Settings(PROMPTOPS_TASK_QUEUE=task_queue), database_url=pg_url,
-                     catalog=real_llm)
-    async with app.router.lifespan_context(app):
-        app.state.temporal = temporal_env.client
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://test/api/v1", timeout=120) as api:
+    key = await issue_key(pg_url)
+    async with running_app(pg_url, temporal_env.client, real_llm, task_queue) as running:
+        async with running.client(key.key) as api:
             project = (await api.post("/projects", json={"name": f"real-{task_queue}"})).json()
             prompt = (await api.post(f"/projects/{project['id']}/prompts",
                                      json={"name": "spam"})).json()

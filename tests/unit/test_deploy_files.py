@@ -32,7 +32,7 @@ DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 K8S_DIR = ROOT / "deploy" / "k8s"
 MODELS_EXAMPLE = ROOT / "deploy" / "models.example.yaml"
 
-SEARCH_ATTRIBUTES = ("EvalId", "DatasetId", "PromptVersion")
+SEARCH_ATTRIBUTES = ("EvalId", "DatasetId", "PromptVersion", "DeploymentId")
 MIGRATE_CODE = (
     "from promptops.db.migrate import upgrade_head; import os; "
     "upgrade_head(os.environ['DATABASE_URL'])"

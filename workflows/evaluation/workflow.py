@@ -11,7 +11,7 @@ import dataclasses
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 from temporalio.workflow import ActivityCancellationType
 
@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         PlanEvaluationInput,
         PlanEvaluationResult,
     )
+    from workflows.search_attributes import DATASET_ID, EVAL_ID
     from workflows.evaluation.types import (
         BatchEvaluationInput,
         BatchEvaluationState,
@@ -32,8 +33,7 @@ with workflow.unsafe.imports_passed_through():
         VersionProgress,
     )
 
-EVAL_ID = SearchAttributeKey.for_keyword("EvalId")
-DATASET_ID = SearchAttributeKey.for_keyword("DatasetId")
+__all__ = ["DATASET_ID", "EVAL_ID", "BatchEvaluationWorkflow"]
 
 #: ``workflow.patched`` id: the chunk activity is cancelled with WAIT_CANCELLATION_COMPLETED.
 WAIT_CHUNK_CANCELLATION = "evaluate-chunk-wait-cancellation"

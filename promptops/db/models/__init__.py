@@ -1,19 +1,34 @@
 """ORM models, one per module, re-exported here (Alembic's target metadata is ``Base.metadata``)."""
 
+from promptops.db.models.api_key import ApiKey
+from promptops.db.models.approval import Approval, ApprovalDecision
 from promptops.db.models.audit_log import AuditLog
 from promptops.db.models.base import Base
 from promptops.db.models.dataset import Dataset
+from promptops.db.models.deployment import (
+    ACTIVE_DEPLOYMENT_STATUSES,
+    ENVIRONMENT_LABELS,
+    ENVIRONMENTS,
+    Deployment,
+)
 from promptops.db.models.evaluation import Evaluation
 from promptops.db.models.evaluation_result import EvaluationResult
 from promptops.db.models.example import Example
+from promptops.db.models.feedback import Feedback, Outcome
 from promptops.db.models.label import Label
+from promptops.db.models.membership import Membership, Role
 from promptops.db.models.organization import Organization
 from promptops.db.models.project import Project
 from promptops.db.models.prompt import Prompt
 from promptops.db.models.prompt_version import PromptVersion, PromptVersionStatus
+from promptops.db.models.provider_credential import ProviderCredential
 from promptops.db.models.run import Run
+from promptops.db.models.user import User
 
 __all__ = [
-    "AuditLog", "Base", "Dataset", "Evaluation", "EvaluationResult", "Example", "Label",
-    "Organization", "Project", "Prompt", "PromptVersion", "PromptVersionStatus", "Run",
+    "ACTIVE_DEPLOYMENT_STATUSES", "ENVIRONMENTS", "ENVIRONMENT_LABELS", "ApiKey", "Approval",
+    "ApprovalDecision", "AuditLog", "Base", "Dataset", "Deployment", "Evaluation",
+    "EvaluationResult", "Example", "Feedback", "Label", "Membership", "Organization", "Outcome",
+    "Project", "Prompt", "PromptVersion", "PromptVersionStatus", "ProviderCredential", "Role",
+    "Run", "User",
 ]

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from promptops.db.models.base import Base, CreatedAtMixin, IdMixin
@@ -17,3 +18,6 @@ class Project(IdMixin, CreatedAtMixin, Base):
     )
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    #: Approval policy (``promptops.policies.ApprovalPolicy`` as JSON); Admins change it.
+    approval_policy: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, server_default=text("'{}'::jsonb"))

@@ -47,3 +47,11 @@ class Run(IdMixin, CreatedAtMixin, Base):
         ForeignKey("examples.id", ondelete="CASCADE"), nullable=True
     )
     idempotency_key: Mapped[str | None] = mapped_column(String(300), unique=True, nullable=True)
+    # Served by ``generate``: the caller's subject id (sticky traffic split), the deployment
+    # that split the traffic and the arm the subject fell in (baseline | canary).
+    subject_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    environment: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    deployment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("deployments.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    arm: Mapped[str | None] = mapped_column(String(10), nullable=True)

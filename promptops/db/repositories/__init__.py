@@ -3,11 +3,12 @@
 from promptops.db.repositories.audit import AuditRepository
 from promptops.db.repositories.datasets import DatasetRepository
 from promptops.db.repositories.evaluations import EvaluationRepository
+from promptops.db.repositories.identity import IdentityRepository
 from promptops.db.repositories.projects import ProjectRepository
 from promptops.db.repositories.prompts import PromptRepository
 from promptops.db.repositories.runs import RunRepository
 
 __all__ = [
-    "AuditRepository", "DatasetRepository", "EvaluationRepository", "ProjectRepository",
+    "AuditRepository", "DatasetRepository", "EvaluationRepository", "IdentityRepository", "ProjectRepository",
     "PromptRepository", "RunRepository",
 ]

@@ -14,11 +14,13 @@ class DatasetRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, dataset_id: uuid.UUID, organization_id: uuid.UUID) -> Dataset | None:
-        return (await self.session.execute(
-            select(Dataset).join(Project, Project.id == Dataset.project_id)
-            .where(Dataset.id == dataset_id, Project.organization_id == organization_id)
-        )).scalar_one_or_none()
+    async def get(self, dataset_id: uuid.UUID, organization_id: uuid.UUID,
+                  project_id: uuid.UUID | None = None) -> Dataset | None:
+        q = (select(Dataset).join(Project, Project.id == Dataset.project_id)
+             .where(Dataset.id == dataset_id, Project.organization_id == organization_id))
+        if project_id is not None:
+            q = q.where(Project.id == project_id)
+        return (await self.session.execute(q)).scalar_one_or_none()
 
     async def list(self, project_id: uuid.UUID) -> Sequence[Dataset]:
         return (await self.session.execute(

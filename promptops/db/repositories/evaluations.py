@@ -13,11 +13,13 @@ class EvaluationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, evaluation_id: str, organization_id: uuid.UUID) -> Evaluation | None:
-        return (await self.session.execute(
-            select(Evaluation).join(Project, Project.id == Evaluation.project_id)
-            .where(Evaluation.id == evaluation_id, Project.organization_id == organization_id)
-        )).scalar_one_or_none()
+    async def get(self, evaluation_id: str, organization_id: uuid.UUID,
+                  project_id: uuid.UUID | None = None) -> Evaluation | None:
+        q = (select(Evaluation).join(Project, Project.id == Evaluation.project_id)
+             .where(Evaluation.id == evaluation_id, Project.organization_id == organization_id))
+        if project_id is not None:
+            q = q.where(Project.id == project_id)
+        return (await self.session.execute(q)).scalar_one_or_none()
 
     async def count_runs(self, evaluation_id: str) -> int:
         return (await self.session.execute(

@@ -13,11 +13,14 @@ class PromptRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, prompt_id: uuid.UUID, organization_id: uuid.UUID) -> Prompt | None:
-        return (await self.session.execute(
-            select(Prompt).join(Project, Project.id == Prompt.project_id)
-            .where(Prompt.id == prompt_id, Project.organization_id == organization_id)
-        )).scalar_one_or_none()
+    async def get(self, prompt_id: uuid.UUID, organization_id: uuid.UUID,
+                  project_id: uuid.UUID | None = None) -> Prompt | None:
+        """The prompt if it belongs to the organization (and to ``project_id`` when given)."""
+        q = (select(Prompt).join(Project, Project.id == Prompt.project_id)
+             .where(Prompt.id == prompt_id, Project.organization_id == organization_id))
+        if project_id is not None:
+            q = q.where(Project.id == project_id)
+        return (await self.session.execute(q)).scalar_one_or_none()
 
     async def get_by_name(self, project_id: uuid.UUID, name: str) -> Prompt | None:
         return (await self.session.execute(
@@ -52,14 +55,17 @@ class PromptRepository:
         return version
 
     async def get_version(
-        self, version_id: uuid.UUID, organization_id: uuid.UUID
+        self, version_id: uuid.UUID, organization_id: uuid.UUID,
+        project_id: uuid.UUID | None = None,
     ) -> PromptVersion | None:
-        return (await self.session.execute(
-            select(PromptVersion)
-            .join(Prompt, Prompt.id == PromptVersion.prompt_id)
-            .join(Project, Project.id == Prompt.project_id)
-            .where(PromptVersion.id == version_id, Project.organization_id == organization_id)
-        )).scalar_one_or_none()
+        """The version if it belongs to the organization (and to ``project_id`` when given)."""
+        q = (select(PromptVersion)
+             .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+             .join(Project, Project.id == Prompt.project_id)
+             .where(PromptVersion.id == version_id, Project.organization_id == organization_id))
+        if project_id is not None:
+            q = q.where(Project.id == project_id)
+        return (await self.session.execute(q)).scalar_one_or_none()
 
     async def get_version_by_number(self, prompt_id: uuid.UUID, number: int) -> PromptVersion | None:
         return (await self.session.execute(

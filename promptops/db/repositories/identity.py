@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from promptops.db.models import ApiKey, Membership, ProviderCredential, User
+
+
+class IdentityRepository:
+    """Users, memberships, API keys and provider credentials."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def ensure_user(self, email: str, display_name: str = "") -> User:
+        await self.session.execute(
+            insert(User).values(id=uuid.uuid4(), email=email, display_name=display_name)
+            .on_conflict_do_nothing(index_elements=["email"]))
+        return (await self.session.execute(select(User).where(User.email == email))).scalar_one()
+
+    async def get_user(self, user_id: uuid.UUID) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def get_membership(self, user_id: uuid.UUID,
+                             organization_id: uuid.UUID) -> Membership | None:
+        return (await self.session.execute(select(Membership).where(
+            Membership.user_id == user_id, Membership.organization_id == organization_id,
+        ))).scalar_one_or_none()
+
+    async def list_members(self, organization_id: uuid.UUID) -> Sequence[tuple[Membership, User]]:
+        rows = await self.session.execute(
+            select(Membership, User).join(User, User.id == Membership.user_id)
+            .where(Membership.organization_id == organization_id).order_by(User.email))
+        return [(m, u) for m, u in rows.all()]
+
+    async def add(self, row: object) -> None:
+        self.session.add(row)
+        await self.session.flush()
+
+    async def delete(self, row: object) -> None:
+        await self.session.delete(row)
+        await self.session.flush()
+
+    async def key_by_prefix(self, prefix: str) -> ApiKey | None:
+        return (await self.session.execute(
+            select(ApiKey).where(ApiKey.prefix == prefix))).scalar_one_or_none()
+
+    async def get_key(self, key_id: uuid.UUID, organization_id: uuid.UUID) -> ApiKey | None:
+        return (await self.session.execute(select(ApiKey).where(
+            ApiKey.id == key_id, ApiKey.organization_id == organization_id,
+        ))).scalar_one_or_none()
+
+    async def list_keys(self, organization_id: uuid.UUID) -> Sequence[ApiKey]:
+        return (await self.session.execute(
+            select(ApiKey).where(ApiKey.organization_id == organization_id)
+            .order_by(ApiKey.created_at))).scalars().all()
+
+    async def touch_key(self, key_id: uuid.UUID, now: datetime, *, older_than: datetime) -> None:
+        """Set ``last_used_at`` unless it was set after ``older_than`` (bounds write load)."""
+        await self.session.execute(
+            update(ApiKey).where(ApiKey.id == key_id)
+            .where((ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < older_than))
+            .values(last_used_at=now))
+
+    async def list_credentials(self, organization_id: uuid.UUID) -> Sequence[ProviderCredential]:
+        return (await self.session.execute(
+            select(ProviderCredential).where(ProviderCredential.organization_id == organization_id)
+            .order_by(ProviderCredential.created_at))).scalars().all()
+
+    async def get_credential(self, credential_id: uuid.UUID,
+                             organization_id: uuid.UUID) -> ProviderCredential | None:
+        return (await self.session.execute(select(ProviderCredential).where(
+            ProviderCredential.id == credential_id,
+            ProviderCredential.organization_id == organization_id,
+        ))).scalar_one_or_none()
+
+    async def credential_for_provider(self, organization_id: uuid.UUID,
+                                      provider: str) -> ProviderCredential | None:
+        return (await self.session.execute(
+            select(ProviderCredential).where(
+                ProviderCredential.organization_id == organization_id,
+                ProviderCredential.provider == provider,
+            ).order_by(ProviderCredential.created_at.desc()).limit(1))).scalar_one_or_none()
