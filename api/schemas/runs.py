@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -17,14 +18,24 @@ class ExecuteRequest(BaseModel):
     decoding: Decoding | None = None
 
 
+Environment = Literal["dev", "staging", "prod"]
+
+
 class GenerateRequest(BaseModel):
-    """Production inference: the prompt's ``label`` (default ``production``) picks the version,
-    unless ``prompt_version_id`` is given."""
+    """Production inference. The version is ``prompt_version_id`` when given; else the
+    environment's label (``environment`` prod -> label ``production``, staging -> ``staging``,
+    dev -> ``dev``; default prod) or an explicit ``label``. While a canary deployment is
+    active in that environment the request goes to the canary or the baseline by a sticky hash
+    of ``subject_id`` (see ``promptops.traffic``); without a subject id each request is drawn
+    afresh."""
 
     project_id: uuid.UUID | None = None
     prompt_id: uuid.UUID | None = None
     prompt: str | None = Field(default=None, description="prompt name (with project_id)")
-    label: str = "production"
+    label: str | None = Field(default=None, description="default: the environment's label")
+    environment: Environment | None = None
+    subject_id: str | None = Field(default=None, max_length=200,
+                                   description="user/session id for the sticky traffic split")
     prompt_version_id: uuid.UUID | None = None
     variables: dict[str, Any] = Field(default_factory=dict)
     decoding: Decoding | None = None
@@ -49,3 +60,70 @@ class RunResult(BaseModel):
     output: Any
     metrics: RunMetrics
     trace_id: str | None = None
+    environment: str | None = None
+    subject_id: str | None = None
+    deployment_id: uuid.UUID | None = None
+    arm: str | None = Field(default=None, description="baseline | canary while a canary runs")
+
+
+class FeedbackCreate(BaseModel):
+    """Feedback on a run: ``thumbs`` (true = up), ``score`` in [0, 1], ``comment``; at least
+    one of thumbs and score."""
+
+    thumbs: bool | None = None
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+    comment: str = Field(default="", max_length=10_000)
+
+
+class FeedbackPublic(BaseModel):
+    id: uuid.UUID
+    run_id: uuid.UUID
+    thumbs: bool | None
+    score: float | None
+    value: float | None
+    comment: str
+    actor: str
+    created_at: datetime
+
+
+class OutcomeCreate(BaseModel):
+    """A business outcome (conversion, resolution, revenue...) for a run, given directly by
+    ``run_id`` or through ``subject_id`` + ``project_id`` (attributed to that subject's latest
+    run)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    value: float
+    run_id: uuid.UUID | None = None
+    subject_id: str | None = Field(default=None, max_length=200)
+    project_id: uuid.UUID | None = None
+
+
+class OutcomePublic(BaseModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    name: str
+    value: float
+    run_id: uuid.UUID | None
+    subject_id: str | None
+    created_at: datetime
+
+
+class RunPublic(BaseModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    prompt_version_id: uuid.UUID | None
+    source: str
+    model: str
+    output: str | None
+    success: bool
+    error: str | None
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    latency_ms: float
+    subject_id: str | None
+    environment: str | None
+    deployment_id: uuid.UUID | None
+    arm: str | None
+    created_at: datetime
+    feedback: list[FeedbackPublic] = Field(default_factory=list)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +24,17 @@ class BadGateway(APIError):
     status_code = 502
 
 
+@dataclass(frozen=True)
+class Routing:
+    """How ``generate`` picked the version: the caller's subject id, the environment, and the
+    deployment + arm when a canary was splitting the traffic."""
+
+    subject_id: str | None = None
+    environment: str | None = None
+    deployment_id: uuid.UUID | None = None
+    arm: str | None = None
+
+
 class RunService:
     def __init__(self, session: AsyncSession, principal: Principal, gateway: LLMGateway) -> None:
         self.session = session
@@ -33,13 +46,17 @@ class RunService:
     async def execute(
         self, version: PromptVersion, variables: dict[str, Any], *, source: str,
         model: str | None = None, decoding: dict[str, Any] | None = None,
-        response_format: dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None, routing: Routing | None = None,
     ) -> tuple[Run, Any]:
         """Render ``version`` with ``variables``, call the model, record the run.
 
         Returns (run, output) where output is the parsed JSON when a schema applies.
-        Raises Unprocessable (template/variables), BadGateway/Unavailable-like errors.
+        Raises Unprocessable (template/variables, unknown model), BadGateway (502) or 429 when
+        the provider fails; a provider failure is still recorded as a run with
+        ``success=False`` (committed before the error is returned), because canary guards
+        count errors per arm.
         """
+        routing = routing or Routing()
         try:
             messages = version_content(version).render_messages(variables)
         except TemplateError as exc:
@@ -47,6 +64,7 @@ class RunService:
         merged_decoding = {**version.decoding, **(decoding or {})}
         fmt = response_format or version.response_format
         project_id = await PromptRepository(self.session).project_of_prompt(version.prompt_id)
+        started = time.perf_counter()
         try:
             completion = await self.gateway.complete(
                 messages, model=model or version.model, decoding=merged_decoding,
@@ -55,6 +73,16 @@ class RunService:
         except GatewayError as exc:
             if exc.status_code == 400 and "unknown model" in str(exc):
                 raise Unprocessable(str(exc), field="model") from exc
+            await self.runs.add(Run(
+                id=uuid.uuid4(), project_id=project_id, prompt_version_id=version.id,
+                source=source, model=model or version.model or "", variables=variables,
+                rendered_input=messages, output=None, success=False, error=str(exc)[:2000],
+                latency_ms=(time.perf_counter() - started) * 1000.0,
+                subject_id=routing.subject_id, environment=routing.environment,
+                deployment_id=routing.deployment_id, arm=routing.arm,
+            ))
+            # The request-scoped session rolls back on errors; this failed run must survive.
+            await self.session.commit()
             err = BadGateway(f"model call failed: {exc}")
             if exc.status_code == 429:
                 err.status_code = 429
@@ -70,6 +98,8 @@ class RunService:
             model=completion.model, variables=variables, rendered_input=messages,
             output=completion.output, success=True, tokens_in=completion.tokens_in,
             tokens_out=completion.tokens_out, cost_usd=Decimal(str(completion.cost_usd)),
-            latency_ms=completion.latency_ms,
+            latency_ms=completion.latency_ms, subject_id=routing.subject_id,
+            environment=routing.environment, deployment_id=routing.deployment_id,
+            arm=routing.arm,
         ))
         return run, output
