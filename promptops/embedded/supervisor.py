@@ -729,6 +729,7 @@ class Supervisor:
             "database_url": self.database_url,
             "llm_base_url": _llm_base_url(s) if llm_on else None,
             "models_file": models_file,
+            "admin_key_file": str(s.admin_key_file) if s.admin_key_file.exists() else None,
         }
 
     def state(self) -> dict[str, Any]:
@@ -1590,6 +1591,8 @@ def urls_table(state: dict[str, Any]) -> Any:
         ("Database", mask_url(urls.get("database_url"))),
         ("LLM (OpenAI API)", f"{llm}/v1" if llm else None),
         ("Models file", urls.get("models_file")),
+        ("Admin API key", f"{urls['admin_key_file']} (export PROMPTOPS_API_KEY=$(cat "
+                          f"{urls['admin_key_file']}))" if urls.get("admin_key_file") else None),
         ("Logs", str(Path(state.get("home", ".")) / "logs")),
     ]
     for what, where in rows:

@@ -137,8 +137,18 @@ def test_up_status_down(tmp_path: Path) -> None:
             trust_env=False,
         )
         assert "Paris" in reply.json()["choices"][0]["message"]["content"]
+        # `up` bootstrapped an Admin key for the local user, readable only by the owner
+        key_file = home / "admin.key"
+        assert state["urls"]["admin_key_file"] == str(key_file)
+        assert "Admin API key" in up.stdout
+        assert key_file.stat().st_mode & 0o077 == 0
+        admin_key = key_file.read_text().strip()
         if "api" in components:
             assert httpx.get(f"{urls['api']}/healthz", trust_env=False).status_code == 200
+            projects = f"{urls['api']}/api/v1/projects"
+            assert httpx.get(projects, trust_env=False).status_code == 401
+            assert httpx.get(projects, trust_env=False,
+                             headers={"Authorization": f"Bearer {admin_key}"}).status_code == 200
         assert httpx.get(urls["temporal_ui"], trust_env=False, timeout=10).status_code == 200
 
         # a row in the database survives down + up
@@ -177,6 +187,7 @@ def test_up_status_down(tmp_path: Path) -> None:
         # second up after down: same data
         up = _run(["up", "--detach"], env, tmp_path)
         assert up.returncode == 0, up.stdout + up.stderr
+        assert key_file.read_text().strip() == admin_key  # the live key is kept, not reissued
         state = json.loads((home / "state.json").read_text())
         with psycopg.connect(**conninfo_kwargs(state["urls"]["database_url"])) as conn:
             assert conn.execute("SELECT x FROM stack_test_marker").fetchone() == (42,)
