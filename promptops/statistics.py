@@ -268,6 +268,29 @@ def _label_metric_resamples(
     return np.concatenate(out)
 
 
+def _label_resamples(
+    predicted: Sequence[str | None], expected: Sequence[str], metric: str,
+    positive_label: str | None, n_resamples: int, seed: int,
+) -> NDArray[np.float64]:
+    """The metric on each bootstrap resample: labels encoded as class codes (unknown or
+    missing predictions get an extra code), then scored vectorised."""
+    gold_norm = [normalize_label(e) for e in expected]
+    classes = sorted({g for g in gold_norm if g is not None})
+    positive_norm = normalize_label(positive_label)
+    if positive_norm is not None and positive_norm not in classes:
+        classes.append(positive_norm)
+    code = {label: i for i, label in enumerate(classes)}
+    other = len(classes)
+    gold_codes = np.array([code[g] for g in gold_norm], dtype=np.int64)
+    pred_codes = np.array(
+        [code.get(normalize_label(p), other) if p is not None else other for p in predicted],
+        dtype=np.int64,
+    )
+    positive_code = code[positive_norm] if positive_norm is not None else None
+    return _label_metric_resamples(pred_codes, gold_codes, len(classes), metric, positive_code,
+                                   n_resamples, seed)
+
+
 def bootstrap_ci_label_metric(
     predicted: Sequence[str | None],
     expected: Sequence[str],
@@ -309,22 +332,7 @@ def bootstrap_ci_label_metric(
     if n == 1:
         return Interval(value, value, value)
 
-    gold_norm = [normalize_label(e) for e in expected]
-    classes = sorted({g for g in gold_norm if g is not None})
-    positive_norm = normalize_label(positive_label)
-    if positive_norm is not None and positive_norm not in classes:
-        classes.append(positive_norm)
-    code = {label: i for i, label in enumerate(classes)}
-    other = len(classes)
-    gold_codes = np.array([code[g] for g in gold_norm], dtype=np.int64)
-    pred_codes = np.array(
-        [code.get(normalize_label(p), other) if p is not None else other for p in predicted],
-        dtype=np.int64,
-    )
-    positive_code = code[positive_norm] if positive_norm is not None else None
-    stats = _label_metric_resamples(
-        pred_codes, gold_codes, len(classes), metric, positive_code, n_resamples, seed
-    )
+    stats = _label_resamples(predicted, expected, metric, positive_label, n_resamples, seed)
     low, high = _percentile_bounds(stats, confidence)
     return Interval(value, low, high)
 
@@ -472,36 +480,21 @@ def paired_bootstrap_label_metric(
     """
     if not (len(predicted_a) == len(predicted_b) == len(expected)):
         raise ValueError("predicted_a, predicted_b and expected must have the same length")
-    a = bootstrap_ci_label_metric(predicted_a, expected, metric, positive_label,
-                                  confidence=confidence, n_resamples=n_resamples, seed=seed)
-    b = bootstrap_ci_label_metric(predicted_b, expected, metric, positive_label,
-                                  confidence=confidence, n_resamples=n_resamples, seed=seed)
+    if metric not in _LABEL_METRICS:
+        raise ValueError(f"unknown label metric {metric!r}; allowed: {', '.join(_LABEL_METRICS)}")
+    _check_params(confidence, n_resamples)
+    value_a = float(label_metrics(predicted_a, expected, positive_label)[metric])
+    value_b = float(label_metrics(predicted_b, expected, positive_label)[metric])
     n = len(expected)
-    delta = b.value - a.value
+    delta = value_b - value_a
     if n == 1:
-        return PairedComparison(a.value, b.value, delta, delta, delta, 1.0,
+        return PairedComparison(value_a, value_b, delta, delta, delta, 1.0,
                                 "paired_bootstrap", n)
-
-    def resamples(predicted: Sequence[str | None]) -> NDArray[np.float64]:
-        gold_norm = [normalize_label(e) for e in expected]
-        classes = sorted({g for g in gold_norm if g is not None})
-        positive_norm = normalize_label(positive_label)
-        if positive_norm is not None and positive_norm not in classes:
-            classes.append(positive_norm)
-        code = {label: i for i, label in enumerate(classes)}
-        other = len(classes)
-        gold = np.array([code[g] for g in gold_norm], dtype=np.int64)
-        pred = np.array(
-            [code.get(normalize_label(p), other) if p is not None else other for p in predicted],
-            dtype=np.int64,
-        )
-        positive_code = code[positive_norm] if positive_norm is not None else None
-        return _label_metric_resamples(pred, gold, len(classes), metric, positive_code,
-                                       n_resamples, seed)
-
-    diffs = resamples(predicted_b) - resamples(predicted_a)
+    # The same seed draws the same resample indices for both systems: the pairing.
+    diffs = (_label_resamples(predicted_b, expected, metric, positive_label, n_resamples, seed)
+             - _label_resamples(predicted_a, expected, metric, positive_label, n_resamples, seed))
     low, high = _percentile_bounds(diffs, confidence)
     tolerance = 1e-12 * max(1.0, abs(delta))
     extreme = int(np.count_nonzero(np.abs(diffs - diffs.mean()) >= abs(delta) - tolerance))
     p_value = min(1.0, (extreme + 1) / (n_resamples + 1))
-    return PairedComparison(a.value, b.value, delta, low, high, p_value, "paired_bootstrap", n)
+    return PairedComparison(value_a, value_b, delta, low, high, p_value, "paired_bootstrap", n)
