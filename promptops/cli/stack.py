@@ -163,7 +163,8 @@ def status() -> None:
     else:
         sup = state.get("supervisor") or {}
         extra = (
-            f", healthy in {state['startup_seconds']:.1f}s" if state.get("startup_seconds") else ""
+            f" (ready {state['startup_seconds']:.1f}s after start)"
+            if state.get("startup_seconds") else ""
         )
         console.print(
             f"Supervisor pid {sup.get('pid')} in {settings.home_dir}: {state.get('status')}{extra}"
