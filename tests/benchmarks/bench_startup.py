@@ -33,7 +33,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks._common import ROOT, free_ports, machine, median, time_import_litellm
+from tests.benchmarks._common import ROOT, machine, median, time_import_litellm
+from tests.support.stack import cli
+from tests.support.stack import stack_env as _stack_env
 
 TARGET_S = 20.0
 COMPONENTS = ("temporal", "postgres", "llm", "worker", "api")
@@ -41,38 +43,15 @@ LOG_LABELS = {"Temporal": "temporal", "Postgres": "postgres", "LLM server": "llm
               "Worker": "worker", "API": "api"}
 # e.g. "12:00:01 Temporal: up (gRPC ok (server 1.27.1)) after 3.2s"
 UP_LINE = re.compile(r"(Temporal|Postgres|LLM server|Worker|API): up \(.*\) after ([0-9.]+)s")
-# Client-side settings that would make the stack use something outside the temp home.
-CLIENT_ENV = ("DATABASE_URL", "TEMPORAL_ADDRESS", "PROMPTOPS_MODELS", "PROMPTOPS_WORKER_COMMAND",
-              "PROMPTOPS_API_COMMAND", "PROMPTOPS_STACK_COMPONENTS")
-
-
-def _cli() -> list[str]:
-    script = Path(sys.executable).parent / "promptops"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from promptops.cli import main; main()"]
 
 
 def stack_env(home: Path) -> dict[str, str]:
-    temporal, ui, api, llm = free_ports(4)
-    env = {k: v for k, v in os.environ.items() if k not in CLIENT_ENV}
-    env.update(
-        PROMPTOPS_HOME=str(home),
-        PROMPTOPS_TEMPORAL_PORT=str(temporal),
-        PROMPTOPS_TEMPORAL_UI_PORT=str(ui),
-        PROMPTOPS_API_PORT=str(api),
-        PROMPTOPS_LLM_PORT=str(llm),
-        PROMPTOPS_TASK_QUEUE=f"bench-startup-{os.getpid()}",
-        LITELLM_LOCAL_MODEL_COST_MAP="True",
-        PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-        COLUMNS="200",
-    )
-    return env
+    return _stack_env(home, COMPONENTS, task_queue=f"bench-startup-{os.getpid()}")
 
 
 def run_cli(args: list[str], env: dict[str, str], timeout: float = 300) -> tuple[float, str]:
     t0 = time.perf_counter()
-    proc = subprocess.run([*_cli(), *args], env=env, cwd=ROOT, capture_output=True, text=True,
+    proc = subprocess.run([*cli(), *args], env=env, cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, check=False)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -124,7 +103,7 @@ def one_run(keep: bool) -> dict[str, Any]:
         result["down_warm_s"] = round(run_cli(["down"], env)[0], 2)
     finally:
         if read_state(home).get("status") not in (None, "stopped", "failed"):
-            subprocess.run([*_cli(), "down"], env=env, cwd=ROOT, capture_output=True,
+            subprocess.run([*cli(), "down"], env=env, cwd=ROOT, capture_output=True,
                            timeout=120, check=False)
         if not keep:
             shutil.rmtree(home, ignore_errors=True)

@@ -7,43 +7,16 @@ take part when ``workers/main.py`` / ``api/main.py`` exist (``PROMPTOPS_STACK_CO
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CLIENT_ENV = (
-    "DATABASE_URL",
-    "TEMPORAL_ADDRESS",
-    "PROMPTOPS_MODELS",
-    "PROMPTOPS_WORKER_COMMAND",
-    "PROMPTOPS_API_COMMAND",
-)
+from tests.support.stack import ROOT, run_cli, stack_env
 
-
-def _free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
-
-
-def _cli() -> list[str]:
-    script = Path(sys.executable).parent / "promptops"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from promptops.cli import main; main()"]
+_run = run_cli
 
 
 def _components() -> list[str]:
@@ -56,35 +29,7 @@ def _components() -> list[str]:
 
 
 def _stack_env(home: Path, components: list[str]) -> dict[str, str]:
-    temporal, ui, api, llm = _free_ports(4)
-    env = {k: v for k, v in os.environ.items() if k not in CLIENT_ENV}
-    env.update(
-        PROMPTOPS_HOME=str(home),
-        PROMPTOPS_TEMPORAL_PORT=str(temporal),
-        PROMPTOPS_TEMPORAL_UI_PORT=str(ui),
-        PROMPTOPS_API_PORT=str(api),
-        PROMPTOPS_LLM_PORT=str(llm),
-        PROMPTOPS_STACK_COMPONENTS=",".join(components),
-        PROMPTOPS_TASK_QUEUE="stack-test",
-        LITELLM_LOCAL_MODEL_COST_MAP="True",
-        PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-        COLUMNS="200",
-    )
-    return env
-
-
-def _run(
-    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 240
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*_cli(), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return stack_env(home, components)
 
 
 def _gone(pid: int) -> bool:
