@@ -20,7 +20,7 @@ from api.errors import NotFound, Unprocessable
 from api.schemas.evals import EvalRunRequest
 from api.services.datasets import DatasetService
 from api.services.prompts import PromptService
-from promptops.db.repositories import DatasetRepository, EvaluationRepository
+from promptops.db.repositories import AuditRepository, DatasetRepository, EvaluationRepository
 from promptops.metrics import validate_metric_names
 from promptops.settings import Settings
 from workflows.evaluation.types import BatchEvaluationInput
@@ -90,7 +90,17 @@ class EvaluationService:
                 SearchAttributePair(DATASET_ID, str(dataset.id)),
             ]) if self.settings.search_attributes else None,
         )
+        await self._audit("evaluation.start", evaluation_id, after={
+            "dataset_id": str(dataset.id), "metrics": metrics,
+            "prompt_version_ids": [str(v) for v in req.prompt_version_ids]})
         return evaluation_id
+
+    async def _audit(self, action: str, evaluation_id: str,
+                     after: dict[str, Any] | None = None) -> None:
+        await AuditRepository(self.session).record(
+            organization_id=self.principal.organization_id, actor=self.principal.actor,
+            action=action, entity_type="evaluation", entity_id=evaluation_id, after=after,
+            request_id=self.principal.request_id)
 
     async def get(self, evaluation_id: str, *, rows_limit: int = 1000) -> dict[str, Any]:
         repo = EvaluationRepository(self.session)
@@ -138,3 +148,4 @@ class EvaluationService:
         await self.get(evaluation_id, rows_limit=0)
         assert self.client is not None
         await self.client.get_workflow_handle(evaluation_id).cancel()
+        await self._audit("evaluation.cancel", evaluation_id)

@@ -30,8 +30,15 @@ class AuditRepository:
         self, *, organization_id: uuid.UUID, action: str | None = None,
         entity_type: str | None = None, entity_id: str | None = None, actor: str | None = None,
         since: datetime | None = None, until: datetime | None = None, limit: int = 100,
+        request_id: str | None = None, before_id: int | None = None,
     ) -> Sequence[AuditLog]:
+        """Entries of one organization, newest first (by id); ``since`` inclusive, ``until``
+        exclusive; ``before_id`` pages backwards (ids strictly below it)."""
         q = select(AuditLog).where(AuditLog.organization_id == organization_id)
+        if request_id:
+            q = q.where(AuditLog.request_id == request_id)
+        if before_id is not None:
+            q = q.where(AuditLog.id < before_id)
         if action:
             q = q.where(AuditLog.action == action)
         if entity_type:

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,3 +86,64 @@ class IdentityRepository:
                 ProviderCredential.organization_id == organization_id,
                 ProviderCredential.provider == provider,
             ).order_by(ProviderCredential.created_at.desc()).limit(1))).scalar_one_or_none()
+
+    # Administration queries (members, keys) -------------------------------------------------
+    async def get_user_by_email(self, email: str) -> User | None:
+        return (await self.session.execute(
+            select(User).where(User.email == email))).scalar_one_or_none()
+
+    async def get_member(self, user_id: uuid.UUID, organization_id: uuid.UUID, *,
+                         for_update: bool = False) -> tuple[Membership, User] | None:
+        q = (select(Membership, User).join(User, User.id == Membership.user_id)
+             .where(Membership.user_id == user_id,
+                    Membership.organization_id == organization_id))
+        if for_update:
+            q = q.with_for_update(of=Membership)
+        row = (await self.session.execute(q)).one_or_none()
+        return None if row is None else (row[0], row[1])
+
+    async def lock_org_admins(self, organization_id: uuid.UUID) -> Sequence[Membership]:
+        """The organization-wide Admin memberships (no project narrowing), locked FOR UPDATE so
+        two concurrent demotions cannot both pass the last-Admin check."""
+        return (await self.session.execute(
+            select(Membership).where(
+                Membership.organization_id == organization_id, Membership.role == "Admin",
+                Membership.project_id.is_(None),
+            ).order_by(Membership.id).with_for_update())).scalars().all()
+
+    async def list_keys_with_users(
+        self, organization_id: uuid.UUID, *, user_id: uuid.UUID | None = None,
+        project_id: uuid.UUID | None = None,
+    ) -> Sequence[tuple[ApiKey, User]]:
+        """Keys of an organization with their users, oldest first; optionally only one user's
+        keys, or only keys scoped to ``project_id``."""
+        q = (select(ApiKey, User).join(User, User.id == ApiKey.user_id)
+             .where(ApiKey.organization_id == organization_id))
+        if user_id is not None:
+            q = q.where(ApiKey.user_id == user_id)
+        if project_id is not None:
+            q = q.where(ApiKey.project_id == project_id)
+        rows = await self.session.execute(q.order_by(ApiKey.created_at, ApiKey.id))
+        return [(k, u) for k, u in rows.all()]
+
+    async def get_key_for_update(self, key_id: uuid.UUID,
+                                 organization_id: uuid.UUID) -> ApiKey | None:
+        return (await self.session.execute(select(ApiKey).where(
+            ApiKey.id == key_id, ApiKey.organization_id == organization_id,
+        ).with_for_update())).scalar_one_or_none()
+
+    async def revoke_user_keys(self, user_id: uuid.UUID, organization_id: uuid.UUID,
+                               now: datetime) -> int:
+        """Revoke every unrevoked key of ``user_id`` in the organization; returns how many."""
+        result = await self.session.execute(
+            update(ApiKey).where(ApiKey.user_id == user_id,
+                                 ApiKey.organization_id == organization_id,
+                                 ApiKey.revoked_at.is_(None))
+            .values(revoked_at=now).returning(ApiKey.id))
+        return len(result.all())
+
+    async def credential_name_taken(self, organization_id: uuid.UUID, name: str) -> bool:
+        return bool((await self.session.execute(
+            select(func.count()).select_from(ProviderCredential).where(
+                ProviderCredential.organization_id == organization_id,
+                ProviderCredential.name == name))).scalar_one())

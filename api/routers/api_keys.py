@@ -1,0 +1,53 @@
+"""API keys of the caller's organization: shown once, stored hashed, rotatable, revocable."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request, status
+
+from api.deps import CurrentPrincipal, SessionDep
+from api.schemas.identity import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ApiKeysPublic
+from api.services.identity import ApiKeyService
+
+router = APIRouter(prefix="/api_keys", tags=["api keys"])
+
+
+def _service(request: Request, session: SessionDep, principal: CurrentPrincipal) -> ApiKeyService:
+    return ApiKeyService(session, principal, request.app.state.server_secret)
+
+
+@router.post("", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
+async def create_api_key(body: ApiKeyCreate, request: Request, session: SessionDep,
+                         principal: CurrentPrincipal):
+    """Issue a key; ``key`` is in this response only. Any member may create keys for
+    themselves with a role up to their own; an Admin may issue keys to another member
+    (``user_email``), never above that member's role. A project-scoped caller's keys are
+    scoped to its project. 403 / 404 / 422 name the offending field."""
+    return await _service(request, session, principal).create(body)
+
+
+@router.get("", response_model=ApiKeysPublic)
+async def list_api_keys(request: Request, session: SessionDep, principal: CurrentPrincipal):
+    """Admins see every key of the organization, others their own: prefix, name, role,
+    scope, owner, created/last used/expiry/revocation times. Never the key or its hash."""
+    data = await _service(request, session, principal).list_keys()
+    return {"data": data, "count": len(data)}
+
+
+@router.post("/{key_id}/rotate", response_model=ApiKeyCreated,
+             status_code=status.HTTP_201_CREATED)
+async def rotate_api_key(key_id: uuid.UUID, request: Request, session: SessionDep,
+                         principal: CurrentPrincipal):
+    """Replace a key: a new key with the same name, role, project, owner and expiry
+    (``rotated_from`` = the old id) is returned once, and the old key is revoked at once,
+    with no grace period. 409 for a revoked or expired key."""
+    return await _service(request, session, principal).rotate(key_id)
+
+
+@router.delete("/{key_id}", response_model=ApiKeyPublic)
+async def revoke_api_key(key_id: uuid.UUID, request: Request, session: SessionDep,
+                         principal: CurrentPrincipal):
+    """Revoke a key (``revoked_at`` is set; the row stays for the audit trail). Owners revoke
+    their own keys, Admins any key of the organization."""
+    return await _service(request, session, principal).revoke(key_id)
