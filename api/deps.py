@@ -17,7 +17,7 @@ from api.errors import Forbidden, Unauthorized, Unavailable
 from promptops.db.models import Role
 from promptops.db.repositories import IdentityRepository
 from promptops.gateway import LLMGateway
-from promptops.security import api_key_prefix, verify_api_key
+from promptops.security import SecretBox, api_key_prefix, verify_api_key
 from promptops.settings import Settings
 
 
@@ -50,6 +50,11 @@ async def get_temporal(request: Request) -> Client:
 def get_gateway(request: Request) -> LLMGateway:
     gateway: LLMGateway = request.app.state.gateway
     return gateway
+
+
+def get_secret_box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.secret_box
+    return box
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -129,7 +134,8 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
     if row.project_id and membership.project_id and row.project_id != membership.project_id:
         raise Unauthorized("the key's project is outside its user's membership")
     await identity.touch_key(row.id, now, older_than=now - LAST_USED_RESOLUTION)
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    # Kept to the audit column's width; an over-long client id must not fail the request.
+    request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
     return Principal(organization_id=row.organization_id, actor=user.email if user else "?",
                      request_id=request_id, role=role, user_id=row.user_id,
                      project_id=project_id, api_key_id=row.id)
@@ -147,6 +153,7 @@ def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
 TemporalClientDep = Annotated[Client, Depends(get_temporal)]
 GatewayDep = Annotated[LLMGateway, Depends(get_gateway)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 #: Any authenticated caller (Viewer and up): reads.
 CurrentPrincipal = Annotated[Principal, Depends(require_role(Role.VIEWER))]
 #: Editor and up: creates versions, datasets, runs, evaluations, reviews, deployments.

@@ -62,6 +62,25 @@ class ModelEntry:
     def cost_usd(self, tokens_in: int, tokens_out: int) -> float:
         return tokens_in * self.input_cost_per_token + tokens_out * self.output_cost_per_token
 
+    @property
+    def provider(self) -> str | None:
+        """LiteLLM provider of the deployment (``custom_llm_provider`` or the ``model``
+        prefix, e.g. ``openai`` in ``openai/gpt-4o``); None when LiteLLM must infer it."""
+        explicit = self.litellm_params.get("custom_llm_provider")
+        if explicit:
+            return str(explicit).lower()
+        model = str(self.litellm_params.get("model", ""))
+        return model.split("/", 1)[0].lower() if "/" in model else None
+
+
+@dataclass(frozen=True)
+class ProviderOverride:
+    """A tenant's own provider credentials for one call (they replace the deployment's
+    ``api_key``; ``api_base`` too when given). ``repr`` hides the key."""
+
+    api_key: str = field(repr=False)
+    api_base: str | None = None
+
 
 @dataclass
 class ModelCatalog:
@@ -155,12 +174,17 @@ class LLMGateway:
         model: str | None = None,
         decoding: Mapping[str, Any] | None = None,
         response_format: Mapping[str, Any] | None = None,
+        credentials: ProviderOverride | None = None,
     ) -> Completion:
         """One chat completion. Raises :class:`GatewayError` (``retryable`` set) on failure."""
         import litellm
 
         entry = self.catalog.get(model)
         kwargs: dict[str, Any] = dict(entry.litellm_params)
+        if credentials is not None:
+            kwargs["api_key"] = credentials.api_key
+            if credentials.api_base:
+                kwargs["api_base"] = credentials.api_base
         for key in DECODING_KEYS:
             if decoding and decoding.get(key) is not None:
                 kwargs[key] = decoding[key]

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from api.deps import CurrentPrincipal, EditorPrincipal, GatewayDep, SessionDep
+from api.deps import CurrentPrincipal, EditorPrincipal, GatewayDep, SecretBoxDep, SessionDep
 from api.errors import Unprocessable
 from api.schemas.runs import (
     ExecuteRequest,
@@ -39,10 +39,10 @@ def _result(run, output) -> dict:  # type: ignore[no-untyped-def]
 
 @router.post("/runs/execute", response_model=RunResult)
 async def execute(body: ExecuteRequest, session: SessionDep, principal: EditorPrincipal,
-                  gateway: GatewayDep):
+                  gateway: GatewayDep, secret_box: SecretBoxDep):
     """Synchronous test run of one version; the run is recorded with tokens, cost, latency."""
     version = await PromptService(session, principal).get_version(body.prompt_version_id)
-    run, output = await RunService(session, principal, gateway).execute(
+    run, output = await RunService(session, principal, gateway, secret_box).execute(
         version, body.variables, source="execute", model=body.model,
         decoding=body.decoding.model_dump(exclude_none=True) if body.decoding else None)
     return _result(run, output)
@@ -50,7 +50,7 @@ async def execute(body: ExecuteRequest, session: SessionDep, principal: EditorPr
 
 @router.post("/generate", response_model=RunResult)
 async def generate(body: GenerateRequest, session: SessionDep, principal: EditorPrincipal,
-                   gateway: GatewayDep):
+                   gateway: GatewayDep, secret_box: SecretBoxDep):
     """Production inference. Resolves the environment's label (prod -> ``production``); while
     a canary deployment is active there, ``subject_id`` is hashed into the current weights
     (sticky; read on every request). The run records subject, environment, deployment, arm.
@@ -90,7 +90,7 @@ async def generate(body: GenerateRequest, session: SessionDep, principal: Editor
     if body.schema_:
         response_format = {"type": "json_schema",
                            "json_schema": {"name": "output", "schema": body.schema_}}
-    run, output = await RunService(session, principal, gateway).execute(
+    run, output = await RunService(session, principal, gateway, secret_box).execute(
         version, body.variables, source="generate",
         decoding=body.decoding.model_dump(exclude_none=True) if body.decoding else None,
         response_format=response_format, routing=routing)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ from api.errors import NotFound, Unprocessable
 from api.schemas.evals import EvalRunRequest
 from api.services.datasets import DatasetService
 from api.services.prompts import PromptService
+from promptops.db.models import Evaluation
 from promptops.db.repositories import AuditRepository, DatasetRepository, EvaluationRepository
 from promptops.metrics import validate_metric_names
 from promptops.settings import Settings
@@ -72,6 +74,15 @@ class EvaluationService:
             raise Unprocessable(f"dataset {dataset.id} has no examples", field="dataset_id")
         evaluation_id = f"eval-{uuid.uuid4().hex[:16]}"
         assert self.client is not None
+        # The row exists from the start (same values the plan activity would insert; it does
+        # nothing on conflict), so reads are tenant-checked against it from the first poll.
+        self.session.add(Evaluation(
+            id=evaluation_id, project_id=dataset.project_id, dataset_id=dataset.id,
+            prompt_version_ids=[str(v) for v in req.prompt_version_ids], metrics=metrics,
+            config={"workflow_id": evaluation_id, "max_examples": req.limit,
+                    "positive_label": req.positive_label},
+            status="Running"))
+        await self.session.flush()
         await self.client.start_workflow(
             BatchEvaluationWorkflow.run,
             BatchEvaluationInput(
@@ -107,22 +118,19 @@ class EvaluationService:
         evaluation = await repo.get(evaluation_id, self.principal.organization_id,
                                     self.principal.project_id)
         status, progress = None, None
+        if evaluation is None:
+            # Only evaluations of the caller's organization (and project scope) exist for it;
+            # Temporal is not asked about other ids, so nothing leaks across tenants.
+            raise NotFound(f"evaluation {evaluation_id} not found")
         if self.client is not None:
             handle = self.client.get_workflow_handle(evaluation_id)
             try:
                 desc = await handle.describe()
                 status = STATUS_NAMES.get(desc.status, "Unknown") if desc.status else None
                 if desc.status == WorkflowExecutionStatus.RUNNING:
-                    progress = await handle.query("progress")
+                    progress = await handle.query("progress", rpc_timeout=timedelta(seconds=2))
             except RPCError:
                 pass
-        if evaluation is None and status is None:
-            raise NotFound(f"evaluation {evaluation_id} not found")
-        if evaluation is None:
-            # Started but the plan activity has not recorded it yet.
-            return {"id": evaluation_id, "status": status or "Pending",
-                    "progress": {"done": 0, "total": 0, "versions": []},
-                    "temporal_ui_url": temporal_ui_link(self.settings, evaluation_id)}
         stored_done = await repo.count_runs(evaluation_id)
         total = (progress or {}).get("total") or 0
         if not total and evaluation.summary:

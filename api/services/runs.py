@@ -14,14 +14,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Principal
 from api.errors import APIError, Unprocessable
 from api.services.prompts import PromptService, version_content
+from api.services.provider_keys import provider_credential
 from promptops.db.models import PromptVersion, Run
 from promptops.db.repositories import PromptRepository, RunRepository
-from promptops.gateway import GatewayError, LLMGateway
+from promptops.gateway import GatewayError, LLMGateway, ProviderOverride
+from promptops.security import DecryptionError, SecretBox
 from promptops.templating import TemplateError
 
 
 class BadGateway(APIError):
     status_code = 502
+
+
+class ServerMisconfigured(APIError):
+    status_code = 500
 
 
 @dataclass(frozen=True)
@@ -36,12 +42,31 @@ class Routing:
 
 
 class RunService:
-    def __init__(self, session: AsyncSession, principal: Principal, gateway: LLMGateway) -> None:
+    def __init__(self, session: AsyncSession, principal: Principal, gateway: LLMGateway,
+                 secret_box: SecretBox | None = None) -> None:
         self.session = session
         self.principal = principal
         self.gateway = gateway
+        self.secret_box = secret_box
         self.prompts = PromptService(session, principal)
         self.runs = RunRepository(session)
+
+    async def _tenant_credentials(self, model: str | None) -> ProviderOverride | None:
+        """The organization's own key for the model's provider, if it stored one."""
+        if self.secret_box is None:
+            return None
+        try:
+            provider = self.gateway.catalog.get(model).provider
+        except GatewayError as exc:
+            raise Unprocessable(str(exc), field="model") from exc
+        if provider is None:
+            return None
+        try:
+            secret = await provider_credential(self.session, self.secret_box,
+                                               self.principal.organization_id, provider)
+        except DecryptionError as exc:
+            raise ServerMisconfigured(str(exc)) from exc
+        return ProviderOverride(secret.api_key, secret.api_base) if secret else None
 
     async def execute(
         self, version: PromptVersion, variables: dict[str, Any], *, source: str,
@@ -64,11 +89,12 @@ class RunService:
         merged_decoding = {**version.decoding, **(decoding or {})}
         fmt = response_format or version.response_format
         project_id = await PromptRepository(self.session).project_of_prompt(version.prompt_id)
+        credentials = await self._tenant_credentials(model or version.model)
         started = time.perf_counter()
         try:
             completion = await self.gateway.complete(
                 messages, model=model or version.model, decoding=merged_decoding,
-                response_format=fmt,
+                response_format=fmt, credentials=credentials,
             )
         except GatewayError as exc:
             if exc.status_code == 400 and "unknown model" in str(exc):

@@ -17,6 +17,7 @@ from promptops.gateway import ModelCatalog
 from promptops.identity import IssuedKey
 from promptops.security import DecryptionError, SecretBox
 from tests.support.apps import RunningApp, issue_key, running_app
+from tests.support.stub_llm import StubLLMServer
 
 
 @pytest.fixture
@@ -201,3 +202,28 @@ async def test_openapi_documents_the_body(app: RunningApp) -> None:
     schema = app.app.openapi()["paths"]["/api/v1/provider_keys"]["post"]["requestBody"]
     props = schema["content"]["application/json"]["schema"]["properties"]
     assert props["api_key"]["writeOnly"] is True and props["api_key"]["format"] == "password"
+
+
+async def test_generate_uses_the_organizations_own_provider_key(
+    app: RunningApp, pg_url: str, stub_llm: StubLLMServer,
+) -> None:
+    """A stored key of the model's provider (``openai`` for ``openai/...``) replaces the
+    deployment's key on that organization's calls, and only on theirs."""
+    mine, other = await _admin(pg_url), await _admin(pg_url)
+    secret = _plaintext()
+    async with app.client(mine.key) as c:
+        r = await c.post("/provider_keys", json={"provider": "openai", "name": "own",
+                                                 "api_key": secret})
+        assert r.status_code == 201, r.text
+    for key in (mine, other):
+        async with app.client(key.key) as c:
+            project = (await c.post("/projects", json={"name": "p"})).json()["id"]
+            prompt = (await c.post(f"/projects/{project}/prompts", json={"name": "q"})).json()
+            version = (await c.post(f"/prompts/{prompt['id']}/versions",
+                                    json={"body": "Say {{ x }}", "variables": {"x": "str"}})).json()
+            before = len(stub_llm.cfg.authorizations)
+            r = await c.post("/runs/execute", json={"prompt_version_id": version["id"],
+                                                    "variables": {"x": "hi"}})
+            assert r.status_code == 200, r.text
+            sent = stub_llm.cfg.authorizations[before:]
+            assert sent == ([f"Bearer {secret}"] if key is mine else ["Bearer none"])

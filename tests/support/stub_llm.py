@@ -29,6 +29,8 @@ class StubConfig:
     fail_status: int = 500
     calls: int = 0
     prompts: list[str] = field(default_factory=list)
+    #: The ``Authorization`` header of each call (which provider key was used).
+    authorizations: list[str] = field(default_factory=list)
 
 
 def free_port() -> int:
@@ -60,6 +62,7 @@ def build_app(cfg: StubConfig) -> FastAPI:
                                 content={"error": {"message": "injected failure"}})
         user = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
         cfg.prompts.append(user)
+        cfg.authorizations.append(request.headers.get("authorization", ""))
         reply = cfg.fixed_reply if cfg.fixed_reply is not None else " ".join(
             user.split()[: cfg.echo_words])
         return {
