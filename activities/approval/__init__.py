@@ -1,0 +1,1 @@
+"""Approval activities (database writes, reminders) for ``ApprovalWorkflow``."""

@@ -1,0 +1,3 @@
+from workflows.approval.workflow import ApprovalWorkflow
+
+__all__ = ["ApprovalWorkflow"]

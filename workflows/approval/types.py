@@ -1,0 +1,126 @@
+"""Inputs, update arguments and results of ``ApprovalWorkflow`` (one dataclass each, so fields
+can be added without breaking running workflows). Times are ISO 8601 strings in UTC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from activities.approval.types import DecisionRecord
+
+#: Phases of the workflow, as the ``status`` query reports them. Decisions are accepted only
+#: while ``waiting``.
+STARTING = "starting"
+CHECKING_PHASE = "checking"
+WAITING = "waiting"
+FINISHING = "finishing"
+DONE = "done"
+
+#: ``ApplicationError.type`` of a rejected or failed ``approve``/``reject`` update; the API maps
+#: them to HTTP statuses (409, 403, 403, 409, 422).
+NOT_WAITING = "NotWaiting"
+OWN_VERSION = "OwnVersion"
+NOT_A_REVIEWER = "NotAReviewer"
+ALREADY_DECIDED = "AlreadyDecided"
+INVALID_REVIEW = "InvalidReview"
+
+
+def workflow_id_for(prompt_version_id: str, attempt: int = 1) -> str:
+    """The business key of a version's ``attempt``-th approval (``approval-{version}-{n}``).
+
+    A new attempt starts only after the previous one Expired (the version went back to Draft);
+    the id is also the ``approvals`` row's primary key.
+    """
+    return f"approval-{prompt_version_id}-{attempt}"
+
+
+def evaluation_id_for(approval_id: str) -> str:
+    """The evaluation id (= child workflow id) of an approval's golden-set check."""
+    return f"eval-{approval_id}"
+
+
+@dataclass
+class ApprovalPolicySnapshot:
+    """The project's ``ApprovalPolicy`` as it was at submission (see
+    ``promptops.policies.ApprovalPolicy`` for the meaning and units of each field)."""
+
+    required_approvals: int = 1
+    reviewers: list[str] = field(default_factory=list)
+    min_eval_score: float = 0.70
+    golden_dataset_id: str | None = None
+    eval_metric: str = "exact_match"
+    eval_max_examples: int | None = None
+    deadline_hours: float = 72.0
+    reminder_hours: float = 24.0
+    webhook_url: str | None = None
+
+
+@dataclass
+class ApprovalInput:
+    """Start an approval of ``prompt_version_id``.
+
+    ``author``: the version's ``created_by`` (who may not approve it); ``requested_by``: who
+    submitted it. ``eval_concurrency``: LLM calls in flight in the golden-set evaluation.
+    """
+
+    approval_id: str
+    organization_id: str
+    project_id: str
+    prompt_version_id: str
+    author: str
+    requested_by: str
+    policy: ApprovalPolicySnapshot
+    request_id: str | None = None
+    eval_concurrency: int = 4
+
+
+@dataclass
+class ReviewInput:
+    """Argument of the ``approve`` and ``reject`` updates: the reviewer's email, a comment
+    (required to reject) and the HTTP request id for the audit log."""
+
+    reviewer: str
+    comment: str = ""
+    request_id: str | None = None
+
+
+@dataclass
+class ApprovalState:
+    """What the ``status`` query and the updates return.
+
+    ``phase``: starting | checking | waiting | finishing | done. ``status``: the approval status
+    (Checking, Pending, Approved, Rejected, Expired, CheckFailed). ``approvals``: distinct
+    reviewers who approved so far. ``eval_score``: the candidate's golden-set score (0..1) or
+    ``None`` (no check, or not finished).
+    """
+
+    approval_id: str
+    prompt_version_id: str
+    phase: str
+    status: str
+    required_approvals: int
+    approvals: int
+    decisions: list[DecisionRecord] = field(default_factory=list)
+    reviewers: list[str] = field(default_factory=list)
+    author: str = ""
+    eval_score: float | None = None
+    min_eval_score: float | None = None
+    eval_metric: str | None = None
+    evaluation_id: str | None = None
+    deadline_at: str = ""
+    reminders_sent: int = 0
+    reason: str = ""
+
+
+@dataclass
+class ApprovalResult:
+    """How the approval ended: ``status`` (Approved | Rejected | Expired | CheckFailed), the
+    version's status after it (Approved | Rejected | Draft) and why."""
+
+    approval_id: str
+    status: str
+    version_status: str
+    reason: str = ""
+    eval_score: float | None = None
+    evaluation_id: str | None = None
+    decisions: list[DecisionRecord] = field(default_factory=list)
+    reminders_sent: int = 0
