@@ -110,10 +110,14 @@ class ApprovalService:
                            f"({exc.errors()[0]['msg']}); an Admin must PUT a new one") from exc
 
     async def get_policy(self, project_id: uuid.UUID) -> dict[str, Any]:
-        """The project's policy with defaults filled in. 404 for another organization's
-        project."""
+        """The project's policy with defaults filled in (``webhook_url`` only for Admins). 404
+        for another organization's project."""
         project = await self.prompts.get_project(project_id)
-        return {"project_id": project.id, **self._stored_policy(project).model_dump()}
+        policy = self._stored_policy(project).model_dump()
+        if not self.principal.role.at_least(Role.ADMIN):
+            # Webhook URLs (Slack, Teams) embed their credential: shown to Admins only.
+            policy["webhook_url"] = None
+        return {"project_id": project.id, **policy}
 
     async def put_policy(self, project_id: uuid.UUID, policy: ApprovalPolicy) -> dict[str, Any]:
         """Replace the project's policy (Admin; audited ``approval_policy.update`` with before

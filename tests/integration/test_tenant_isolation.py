@@ -72,6 +72,10 @@ BODIES: dict[str, tuple[Body | None, Body | None]] = {
                                          "project_id": b["project"]}, None),
     "POST /api/v1/provider_keys": (lambda b: {"provider": "openai", "name": "a-openai",
                                               "api_key": "sk-a-1234567890"}, None),
+    "PUT /api/v1/projects/{project_id}/approval_policy": (
+        lambda b: {"required_approvals": 1}, None),
+    "POST /api/v1/prompt_versions/{version_id}/approve": (lambda b: {"comment": "ok"}, None),
+    "POST /api/v1/prompt_versions/{version_id}/reject": (lambda b: {"comment": "no"}, None),
     "POST /api/v1/evals/run": (lambda b: {"prompt_version_ids": [b["version"]],
                                           "dataset_id": b["dataset"],
                                           "metrics": ["exact_match"]}, None),
