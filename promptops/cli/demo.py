@@ -92,5 +92,53 @@ def demo(
     console.print(f"API docs: {urls.get('docs')}")
 
 
+
+
+def rollout_demo(
+    bake: int = typer.Option(20, min=5, help="bake time of each canary step, seconds"),
+    check_interval: int = typer.Option(5, min=1, help="seconds between guard checks"),
+    as_json: bool = typer.Option(False, "--json", help="print a machine-readable summary"),
+) -> None:
+    """Draft -> approval -> canary -> 100% prod for two versions, then an injected regression
+    that the canary guards roll back by themselves (see promptops/rollout_demo.py)."""
+    from rich.console import Console
+
+    from promptops.cli.evals import fail
+    from promptops.client import APIClientError
+    from promptops.embedded.supervisor import StackError, ensure_stack_running
+    from promptops.rollout_demo import RolloutDemoSettings, run_rollout_demo
+    from promptops.settings import get_settings
+
+    settings = get_settings()
+    console = Console(highlight=False, stderr=as_json)
+    try:
+        with console.status("Starting or attaching to the PromptOps stack…"):
+            state = ensure_stack_running(settings)
+    except StackError as exc:
+        fail(exc.message + (f"\n{exc.log_tail}" if exc.log_tail else ""))
+        return
+    urls = state.get("urls") or {}
+    key = settings.resolved_api_key()
+    if not key:
+        fail(f"no API key: set PROMPTOPS_API_KEY or restart with `promptops up` "
+             f"(it writes {settings.admin_key_file})")
+        return
+    try:
+        summary = run_rollout_demo(
+            urls.get("api") or settings.api_url, key, say=console.print,
+            cfg=RolloutDemoSettings(bake_s=bake, check_interval_s=check_interval))
+    except (APIClientError, TimeoutError, RuntimeError) as exc:
+        fail(getattr(exc, "message", str(exc)))
+        return
+    ui = f"{urls.get('temporal_ui')}/namespaces/{settings.temporal_namespace}/workflows"
+    summary["temporal_ui"] = ui
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    console.print(f"\nProduction serves {summary['production_version_id']}. "
+                  f"Watch the rollouts in the Temporal UI: {ui}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
+    app.command("rollout-demo")(rollout_demo)
