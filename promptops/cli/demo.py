@@ -14,13 +14,17 @@ def demo(
     seed: int = typer.Option(0, help="sampling seed (same seed + limit = same examples)"),
     concurrency: int = typer.Option(4, min=1, help="LLM calls in flight per evaluation"),
     as_json: bool = typer.Option(False, "--json", help="print a machine-readable summary"),
+    rollout: bool = typer.Option(True, "--rollout/--no-rollout",
+                                 help="then run the approval + canary story (rollout-demo)"),
 ) -> None:
     """Evaluate two versions of two prompts (subject lines; spam filter) on SpamAssassin mail
-    with BatchEvaluationWorkflow and print the comparison tables."""
+    with BatchEvaluationWorkflow and print the comparison tables; then take a prompt from
+    draft to 100% prod through approval and canary, and watch an injected regression roll
+    back by itself (``promptops rollout-demo`` alone)."""
     from rich.console import Console
 
     from promptops.cli.evals import fail, follow
-    from promptops.cli.report import comparison_table, machine_summary, wide_width
+    from promptops.cli.report import machine_summary, wide_width
     from promptops.client import APIClientError, PromptOpsClient
     from promptops.corpus import CorpusUnavailable
     from promptops.demo import TASKS, load_golden_sets
@@ -69,13 +73,49 @@ def demo(
     except APIClientError as exc:
         fail(exc.message)
         return
+    rollout_summary = None
+    if not as_json:
+        _print_tables(console, results, golden, urls, workflow_ids, settings)
+    if rollout:
+        console.rule("Governance: approval and canary rollout")
+        rollout_summary = _rollout(console, settings, urls)
     if as_json:
         print(json.dumps({
             "tasks": [machine_summary(r["task"].name, r["evaluation"]) for r in results],
             "workflow_ids": workflow_ids,
             "temporal_ui": urls.get("temporal_ui"),
+            "rollout": rollout_summary,
         }, indent=2))
-        return
+
+
+def _rollout(console: Any, settings: Any, urls: dict[str, Any],
+             cfg: Any = None) -> dict[str, Any] | None:
+    from promptops.cli.evals import fail
+    from promptops.client import APIClientError
+    from promptops.rollout_demo import run_rollout_demo
+
+    key = settings.resolved_api_key()
+    if not key:
+        fail(f"no API key: set PROMPTOPS_API_KEY or restart with `promptops up` "
+             f"(it writes {settings.admin_key_file})")
+        return None
+    try:
+        summary = run_rollout_demo(urls.get("api") or settings.api_url, key,
+                                   say=console.print, cfg=cfg)
+    except (APIClientError, TimeoutError, RuntimeError) as exc:
+        fail(getattr(exc, "message", str(exc)))
+        return None
+    ui = f"{urls.get('temporal_ui')}/namespaces/{settings.temporal_namespace}/workflows"
+    summary["temporal_ui"] = ui
+    console.print(f"\nProduction serves {summary['production_version_id']}. "
+                  f"Watch the rollouts in the Temporal UI: {ui}")
+    return summary
+
+
+def _print_tables(console: Any, results: list[dict[str, Any]], golden: dict[str, Any],
+                  urls: dict[str, Any], workflow_ids: list[str], settings: Any) -> None:
+    from promptops.cli.report import comparison_table
+
     for r in results:
         console.print()
         console.print(comparison_table(
@@ -104,9 +144,8 @@ def rollout_demo(
     from rich.console import Console
 
     from promptops.cli.evals import fail
-    from promptops.client import APIClientError
     from promptops.embedded.supervisor import StackError, ensure_stack_running
-    from promptops.rollout_demo import RolloutDemoSettings, run_rollout_demo
+    from promptops.rollout_demo import RolloutDemoSettings
     from promptops.settings import get_settings
 
     settings = get_settings()
@@ -117,26 +156,10 @@ def rollout_demo(
     except StackError as exc:
         fail(exc.message + (f"\n{exc.log_tail}" if exc.log_tail else ""))
         return
-    urls = state.get("urls") or {}
-    key = settings.resolved_api_key()
-    if not key:
-        fail(f"no API key: set PROMPTOPS_API_KEY or restart with `promptops up` "
-             f"(it writes {settings.admin_key_file})")
-        return
-    try:
-        summary = run_rollout_demo(
-            urls.get("api") or settings.api_url, key, say=console.print,
-            cfg=RolloutDemoSettings(bake_s=bake, check_interval_s=check_interval))
-    except (APIClientError, TimeoutError, RuntimeError) as exc:
-        fail(getattr(exc, "message", str(exc)))
-        return
-    ui = f"{urls.get('temporal_ui')}/namespaces/{settings.temporal_namespace}/workflows"
-    summary["temporal_ui"] = ui
+    summary = _rollout(console, settings, state.get("urls") or {},
+                       RolloutDemoSettings(bake_s=bake, check_interval_s=check_interval))
     if as_json:
         print(json.dumps(summary, indent=2))
-        return
-    console.print(f"\nProduction serves {summary['production_version_id']}. "
-                  f"Watch the rollouts in the Temporal UI: {ui}")
 
 
 def register(app: typer.Typer) -> None:

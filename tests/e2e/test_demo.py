@@ -1,7 +1,8 @@
 """The main job as a user runs it: ``promptops demo --json`` on a fresh PROMPTOPS_HOME.
 
 Starts the whole embedded stack (Temporal, Postgres, the real SmolLM2 server, a worker, the API)
-through the CLI, evaluates both prompts on a few real SpamAssassin emails and checks the
+through the CLI, evaluates both prompts on a few real SpamAssassin emails, then takes a prompt
+from draft to 100% prod through approval and canary and injects a regression, and checks the
 machine-readable summary, then stops the stack.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_stack import ROOT, _cli, _stack_env
+from tests.support.stack import ROOT, cli, stack_env
 
 
 @pytest.mark.slow
@@ -27,14 +28,14 @@ def test_demo_json_on_real_mail(tmp_path: Path, request: pytest.FixtureRequest) 
     (home / "cache").mkdir(parents=True)
     for item in cache.glob("spam-assassin-*"):
         (home / "cache" / item.name).symlink_to(item)
-    env = _stack_env(home, ["temporal", "postgres", "llm", "worker", "api"])
+    env = stack_env(home)
     try:
-        proc = subprocess.run([*_cli(), "demo", "--limit", "4", "--json"], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run([*cli(), "demo", "--limit", "4", "--json"], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]
         out = json.loads(proc.stdout)
     finally:
-        subprocess.run([*_cli(), "down"], env=env, cwd=ROOT, capture_output=True, timeout=120)
+        subprocess.run([*cli(), "down"], env=env, cwd=ROOT, capture_output=True, timeout=120)
         for item in (home / "cache").glob("spam-assassin-*"):
             if not item.is_symlink():
                 shutil.move(str(item), cache / item.name)
@@ -52,3 +53,14 @@ def test_demo_json_on_real_mail(tmp_path: Path, request: pytest.FixtureRequest) 
             for m in metrics:
                 assert v[m]["ci_low"] <= v[m]["value"] <= v[m]["ci_high"]
         assert task["comparison"]["n_paired"] == 4
+
+    # Governance: v1 promoted at once (no baseline), v2 ramped to 100%, v3 rolled back by the
+    # feedback guard within its first bake window.
+    rollout = out["rollout"]
+    deployments = rollout["deployments"]
+    assert deployments["v1"]["status"] == "Promoted"
+    assert deployments["v2"]["status"] == "Promoted"
+    assert deployments["v3"]["status"] == "RolledBack"
+    assert "feedback" in deployments["v3"]["reason"]
+    assert deployments["v3"]["seconds"] < 20 + 15  # one bake (20 s) plus polling slack
+    assert rollout["production_version_id"] == rollout["versions"]["v2"]
