@@ -205,6 +205,51 @@ def remove_member(user: str = typer.Argument(..., help="user id or email")) -> N
     _console().print(f"Removed {removed['email']}; revoked {removed['revoked_keys']} API key(s)")
 
 
+@keys_app.command("bootstrap")
+def bootstrap_key(
+    organization: str = typer.Option(..., "--org", help="organization name (created if new)"),
+    email: str = typer.Option(..., "--email", help="the Admin user's email (created if new)"),
+    name: str = typer.Option("bootstrap", help="key name"),
+) -> None:
+    """Issue an Admin key straight in the database (``DATABASE_URL``), for the first key of an
+    organization in a cluster where no key exists yet. Needs ``PROMPTOPS_SECRET_KEY`` to be the
+    API's. The key is printed once."""
+    import asyncio
+
+    from promptops.cli.evals import fail
+    from promptops.db.session import get_engine, get_session_factory
+    from promptops.identity import IssuedKey, bootstrap_admin
+    from promptops.runtime import resolve_database_url
+    from promptops.security import InvalidSecret
+    from promptops.settings import get_settings
+
+    settings = get_settings()
+    try:
+        secret = settings.server_secret()
+        url = resolve_database_url(settings)
+    except (InvalidSecret, OSError, RuntimeError) as exc:
+        fail(str(exc))
+        return
+
+    async def run() -> IssuedKey:
+        try:
+            async with get_session_factory(url)() as session:
+                issued = await bootstrap_admin(session, secret, organization=organization,
+                                               email=email, key_name=name)
+                await session.commit()
+                return issued
+        finally:
+            await get_engine(url).dispose()
+
+    try:
+        key = asyncio.run(run())
+    except Exception as exc:  # noqa: BLE001 - a clean message, not a traceback
+        fail(f"cannot issue the key: {type(exc).__name__}: {exc}".splitlines()[0])
+        return
+    _print_new_key({"key": key.key, "name": name, "role": "Admin", "user_email": email,
+                    "id": str(key.id)}, f"New key in organization {organization}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     app.add_typer(members_app, name="members")
