@@ -9,7 +9,19 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from api.errors import install_handlers
-from api.routers import audit, datasets, evals, projects, prompts, runs
+from api.routers import (
+    api_keys,
+    approvals,
+    audit,
+    datasets,
+    deployments,
+    evals,
+    members,
+    projects,
+    prompts,
+    provider_keys,
+    runs,
+)
 from promptops.db.session import get_engine, get_session_factory
 from promptops.gateway import LLMGateway, ModelCatalog
 from promptops.runtime import resolve_database_url
@@ -42,7 +54,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         docs_url=None,  # served below from local files: no CDN needed on offline machines
     )
     install_handlers(app)
-    for module in (projects, prompts, datasets, runs, evals, audit):
+    for module in (projects, prompts, datasets, runs, evals, audit, members, api_keys,
+                   provider_keys, approvals, deployments):
         app.include_router(module.router, prefix="/api/v1")
 
     import swagger_ui_bundle

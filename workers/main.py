@@ -14,23 +14,39 @@ import signal
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.approval.activities import ApprovalActivities
+from activities.deployment.activities import DeploymentActivities
 from activities.evaluation.activities import EvaluationActivities
 from promptops.gateway import LLMGateway, ModelCatalog
 from promptops.runtime import resolve_database_url
 from promptops.settings import Settings, get_settings
+from workflows.approval.workflow import ApprovalWorkflow
+from workflows.canary.workflow import CanaryRolloutWorkflow
 from workflows.evaluation.workflow import BatchEvaluationWorkflow
 
 log = logging.getLogger("promptops.worker")
 
-WORKFLOWS = [BatchEvaluationWorkflow]
+WORKFLOWS = [BatchEvaluationWorkflow, ApprovalWorkflow, CanaryRolloutWorkflow]
 
 
 def build_activities(database_url: str, catalog: ModelCatalog) -> list[object]:
     evaluation = EvaluationActivities(database_url, LLMGateway(catalog))
+    approval = ApprovalActivities(database_url,
+                                  webhook_url=get_settings().approval_webhook_url)
+    deployment = DeploymentActivities(database_url)
     return [
         evaluation.plan_evaluation,
         evaluation.evaluate_chunk,
         evaluation.finalize_evaluation,
+        approval.begin_approval,
+        approval.record_approval_check,
+        approval.record_approval_decision,
+        approval.send_approval_reminder,
+        approval.finish_approval,
+        deployment.start_deployment,
+        deployment.set_deployment_step,
+        deployment.compute_deployment_figures,
+        deployment.finish_deployment,
     ]
 
 

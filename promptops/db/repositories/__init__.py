@@ -1,7 +1,9 @@
 """All SQL of the API lives here; repositories never commit (the unit of work does)."""
 
+from promptops.db.repositories.approvals import ApprovalRepository
 from promptops.db.repositories.audit import AuditRepository
 from promptops.db.repositories.datasets import DatasetRepository
+from promptops.db.repositories.deployments import DeploymentRepository
 from promptops.db.repositories.evaluations import EvaluationRepository
 from promptops.db.repositories.identity import IdentityRepository
 from promptops.db.repositories.projects import ProjectRepository
@@ -9,6 +11,6 @@ from promptops.db.repositories.prompts import PromptRepository
 from promptops.db.repositories.runs import RunRepository
 
 __all__ = [
-    "AuditRepository", "DatasetRepository", "EvaluationRepository", "IdentityRepository", "ProjectRepository",
+    "ApprovalRepository", "AuditRepository", "DatasetRepository", "DeploymentRepository", "EvaluationRepository", "IdentityRepository", "ProjectRepository",
     "PromptRepository", "RunRepository",
 ]

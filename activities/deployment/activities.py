@@ -1,0 +1,237 @@
+"""Deployment activities: the database side of ``CanaryRolloutWorkflow``.
+
+Each activity opens its own session, locks the deployment row (``SELECT ... FOR UPDATE``),
+commits once, and is idempotent: it compares the row with the requested state and writes (and
+audits) only a difference, so a retry after a crash between commit and completion writes
+nothing twice. A finished deployment (Promoted, RolledBack, Aborted) is never changed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.deployment.types import (
+    ABORTED,
+    FINAL_STATUSES,
+    PAUSED,
+    PENDING,
+    PROMOTED,
+    ROLLED_BACK,
+    RUNNING,
+    ArmFigures,
+    ComputeFiguresInput,
+    ComputeFiguresResult,
+    FinishDeploymentInput,
+    FinishDeploymentResult,
+    SetStepInput,
+    SetStepResult,
+    StartDeploymentInput,
+    StartDeploymentResult,
+)
+from promptops.db.models import ENVIRONMENT_LABELS, Deployment, Label
+from promptops.db.repositories import AuditRepository, DeploymentRepository, PromptRepository
+from promptops.db.repositories.deployments import ArmAggregate
+from promptops.db.session import get_session_factory
+from promptops.metrics import METRICS
+
+log = logging.getLogger(__name__)
+
+#: Online evaluation results that are not quality scores (excluded from ``eval_score``).
+NON_SCORE_METRICS = tuple(sorted(
+    name for name, spec in METRICS.items() if spec.kind in ("latency", "cost")))
+
+_FINISH_ACTIONS = {PROMOTED: "deployment.promote", ROLLED_BACK: "deployment.rollback",
+                   ABORTED: "deployment.abort"}
+
+
+def _uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise ApplicationError(f"{what} {value!r} is not a UUID", type="InvalidInput",
+                               non_retryable=True) from exc
+
+
+def _summary(dep: Deployment) -> dict[str, Any]:
+    return {"status": dep.status, "canary_weight": dep.canary_weight,
+            "current_step": dep.current_step}
+
+
+def arm_figures(agg: ArmAggregate) -> ArmFigures:
+    """Turn raw aggregates into guard figures (``error_rate = errors / n``, None when n = 0)."""
+    return ArmFigures(
+        arm=agg.arm, n=agg.n, errors=agg.errors,
+        error_rate=agg.errors / agg.n if agg.n else None,
+        p95_latency_ms=agg.p95_latency_ms, feedback_n=agg.feedback_n,
+        mean_feedback=agg.mean_feedback, outcome_n=agg.outcome_n,
+        mean_outcome=agg.mean_outcome, eval_n=agg.eval_n, eval_score=agg.eval_score,
+    )
+
+
+class DeploymentActivities:
+    """Built with the database URL; register the four bound methods on a worker."""
+
+    def __init__(self, database_url: str) -> None:
+        self._sessions = get_session_factory(database_url)
+
+    async def _locked(self, session: AsyncSession, deployment_id: str) -> Deployment:
+        dep = await DeploymentRepository(session).get_by_id(
+            _uuid(deployment_id, "deployment id"), for_update=True)
+        if dep is None:
+            raise ApplicationError(f"deployment {deployment_id} not found", type="NotFound",
+                                   non_retryable=True)
+        return dep
+
+    async def _audit(self, session: AsyncSession, dep: Deployment, *, actor: str, action: str,
+                     entity_type: str = "deployment", entity_id: str | None = None,
+                     before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+                     request_id: str | None = None) -> None:
+        org = await DeploymentRepository(session).organization_of(dep.project_id)
+        await AuditRepository(session).record(
+            organization_id=org, actor=actor, action=action, entity_type=entity_type,
+            entity_id=entity_id or str(dep.id), before=before, after=after,
+            request_id=request_id)
+
+    @activity.defn(name="start_deployment")
+    async def start_deployment(self, inp: StartDeploymentInput) -> StartDeploymentResult:
+        """Mark the deployment Running (from Pending) and report what the workflow drives.
+
+        Raises a *retryable* ``NotVisible`` error while the row does not exist: the API starts
+        the workflow inside the transaction that inserts the row, so the first attempt may
+        run before that commit.
+        """
+        async with self._sessions() as session:
+            dep = await DeploymentRepository(session).get_by_id(
+                _uuid(inp.deployment_id, "deployment id"), for_update=True)
+            if dep is None:
+                raise ApplicationError(f"deployment {inp.deployment_id} is not visible yet",
+                                       type="NotVisible")
+            if dep.status == PENDING:
+                before = _summary(dep)
+                dep.status = RUNNING
+                await session.flush()
+                await self._audit(session, dep, actor=inp.actor, action="deployment.start",
+                                  before=before, after=_summary(dep))
+            result = StartDeploymentResult(
+                deployment_id=str(dep.id), project_id=str(dep.project_id),
+                prompt_id=str(dep.prompt_id), environment=dep.environment,
+                label=ENVIRONMENT_LABELS[dep.environment],
+                candidate_version_id=str(dep.candidate_version_id),
+                baseline_version_id=(str(dep.baseline_version_id)
+                                     if dep.baseline_version_id else None),
+                status=dep.status)
+            await session.commit()
+        return result
+
+    @activity.defn(name="set_deployment_step")
+    async def set_deployment_step(self, inp: SetStepInput) -> SetStepResult:
+        """Set ``canary_weight`` (percent), ``current_step`` and ``status`` (Running | Paused)
+        and audit the change; no write when the row is already so or already finished."""
+        if inp.status not in (RUNNING, PAUSED):
+            raise ApplicationError(f"status {inp.status!r} is not Running or Paused",
+                                   type="InvalidInput", non_retryable=True)
+        if not 0 <= inp.canary_weight <= 100:
+            raise ApplicationError(f"canary weight {inp.canary_weight} is outside 0..100",
+                                   type="InvalidInput", non_retryable=True)
+        async with self._sessions() as session:
+            dep = await self._locked(session, inp.deployment_id)
+            if dep.status in FINAL_STATUSES or (
+                dep.status == inp.status and dep.canary_weight == inp.canary_weight
+                and dep.current_step == inp.step_index
+            ):
+                return SetStepResult(changed=False)
+            before = _summary(dep)
+            dep.status = inp.status
+            dep.canary_weight = inp.canary_weight
+            dep.current_step = inp.step_index
+            await session.flush()
+            after: dict[str, Any] = _summary(dep)
+            if inp.reason:
+                after["reason"] = inp.reason
+            await self._audit(session, dep, actor=inp.actor, action=inp.action, before=before,
+                              after=after, request_id=inp.request_id)
+            await session.commit()
+        return SetStepResult(changed=True)
+
+    @activity.defn(name="compute_deployment_figures")
+    async def compute_deployment_figures(self, inp: ComputeFiguresInput) -> ComputeFiguresResult:
+        """Per-arm figures of the runs served since ``window_start`` plus the candidate's latest
+        approval eval score. Read-only."""
+        try:
+            start = datetime.fromisoformat(inp.window_start)
+        except ValueError as exc:
+            raise ApplicationError(f"window_start {inp.window_start!r} is not ISO 8601",
+                                   type="InvalidInput", non_retryable=True) from exc
+        async with self._sessions() as session:
+            repo = DeploymentRepository(session)
+            dep = await repo.get_by_id(_uuid(inp.deployment_id, "deployment id"))
+            if dep is None:
+                raise ApplicationError(f"deployment {inp.deployment_id} not found",
+                                       type="NotFound", non_retryable=True)
+            aggregates = await repo.arm_figures(dep.id, start, exclude_metrics=NON_SCORE_METRICS)
+            score = await repo.latest_approval_eval_score(dep.candidate_version_id)
+        return ComputeFiguresResult(baseline=arm_figures(aggregates["baseline"]),
+                                    canary=arm_figures(aggregates["canary"]),
+                                    approval_eval_score=score)
+
+    @activity.defn(name="finish_deployment")
+    async def finish_deployment(self, inp: FinishDeploymentInput) -> FinishDeploymentResult:
+        """End the deployment. Promoted: the environment's label (``ENVIRONMENT_LABELS``)
+        moves to the candidate (created when missing), weight 100. RolledBack / Aborted:
+        weight 0, so ``generate`` serves the baseline again. The reason, the step and the
+        completion time are recorded, with audit entries for the deployment and the label."""
+        if inp.status not in FINAL_STATUSES:
+            raise ApplicationError(f"status {inp.status!r} does not finish a deployment",
+                                   type="InvalidInput", non_retryable=True)
+        async with self._sessions() as session:
+            dep = await self._locked(session, inp.deployment_id)
+            if dep.status in FINAL_STATUSES:
+                # A retry after the commit, or an abort that raced a rollback: nothing to do
+                # (leaving the block without a commit releases the row lock).
+                return FinishDeploymentResult(status=dep.status, changed=False)
+            label_name: str | None = None
+            if inp.status == PROMOTED:
+                label_name = ENVIRONMENT_LABELS[dep.environment]
+                label = await PromptRepository(session).get_label(dep.prompt_id, label_name,
+                                                                  for_update=True)
+                previous = label.prompt_version_id if label else None
+                await session.execute(
+                    insert(Label).values(id=uuid.uuid4(), prompt_id=dep.prompt_id,
+                                         name=label_name,
+                                         prompt_version_id=dep.candidate_version_id)
+                    .on_conflict_do_update(
+                        index_elements=["prompt_id", "name"],
+                        set_={"prompt_version_id": dep.candidate_version_id,
+                              "updated_at": datetime.now(UTC)}))
+                await self._audit(
+                    session, dep, actor=inp.actor, action="label.move", entity_type="label",
+                    entity_id=f"{dep.prompt_id}:{label_name}",
+                    before={"prompt_version_id": str(previous)} if previous else None,
+                    after={"prompt_version_id": str(dep.candidate_version_id),
+                           "deployment_id": str(dep.id)},
+                    request_id=inp.request_id)
+            before = _summary(dep)
+            dep.status = inp.status
+            dep.canary_weight = 100.0 if inp.status == PROMOTED else 0.0
+            dep.current_step = inp.step_index
+            dep.reason = inp.reason
+            dep.completed_at = datetime.now(UTC)
+            await session.flush()
+            after: dict[str, Any] = {**_summary(dep), "reason": inp.reason}
+            if inp.breaches:
+                after["breaches"] = inp.breaches
+            await self._audit(session, dep, actor=inp.actor, action=_FINISH_ACTIONS[inp.status],
+                              before=before, after=after, request_id=inp.request_id)
+            await session.commit()
+            log.info("deployment %s %s: %s", dep.id, inp.status, inp.reason)
+        return FinishDeploymentResult(
+            status=inp.status, changed=True, label=label_name,
+            label_version_id=str(dep.candidate_version_id) if label_name else None)
