@@ -54,10 +54,12 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def temporal_ts_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server (``temporal-test-server``): timers of hours or days fire
-    as soon as every workflow is waiting. It knows no custom search attributes."""
+    as soon as every workflow is waiting. It knows no custom search attributes. One per test
+    module: time is global to the server, so a module's leftover timers must not stall or
+    advance another module's clock."""
     from promptops.embedded.temporal import temporal_test_server_binary
 
     env = await WorkflowEnvironment.start_time_skipping(

@@ -36,6 +36,19 @@ def _client() -> Any:
     return PromptOpsClient(api_url(), api_key=key)
 
 
+def call(method: str, path: str, **kwargs: Any) -> Any:
+    """One API call with the CLI's key; a 4xx/5xx or an unreachable API ends the command with
+    a clean error (exit 1, no traceback)."""
+    from promptops.client import APIClientError
+
+    with _client() as client:
+        try:
+            return client.request(method, path, **kwargs)
+        except APIClientError as exc:
+            fail(exc.message)
+            raise typer.Exit(1) from exc  # not reached: fail() exits
+
+
 def follow(client: Any, evaluation_id: str, *, label: str = "evaluating",
            rows: int = 0, console: Any = None) -> dict[str, Any]:
     """Poll an evaluation with a rich progress bar (on ``console``) until it ends."""

@@ -59,16 +59,9 @@ def parse_steps(text: str) -> list[float]:
 
 
 def _call(method: str, path: str, **kwargs: Any) -> Any:
-    """One API call; a 4xx/5xx or an unreachable API ends the command with a clean error."""
-    from promptops.cli.evals import _client, fail
-    from promptops.client import APIClientError
+    from promptops.cli.evals import call
 
-    with _client() as client:
-        try:
-            return client.request(method, path, **kwargs)
-        except APIClientError as exc:
-            fail(exc.message)
-            raise typer.Exit(1) from exc  # not reached: fail() exits
+    return call(method, path, **kwargs)
 
 
 def _fail(message: str) -> None:
