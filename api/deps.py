@@ -115,19 +115,18 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
     if prefix is None:
         raise Unauthorized("malformed API key")
     identity = IdentityRepository(session)
-    row = await identity.key_by_prefix(prefix)
+    found = await identity.key_with_membership(prefix)
     secret: bytes = request.app.state.server_secret
-    if row is None or not verify_api_key(key, row.secret_hash, secret):
+    if found is None or not verify_api_key(key, found[0].secret_hash, secret):
         raise Unauthorized("unknown API key")
+    row, membership, user = found
     now = datetime.now(UTC)
     if row.revoked_at is not None:
         raise Unauthorized("this API key was revoked")
     if row.expires_at is not None and row.expires_at <= now:
         raise Unauthorized("this API key has expired")
-    membership = await identity.get_membership(row.user_id, row.organization_id)
     if membership is None:
         raise Unauthorized("the key's user is no longer a member of its organization")
-    user = await identity.get_user(row.user_id)
     key_role, member_role = Role(row.role), Role(membership.role)
     role = key_role if member_role.at_least(key_role) else member_role
     project_id = row.project_id or membership.project_id
