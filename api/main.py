@@ -13,6 +13,7 @@ from api.routers import (
     api_keys,
     approvals,
     audit,
+    budgets,
     datasets,
     deployments,
     evals,
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     install_handlers(app)
     for module in (projects, prompts, datasets, runs, evals, audit, members, api_keys,
-                   provider_keys, approvals, deployments):
+                   provider_keys, approvals, deployments, budgets):
         app.include_router(module.router, prefix="/api/v1")
 
     import swagger_ui_bundle

@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal
 from api.errors import APIError, Unprocessable
+from api.services.budgets import BudgetGuard
 from api.services.prompts import PromptService, version_content
 from api.services.provider_keys import provider_credential
+from promptops.budgets import DEFAULT_MAX_TOKENS
 from promptops.db.models import PromptVersion, Run
 from promptops.db.repositories import PromptRepository, RunRepository
 from promptops.gateway import GatewayError, LLMGateway, ProviderOverride
@@ -76,10 +78,11 @@ class RunService:
         """Render ``version`` with ``variables``, call the model, record the run.
 
         Returns (run, output) where output is the parsed JSON when a schema applies.
-        Raises Unprocessable (template/variables, unknown model), BadGateway (502) or 429 when
-        the provider fails; a provider failure is still recorded as a run with
-        ``success=False`` (committed before the error is returned), because canary guards
-        count errors per arm.
+        Raises Unprocessable (template/variables, unknown model), BudgetExceeded (429, before
+        the provider call and with nothing recorded) when the request's maximum usage does not
+        fit in a project budget, BadGateway (502) or 429 when the provider fails; a provider
+        failure is still recorded as a run with ``success=False`` (committed before the error
+        is returned), because canary guards count errors per arm.
         """
         routing = routing or Routing()
         try:
@@ -90,13 +93,27 @@ class RunService:
         fmt = response_format or version.response_format
         project_id = await PromptRepository(self.session).project_of_prompt(version.prompt_id)
         credentials = await self._tenant_credentials(model or version.model)
+        try:
+            entry = self.gateway.catalog.get(model or version.model)
+        except GatewayError as exc:
+            raise Unprocessable(str(exc), field="model") from exc
+        guard = BudgetGuard(self.session)
+        reservation = await guard.reserve(project_id, entry, messages,
+                                          merged_decoding.get("max_tokens"))
+        if reservation is not None and merged_decoding.get("max_tokens") is None:
+            # The reservation assumed this cap; the provider must honour it for the bound.
+            merged_decoding["max_tokens"] = DEFAULT_MAX_TOKENS
         started = time.perf_counter()
         try:
             completion = await self.gateway.complete(
                 messages, model=model or version.model, decoding=merged_decoding,
                 response_format=fmt, credentials=credentials,
             )
-        except GatewayError as exc:
+        except BaseException as exc:
+            if reservation is not None:
+                await guard.release(reservation)
+            if not isinstance(exc, GatewayError):
+                raise
             if exc.status_code == 400 and "unknown model" in str(exc):
                 raise Unprocessable(str(exc), field="model") from exc
             await self.runs.add(Run(
@@ -113,6 +130,9 @@ class RunService:
             if exc.status_code == 429:
                 err.status_code = 429
             raise err from exc
+        if reservation is not None:
+            await guard.settle(reservation, usd=Decimal(str(completion.cost_usd)),
+                               tokens=completion.tokens_in + completion.tokens_out)
         output: Any = completion.output
         if fmt:
             try:

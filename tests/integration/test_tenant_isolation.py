@@ -74,6 +74,7 @@ BODIES: dict[str, tuple[Body | None, Body | None]] = {
                                               "api_key": "sk-a-1234567890"}, None),
     "PUT /api/v1/projects/{project_id}/approval_policy": (
         lambda b: {"required_approvals": 1}, None),
+    "PUT /api/v1/projects/{project_id}/budgets": (lambda b: {"daily_usd": 0}, None),
     "POST /api/v1/prompt_versions/{version_id}/approve": (lambda b: {"comment": "ok"}, None),
     "POST /api/v1/prompt_versions/{version_id}/reject": (lambda b: {"comment": "no"}, None),
     "POST /api/v1/deployments": (lambda b: {"project_id": b["project"],

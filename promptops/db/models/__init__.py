@@ -4,6 +4,7 @@ from promptops.db.models.api_key import ApiKey
 from promptops.db.models.approval import Approval, ApprovalDecision
 from promptops.db.models.audit_log import AuditLog
 from promptops.db.models.base import Base
+from promptops.db.models.budget import BudgetUsage, ProjectBudget
 from promptops.db.models.dataset import Dataset
 from promptops.db.models.deployment import (
     ACTIVE_DEPLOYMENT_STATUSES,
@@ -27,8 +28,8 @@ from promptops.db.models.user import User
 
 __all__ = [
     "ACTIVE_DEPLOYMENT_STATUSES", "ENVIRONMENTS", "ENVIRONMENT_LABELS", "ApiKey", "Approval",
-    "ApprovalDecision", "AuditLog", "Base", "Dataset", "Deployment", "Evaluation",
+    "ApprovalDecision", "AuditLog", "Base", "BudgetUsage", "Dataset", "Deployment", "Evaluation",
     "EvaluationResult", "Example", "Feedback", "Label", "Membership", "Organization", "Outcome",
-    "Project", "Prompt", "PromptVersion", "PromptVersionStatus", "ProviderCredential", "Role",
+    "Project", "ProjectBudget", "Prompt", "PromptVersion", "PromptVersionStatus", "ProviderCredential", "Role",
     "Run", "User",
 ]

@@ -2,6 +2,7 @@
 
 from promptops.db.repositories.approvals import ApprovalRepository
 from promptops.db.repositories.audit import AuditRepository
+from promptops.db.repositories.budgets import BudgetRepository
 from promptops.db.repositories.datasets import DatasetRepository
 from promptops.db.repositories.deployments import DeploymentRepository
 from promptops.db.repositories.evaluations import EvaluationRepository
@@ -11,6 +12,6 @@ from promptops.db.repositories.prompts import PromptRepository
 from promptops.db.repositories.runs import RunRepository
 
 __all__ = [
-    "ApprovalRepository", "AuditRepository", "DatasetRepository", "DeploymentRepository", "EvaluationRepository", "IdentityRepository", "ProjectRepository",
+    "ApprovalRepository", "AuditRepository", "BudgetRepository", "DatasetRepository", "DeploymentRepository", "EvaluationRepository", "IdentityRepository", "ProjectRepository",
     "PromptRepository", "RunRepository",
 ]

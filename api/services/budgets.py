@@ -1,0 +1,239 @@
+"""Per-project budgets: limits (USD and tokens per UTC day and month), their usage, and the
+reservation every model call makes BEFORE it reaches the provider.
+
+Protocol of one request (see :class:`BudgetGuard`):
+
+1. ``reserve``: in its own short transaction (a session apart from the request's, so that
+   concurrent requests see it as soon as it commits), for each period with a limit, create the
+   usage row if missing (``INSERT ... ON CONFLICT DO NOTHING``) and add the request's maximum
+   usage (``promptops.budgets.max_usage``) with one conditional ``UPDATE ... WHERE spent +
+   reserved + x <= limit RETURNING``. If any period would overflow, the transaction rolls back
+   and :class:`BudgetExceeded` (HTTP 429) names the budget.
+2. ``settle`` after the call, in its own transaction: reserved -= reservation, spent += the
+   provider's reported usage. ``release`` (provider failure) only takes the reservation off.
+
+Budget transactions use a pool of their own (:func:`budget_engine`): a request holds its
+request session's connection while it reserves, so drawing the reservation's connection from
+the same pool would deadlock once every pooled connection belongs to a waiting request (50
+concurrent requests against a pool of 30 do exactly that).
+
+Spend can exceed a limit only if a provider reports more than the reserved maximum (the prompt
+side is an estimate, see ``promptops.budgets``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from api.deps import Principal
+from api.errors import APIError
+from api.schemas.budgets import BudgetUpdate
+from api.services.identity import record_audit
+from api.services.prompts import PromptService
+from promptops.budgets import (
+    Period,
+    Usage,
+    estimate_prompt_tokens,
+    max_usage,
+    period_end,
+    period_start,
+)
+from promptops.db.models import BudgetUsage, Project, ProjectBudget, Role
+from promptops.db.repositories import BudgetRepository
+from promptops.gateway import ModelEntry
+
+LIMIT_FIELDS = ("daily_usd", "monthly_usd", "daily_tokens", "monthly_tokens")
+_PERIOD_FIELDS = {Period.DAY: ("daily_usd", "daily_tokens"),
+                  Period.MONTH: ("monthly_usd", "monthly_tokens")}
+_PERIOD_WORD = {Period.DAY: "daily", Period.MONTH: "monthly"}
+#: Connections of the budget pool: its transactions are a few statements long.
+BUDGET_POOL_SIZE = 5
+BUDGET_POOL_OVERFLOW = 5
+
+_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncEngine]] = (
+    weakref.WeakKeyDictionary())
+
+
+def budget_engine(bind: Any) -> AsyncEngine:
+    """The budget pool for the database of ``bind`` (an engine or connection), one per URL
+    and event loop (async connections belong to the loop that opened them)."""
+    url = bind.engine.url if hasattr(bind, "engine") else bind.url
+    key = url.render_as_string(hide_password=False)
+    per_loop = _engines.setdefault(asyncio.get_running_loop(), {})
+    engine = per_loop.get(key)
+    if engine is None:
+        engine = per_loop[key] = create_async_engine(
+            url, pool_size=BUDGET_POOL_SIZE, max_overflow=BUDGET_POOL_OVERFLOW,
+            pool_pre_ping=True)
+    return engine
+
+
+class BudgetExceeded(APIError):
+    """A request whose maximum usage does not fit in one of its project's budgets (429)."""
+
+    status_code = 429
+
+
+def format_usd(value: Decimal) -> str:
+    """USD for messages: at least 2 and at most 8 decimals, trailing zeros dropped."""
+    text = f"{value:.8f}".rstrip("0")
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
+def _limits(budget: ProjectBudget | None) -> dict[str, Any]:
+    return {f: (getattr(budget, f) if budget is not None else None) for f in LIMIT_FIELDS}
+
+
+def _summary(budget: ProjectBudget | None) -> dict[str, Any]:
+    """Limits as JSON for the audit log (USD as strings: exact)."""
+    return {f: (None if v is None else str(v)) for f, v in _limits(budget).items()}
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Usage reserved in each period (``(period, period_start)``) of one request."""
+
+    project_id: uuid.UUID
+    periods: tuple[tuple[str, date], ...]
+    usage: Usage
+
+
+class BudgetGuard:
+    """Reserves, settles and releases usage in transactions of their own, on sessions of the
+    budget pool (:func:`budget_engine`) for the request session's database."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.request_session = session
+        self.bind = session.bind
+
+    def _session(self) -> AsyncSession:
+        return AsyncSession(bind=budget_engine(self.bind), expire_on_commit=False)
+
+    async def reserve(self, project_id: uuid.UUID, entry: ModelEntry,
+                      messages: Sequence[Mapping[str, Any]], max_tokens: int | None, *,
+                      now: datetime | None = None) -> Reservation | None:
+        """Reserve the request's maximum usage in every limited period of the project.
+
+        Returns None when the project has no limit (nothing reserved). Raises
+        :class:`BudgetExceeded` (429, nothing reserved) when a period would overflow."""
+        # Limits are read on the request's own connection: the common unlimited case then
+        # costs one primary-key lookup and no second connection.
+        budget = await BudgetRepository(self.request_session).get(project_id)
+        limits = [(period, getattr(budget, usd_field), getattr(budget, tokens_field))
+                  for period, (usd_field, tokens_field) in _PERIOD_FIELDS.items()
+                  if budget is not None and (getattr(budget, usd_field) is not None
+                                             or getattr(budget, tokens_field) is not None)]
+        if not limits:
+            return None
+        usage = max_usage(estimate_prompt_tokens(messages), max_tokens,
+                          entry.input_cost_per_token, entry.output_cost_per_token)
+        async with self._session() as session, session.begin():
+            repo = BudgetRepository(session)
+            reserved: list[tuple[str, date]] = []
+            for period, limit_usd, limit_tokens in limits:
+                start = period_start(period, now)
+                await repo.ensure_usage(project_id, period.value, start)
+                if not await repo.reserve(project_id, period.value, start, usd=usage.usd,
+                                          tokens=usage.tokens, limit_usd=limit_usd,
+                                          limit_tokens=limit_tokens):
+                    row = await repo.usage(project_id, period.value, start)
+                    project = await session.get(Project, project_id)
+                    raise BudgetExceeded(_exhausted(
+                        period, project.name if project else str(project_id), row, usage,
+                        limit_usd, limit_tokens))
+                reserved.append((period.value, start))
+        return Reservation(project_id, tuple(reserved), usage)
+
+    async def settle(self, reservation: Reservation, *, usd: Decimal, tokens: int) -> None:
+        """Replace the reservation by the actual usage (``usd`` in USD, ``tokens`` prompt +
+        completion as the provider reported them)."""
+        async with self._session() as session, session.begin():
+            repo = BudgetRepository(session)
+            for period, start in reservation.periods:
+                await repo.settle(reservation.project_id, period, start,
+                                  reserved_usd=reservation.usage.usd,
+                                  reserved_tokens=reservation.usage.tokens,
+                                  spent_usd=usd, spent_tokens=tokens)
+
+    async def release(self, reservation: Reservation) -> None:
+        """Give the reservation back (the call failed: nothing was spent)."""
+        await self.settle(reservation, usd=Decimal(0), tokens=0)
+
+
+def _exhausted(period: Period, project: str, row: BudgetUsage | None, usage: Usage,
+               limit_usd: Decimal | None, limit_tokens: int | None) -> str:
+    word = _PERIOD_WORD[period]
+    spent_usd = row.spent_usd if row else Decimal(0)
+    reserved_usd = row.reserved_usd if row else Decimal(0)
+    if limit_usd is not None and spent_usd + reserved_usd + usage.usd > limit_usd:
+        return (f"{word} USD budget of project {project!r} exhausted: spent "
+                f"{format_usd(spent_usd)} + reserved {format_usd(reserved_usd)} + this "
+                f"request's max {format_usd(usage.usd)} > {format_usd(limit_usd)}")
+    spent_tokens = row.spent_tokens if row else 0
+    reserved_tokens = row.reserved_tokens if row else 0
+    return (f"{word} token budget of project {project!r} exhausted: spent {spent_tokens} + "
+            f"reserved {reserved_tokens} + this request's max {usage.tokens} > {limit_tokens}")
+
+
+class BudgetService:
+    """Reading (any role) and setting (Admin) a project's budgets. 404 for a project outside
+    the caller's organization or project scope."""
+
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+        self.budgets = BudgetRepository(session)
+
+    async def get(self, project_id: uuid.UUID, *, now: datetime | None = None) -> dict[str, Any]:
+        """Limits plus usage of the current day and month (see ``BudgetPublic``)."""
+        await PromptService(self.session, self.principal).get_project(project_id)
+        budget = await self.budgets.get(project_id)
+        limits = _limits(budget)
+        usage = []
+        for period, (usd_field, tokens_field) in _PERIOD_FIELDS.items():
+            start = period_start(period, now)
+            row = await self.budgets.usage(project_id, period.value, start)
+            spent_usd = row.spent_usd if row else Decimal(0)
+            reserved_usd = row.reserved_usd if row else Decimal(0)
+            spent_tokens = row.spent_tokens if row else 0
+            reserved_tokens = row.reserved_tokens if row else 0
+            limit_usd, limit_tokens = limits[usd_field], limits[tokens_field]
+            usage.append({
+                "period": period.value, "period_start": start,
+                "period_end": period_end(period, start),
+                "spent_usd": float(spent_usd), "reserved_usd": float(reserved_usd),
+                "spent_tokens": spent_tokens, "reserved_tokens": reserved_tokens,
+                "limit_usd": None if limit_usd is None else float(limit_usd),
+                "limit_tokens": limit_tokens,
+                "remaining_usd": None if limit_usd is None else float(
+                    max(Decimal(0), limit_usd - spent_usd - reserved_usd)),
+                "remaining_tokens": None if limit_tokens is None else max(
+                    0, limit_tokens - spent_tokens - reserved_tokens),
+            })
+        return {"project_id": project_id,
+                **{f: (None if v is None else (float(v) if isinstance(v, Decimal) else v))
+                   for f, v in limits.items()},
+                "updated_at": budget.updated_at if budget else None,
+                "updated_by": budget.updated_by if budget else None,
+                "usage": usage}
+
+    async def put(self, project_id: uuid.UUID, data: BudgetUpdate) -> dict[str, Any]:
+        """Replace the project's limits (Admin; 403 otherwise). Audited as ``budget.update``."""
+        self.principal.require(Role.ADMIN)
+        await PromptService(self.session, self.principal).get_project(project_id)
+        before = await self.budgets.get(project_id)
+        before_summary = _summary(before) if before is not None else None
+        after = await self.budgets.put(project_id, data.model_dump(), self.principal.actor)
+        await record_audit(self.session, self.principal, "budget.update", "project_budget",
+                           project_id, before=before_summary, after=_summary(after))
+        return await self.get(project_id)
