@@ -17,17 +17,16 @@ from typing import Any, Self
 
 import httpx
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from typer.testing import CliRunner
 
-from activities.deployment.activities import DeploymentActivities
-from promptops.db.models import Deployment, Label, PromptVersion, PromptVersionStatus, Role
+from promptops.db.models import Deployment, PromptVersionStatus, Role
 from promptops.db.session import get_session_factory
 from promptops.gateway import ModelCatalog
 from tests.support.apps import issue_key, running_app
-from workflows.canary.workflow import CanaryRolloutWorkflow
+from tests.support.canary import canary_worker, make_versions
 from workflows.search_attributes import DEPLOYMENT_ID, PROMPT_VERSION
 
 #: Short real-time bakes, no traffic needed (min_samples 0, no eval gate).
@@ -40,26 +39,10 @@ SLOW = {"steps": [10, 50, 100], "bake_time_s": 600, "check_interval_s": 300}
 async def make_prompt(api: httpx.AsyncClient, pg_url: str, *,
                       candidate: PromptVersionStatus = PromptVersionStatus.APPROVED,
                       baseline: bool = True) -> dict[str, str]:
-    project = (await api.post("/projects", json={"name": f"d-{uuid.uuid4().hex[:8]}"})).json()
-    prompt = (await api.post(f"/projects/{project['id']}/prompts", json={"name": "p"})).json()
-    ids = []
-    for body in ("A {{ q }}", "B {{ q }}"):
-        r = await api.post(f"/prompts/{prompt['id']}/versions",
-                           json={"body": body, "variables": {"q": "str"}})
-        assert r.status_code == 201, r.text
-        ids.append(r.json()["id"])
-    async with get_session_factory(pg_url)() as session:
-        await session.execute(update(PromptVersion).where(PromptVersion.id == ids[0])
-                              .values(status=PromptVersionStatus.APPROVED))
-        await session.execute(update(PromptVersion).where(PromptVersion.id == ids[1])
-                              .values(status=candidate))
-        if baseline:
-            await session.execute(insert(Label).values(
-                id=uuid.uuid4(), prompt_id=prompt["id"], name="production",
-                prompt_version_id=ids[0]))
-        await session.commit()
-    return {"project": project["id"], "prompt": prompt["id"], "baseline": ids[0],
-            "candidate": ids[1]}
+    fx = await make_versions(api, pg_url, baseline=baseline, candidate_status=candidate,
+                             approval_score=None)
+    return {"project": fx.project_id, "prompt": fx.prompt_id, "baseline": fx.baseline_id,
+            "candidate": fx.candidate_id}
 
 
 def body(fx: dict[str, str], plan: dict[str, Any] | None = None, *, environment: str = "prod",
@@ -77,12 +60,7 @@ async def deployments_of(pg_url: str, prompt_id: str) -> list[Deployment]:
 @pytest.fixture
 async def worker(temporal_env: WorkflowEnvironment, pg_url: str,
                  task_queue: str) -> AsyncIterator[Worker]:
-    acts = DeploymentActivities(pg_url)
-    async with Worker(temporal_env.client, task_queue=task_queue,
-                      workflows=[CanaryRolloutWorkflow],
-                      activities=[acts.start_deployment, acts.set_deployment_step,
-                                  acts.compute_deployment_figures,
-                                  acts.finish_deployment]) as w:
+    async with canary_worker(temporal_env.client, task_queue, pg_url) as w:
         yield w
 
 
