@@ -19,7 +19,7 @@ from api.services.provider_keys import provider_credential
 from promptops.budgets import DEFAULT_MAX_TOKENS
 from promptops.db.models import PromptVersion, Run
 from promptops.db.repositories import PromptRepository, RunRepository
-from promptops.gateway import GatewayError, LLMGateway, ProviderOverride
+from promptops.gateway import GatewayError, LLMGateway, ModelEntry, ProviderOverride
 from promptops.security import DecryptionError, SecretBox
 from promptops.templating import TemplateError
 
@@ -53,15 +53,10 @@ class RunService:
         self.prompts = PromptService(session, principal)
         self.runs = RunRepository(session)
 
-    async def _tenant_credentials(self, model: str | None) -> ProviderOverride | None:
+    async def _tenant_credentials(self, entry: ModelEntry) -> ProviderOverride | None:
         """The organization's own key for the model's provider, if it stored one."""
-        if self.secret_box is None:
-            return None
-        try:
-            provider = self.gateway.catalog.get(model).provider
-        except GatewayError as exc:
-            raise Unprocessable(str(exc), field="model") from exc
-        if provider is None:
+        provider = entry.provider
+        if self.secret_box is None or provider is None:
             return None
         try:
             secret = await provider_credential(self.session, self.secret_box,
@@ -92,11 +87,11 @@ class RunService:
         merged_decoding = {**version.decoding, **(decoding or {})}
         fmt = response_format or version.response_format
         project_id = await PromptRepository(self.session).project_of_prompt(version.prompt_id)
-        credentials = await self._tenant_credentials(model or version.model)
         try:
             entry = self.gateway.catalog.get(model or version.model)
         except GatewayError as exc:
             raise Unprocessable(str(exc), field="model") from exc
+        credentials = await self._tenant_credentials(entry)
         guard = BudgetGuard(self.session)
         reservation = await guard.reserve(project_id, entry, messages,
                                           merged_decoding.get("max_tokens"))
