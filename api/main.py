@@ -18,6 +18,7 @@ from api.routers import (
     deployments,
     evals,
     members,
+    models,
     projects,
     prompts,
     provider_keys,
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     install_handlers(app)
     for module in (projects, prompts, datasets, runs, evals, audit, members, api_keys,
-                   provider_keys, approvals, deployments, budgets):
+                   provider_keys, approvals, deployments, budgets, models):
         app.include_router(module.router, prefix="/api/v1")
 
     import swagger_ui_bundle

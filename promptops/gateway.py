@@ -10,20 +10,36 @@ Models come from a LiteLLM model list (the LiteLLM proxy's ``model_list`` YAML f
 
 Each call records prompt/completion tokens (as reported by the provider), cost in USD from the
 list's per-token prices (``tokens_in * input_cost_per_token + tokens_out *
-output_cost_per_token``), and latency in milliseconds. Retries belong to the caller (Temporal):
-LiteLLM is called with ``num_retries=0``.
+output_cost_per_token``), and latency in milliseconds. Retries of the *same* deployment belong to
+the caller (Temporal): LiteLLM is called with ``num_retries=0``.
+
+Fallbacks and circuit breakers (LiteLLM ``router_settings`` keys)::
+
+    router_settings:
+      fallbacks: [{smollm2-135m: [qwen-0.5b, gpt-4o-mini]}]
+      allowed_fails: 5        # retryable failures within allowed_fails_window that open a breaker
+      allowed_fails_window: 60  # seconds (PromptOps extra; LiteLLM counts per minute)
+      cooldown_time: 30       # seconds an open breaker waits before its single probe
+
+:meth:`LLMGateway.complete` tries the requested model, then its fallbacks in order. Retryable
+errors (429, 5xx, timeouts, connection errors) move on to the next candidate; non-retryable ones
+(400, 401/403, context window) fail at once with the provider's message. A deployment whose
+breaker is open is skipped without sending a request (see :mod:`promptops.breakers`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from promptops.breakers import BreakerSettings, Clock, DeploymentRegistry
 
 # LiteLLM fetches its price map from the network at import unless told not to.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -33,12 +49,15 @@ DECODING_KEYS = ("temperature", "top_p", "max_tokens", "stop", "seed", "presence
 
 
 class GatewayError(RuntimeError):
-    """A failed LLM call. ``retryable`` is True for 429, 5xx, timeouts and connection errors."""
+    """A failed LLM call. ``retryable`` is True for 429, 5xx, timeouts and connection errors.
+    ``attempts`` lists the candidates tried, as in :attr:`Completion.attempts`."""
 
-    def __init__(self, message: str, *, retryable: bool, status_code: int | None = None):
+    def __init__(self, message: str, *, retryable: bool, status_code: int | None = None,
+                 attempts: list[dict[str, Any]] | None = None):
         super().__init__(message)
         self.retryable = retryable
         self.status_code = status_code
+        self.attempts: list[dict[str, Any]] = list(attempts or [])
 
 
 class UnknownModelError(GatewayError):
@@ -84,9 +103,13 @@ class ProviderOverride:
 
 @dataclass
 class ModelCatalog:
-    """The configured models, by ``model_name``; the first one is the default."""
+    """The configured models, by ``model_name``; the first one is the default. ``fallbacks``
+    maps a model to the models tried after it, in order; ``router_settings`` is the LiteLLM
+    ``router_settings`` mapping as given (breaker thresholds are read from it)."""
 
     entries: dict[str, ModelEntry] = field(default_factory=dict)
+    fallbacks: dict[str, list[str]] = field(default_factory=dict)
+    router_settings: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelCatalog:
@@ -106,7 +129,10 @@ class ModelCatalog:
                     info.get("output_cost_per_token", params.pop("output_cost_per_token", 0.0))
                 ),
             )
-        return cls(entries)
+        router_settings = dict(data.get("router_settings") or {})
+        fallbacks = _parse_fallbacks(router_settings.get("fallbacks"), entries)
+        BreakerSettings.from_router_settings(router_settings)  # ValueError early, not per call
+        return cls(entries, fallbacks, router_settings)
 
     @classmethod
     def load(cls, path: Path) -> ModelCatalog:
@@ -120,6 +146,16 @@ class ModelCatalog:
             raise ValueError("the model list is empty")
         return next(iter(self.entries))
 
+    def candidates(self, name: str | None) -> list[str]:
+        """The requested model (or the default) followed by its fallbacks, without repeats.
+        Raises :class:`UnknownModelError` for an unknown model."""
+        first = self.get(name).model_name
+        ordered = [first]
+        for other in self.fallbacks.get(first, []):
+            if other not in ordered:
+                ordered.append(other)
+        return ordered
+
     def get(self, name: str | None) -> ModelEntry:
         name = name or self.default_model
         try:
@@ -128,9 +164,33 @@ class ModelCatalog:
             raise UnknownModelError(name, list(self.entries)) from None
 
 
+def _parse_fallbacks(raw: Any, entries: Mapping[str, ModelEntry]) -> dict[str, list[str]]:
+    """LiteLLM's ``[{"model-a": ["model-b", ...]}, ...]`` (a plain mapping is accepted too) ->
+    ``{"model-a": ["model-b", ...]}``. Raises ``ValueError`` naming an unknown model."""
+    if not raw:
+        return {}
+    items = [raw] if isinstance(raw, Mapping) else list(raw)
+    out: dict[str, list[str]] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            # ValueError like every other bad-file case that load() documents.
+            raise ValueError(  # noqa: TRY004
+                f"router_settings.fallbacks[{i}]: expected {{model: [fallbacks]}}")
+        for source, targets in item.items():
+            names = [targets] if isinstance(targets, str) else list(targets or [])
+            for name in [source, *names]:
+                if name not in entries:
+                    raise ValueError(f"router_settings.fallbacks[{i}]: unknown model {name!r}")
+            out.setdefault(str(source), []).extend(str(n) for n in names)
+    return out
+
+
 @dataclass(frozen=True)
 class Completion:
-    """Result of one call. ``latency_ms`` is wall time of the provider call in ms."""
+    """Result of one call. ``latency_ms`` is wall time of the provider call in ms; ``model`` is
+    the model that answered. ``attempts`` lists each candidate in order as ``{"model", "error",
+    "status"}``: ``error`` None for the one that answered, ``"circuit open"`` (status None) for a
+    deployment skipped by its breaker, otherwise the provider's error and HTTP status."""
 
     model: str
     output: str
@@ -139,6 +199,18 @@ class Completion:
     cost_usd: float
     latency_ms: float
     finish_reason: str | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+
+_SECRET_PATTERN = re.compile(
+    r"(?i)(bearer\s+\S+|\b(?:sk|po|pk|rk)[-_][A-Za-z0-9_\-]{6,}|"
+    r"(?:api[_-]?key|authorization|token)[\"']?\s*[:=]\s*[\"']?[^\s\"',}]+)")
+
+
+def redact_secrets(text: str, *, limit: int = 500) -> str:
+    """``text`` with bearer tokens, ``sk-``/``po_``-style keys and ``api_key=...`` values
+    replaced by ``[redacted]``, cut to ``limit`` characters."""
+    return _SECRET_PATTERN.sub("[redacted]", text)[:limit]
 
 
 def _classify(exc: BaseException) -> GatewayError:
@@ -161,11 +233,23 @@ def _classify(exc: BaseException) -> GatewayError:
 
 
 class LLMGateway:
-    """Calls models of a :class:`ModelCatalog` through LiteLLM and meters each call."""
+    """Calls models of a :class:`ModelCatalog` through LiteLLM and meters each call; holds one
+    circuit breaker and rolling stats per deployment in :attr:`deployments` (one gateway per
+    process, so they are shared by every caller). ``clock`` (monotonic seconds) is for tests."""
 
-    def __init__(self, catalog: ModelCatalog, *, timeout_s: float = 120.0):
+    def __init__(self, catalog: ModelCatalog, *, timeout_s: float = 120.0,
+                 clock: Clock | None = None):
         self.catalog = catalog
         self.timeout_s = timeout_s
+        self.deployments = DeploymentRegistry(
+            BreakerSettings.from_router_settings(catalog.router_settings),
+            **({"clock": clock} if clock is not None else {}))
+
+    def provider_status(self) -> list[dict[str, Any]]:
+        """One snapshot per configured deployment, in catalog order (see
+        :meth:`promptops.breakers.Deployment.snapshot`), with its ``provider``."""
+        return [{**self.deployments.get(name).snapshot(), "provider": entry.provider}
+                for name, entry in self.catalog.entries.items()]
 
     async def complete(
         self,
@@ -176,10 +260,72 @@ class LLMGateway:
         response_format: Mapping[str, Any] | None = None,
         credentials: ProviderOverride | None = None,
     ) -> Completion:
-        """One chat completion. Raises :class:`GatewayError` (``retryable`` set) on failure."""
+        """One chat completion from ``model`` (default: the catalog's first) or, when it fails
+        with a retryable error or its breaker is open, from its fallbacks in order.
+
+        Raises :class:`GatewayError` (``retryable`` set, ``attempts`` filled): the provider's own
+        error at once when it is non-retryable; when every candidate failed or was skipped, the
+        last provider error (single candidate) or a retryable error naming every attempt
+        (status 503 when no request could be sent at all).
+        """
+        attempts: list[dict[str, Any]] = []
+        last: GatewayError | None = None
+        candidates = self.catalog.candidates(model)
+        requested_provider = self.catalog.get(candidates[0]).provider
+        for name in candidates:
+            entry = self.catalog.get(name)
+            deployment = self.deployments.get(name)
+            # A tenant's key belongs to the requested model's provider: a fallback on another
+            # provider uses its own deployment key rather than leaking the tenant's elsewhere.
+            override = credentials if entry.provider == requested_provider else None
+            if not deployment.breaker.try_acquire():
+                attempts.append({"model": name, "error": "circuit open", "status": None})
+                continue
+            started = time.perf_counter()
+            try:
+                completion = await self._call(entry, messages, decoding, response_format,
+                                              override)
+            except GatewayError as err:
+                elapsed_ms = (time.perf_counter() - started) * 1000.0
+                attempts.append({"model": name, "error": str(err), "status": err.status_code})
+                # Only provider-side faults (retryable) reach the shared ``last_error`` that
+                # every tenant sees in /models/providers; a 400/401 is the caller's business.
+                deployment.stats.record(
+                    elapsed_ms, ok=False, counts=err.retryable, status_code=err.status_code,
+                    error=redact_secrets(str(err)) if err.retryable else None)
+                if not err.retryable:
+                    deployment.breaker.release()
+                    err.attempts = attempts
+                    raise
+                deployment.breaker.record_failure()
+                last = err
+                continue
+            except BaseException:
+                deployment.breaker.release()  # cancelled: no verdict on the deployment
+                raise
+            deployment.breaker.record_success()
+            deployment.stats.record(completion.latency_ms, ok=True)
+            attempts.append({"model": name, "error": None, "status": 200})
+            return replace(completion, attempts=attempts)
+        if last is not None and len(attempts) == 1:
+            last.attempts = attempts
+            raise last
+        summary = "; ".join(f"{a['model']}: {a['error']}" for a in attempts)
+        raise GatewayError(
+            f"every candidate model failed ({summary})", retryable=True,
+            status_code=last.status_code if last is not None else 503, attempts=attempts)
+
+    async def _call(
+        self,
+        entry: ModelEntry,
+        messages: list[dict[str, Any]],
+        decoding: Mapping[str, Any] | None,
+        response_format: Mapping[str, Any] | None,
+        credentials: ProviderOverride | None,
+    ) -> Completion:
+        """One request to one deployment, classified into :class:`GatewayError` on failure."""
         import litellm
 
-        entry = self.catalog.get(model)
         kwargs: dict[str, Any] = dict(entry.litellm_params)
         if credentials is not None:
             kwargs["api_key"] = credentials.api_key
@@ -195,7 +341,7 @@ class LLMGateway:
             response = await litellm.acompletion(
                 messages=messages, num_retries=0, timeout=self.timeout_s, **kwargs
             )
-        except Exception as exc:  # noqa: BLE001 - classified and re-raised
+        except Exception as exc:
             raise _classify(exc) from exc
         latency_ms = (time.perf_counter() - started) * 1000.0
         choice = response.choices[0]

@@ -2,13 +2,16 @@
 
 Answers ``POST /v1/chat/completions`` after ``latency_s`` with a deterministic reply: the first
 ``echo_words`` words of the last user message (so metrics have something real to score), or
-``fixed_reply`` when set. ``fail_next`` makes the next N calls fail with ``fail_status``.
+``fixed_reply`` when set. ``fail_next`` makes the next N calls fail with ``fail_status``;
+besides, each call fails with probability ``error_rate`` (a ``random.Random(seed)``, so runs
+repeat) with a status drawn from ``error_statuses``.
 Runs uvicorn in a background thread on a free loopback port.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import threading
 import time
@@ -31,6 +34,9 @@ class StubConfig:
     prompts: list[str] = field(default_factory=list)
     #: The ``Authorization`` header of each call (which provider key was used).
     authorizations: list[str] = field(default_factory=list)
+    error_rate: float = 0.0
+    error_statuses: tuple[int, ...] = (500,)
+    seed: int = 0
 
 
 def free_port() -> int:
@@ -42,6 +48,7 @@ def free_port() -> int:
 def build_app(cfg: StubConfig) -> FastAPI:
     app = FastAPI()
     lock = threading.Lock()
+    rng = random.Random(cfg.seed)
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -53,12 +60,15 @@ def build_app(cfg: StubConfig) -> FastAPI:
         with lock:
             cfg.calls += 1
             fail = cfg.fail_next > 0
+            status = cfg.fail_status
             if fail:
                 cfg.fail_next -= 1
+            elif cfg.error_rate > 0 and rng.random() < cfg.error_rate:
+                fail, status = True, rng.choice(cfg.error_statuses)
         if cfg.latency_s:
             await asyncio.sleep(cfg.latency_s)
         if fail:
-            return JSONResponse(status_code=cfg.fail_status,
+            return JSONResponse(status_code=status,
                                 content={"error": {"message": "injected failure"}})
         user = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
         cfg.prompts.append(user)

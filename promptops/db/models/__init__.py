@@ -16,6 +16,15 @@ from promptops.db.models.evaluation import Evaluation
 from promptops.db.models.evaluation_result import EvaluationResult
 from promptops.db.models.example import Example
 from promptops.db.models.feedback import Feedback, Outcome
+from promptops.db.models.gateway import (
+    CACHE_EMBEDDING_DIM,
+    ROUTING_STRATEGIES,
+    CacheEntry,
+    ProviderHealthCheck,
+    RateLimitWindow,
+    RoutingPolicy,
+    SemanticCacheEntry,
+)
 from promptops.db.models.label import Label
 from promptops.db.models.membership import Membership, Role
 from promptops.db.models.organization import Organization
@@ -27,9 +36,39 @@ from promptops.db.models.run import Run
 from promptops.db.models.user import User
 
 __all__ = [
-    "ACTIVE_DEPLOYMENT_STATUSES", "ENVIRONMENTS", "ENVIRONMENT_LABELS", "ApiKey", "Approval",
-    "ApprovalDecision", "AuditLog", "Base", "BudgetUsage", "Dataset", "Deployment", "Evaluation",
-    "EvaluationResult", "Example", "Feedback", "Label", "Membership", "Organization", "Outcome",
-    "Project", "ProjectBudget", "Prompt", "PromptVersion", "PromptVersionStatus", "ProviderCredential", "Role",
-    "Run", "User",
+    "ACTIVE_DEPLOYMENT_STATUSES",
+    "CACHE_EMBEDDING_DIM",
+    "ENVIRONMENTS",
+    "ENVIRONMENT_LABELS",
+    "ROUTING_STRATEGIES",
+    "ApiKey",
+    "Approval",
+    "ApprovalDecision",
+    "AuditLog",
+    "Base",
+    "BudgetUsage",
+    "CacheEntry",
+    "Dataset",
+    "Deployment",
+    "Evaluation",
+    "EvaluationResult",
+    "Example",
+    "Feedback",
+    "Label",
+    "Membership",
+    "Organization",
+    "Outcome",
+    "Project",
+    "ProjectBudget",
+    "Prompt",
+    "PromptVersion",
+    "PromptVersionStatus",
+    "ProviderCredential",
+    "ProviderHealthCheck",
+    "RateLimitWindow",
+    "Role",
+    "RoutingPolicy",
+    "Run",
+    "SemanticCacheEntry",
+    "User",
 ]

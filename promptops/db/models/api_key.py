@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from promptops.db.models.base import Base, CreatedAtMixin, IdMixin
@@ -35,3 +35,5 @@ class ApiKey(IdMixin, CreatedAtMixin, Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     rotated_from: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    #: Requests per minute this key may make (fixed UTC minute windows); NULL = unlimited.
+    rate_limit_rpm: Mapped[int | None] = mapped_column(Integer, nullable=True)

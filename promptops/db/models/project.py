@@ -21,3 +21,6 @@ class Project(IdMixin, CreatedAtMixin, Base):
     #: Approval policy (``promptops.policies.ApprovalPolicy`` as JSON); Admins change it.
     approval_policy: Mapped[dict[str, Any]] = mapped_column(
         default=dict, server_default=text("'{}'::jsonb"))
+    #: Response caching (``promptops.cache.CacheSettings`` as JSON): opt-in per project.
+    cache_settings: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, server_default=text("'{}'::jsonb"))

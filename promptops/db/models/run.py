@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from promptops.db.models.base import Base, CreatedAtMixin, IdMixin
@@ -55,3 +56,10 @@ class Run(IdMixin, CreatedAtMixin, Base):
         ForeignKey("deployments.id", ondelete="SET NULL"), nullable=True, index=True
     )
     arm: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # Gateway (issue 4): served from the exact or semantic cache (zero provider cost), the
+    # routing decision (``{"policy", "strategy", "chosen", "reason", "candidates": [...]}``) and
+    # the deployments tried in order (``[{"model", "error", "status"}]``).
+    cache_hit: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    cache_kind: Mapped[str | None] = mapped_column(String(10), nullable=True)  # exact|semantic
+    routing: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    attempts: Mapped[list[Any] | None] = mapped_column(JSONB, nullable=True)
