@@ -13,12 +13,14 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from api.errors import Forbidden, Unauthorized, Unavailable
+from api.errors import Forbidden, RateLimited, Unauthorized, Unavailable
 from promptops.db.models import Role
 from promptops.db.repositories import IdentityRepository
 from promptops.gateway import LLMGateway
+from promptops.ratelimit import hit, rate_limit_engine
 from promptops.security import SecretBox, api_key_prefix, verify_api_key
 from promptops.settings import Settings
+from promptops.telemetry import temporal_interceptors
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -37,9 +39,10 @@ async def get_temporal(request: Request) -> Client:
         settings: Settings = state.settings
         try:
             state.temporal = await Client.connect(
-                settings.resolved_temporal_address, namespace=settings.temporal_namespace
+                settings.resolved_temporal_address, namespace=settings.temporal_namespace,
+                interceptors=temporal_interceptors(),
             )
-        except Exception as exc:  # noqa: BLE001 - reported as 503
+        except Exception as exc:
             raise Unavailable(
                 f"Temporal at {settings.resolved_temporal_address} is unreachable: {exc}"
             ) from exc
@@ -106,7 +109,9 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
     """Authenticate the request's API key (``Authorization: Bearer po_...`` or ``X-API-Key``).
 
     Raises Unauthorized (401) for a missing, malformed, unknown, revoked or expired key, or a key
-    whose user is no longer a member of the key's organization.
+    whose user is no longer a member of the key's organization; RateLimited (429, with
+    ``Retry-After``) when a key with ``rate_limit_rpm`` has used up its current minute
+    (:mod:`promptops.ratelimit`; keys without a limit cost nothing more).
     """
     key = _presented_key(request)
     if not key:
@@ -132,6 +137,13 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
     project_id = row.project_id or membership.project_id
     if row.project_id and membership.project_id and row.project_id != membership.project_id:
         raise Unauthorized("the key's project is outside its user's membership")
+    if row.rate_limit_rpm is not None:
+        decision = await hit(rate_limit_engine(session), row.id, row.rate_limit_rpm)
+        if not decision.allowed:
+            raise RateLimited(
+                f"API key po_{row.prefix} exceeded its rate limit of {decision.limit} requests "
+                f"per minute; retry in {decision.reset_s} s", limit=decision.limit,
+                remaining=decision.remaining, retry_after_s=decision.reset_s)
     await identity.touch_key(row.id, now, older_than=now - LAST_USED_RESOLUTION)
     # Kept to the audit column's width; an over-long client id must not fail the request.
     request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 
 class APIError(Exception):
     status_code = 400
+    #: Extra response headers (e.g. ``Retry-After`` on a 429).
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -39,9 +43,23 @@ class Unavailable(APIError):
     status_code = 503
 
 
+class RateLimited(APIError):
+    """429 with ``Retry-After`` (seconds) and ``X-RateLimit-Limit`` / ``-Remaining``."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, limit: int, remaining: int, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after_s), "X-RateLimit-Limit": str(limit),
+                        "X-RateLimit-Remaining": str(remaining)}
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
-    async def _handle(_: Request, exc: APIError) -> JSONResponse:
+    async def _handle(request: Request, exc: APIError) -> JSONResponse:
+        if _openai_path(request.url.path):
+            return openai_error(exc.status_code, exc.message, param=exc.field,
+                                error_type=type(exc).__name__, headers=exc.headers)
         detail: list[dict[str, object]] | str
         if exc.field:
             loc = ["body", *exc.field.split(".")]
@@ -49,5 +67,35 @@ def install_handlers(app: FastAPI) -> None:
         else:
             detail = exc.message
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if exc.headers:
+            headers = {**(headers or {}), **exc.headers}
         return JSONResponse(status_code=exc.status_code, content={"detail": detail},
                             headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if not _openai_path(request.url.path):
+            return await request_validation_exception_handler(request, exc)
+        first = exc.errors()[0] if exc.errors() else {}
+        param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+        return openai_error(422, f"{param or 'request'}: {first.get('msg', 'invalid request')}",
+                            param=param, error_type="invalid_request_error")
+
+
+def _openai_path(path: str) -> bool:
+    return path == "/v1" or path.startswith("/v1/")
+
+
+def openai_error(status_code: int, message: str, *, param: str | None = None,
+                 error_type: str = "api_error",
+                 headers: dict[str, str] | None = None) -> JSONResponse:
+    """An error in the OpenAI API's shape (``{"error": {"message", "type", "param", "code"}}``),
+    which the official SDKs parse into their exception's message."""
+    kinds = {400: "invalid_request_error", 401: "authentication_error",
+             403: "permission_error", 404: "not_found_error", 409: "conflict_error",
+             422: "invalid_request_error", 429: "rate_limit_error"}
+    headers = {**({"WWW-Authenticate": "Bearer"} if status_code == 401 else {}),
+               **(headers or {})} or None
+    return JSONResponse(status_code=status_code, headers=headers, content={"error": {
+        "message": message, "type": kinds.get(status_code, error_type), "param": param,
+        "code": status_code}})

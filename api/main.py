@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from sqlalchemy import text
 
-from api.errors import install_handlers
+from api.errors import Unauthorized, install_handlers
 from api.routers import (
     api_keys,
     approvals,
     audit,
     budgets,
+    cache,
     datasets,
     deployments,
     evals,
     members,
     models,
+    openai_compat,
     projects,
     prompts,
     provider_keys,
+    routing_policies,
     runs,
 )
 from promptops.db.session import get_engine, get_session_factory
@@ -29,6 +34,12 @@ from promptops.gateway import LLMGateway, ModelCatalog
 from promptops.runtime import resolve_database_url
 from promptops.security import SecretBox
 from promptops.settings import Settings, get_settings
+from promptops.telemetry import (
+    MetricsMiddleware,
+    metrics_exposition,
+    register_gateway,
+    setup_tracing,
+)
 
 
 def create_app(settings: Settings | None = None, *, database_url: str | None = None,
@@ -42,6 +53,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.database_url = url
         app.state.session_factory = get_session_factory(url)
         app.state.gateway = LLMGateway(catalog or ModelCatalog.load(settings.resolved_models_file))
+        register_gateway(app.state.gateway)
         app.state.temporal = None
         app.state.server_secret = settings.server_secret()
         app.state.secret_box = SecretBox(settings.data_encryption_key())
@@ -54,11 +66,18 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         description="Versioned prompts, durable batch evaluations and safe rollouts on Temporal.",
         lifespan=lifespan,
         docs_url=None,  # served below from local files: no CDN needed on offline machines
+        # Server spans and HTTP metrics come from MetricsMiddleware (one span per request, the
+        # promptops_http_* series); FastAPI's own per-operation spans cost too much per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_handlers(app)
+    setup_tracing("promptops-api")
+    app.add_middleware(MetricsMiddleware)
     for module in (projects, prompts, datasets, runs, evals, audit, members, api_keys,
-                   provider_keys, approvals, deployments, budgets, models):
+                   provider_keys, approvals, deployments, budgets, models, cache,
+                   routing_policies):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(openai_compat.router)  # /v1: the OpenAI-compatible API
 
     import swagger_ui_bundle
     from fastapi.openapi.docs import get_swagger_ui_html
@@ -81,6 +100,18 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         async with app.state.session_factory() as session:
             await session.execute(text("SELECT 1"))
         return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus text exposition (see :mod:`promptops.telemetry`). Needs no API key, only
+        ``Authorization: Bearer <PROMPTOPS_METRICS_TOKEN>`` when that is set: restrict it to the
+        scraper at the network level as well."""
+        token = settings.metrics_token
+        if token and not hmac.compare_digest(
+                request.headers.get("authorization", "").encode(), f"Bearer {token}".encode()):
+            raise Unauthorized("/metrics needs 'Authorization: Bearer <PROMPTOPS_METRICS_TOKEN>'")
+        body, content_type = metrics_exposition()
+        return Response(body, media_type=content_type)
 
     return app
 

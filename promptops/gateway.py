@@ -29,17 +29,22 @@ breaker is open is skipped without sending a request (see :mod:`promptops.breake
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from promptops import telemetry
 from promptops.breakers import BreakerSettings, Clock, DeploymentRegistry
+
+logger = logging.getLogger(__name__)
 
 # LiteLLM fetches its price map from the network at import unless told not to.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -77,6 +82,8 @@ class ModelEntry:
     litellm_params: Mapping[str, Any]
     input_cost_per_token: float = 0.0
     output_cost_per_token: float = 0.0
+    #: ``model_info.supports_response_schema`` from the model list; None: ask LiteLLM's map.
+    supports_response_schema: bool | None = None
 
     def cost_usd(self, tokens_in: int, tokens_out: int) -> float:
         return tokens_in * self.input_cost_per_token + tokens_out * self.output_cost_per_token
@@ -128,6 +135,9 @@ class ModelCatalog:
                 output_cost_per_token=float(
                     info.get("output_cost_per_token", params.pop("output_cost_per_token", 0.0))
                 ),
+                supports_response_schema=(
+                    bool(info["supports_response_schema"])
+                    if info.get("supports_response_schema") is not None else None),
             )
         router_settings = dict(data.get("router_settings") or {})
         fallbacks = _parse_fallbacks(router_settings.get("fallbacks"), entries)
@@ -190,7 +200,11 @@ class Completion:
     """Result of one call. ``latency_ms`` is wall time of the provider call in ms; ``model`` is
     the model that answered. ``attempts`` lists each candidate in order as ``{"model", "error",
     "status"}``: ``error`` None for the one that answered, ``"circuit open"`` (status None) for a
-    deployment skipped by its breaker, otherwise the provider's error and HTTP status."""
+    deployment skipped by its breaker, otherwise the provider's error and HTTP status.
+    ``tool_calls`` (None when the model called no tool) are in the OpenAI shape
+    ``[{"id", "type": "function", "function": {"name", "arguments": <JSON text>}}]``.
+    ``ttft_ms`` (streamed calls only) is the time to the first delta in ms; ``latency_ms`` is
+    then the whole stream's wall time."""
 
     model: str
     output: str
@@ -200,6 +214,29 @@ class Completion:
     latency_ms: float
     finish_reason: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] | None = None
+    ttft_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class StreamDelta:
+    """A piece of a streamed answer: ``text`` (may be empty) and, when the model streams a tool
+    call, ``tool_calls`` fragments in the OpenAI chunk shape ``[{"index", "id"?, "type"?,
+    "function": {"name"?, "arguments"}}]`` (concatenate ``arguments`` per ``index``)."""
+
+    text: str = ""
+    tool_calls: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class StreamDone:
+    """The last event of :meth:`LLMGateway.stream`: the whole call as a :class:`Completion`
+    (output, tokens, cost in USD, ``latency_ms``, ``ttft_ms``, ``attempts``)."""
+
+    completion: Completion
+
+
+StreamEvent = StreamDelta | StreamDone
 
 
 _SECRET_PATTERN = re.compile(
@@ -251,17 +288,42 @@ class LLMGateway:
         return [{**self.deployments.get(name).snapshot(), "provider": entry.provider}
                 for name, entry in self.catalog.entries.items()]
 
+    def resolve_candidates(self, model: str | None = None,
+                           candidates: Sequence[str] | None = None) -> list[str]:
+        """The model names a call tries, in order: ``candidates`` as given (a routing policy's
+        ranking; repeats dropped) or else ``model`` (default: the catalog's first) and its
+        fallbacks. Raises :class:`UnknownModelError` for a name not in the catalog and a
+        non-retryable :class:`GatewayError` (400) for an empty ``candidates``."""
+        if candidates is None:
+            return self.catalog.candidates(model)
+        names: list[str] = []
+        for name in candidates:
+            entry = self.catalog.get(name)
+            if entry.model_name not in names:
+                names.append(entry.model_name)
+        if not names:
+            raise GatewayError("candidates is empty: name at least one model",
+                               retryable=False, status_code=400)
+        return names
+
     async def complete(
         self,
         messages: list[dict[str, Any]],
         *,
         model: str | None = None,
+        candidates: Sequence[str] | None = None,
         decoding: Mapping[str, Any] | None = None,
         response_format: Mapping[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
         credentials: ProviderOverride | None = None,
     ) -> Completion:
         """One chat completion from ``model`` (default: the catalog's first) or, when it fails
-        with a retryable error or its breaker is open, from its fallbacks in order.
+        with a retryable error or its breaker is open, from its fallbacks in order. With
+        ``candidates`` (e.g. a routing policy's ranking) exactly those models are tried, in
+        that order, instead (see :meth:`resolve_candidates`). ``tools``/``tool_choice`` (OpenAI
+        format) pass through to the provider; the answer's calls are in
+        :attr:`Completion.tool_calls`.
 
         Raises :class:`GatewayError` (``retryable`` set, ``attempts`` filled): the provider's own
         error at once when it is non-retryable; when every candidate failed or was skipped, the
@@ -270,9 +332,9 @@ class LLMGateway:
         """
         attempts: list[dict[str, Any]] = []
         last: GatewayError | None = None
-        candidates = self.catalog.candidates(model)
-        requested_provider = self.catalog.get(candidates[0]).provider
-        for name in candidates:
+        names = self.resolve_candidates(model, candidates)
+        requested_provider = self.catalog.get(names[0]).provider
+        for name in names:
             entry = self.catalog.get(name)
             deployment = self.deployments.get(name)
             # A tenant's key belongs to the requested model's provider: a fallback on another
@@ -284,20 +346,13 @@ class LLMGateway:
             started = time.perf_counter()
             try:
                 completion = await self._call(entry, messages, decoding, response_format,
-                                              override)
+                                              override, tools=tools, tool_choice=tool_choice)
             except GatewayError as err:
                 elapsed_ms = (time.perf_counter() - started) * 1000.0
                 attempts.append({"model": name, "error": str(err), "status": err.status_code})
-                # Only provider-side faults (retryable) reach the shared ``last_error`` that
-                # every tenant sees in /models/providers; a 400/401 is the caller's business.
-                deployment.stats.record(
-                    elapsed_ms, ok=False, counts=err.retryable, status_code=err.status_code,
-                    error=redact_secrets(str(err)) if err.retryable else None)
-                if not err.retryable:
-                    deployment.breaker.release()
+                if not self._record_failure(deployment, err, elapsed_ms):
                     err.attempts = attempts
                     raise
-                deployment.breaker.record_failure()
                 last = err
                 continue
             except BaseException:
@@ -307,25 +362,162 @@ class LLMGateway:
             deployment.stats.record(completion.latency_ms, ok=True)
             attempts.append({"model": name, "error": None, "status": 200})
             return replace(completion, attempts=attempts)
-        if last is not None and len(attempts) == 1:
-            last.attempts = attempts
-            raise last
-        summary = "; ".join(f"{a['model']}: {a['error']}" for a in attempts)
-        raise GatewayError(
-            f"every candidate model failed ({summary})", retryable=True,
-            status_code=last.status_code if last is not None else 503, attempts=attempts)
+        raise self._exhausted(attempts, last)
 
-    async def _call(
+    async def stream(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        model: str | None = None,
+        candidates: Sequence[str] | None = None,
+        decoding: Mapping[str, Any] | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        credentials: ProviderOverride | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """A streamed chat completion: :class:`StreamDelta` events as the provider sends them,
+        then exactly one :class:`StreamDone` whose completion carries the whole output, token
+        counts, cost (USD), ``latency_ms`` (whole stream) and ``ttft_ms`` (to the first delta).
+
+        Candidates, fallbacks and breakers are those of :meth:`complete`, but a fallback is
+        only possible *before* the first delta was yielded: an error after it raises a
+        non-retryable :class:`GatewayError` (``attempts`` filled), since the caller has already
+        passed text on. Tokens are the provider's usage (requested with
+        ``stream_options.include_usage``); a provider that sends none is metered with
+        ``litellm.token_counter`` (its tokenizer for the model, else tiktoken's cl100k), so
+        cost is an estimate then. Closing the iterator early (client disconnect, cancellation)
+        frees a half-open breaker's probe without a verdict on the deployment.
+        """
+        attempts: list[dict[str, Any]] = []
+        last: GatewayError | None = None
+        names = self.resolve_candidates(model, candidates)
+        requested_provider = self.catalog.get(names[0]).provider
+        for name in names:
+            entry = self.catalog.get(name)
+            deployment = self.deployments.get(name)
+            override = credentials if entry.provider == requested_provider else None
+            if not deployment.breaker.try_acquire():
+                attempts.append({"model": name, "error": "circuit open", "status": None})
+                continue
+            acc = _StreamAccumulator()
+            started = time.perf_counter()
+            try:
+                # aclosing: an early close must reach the provider stream at once, not at GC.
+                async with contextlib.aclosing(self._stream_one(
+                        entry, messages, decoding, response_format, override, tools,
+                        tool_choice, acc, started)) as deltas:
+                    async for delta in deltas:
+                        yield delta
+            except GatewayError as err:
+                elapsed_ms = (time.perf_counter() - started) * 1000.0
+                attempts.append({"model": name, "error": str(err), "status": err.status_code})
+                retryable = self._record_failure(deployment, err, elapsed_ms)
+                if acc.ttft_ms is not None:
+                    # Text already went out: another model cannot continue it.
+                    raise GatewayError(
+                        f"the stream from {name} broke after the first delta: {err}",
+                        retryable=False, status_code=err.status_code,
+                        attempts=attempts) from err
+                if not retryable:
+                    err.attempts = attempts
+                    raise
+                last = err
+                continue
+            except BaseException:
+                deployment.breaker.release()  # cancelled / closed early: no verdict
+                raise
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            deployment.breaker.record_success()
+            deployment.stats.record(latency_ms, ok=True)
+            attempts.append({"model": name, "error": None, "status": 200})
+            yield StreamDone(acc.completion(entry, messages, latency_ms, attempts))
+            return
+        raise self._exhausted(attempts, last)
+
+    async def _stream_one(
         self,
         entry: ModelEntry,
         messages: list[dict[str, Any]],
         decoding: Mapping[str, Any] | None,
         response_format: Mapping[str, Any] | None,
         credentials: ProviderOverride | None,
-    ) -> Completion:
-        """One request to one deployment, classified into :class:`GatewayError` on failure."""
+        tools: list[dict[str, Any]] | None,
+        tool_choice: str | dict[str, Any] | None,
+        acc: _StreamAccumulator,
+        started: float,
+    ) -> AsyncIterator[StreamDelta]:
+        """The deltas of one streamed request to one deployment, gathered into ``acc``;
+        provider errors (on open or mid-stream) classified into :class:`GatewayError`."""
         import litellm
 
+        litellm.suppress_debug_info = True  # no 'Give Feedback' banner per error
+
+        kwargs = self._request_kwargs(entry, decoding, response_format, credentials, tools,
+                                      tool_choice)
+        try:
+            response = await litellm.acompletion(
+                messages=messages, num_retries=0, timeout=self.timeout_s, stream=True,
+                stream_options={"include_usage": True}, **kwargs)
+        except Exception as exc:
+            raise _classify(exc) from exc
+        iterator = response.__aiter__()
+        try:
+            while True:
+                try:
+                    chunk = await iterator.__anext__()
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:
+                    raise _classify(exc) from exc
+                delta = acc.add(chunk)
+                if delta is not None:
+                    if acc.ttft_ms is None:
+                        acc.ttft_ms = (time.perf_counter() - started) * 1000.0
+                    yield delta
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except Exception:  # closing a dead stream must not mask the cause
+                    logger.debug("closing the provider stream failed", exc_info=True)
+
+    def _record_failure(self, deployment: Any, err: GatewayError, elapsed_ms: float) -> bool:
+        """Account a failed request on the deployment's breaker and stats; True when the error
+        is retryable (the next candidate may be tried)."""
+        # Only provider-side faults (retryable) reach the shared ``last_error`` that every
+        # tenant sees in /models/providers; a 400/401 is the caller's business.
+        deployment.stats.record(
+            elapsed_ms, ok=False, counts=err.retryable, status_code=err.status_code,
+            error=redact_secrets(str(err)) if err.retryable else None)
+        if not err.retryable:
+            deployment.breaker.release()
+            return False
+        deployment.breaker.record_failure()
+        return True
+
+    @staticmethod
+    def _exhausted(attempts: list[dict[str, Any]], last: GatewayError | None) -> GatewayError:
+        """The error once every candidate failed or was skipped."""
+        if last is not None and len(attempts) == 1:
+            last.attempts = attempts
+            return last
+        summary = "; ".join(f"{a['model']}: {a['error']}" for a in attempts)
+        return GatewayError(
+            f"every candidate model failed ({summary})", retryable=True,
+            status_code=last.status_code if last is not None else 503, attempts=attempts)
+
+    @staticmethod
+    def _request_kwargs(
+        entry: ModelEntry,
+        decoding: Mapping[str, Any] | None,
+        response_format: Mapping[str, Any] | None,
+        credentials: ProviderOverride | None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """LiteLLM keyword arguments for one request to ``entry``."""
         kwargs: dict[str, Any] = dict(entry.litellm_params)
         if credentials is not None:
             kwargs["api_key"] = credentials.api_key
@@ -336,24 +528,162 @@ class LLMGateway:
                 kwargs[key] = decoding[key]
         if response_format:
             kwargs["response_format"] = dict(response_format)
-        started = time.perf_counter()
-        try:
-            response = await litellm.acompletion(
-                messages=messages, num_retries=0, timeout=self.timeout_s, **kwargs
+        if tools:
+            kwargs["tools"] = [dict(t) for t in tools]
+            if tool_choice is not None:
+                kwargs["tool_choice"] = tool_choice
+        return kwargs
+
+    async def _call(
+        self,
+        entry: ModelEntry,
+        messages: list[dict[str, Any]],
+        decoding: Mapping[str, Any] | None,
+        response_format: Mapping[str, Any] | None,
+        credentials: ProviderOverride | None,
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+    ) -> Completion:
+        """One request to one deployment, classified into :class:`GatewayError` on failure."""
+        import litellm
+
+        litellm.suppress_debug_info = True  # no 'Give Feedback' banner per error
+
+        kwargs = self._request_kwargs(entry, decoding, response_format, credentials, tools,
+                                      tool_choice)
+        with telemetry.llm_span(entry.model_name, entry.provider) as span:
+            started = time.perf_counter()
+            try:
+                response = await litellm.acompletion(
+                    messages=messages, num_retries=0, timeout=self.timeout_s, **kwargs
+                )
+            except Exception as exc:
+                raise _classify(exc) from exc
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            choice = response.choices[0]
+            usage = getattr(response, "usage", None)
+            tokens_in = int(getattr(usage, "prompt_tokens", 0) or 0)
+            tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
+            completion = Completion(
+                model=entry.model_name,
+                output=choice.message.content or "",
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                cost_usd=entry.cost_usd(tokens_in, tokens_out),
+                latency_ms=latency_ms,
+                finish_reason=getattr(choice, "finish_reason", None),
+                tool_calls=_tool_calls_of(getattr(choice.message, "tool_calls", None)),
             )
-        except Exception as exc:
-            raise _classify(exc) from exc
-        latency_ms = (time.perf_counter() - started) * 1000.0
-        choice = response.choices[0]
-        usage = getattr(response, "usage", None)
-        tokens_in = int(getattr(usage, "prompt_tokens", 0) or 0)
-        tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
+            span.set_usage(tokens_in, tokens_out, completion.cost_usd, completion.finish_reason)
+            return completion
+
+
+def _get(obj: Any, key: str) -> Any:
+    """``obj[key]`` or ``obj.key`` (LiteLLM hands out both dicts and pydantic objects)."""
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _tool_calls_of(raw: Any) -> list[dict[str, Any]] | None:
+    """A response message's tool calls in the plain OpenAI shape; None when there are none."""
+    if not raw:
+        return None
+    calls: list[dict[str, Any]] = []
+    for call in raw:
+        function = _get(call, "function")
+        calls.append({
+            "id": _get(call, "id"),
+            "type": _get(call, "type") or "function",
+            "function": {"name": _get(function, "name"),
+                         "arguments": _get(function, "arguments") or ""},
+        })
+    return calls
+
+
+class _StreamAccumulator:
+    """Gathers a stream's chunks: text, tool-call fragments by index, finish reason, usage."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.tool_calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: str | None = None
+        self.usage: Any = None
+        self.ttft_ms: float | None = None
+
+    def add(self, chunk: Any) -> StreamDelta | None:
+        """Take one chunk; the delta to pass on, or None when it carries no content."""
+        usage = _get(chunk, "usage")
+        if usage is not None and _get(usage, "prompt_tokens") is not None:
+            self.usage = usage
+        choices = _get(chunk, "choices") or []
+        if not choices:
+            return None
+        choice = choices[0]
+        if _get(choice, "finish_reason"):
+            self.finish_reason = str(_get(choice, "finish_reason"))
+        delta = _get(choice, "delta")
+        if delta is None:
+            return None
+        text = _get(delta, "content") or ""
+        fragments: list[dict[str, Any]] = []
+        for position, raw in enumerate(_get(delta, "tool_calls") or []):
+            index = _get(raw, "index")
+            index = int(index) if index is not None else position
+            function = _get(raw, "function")
+            name = _get(function, "name") if function is not None else None
+            arguments = (_get(function, "arguments") if function is not None else None) or ""
+            fragment: dict[str, Any] = {"index": index, "function": {"arguments": arguments}}
+            if _get(raw, "id"):
+                fragment["id"] = _get(raw, "id")
+                fragment["type"] = _get(raw, "type") or "function"
+            if name:
+                fragment["function"]["name"] = name
+            fragments.append(fragment)
+            call = self.tool_calls.setdefault(index, {
+                "id": None, "type": "function", "function": {"name": None, "arguments": ""}})
+            if fragment.get("id"):
+                call["id"] = fragment["id"]
+            if name:
+                call["function"]["name"] = name
+            call["function"]["arguments"] += arguments
+        if text:
+            self.parts.append(text)
+        if not text and not fragments:
+            return None
+        return StreamDelta(text=text, tool_calls=fragments or None)
+
+    def completion(self, entry: ModelEntry, messages: list[dict[str, Any]],
+                   latency_ms: float, attempts: list[dict[str, Any]]) -> Completion:
+        output = "".join(self.parts)
+        if self.usage is not None:
+            tokens_in = int(_get(self.usage, "prompt_tokens") or 0)
+            tokens_out = int(_get(self.usage, "completion_tokens") or 0)
+        else:
+            tokens_in, tokens_out = _count_tokens(entry, messages, output)
+        tool_calls = [self.tool_calls[i] for i in sorted(self.tool_calls)] or None
         return Completion(
-            model=entry.model_name,
-            output=choice.message.content or "",
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            cost_usd=entry.cost_usd(tokens_in, tokens_out),
-            latency_ms=latency_ms,
-            finish_reason=getattr(choice, "finish_reason", None),
-        )
+            model=entry.model_name, output=output, tokens_in=tokens_in, tokens_out=tokens_out,
+            cost_usd=entry.cost_usd(tokens_in, tokens_out), latency_ms=latency_ms,
+            finish_reason=self.finish_reason, attempts=list(attempts), tool_calls=tool_calls,
+            ttft_ms=self.ttft_ms)
+
+
+def _count_tokens(entry: ModelEntry, messages: list[dict[str, Any]],
+                  output: str) -> tuple[int, int]:
+    """(prompt, completion) tokens counted locally with ``litellm.token_counter`` for a
+    provider that reported no usage on its stream."""
+    import litellm
+
+    litellm.suppress_debug_info = True  # no 'Give Feedback' banner per error
+
+    model = str(entry.litellm_params.get("model", entry.model_name))
+    try:
+        tokens_in = int(litellm.token_counter(model=model, messages=messages))
+        tokens_out = int(litellm.token_counter(model=model, text=output,
+                                               count_response_tokens=True)) if output else 0
+    except Exception:  # a tokenizer problem must not fail a finished answer
+        logger.warning("token counting failed for %s", model, exc_info=True)
+        return 0, 0
+    return tokens_in, tokens_out

@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     api_key: str | None = Field(default=None, alias="PROMPTOPS_API_KEY", repr=False)
     # Approval reminders: a webhook URL that gets a JSON POST (else a log line + audit entry).
     approval_webhook_url: str | None = Field(default=None, alias="PROMPTOPS_APPROVAL_WEBHOOK_URL")
+    # Seconds between provider health checks (Temporal Schedule `provider-health-check`, set up
+    # by each worker at start); 0 disables them (and deletes the schedule).
+    health_check_interval_s: int = Field(default=300, ge=0,
+                                         alias="PROMPTOPS_HEALTH_CHECK_INTERVAL_S")
+    # GET /metrics needs `Authorization: Bearer <token>` when set (else it is open: restrict it to
+    # the Prometheus scraper at the network level).
+    metrics_token: str | None = Field(default=None, alias="PROMPTOPS_METRICS_TOKEN", repr=False)
 
     @property
     def home_dir(self) -> Path:

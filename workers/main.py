@@ -17,16 +17,21 @@ from temporalio.worker import Worker
 from activities.approval.activities import ApprovalActivities
 from activities.deployment.activities import DeploymentActivities
 from activities.evaluation.activities import EvaluationActivities
+from activities.provider_health.activities import ProviderHealthActivities
 from promptops.gateway import LLMGateway, ModelCatalog
 from promptops.runtime import resolve_database_url
 from promptops.settings import Settings, get_settings
+from promptops.telemetry import setup_tracing, temporal_interceptors
 from workflows.approval.workflow import ApprovalWorkflow
 from workflows.canary.workflow import CanaryRolloutWorkflow
 from workflows.evaluation.workflow import BatchEvaluationWorkflow
+from workflows.provider_health.schedule import ensure_health_check_schedule
+from workflows.provider_health.workflow import ProviderHealthCheckWorkflow
 
 log = logging.getLogger("promptops.worker")
 
-WORKFLOWS = [BatchEvaluationWorkflow, ApprovalWorkflow, CanaryRolloutWorkflow]
+WORKFLOWS = [BatchEvaluationWorkflow, ApprovalWorkflow, CanaryRolloutWorkflow,
+             ProviderHealthCheckWorkflow]
 
 
 def build_activities(database_url: str, catalog: ModelCatalog) -> list[object]:
@@ -34,6 +39,7 @@ def build_activities(database_url: str, catalog: ModelCatalog) -> list[object]:
     approval = ApprovalActivities(database_url,
                                   webhook_url=get_settings().approval_webhook_url)
     deployment = DeploymentActivities(database_url)
+    health = ProviderHealthActivities(database_url, LLMGateway(catalog))
     return [
         evaluation.plan_evaluation,
         evaluation.evaluate_chunk,
@@ -47,6 +53,7 @@ def build_activities(database_url: str, catalog: ModelCatalog) -> list[object]:
         deployment.set_deployment_step,
         deployment.compute_deployment_figures,
         deployment.finish_deployment,
+        health.check_provider_health,
     ]
 
 
@@ -66,9 +73,18 @@ def build_worker(
 async def run_worker(settings: Settings) -> None:
     database_url = resolve_database_url(settings)
     catalog = ModelCatalog.load(settings.resolved_models_file)
+    setup_tracing("promptops-worker")
+    # The client's TracingInterceptor also applies to the worker built on it: workflow and
+    # activity spans continue the trace of the API request that started the workflow.
     client = await Client.connect(settings.resolved_temporal_address,
-                                  namespace=settings.temporal_namespace)
+                                  namespace=settings.temporal_namespace,
+                                  interceptors=temporal_interceptors())
     worker = build_worker(client, settings.task_queue, database_url, catalog)
+    try:
+        await ensure_health_check_schedule(client, settings.task_queue,
+                                           settings.health_check_interval_s)
+    except Exception:  # a refusing cluster must not keep the worker from serving
+        log.exception("could not create or update the provider health check schedule")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -7,7 +7,13 @@ import uuid
 from fastapi import APIRouter, Request, status
 
 from api.deps import CurrentPrincipal, SessionDep
-from api.schemas.identity import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ApiKeysPublic
+from api.schemas.identity import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    ApiKeysPublic,
+    ApiKeyUpdate,
+)
 from api.services.identity import ApiKeyService
 
 router = APIRouter(prefix="/api_keys", tags=["api keys"])
@@ -43,6 +49,15 @@ async def rotate_api_key(key_id: uuid.UUID, request: Request, session: SessionDe
     (``rotated_from`` = the old id) is returned once, and the old key is revoked at once,
     with no grace period. 409 for a revoked or expired key."""
     return await _service(request, session, principal).rotate(key_id)
+
+
+@router.patch("/{key_id}", response_model=ApiKeyPublic)
+async def update_api_key(key_id: uuid.UUID, body: ApiKeyUpdate, request: Request,
+                         session: SessionDep, principal: CurrentPrincipal):
+    """Rename a key or set its ``rate_limit_rpm`` (requests per minute, >= 1; ``null`` =
+    unlimited); omitted fields stay. Owners change their own keys, Admins any key of the
+    organization; 404 for another's key, 409 for a revoked one, 422 names the field."""
+    return await _service(request, session, principal).update(key_id, body)
 
 
 @router.delete("/{key_id}", response_model=ApiKeyPublic)

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentPrincipal, EditorPrincipal, GatewayDep, SecretBoxDep, SessionDep
 from api.errors import Unprocessable
@@ -18,23 +23,54 @@ from api.schemas.runs import (
 )
 from api.services.feedback import FeedbackService
 from api.services.prompts import PromptService
-from api.services.runs import Routing, RunService
-from promptops.db.models import ENVIRONMENT_LABELS
+from api.services.runs import (
+    CallResult,
+    Routing,
+    RunService,
+    environment_of_label,
+    serve_label,
+)
+from promptops.db.models import ENVIRONMENT_LABELS, Run
 from promptops.db.repositories import PromptRepository, RunRepository
-from promptops.traffic import choose_arm
+from promptops.structured import check_schema
 
 router = APIRouter(tags=["runs"])
 
 
-def _result(run, output) -> dict:  # type: ignore[no-untyped-def]
+def _result(run: Run, output: Any, *, tool_calls: list[dict[str, Any]] | None = None,
+            finish_reason: str | None = None) -> dict[str, Any]:
     return {
         "run_id": run.id, "prompt_version_id": run.prompt_version_id, "model": run.model,
         "output": output, "trace_id": run.trace_id, "environment": run.environment,
         "subject_id": run.subject_id, "deployment_id": run.deployment_id, "arm": run.arm,
+        "tool_calls": tool_calls, "finish_reason": finish_reason,
+        "cache_hit": bool(run.cache_hit), "cache_kind": run.cache_kind,
+        "routing": run.routing, "attempts": run.attempts,
         "metrics": {"latency_ms": run.latency_ms,
                     "tokens": {"prompt": run.tokens_in, "completion": run.tokens_out},
                     "cost_usd": float(run.cost_usd)},
     }
+
+
+def call_result(result: CallResult) -> dict[str, Any]:
+    return _result(result.run, result.output, tool_calls=result.tool_calls,
+                   finish_reason=result.finish_reason)
+
+
+def _sse(event: str, data: Any) -> bytes:
+    """One Server-Sent Event (WHATWG HTML, "Server-sent events": ``event:`` and one ``data:``
+    line of JSON, then a blank line)."""
+    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+
+
+async def _generate_events(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    async for event in events:
+        if event["type"] == "delta":
+            yield _sse("delta", {"text": event["text"]})
+        elif event["type"] == "done":
+            yield _sse("done", jsonable_encoder(call_result(event["result"])))
+        else:
+            yield _sse("error", {k: v for k, v in event.items() if k != "type"})
 
 
 @router.post("/runs/execute", response_model=RunResult)
@@ -48,14 +84,22 @@ async def execute(body: ExecuteRequest, session: SessionDep, principal: EditorPr
     return _result(run, output)
 
 
-@router.post("/generate", response_model=RunResult)
+@router.post("/generate", response_model=RunResult,
+             responses={200: {"content": {"text/event-stream": {}},
+                              "description": "JSON, or Server-Sent Events with stream: true "
+                                             "(delta* then done, or error)"}})
 async def generate(body: GenerateRequest, session: SessionDep, principal: EditorPrincipal,
                    gateway: GatewayDep, secret_box: SecretBoxDep):
     """Production inference. Resolves the environment's label (prod -> ``production``); while
     a canary deployment is active there, ``subject_id`` is hashed into the current weights
     (sticky; read on every request). The run records subject, environment, deployment, arm.
-    Errors: 404 unknown prompt/label, 422 bad variables or label/environment mismatch, 502/429
-    provider failures (recorded as failed runs)."""
+    ``model`` overrides the version's model (a model name or ``policy:<name>``). With ``stream:
+    true`` the answer is Server-Sent Events: ``delta`` events (``{"text"}``) then one ``done``
+    event carrying the same object as the JSON answer (token counts and cost included), or an
+    ``error`` event (``{"status", "message"}``).
+    Errors: 404 unknown prompt/label, 422 bad variables, schema, model or label/environment
+    mismatch, 429 budget or provider rate limit, 502/503 provider failures (recorded as failed
+    runs)."""
     prompts = PromptService(session, principal)
     routing = Routing(subject_id=body.subject_id)
     if body.prompt_version_id:
@@ -75,26 +119,30 @@ async def generate(body: GenerateRequest, session: SessionDep, principal: Editor
         else:
             await prompts.get_prompt(prompt_id)
         environment, label = _environment_and_label(body)
-        version = await prompts.resolve_label(prompt_id, label)
-        routing = Routing(subject_id=body.subject_id, environment=environment)
-        deployment = (await RunRepository(session).active_deployment(prompt_id, environment)
-                      if environment else None)
-        if deployment is not None:
-            subject = body.subject_id or uuid.uuid4().hex
-            arm = choose_arm(deployment.canary_weight, deployment.id, subject)
-            if arm == "canary":
-                version = await prompts.get_version(deployment.candidate_version_id)
-            routing = Routing(subject_id=body.subject_id, environment=environment,
-                              deployment_id=deployment.id, arm=arm)
-    response_format = None
+        version, routing = await serve_label(session, principal, prompt_id, environment,
+                                             label, body.subject_id)
     if body.schema_:
-        response_format = {"type": "json_schema",
-                           "json_schema": {"name": "output", "schema": body.schema_}}
-    run, output = await RunService(session, principal, gateway, secret_box).execute(
-        version, body.variables, source="generate",
+        try:
+            check_schema(body.schema_)
+        except ValueError as exc:
+            raise Unprocessable(str(exc), field="schema") from exc
+    service = RunService(session, principal, gateway, secret_box)
+    request = await service.version_request(
+        version, body.variables, source="generate", model=body.model,
         decoding=body.decoding.model_dump(exclude_none=True) if body.decoding else None,
-        response_format=response_format, routing=routing)
-    return _result(run, output)
+        routing=routing)
+    if body.schema_:
+        request.schema, request.response_format = body.schema_, None
+    request.tools, request.tool_choice = body.tools, body.tool_choice
+    if body.stream:
+        events = await service.stream(request)
+        # Everything before the first event (auth, routing, cache, budget) has been decided;
+        # commit so the stream's run records see the same state.
+        await session.commit()
+        return StreamingResponse(_generate_events(events), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache",
+                                          "X-Accel-Buffering": "no"})
+    return call_result(await service.call(request))
 
 
 def _environment_and_label(body: GenerateRequest) -> tuple[str | None, str]:
@@ -104,9 +152,7 @@ def _environment_and_label(body: GenerateRequest) -> tuple[str | None, str]:
             raise Unprocessable(f"environment {body.environment!r} serves label {label!r}, "
                                 f"not {body.label!r}", field="label")
         return body.environment, label
-    label = body.label or ENVIRONMENT_LABELS["prod"]
-    by_label = {v: k for k, v in ENVIRONMENT_LABELS.items()}
-    return by_label.get(label), label
+    return environment_of_label(body.label)
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)

@@ -80,11 +80,22 @@ class ApiKeyCreate(BaseModel):
         default=None, description="ISO 8601; without a zone it is read as UTC")
     user_email: str | None = Field(
         default=None, description="issue the key to this member (Admin only); default: yourself")
+    rate_limit_rpm: int | None = Field(
+        default=None, ge=1, description="requests per minute (fixed UTC minute windows); "
+        "null = unlimited")
 
     @field_validator("user_email")
     @classmethod
     def _check_user_email(cls, value: str | None) -> str | None:
         return None if value is None else _email(value)
+
+
+class ApiKeyUpdate(BaseModel):
+    """Fields to change; omitted ones stay. ``rate_limit_rpm: null`` removes the limit."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    rate_limit_rpm: int | None = Field(
+        default=None, ge=1, description="requests per minute; null = unlimited")
 
 
 class ApiKeyPublic(BaseModel):
@@ -103,6 +114,7 @@ class ApiKeyPublic(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     rotated_from: uuid.UUID | None
+    rate_limit_rpm: int | None = None
 
 
 class ApiKeyCreated(ApiKeyPublic):

@@ -5,7 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+
+
+class HealthCheckPublic(BaseModel):
+    """The latest periodic health check of a deployment (Temporal Schedule
+    ``provider-health-check``): a one-token completion sent with the deployment's own key.
+    ``latency_ms`` in ms; ``status_code`` the provider's HTTP status (None for a timeout or
+    connection error); ``error`` the provider's message with secrets redacted."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    ok: bool
+    checked_at: datetime
+    latency_ms: float | None
+    status_code: int | None
+    error: str | None
 
 
 class ProviderPublic(BaseModel):
@@ -32,6 +47,8 @@ class ProviderPublic(BaseModel):
     last_error: str | None
     last_error_status: int | None
     last_error_at: datetime | None
+    #: The latest periodic health check (shared by every API process); None before the first.
+    last_check: HealthCheckPublic | None = None
 
 
 class ProvidersPublic(BaseModel):

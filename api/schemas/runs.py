@@ -39,7 +39,17 @@ class GenerateRequest(BaseModel):
     prompt_version_id: uuid.UUID | None = None
     variables: dict[str, Any] = Field(default_factory=dict)
     decoding: Decoding | None = None
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    schema_: dict[str, Any] | None = Field(
+        default=None, alias="schema",
+        description="JSON Schema the output must satisfy (passed to providers that support "
+                    "it; always validated, retried with the error fed back)")
+    model: str | None = Field(
+        default=None, max_length=200,
+        description="override the version's model: a model name or policy:<routing policy>")
+    tools: list[dict[str, Any]] | None = Field(
+        default=None, description="OpenAI-format tool definitions, passed through")
+    tool_choice: str | dict[str, Any] | None = None
+    stream: bool = Field(default=False, description="answer with Server-Sent Events")
 
 
 class TokenCounts(BaseModel):
@@ -54,11 +64,21 @@ class RunMetrics(BaseModel):
 
 
 class RunResult(BaseModel):
+    """``cache_hit``: served from the exact or semantic cache (``cache_kind``), at zero cost;
+    ``routing``: the routing policy's decision and reason (``policy:<name>`` models);
+    ``attempts``: the deployments tried in order (fallbacks, breakers, schema retries)."""
+
     run_id: uuid.UUID
-    prompt_version_id: uuid.UUID
+    prompt_version_id: uuid.UUID | None
     model: str
     output: Any
     metrics: RunMetrics
+    tool_calls: list[dict[str, Any]] | None = None
+    finish_reason: str | None = None
+    cache_hit: bool = False
+    cache_kind: str | None = None
+    routing: dict[str, Any] | None = None
+    attempts: list[dict[str, Any]] | None = None
     trace_id: str | None = None
     environment: str | None = None
     subject_id: str | None = None
@@ -125,5 +145,10 @@ class RunPublic(BaseModel):
     environment: str | None
     deployment_id: uuid.UUID | None
     arm: str | None
+    trace_id: str | None = None
+    cache_hit: bool = False
+    cache_kind: str | None = None
+    routing: dict[str, Any] | None = None
+    attempts: list[dict[str, Any]] | None = None
     created_at: datetime
     feedback: list[FeedbackPublic] = Field(default_factory=list)

@@ -42,6 +42,7 @@ from api.services.prompts import PromptService
 from promptops.budgets import (
     Period,
     Usage,
+    completion_token_bound,
     estimate_prompt_tokens,
     max_usage,
     period_end,
@@ -119,11 +120,14 @@ class BudgetGuard:
     def _session(self) -> AsyncSession:
         return AsyncSession(bind=budget_engine(self.bind), expire_on_commit=False)
 
-    async def reserve(self, project_id: uuid.UUID, entry: ModelEntry,
+    async def reserve(self, project_id: uuid.UUID, entry: ModelEntry | Sequence[ModelEntry],
                       messages: Sequence[Mapping[str, Any]], max_tokens: int | None, *,
-                      now: datetime | None = None) -> Reservation | None:
+                      attempts: int = 1, now: datetime | None = None) -> Reservation | None:
         """Reserve the request's maximum usage in every limited period of the project.
 
+        ``entry`` may list every model the call may reach (fallbacks, a routing policy's
+        candidates): the most expensive one is reserved for. ``attempts`` multiplies the bound
+        (a structured-output call may ask the provider that many times).
         Returns None when the project has no limit (nothing reserved). Raises
         :class:`BudgetExceeded` (429, nothing reserved) when a period would overflow."""
         # Limits are read on the request's own connection: the common unlimited case then
@@ -135,8 +139,7 @@ class BudgetGuard:
                                              or getattr(budget, tokens_field) is not None)]
         if not limits:
             return None
-        usage = max_usage(estimate_prompt_tokens(messages), max_tokens,
-                          entry.input_cost_per_token, entry.output_cost_per_token)
+        usage = request_bound(entry, messages, max_tokens, attempts)
         async with self._session() as session, session.begin():
             repo = BudgetRepository(session)
             reserved: list[tuple[str, date]] = []
@@ -168,6 +171,30 @@ class BudgetGuard:
     async def release(self, reservation: Reservation) -> None:
         """Give the reservation back (the call failed: nothing was spent)."""
         await self.settle(reservation, usd=Decimal(0), tokens=0)
+
+
+#: Prompt tokens a structured-output retry adds besides the previous answer: the fed-back
+#: validation error (bounded to a few hundred characters by promptops.structured).
+FEEDBACK_TOKENS = 200
+
+
+def request_bound(entry: ModelEntry | Sequence[ModelEntry], messages: Sequence[Mapping[str, Any]],
+                  max_tokens: int | None, attempts: int = 1) -> Usage:
+    """The most a request can use over ``attempts`` calls at the most expensive of ``entry``:
+    call k (1-based) sends the prompt estimate plus (k - 1) x (completion bound +
+    :data:`FEEDBACK_TOKENS`) (earlier answers and their errors fed back) and may receive the
+    completion bound; each call is priced by ``promptops.budgets.max_usage``."""
+    entries = [entry] if isinstance(entry, ModelEntry) else list(entry)
+    prompt_tokens = estimate_prompt_tokens(messages)
+    completion = completion_token_bound(max_tokens)
+    total = Usage(tokens=0, usd=Decimal(0))
+    for k in range(max(1, attempts)):
+        prompt_k = prompt_tokens + k * (completion + FEEDBACK_TOKENS)
+        worst = max((max_usage(prompt_k, max_tokens, e.input_cost_per_token,
+                               e.output_cost_per_token) for e in entries),
+                    key=lambda u: (u.usd, u.tokens))
+        total = Usage(tokens=total.tokens + worst.tokens, usd=total.usd + worst.usd)
+    return total
 
 
 def _exhausted(period: Period, project: str, row: BudgetUsage | None, usage: Usage,

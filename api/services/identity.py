@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
-from api.schemas.identity import ApiKeyCreate, MemberCreate, MemberUpdate
+from api.schemas.identity import ApiKeyCreate, ApiKeyUpdate, MemberCreate, MemberUpdate
 from api.services.prompts import PromptService
 from promptops.db.models import ApiKey, Membership, Role, User
 from promptops.db.repositories import AuditRepository, IdentityRepository
@@ -58,7 +58,8 @@ def key_summary(key: ApiKey, user_email: str) -> dict[str, Any]:
     return {"name": key.name, "prefix": key.prefix, "role": key.role, "user": user_email,
             "project_id": _str(key.project_id),
             "expires_at": key.expires_at.isoformat() if key.expires_at else None,
-            "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None}
+            "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+            "rate_limit_rpm": key.rate_limit_rpm}
 
 
 def member_public(membership: Membership, user: User) -> dict[str, Any]:
@@ -72,7 +73,8 @@ def key_public(key: ApiKey, user: User) -> dict[str, Any]:
             "project_id": key.project_id, "user_id": key.user_id, "user_email": user.email,
             "created_by": key.created_by, "created_at": key.created_at,
             "last_used_at": key.last_used_at, "expires_at": key.expires_at,
-            "revoked_at": key.revoked_at, "rotated_from": key.rotated_from}
+            "revoked_at": key.revoked_at, "rotated_from": key.rotated_from,
+            "rate_limit_rpm": key.rate_limit_rpm}
 
 
 def _is_org_admin(membership: Membership) -> bool:
@@ -265,6 +267,9 @@ class ApiKeyService:
             user_id=user.id, role=data.role, name=data.name, created_by=p.actor,
             project_id=project_id, expires_at=expires_at)
         key = await self._reload(issued.id)
+        if data.rate_limit_rpm is not None:
+            key.rate_limit_rpm = data.rate_limit_rpm
+            await self.session.flush()
         await record_audit(self.session, p, "api_key.create", "api_key", key.id,
                            after=key_summary(key, user.email))
         return {**key_public(key, user), "key": issued.key}
@@ -307,10 +312,33 @@ class ApiKeyService:
             user_id=old.user_id, role=Role(old.role), name=old.name, created_by=p.actor,
             project_id=old.project_id, expires_at=old.expires_at, rotated_from=old.id)
         new = await self._reload(issued.id)
+        if old.rate_limit_rpm is not None:
+            new.rate_limit_rpm = old.rate_limit_rpm
+            await self.session.flush()
         await record_audit(self.session, p, "api_key.rotate", "api_key", old.id, before=before,
                            after={**key_summary(new, user.email), "id": str(new.id),
                                   "old_revoked_at": now.isoformat()})
         return {**key_public(new, user), "key": issued.key}
+
+    async def update(self, key_id: uuid.UUID, data: ApiKeyUpdate) -> dict[str, Any]:
+        """Rename a key or set/remove its ``rate_limit_rpm`` (only the fields sent change;
+        ``rate_limit_rpm: null`` means unlimited). Owners change their own keys, Admins any
+        key of the organization; 404 otherwise, 409 for a revoked key."""
+        key, user = await self._load(key_id)
+        if key.revoked_at is not None:
+            raise Conflict(f"API key {key_id} is revoked")
+        before = key_summary(key, user.email)
+        sent = data.model_fields_set
+        if "name" in sent and data.name is not None:
+            key.name = data.name
+        if "rate_limit_rpm" in sent:
+            key.rate_limit_rpm = data.rate_limit_rpm
+        await self.session.flush()
+        after = key_summary(key, user.email)
+        if after != before:
+            await record_audit(self.session, self.principal, "api_key.update", "api_key",
+                               key.id, before=before, after=after)
+        return key_public(key, user)
 
     async def revoke(self, key_id: uuid.UUID) -> dict[str, Any]:
         """Set ``revoked_at`` (the row is kept for the audit trail). Revoking a revoked key

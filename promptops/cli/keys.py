@@ -86,10 +86,12 @@ def create_key(
                                     help="issue it to this member's email (Admin only)"),
     expires_at: str | None = typer.Option(None, "--expires-at",
                                           help="ISO 8601 time after which it is refused"),
+    rate_limit_rpm: int | None = typer.Option(
+        None, "--rate-limit-rpm", min=1, help="requests per minute (default: unlimited)"),
 ) -> None:
     """Create an API key and print it once."""
     body = {"name": name, "role": _role(role), "project_id": project, "user_email": user,
-            "expires_at": expires_at}
+            "expires_at": expires_at, "rate_limit_rpm": rate_limit_rpm}
     _print_new_key(_call("POST", "/api_keys", json=body), "Created API key")
 
 
@@ -101,12 +103,13 @@ def list_keys() -> None:
     keys = _call("GET", "/api_keys")["data"]
     table = Table(title=f"API keys ({len(keys)})")
     for column in ("id", "prefix", "name", "role", "project", "user", "status", "created",
-                   "last used", "expires"):
+                   "last used", "expires", "rpm limit"):
         table.add_column(column, overflow="fold")
     for k in keys:
         table.add_row(k["id"], k["prefix"], k["name"], k["role"], k["project_id"] or "-",
                       k["user_email"], _key_status(k), _time(k["created_at"]),
-                      _time(k["last_used_at"]), _time(k["expires_at"]))
+                      _time(k["last_used_at"]), _time(k["expires_at"]),
+                      str(k.get("rate_limit_rpm") or "-"))
     _console().print(table)
 
 

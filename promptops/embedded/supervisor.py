@@ -1113,7 +1113,7 @@ class Supervisor:
         self._pg_log(f"migrations at head ({time.monotonic() - t0:.1f}s)")
         try:
             path, created = ensure_admin_key(self.settings, url)
-        except Exception as exc:  # noqa: BLE001 - reported with its message
+        except Exception as exc:
             raise StackError(f"cannot bootstrap the admin API key: {exc}",
                              component="postgres") from exc
         self.say(f"admin API key {'created and ' if created else ''}stored in {path} "

@@ -70,11 +70,18 @@ BODIES: dict[str, tuple[Body | None, Body | None]] = {
     "PATCH /api/v1/members/{user_id}": (lambda b: {"role": "Viewer"}, None),
     "POST /api/v1/api_keys": (lambda b: {"name": "x", "role": "Viewer",
                                          "project_id": b["project"]}, None),
+    "PATCH /api/v1/api_keys/{key_id}": (lambda b: {"rate_limit_rpm": 1}, None),
     "POST /api/v1/provider_keys": (lambda b: {"provider": "openai", "name": "a-openai",
                                               "api_key": "sk-a-1234567890"}, None),
     "PUT /api/v1/projects/{project_id}/approval_policy": (
         lambda b: {"required_approvals": 1}, None),
     "PUT /api/v1/projects/{project_id}/budgets": (lambda b: {"daily_usd": 0}, None),
+    "PUT /api/v1/projects/{project_id}/routing_policies/{name}": (
+        lambda b: {"strategy": "cost_first", "candidates": ["stub"]}, None),
+    "POST /api/v1/projects/{project_id}/routing_policies/{name}/preview": (
+        lambda b: {"max_tokens": 16}, None),
+    "PUT /api/v1/projects/{project_id}/cache": (lambda b: {"exact": {"enabled": True}}, None),
+    "POST /api/v1/cache/purge": (lambda b: {"project_id": b["project"]}, None),
     "POST /api/v1/prompt_versions/{version_id}/approve": (lambda b: {"comment": "ok"}, None),
     "POST /api/v1/prompt_versions/{version_id}/reject": (lambda b: {"comment": "no"}, None),
     "POST /api/v1/deployments": (lambda b: {"project_id": b["project"],

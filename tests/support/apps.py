@@ -61,3 +61,33 @@ async def running_app(pg_url: str, temporal: Client | None, catalog: ModelCatalo
         if temporal is not None:
             app.state.temporal = temporal
         yield RunningApp(app)
+
+
+@asynccontextmanager
+async def serving_app(pg_url: str, temporal: Client | None, catalog: ModelCatalog,
+                      task_queue: str) -> AsyncIterator[str]:
+    """The app served by a real uvicorn server on a loopback port, in this event loop (so real
+    HTTP clients, e.g. the OpenAI SDK, stream from it). Yields the base URL."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = create_app(test_settings(task_queue), database_url=pg_url, catalog=catalog)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on",
+                                           log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        if temporal is not None:
+            app.state.temporal = temporal
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

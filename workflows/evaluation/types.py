@@ -34,7 +34,7 @@ class BatchEvaluationInput:
     # elsewhere (tests lower it; the activity heartbeats after every example).
     heartbeat_timeout_s: int = 120
     # Set only when the workflow continues as new.
-    state: "BatchEvaluationState | None" = None
+    state: BatchEvaluationState | None = None
 
 
 @dataclass

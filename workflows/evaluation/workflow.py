@@ -25,13 +25,13 @@ with workflow.unsafe.imports_passed_through():
         PlanEvaluationInput,
         PlanEvaluationResult,
     )
-    from workflows.search_attributes import DATASET_ID, EVAL_ID
     from workflows.evaluation.types import (
         BatchEvaluationInput,
         BatchEvaluationState,
         EvaluationProgress,
         VersionProgress,
     )
+    from workflows.search_attributes import DATASET_ID, EVAL_ID
 
 __all__ = ["DATASET_ID", "EVAL_ID", "BatchEvaluationWorkflow"]
 

@@ -1,0 +1,62 @@
+"""Request shapes of the OpenAI-compatible API (``/v1``), after the OpenAI API reference
+("Create chat completion"). Unknown fields are accepted and ignored, as the official SDKs send
+fields that PromptOps does not use."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    """``model``: a model of the model list, ``policy:<name>`` (a routing policy of the
+    project) or ``prompt:<name>[@label]`` (the prompt's version under ``label``, default
+    ``production`` with its canary split keyed by ``user``; the rendered prompt messages come
+    first, then ``messages``; template variables in ``variables``, sent by the SDK as
+    ``extra_body={"variables": {...}}``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(min_length=1, max_length=300)
+    messages: list[ChatMessage] = Field(default_factory=list)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    n: int | None = Field(default=None, ge=1, le=1, description="only 1 is supported")
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    response_format: dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    user: str | None = Field(default=None, max_length=200)
+    variables: dict[str, Any] = Field(default_factory=dict)
+
+    def decoding(self) -> dict[str, Any]:
+        """The decoding parameters that were set, in the gateway's terms."""
+        out: dict[str, Any] = {
+            "temperature": self.temperature, "top_p": self.top_p,
+            "max_tokens": self.max_completion_tokens or self.max_tokens,
+            "stop": [self.stop] if isinstance(self.stop, str) else self.stop,
+            "seed": self.seed, "presence_penalty": self.presence_penalty,
+            "frequency_penalty": self.frequency_penalty,
+        }
+        return {k: v for k, v in out.items() if v is not None}

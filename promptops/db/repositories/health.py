@@ -1,0 +1,23 @@
+"""Reads of ``provider_health_checks`` (written by the ``check_provider_health`` activity)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from promptops.db.models.gateway import ProviderHealthCheck
+
+
+class HealthCheckRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def latest_by_model(self) -> dict[str, ProviderHealthCheck]:
+        """The latest check of every model name, in one query (``DISTINCT ON (model_name)``
+        ordered by ``checked_at DESC``, served by the ``(model_name, checked_at)`` index)."""
+        rows = (await self.session.execute(
+            select(ProviderHealthCheck)
+            .distinct(ProviderHealthCheck.model_name)
+            .order_by(ProviderHealthCheck.model_name, ProviderHealthCheck.checked_at.desc(),
+                      ProviderHealthCheck.id))).scalars().all()
+        return {row.model_name: row for row in rows}

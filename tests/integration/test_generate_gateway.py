@@ -1,0 +1,149 @@
+"""``POST /api/v1/generate`` through the whole gateway path on the real app: fallbacks recorded
+on the run, Server-Sent Events with token counts and cost in the last event, JSON Schema
+validation with the error fed back, and the budget bound over every candidate."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from promptops.db.models import Run
+from promptops.db.session import get_session_factory
+from promptops.gateway import ModelCatalog
+from tests.support.apps import issue_key, running_app
+from tests.support.stub_llm import StubConfig, StubLLMServer
+
+
+@pytest.fixture(scope="module")
+def stubs() -> Iterator[tuple[StubLLMServer, StubLLMServer]]:
+    primary = StubLLMServer(StubConfig()).start()
+    backup = StubLLMServer(StubConfig(fixed_reply="from backup")).start()
+    try:
+        yield primary, backup
+    finally:
+        primary.stop()
+        backup.stop()
+
+
+@pytest.fixture
+async def app(stubs: tuple[StubLLMServer, StubLLMServer], pg_url: str
+              ) -> AsyncIterator[dict[str, Any]]:
+    primary, backup = stubs
+    for s in stubs:
+        s.cfg.fail_next, s.cfg.calls, s.cfg.replies = 0, 0, []
+    models = primary.model_list("primary")["model_list"] + backup.model_list("backup")["model_list"]
+    models[0]["model_info"] = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
+    models[1]["model_info"] = {"input_cost_per_token": 1e-5, "output_cost_per_token": 4e-5}
+    catalog = ModelCatalog.from_dict({"model_list": models, "router_settings": {
+        "fallbacks": [{"primary": ["backup"]}], "allowed_fails": 100}})
+    key = await issue_key(pg_url, organization=f"gen-{uuid.uuid4().hex[:8]}",
+                          email=f"g-{uuid.uuid4().hex[:6]}@g.ex")
+    async with running_app(pg_url, None, catalog, f"tq-{uuid.uuid4().hex[:8]}") as running:
+        async with running.client(key.key) as api:
+            project = (await api.post("/projects", json={"name": "gen"})).json()
+            prompt = (await api.post(f"/projects/{project['id']}/prompts",
+                                     json={"name": "p"})).json()
+            r = await api.post(f"/prompts/{prompt['id']}/versions", json={
+                "body": "Say: {{ text }}", "variables": {"text": "str"}, "model": "primary"})
+            assert r.status_code == 201, r.text
+            yield {"api": api, "project": project["id"], "version": r.json()["id"],
+                   "primary": primary, "backup": backup}
+
+
+async def _run(pg_url: str, run_id: str) -> Run:
+    async with get_session_factory(pg_url)() as session:
+        return (await session.execute(select(Run).where(Run.id == uuid.UUID(run_id)))).scalar_one()
+
+
+async def test_fallback_is_recorded_on_the_run(app: dict[str, Any], pg_url: str) -> None:
+    app["primary"].cfg.fail_next, app["primary"].cfg.fail_status = 1, 503
+    r = await app["api"].post("/generate", json={"prompt_version_id": app["version"],
+                                                  "variables": {"text": "hello world"}})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"] == "backup" and body["output"] == "from backup"
+    assert [(a["model"], a["status"]) for a in body["attempts"]] == [
+        ("primary", 503), ("backup", 200)]
+    run = await _run(pg_url, body["run_id"])
+    assert run.model == "backup" and run.attempts == body["attempts"]
+    # A non-retryable provider error fails fast with the provider's message; run recorded.
+    app["primary"].cfg.fail_next, app["primary"].cfg.fail_status = 1, 400
+    r = await app["api"].post("/generate", json={"prompt_version_id": app["version"],
+                                                  "variables": {"text": "x"}})
+    assert r.status_code == 400 and "injected failure" in r.text
+    assert app["backup"].cfg.calls == 1
+
+
+async def test_generate_streams_server_sent_events(app: dict[str, Any], pg_url: str) -> None:
+    events: list[tuple[str, Any]] = []
+    async with app["api"].stream("POST", "/generate", json={
+            "prompt_version_id": app["version"], "stream": True,
+            "variables": {"text": "one two three four"}}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        event = None
+        async for line in r.aiter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                events.append((event, json.loads(line[6:])))
+    kinds = [e for e, _ in events]
+    assert kinds[-1] == "done" and set(kinds[:-1]) == {"delta"} and len(kinds) >= 2
+    text = "".join(d["text"] for e, d in events if e == "delta")
+    done = events[-1][1]
+    assert text == done["output"] and text.startswith("Say: one two")
+    assert done["metrics"]["tokens"]["completion"] > 0
+    assert done["metrics"]["cost_usd"] == pytest.approx(
+        done["metrics"]["tokens"]["prompt"] * 1e-6 + done["metrics"]["tokens"]["completion"] * 2e-6)
+    run = await _run(pg_url, done["run_id"])
+    assert run.output == text and run.success
+
+
+async def test_schema_violation_is_retried_with_the_error_fed_back(app: dict[str, Any],
+                                                                    pg_url: str) -> None:
+    schema = {"type": "object", "properties": {"label": {"enum": ["spam", "ham"]}},
+              "required": ["label"]}
+    app["primary"].cfg.replies = ["not json at all", '{"label": "maybe"}', '{"label": "spam"}']
+    r = await app["api"].post("/generate", json={"prompt_version_id": app["version"],
+                                                  "variables": {"text": "buy now"},
+                                                  "schema": schema})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["output"] == {"label": "spam"}
+    assert app["primary"].cfg.calls == 3
+    fed_back = app["primary"].cfg.prompts[-1]
+    assert "maybe" in fed_back or "JSON Schema" in fed_back
+    run = await _run(pg_url, body["run_id"])
+    assert len(run.attempts) == 3
+    # Always invalid: 502 naming the validation error, recorded as a failed run.
+    app["primary"].cfg.replies = ['{"label": 1}'] * 3
+    r = await app["api"].post("/generate", json={"prompt_version_id": app["version"],
+                                                  "variables": {"text": "x"}, "schema": schema})
+    assert r.status_code == 502 and "JSON Schema" in r.text
+    # A schema that is not a JSON Schema: 422 naming the field.
+    r = await app["api"].post("/generate", json={"prompt_version_id": app["version"],
+                                                  "variables": {"text": "x"},
+                                                  "schema": {"type": "no-such-type"}})
+    assert r.status_code == 422 and "schema" in r.text
+
+
+async def test_budget_reserves_for_the_most_expensive_candidate(app: dict[str, Any]) -> None:
+    api: httpx.AsyncClient = app["api"]
+    # primary's bound: ~ (prompt + 100) tokens at 2e-6 per output token ~ 0.0002 USD; backup's
+    # is 20x that. A limit between the two refuses the call, though primary would answer.
+    r = await api.put(f"/projects/{app['project']}/budgets", json={"daily_usd": 0.001})
+    assert r.status_code == 200, r.text
+    r = await api.post("/generate", json={"prompt_version_id": app["version"],
+                                           "variables": {"text": "x"},
+                                           "decoding": {"max_tokens": 100}})
+    assert r.status_code == 429 and "daily" in r.text
+    r = await api.post("/generate", json={"prompt_version_id": app["version"],
+                                           "variables": {"text": "x"}, "model": "backup",
+                                           "decoding": {"max_tokens": 10}})
+    assert r.status_code == 200, r.text
