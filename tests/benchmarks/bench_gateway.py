@@ -551,6 +551,7 @@ async def _set_cache(client: httpx.AsyncClient, stack: Stack, key: str, project_
 async def _timed_pass(client: httpx.AsyncClient, stack: Stack, gen: Path_,
                       n: int) -> dict[str, Any]:
     """``n`` sequential generates; the server's stage timers plus the client's view."""
+    await asyncio.sleep(0.1)  # let the previous request's timers finish before the reset
     await client.post(f"{stack.api_base}/_bench/reset")
     lat: list[float] = []
     statuses: dict[int, int] = defaultdict(int)
@@ -562,6 +563,7 @@ async def _timed_pass(client: httpx.AsyncClient, stack: Stack, gen: Path_,
         statuses[r.status_code] += 1
         if r.status_code == 200:
             hits += bool(r.json().get("cache_hit"))
+    await asyncio.sleep(0.1)  # the last request's timers close after its response is sent
     timings = (await client.get(f"{stack.api_base}/_bench/timings")).json()
     timings["client_p50_ms"] = round(pct(lat, 50), 3)
     timings["client_p95_ms"] = round(pct(lat, 95), 3)
@@ -600,10 +602,11 @@ async def _pyspy_pass(client: httpx.AsyncClient, stack: Stack, gen: Path_, n: in
                       spy: str) -> dict[str, Any]:
     raw = stack.tmp / "pyspy.txt"
     rate = 1000
-    proc = subprocess.Popen([spy, "record",  # noqa: ASYNC220 (a sampler beside the loop) "--pid", str(stack.procs["api"].pid),
-                             "--rate", str(rate), "--format", "raw", "--nonblocking",
-                             "--output", str(raw), "--full-filenames"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cmd = [spy, "record", "--pid", str(stack.procs["api"].pid), "--rate", str(rate),
+           "--format", "raw", "--nonblocking", "--output", str(raw), "--full-filenames"]
+    # A sampler beside the loop: starting it blocks for a moment, which is fine here.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,  # noqa: ASYNC220
+                            stderr=subprocess.PIPE)
     await asyncio.sleep(1.5)
     if proc.poll() is not None:
         return {"note": f"py-spy failed: {proc.stderr.read().decode()[-500:]}"}  # type: ignore[union-attr]

@@ -46,14 +46,19 @@ async def app(stubs: tuple[StubLLMServer, StubLLMServer], pg_url: str
                           email=f"g-{uuid.uuid4().hex[:6]}@g.ex")
     async with running_app(pg_url, None, catalog, f"tq-{uuid.uuid4().hex[:8]}") as running:
         async with running.client(key.key) as api:
-            project = (await api.post("/projects", json={"name": "gen"})).json()
-            prompt = (await api.post(f"/projects/{project['id']}/prompts",
-                                     json={"name": "p"})).json()
-            r = await api.post(f"/prompts/{prompt['id']}/versions", json={
-                "body": "Say: {{ text }}", "variables": {"text": "str"}, "model": "primary"})
-            assert r.status_code == 201, r.text
-            yield {"api": api, "project": project["id"], "version": r.json()["id"],
+            project, version = await _prompt(api)
+            yield {"api": api, "project": project, "version": version, "running": running,
                    "primary": primary, "backup": backup}
+
+
+async def _prompt(api: httpx.AsyncClient) -> tuple[str, str]:
+    """A project "gen" with prompt "p" ("Say: {{ text }}" on model primary): (project, version)."""
+    project = (await api.post("/projects", json={"name": "gen"})).json()
+    prompt = (await api.post(f"/projects/{project['id']}/prompts", json={"name": "p"})).json()
+    r = await api.post(f"/prompts/{prompt['id']}/versions", json={
+        "body": "Say: {{ text }}", "variables": {"text": "str"}, "model": "primary"})
+    assert r.status_code == 201, r.text
+    return project["id"], r.json()["id"]
 
 
 async def _run(pg_url: str, run_id: str) -> Run:
@@ -147,3 +152,78 @@ async def test_budget_reserves_for_the_most_expensive_candidate(app: dict[str, A
                                            "variables": {"text": "x"}, "model": "backup",
                                            "decoding": {"max_tokens": 10}})
     assert r.status_code == 200, r.text
+
+
+async def _gen(api: httpx.AsyncClient, version: str, text: str, **extra: Any) -> dict[str, Any]:
+    r = await api.post("/generate", json={"prompt_version_id": version,
+                                           "variables": {"text": text}, **extra})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_exact_cache_hits_cost_nothing_and_stay_in_their_tenant(
+        app: dict[str, Any], pg_url: str) -> None:
+    api, primary = app["api"], app["primary"]
+    r = await api.put(f"/projects/{app['project']}/cache",
+                      json={"exact": {"enabled": True, "ttl_s": 600}})
+    assert r.status_code == 200, r.text
+    first = await _gen(api, app["version"], "cache me")
+    assert first["cache_hit"] is False and primary.cfg.calls == 1
+    second = await _gen(api, app["version"], "cache me")
+    assert (second["cache_hit"], second["cache_kind"]) == (True, "exact")
+    assert second["output"] == first["output"] and second["metrics"]["cost_usd"] == 0
+    assert primary.cfg.calls == 1  # the provider was not asked again
+    run = await _run(pg_url, second["run_id"])
+    assert run.cache_hit and run.cost_usd == 0 and run.tokens_out == first[
+        "metrics"]["tokens"]["completion"]
+    # Other decoding parameters: another key, a miss.
+    assert (await _gen(api, app["version"], "cache me",
+                       decoding={"temperature": 0.5}))["cache_hit"] is False
+    assert primary.cfg.calls == 2
+    # Another organization with the very same project, prompt and request never hits it.
+    other = await issue_key(pg_url, organization=f"gen-b-{uuid.uuid4().hex[:8]}",
+                            email=f"b-{uuid.uuid4().hex[:6]}@g.ex")
+    async with app["running"].client(other.key) as api_b:
+        project_b, version_b = await _prompt(api_b)
+        await api_b.put(f"/projects/{project_b}/cache", json={"exact": {"enabled": True}})
+        assert (await _gen(api_b, version_b, "cache me"))["cache_hit"] is False
+        assert primary.cfg.calls == 3
+        assert (await _gen(api_b, version_b, "cache me"))["cache_hit"] is True
+    # Purge: the next call goes to the provider again.
+    r = await api.post("/cache/purge", json={"project_id": app["project"]})
+    assert r.status_code == 200 and r.json()["exact"] == 2, r.text
+    assert (await _gen(api, app["version"], "cache me"))["cache_hit"] is False
+
+
+async def test_semantic_cache_hits_a_paraphrase_only(app: dict[str, Any]) -> None:
+    api, primary = app["api"], app["primary"]
+    r = await api.put(f"/projects/{app['project']}/cache",
+                      json={"semantic": {"enabled": True, "threshold": 0.9}})
+    assert r.status_code == 200, r.text
+    first = await _gen(api, app["version"], "What is the capital of France?")
+    hit = await _gen(api, app["version"], "what's the capital city of France?")
+    assert (hit["cache_hit"], hit["cache_kind"]) == (True, "semantic")
+    assert hit["output"] == first["output"] and primary.cfg.calls == 1
+    miss = await _gen(api, app["version"], "What is the capital of Germany?")
+    assert miss["cache_hit"] is False and primary.cfg.calls == 2
+
+
+async def test_routing_policy_decides_and_records_its_reason(app: dict[str, Any],
+                                                             pg_url: str) -> None:
+    api = app["api"]
+    r = await api.put(f"/projects/{app['project']}/routing_policies/thrifty", json={
+        "strategy": "cost_first", "candidates": ["backup", "primary"]})
+    assert r.status_code in (200, 201), r.text
+    out = await _gen(api, app["version"], "route me", model="policy:thrifty")
+    assert out["model"] == "primary"  # 10x cheaper than backup
+    assert out["routing"]["policy"] == "thrifty" and out["routing"]["chosen"] == "primary"
+    assert "cost_first" in out["routing"]["reason"]
+    run = await _run(pg_url, out["run_id"])
+    assert run.routing == out["routing"]
+    # The policy's order is the fallback order: primary fails, backup answers.
+    app["primary"].cfg.fail_next, app["primary"].cfg.fail_status = 1, 500
+    out = await _gen(api, app["version"], "route me again", model="policy:thrifty")
+    assert out["model"] == "backup"
+    r = await api.post("/generate", json={"prompt_version_id": app["version"],
+                                           "variables": {"text": "x"}, "model": "policy:nope"})
+    assert r.status_code == 422 and "nope" in r.text
