@@ -3,6 +3,8 @@ client, the model catalog and the current principal (authenticated by API key, w
 
 from __future__ import annotations
 
+import hmac
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from promptops.db.models import Role
 from promptops.db.repositories import IdentityRepository
 from promptops.gateway import LLMGateway
 from promptops.ratelimit import hit, rate_limit_engine
-from promptops.security import SecretBox, api_key_prefix, verify_api_key
+from promptops.security import SecretBox, api_key_prefix, hash_api_key
 from promptops.settings import Settings
 from promptops.telemetry import temporal_interceptors
 
@@ -90,7 +92,9 @@ class Principal:
             raise Forbidden(f"this needs the {role.value} role; the API key has {self.role.value}")
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+#: ``scope="function"``: the request's transaction commits BEFORE the response is sent, so a
+#: client that got a 201 can use what it created in its very next request.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 #: ``last_used_at`` is written at most this often per key.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -103,6 +107,81 @@ def _presented_key(request: Request) -> str | None:
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
     return request.headers.get("x-api-key")
+
+
+@dataclass
+class _CachedKey:
+    """An authenticated key's facts, kept by :class:`PrincipalCache`."""
+
+    organization_id: uuid.UUID
+    actor: str
+    role: Role
+    user_id: uuid.UUID | None
+    project_id: uuid.UUID | None
+    api_key_id: uuid.UUID
+    prefix: str
+    rate_limit_rpm: int | None
+    expires_at: datetime | None
+    touched_at: datetime
+    cached_at: float
+    generation: int
+
+
+_GENERATION = [0]
+
+
+def invalidate_principals(session: AsyncSession | None = None) -> None:
+    """Forget every cached principal of this process (called by every write to keys and
+    memberships: revoke, rotate, update, member role change or removal). With ``session``,
+    again once it commits, so a request that read the old rows meanwhile cannot keep them."""
+    _GENERATION[0] += 1
+    if session is not None:
+        from sqlalchemy import event
+
+        def _bump(_: object) -> None:
+            _GENERATION[0] += 1
+
+        event.listen(session.sync_session, "after_commit", _bump, once=True)
+
+
+class PrincipalCache:
+    """Authenticated API keys by the HMAC of the presented key, for ``ttl_s`` seconds.
+
+    A hit skips the key/membership query; the key's expiry, its rate limit and the once-a-minute
+    ``last_used_at`` write still apply. Writes to keys or memberships in this process clear the
+    cache at once (:func:`invalidate_principals`); another API replica sees them within
+    ``ttl_s`` (default 5 s, ``PROMPTOPS_AUTH_CACHE_TTL_S``; 0 disables the cache).
+    """
+
+    def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, _CachedKey] = {}
+
+    def get(self, digest: str) -> _CachedKey | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if (entry.generation != _GENERATION[0]
+                or time.monotonic() - entry.cached_at > self.ttl_s):
+            self._entries.pop(digest, None)
+            return None
+        return entry
+
+    def put(self, digest: str, entry: _CachedKey) -> None:
+        if self.ttl_s <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[digest] = entry
+
+
+def _principal_cache(request: Request) -> PrincipalCache:
+    cache: PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
+    if cache is None:
+        settings: Settings = request.app.state.settings
+        cache = request.app.state.principal_cache = PrincipalCache(settings.auth_cache_ttl_s)
+    return cache
 
 
 async def get_principal(request: Request, session: SessionDep) -> Principal:
@@ -119,13 +198,28 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
     prefix = api_key_prefix(key)
     if prefix is None:
         raise Unauthorized("malformed API key")
-    identity = IdentityRepository(session)
-    found = await identity.key_with_membership(prefix)
     secret: bytes = request.app.state.server_secret
-    if found is None or not verify_api_key(key, found[0].secret_hash, secret):
+    digest = hash_api_key(key, secret)
+    cache = _principal_cache(request)
+    now = datetime.now(UTC)
+    # Kept to the audit column's width; an over-long client id must not fail the request.
+    request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
+    cached = cache.get(digest)
+    if cached is not None and (cached.expires_at is None or cached.expires_at > now):
+        await _rate_limit(session, cached.api_key_id, cached.prefix, cached.rate_limit_rpm)
+        if now - cached.touched_at >= LAST_USED_RESOLUTION:
+            await IdentityRepository(session).touch_key(
+                cached.api_key_id, now, older_than=now - LAST_USED_RESOLUTION)
+            cached.touched_at = now
+        return Principal(organization_id=cached.organization_id, actor=cached.actor,
+                         request_id=request_id, role=cached.role, user_id=cached.user_id,
+                         project_id=cached.project_id, api_key_id=cached.api_key_id)
+    identity = IdentityRepository(session)
+    generation = _GENERATION[0]
+    found = await identity.key_with_membership(prefix)
+    if found is None or not hmac.compare_digest(digest, found[0].secret_hash):
         raise Unauthorized("unknown API key")
     row, membership, user = found
-    now = datetime.now(UTC)
     if row.revoked_at is not None:
         raise Unauthorized("this API key was revoked")
     if row.expires_at is not None and row.expires_at <= now:
@@ -137,19 +231,31 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
     project_id = row.project_id or membership.project_id
     if row.project_id and membership.project_id and row.project_id != membership.project_id:
         raise Unauthorized("the key's project is outside its user's membership")
-    if row.rate_limit_rpm is not None:
-        decision = await hit(rate_limit_engine(session), row.id, row.rate_limit_rpm)
-        if not decision.allowed:
-            raise RateLimited(
-                f"API key po_{row.prefix} exceeded its rate limit of {decision.limit} requests "
-                f"per minute; retry in {decision.reset_s} s", limit=decision.limit,
-                remaining=decision.remaining, retry_after_s=decision.reset_s)
+    await _rate_limit(session, row.id, row.prefix, row.rate_limit_rpm)
     await identity.touch_key(row.id, now, older_than=now - LAST_USED_RESOLUTION)
-    # Kept to the audit column's width; an over-long client id must not fail the request.
-    request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
-    return Principal(organization_id=row.organization_id, actor=user.email if user else "?",
+    actor = user.email if user else "?"
+    cache.put(digest, _CachedKey(
+        organization_id=row.organization_id, actor=actor, role=role, user_id=row.user_id,
+        project_id=project_id, api_key_id=row.id, prefix=row.prefix,
+        rate_limit_rpm=row.rate_limit_rpm, expires_at=row.expires_at, touched_at=now,
+        cached_at=time.monotonic(), generation=generation))
+    return Principal(organization_id=row.organization_id, actor=actor,
                      request_id=request_id, role=role, user_id=row.user_id,
                      project_id=project_id, api_key_id=row.id)
+
+
+async def _rate_limit(session: AsyncSession, key_id: uuid.UUID, prefix: str,
+                      limit_rpm: int | None) -> None:
+    """Count the request against the key's per-minute limit (none: nothing to do). Raises
+    RateLimited (429 with ``Retry-After``)."""
+    if limit_rpm is None:
+        return
+    decision = await hit(rate_limit_engine(session), key_id, limit_rpm)
+    if not decision.allowed:
+        raise RateLimited(
+            f"API key po_{prefix} exceeded its rate limit of {decision.limit} requests "
+            f"per minute; retry in {decision.reset_s} s", limit=decision.limit,
+            remaining=decision.remaining, retry_after_s=decision.reset_s)
 
 
 def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:

@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.server_secret = settings.server_secret()
         app.state.secret_box = SecretBox(settings.data_encryption_key())
         yield
+        await app.state.gateway.aclose()  # the gateway's pooled provider connections
         await get_engine(url).dispose()
 
     app = FastAPI(

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # GET /metrics needs `Authorization: Bearer <token>` when set (else it is open: restrict it to
     # the Prometheus scraper at the network level).
     metrics_token: str | None = Field(default=None, alias="PROMPTOPS_METRICS_TOKEN", repr=False)
+    # Seconds an authenticated API key is remembered in-process (revocations made through
+    # another replica take effect within this); 0 disables the cache.
+    auth_cache_ttl_s: float = Field(default=5.0, ge=0, alias="PROMPTOPS_AUTH_CACHE_TTL_S")
 
     @property
     def home_dir(self) -> Path:

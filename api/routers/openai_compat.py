@@ -38,10 +38,11 @@ from api.services.runs import (
     Routing,
     RunService,
     environment_of_label,
-    serve_label,
+    serve_choice,
 )
 from promptops.db.models import Project, RoutingPolicy
 from promptops.db.repositories import ProjectRepository, PromptRepository
+from promptops.db.repositories.serving import ServingRepository
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -164,16 +165,22 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, sessio
     decoding = body.decoding()
     if body.model.startswith(PROMPT_PREFIX):
         name, label = _split_prompt_model(body.model)
-        prompt = await PromptRepository(session).get_by_name(project.id, name)
-        if prompt is None:
-            raise NotFound(f"no prompt named {name!r} in project {project.name!r}",
-                           field="model")
         environment, label = environment_of_label(label)
-        version, routing = await serve_label(session, principal, prompt.id, environment,
-                                             label, body.user)
+        served = await ServingRepository(session).by_label(
+            principal.organization_id, label, environment=environment, project_id=project.id,
+            prompt_name=name, scope_project_id=principal.project_id)
+        if served is None:
+            prompt = await PromptRepository(session).get_by_name(project.id, name)
+            if prompt is None:
+                raise NotFound(f"no prompt named {name!r} in project {project.name!r}",
+                               field="model")
+            raise NotFound(f"prompt {name!r} has no label {label!r}", field="model")
+        version, routing = await serve_choice(session, principal, served, environment,
+                                              body.user)
         call = await service.version_request(
             version, body.variables, source="openai", decoding=decoding,
-            response_format=body.response_format, routing=routing, extra_messages=messages)
+            response_format=body.response_format, routing=routing, extra_messages=messages,
+            project=served.project)
     else:
         if not messages:
             raise Unprocessable("messages must not be empty", field="messages")

@@ -10,7 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentPrincipal, EditorPrincipal, GatewayDep, SecretBoxDep, SessionDep
-from api.errors import Unprocessable
+from api.errors import NotFound, Unprocessable
 from api.schemas.runs import (
     ExecuteRequest,
     FeedbackCreate,
@@ -28,10 +28,11 @@ from api.services.runs import (
     Routing,
     RunService,
     environment_of_label,
-    serve_label,
+    serve_choice,
 )
 from promptops.db.models import ENVIRONMENT_LABELS, Run
 from promptops.db.repositories import PromptRepository, RunRepository
+from promptops.db.repositories.serving import ServingRepository
 from promptops.structured import check_schema
 
 router = APIRouter(tags=["runs"])
@@ -101,26 +102,30 @@ async def generate(body: GenerateRequest, session: SessionDep, principal: Editor
     mismatch, 429 budget or provider rate limit, 502/503 provider failures (recorded as failed
     runs)."""
     prompts = PromptService(session, principal)
-    routing = Routing(subject_id=body.subject_id)
+    serving = ServingRepository(session)
     if body.prompt_version_id:
-        version = await prompts.get_version(body.prompt_version_id)
+        served = await serving.by_version(principal.organization_id, body.prompt_version_id,
+                                          principal.project_id)
+        if served is None:
+            await prompts.get_version(body.prompt_version_id)  # raises the 404
+            raise NotFound(f"prompt version {body.prompt_version_id} not found")
+        version, project = served.version, served.project
+        routing = Routing(subject_id=body.subject_id)
     else:
-        prompt_id = body.prompt_id
-        if prompt_id is None:
-            if not (body.project_id and body.prompt):
-                raise Unprocessable("give prompt_version_id, prompt_id, or project_id + prompt",
-                                    field="prompt_id")
-            await prompts.get_project(body.project_id)
-            prompt = await PromptRepository(session).get_by_name(body.project_id, body.prompt)
-            if prompt is None:
-                raise Unprocessable(f"no prompt named {body.prompt!r} in this project",
-                                    field="prompt")
-            prompt_id = prompt.id
-        else:
-            await prompts.get_prompt(prompt_id)
+        if body.prompt_id is None and not (body.project_id and body.prompt):
+            raise Unprocessable("give prompt_version_id, prompt_id, or project_id + prompt",
+                                field="prompt_id")
         environment, label = _environment_and_label(body)
-        version, routing = await serve_label(session, principal, prompt_id, environment,
-                                             label, body.subject_id)
+        served = await serving.by_label(
+            principal.organization_id, label, environment=environment,
+            prompt_id=body.prompt_id, project_id=body.project_id, prompt_name=body.prompt,
+            scope_project_id=principal.project_id)
+        if served is None:
+            await _explain_miss(session, prompts, body, label)
+            raise NotFound(f"prompt has no label {label!r}", field="label")
+        version, routing = await serve_choice(session, principal, served, environment,
+                                              body.subject_id)
+        project = served.project
     if body.schema_:
         try:
             check_schema(body.schema_)
@@ -130,7 +135,7 @@ async def generate(body: GenerateRequest, session: SessionDep, principal: Editor
     request = await service.version_request(
         version, body.variables, source="generate", model=body.model,
         decoding=body.decoding.model_dump(exclude_none=True) if body.decoding else None,
-        routing=routing)
+        routing=routing, project=project)
     if body.schema_:
         request.schema, request.response_format = body.schema_, None
     request.tools, request.tool_choice = body.tools, body.tool_choice
@@ -143,6 +148,23 @@ async def generate(body: GenerateRequest, session: SessionDep, principal: Editor
                                  headers={"Cache-Control": "no-cache",
                                           "X-Accel-Buffering": "no"})
     return call_result(await service.call(request))
+
+
+async def _explain_miss(session: SessionDep, prompts: PromptService, body: GenerateRequest,
+                        label: str) -> None:
+    """Raise the error that names what a failed one-query lookup was missing: the project,
+    the prompt (by id or name) or the label."""
+    prompt_id = body.prompt_id
+    if prompt_id is None:
+        assert body.project_id is not None and body.prompt is not None
+        await prompts.get_project(body.project_id)
+        prompt = await PromptRepository(session).get_by_name(body.project_id, body.prompt)
+        if prompt is None:
+            raise Unprocessable(f"no prompt named {body.prompt!r} in this project",
+                                field="prompt")
+        prompt_id = prompt.id
+    await prompts.get_prompt(prompt_id)
+    await prompts.resolve_label(prompt_id, label)
 
 
 def _environment_and_label(body: GenerateRequest) -> tuple[str | None, str]:

@@ -4,13 +4,14 @@ reservation every model call makes BEFORE it reaches the provider.
 Protocol of one request (see :class:`BudgetGuard`):
 
 1. ``reserve``: in its own short transaction (a session apart from the request's, so that
-   concurrent requests see it as soon as it commits), for each period with a limit, create the
-   usage row if missing (``INSERT ... ON CONFLICT DO NOTHING``) and add the request's maximum
-   usage (``promptops.budgets.max_usage``) with one conditional ``UPDATE ... WHERE spent +
-   reserved + x <= limit RETURNING``. If any period would overflow, the transaction rolls back
-   and :class:`BudgetExceeded` (HTTP 429) names the budget.
-2. ``settle`` after the call, in its own transaction: reserved -= reservation, spent += the
-   provider's reported usage. ``release`` (provider failure) only takes the reservation off.
+   concurrent requests see it as soon as it commits), ONE statement for every period with a
+   limit: ``INSERT ... ON CONFLICT DO UPDATE SET reserved += x WHERE spent + reserved + x <=
+   limit RETURNING period`` (a new period's row is created holding the reservation). If any
+   period refuses, the transaction rolls back and :class:`BudgetExceeded` (HTTP 429) names the
+   budget.
+2. ``settle`` after the call: reserved -= reservation, spent += the provider's reported usage,
+   one statement. On success it runs in the request's own transaction, so it commits with the
+   run record; ``release`` (provider failure) runs in a transaction of its own.
 
 Budget transactions use a pool of their own (:func:`budget_engine`): a request holds its
 request session's connection while it reserves, so drawing the reservation's connection from
@@ -50,6 +51,7 @@ from promptops.budgets import (
 )
 from promptops.db.models import BudgetUsage, Project, ProjectBudget, Role
 from promptops.db.repositories import BudgetRepository
+from promptops.db.repositories.serving import BudgetLimits
 from promptops.gateway import ModelEntry
 
 LIMIT_FIELDS = ("daily_usd", "monthly_usd", "daily_tokens", "monthly_tokens")
@@ -59,6 +61,9 @@ _PERIOD_WORD = {Period.DAY: "daily", Period.MONTH: "monthly"}
 #: Connections of the budget pool: its transactions are a few statements long.
 BUDGET_POOL_SIZE = 5
 BUDGET_POOL_OVERFLOW = 5
+#: Connections are replaced after this many seconds. No pre-ping: it would cost a round trip
+#: per transaction; a connection the server dropped fails one transaction and is discarded.
+POOL_RECYCLE_S = 1800
 
 _engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncEngine]] = (
     weakref.WeakKeyDictionary())
@@ -74,7 +79,7 @@ def budget_engine(bind: Any) -> AsyncEngine:
     if engine is None:
         engine = per_loop[key] = create_async_engine(
             url, pool_size=BUDGET_POOL_SIZE, max_overflow=BUDGET_POOL_OVERFLOW,
-            pool_pre_ping=True)
+            pool_recycle=POOL_RECYCLE_S)
     return engine
 
 
@@ -100,6 +105,10 @@ def _summary(budget: ProjectBudget | None) -> dict[str, Any]:
     return {f: (None if v is None else str(v)) for f, v in _limits(budget).items()}
 
 
+class _Incomplete(Exception):
+    """A period refused the reservation: the transaction must roll back."""
+
+
 @dataclass(frozen=True)
 class Reservation:
     """Usage reserved in each period (``(period, period_start)``) of one request."""
@@ -122,7 +131,8 @@ class BudgetGuard:
 
     async def reserve(self, project_id: uuid.UUID, entry: ModelEntry | Sequence[ModelEntry],
                       messages: Sequence[Mapping[str, Any]], max_tokens: int | None, *,
-                      attempts: int = 1, now: datetime | None = None) -> Reservation | None:
+                      attempts: int = 1, limits: BudgetLimits | None = None,
+                      now: datetime | None = None) -> Reservation | None:
         """Reserve the request's maximum usage in every limited period of the project.
 
         ``entry`` may list every model the call may reach (fallbacks, a routing policy's
@@ -130,43 +140,67 @@ class BudgetGuard:
         (a structured-output call may ask the provider that many times).
         Returns None when the project has no limit (nothing reserved). Raises
         :class:`BudgetExceeded` (429, nothing reserved) when a period would overflow."""
-        # Limits are read on the request's own connection: the common unlimited case then
-        # costs one primary-key lookup and no second connection.
-        budget = await BudgetRepository(self.request_session).get(project_id)
-        limits = [(period, getattr(budget, usd_field), getattr(budget, tokens_field))
+        # Limits are read on the request's own connection (or given, read with the serving
+        # query): the common unlimited case then costs no second connection.
+        budget: Any = limits
+        if budget is None:
+            budget = await BudgetRepository(self.request_session).get(project_id)
+        limited = [(period, getattr(budget, usd_field), getattr(budget, tokens_field))
                   for period, (usd_field, tokens_field) in _PERIOD_FIELDS.items()
                   if budget is not None and (getattr(budget, usd_field) is not None
                                              or getattr(budget, tokens_field) is not None)]
-        if not limits:
+        if not limited:
             return None
         usage = request_bound(entry, messages, max_tokens, attempts)
-        async with self._session() as session, session.begin():
-            repo = BudgetRepository(session)
-            reserved: list[tuple[str, date]] = []
-            for period, limit_usd, limit_tokens in limits:
-                start = period_start(period, now)
-                await repo.ensure_usage(project_id, period.value, start)
-                if not await repo.reserve(project_id, period.value, start, usd=usage.usd,
-                                          tokens=usage.tokens, limit_usd=limit_usd,
-                                          limit_tokens=limit_tokens):
-                    row = await repo.usage(project_id, period.value, start)
+        periods = [(period.value, period_start(period, now), limit_usd, limit_tokens)
+                   for period, limit_usd, limit_tokens in limited]
+        fits_empty = all((lu is None or usage.usd <= lu) and (lt is None or usage.tokens <= lt)
+                         for _, _, lu, lt in periods)
+        reserved: set[str] = set()
+        if fits_empty:
+            try:
+                async with self._session() as session, session.begin():
+                    reserved = await BudgetRepository(session).reserve_periods(
+                        project_id, periods, usd=usage.usd, tokens=usage.tokens)
+                    if len(reserved) != len(periods):
+                        raise _Incomplete  # rolls the partial reservation back
+            except _Incomplete:
+                pass
+        if len(reserved) != len(periods):
+            async with self._session() as session:
+                repo = BudgetRepository(session)
+                for period, limit_usd, limit_tokens in limited:
+                    if period.value in reserved:
+                        continue
+                    row = await repo.usage(project_id, period.value, period_start(period, now))
+                    used_usd = (row.spent_usd + row.reserved_usd) if row else Decimal(0)
+                    used_tokens = (row.spent_tokens + row.reserved_tokens) if row else 0
+                    if ((limit_usd is None or used_usd + usage.usd <= limit_usd)
+                            and (limit_tokens is None
+                                 or used_tokens + usage.tokens <= limit_tokens)):
+                        continue  # this period had room: another one refused
                     project = await session.get(Project, project_id)
                     raise BudgetExceeded(_exhausted(
                         period, project.name if project else str(project_id), row, usage,
                         limit_usd, limit_tokens))
-                reserved.append((period.value, start))
-        return Reservation(project_id, tuple(reserved), usage)
+            raise BudgetExceeded(f"the budget of project {project_id} has no room for this "
+                                 "request (another request took it meanwhile); retry")
+        return Reservation(project_id, tuple((p, start) for p, start, _, _ in periods), usage)
 
     async def settle(self, reservation: Reservation, *, usd: Decimal, tokens: int) -> None:
         """Replace the reservation by the actual usage (``usd`` in USD, ``tokens`` prompt +
         completion as the provider reported them)."""
         async with self._session() as session, session.begin():
-            repo = BudgetRepository(session)
-            for period, start in reservation.periods:
-                await repo.settle(reservation.project_id, period, start,
-                                  reserved_usd=reservation.usage.usd,
-                                  reserved_tokens=reservation.usage.tokens,
-                                  spent_usd=usd, spent_tokens=tokens)
+            await self.settle_in(session, reservation, usd=usd, tokens=tokens)
+
+    async def settle_in(self, session: AsyncSession, reservation: Reservation, *, usd: Decimal,
+                        tokens: int) -> None:
+        """:meth:`settle` as one statement in ``session``'s transaction (the request's, so
+        the settlement commits with the run record; the row stays locked until it does)."""
+        await BudgetRepository(session).settle_periods(
+            reservation.project_id, list(reservation.periods),
+            reserved_usd=reservation.usage.usd, reserved_tokens=reservation.usage.tokens,
+            spent_usd=usd, spent_tokens=tokens)
 
     async def release(self, reservation: Reservation) -> None:
         """Give the reservation back (the call failed: nothing was spent)."""

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Principal
+from api.deps import Principal, invalidate_principals
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.schemas.identity import ApiKeyCreate, ApiKeyUpdate, MemberCreate, MemberUpdate
 from api.services.prompts import PromptService
@@ -152,6 +152,7 @@ class MemberService:
         """Change a member's role and/or project narrowing (``project_id: null`` widens it to
         the whole organization). 404 unknown member, 409 if no Admin would remain."""
         self.principal.require(Role.ADMIN)
+        invalidate_principals(self.session)
         membership, user, admins = await self._load_for_change(user_id)
         before = member_summary(membership, user)
         role = data.role.value if data.role is not None else membership.role
@@ -171,6 +172,7 @@ class MemberService:
     async def remove(self, user_id: uuid.UUID) -> dict[str, Any]:
         """Remove a member and revoke their keys of this organization. 409 for the last Admin."""
         self.principal.require(Role.ADMIN)
+        invalidate_principals(self.session)
         membership, user, admins = await self._load_for_change(user_id)
         self._keep_an_admin(membership, admins)
         before = member_summary(membership, user)
@@ -294,6 +296,7 @@ class ApiKeyService:
         (``rotated_from`` = old id) and revoke the old one at once. Returns the new key's public
         fields plus ``key`` (shown once). 409 for a revoked or expired key; 403 when the key's
         role is above the caller's (a weak key cannot mint a stronger one)."""
+        invalidate_principals(self.session)
         p = self.principal
         old, user = await self._load(key_id)
         now = datetime.now(UTC)
@@ -324,6 +327,7 @@ class ApiKeyService:
         """Rename a key or set/remove its ``rate_limit_rpm`` (only the fields sent change;
         ``rate_limit_rpm: null`` means unlimited). Owners change their own keys, Admins any
         key of the organization; 404 otherwise, 409 for a revoked key."""
+        invalidate_principals(self.session)
         key, user = await self._load(key_id)
         if key.revoked_at is not None:
             raise Conflict(f"API key {key_id} is revoked")
@@ -343,6 +347,7 @@ class ApiKeyService:
     async def revoke(self, key_id: uuid.UUID) -> dict[str, Any]:
         """Set ``revoked_at`` (the row is kept for the audit trail). Revoking a revoked key
         changes nothing and returns it as is."""
+        invalidate_principals(self.session)
         key, user = await self._load(key_id)
         if key.revoked_at is None:
             before = key_summary(key, user.email)

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal
@@ -51,8 +50,9 @@ from promptops.cache import (
     params_key,
     semantic_text,
 )
-from promptops.db.models import ENVIRONMENT_LABELS, Project, PromptVersion, Run
+from promptops.db.models import ENVIRONMENT_LABELS, PromptVersion, Run
 from promptops.db.repositories import PromptRepository, RunRepository
+from promptops.db.repositories.serving import ProjectFacts, Served, ServingRepository
 from promptops.gateway import (
     Completion,
     GatewayError,
@@ -123,6 +123,9 @@ class LLMRequest:
     #: Chat messages appended after a rendered version (OpenAI-compatible ``prompt:`` calls);
     #: already part of ``messages``, kept apart for the semantic cache's text.
     extra_messages: list[dict[str, Any]] = field(default_factory=list)
+    #: The project's organization, cache settings and budget limits when the caller already
+    #: read them (the one-query serving lookup); else :meth:`RunService.call` reads them.
+    project: ProjectFacts | None = None
 
     def semantic_text(self) -> str:
         """What the semantic cache embeds (:func:`promptops.cache.semantic_text`)."""
@@ -215,7 +218,7 @@ class RunService:
         self, version: PromptVersion, variables: dict[str, Any], *, source: str,
         model: str | None = None, decoding: dict[str, Any] | None = None,
         response_format: dict[str, Any] | None = None, routing: Routing | None = None,
-        extra_messages: list[dict[str, Any]] | None = None,
+        extra_messages: list[dict[str, Any]] | None = None, project: ProjectFacts | None = None,
     ) -> LLMRequest:
         """The :class:`LLMRequest` of a prompt version rendered with ``variables`` (plus
         ``extra_messages`` appended, for the OpenAI-compatible API). Raises Unprocessable."""
@@ -223,9 +226,10 @@ class RunService:
             messages = version_content(version).render_messages(variables)
         except TemplateError as exc:
             raise Unprocessable(str(exc), field=exc.field) from exc
-        project_id = await PromptRepository(self.session).project_of_prompt(version.prompt_id)
+        project_id = (project.id if project is not None else
+                      await PromptRepository(self.session).project_of_prompt(version.prompt_id))
         return LLMRequest(
-            project_id=project_id, messages=[*messages, *(extra_messages or [])],
+            project_id=project_id, project=project, messages=[*messages, *(extra_messages or [])],
             source=source, version=version, variables=variables,
             model=model or version.model, decoding={**version.decoding, **(decoding or {})},
             response_format=response_format or version.response_format,
@@ -246,11 +250,11 @@ class RunService:
         return ProviderOverride(secret.api_key, secret.api_base) if secret else None
 
     async def _plan(self, request: LLMRequest) -> _Plan:
-        row = (await self.session.execute(
-            select(Project.organization_id, Project.cache_settings)
-            .where(Project.id == request.project_id))).one()
+        if request.project is None:
+            request.project = await ServingRepository(self.session).project(request.project_id)
+        facts = request.project
         try:
-            cache = CacheSettings.model_validate(row.cache_settings or {})
+            cache = CacheSettings.model_validate(facts.cache_settings)
         except ValueError:
             cache = CacheSettings()
         decision: RoutingDecision | None = None
@@ -278,7 +282,7 @@ class RunService:
             schema = schema_of(request.response_format)
         return _Plan(candidates=candidates, entries=entries, decision=decision,
                      credentials=await self._tenant_credentials(entries[0]), schema=schema,
-                     cache=cache, organization_id=row.organization_id)
+                     cache=cache, organization_id=facts.organization_id)
 
     def _base_run(self, request: LLMRequest, plan: _Plan | None, **values: Any) -> Run:
         routing = request.routing
@@ -347,7 +351,7 @@ class RunService:
     async def _cache_hit_result(self, request: LLMRequest, plan: _Plan, kind: str,
                                 hit: CachedResponse, started: float) -> CallResult:
         output = _parse(hit.output) if plan.schema is not None else hit.output
-        run = await self.runs.add(self._base_run(
+        run = await self.runs.insert(self._base_run(
             request, plan, model=plan.requested_model, output=hit.output, success=True,
             tokens_in=hit.tokens_in, tokens_out=hit.tokens_out, cost_usd=Decimal(0),
             latency_ms=(time.perf_counter() - started) * 1000.0, cache_hit=True,
@@ -367,7 +371,9 @@ class RunService:
             reservation = await guard.reserve(request.project_id, plan.entries,
                                               request.messages,
                                               request.decoding.get("max_tokens"),
-                                              attempts=attempts)
+                                              attempts=attempts,
+                                              limits=request.project.budget
+                                              if request.project else None)
         except BudgetExceeded:
             telemetry.record_budget_rejection()
             raise
@@ -416,18 +422,21 @@ class RunService:
                 raise BadGateway(f"the model's answer failed the JSON Schema: {exc}") from exc
             raise _gateway_status(exc) from exc
         usd, tokens = _spent(completions)
-        if reservation is not None:
-            await guard.settle(reservation, usd=usd, tokens=tokens)
-        run = await self.runs.add(self._base_run(
+        run = await self.runs.insert(self._base_run(
             request, plan, model=completion.model, output=completion.output, success=True,
             tokens_in=sum(c.tokens_in for c in completions),
             tokens_out=sum(c.tokens_out for c in completions), cost_usd=usd,
             latency_ms=(time.perf_counter() - started) * 1000.0,
             attempts=_attempts(completions)))
+        await self._cache_store(request, plan, completion)
+        if reservation is not None:
+            # Last statement before the request commits: the usage row is locked briefly. A
+            # request that fails from here on rolls the settlement back with its run, and the
+            # reservation stays held (reported as reserved, never as spent).
+            await guard.settle_in(self.session, reservation, usd=usd, tokens=tokens)
         for c in completions:
             telemetry.record_llm_call(c.model, "ok", c.latency_ms, c.tokens_in, c.tokens_out,
                                       c.cost_usd)
-        await self._cache_store(request, plan, completion)
         return CallResult(run=run, output=output, completion=completion,
                           tool_calls=completion.tool_calls,
                           finish_reason=completion.finish_reason)
@@ -443,7 +452,7 @@ class RunService:
                                   plan.requested_model))
         telemetry.record_llm_call(failed_model, "error",
                                   (time.perf_counter() - started) * 1000.0, 0, 0, 0.0)
-        await self.runs.add(self._base_run(
+        await self.runs.insert(self._base_run(
             request, plan, model=failed_model,
             output=completions[-1].output if completions else None, success=False,
             error=str(exc)[:2000], tokens_in=sum(c.tokens_in for c in completions),
@@ -475,6 +484,19 @@ class RunService:
                              hit: tuple[str, CachedResponse] | None, guard: BudgetGuard | None,
                              reservation: Reservation | None, started: float
                              ) -> AsyncIterator[dict[str, Any]]:
+        # The request's session outlives its dependency here (the response streams after the
+        # endpoint returned): commit explicitly and always give the connection back.
+        try:
+            async for event in self._stream_body(request, plan, hit, guard, reservation,
+                                                 started):
+                yield event
+        finally:
+            await self.session.close()
+
+    async def _stream_body(self, request: LLMRequest, plan: _Plan,
+                           hit: tuple[str, CachedResponse] | None, guard: BudgetGuard | None,
+                           reservation: Reservation | None, started: float
+                           ) -> AsyncIterator[dict[str, Any]]:
         if hit is not None:
             result = await self._cache_hit_result(request, plan, hit[0], hit[1], started)
             await self.session.commit()
@@ -516,7 +538,7 @@ class RunService:
                 output = _parse(completion.output)
             else:
                 success, error = False, f"the model's answer failed the JSON Schema: {problem}"
-        run = await self.runs.add(self._base_run(
+        run = await self.runs.insert(self._base_run(
             request, plan, model=completion.model, output=completion.output, success=success,
             error=error, tokens_in=completion.tokens_in, tokens_out=completion.tokens_out,
             cost_usd=Decimal(str(completion.cost_usd)),
@@ -544,25 +566,23 @@ def environment_of_label(label: str | None) -> tuple[str | None, str]:
     return by_label.get(label), label
 
 
-async def serve_label(session: AsyncSession, principal: Principal, prompt_id: uuid.UUID,
-                      environment: str | None, label: str, subject_id: str | None
-                      ) -> tuple[PromptVersion, Routing]:
-    """The version a request for ``label`` of a prompt is served: the label's version, or,
+async def serve_choice(session: AsyncSession, principal: Principal, served: Served,
+                       environment: str | None, subject_id: str | None
+                       ) -> tuple[PromptVersion, Routing]:
+    """The version a request for a label is served: the label's version (``served``), or,
     while a canary deployment is active in ``environment``, the canary's candidate for the
     subjects whose sticky hash falls under the canary weight (:func:`promptops.traffic.
-    choose_arm`; a request without ``subject_id`` is drawn afresh). Raises NotFound (404)."""
-    prompts = PromptService(session, principal)
-    version = await prompts.resolve_label(prompt_id, label)
-    routing = Routing(subject_id=subject_id, environment=environment)
-    deployment = (await RunRepository(session).active_deployment(prompt_id, environment)
-                  if environment else None)
-    if deployment is not None:
-        arm = choose_arm(deployment.canary_weight, deployment.id, subject_id or uuid.uuid4().hex)
-        if arm == "canary":
-            version = await prompts.get_version(deployment.candidate_version_id)
-        routing = Routing(subject_id=subject_id, environment=environment,
-                          deployment_id=deployment.id, arm=arm)
-    return version, routing
+    choose_arm`; a request without ``subject_id`` is drawn afresh)."""
+    deployment = served.deployment
+    if deployment is None:
+        return served.version, Routing(subject_id=subject_id, environment=environment)
+    arm = choose_arm(deployment.canary_weight, deployment.id, subject_id or uuid.uuid4().hex)
+    version = served.version
+    if arm == "canary":
+        version = await PromptService(session, principal).get_version(
+            deployment.candidate_version_id)
+    return version, Routing(subject_id=subject_id, environment=environment,
+                            deployment_id=deployment.id, arm=arm)
 
 
 def _spent(completions: list[Completion]) -> tuple[Decimal, int]:

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import BigInteger, Numeric, and_, case, cast, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,6 +84,49 @@ class BudgetRepository:
         await self.session.execute(
             update(u)
             .where(u.project_id == project_id, u.period == period, u.period_start == start)
+            .values(reserved_usd=u.reserved_usd - reserved_usd,
+                    reserved_tokens=u.reserved_tokens - reserved_tokens,
+                    spent_usd=u.spent_usd + spent_usd,
+                    spent_tokens=u.spent_tokens + spent_tokens))
+
+    async def reserve_periods(self, project_id: uuid.UUID,
+                              periods: list[tuple[str, date, Decimal | None, int | None]], *,
+                              usd: Decimal, tokens: int) -> set[str]:
+        """Reserve ``usd`` / ``tokens`` in every period ``(period, start, limit_usd,
+        limit_tokens)`` with ONE statement: ``INSERT ... ON CONFLICT DO UPDATE ... WHERE spent
+        + reserved + x <= limit RETURNING period``. A missing row is created holding the
+        reservation (the caller has checked that it fits an empty period); an existing row is
+        only updated when it stays within its limits. Returns the periods reserved: the caller
+        rolls back unless all of them were (the rows stay locked until then)."""
+        u = BudgetUsage
+        rows = [{"project_id": project_id, "period": period, "period_start": start,
+                 "spent_usd": 0, "reserved_usd": usd, "spent_tokens": 0,
+                 "reserved_tokens": tokens} for period, start, _, _ in periods]
+        stmt = insert(u).values(rows)
+        limit_usd = case(*[(u.period == p, cast(literal(lim), Numeric(20, 10)))
+                           for p, _, lim, _ in periods], else_=None)
+        limit_tokens = case(*[(u.period == p, cast(literal(lim), BigInteger))
+                              for p, _, _, lim in periods], else_=None)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["project_id", "period", "period_start"],
+            set_={"reserved_usd": u.reserved_usd + stmt.excluded.reserved_usd,
+                  "reserved_tokens": u.reserved_tokens + stmt.excluded.reserved_tokens},
+            where=(or_(limit_usd.is_(None),
+                       u.spent_usd + u.reserved_usd + stmt.excluded.reserved_usd <= limit_usd)
+                   & or_(limit_tokens.is_(None),
+                         u.spent_tokens + u.reserved_tokens + stmt.excluded.reserved_tokens
+                         <= limit_tokens)),
+        ).returning(u.period)
+        return set((await self.session.execute(stmt)).scalars().all())
+
+    async def settle_periods(self, project_id: uuid.UUID, periods: list[tuple[str, date]], *,
+                             reserved_usd: Decimal, reserved_tokens: int, spent_usd: Decimal,
+                             spent_tokens: int) -> None:
+        """:meth:`settle` for every period of a reservation in one statement."""
+        u = BudgetUsage
+        keys = [and_(u.period == p, u.period_start == start) for p, start in periods]
+        await self.session.execute(
+            update(u).where(u.project_id == project_id, or_(*keys))
             .values(reserved_usd=u.reserved_usd - reserved_usd,
                     reserved_tokens=u.reserved_tokens - reserved_tokens,
                     spent_usd=u.spent_usd + spent_usd,
