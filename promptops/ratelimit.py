@@ -104,7 +104,7 @@ def rate_limit_engine(bind: Any) -> AsyncEngine:
     engine = per_loop.get(key)
     if engine is None:
         engine = per_loop[key] = create_async_engine(
-            url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_pre_ping=True)
+            url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_recycle=1800)
     return engine
 
 

@@ -49,8 +49,10 @@ from promptops.budgets import (
     period_end,
     period_start,
 )
+from promptops.db.driver import side_pool
 from promptops.db.models import BudgetUsage, Project, ProjectBudget, Role
 from promptops.db.repositories import BudgetRepository
+from promptops.db.repositories.budgets import reserve_periods_on, settle_periods_on
 from promptops.db.repositories.serving import BudgetLimits
 from promptops.gateway import ModelEntry
 
@@ -158,10 +160,11 @@ class BudgetGuard:
                          for _, _, lu, lt in periods)
         reserved: set[str] = set()
         if fits_empty:
+            pool = await side_pool(self.bind)
             try:
-                async with self._session() as session, session.begin():
-                    reserved = await BudgetRepository(session).reserve_periods(
-                        project_id, periods, usd=usage.usd, tokens=usage.tokens)
+                async with pool.connection() as conn:
+                    reserved = await reserve_periods_on(conn, project_id, periods,
+                                                        usd=usage.usd, tokens=usage.tokens)
                     if len(reserved) != len(periods):
                         raise _Incomplete  # rolls the partial reservation back
             except _Incomplete:
@@ -190,8 +193,12 @@ class BudgetGuard:
     async def settle(self, reservation: Reservation, *, usd: Decimal, tokens: int) -> None:
         """Replace the reservation by the actual usage (``usd`` in USD, ``tokens`` prompt +
         completion as the provider reported them)."""
-        async with self._session() as session, session.begin():
-            await self.settle_in(session, reservation, usd=usd, tokens=tokens)
+        pool = await side_pool(self.bind)
+        async with pool.connection() as conn:
+            await settle_periods_on(conn, reservation.project_id, list(reservation.periods),
+                                    reserved_usd=reservation.usage.usd,
+                                    reserved_tokens=reservation.usage.tokens,
+                                    spent_usd=usd, spent_tokens=tokens)
 
     async def settle_in(self, session: AsyncSession, reservation: Reservation, *, usd: Decimal,
                         tokens: int) -> None:

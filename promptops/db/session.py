@@ -6,6 +6,7 @@ session (an API request, an activity) commits once at its end.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -28,8 +29,13 @@ def normalize_url(url: str) -> str:
 
 @lru_cache(maxsize=8)
 def get_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    """The process's engine for ``url``. No ``pool_pre_ping``: it costs a round trip per
+    checkout, i.e. per API request. After a database restart the first statement on a dead
+    connection fails once; SQLAlchemy then invalidates the whole pool and later requests get
+    fresh connections. ``PROMPTOPS_DB_PRE_PING=1`` turns the ping back on."""
     return create_async_engine(
-        normalize_url(url), pool_size=pool_size, max_overflow=20, pool_pre_ping=True
+        normalize_url(url), pool_size=pool_size, max_overflow=20, pool_recycle=1800,
+        pool_pre_ping=os.environ.get("PROMPTOPS_DB_PRE_PING", "0") == "1",
     )
 
 

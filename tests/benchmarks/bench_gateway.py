@@ -645,9 +645,9 @@ def serve_instrumented(port: int) -> None:
     from api import deps
     from api.main import create_app
     from api.services.budgets import BudgetGuard
-    from api.services.prompts import PromptService
     from api.services.runs import RunService
-    from promptops.db.repositories import PromptRepository, RunRepository
+    from promptops.db.repositories import RunRepository
+    from promptops.db.repositories.serving import ServingRepository
     from promptops.gateway import LLMGateway
 
     wall: dict[str, float] = defaultdict(float)
@@ -671,17 +671,17 @@ def serve_instrumented(port: int) -> None:
 
         setattr(owner, name, wrapper)
 
-    timed(runs_router, "serve_label", "label resolution (serve_label)")
-    timed(PromptService, "get_project", "project lookup (PromptService.get_project)")
-    timed(PromptRepository, "get_by_name", "prompt lookup (get_by_name)")
+    timed(ServingRepository, "by_label", "serving lookup (one query: version, project, budget)")
+    timed(runs_router, "serve_choice", "canary arm choice (serve_choice)")
     timed(RunService, "version_request", "render + request (version_request)")
     timed(RunService, "_plan", "plan (model entry, credentials, routing)")
     timed(RunService, "_cache_lookup", "cache lookup")
     timed(RunService, "_reserve", "budget reservation (_reserve)")
-    timed(BudgetGuard, "settle", "budget settlement (settle)")
-    timed(LLMGateway, "complete", "gateway.complete (litellm + stub round trip)")
+    timed(BudgetGuard, "settle_in", "budget settlement (settle_in, request transaction)")
+    timed(LLMGateway, "complete", "gateway.complete (provider round trip)")
+    timed(LLMGateway, "_call_direct", "  direct OpenAI-compatible call (incl. stub round trip)")
     timed(litellm, "acompletion", "  litellm.acompletion (incl. stub round trip)")
-    timed(RunRepository, "add", "run insert (RunRepository.add)")
+    timed(RunRepository, "insert", "run insert (RunRepository.insert)")
     timed(RunService, "_cache_store", "cache store")
     timed(RunService, "call", "RunService.call (plan..run insert)")
     timed(AsyncSession, "commit", "session commits")

@@ -13,10 +13,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Numeric, and_, case, cast, literal, or_, select, update
+from psycopg import AsyncConnection
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promptops.db.driver import driver_connection, execute, fetchall
 from promptops.db.models import BudgetUsage, ProjectBudget
 
 
@@ -97,37 +99,63 @@ class BudgetRepository:
         + reserved + x <= limit RETURNING period``. A missing row is created holding the
         reservation (the caller has checked that it fits an empty period); an existing row is
         only updated when it stays within its limits. Returns the periods reserved: the caller
-        rolls back unless all of them were (the rows stay locked until then)."""
-        u = BudgetUsage
-        rows = [{"project_id": project_id, "period": period, "period_start": start,
-                 "spent_usd": 0, "reserved_usd": usd, "spent_tokens": 0,
-                 "reserved_tokens": tokens} for period, start, _, _ in periods]
-        stmt = insert(u).values(rows)
-        limit_usd = case(*[(u.period == p, cast(literal(lim), Numeric(20, 10)))
-                           for p, _, lim, _ in periods], else_=None)
-        limit_tokens = case(*[(u.period == p, cast(literal(lim), BigInteger))
-                              for p, _, _, lim in periods], else_=None)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["project_id", "period", "period_start"],
-            set_={"reserved_usd": u.reserved_usd + stmt.excluded.reserved_usd,
-                  "reserved_tokens": u.reserved_tokens + stmt.excluded.reserved_tokens},
-            where=(or_(limit_usd.is_(None),
-                       u.spent_usd + u.reserved_usd + stmt.excluded.reserved_usd <= limit_usd)
-                   & or_(limit_tokens.is_(None),
-                         u.spent_tokens + u.reserved_tokens + stmt.excluded.reserved_tokens
-                         <= limit_tokens)),
-        ).returning(u.period)
-        return set((await self.session.execute(stmt)).scalars().all())
+        rolls back unless all of them were (the rows stay locked until then). Raw SQL on the
+        session's psycopg connection (:mod:`promptops.db.driver`)."""
+        return await reserve_periods_on(await driver_connection(self.session), project_id,
+                                        periods, usd=usd, tokens=tokens)
 
     async def settle_periods(self, project_id: uuid.UUID, periods: list[tuple[str, date]], *,
                              reserved_usd: Decimal, reserved_tokens: int, spent_usd: Decimal,
                              spent_tokens: int) -> None:
-        """:meth:`settle` for every period of a reservation in one statement."""
-        u = BudgetUsage
-        keys = [and_(u.period == p, u.period_start == start) for p, start in periods]
-        await self.session.execute(
-            update(u).where(u.project_id == project_id, or_(*keys))
-            .values(reserved_usd=u.reserved_usd - reserved_usd,
-                    reserved_tokens=u.reserved_tokens - reserved_tokens,
-                    spent_usd=u.spent_usd + spent_usd,
-                    spent_tokens=u.spent_tokens + spent_tokens))
+        """:meth:`settle` for every period of a reservation, one statement per period, always
+        in the same order (day before month) as :meth:`reserve_periods` locks them: a single
+        UPDATE would lock the rows in physical order, which changes as rows are rewritten, and
+        two requests could then deadlock. Raw SQL on the session's psycopg connection."""
+        await settle_periods_on(await driver_connection(self.session), project_id, periods,
+                                reserved_usd=reserved_usd, reserved_tokens=reserved_tokens,
+                                spent_usd=spent_usd, spent_tokens=spent_tokens)
+
+
+_SETTLE = ("UPDATE budget_usage SET reserved_usd = reserved_usd - %(ru)s, "
+           "reserved_tokens = reserved_tokens - %(rt)s, spent_usd = spent_usd + %(su)s, "
+           "spent_tokens = spent_tokens + %(st)s "
+           "WHERE project_id = %(project)s AND period = %(period)s AND period_start = %(start)s")
+
+
+async def reserve_periods_on(conn: AsyncConnection[Any], project_id: uuid.UUID,
+                             periods: list[tuple[str, date, Decimal | None, int | None]], *,
+                             usd: Decimal, tokens: int) -> set[str]:
+    """:meth:`BudgetRepository.reserve_periods` on a psycopg connection (in its transaction)."""
+    # Rows are locked in VALUES order: sorted, the same order settle_periods uses.
+    periods = sorted(periods, key=lambda p: (p[0], p[1]))
+    params: dict[str, Any] = {"project": project_id, "usd": usd, "tokens": tokens}
+    values, usd_cases, token_cases = [], [], []
+    for i, (period, start, limit_usd, limit_tokens) in enumerate(periods):
+        params.update({f"p{i}": period, f"s{i}": start, f"lu{i}": limit_usd,
+                       f"lt{i}": limit_tokens})
+        values.append(f"(%(project)s, %(p{i})s, %(s{i})s, 0, %(usd)s, 0, %(tokens)s)")
+        usd_cases.append(f"WHEN %(p{i})s THEN %(lu{i})s::numeric")
+        token_cases.append(f"WHEN %(p{i})s THEN %(lt{i})s::bigint")
+    limit_usd_sql = f"(CASE u.period {' '.join(usd_cases)} END)"
+    limit_tokens_sql = f"(CASE u.period {' '.join(token_cases)} END)"
+    sql = (
+        "INSERT INTO budget_usage AS u (project_id, period, period_start, spent_usd, "
+        "reserved_usd, spent_tokens, reserved_tokens) VALUES " + ", ".join(values)
+        + " ON CONFLICT (project_id, period, period_start) DO UPDATE SET "
+        "reserved_usd = u.reserved_usd + EXCLUDED.reserved_usd, "
+        "reserved_tokens = u.reserved_tokens + EXCLUDED.reserved_tokens "
+        f"WHERE ({limit_usd_sql} IS NULL OR u.spent_usd + u.reserved_usd "
+        f"+ EXCLUDED.reserved_usd <= {limit_usd_sql}) "
+        f"AND ({limit_tokens_sql} IS NULL OR u.spent_tokens + u.reserved_tokens "
+        f"+ EXCLUDED.reserved_tokens <= {limit_tokens_sql}) RETURNING u.period")
+    return {row[0] for row in await fetchall(conn, sql, params)}
+
+
+async def settle_periods_on(conn: AsyncConnection[Any], project_id: uuid.UUID,
+                            periods: list[tuple[str, date]], *, reserved_usd: Decimal,
+                            reserved_tokens: int, spent_usd: Decimal, spent_tokens: int) -> None:
+    """:meth:`BudgetRepository.settle_periods` on a psycopg connection (in its transaction)."""
+    for period, start in sorted(periods):
+        await execute(conn, _SETTLE, {
+            "ru": reserved_usd, "rt": reserved_tokens, "su": spent_usd, "st": spent_tokens,
+            "project": project_id, "period": period, "start": start})

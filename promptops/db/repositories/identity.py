@@ -8,7 +8,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promptops.db.driver import driver_connection, fetchone
 from promptops.db.models import ApiKey, Membership, ProviderCredential, User
+
+_CREDENTIAL_COLUMNS = ("id", "organization_id", "provider", "name", "ciphertext", "nonce",
+                       "key_id", "hint", "api_base", "created_by", "created_at")
+_CREDENTIAL = (f"SELECT {', '.join(_CREDENTIAL_COLUMNS)} FROM provider_credentials "
+               "WHERE organization_id = %(org)s AND provider = %(provider)s "
+               "ORDER BY created_at DESC LIMIT 1")
 
 
 class IdentityRepository:
@@ -94,11 +101,14 @@ class IdentityRepository:
 
     async def credential_for_provider(self, organization_id: uuid.UUID,
                                       provider: str) -> ProviderCredential | None:
-        return (await self.session.execute(
-            select(ProviderCredential).where(
-                ProviderCredential.organization_id == organization_id,
-                ProviderCredential.provider == provider,
-            ).order_by(ProviderCredential.created_at.desc()).limit(1))).scalar_one_or_none()
+        """The organization's newest key for ``provider`` as a transient row, or None. Every
+        model call asks this: raw SQL on the session's connection (:mod:`promptops.db.driver`).
+        """
+        row = await fetchone(await driver_connection(self.session), _CREDENTIAL,
+                             {"org": organization_id, "provider": provider})
+        if row is None:
+            return None
+        return ProviderCredential(**dict(zip(_CREDENTIAL_COLUMNS, row, strict=True)))
 
     # Administration queries (members, keys) -------------------------------------------------
     async def get_user_by_email(self, email: str) -> User | None:

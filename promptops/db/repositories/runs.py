@@ -3,9 +3,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select
+from psycopg.types.json import Jsonb
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promptops.db.driver import driver_connection, execute
 from promptops.db.models import (
     ACTIVE_DEPLOYMENT_STATUSES,
     Deployment,
@@ -14,6 +16,8 @@ from promptops.db.models import (
     Project,
     Run,
 )
+
+_JSONB_COLUMNS = frozenset({"variables", "rendered_input", "routing", "attempts"})
 
 
 class RunRepository:
@@ -26,12 +30,18 @@ class RunRepository:
         return run
 
     async def insert(self, run: Run) -> Run:
-        """Insert ``run`` with one Core ``INSERT`` (no unit-of-work flush: the request path's
-        cheaper way); the object is not attached to the session. Columns left None take their
-        defaults (``created_at`` stays None on the object)."""
-        values = {c.key: getattr(run, c.key) for c in Run.__table__.columns
+        """Insert ``run`` with one raw ``INSERT`` on the session's psycopg connection, in its
+        transaction (the request path's cheap way, :mod:`promptops.db.driver`); the object is
+        not attached to the session. Columns left None take their defaults (``created_at``
+        stays None on the object)."""
+        values = {c.name: getattr(run, c.key) for c in Run.__table__.columns
                   if getattr(run, c.key, None) is not None}
-        await self.session.execute(insert(Run).values(**values))
+        for name in _JSONB_COLUMNS & values.keys():
+            values[name] = Jsonb(values[name])
+        names = list(values)
+        sql = (f"INSERT INTO runs ({', '.join(names)}) VALUES "
+               f"({', '.join(f'%({n})s' for n in names)})")
+        await execute(await driver_connection(self.session), sql, values)
         return run
 
     async def get(self, run_id: uuid.UUID, organization_id: uuid.UUID,

@@ -15,18 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promptops.db.models import (
-    ACTIVE_DEPLOYMENT_STATUSES,
-    Deployment,
-    Label,
-    Project,
-    ProjectBudget,
-    Prompt,
-    PromptVersion,
-)
+from promptops.db.driver import driver_connection, fetchone
+from promptops.db.models import ACTIVE_DEPLOYMENT_STATUSES, PromptVersion
 
 
 @dataclass(frozen=True)
@@ -71,17 +63,62 @@ class Served:
     deployment: ActiveDeployment | None
 
 
-_COLUMNS = (Project.id, Project.organization_id, Project.cache_settings, Prompt.id,
-            ProjectBudget.daily_usd, ProjectBudget.monthly_usd, ProjectBudget.daily_tokens,
-            ProjectBudget.monthly_tokens)
+_VERSION_COLUMNS = ("id", "prompt_id", "version", "body", "system", "variables", "notes",
+                    "model", "decoding", "response_format", "content_hash", "status",
+                    "created_by", "created_at")
+_SELECT = (", ".join(f"v.{c}" for c in _VERSION_COLUMNS)
+           + ", p.id, p.organization_id, p.cache_settings, pr.id,"
+           " b.daily_usd, b.monthly_usd, b.daily_tokens, b.monthly_tokens")
+_N = len(_VERSION_COLUMNS)
+
+_BY_LABEL = f"""
+SELECT {_SELECT}, d.id, d.canary_weight, d.candidate_version_id
+FROM prompts pr
+JOIN projects p ON p.id = pr.project_id
+JOIN labels l ON l.prompt_id = pr.id AND l.name = %(label)s
+JOIN prompt_versions v ON v.id = l.prompt_version_id
+LEFT JOIN project_budgets b ON b.project_id = p.id
+LEFT JOIN deployments d ON d.prompt_id = pr.id AND d.environment = %(environment)s
+     AND d.status = ANY(%(active)s)
+WHERE p.organization_id = %(org)s
+  AND (%(prompt_id)s::uuid IS NULL OR pr.id = %(prompt_id)s::uuid)
+  AND (%(prompt_id)s::uuid IS NOT NULL OR (p.id = %(project_id)s::uuid AND pr.name = %(name)s))
+  AND (%(scope)s::uuid IS NULL OR p.id = %(scope)s::uuid)
+LIMIT 1
+"""
+
+_BY_VERSION = f"""
+SELECT {_SELECT}
+FROM prompt_versions v
+JOIN prompts pr ON pr.id = v.prompt_id
+JOIN projects p ON p.id = pr.project_id
+LEFT JOIN project_budgets b ON b.project_id = p.id
+WHERE v.id = %(version_id)s AND p.organization_id = %(org)s
+  AND (%(scope)s::uuid IS NULL OR p.id = %(scope)s::uuid)
+"""
+
+_PROJECT = """
+SELECT p.id, p.organization_id, p.cache_settings,
+       b.daily_usd, b.monthly_usd, b.daily_tokens, b.monthly_tokens
+FROM projects p LEFT JOIN project_budgets b ON b.project_id = p.id
+WHERE p.id = %(project_id)s
+"""
 
 
-def _facts(row: Any) -> ProjectFacts:
-    return ProjectFacts(id=row[1], organization_id=row[2], cache_settings=row[3] or {},
-                        budget=BudgetLimits(row[5], row[6], row[7], row[8]))
+def _version(row: tuple[Any, ...]) -> PromptVersion:
+    """A transient (session-less) PromptVersion from the row's first columns."""
+    return PromptVersion(**dict(zip(_VERSION_COLUMNS, row[:_N], strict=True)))
+
+
+def _facts(row: tuple[Any, ...]) -> ProjectFacts:
+    r = row[_N:]
+    return ProjectFacts(id=r[0], organization_id=r[1], cache_settings=r[2] or {},
+                        budget=BudgetLimits(r[4], r[5], r[6], r[7]))
 
 
 class ServingRepository:
+    """Raw-SQL reads of the request path (see :mod:`promptops.db.driver` for why)."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
@@ -93,56 +130,38 @@ class ServingRepository:
         """The version under ``label`` of a prompt given by id, or by ``project_id`` + name,
         in the organization (and in ``scope_project_id`` for project-scoped callers), with the
         deployment active in ``environment``. One query; None when anything is missing."""
-        q = (select(PromptVersion, *_COLUMNS,
-                    Deployment.id, Deployment.canary_weight, Deployment.candidate_version_id)
-             .select_from(Prompt)
-             .join(Project, Project.id == Prompt.project_id)
-             .join(Label, and_(Label.prompt_id == Prompt.id, Label.name == label))
-             .join(PromptVersion, PromptVersion.id == Label.prompt_version_id)
-             .outerjoin(ProjectBudget, ProjectBudget.project_id == Project.id)
-             .outerjoin(Deployment, and_(
-                 Deployment.prompt_id == Prompt.id, Deployment.environment == environment,
-                 Deployment.status.in_(ACTIVE_DEPLOYMENT_STATUSES)))
-             .where(Project.organization_id == organization_id))
-        if prompt_id is not None:
-            q = q.where(Prompt.id == prompt_id)
-        else:
-            q = q.where(Project.id == project_id, Prompt.name == prompt_name)
-        if scope_project_id is not None:
-            q = q.where(Project.id == scope_project_id)
-        row = (await self.session.execute(q.limit(1))).first()
+        conn = await driver_connection(self.session)
+        row = await fetchone(conn, _BY_LABEL, {
+            "label": label, "environment": environment,
+            "active": list(ACTIVE_DEPLOYMENT_STATUSES), "org": organization_id,
+            "prompt_id": prompt_id, "project_id": project_id, "name": prompt_name,
+            "scope": scope_project_id})
         if row is None:
             return None
-        deployment = (ActiveDeployment(row[9], float(row[10]), row[11])
-                      if environment is not None and row[9] is not None else None)
-        return Served(version=row[0], prompt_id=row[4], project=_facts(row),
+        d = row[_N + 8:]
+        deployment = (ActiveDeployment(d[0], float(d[1]), d[2])
+                      if environment is not None and d[0] is not None else None)
+        return Served(version=_version(row), prompt_id=row[_N + 3], project=_facts(row),
                       deployment=deployment)
 
     async def by_version(self, organization_id: uuid.UUID, version_id: uuid.UUID,
                          scope_project_id: uuid.UUID | None = None) -> Served | None:
         """A version by id in the organization (and project scope), with its project's facts.
         One query; None when not found."""
-        q = (select(PromptVersion, *_COLUMNS)
-             .select_from(PromptVersion)
-             .join(Prompt, Prompt.id == PromptVersion.prompt_id)
-             .join(Project, Project.id == Prompt.project_id)
-             .outerjoin(ProjectBudget, ProjectBudget.project_id == Project.id)
-             .where(PromptVersion.id == version_id, Project.organization_id == organization_id))
-        if scope_project_id is not None:
-            q = q.where(Project.id == scope_project_id)
-        row = (await self.session.execute(q)).first()
+        conn = await driver_connection(self.session)
+        row = await fetchone(conn, _BY_VERSION, {"version_id": version_id,
+                                                 "org": organization_id,
+                                                 "scope": scope_project_id})
         if row is None:
             return None
-        return Served(version=row[0], prompt_id=row[4], project=_facts(row), deployment=None)
+        return Served(version=_version(row), prompt_id=row[_N + 3], project=_facts(row),
+                      deployment=None)
 
     async def project(self, project_id: uuid.UUID) -> ProjectFacts:
-        """A project's facts by id (the caller has checked access). Raises NoResultFound."""
-        row = (await self.session.execute(
-            select(Project.id, Project.organization_id, Project.cache_settings,
-                   ProjectBudget.daily_usd, ProjectBudget.monthly_usd,
-                   ProjectBudget.daily_tokens, ProjectBudget.monthly_tokens)
-            .select_from(Project)
-            .outerjoin(ProjectBudget, ProjectBudget.project_id == Project.id)
-            .where(Project.id == project_id))).one()
+        """A project's facts by id (the caller has checked access). Raises LookupError."""
+        conn = await driver_connection(self.session)
+        row = await fetchone(conn, _PROJECT, {"project_id": project_id})
+        if row is None:
+            raise LookupError(f"project {project_id} not found")
         return ProjectFacts(id=row[0], organization_id=row[1], cache_settings=row[2] or {},
                             budget=BudgetLimits(row[3], row[4], row[5], row[6]))
