@@ -34,7 +34,7 @@ target. So a *non-streaming* call to a deployment that is OpenAI-compatible -- p
 the test stub, ...) and no ``litellm_params`` beyond ``model``, ``api_base``, ``api_key``,
 ``custom_llm_provider``, ``extra_headers``, ``extra_body`` and the decoding keys -- is sent by
 the gateway itself: ``POST {api_base}/chat/completions`` on one pooled keep-alive
-``httpx.AsyncClient`` per gateway (and event loop), with the body LiteLLM would send (``model``
+``aiohttp.ClientSession`` per gateway (and event loop), with the body LiteLLM would send (``model``
 without its ``openai/`` prefix, messages, decoding keys, ``response_format``, ``tools``,
 ``tool_choice``) and ``Authorization: Bearer <api_key>``. Errors are classified exactly as on
 the LiteLLM path (same exception names, HTTP status and retryable flag; a connection error is
@@ -60,7 +60,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import yaml
 
 from promptops import telemetry
@@ -349,19 +349,21 @@ class LLMGateway:
         self.fast_path = (_flag_on(os.environ.get(FAST_PATH_ENV)) if fast_path is None
                           else fast_path)
         self.max_connections = max_connections
-        self._http: httpx.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
         self._http_loop: asyncio.AbstractEventLoop | None = None
 
-    def _client(self) -> httpx.AsyncClient:
+    def _client(self) -> aiohttp.ClientSession:
         """The pooled fast-path client of the running event loop (made on first use; a pool
-        cannot outlive its loop, so a gateway used from a new loop gets a new client)."""
+        cannot outlive its loop, so a gateway used from a new loop gets a new client).
+        aiohttp rather than httpx: about 0.4 ms of CPU per call against 1.8 ms, measured on
+        the benchmark's stub (the fast path exists to save CPU)."""
         loop = asyncio.get_running_loop()
-        if self._http is None or self._http_loop is not loop or self._http.is_closed:
-            self._http = httpx.AsyncClient(
-                timeout=self.timeout_s,
-                limits=httpx.Limits(max_connections=self.max_connections,
-                                    max_keepalive_connections=self.max_connections,
-                                    keepalive_expiry=30.0),
+        if self._http is None or self._http_loop is not loop or self._http.closed:
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+                connector=aiohttp.TCPConnector(limit=self.max_connections,
+                                               keepalive_timeout=30.0),
+                json_serialize=lambda obj: _dumps(obj).decode(), trust_env=False,
             )
             self._http_loop = loop
         return self._http
@@ -369,8 +371,8 @@ class LLMGateway:
     async def aclose(self) -> None:
         """Close the fast path's pooled connections (idempotent; a later call opens anew)."""
         client, self._http, self._http_loop = self._http, None, None
-        if client is not None and not client.is_closed:
-            await client.aclose()
+        if client is not None and not client.closed:
+            await client.close()
 
     def provider_status(self) -> list[dict[str, Any]]:
         """One snapshot per configured deployment, in catalog order (see
@@ -683,18 +685,19 @@ class LLMGateway:
         with telemetry.llm_span(entry.model_name, entry.provider) as span:
             started = time.perf_counter()
             try:
-                response = await client.post(url, content=body, headers=headers)
-                raw = response.content
-            except httpx.TimeoutException as exc:
+                async with client.post(url, data=body, headers=headers) as response:
+                    raw = await response.read()
+                    status = response.status
+            except TimeoutError as exc:
                 raise GatewayError(
                     f"Timeout: OpenAIException - Request timed out ({type(exc).__name__}) - "
                     f"timeout value={self.timeout_s}", retryable=True, status_code=408) from exc
-            except httpx.TransportError as exc:
+            except aiohttp.ClientError as exc:
                 raise GatewayError(
                     f"InternalServerError: OpenAIException - Connection error. "
                     f"({type(exc).__name__}: {exc})", retryable=True, status_code=500) from exc
-            if response.status_code >= 400:
-                raise _http_error(response.status_code, raw)
+            if status >= 400:
+                raise _http_error(status, raw)
             try:
                 data = _loads(raw)
                 choice = data["choices"][0]

@@ -85,7 +85,7 @@ async def test_fast_path_answers_without_litellm(stub: StubLLMServer,
     assert stub.cfg.authorizations[-1] == "Bearer none"
     client = gw._http
     await gw.aclose()
-    assert client is not None and client.is_closed and gw._http is None
+    assert client is not None and client.closed and gw._http is None
     c = await gw.complete(MSG)  # a closed gateway opens a new pool on its next call
     assert c.output == "alpha beta gamma delta"
     await gw.aclose()
