@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -13,42 +12,24 @@ from promptops.db.models import Role
 from promptops.gateway import GatewayError, LLMGateway, ModelCatalog
 from tests.support.apps import issue_key, running_app
 from tests.support.stub_llm import StubConfig, StubLLMServer
+from tests.support.stubs import FakeClock, fallback_catalog, reset, two_stubs
 
 MSG = [{"role": "user", "content": "alpha beta gamma"}]
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(scope="module")
 def stubs() -> Iterator[tuple[StubLLMServer, StubLLMServer]]:
-    primary = StubLLMServer(StubConfig(fixed_reply="from primary")).start()
-    backup = StubLLMServer(StubConfig(fixed_reply="from backup")).start()
-    try:
-        yield primary, backup
-    finally:
-        primary.stop()
-        backup.stop()
+    with two_stubs() as pair:
+        yield pair
 
 
 @pytest.fixture
 def two(stubs: tuple[StubLLMServer, StubLLMServer]) -> tuple[StubLLMServer, StubLLMServer]:
-    for s in stubs:
-        s.cfg.fail_next, s.cfg.fail_status, s.cfg.error_rate, s.cfg.calls = 0, 500, 0.0, 0
+    reset(*stubs)
     return stubs
 
 
-def catalog_of(primary: StubLLMServer, backup: StubLLMServer,
-               **router_settings: Any) -> ModelCatalog:
-    models = (primary.model_list("primary")["model_list"]
-              + backup.model_list("backup")["model_list"])
-    return ModelCatalog.from_dict({"model_list": models, "router_settings": {
-        "fallbacks": [{"primary": ["backup"]}], **router_settings}})
+catalog_of = fallback_catalog
 
 
 async def test_retryable_failure_falls_back_in_order(two: tuple[StubLLMServer, ...]) -> None:

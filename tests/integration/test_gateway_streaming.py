@@ -19,7 +19,8 @@ from promptops.gateway import (
     StreamEvent,
     UnknownModelError,
 )
-from tests.support.stub_llm import StubConfig, StubLLMServer
+from tests.support.stub_llm import StubLLMServer
+from tests.support.stubs import FakeClock, fallback_catalog, reset, two_stubs
 
 MSG = [{"role": "user", "content": "alpha beta gamma"}]
 TOOLS = [{"type": "function", "function": {
@@ -28,40 +29,19 @@ TOOLS = [{"type": "function", "function": {
                    "required": ["city"]}}}]
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(scope="module")
 def stubs() -> Iterator[tuple[StubLLMServer, StubLLMServer]]:
-    primary = StubLLMServer(StubConfig(fixed_reply="one two three four from primary")).start()
-    backup = StubLLMServer(StubConfig(fixed_reply="five six from backup")).start()
-    try:
-        yield primary, backup
-    finally:
-        primary.stop()
-        backup.stop()
+    with two_stubs("one two three four from primary", "five six from backup") as pair:
+        yield pair
 
 
 @pytest.fixture
 def two(stubs: tuple[StubLLMServer, StubLLMServer]) -> tuple[StubLLMServer, StubLLMServer]:
-    for s in stubs:
-        s.cfg.fail_next, s.cfg.fail_status, s.cfg.error_rate, s.cfg.calls = 0, 500, 0.0, 0
-        s.cfg.tool_call, s.cfg.stream_abort_after = None, None
-        s.cfg.requests.clear()
+    reset(*stubs)
     return stubs
 
 
-def catalog_of(primary: StubLLMServer, backup: StubLLMServer,
-               **router_settings: Any) -> ModelCatalog:
-    models = (primary.model_list("primary")["model_list"]
-              + backup.model_list("backup")["model_list"])
-    return ModelCatalog.from_dict({"model_list": models, "router_settings": {
-        "fallbacks": [{"primary": ["backup"]}], **router_settings}})
+catalog_of = fallback_catalog
 
 
 async def collect(gw: LLMGateway, **kwargs: Any) -> tuple[list[StreamDelta], Completion]:

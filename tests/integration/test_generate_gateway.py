@@ -15,33 +15,24 @@ from sqlalchemy import select
 
 from promptops.db.models import Run
 from promptops.db.session import get_session_factory
-from promptops.gateway import ModelCatalog
 from tests.support.apps import issue_key, running_app
-from tests.support.stub_llm import StubConfig, StubLLMServer
+from tests.support.stub_llm import StubLLMServer
+from tests.support.stubs import fallback_catalog, reset, two_stubs
 
 
 @pytest.fixture(scope="module")
 def stubs() -> Iterator[tuple[StubLLMServer, StubLLMServer]]:
-    primary = StubLLMServer(StubConfig()).start()
-    backup = StubLLMServer(StubConfig(fixed_reply="from backup")).start()
-    try:
-        yield primary, backup
-    finally:
-        primary.stop()
-        backup.stop()
+    with two_stubs(None, "from backup") as pair:
+        yield pair
 
 
 @pytest.fixture
 async def app(stubs: tuple[StubLLMServer, StubLLMServer], pg_url: str
               ) -> AsyncIterator[dict[str, Any]]:
     primary, backup = stubs
-    for s in stubs:
-        s.cfg.fail_next, s.cfg.calls, s.cfg.replies = 0, 0, []
-    models = primary.model_list("primary")["model_list"] + backup.model_list("backup")["model_list"]
-    models[0]["model_info"] = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
-    models[1]["model_info"] = {"input_cost_per_token": 1e-5, "output_cost_per_token": 4e-5}
-    catalog = ModelCatalog.from_dict({"model_list": models, "router_settings": {
-        "fallbacks": [{"primary": ["backup"]}], "allowed_fails": 100}})
+    reset(*stubs)
+    catalog = fallback_catalog(primary, backup, primary_prices=(1e-6, 2e-6),
+                               backup_prices=(1e-5, 4e-5), allowed_fails=100)
     key = await issue_key(pg_url, organization=f"gen-{uuid.uuid4().hex[:8]}",
                           email=f"g-{uuid.uuid4().hex[:6]}@g.ex")
     async with running_app(pg_url, None, catalog, f"tq-{uuid.uuid4().hex[:8]}") as running:
