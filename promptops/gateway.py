@@ -55,6 +55,7 @@ import logging
 import os
 import re
 import time
+import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -329,6 +330,19 @@ def _classify(exc: BaseException) -> GatewayError:
                         status_code=status if isinstance(status, int) else None)
 
 
+#: Gateways whose fast-path session is open, for :func:`aclose_all`.
+_LIVE_GATEWAYS: weakref.WeakSet[LLMGateway] = weakref.WeakSet()
+
+
+async def aclose_all() -> None:
+    """Close the fast-path sessions of every gateway of this process that has one open on the
+    running event loop (a worker's or a test session's shutdown)."""
+    loop = asyncio.get_running_loop()
+    for gateway in list(_LIVE_GATEWAYS):
+        if gateway._http_loop is loop:
+            await gateway.aclose()
+
+
 class LLMGateway:
     """Calls models of a :class:`ModelCatalog` (through LiteLLM, or directly for an
     OpenAI-compatible deployment: see the module docstring) and meters each call; holds one
@@ -359,6 +373,7 @@ class LLMGateway:
         the benchmark's stub (the fast path exists to save CPU)."""
         loop = asyncio.get_running_loop()
         if self._http is None or self._http_loop is not loop or self._http.closed:
+            _LIVE_GATEWAYS.add(self)
             self._http = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s),
                 connector=aiohttp.TCPConnector(limit=self.max_connections,

@@ -29,6 +29,15 @@ from tests.support.stub_llm import StubConfig, StubLLMServer  # noqa: E402
 STATE = Path(os.environ.get("PROMPTOPS_TEST_STATE", "/tmp/promptops-test-state"))
 
 
+@pytest.fixture(autouse=True)
+async def _close_gateways() -> AsyncIterator[None]:
+    """Close the fast-path sessions of the gateways a test made (aiohttp warns otherwise)."""
+    from promptops.gateway import aclose_all
+
+    yield
+    await aclose_all()
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     from promptops.db.migrate import upgrade_head

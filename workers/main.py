@@ -18,7 +18,7 @@ from activities.approval.activities import ApprovalActivities
 from activities.deployment.activities import DeploymentActivities
 from activities.evaluation.activities import EvaluationActivities
 from activities.provider_health.activities import ProviderHealthActivities
-from promptops.gateway import LLMGateway, ModelCatalog
+from promptops.gateway import LLMGateway, ModelCatalog, aclose_all
 from promptops.runtime import resolve_database_url
 from promptops.settings import Settings, get_settings
 from promptops.telemetry import setup_tracing, temporal_interceptors
@@ -96,6 +96,7 @@ async def run_worker(settings: Settings) -> None:
         # LLM call it would block the event loop for seconds and miss activity heartbeats.
         await asyncio.to_thread(importlib.import_module, "litellm")
         await stop.wait()
+    await aclose_all()  # the gateways' pooled provider connections
 
 
 def main() -> None:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -111,6 +112,13 @@ async def test_schedule_is_created_and_updated(temporal_env: WorkflowEnvironment
         await ensure_health_check_schedule(client, task_queue, interval_s=3600)
         await ensure_health_check_schedule(client, task_queue, interval_s=3600)
         desc = await client.get_schedule_handle(SCHEDULE_ID).describe()
+        for _ in range(50):  # created: the first round was triggered at once, once
+            if desc.info.num_actions:
+                break
+            await asyncio.sleep(0.1)
+            desc = await client.get_schedule_handle(SCHEDULE_ID).describe()
+        assert desc.info.num_actions == 1
+        assert desc.schedule.policy.catchup_window == timedelta(seconds=3600)
         assert desc.schedule.spec.intervals[0].every == timedelta(seconds=3600)
         assert desc.schedule.action.task_queue == task_queue  # type: ignore[union-attr]
         await ensure_health_check_schedule(client, task_queue, interval_s=300)

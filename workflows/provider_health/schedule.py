@@ -32,20 +32,24 @@ log = logging.getLogger(__name__)
 
 def health_check_schedule(task_queue: str, interval_s: int) -> Schedule:
     """The schedule: every ``interval_s`` seconds start ``ProviderHealthCheckWorkflow`` on
-    ``task_queue``; overlap SKIP (a round still running makes the next one be skipped)."""
+    ``task_queue``; overlap SKIP (a round still running makes the next one be skipped); rounds
+    missed while no worker ran are not caught up beyond one interval (a stale probe is
+    worthless)."""
     return Schedule(
         action=ScheduleActionStartWorkflow(
             ProviderHealthCheckWorkflow.run, ProviderHealthCheckInput(),
             id=SCHEDULE_ID, task_queue=task_queue,
             execution_timeout=timedelta(seconds=max(60, interval_s))),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=interval_s))]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP,
+                              catchup_window=timedelta(seconds=interval_s)),
     )
 
 
 async def ensure_health_check_schedule(client: Client, task_queue: str,
                                        interval_s: int = 300) -> ScheduleHandle | None:
-    """Create or update the schedule ``provider-health-check`` (idempotent). ``interval_s``:
+    """Create (running the first round at once) or update the schedule
+    ``provider-health-check`` (idempotent). ``interval_s``:
     seconds between rounds; ``<= 0`` deletes the schedule if it exists (disabled) and returns
     None. Raises ``temporalio.service.RPCError`` when Temporal refuses."""
     handle = client.get_schedule_handle(SCHEDULE_ID)
@@ -59,7 +63,8 @@ async def ensure_health_check_schedule(client: Client, task_queue: str,
         return None
     schedule = health_check_schedule(task_queue, interval_s)
     try:
-        return await client.create_schedule(SCHEDULE_ID, schedule)
+        # The first round runs at once, so /models/providers has a check right after start.
+        return await client.create_schedule(SCHEDULE_ID, schedule, trigger_immediately=True)
     except ScheduleAlreadyRunningError:
         pass
 
