@@ -45,6 +45,8 @@ from promptops.db.session import get_engine, get_session_factory
 from promptops.evaluation_summary import ExampleRow, summarize
 from promptops.gateway import GatewayError, LLMGateway
 from promptops.metrics import METRICS, extract_label, score_example, validate_metric_names
+from promptops.routing import NoEligibleModel
+from promptops.routing_figures import resolve_policy_route
 from promptops.templating import PromptContent, TemplateError
 
 log = logging.getLogger(__name__)
@@ -276,6 +278,16 @@ class EvaluationActivities:
                 select(EvaluationResult.run_id, EvaluationResult.metric, EvaluationResult.value)
                 .where(EvaluationResult.run_id.in_([r.id for r in done_runs.values()]))
             )).all() if done_runs else []
+            # A version whose model is "policy:<name>": the project's routing policy picks the
+            # models (once per chunk, on the live figures of this worker's gateway).
+            try:
+                decision = await resolve_policy_route(
+                    session, self._gateway, project_id, version.model,
+                    [], (version.decoding or {}).get("max_tokens"))
+            except (GatewayError, NoEligibleModel) as exc:
+                raise ApplicationError(f"prompt version {inp.prompt_version_id}: {exc}",
+                                       type="InvalidInput", non_retryable=True) from exc
+        candidates = list(decision.ordered) if decision is not None else None
         content = PromptContent(
             body=version.body, system=version.system, variables=version.variables,
             model=version.model, decoding=version.decoding,
@@ -316,7 +328,8 @@ class EvaluationActivities:
 
         async def one(example: Example, key: str) -> None:
             await self._evaluate_example(inp, version, content, project_id, example, key,
-                                         score_names, embedder, writer, semaphore)
+                                         score_names, embedder, writer, semaphore,
+                                         candidates)
 
         todo = [(e, k) for e, k in zip(examples, keys, strict=True) if k not in done_runs]
         tasks = [asyncio.ensure_future(one(e, k)) for e, k in todo]
@@ -343,6 +356,7 @@ class EvaluationActivities:
         embedder: Any,
         writer: _RunWriter,
         semaphore: asyncio.Semaphore,
+        candidates: list[str] | None = None,
     ) -> None:
         variables = example_variables(example.input, version.variables)
         try:
@@ -356,7 +370,8 @@ class EvaluationActivities:
         try:
             async with semaphore:
                 completion = await self._gateway.complete(
-                    messages, model=version.model, decoding=version.decoding,
+                    messages, model=None if candidates else version.model,
+                    candidates=candidates, decoding=version.decoding,
                     response_format=version.response_format,
                 )
             output, success = completion.output, True

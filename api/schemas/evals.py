@@ -39,3 +39,4 @@ class EvalPublic(BaseModel):
     summary: dict[str, Any] | None = None
     rows: list[dict[str, Any]] = Field(default_factory=list)
     temporal_ui_url: str
+    error: str | None = Field(default=None, description="why a Failed evaluation failed")

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -117,7 +117,7 @@ class EvaluationService:
         repo = EvaluationRepository(self.session)
         evaluation = await repo.get(evaluation_id, self.principal.organization_id,
                                     self.principal.project_id)
-        status, progress = None, None
+        status, progress, error = None, None, None
         if evaluation is None:
             # Only evaluations of the caller's organization (and project scope) exist for it;
             # Temporal is not asked about other ids, so nothing leaks across tenants.
@@ -129,6 +129,8 @@ class EvaluationService:
                 status = STATUS_NAMES.get(desc.status, "Unknown") if desc.status else None
                 if desc.status == WorkflowExecutionStatus.RUNNING:
                     progress = await handle.query("progress", rpc_timeout=timedelta(seconds=2))
+                elif desc.status == WorkflowExecutionStatus.FAILED:
+                    error = await _failure_message(handle)
             except RPCError:
                 pass
         stored_done = await repo.count_runs(evaluation_id)
@@ -150,6 +152,7 @@ class EvaluationService:
             "summary": evaluation.summary,
             "rows": await repo.rows(evaluation_id, limit=rows_limit) if rows_limit else [],
             "temporal_ui_url": temporal_ui_link(self.settings, evaluation_id),
+            "error": error,
         }
 
     async def cancel(self, evaluation_id: str) -> None:
@@ -157,3 +160,18 @@ class EvaluationService:
         assert self.client is not None
         await self.client.get_workflow_handle(evaluation_id).cancel()
         await self._audit("evaluation.cancel", evaluation_id)
+
+
+async def _failure_message(handle: Any) -> str | None:
+    """The root cause's message of a failed workflow (e.g. the activity's ApplicationError:
+    an unknown routing policy, a template error), or None when it cannot be read."""
+    try:
+        await handle.result(rpc_timeout=timedelta(seconds=2))
+    except WorkflowFailureError as exc:
+        cause: BaseException = exc
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        return str(cause) or str(exc)
+    except Exception:  # noqa: BLE001 - the status is still reported without the reason
+        return None
+    return None

@@ -116,3 +116,4 @@ async def test_unknown_dataset_fails_without_retrying(
     activity_error = err.value.cause
     assert "not found" in str(activity_error.cause)
     assert activity_error.retry_state is not None and activity_error.retry_state.name == "NON_RETRYABLE_FAILURE"
+

@@ -1,0 +1,60 @@
+"""Evaluations of a version whose model is a routing policy (``policy:<name>``)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import select
+from temporalio.testing import WorkflowEnvironment
+
+from promptops.db.models import Run
+from promptops.db.session import get_session_factory
+from promptops.gateway import ModelCatalog
+from tests.support.evals import make_eval_fixture, wait_for_eval
+from tests.support.stub_llm import StubLLMServer
+from workers.main import build_worker
+
+
+@pytest.fixture
+def catalog(stub_llm: StubLLMServer) -> ModelCatalog:
+    """``dear`` and ``cheap``: the same stub at prices 100x apart (the app and the worker)."""
+    models = (stub_llm.model_list("dear", input_cost=1e-5, output_cost=2e-5)["model_list"]
+              + stub_llm.model_list("cheap", input_cost=1e-7, output_cost=2e-7)["model_list"])
+    return ModelCatalog.from_dict({"model_list": models})
+
+
+async def test_a_policy_model_is_routed_by_the_projects_policy(
+    api: httpx.AsyncClient, temporal_env: WorkflowEnvironment, pg_url: str,
+    catalog: ModelCatalog, task_queue: str,
+) -> None:
+    """A version whose model is ``policy:<name>`` is evaluated on the model the project's
+    routing policy picks (here the cheaper of two); an unknown policy fails the evaluation
+    with a message naming it."""
+    fx = await make_eval_fixture(api, 3, bodies=("{{ text }}",))
+    r = await api.put(f"/projects/{fx['project_id']}/routing_policies/thrifty", json={
+        "strategy": "cost_first", "candidates": ["dear", "cheap"]})
+    assert r.status_code in (200, 201), r.text
+    versions = []
+    for policy in ("thrifty", "missing"):
+        r = await api.post(f"/prompts/{fx['prompt_id']}/versions", json={
+            "body": f"{{{{ text }}}} via {policy}", "variables": {"text": "str"},
+            "model": f"policy:{policy}"})
+        assert r.status_code == 201, r.text
+        versions.append(r.json()["id"])
+    async with build_worker(temporal_env.client, task_queue, pg_url, catalog):
+        r = await api.post("/evals/run", json={"prompt_version_ids": [versions[0]],
+                                                "dataset_id": fx["dataset_id"],
+                                                "metrics": ["token_f1"]})
+        assert r.status_code == 202, r.text
+        eval_id = r.json()["id"]
+        body = await wait_for_eval(api, eval_id)
+        assert body["status"] == "Completed", body
+        async with get_session_factory(pg_url)() as session:
+            models = (await session.execute(select(Run.model).where(
+                Run.evaluation_id == eval_id))).scalars().all()
+        assert len(models) == 3 and set(models) == {"cheap"}
+        r = await api.post("/evals/run", json={"prompt_version_ids": [versions[1]],
+                                                "dataset_id": fx["dataset_id"],
+                                                "metrics": ["token_f1"]})
+        body = await wait_for_eval(api, r.json()["id"])
+    assert body["status"] == "Failed" and "missing" in (body["error"] or ""), body
