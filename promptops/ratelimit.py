@@ -95,7 +95,7 @@ def rate_limit_engine(bind: Any) -> AsyncEngine:
     """A small pool of its own for the database of ``bind`` (an engine, connection or session),
     one per URL and event loop. A request holds its session's connection while it is counted,
     so counting through the same pool could deadlock under load (as for budgets,
-    ``api.services.budgets.budget_engine``)."""
+    ``promptops.db.driver.side_pool``)."""
     if isinstance(bind, AsyncSession):
         bind = bind.bind
     url = bind.engine.url if hasattr(bind, "engine") else bind.url

@@ -32,6 +32,8 @@ from activities.evaluation.types import (
     PlanEvaluationInput,
     PlanEvaluationResult,
 )
+from promptops.budget_guard import BudgetExhausted, BudgetGuard, Reservation
+from promptops.budgets import DEFAULT_MAX_TOKENS
 from promptops.db.models import (
     Dataset,
     Evaluation,
@@ -41,9 +43,11 @@ from promptops.db.models import (
     PromptVersion,
     Run,
 )
+from promptops.db.repositories import BudgetRepository
+from promptops.db.repositories.serving import BudgetLimits
 from promptops.db.session import get_engine, get_session_factory
 from promptops.evaluation_summary import ExampleRow, summarize
-from promptops.gateway import GatewayError, LLMGateway
+from promptops.gateway import GatewayError, LLMGateway, ModelEntry
 from promptops.metrics import METRICS, extract_label, score_example, validate_metric_names
 from promptops.routing import NoEligibleModel
 from promptops.routing_figures import resolve_policy_route
@@ -163,6 +167,37 @@ class _RunWriter:
             results = [r for item in items if item.run["id"] in inserted for r in item.results]
             if results:
                 await conn.execute(insert(EvaluationResult.__table__), results)
+
+
+def _limited(limits: Any) -> bool:
+    return any(getattr(limits, f) is not None
+               for f in ("daily_usd", "monthly_usd", "daily_tokens", "monthly_tokens"))
+
+
+@dataclass
+class _ChunkBudget:
+    """The project's budget for one chunk: every call reserves its maximum usage (at the most
+    expensive model it may reach) before the provider is asked, and settles after."""
+
+    guard: BudgetGuard
+    limits: BudgetLimits
+    entries: list[ModelEntry]
+
+    async def reserve(self, project_id: uuid.UUID, messages: list[dict[str, Any]],
+                      decoding: dict[str, Any], example: str) -> Reservation | None:
+        """Reserve, or raise a non-retryable ``BudgetExceeded`` ApplicationError (the
+        evaluation stops; what finished is kept). Sets ``max_tokens`` in ``decoding`` when the
+        version has none, as the bound assumed it."""
+        try:
+            reservation = await self.guard.reserve(project_id, self.entries, messages,
+                                                   decoding.get("max_tokens"),
+                                                   limits=self.limits)
+        except BudgetExhausted as exc:
+            raise ApplicationError(f"example {example}: {exc}", type="BudgetExceeded",
+                                   non_retryable=True) from exc
+        if reservation is not None and decoding.get("max_tokens") is None:
+            decoding["max_tokens"] = DEFAULT_MAX_TOKENS
+        return reservation
 
 
 class EvaluationActivities:
@@ -287,6 +322,14 @@ class EvaluationActivities:
             except (GatewayError, NoEligibleModel) as exc:
                 raise ApplicationError(f"prompt version {inp.prompt_version_id}: {exc}",
                                        type="InvalidInput", non_retryable=True) from exc
+            limits = await BudgetRepository(session).get(project_id)
+            budget: _ChunkBudget | None = None
+            if limits is not None and _limited(limits):
+                names = (list(decision.ordered) if decision is not None
+                         else self._gateway.catalog.candidates(version.model))
+                budget = _ChunkBudget(BudgetGuard(session), BudgetLimits(
+                    limits.daily_usd, limits.monthly_usd, limits.daily_tokens,
+                    limits.monthly_tokens), [self._gateway.catalog.get(n) for n in names])
         candidates = list(decision.ordered) if decision is not None else None
         content = PromptContent(
             body=version.body, system=version.system, variables=version.variables,
@@ -329,7 +372,7 @@ class EvaluationActivities:
         async def one(example: Example, key: str) -> None:
             await self._evaluate_example(inp, version, content, project_id, example, key,
                                          score_names, embedder, writer, semaphore,
-                                         candidates)
+                                         candidates, budget)
 
         todo = [(e, k) for e, k in zip(examples, keys, strict=True) if k not in done_runs]
         tasks = [asyncio.ensure_future(one(e, k)) for e, k in todo]
@@ -357,6 +400,7 @@ class EvaluationActivities:
         writer: _RunWriter,
         semaphore: asyncio.Semaphore,
         candidates: list[str] | None = None,
+        budget: _ChunkBudget | None = None,
     ) -> None:
         variables = example_variables(example.input, version.variables)
         try:
@@ -367,22 +411,37 @@ class EvaluationActivities:
             ) from exc
         expected = "" if example.expected is None else str(example.expected)
         error: str | None = None
+        decoding = dict(version.decoding or {})
+        reservation: Reservation | None = None
         try:
             async with semaphore:
+                if budget is not None:
+                    reservation = await budget.reserve(project_id, messages, decoding,
+                                                       example.external_id)
                 completion = await self._gateway.complete(
                     messages, model=None if candidates else version.model,
-                    candidates=candidates, decoding=version.decoding,
+                    candidates=candidates, decoding=decoding,
                     response_format=version.response_format,
                 )
             output, success = completion.output, True
             tokens_in, tokens_out = completion.tokens_in, completion.tokens_out
             cost, latency, model = completion.cost_usd, completion.latency_ms, completion.model
         except GatewayError as exc:
+            if reservation is not None and budget is not None:
+                await budget.guard.release(reservation)
+                reservation = None
             if exc.retryable:
                 raise  # Temporal retries the activity; finished examples are kept.
             output, success, error = "", False, str(exc)
             tokens_in = tokens_out = 0
             cost, latency, model = 0.0, 0.0, version.model or self._gateway.catalog.default_model
+        except BaseException:
+            if reservation is not None and budget is not None:
+                await budget.guard.release(reservation)
+            raise
+        if reservation is not None and budget is not None:
+            await budget.guard.settle(reservation, usd=Decimal(str(cost)),
+                                      tokens=tokens_in + tokens_out)
         if embedder is not None:
             # The embedding model releases the GIL: worth a thread.
             values = await asyncio.to_thread(

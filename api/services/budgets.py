@@ -13,10 +13,11 @@ Protocol of one request (see :class:`BudgetGuard`):
    one statement. On success it runs in the request's own transaction, so it commits with the
    run record; ``release`` (provider failure) runs in a transaction of its own.
 
-Budget transactions use a pool of their own (:func:`budget_engine`): a request holds its
-request session's connection while it reserves, so drawing the reservation's connection from
-the same pool would deadlock once every pooled connection belongs to a waiting request (50
-concurrent requests against a pool of 30 do exactly that).
+Budget transactions use a pool of their own (:func:`promptops.db.driver.side_pool`): a request
+holds its request session's connection while it reserves, so drawing the reservation's
+connection from the same pool would deadlock once every pooled connection belongs to a waiting
+request (50 concurrent requests against a pool of 30 do exactly that). The guard itself is
+:class:`promptops.budget_guard.BudgetGuard`, shared with the evaluation activities.
 
 Spend can exceed a limit only if a provider reports more than the reserved maximum (the prompt
 side is an estimate, see ``promptops.budgets``).
@@ -24,65 +25,31 @@ side is an estimate, see ``promptops.budgets``).
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-import weakref
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal
 from api.errors import APIError
 from api.schemas.budgets import BudgetUpdate
 from api.services.identity import record_audit
 from api.services.prompts import PromptService
+from promptops.budget_guard import BudgetExhausted, Reservation
+from promptops.budget_guard import BudgetGuard as _CoreGuard
 from promptops.budgets import (
     Period,
-    Usage,
-    completion_token_bound,
-    estimate_prompt_tokens,
-    max_usage,
     period_end,
     period_start,
 )
-from promptops.db.driver import side_pool
-from promptops.db.models import BudgetUsage, Project, ProjectBudget, Role
+from promptops.db.models import ProjectBudget, Role
 from promptops.db.repositories import BudgetRepository
-from promptops.db.repositories.budgets import reserve_periods_on, settle_periods_on
-from promptops.db.repositories.serving import BudgetLimits
-from promptops.gateway import ModelEntry
 
 LIMIT_FIELDS = ("daily_usd", "monthly_usd", "daily_tokens", "monthly_tokens")
 _PERIOD_FIELDS = {Period.DAY: ("daily_usd", "daily_tokens"),
                   Period.MONTH: ("monthly_usd", "monthly_tokens")}
-_PERIOD_WORD = {Period.DAY: "daily", Period.MONTH: "monthly"}
-#: Connections of the budget pool: its transactions are a few statements long.
-BUDGET_POOL_SIZE = 5
-BUDGET_POOL_OVERFLOW = 5
-#: Connections are replaced after this many seconds. No pre-ping: it would cost a round trip
-#: per transaction; a connection the server dropped fails one transaction and is discarded.
-POOL_RECYCLE_S = 1800
-
-_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncEngine]] = (
-    weakref.WeakKeyDictionary())
-
-
-def budget_engine(bind: Any) -> AsyncEngine:
-    """The budget pool for the database of ``bind`` (an engine or connection), one per URL
-    and event loop (async connections belong to the loop that opened them)."""
-    url = bind.engine.url if hasattr(bind, "engine") else bind.url
-    key = url.render_as_string(hide_password=False)
-    per_loop = _engines.setdefault(asyncio.get_running_loop(), {})
-    engine = per_loop.get(key)
-    if engine is None:
-        engine = per_loop[key] = create_async_engine(
-            url, pool_size=BUDGET_POOL_SIZE, max_overflow=BUDGET_POOL_OVERFLOW,
-            pool_recycle=POOL_RECYCLE_S)
-    return engine
 
 
 class BudgetExceeded(APIError):
@@ -91,11 +58,14 @@ class BudgetExceeded(APIError):
     status_code = 429
 
 
-def format_usd(value: Decimal) -> str:
-    """USD for messages: at least 2 and at most 8 decimals, trailing zeros dropped."""
-    text = f"{value:.8f}".rstrip("0")
-    whole, _, frac = text.partition(".")
-    return f"{whole}.{frac.ljust(2, '0')}"
+class BudgetGuard(_CoreGuard):
+    """:class:`promptops.budget_guard.BudgetGuard` answering 429 (:class:`BudgetExceeded`)."""
+
+    async def reserve(self, *args: Any, **kwargs: Any) -> Reservation | None:
+        try:
+            return await super().reserve(*args, **kwargs)
+        except BudgetExhausted as exc:
+            raise BudgetExceeded(str(exc)) from exc
 
 
 def _limits(budget: ProjectBudget | None) -> dict[str, Any]:
@@ -105,152 +75,6 @@ def _limits(budget: ProjectBudget | None) -> dict[str, Any]:
 def _summary(budget: ProjectBudget | None) -> dict[str, Any]:
     """Limits as JSON for the audit log (USD as strings: exact)."""
     return {f: (None if v is None else str(v)) for f, v in _limits(budget).items()}
-
-
-class _Incomplete(Exception):
-    """A period refused the reservation: the transaction must roll back."""
-
-
-@dataclass(frozen=True)
-class Reservation:
-    """Usage reserved in each period (``(period, period_start)``) of one request."""
-
-    project_id: uuid.UUID
-    periods: tuple[tuple[str, date], ...]
-    usage: Usage
-
-
-class BudgetGuard:
-    """Reserves, settles and releases usage in transactions of their own, on sessions of the
-    budget pool (:func:`budget_engine`) for the request session's database."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.request_session = session
-        self.bind = session.bind
-
-    def _session(self) -> AsyncSession:
-        return AsyncSession(bind=budget_engine(self.bind), expire_on_commit=False)
-
-    async def reserve(self, project_id: uuid.UUID, entry: ModelEntry | Sequence[ModelEntry],
-                      messages: Sequence[Mapping[str, Any]], max_tokens: int | None, *,
-                      attempts: int = 1, limits: BudgetLimits | None = None,
-                      now: datetime | None = None) -> Reservation | None:
-        """Reserve the request's maximum usage in every limited period of the project.
-
-        ``entry`` may list every model the call may reach (fallbacks, a routing policy's
-        candidates): the most expensive one is reserved for. ``attempts`` multiplies the bound
-        (a structured-output call may ask the provider that many times).
-        Returns None when the project has no limit (nothing reserved). Raises
-        :class:`BudgetExceeded` (429, nothing reserved) when a period would overflow."""
-        # Limits are read on the request's own connection (or given, read with the serving
-        # query): the common unlimited case then costs no second connection.
-        budget: Any = limits
-        if budget is None:
-            budget = await BudgetRepository(self.request_session).get(project_id)
-        limited = [(period, getattr(budget, usd_field), getattr(budget, tokens_field))
-                  for period, (usd_field, tokens_field) in _PERIOD_FIELDS.items()
-                  if budget is not None and (getattr(budget, usd_field) is not None
-                                             or getattr(budget, tokens_field) is not None)]
-        if not limited:
-            return None
-        usage = request_bound(entry, messages, max_tokens, attempts)
-        periods = [(period.value, period_start(period, now), limit_usd, limit_tokens)
-                   for period, limit_usd, limit_tokens in limited]
-        fits_empty = all((lu is None or usage.usd <= lu) and (lt is None or usage.tokens <= lt)
-                         for _, _, lu, lt in periods)
-        reserved: set[str] = set()
-        if fits_empty:
-            pool = await side_pool(self.bind)
-            try:
-                async with pool.connection() as conn:
-                    reserved = await reserve_periods_on(conn, project_id, periods,
-                                                        usd=usage.usd, tokens=usage.tokens)
-                    if len(reserved) != len(periods):
-                        raise _Incomplete  # rolls the partial reservation back
-            except _Incomplete:
-                pass
-        if len(reserved) != len(periods):
-            async with self._session() as session:
-                repo = BudgetRepository(session)
-                for period, limit_usd, limit_tokens in limited:
-                    if period.value in reserved:
-                        continue
-                    row = await repo.usage(project_id, period.value, period_start(period, now))
-                    used_usd = (row.spent_usd + row.reserved_usd) if row else Decimal(0)
-                    used_tokens = (row.spent_tokens + row.reserved_tokens) if row else 0
-                    if ((limit_usd is None or used_usd + usage.usd <= limit_usd)
-                            and (limit_tokens is None
-                                 or used_tokens + usage.tokens <= limit_tokens)):
-                        continue  # this period had room: another one refused
-                    project = await session.get(Project, project_id)
-                    raise BudgetExceeded(_exhausted(
-                        period, project.name if project else str(project_id), row, usage,
-                        limit_usd, limit_tokens))
-            raise BudgetExceeded(f"the budget of project {project_id} has no room for this "
-                                 "request (another request took it meanwhile); retry")
-        return Reservation(project_id, tuple((p, start) for p, start, _, _ in periods), usage)
-
-    async def settle(self, reservation: Reservation, *, usd: Decimal, tokens: int) -> None:
-        """Replace the reservation by the actual usage (``usd`` in USD, ``tokens`` prompt +
-        completion as the provider reported them)."""
-        pool = await side_pool(self.bind)
-        async with pool.connection() as conn:
-            await settle_periods_on(conn, reservation.project_id, list(reservation.periods),
-                                    reserved_usd=reservation.usage.usd,
-                                    reserved_tokens=reservation.usage.tokens,
-                                    spent_usd=usd, spent_tokens=tokens)
-
-    async def settle_in(self, session: AsyncSession, reservation: Reservation, *, usd: Decimal,
-                        tokens: int) -> None:
-        """:meth:`settle` as one statement in ``session``'s transaction (the request's, so
-        the settlement commits with the run record; the row stays locked until it does)."""
-        await BudgetRepository(session).settle_periods(
-            reservation.project_id, list(reservation.periods),
-            reserved_usd=reservation.usage.usd, reserved_tokens=reservation.usage.tokens,
-            spent_usd=usd, spent_tokens=tokens)
-
-    async def release(self, reservation: Reservation) -> None:
-        """Give the reservation back (the call failed: nothing was spent)."""
-        await self.settle(reservation, usd=Decimal(0), tokens=0)
-
-
-#: Prompt tokens a structured-output retry adds besides the previous answer: the fed-back
-#: validation error (bounded to a few hundred characters by promptops.structured).
-FEEDBACK_TOKENS = 200
-
-
-def request_bound(entry: ModelEntry | Sequence[ModelEntry], messages: Sequence[Mapping[str, Any]],
-                  max_tokens: int | None, attempts: int = 1) -> Usage:
-    """The most a request can use over ``attempts`` calls at the most expensive of ``entry``:
-    call k (1-based) sends the prompt estimate plus (k - 1) x (completion bound +
-    :data:`FEEDBACK_TOKENS`) (earlier answers and their errors fed back) and may receive the
-    completion bound; each call is priced by ``promptops.budgets.max_usage``."""
-    entries = [entry] if isinstance(entry, ModelEntry) else list(entry)
-    prompt_tokens = estimate_prompt_tokens(messages)
-    completion = completion_token_bound(max_tokens)
-    total = Usage(tokens=0, usd=Decimal(0))
-    for k in range(max(1, attempts)):
-        prompt_k = prompt_tokens + k * (completion + FEEDBACK_TOKENS)
-        worst = max((max_usage(prompt_k, max_tokens, e.input_cost_per_token,
-                               e.output_cost_per_token) for e in entries),
-                    key=lambda u: (u.usd, u.tokens))
-        total = Usage(tokens=total.tokens + worst.tokens, usd=total.usd + worst.usd)
-    return total
-
-
-def _exhausted(period: Period, project: str, row: BudgetUsage | None, usage: Usage,
-               limit_usd: Decimal | None, limit_tokens: int | None) -> str:
-    word = _PERIOD_WORD[period]
-    spent_usd = row.spent_usd if row else Decimal(0)
-    reserved_usd = row.reserved_usd if row else Decimal(0)
-    if limit_usd is not None and spent_usd + reserved_usd + usage.usd > limit_usd:
-        return (f"{word} USD budget of project {project!r} exhausted: spent "
-                f"{format_usd(spent_usd)} + reserved {format_usd(reserved_usd)} + this "
-                f"request's max {format_usd(usage.usd)} > {format_usd(limit_usd)}")
-    spent_tokens = row.spent_tokens if row else 0
-    reserved_tokens = row.reserved_tokens if row else 0
-    return (f"{word} token budget of project {project!r} exhausted: spent {spent_tokens} + "
-            f"reserved {reserved_tokens} + this request's max {usage.tokens} > {limit_tokens}")
 
 
 class BudgetService:

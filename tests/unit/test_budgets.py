@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from api.services.budgets import format_usd
+from promptops.budget_guard import format_usd
 from promptops.budgets import (
     DEFAULT_MAX_TOKENS,
     Period,

@@ -58,3 +58,42 @@ async def test_a_policy_model_is_routed_by_the_projects_policy(
                                                 "metrics": ["token_f1"]})
         body = await wait_for_eval(api, r.json()["id"])
     assert body["status"] == "Failed" and "missing" in (body["error"] or ""), body
+
+
+async def test_evaluation_calls_are_budgeted(
+    api: httpx.AsyncClient, temporal_env: WorkflowEnvironment, pg_url: str,
+    catalog: ModelCatalog, task_queue: str,
+) -> None:
+    """Every evaluation call reserves against the project's budget before the provider is
+    asked and settles after: the spend equals the runs' cost; a budget too small for one call
+    stops the evaluation with a message naming the budget."""
+    fx = await make_eval_fixture(api, 4, bodies=("{{ text }}",))
+    r = await api.post(f"/prompts/{fx['prompt_id']}/versions", json={
+        "body": "{{ text }} priced", "variables": {"text": "str"}, "model": "dear",
+        "decoding": {"max_tokens": 20}})
+    version = r.json()["id"]
+    r = await api.put(f"/projects/{fx['project_id']}/budgets", json={"daily_usd": 1})
+    assert r.status_code == 200, r.text
+    async with build_worker(temporal_env.client, task_queue, pg_url, catalog):
+        r = await api.post("/evals/run", json={"prompt_version_ids": [version],
+                                                "dataset_id": fx["dataset_id"],
+                                                "metrics": ["token_f1"]})
+        eval_id = r.json()["id"]
+        body = await wait_for_eval(api, eval_id)
+        assert body["status"] == "Completed", body
+        async with get_session_factory(pg_url)() as session:
+            costs = (await session.execute(select(Run.cost_usd).where(
+                Run.evaluation_id == eval_id))).scalars().all()
+        day = (await api.get(f"/projects/{fx['project_id']}/budgets")).json()["usage"][0]
+        assert len(costs) == 4 and sum(costs) > 0
+        assert day["spent_usd"] == pytest.approx(float(sum(costs)))
+        assert day["reserved_usd"] == 0
+        # A limit below one call's bound (prompt + 20 tokens at "dear" prices) stops it.
+        r = await api.put(f"/projects/{fx['project_id']}/budgets",
+                          json={"daily_usd": float(sum(costs)) + 1e-6})
+        r = await api.post("/evals/run", json={"prompt_version_ids": [version],
+                                                "dataset_id": fx["dataset_id"],
+                                                "metrics": ["token_f1"]})
+        body = await wait_for_eval(api, r.json()["id"])
+    assert body["status"] == "Failed", body
+    assert "daily USD budget" in (body["error"] or ""), body
