@@ -56,7 +56,7 @@ import os
 import re
 import time
 import weakref
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,7 @@ import aiohttp
 import yaml
 
 from promptops import telemetry
-from promptops.breakers import BreakerSettings, Clock, DeploymentRegistry
+from promptops.breakers import BreakerSettings, Clock, Deployment, DeploymentRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -439,17 +439,8 @@ class LLMGateway:
         """
         attempts: list[dict[str, Any]] = []
         last: GatewayError | None = None
-        names = self.resolve_candidates(model, candidates)
-        requested_provider = self.catalog.get(names[0]).provider
-        for name in names:
-            entry = self.catalog.get(name)
-            deployment = self.deployments.get(name)
-            # A tenant's key belongs to the requested model's provider: a fallback on another
-            # provider uses its own deployment key rather than leaking the tenant's elsewhere.
-            override = credentials if entry.provider == requested_provider else None
-            if not deployment.breaker.try_acquire():
-                attempts.append({"model": name, "error": "circuit open", "status": None})
-                continue
+        for name, entry, deployment, override in self._admitted(model, candidates, credentials,
+                                                                attempts):
             started = time.perf_counter()
             try:
                 completion = await self._call(entry, messages, decoding, response_format,
@@ -465,9 +456,7 @@ class LLMGateway:
             except BaseException:
                 deployment.breaker.release()  # cancelled: no verdict on the deployment
                 raise
-            deployment.breaker.record_success()
-            deployment.stats.record(completion.latency_ms, ok=True)
-            attempts.append({"model": name, "error": None, "status": 200})
+            self._record_success(deployment, completion.latency_ms, attempts)
             return replace(completion, attempts=attempts)
         raise self._exhausted(attempts, last)
 
@@ -498,15 +487,8 @@ class LLMGateway:
         """
         attempts: list[dict[str, Any]] = []
         last: GatewayError | None = None
-        names = self.resolve_candidates(model, candidates)
-        requested_provider = self.catalog.get(names[0]).provider
-        for name in names:
-            entry = self.catalog.get(name)
-            deployment = self.deployments.get(name)
-            override = credentials if entry.provider == requested_provider else None
-            if not deployment.breaker.try_acquire():
-                attempts.append({"model": name, "error": "circuit open", "status": None})
-                continue
+        for name, entry, deployment, override in self._admitted(model, candidates, credentials,
+                                                                attempts):
             acc = _StreamAccumulator()
             started = time.perf_counter()
             try:
@@ -535,9 +517,7 @@ class LLMGateway:
                 deployment.breaker.release()  # cancelled / closed early: no verdict
                 raise
             latency_ms = (time.perf_counter() - started) * 1000.0
-            deployment.breaker.record_success()
-            deployment.stats.record(latency_ms, ok=True)
-            attempts.append({"model": name, "error": None, "status": 200})
+            self._record_success(deployment, latency_ms, attempts)
             yield StreamDone(acc.completion(entry, messages, latency_ms, attempts))
             return
         raise self._exhausted(attempts, last)
@@ -589,6 +569,33 @@ class LLMGateway:
                     await aclose()
                 except Exception:  # closing a dead stream must not mask the cause
                     logger.debug("closing the provider stream failed", exc_info=True)
+
+    def _admitted(self, model: str | None, candidates: Sequence[str] | None,
+                  credentials: ProviderOverride | None, attempts: list[dict[str, Any]]
+                  ) -> Iterator[tuple[str, ModelEntry, Deployment, ProviderOverride | None]]:
+        """The candidates (:meth:`resolve_candidates`) whose breaker lets a call through, as
+        ``(name, entry, deployment, credentials)``; a skipped one is added to ``attempts`` as
+        ``"circuit open"``. A tenant's key belongs to the requested model's provider: a
+        fallback on another provider gets None (its own deployment key) rather than the
+        tenant's key."""
+        names = self.resolve_candidates(model, candidates)
+        requested_provider = self.catalog.get(names[0]).provider
+        for name in names:
+            entry = self.catalog.get(name)
+            deployment = self.deployments.get(name)
+            if not deployment.breaker.try_acquire():
+                attempts.append({"model": name, "error": "circuit open", "status": None})
+                continue
+            yield (name, entry, deployment,
+                   credentials if entry.provider == requested_provider else None)
+
+    @staticmethod
+    def _record_success(deployment: Deployment, latency_ms: float,
+                        attempts: list[dict[str, Any]]) -> None:
+        """A candidate answered: close its breaker's probe, count the call, note the attempt."""
+        deployment.breaker.record_success()
+        deployment.stats.record(latency_ms, ok=True)
+        attempts.append({"model": deployment.model_name, "error": None, "status": 200})
 
     def _record_failure(self, deployment: Any, err: GatewayError, elapsed_ms: float) -> bool:
         """Account a failed request on the deployment's breaker and stats; True when the error
