@@ -98,7 +98,13 @@ def schema_of(response_format: Mapping[str, Any] | None) -> dict[str, Any] | Non
 def validation_error(output: str, schema: Mapping[str, Any] | bool) -> str | None:
     """None when ``output`` is JSON valid against ``schema``; otherwise the first error as
     ``"<path>: <message>"`` (path ``$`` for the root, e.g. ``$.items[0].price``)."""
-    return _validate(output, Draft202012Validator(schema))[1]
+    return validate_output(output, schema)[1]
+
+
+def validate_output(output: str, schema: Mapping[str, Any] | bool) -> tuple[Any, str | None]:
+    """``(value, None)`` for JSON (:func:`parse_fenced`) valid against ``schema``, else
+    ``(value or None, error)`` as in :func:`validation_error`: one parse for both answers."""
+    return _validate(output, Draft202012Validator(schema))
 
 
 def parse_fenced(output: str) -> Any:

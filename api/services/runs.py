@@ -24,7 +24,6 @@ One call, in order (each step is skipped when it does not apply):
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -68,8 +67,10 @@ from promptops.security import DecryptionError, SecretBox
 from promptops.structured import (
     StructuredOutputError,
     complete_structured,
+    parse_fenced,
     response_format_for,
     schema_of,
+    validate_output,
 )
 from promptops.templating import TemplateError
 from promptops.traffic import choose_arm
@@ -531,11 +532,9 @@ class RunService:
         output: Any = completion.output
         success, error = True, None
         if plan.schema is not None:
-            from promptops.structured import validation_error
-
-            problem = validation_error(completion.output, plan.schema)
+            value, problem = validate_output(completion.output, plan.schema)
             if problem is None:
-                output = _parse(completion.output)
+                output = value
             else:
                 success, error = False, f"the model's answer failed the JSON Schema: {problem}"
         run = await self.runs.insert(self._base_run(
@@ -597,8 +596,9 @@ def _attempts(completions: list[Completion]) -> list[dict[str, Any]] | None:
 
 
 def _parse(text: str) -> Any:
+    """A cached structured answer as the JSON value it was validated as, else the text."""
     try:
-        return json.loads(text)
-    except (json.JSONDecodeError, TypeError):
+        return parse_fenced(text)
+    except (ValueError, TypeError):
         return text
 
