@@ -28,7 +28,8 @@ from promptops.db.repositories.budgets import reserve_periods_on, settle_periods
 from promptops.db.repositories.serving import BudgetLimits
 from promptops.gateway import ModelEntry
 
-_PERIOD_FIELDS = {Period.DAY: ("daily_usd", "daily_tokens"),
+#: Period -> (USD limit field, token limit field) of a project's budget.
+PERIOD_FIELDS = {Period.DAY: ("daily_usd", "daily_tokens"),
                   Period.MONTH: ("monthly_usd", "monthly_tokens")}
 _PERIOD_WORD = {Period.DAY: "daily", Period.MONTH: "monthly"}
 
@@ -90,7 +91,7 @@ class BudgetGuard:
         if budget is None:
             budget = await BudgetRepository(self.request_session).get(project_id)
         limited = [(period, getattr(budget, usd_field), getattr(budget, tokens_field))
-                  for period, (usd_field, tokens_field) in _PERIOD_FIELDS.items()
+                  for period, (usd_field, tokens_field) in PERIOD_FIELDS.items()
                   if budget is not None and (getattr(budget, usd_field) is not None
                                              or getattr(budget, tokens_field) is not None)]
         if not limited:

@@ -169,11 +169,6 @@ class _RunWriter:
                 await conn.execute(insert(EvaluationResult.__table__), results)
 
 
-def _limited(limits: Any) -> bool:
-    return any(getattr(limits, f) is not None
-               for f in ("daily_usd", "monthly_usd", "daily_tokens", "monthly_tokens"))
-
-
 @dataclass
 class _ChunkBudget:
     """The project's budget for one chunk: every call reserves its maximum usage (at the most
@@ -322,14 +317,14 @@ class EvaluationActivities:
             except (GatewayError, NoEligibleModel) as exc:
                 raise ApplicationError(f"prompt version {inp.prompt_version_id}: {exc}",
                                        type="InvalidInput", non_retryable=True) from exc
-            limits = await BudgetRepository(session).get(project_id)
+            row = await BudgetRepository(session).get(project_id)
+            limits = BudgetLimits.of(row) if row is not None else None
             budget: _ChunkBudget | None = None
-            if limits is not None and _limited(limits):
+            if limits is not None and limits.any:
                 names = (list(decision.ordered) if decision is not None
                          else self._gateway.catalog.candidates(version.model))
-                budget = _ChunkBudget(BudgetGuard(session), BudgetLimits(
-                    limits.daily_usd, limits.monthly_usd, limits.daily_tokens,
-                    limits.monthly_tokens), [self._gateway.catalog.get(n) for n in names])
+                budget = _ChunkBudget(BudgetGuard(session), limits,
+                                      [self._gateway.catalog.get(n) for n in names])
         candidates = list(decision.ordered) if decision is not None else None
         content = PromptContent(
             body=version.body, system=version.system, variables=version.variables,

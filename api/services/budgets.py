@@ -37,10 +37,9 @@ from api.errors import APIError
 from api.schemas.budgets import BudgetUpdate
 from api.services.identity import record_audit
 from api.services.prompts import PromptService
-from promptops.budget_guard import BudgetExhausted, Reservation
+from promptops.budget_guard import PERIOD_FIELDS, BudgetExhausted, Reservation
 from promptops.budget_guard import BudgetGuard as _CoreGuard
 from promptops.budgets import (
-    Period,
     period_end,
     period_start,
 )
@@ -48,8 +47,6 @@ from promptops.db.models import ProjectBudget, Role
 from promptops.db.repositories import BudgetRepository
 
 LIMIT_FIELDS = ("daily_usd", "monthly_usd", "daily_tokens", "monthly_tokens")
-_PERIOD_FIELDS = {Period.DAY: ("daily_usd", "daily_tokens"),
-                  Period.MONTH: ("monthly_usd", "monthly_tokens")}
 
 
 class BudgetExceeded(APIError):
@@ -92,7 +89,7 @@ class BudgetService:
         budget = await self.budgets.get(project_id)
         limits = _limits(budget)
         usage = []
-        for period, (usd_field, tokens_field) in _PERIOD_FIELDS.items():
+        for period, (usd_field, tokens_field) in PERIOD_FIELDS.items():
             start = period_start(period, now)
             row = await self.budgets.usage(project_id, period.value, start)
             spent_usd = row.spent_usd if row else Decimal(0)

@@ -29,8 +29,6 @@ def two(stubs: tuple[StubLLMServer, StubLLMServer]) -> tuple[StubLLMServer, Stub
     return stubs
 
 
-catalog_of = fallback_catalog
-
 
 async def test_retryable_failure_falls_back_in_order(two: tuple[StubLLMServer, ...]) -> None:
     primary, backup = two
@@ -61,7 +59,7 @@ async def test_retryable_failure_falls_back_in_order(two: tuple[StubLLMServer, .
 async def test_every_candidate_failing_raises_with_attempts(
         two: tuple[StubLLMServer, ...]) -> None:
     primary, backup = two
-    gw = LLMGateway(catalog_of(primary, backup))
+    gw = LLMGateway(fallback_catalog(primary, backup))
     primary.cfg.fail_next, primary.cfg.fail_status = 1, 503
     backup.cfg.fail_next, backup.cfg.fail_status = 1, 502
     with pytest.raises(GatewayError) as e:
@@ -74,7 +72,7 @@ async def test_every_candidate_failing_raises_with_attempts(
 async def test_non_retryable_error_fails_fast_without_fallback(
         two: tuple[StubLLMServer, ...]) -> None:
     primary, backup = two
-    gw = LLMGateway(catalog_of(primary, backup))
+    gw = LLMGateway(fallback_catalog(primary, backup))
     for status in (400, 401):
         primary.cfg.fail_next, primary.cfg.fail_status = 1, status
         with pytest.raises(GatewayError) as e:
@@ -91,7 +89,7 @@ async def test_breaker_skips_dead_primary_then_one_probe_recovers_it(
         two: tuple[StubLLMServer, ...]) -> None:
     primary, backup = two
     clock = FakeClock()
-    gw = LLMGateway(catalog_of(primary, backup, allowed_fails=3, cooldown_time=30),
+    gw = LLMGateway(fallback_catalog(primary, backup, allowed_fails=3, cooldown_time=30),
                     clock=clock)
     primary.cfg.error_rate, primary.cfg.error_statuses = 1.0, (503, 500)
     for _ in range(3):
@@ -127,7 +125,7 @@ async def test_breaker_open_without_fallback_sends_nothing(
         two: tuple[StubLLMServer, ...]) -> None:
     primary, backup = two
     clock = FakeClock()
-    gw = LLMGateway(catalog_of(primary, backup, allowed_fails=2), clock=clock)
+    gw = LLMGateway(fallback_catalog(primary, backup, allowed_fails=2), clock=clock)
     backup.cfg.fail_next, backup.cfg.fail_status = 2, 500
     for _ in range(2):
         with pytest.raises(GatewayError):
@@ -142,7 +140,7 @@ async def test_breaker_open_without_fallback_sends_nothing(
 async def test_providers_endpoint_shows_breaker_states(
         two: tuple[StubLLMServer, ...], pg_url: str) -> None:
     primary, backup = two
-    cat = catalog_of(primary, backup, allowed_fails=2, cooldown_time=600)
+    cat = fallback_catalog(primary, backup, allowed_fails=2, cooldown_time=600)
     async with running_app(pg_url, None, cat, f"tq-{uuid.uuid4().hex[:8]}") as running:
         gw: LLMGateway = running.app.state.gateway
         primary.cfg.fail_next, primary.cfg.fail_status = 2, 503

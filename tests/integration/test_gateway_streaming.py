@@ -41,8 +41,6 @@ def two(stubs: tuple[StubLLMServer, StubLLMServer]) -> tuple[StubLLMServer, Stub
     return stubs
 
 
-catalog_of = fallback_catalog
-
 
 async def collect(gw: LLMGateway, **kwargs: Any) -> tuple[list[StreamDelta], Completion]:
     deltas: list[StreamDelta] = []
@@ -80,7 +78,7 @@ async def test_deltas_concatenate_to_the_output_and_done_is_metered(
 async def test_stream_falls_back_before_the_first_chunk(two: tuple[StubLLMServer, ...]) -> None:
     primary, backup = two
     primary.cfg.fail_next = 1
-    deltas, completion = await collect(LLMGateway(catalog_of(primary, backup)), model="primary")
+    deltas, completion = await collect(LLMGateway(fallback_catalog(primary, backup)), model="primary")
     assert "".join(d.text for d in deltas) == "five six from backup"
     assert completion.model == "backup"
     assert [(a["model"], a["status"]) for a in completion.attempts] == [
@@ -91,7 +89,7 @@ async def test_non_retryable_stream_error_fails_fast(two: tuple[StubLLMServer, .
     primary, backup = two
     primary.cfg.fail_next, primary.cfg.fail_status = 1, 400
     with pytest.raises(GatewayError) as info:
-        await collect(LLMGateway(catalog_of(primary, backup)), model="primary")
+        await collect(LLMGateway(fallback_catalog(primary, backup)), model="primary")
     assert info.value.status_code == 400 and not info.value.retryable
     assert backup.cfg.calls == 0
 
@@ -102,7 +100,7 @@ async def test_error_after_the_first_delta_does_not_fall_back(
     primary.cfg.stream_abort_after = 2
     seen: list[str] = []
     with pytest.raises(GatewayError) as info:
-        async for event in LLMGateway(catalog_of(primary, backup)).stream(MSG, model="primary"):
+        async for event in LLMGateway(fallback_catalog(primary, backup)).stream(MSG, model="primary"):
             assert isinstance(event, StreamDelta)
             seen.append(event.text)
     assert "".join(seen) == "one two"
@@ -115,7 +113,7 @@ async def test_closing_the_stream_early_frees_a_half_open_probe(
         two: tuple[StubLLMServer, ...]) -> None:
     primary, backup = two
     clock = FakeClock()
-    gw = LLMGateway(catalog_of(primary, backup, allowed_fails=1, cooldown_time=30),
+    gw = LLMGateway(fallback_catalog(primary, backup, allowed_fails=1, cooldown_time=30),
                     clock=clock)
     primary.cfg.fail_next = 1
     await collect(gw, model="primary")  # primary fails once -> its breaker opens
@@ -138,7 +136,7 @@ async def test_tools_pass_through(two: tuple[StubLLMServer, ...]) -> None:
     primary, backup = two
     args = json.dumps({"city": "Paris"})
     primary.cfg.tool_call = {"name": "get_weather", "arguments": args}
-    gw = LLMGateway(catalog_of(primary, backup))
+    gw = LLMGateway(fallback_catalog(primary, backup))
     completion = await gw.complete(MSG, model="primary", tools=TOOLS, tool_choice="auto")
     assert completion.finish_reason == "tool_calls"
     assert completion.tool_calls is not None and len(completion.tool_calls) == 1
@@ -158,14 +156,14 @@ async def test_tools_pass_through(two: tuple[StubLLMServer, ...]) -> None:
 async def test_without_tools_no_tool_calls(two: tuple[StubLLMServer, ...]) -> None:
     primary, backup = two
     primary.cfg.tool_call = {"name": "get_weather", "arguments": "{}"}
-    completion = await LLMGateway(catalog_of(primary, backup)).complete(MSG, model="primary")
+    completion = await LLMGateway(fallback_catalog(primary, backup)).complete(MSG, model="primary")
     assert completion.tool_calls is None
     assert "tools" not in primary.cfg.requests[-1]
 
 
 async def test_candidates_order_is_honoured(two: tuple[StubLLMServer, ...]) -> None:
     primary, backup = two
-    gw = LLMGateway(catalog_of(primary, backup))
+    gw = LLMGateway(fallback_catalog(primary, backup))
     completion = await gw.complete(MSG, model="primary", candidates=["backup", "primary"])
     assert completion.model == "backup" and primary.cfg.calls == 0
     backup.cfg.fail_next = 1
@@ -182,7 +180,7 @@ async def test_candidates_order_is_honoured(two: tuple[StubLLMServer, ...]) -> N
 
 
 async def test_unknown_or_empty_candidates_are_rejected(two: tuple[StubLLMServer, ...]) -> None:
-    gw = LLMGateway(catalog_of(*two))
+    gw = LLMGateway(fallback_catalog(*two))
     with pytest.raises(UnknownModelError):
         await gw.complete(MSG, candidates=["primary", "nope"])
     with pytest.raises(GatewayError) as info:

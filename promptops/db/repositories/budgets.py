@@ -1,9 +1,9 @@
 """SQL of budgets: limits per project and usage rows per (project, period, period_start).
 
-Reservations are race-free without explicit locks: :meth:`BudgetRepository.reserve` is one
-conditional ``UPDATE ... WHERE spent + reserved + x <= limit RETURNING``; Postgres takes the
-row lock and re-evaluates the condition on the newest row version, so concurrent requests
-serialize on the usage row and the sum can never pass the limit.
+Reservations are race-free without explicit locks: :func:`reserve_periods_on` is one
+``INSERT ... ON CONFLICT DO UPDATE ... WHERE spent + reserved + x <= limit RETURNING``; Postgres
+takes the row lock and re-evaluates the condition on the newest row version, so concurrent
+requests serialize on the usage row and the sum can never pass the limit.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from psycopg import AsyncConnection
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,64 +51,11 @@ class BudgetRepository:
                                       BudgetUsage.period_start == start)
             .execution_options(populate_existing=True))).scalar_one_or_none()
 
-    async def ensure_usage(self, project_id: uuid.UUID, period: str, start: date) -> None:
-        """Create the (zero) usage row of the period if it does not exist yet."""
-        await self.session.execute(
-            insert(BudgetUsage).values(project_id=project_id, period=period, period_start=start,
-                                       spent_usd=0, reserved_usd=0, spent_tokens=0,
-                                       reserved_tokens=0)
-            .on_conflict_do_nothing(index_elements=["project_id", "period", "period_start"]))
-
-    async def reserve(self, project_id: uuid.UUID, period: str, start: date, *,
-                      usd: Decimal, tokens: int, limit_usd: Decimal | None,
-                      limit_tokens: int | None) -> bool:
-        """Add ``usd`` / ``tokens`` to the period's reservation if spent + reserved + them stays
-        within each non-None limit; False (nothing changed) otherwise. The row must exist
-        (:meth:`ensure_usage`)."""
-        u = BudgetUsage
-        stmt = (update(u)
-                .where(u.project_id == project_id, u.period == period,
-                       u.period_start == start)
-                .values(reserved_usd=u.reserved_usd + usd,
-                        reserved_tokens=u.reserved_tokens + tokens)
-                .returning(u.period))
-        if limit_usd is not None:
-            stmt = stmt.where(u.spent_usd + u.reserved_usd + usd <= limit_usd)
-        if limit_tokens is not None:
-            stmt = stmt.where(u.spent_tokens + u.reserved_tokens + tokens <= limit_tokens)
-        return (await self.session.execute(stmt)).first() is not None
-
-    async def settle(self, project_id: uuid.UUID, period: str, start: date, *,
-                     reserved_usd: Decimal, reserved_tokens: int, spent_usd: Decimal,
-                     spent_tokens: int) -> None:
-        """Take a reservation off the period and add the actual usage (zero to release)."""
-        u = BudgetUsage
-        await self.session.execute(
-            update(u)
-            .where(u.project_id == project_id, u.period == period, u.period_start == start)
-            .values(reserved_usd=u.reserved_usd - reserved_usd,
-                    reserved_tokens=u.reserved_tokens - reserved_tokens,
-                    spent_usd=u.spent_usd + spent_usd,
-                    spent_tokens=u.spent_tokens + spent_tokens))
-
-    async def reserve_periods(self, project_id: uuid.UUID,
-                              periods: list[tuple[str, date, Decimal | None, int | None]], *,
-                              usd: Decimal, tokens: int) -> set[str]:
-        """Reserve ``usd`` / ``tokens`` in every period ``(period, start, limit_usd,
-        limit_tokens)`` with ONE statement: ``INSERT ... ON CONFLICT DO UPDATE ... WHERE spent
-        + reserved + x <= limit RETURNING period``. A missing row is created holding the
-        reservation (the caller has checked that it fits an empty period); an existing row is
-        only updated when it stays within its limits. Returns the periods reserved: the caller
-        rolls back unless all of them were (the rows stay locked until then). Raw SQL on the
-        session's psycopg connection (:mod:`promptops.db.driver`)."""
-        return await reserve_periods_on(await driver_connection(self.session), project_id,
-                                        periods, usd=usd, tokens=tokens)
-
     async def settle_periods(self, project_id: uuid.UUID, periods: list[tuple[str, date]], *,
                              reserved_usd: Decimal, reserved_tokens: int, spent_usd: Decimal,
                              spent_tokens: int) -> None:
-        """:meth:`settle` for every period of a reservation, one statement per period, always
-        in the same order (day before month) as :meth:`reserve_periods` locks them: a single
+        """Settle a reservation in every period, one statement per period, always
+        in the same order (day before month) as :func:`reserve_periods_on` locks them: a single
         UPDATE would lock the rows in physical order, which changes as rows are rewritten, and
         two requests could then deadlock. Raw SQL on the session's psycopg connection."""
         await settle_periods_on(await driver_connection(self.session), project_id, periods,
@@ -125,7 +72,12 @@ _SETTLE = ("UPDATE budget_usage SET reserved_usd = reserved_usd - %(ru)s, "
 async def reserve_periods_on(conn: AsyncConnection[Any], project_id: uuid.UUID,
                              periods: list[tuple[str, date, Decimal | None, int | None]], *,
                              usd: Decimal, tokens: int) -> set[str]:
-    """:meth:`BudgetRepository.reserve_periods` on a psycopg connection (in its transaction)."""
+    """Reserve ``usd`` / ``tokens`` in every period ``(period, start, limit_usd, limit_tokens)``
+    with ONE statement on ``conn`` (in its transaction): ``INSERT ... ON CONFLICT DO UPDATE ...
+    WHERE spent + reserved + x <= limit RETURNING period``. A missing row is created holding the
+    reservation (the caller has checked that it fits an empty period); an existing row is only
+    updated when it stays within its limits. Returns the periods reserved: the caller rolls back
+    unless all of them were (the rows stay locked until then)."""
     # Rows are locked in VALUES order: sorted, the same order settle_periods uses.
     periods = sorted(periods, key=lambda p: (p[0], p[1]))
     params: dict[str, Any] = {"project": project_id, "usd": usd, "tokens": tokens}

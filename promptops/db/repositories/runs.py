@@ -24,11 +24,6 @@ class RunRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, run: Run) -> Run:
-        self.session.add(run)
-        await self.session.flush()
-        return run
-
     async def insert(self, run: Run) -> Run:
         """Insert ``run`` with one raw ``INSERT`` on the session's psycopg connection, in its
         transaction (the request path's cheap way, :mod:`promptops.db.driver`); the object is

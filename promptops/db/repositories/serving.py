@@ -30,6 +30,12 @@ class BudgetLimits:
     daily_tokens: int | None
     monthly_tokens: int | None
 
+    @classmethod
+    def of(cls, budget: Any) -> BudgetLimits:
+        """The limits of a ``ProjectBudget`` row."""
+        return cls(budget.daily_usd, budget.monthly_usd, budget.daily_tokens,
+                   budget.monthly_tokens)
+
     @property
     def any(self) -> bool:
         return any(v is not None for v in (self.daily_usd, self.monthly_usd,
