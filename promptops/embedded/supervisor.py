@@ -1024,6 +1024,19 @@ class Supervisor:
                 self._start_child(comp)
                 continue
             ok, detail = self._check_ready(comp)
+            if ok and name == "temporal":
+                from promptops.embedded.temporal import ensure_search_attributes
+
+                try:
+                    added = ensure_search_attributes(self.settings.resolved_temporal_address,
+                                                     self.settings.temporal_namespace)
+                except Exception as exc:  # noqa: BLE001 - reported; workflows then say which
+                    self.say(f"{LABELS[name]}: could not register search attributes: {exc}",
+                             style="yellow")
+                else:
+                    if added:
+                        self.say(f"{LABELS[name]}: registered search attributes "
+                                 f"{', '.join(added)} (missing from {self.settings.temporal_db})")
             if ok:
                 comp.up_since = time.monotonic()
                 self._set_status(comp, "up", detail)

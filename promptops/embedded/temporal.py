@@ -76,3 +76,35 @@ def dev_server_command(settings: Settings) -> list[str]:
     for name, kind in SEARCH_ATTRIBUTES.items():
         cmd += ["--search-attribute", f"{name}={kind}"]
     return cmd
+
+
+def ensure_search_attributes(address: str, namespace: str = "default",
+                             timeout: float = 10.0) -> list[str]:
+    """Register the :data:`SEARCH_ATTRIBUTES` the namespace lacks; returns the names added.
+
+    ``start-dev --search-attribute`` registers them only in a database it creates: a
+    ``temporal.db`` kept from an older PromptOps (before ``DeploymentId`` existed, say) would
+    otherwise refuse every workflow started with a newer attribute. Raises on RPC errors."""
+    import asyncio
+
+    async def _ensure() -> list[str]:
+        from temporalio.api.enums.v1 import IndexedValueType
+        from temporalio.api.operatorservice.v1 import (
+            AddSearchAttributesRequest,
+            ListSearchAttributesRequest,
+        )
+        from temporalio.client import Client
+
+        client = await Client.connect(address, namespace=namespace)
+        known = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace))
+        missing = {name: kind for name, kind in SEARCH_ATTRIBUTES.items()
+                   if name not in known.custom_attributes}
+        if missing:
+            await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+                namespace=namespace, search_attributes={
+                    name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
+                    for name, kind in missing.items()}))
+        return sorted(missing)
+
+    return asyncio.run(asyncio.wait_for(_ensure(), timeout))
