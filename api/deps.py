@@ -19,7 +19,7 @@ from api.errors import Forbidden, RateLimited, Unauthorized, Unavailable
 from promptops.db.models import Role
 from promptops.db.repositories import IdentityRepository
 from promptops.gateway import LLMGateway
-from promptops.ratelimit import hit, rate_limit_engine
+from promptops.ratelimit import hit
 from promptops.security import SecretBox, api_key_prefix, hash_api_key
 from promptops.settings import Settings
 from promptops.telemetry import temporal_interceptors
@@ -250,7 +250,7 @@ async def _rate_limit(session: AsyncSession, key_id: uuid.UUID, prefix: str,
     RateLimited (429 with ``Retry-After``)."""
     if limit_rpm is None:
         return
-    decision = await hit(rate_limit_engine(session), key_id, limit_rpm)
+    decision = await hit(session, key_id, limit_rpm)
     if not decision.allowed:
         raise RateLimited(
             f"API key po_{prefix} exceeded its rate limit of {decision.limit} requests "

@@ -54,32 +54,41 @@ class RateLimited(APIError):
                         "X-RateLimit-Remaining": str(remaining)}
 
 
-def install_handlers(app: FastAPI) -> None:
-    @app.exception_handler(APIError)
-    async def _handle(request: Request, exc: APIError) -> JSONResponse:
-        if _openai_path(request.url.path):
-            return openai_error(exc.status_code, exc.message, param=exc.field,
-                                error_type=type(exc).__name__, headers=exc.headers)
-        detail: list[dict[str, object]] | str
-        if exc.field:
-            loc = ["body", *exc.field.split(".")]
-            detail = [{"loc": loc, "msg": exc.message, "type": type(exc).__name__.lower()}]
-        else:
-            detail = exc.message
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        if exc.headers:
-            headers = {**(headers or {}), **exc.headers}
-        return JSONResponse(status_code=exc.status_code, content={"detail": detail},
-                            headers=headers)
+async def api_error_response(request: Request, exc: APIError) -> JSONResponse:
+    """The response for a domain error: ``{"detail": ...}`` (FastAPI's shape, the field in
+    ``loc``), or OpenAI's error shape under ``/v1``."""
+    if _openai_path(request.url.path):
+        return openai_error(exc.status_code, exc.message, param=exc.field,
+                            error_type=type(exc).__name__, headers=exc.headers)
+    detail: list[dict[str, object]] | str
+    if exc.field:
+        loc = ["body", *exc.field.split(".")]
+        detail = [{"loc": loc, "msg": exc.message, "type": type(exc).__name__.lower()}]
+    else:
+        detail = exc.message
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    if exc.headers:
+        headers = {**(headers or {}), **exc.headers}
+    return JSONResponse(status_code=exc.status_code, content={"detail": detail},
+                        headers=headers)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        if not _openai_path(request.url.path):
-            return await request_validation_exception_handler(request, exc)
-        first = exc.errors()[0] if exc.errors() else {}
-        param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
-        return openai_error(422, f"{param or 'request'}: {first.get('msg', 'invalid request')}",
-                            param=param, error_type="invalid_request_error")
+
+async def validation_error_response(request: Request, exc: RequestValidationError
+                                    ) -> JSONResponse:
+    """422 for a request that failed validation: FastAPI's own answer, or OpenAI's error
+    shape under ``/v1``."""
+    if not _openai_path(request.url.path):
+        return await request_validation_exception_handler(request, exc)
+    first = exc.errors()[0] if exc.errors() else {}
+    param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+    return openai_error(422, f"{param or 'request'}: {first.get('msg', 'invalid request')}",
+                        param=param, error_type="invalid_request_error")
+
+
+def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(APIError, api_error_response)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError,
+                              validation_error_response)  # type: ignore[arg-type]
 
 
 def _openai_path(path: str) -> bool:

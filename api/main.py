@@ -11,6 +11,8 @@ from fastapi.responses import Response
 from sqlalchemy import text
 
 from api.errors import Unauthorized, install_handlers
+from api.hotpath import HotPath
+from api.hotpath import enabled as hot_path_enabled
 from api.routers import (
     api_keys,
     approvals,
@@ -29,6 +31,7 @@ from api.routers import (
     routing_policies,
     runs,
 )
+from api.services.provider_keys import CREDENTIALS
 from promptops.db.session import get_engine, get_session_factory
 from promptops.gateway import LLMGateway, ModelCatalog
 from promptops.runtime import resolve_database_url
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.temporal = None
         app.state.server_secret = settings.server_secret()
         app.state.secret_box = SecretBox(settings.data_encryption_key())
+        CREDENTIALS.ttl_s = settings.auth_cache_ttl_s
         yield
         await app.state.gateway.aclose()  # the gateway's pooled provider connections
         await get_engine(url).dispose()
@@ -73,6 +77,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     install_handlers(app)
     setup_tracing("promptops-api")
+    # generate and /v1/chat/completions without FastAPI's machinery (inside the metrics)
+    app.add_middleware(HotPath, enabled=hot_path_enabled())
     app.add_middleware(MetricsMiddleware)
     for module in (projects, prompts, datasets, runs, evals, audit, members, api_keys,
                    provider_keys, approvals, deployments, budgets, models, cache,

@@ -46,10 +46,6 @@ def format_usd(value: Decimal) -> str:
     return f"{whole}.{frac.ljust(2, '0')}"
 
 
-class _Incomplete(Exception):
-    """A period refused the reservation: the transaction must roll back."""
-
-
 @dataclass(frozen=True)
 class Reservation:
     """Usage reserved in each period (``(period, period_start)``) of one request."""
@@ -104,14 +100,17 @@ class BudgetGuard:
         reserved: set[str] = set()
         if fits_empty:
             pool = await side_pool(self.bind)
-            try:
-                async with pool.connection() as conn:
-                    reserved = await reserve_periods_on(conn, project_id, periods,
-                                                        usd=usage.usd, tokens=usage.tokens)
-                    if len(reserved) != len(periods):
-                        raise _Incomplete  # rolls the partial reservation back
-            except _Incomplete:
-                pass
+            async with pool.connection() as conn:  # autocommit: one round trip
+                reserved = await reserve_periods_on(conn, project_id, periods,
+                                                    usd=usage.usd, tokens=usage.tokens)
+                if reserved and len(reserved) != len(periods):
+                    # Some period refused: give back the ones the statement took. Meanwhile
+                    # the budget looked fuller than it is, never emptier: no overspend.
+                    await settle_periods_on(
+                        conn, project_id, [(p, s) for p, s, _, _ in periods if p in reserved],
+                        reserved_usd=usage.usd, reserved_tokens=usage.tokens,
+                        spent_usd=Decimal(0), spent_tokens=0)
+                    reserved = set()
         if len(reserved) != len(periods):
             # Name the budget that refused; read on the side pool (never the request pool, which
             # a burst of refused requests could exhaust while holding their own connections).

@@ -51,11 +51,13 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
+from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import bindparam, delete, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promptops.db.driver import driver_connection, execute, fetchone
 from promptops.db.models.gateway import CACHE_EMBEDDING_DIM, CacheEntry, SemanticCacheEntry
 
 if TYPE_CHECKING:
@@ -271,9 +273,22 @@ def _expiry(ttl_s: int) -> Any:
     return func.now() + func.make_interval(0, 0, 0, 0, 0, 0, float(ttl_s))
 
 
+_GET_EXACT = ("SELECT response FROM cache_entries WHERE project_id = %(project)s "
+              "AND cache_key = %(key)s AND expires_at > now()")
+_COUNT_EXACT_HIT = ("UPDATE cache_entries SET hits = hits + 1 WHERE project_id = %(project)s "
+                    "AND cache_key = %(key)s")
+_PUT_EXACT = (
+    "INSERT INTO cache_entries (id, organization_id, project_id, cache_key, model, "
+    "prompt_version_id, response, hits, expires_at) VALUES (%(id)s, %(org)s, %(project)s, "
+    "%(key)s, %(model)s, %(version)s, %(response)s, 0, now() + make_interval(secs => %(ttl)s)) "
+    "ON CONFLICT (project_id, cache_key) DO UPDATE SET model = EXCLUDED.model, "
+    "prompt_version_id = EXCLUDED.prompt_version_id, response = EXCLUDED.response, "
+    "expires_at = EXCLUDED.expires_at")
+
+
 class ResponseCache:
     """Reads and writes both caches on the caller's session (the request's transaction: the
-    caller commits). Every read is restricted to one project, every purge to one organization.
+    caller commits; or a :class:`promptops.db.driver.RequestConnection`). Every read is restricted to one project, every purge to one organization.
     """
 
     def __init__(self, session: AsyncSession) -> None:
@@ -282,32 +297,28 @@ class ResponseCache:
     # ---------------------------------------------------------------- exact
 
     async def get_exact(self, project_id: uuid.UUID, key: str) -> CachedResponse | None:
-        """The unexpired entry of ``key`` in the project (its ``hits`` + 1), else ``None``.
-        One statement on the unique ``(project_id, cache_key)`` index."""
-        row = (await self.session.execute(
-            update(CacheEntry)
-            .where(CacheEntry.project_id == project_id, CacheEntry.cache_key == key,
-                   CacheEntry.expires_at > func.now())
-            .values(hits=CacheEntry.hits + 1)
-            .returning(CacheEntry.response)
-            .execution_options(synchronize_session=False))).first()
+        """The unexpired entry of ``key`` in the project, else ``None``. One raw ``SELECT`` on
+        the unique ``(project_id, cache_key)`` index: no row lock, so concurrent hits on one
+        key never queue. The caller counts a served hit with :meth:`count_exact_hit`."""
+        row = await fetchone(await driver_connection(self.session), _GET_EXACT,
+                             {"project": project_id, "key": key})
         return None if row is None else CachedResponse.from_dict(row[0])
+
+    async def count_exact_hit(self, project_id: uuid.UUID, key: str) -> None:
+        """``hits + 1`` on the entry of ``key`` (raw SQL that fetches nothing: it may run
+        inside :func:`promptops.db.driver.atomic`, with the hit's run record)."""
+        await execute(self.session, _COUNT_EXACT_HIT, {"project": project_id, "key": key})
 
     async def put_exact(self, organization_id: uuid.UUID, project_id: uuid.UUID, key: str,
                         model: str, prompt_version_id: uuid.UUID | None,
                         response: CachedResponse, ttl_s: int) -> None:
         """Store (or replace: ``ON CONFLICT (project_id, cache_key) DO UPDATE``) the answer
-        for ``key``, served for ``ttl_s`` seconds from now. Idempotent; ``hits`` is kept."""
-        stmt = insert(CacheEntry).values(
-            id=uuid.uuid4(), organization_id=organization_id, project_id=project_id,
-            cache_key=key, model=model, prompt_version_id=prompt_version_id,
-            response=response.to_dict(), hits=0, expires_at=_expiry(ttl_s))
-        await self.session.execute(stmt.on_conflict_do_update(
-            index_elements=[CacheEntry.project_id, CacheEntry.cache_key],
-            set_={"model": stmt.excluded.model,
-                  "prompt_version_id": stmt.excluded.prompt_version_id,
-                  "response": stmt.excluded.response,
-                  "expires_at": stmt.excluded.expires_at}))
+        for ``key``, served for ``ttl_s`` seconds from now. Idempotent; ``hits`` is kept.
+        Raw SQL that fetches nothing (it may run inside :func:`promptops.db.driver.atomic`)."""
+        await execute(self.session, _PUT_EXACT, {
+            "id": uuid.uuid4(), "org": organization_id, "project": project_id, "key": key,
+            "model": model, "version": prompt_version_id, "response": Jsonb(response.to_dict()),
+            "ttl": float(ttl_s)})
 
     # ---------------------------------------------------------------- semantic
 

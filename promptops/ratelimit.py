@@ -9,8 +9,8 @@ of ``rate_limit_windows`` and is allowed iff the new ``count <= limit``. So::
     reset_s   = ceil(w + 60 - t)          (seconds until the next window, 1..60)
 
 The increment is ONE statement, ``INSERT ... ON CONFLICT (api_key_id, window_start) DO UPDATE
-SET count = rate_limit_windows.count + 1 RETURNING count``, committed in its own short
-transaction: Postgres takes the row lock for the update, so concurrent requests on any number
+SET count = rate_limit_windows.count + 1 RETURNING count``, committed on its own (an
+autocommit connection of :func:`promptops.db.driver.side_pool`): Postgres takes the row lock for the update, so concurrent requests on any number
 of API replicas get distinct counts 1, 2, 3, ... and exactly ``limit`` of them are allowed.
 
 Known limits of fixed windows:
@@ -23,37 +23,28 @@ Known limits of fixed windows:
   tells it when.
 
 Old windows are deleted occasionally: when a key opens a new window (its ``count`` is 1) the
-same transaction drops that key's windows that started more than 2 minutes ago, so each key
+next statement drops that key's windows that started more than 2 minutes ago, so each key
 keeps at most a few rows without a separate sweeper.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import uuid
-import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncSession,
-    create_async_engine,
-)
-
-from promptops.db.models.gateway import RateLimitWindow
+from promptops.db.driver import execute, fetchone, side_pool
 
 WINDOW = timedelta(minutes=1)
 #: Windows that started this long before the current one are deleted (see the module doc).
 KEEP = timedelta(minutes=2)
-#: Connections of the rate-limit pool: its transactions are one or two statements long.
-POOL_SIZE = 5
-POOL_OVERFLOW = 5
+
+_COUNT = ("INSERT INTO rate_limit_windows (api_key_id, window_start, count) "
+          "VALUES (%(key)s, %(start)s, 1) ON CONFLICT (api_key_id, window_start) "
+          "DO UPDATE SET count = rate_limit_windows.count + 1 RETURNING count")
+_PRUNE = "DELETE FROM rate_limit_windows WHERE api_key_id = %(key)s AND window_start < %(before)s"
 
 
 @dataclass(frozen=True)
@@ -87,60 +78,24 @@ def decide(count: int, limit_rpm: int, now: datetime) -> RateDecision:
                         reset_s=max(1, math.ceil(left)), count=count)
 
 
-_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncEngine]] = (
-    weakref.WeakKeyDictionary())
-
-
-def rate_limit_engine(bind: Any) -> AsyncEngine:
-    """A small pool of its own for the database of ``bind`` (an engine, connection or session),
-    one per URL and event loop. A request holds its session's connection while it is counted,
-    so counting through the same pool could deadlock under load (as for budgets,
-    ``promptops.db.driver.side_pool``)."""
-    if isinstance(bind, AsyncSession):
-        bind = bind.bind
-    url = bind.engine.url if hasattr(bind, "engine") else bind.url
-    key = url.render_as_string(hide_password=False)
-    per_loop = _engines.setdefault(asyncio.get_running_loop(), {})
-    engine = per_loop.get(key)
-    if engine is None:
-        engine = per_loop[key] = create_async_engine(
-            url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_recycle=1800)
-    return engine
-
-
-async def _count(conn: AsyncConnection | AsyncSession, api_key_id: uuid.UUID,
-                 start: datetime) -> int:
-    stmt = insert(RateLimitWindow).values(api_key_id=api_key_id, window_start=start, count=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[RateLimitWindow.api_key_id, RateLimitWindow.window_start],
-        set_={"count": RateLimitWindow.count + 1},
-    ).returning(RateLimitWindow.count)
-    count = int((await conn.execute(stmt)).scalar_one())
-    if count == 1:
-        await conn.execute(delete(RateLimitWindow).where(
-            RateLimitWindow.api_key_id == api_key_id,
-            RateLimitWindow.window_start < start - KEEP))
-    return count
-
-
-async def hit(conn_or_session: AsyncEngine | AsyncConnection | AsyncSession,
-              api_key_id: uuid.UUID, limit_rpm: int, now: datetime | None = None,
-              ) -> RateDecision:
+async def hit(bind: Any, api_key_id: uuid.UUID, limit_rpm: int,
+              now: datetime | None = None) -> RateDecision:
     """Count one request of key ``api_key_id`` against ``limit_rpm`` requests per minute.
 
-    ``conn_or_session``: an ``AsyncEngine`` (a short transaction is begun and committed here:
-    the normal case, e.g. ``rate_limit_engine(session)``), or an ``AsyncConnection`` /
-    ``AsyncSession`` whose transaction the caller commits (the row stays locked until then, so
-    concurrent requests of the same key wait for it). ``now``: the request time (default: the
-    wall clock, UTC), for tests. Raises ``ValueError`` for ``limit_rpm < 1``.
+    ``bind``: the database, as anything :func:`promptops.db.driver.side_pool` accepts (an
+    engine, a session, a request connection); the count is taken on that side pool, apart
+    from the caller's transaction, and commits at once. ``now``: the request time (default:
+    the wall clock, UTC), for tests. Raises ``ValueError`` for ``limit_rpm < 1``.
     """
     if limit_rpm < 1:
         raise ValueError("limit_rpm must be >= 1")
     now = now or datetime.now(UTC)
     start = window_start(now)
-    if isinstance(conn_or_session, AsyncEngine):
-        async with conn_or_session.begin() as conn:
-            count = await _count(conn, api_key_id, start)
-    else:
-        count = await _count(conn_or_session, api_key_id, start)
+    pool = await side_pool(bind)
+    async with pool.connection() as conn:
+        row = await fetchone(conn, _COUNT, {"key": api_key_id, "start": start})
+        assert row is not None  # INSERT ... RETURNING always returns the row
+        count = int(row[0])
+        if count == 1:
+            await execute(conn, _PRUNE, {"key": api_key_id, "before": start - KEEP})
     return decide(count, limit_rpm, now)

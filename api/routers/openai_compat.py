@@ -31,7 +31,6 @@ from sqlalchemy import select
 from api.deps import CurrentPrincipal, EditorPrincipal, GatewayDep, SecretBoxDep, SessionDep
 from api.errors import NotFound, Unprocessable
 from api.schemas.openai_compat import ChatCompletionRequest
-from api.services.prompts import PromptService
 from api.services.runs import (
     CallResult,
     LLMRequest,
@@ -40,35 +39,42 @@ from api.services.runs import (
     environment_of_label,
     serve_choice,
 )
-from promptops.db.models import Project, RoutingPolicy
-from promptops.db.repositories import ProjectRepository, PromptRepository
-from promptops.db.repositories.serving import ServingRepository
+from promptops.db.models import RoutingPolicy
+from promptops.db.repositories import PromptRepository
+from promptops.db.repositories.serving import NamedProject, ServingRepository
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
 PROMPT_PREFIX = "prompt:"
 
 
-async def _project(request: Request, session: Any, principal: Any) -> Project:
-    """The project of an OpenAI-compatible call (see the module docstring). Raises
-    NotFound (404) for a project outside the caller's reach, Unprocessable (422) when none can
-    be chosen."""
-    prompts = PromptService(session, principal)
+async def _project(request: Request, session: Any, principal: Any) -> NamedProject:
+    """The project of an OpenAI-compatible call (see the module docstring), with its facts
+    (one query). Raises NotFound (404) for a project outside the caller's reach,
+    Unprocessable (422) when none can be chosen."""
+    serving = ServingRepository(session)
+    org = principal.organization_id
     if principal.project_id is not None:
-        return await prompts.get_project(principal.project_id)
+        found = await serving.find_projects(org, scope_project_id=principal.project_id)
+        if not found:
+            raise NotFound(f"project {principal.project_id} not found")
+        return found[0]
     named = request.headers.get("openai-project")
-    repo = ProjectRepository(session)
     if named:
         try:
-            return await prompts.get_project(uuid.UUID(named))
+            project_id = uuid.UUID(named)
         except ValueError:
-            project = await repo.get_by_name(named, principal.organization_id)
-            if project is None:
+            found = await serving.find_projects(org, name=named)
+            if not found:
                 raise NotFound(f"project {named!r} not found", field="OpenAI-Project") from None
-            return project
-    projects = list(await repo.list(principal.organization_id))
-    if len(projects) == 1:
-        return projects[0]
+            return found[0]
+        found = await serving.find_projects(org, project_id=project_id)
+        if not found:
+            raise NotFound(f"project {project_id} not found")
+        return found[0]
+    found = await serving.find_projects(org)
+    if len(found) == 1:
+        return found[0]
     raise Unprocessable(
         "choose the project: send the OpenAI-Project header (project= in the OpenAI SDK) "
         "with a project name or id, or use a project-scoped API key", field="OpenAI-Project")
@@ -187,7 +193,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, sessio
         call = LLMRequest(project_id=project.id, messages=messages, source="openai",
                           model=body.model, decoding=decoding,
                           response_format=body.response_format,
-                          routing=Routing(subject_id=body.user))
+                          routing=Routing(subject_id=body.user), project=project.facts)
     call.tools, call.tool_choice = body.tools, body.tool_choice
     if body.stream:
         events = await service.stream(call)

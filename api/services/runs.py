@@ -49,6 +49,7 @@ from promptops.cache import (
     params_key,
     semantic_text,
 )
+from promptops.db.driver import atomic
 from promptops.db.models import ENVIRONMENT_LABELS, PromptVersion, Run
 from promptops.db.repositories import PromptRepository, RunRepository
 from promptops.db.repositories.serving import ProjectFacts, Served, ServingRepository
@@ -352,11 +353,15 @@ class RunService:
     async def _cache_hit_result(self, request: LLMRequest, plan: _Plan, kind: str,
                                 hit: CachedResponse, started: float) -> CallResult:
         output = _parse(hit.output) if plan.schema is not None else hit.output
-        run = await self.runs.insert(self._base_run(
-            request, plan, model=plan.requested_model, output=hit.output, success=True,
-            tokens_in=hit.tokens_in, tokens_out=hit.tokens_out, cost_usd=Decimal(0),
-            latency_ms=(time.perf_counter() - started) * 1000.0, cache_hit=True,
-            cache_kind=kind))
+        async with atomic(self.session):  # the run and the entry's hit count: one round trip
+            run = await self.runs.insert(self._base_run(
+                request, plan, model=plan.requested_model, output=hit.output, success=True,
+                tokens_in=hit.tokens_in, tokens_out=hit.tokens_out, cost_usd=Decimal(0),
+                latency_ms=(time.perf_counter() - started) * 1000.0, cache_hit=True,
+                cache_kind=kind))
+            if kind == "exact" and plan.exact_key is not None:
+                await ResponseCache(self.session).count_exact_hit(request.project_id,
+                                                                  plan.exact_key)
         telemetry.record_cache_hit(kind)
         telemetry.record_llm_call(plan.requested_model, "cache_hit", run.latency_ms, 0, 0, 0.0)
         return CallResult(run=run, output=output, tool_calls=hit.tool_calls,
@@ -423,18 +428,21 @@ class RunService:
                 raise BadGateway(f"the model's answer failed the JSON Schema: {exc}") from exc
             raise _gateway_status(exc) from exc
         usd, tokens = _spent(completions)
-        run = await self.runs.insert(self._base_run(
-            request, plan, model=completion.model, output=completion.output, success=True,
-            tokens_in=sum(c.tokens_in for c in completions),
-            tokens_out=sum(c.tokens_out for c in completions), cost_usd=usd,
-            latency_ms=(time.perf_counter() - started) * 1000.0,
-            attempts=_attempts(completions)))
-        await self._cache_store(request, plan, completion)
-        if reservation is not None:
-            # Last statement before the request commits: the usage row is locked briefly. A
-            # request that fails from here on rolls the settlement back with its run, and the
-            # reservation stays held (reported as reserved, never as spent).
-            await guard.settle_in(self.session, reservation, usd=usd, tokens=tokens)
+        # The run, its cache entry and the settlement commit together (under a request
+        # connection: one transaction sent in one round trip).
+        async with atomic(self.session):
+            run = await self.runs.insert(self._base_run(
+                request, plan, model=completion.model, output=completion.output, success=True,
+                tokens_in=sum(c.tokens_in for c in completions),
+                tokens_out=sum(c.tokens_out for c in completions), cost_usd=usd,
+                latency_ms=(time.perf_counter() - started) * 1000.0,
+                attempts=_attempts(completions)))
+            await self._cache_store(request, plan, completion)
+            if reservation is not None:
+                # Last statement before the commit: the usage row is locked briefly. A request
+                # that fails from here on rolls the settlement back with its run, and the
+                # reservation stays held (reported as reserved, never as spent).
+                await guard.settle_in(self.session, reservation, usd=usd, tokens=tokens)
         for c in completions:
             telemetry.record_llm_call(c.model, "ok", c.latency_ms, c.tokens_in, c.tokens_out,
                                       c.cost_usd)

@@ -16,6 +16,7 @@ from sqlalchemy import event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptops.cache import (
+    _GET_EXACT,
     CachedResponse,
     ResponseCache,
     embed_text,
@@ -107,8 +108,9 @@ async def test_exact_hit_miss_expiry_and_upsert(session: AsyncSession) -> None:
     key = exact_cache_key(MODEL, _messages(QUESTION), {"temperature": 0})
     assert await cache.get_exact(t.project, key) is None
     await cache.put_exact(t.org, t.project, key, MODEL, t.version, ANSWER, 60)
-    assert await cache.get_exact(t.project, key) == ANSWER
-    assert await cache.get_exact(t.project, key) == ANSWER
+    for _ in range(2):  # two hits served and counted, as the request path does
+        assert await cache.get_exact(t.project, key) == ANSWER
+        await cache.count_exact_hit(t.project, key)
     other = exact_cache_key(MODEL, _messages(PARAPHRASE), {"temperature": 0})
     assert await cache.get_exact(t.project, other) is None
     # Upsert: a second put replaces the answer, keeps one row and its hits.
@@ -158,10 +160,10 @@ async def test_exact_lookup_is_one_indexed_statement(session: AsyncSession) -> N
     key = exact_cache_key(MODEL, _messages(QUESTION))
     cache = ResponseCache(session)
     await cache.put_exact(t.org, t.project, key, MODEL, None, ANSWER, 60)
-    async with _statements(session) as seen:
-        assert await cache.get_exact(t.project, key) == ANSWER
-    assert len(seen) == 1 and seen[0][0].startswith("UPDATE cache_entries")
-    plan = await _plan(session, seen[0])
+    assert await cache.get_exact(t.project, key) == ANSWER
+    # get_exact sends this one raw statement (psycopg, no SQLAlchemy on the way).
+    assert _GET_EXACT.startswith("SELECT response FROM cache_entries") and ";" not in _GET_EXACT
+    plan = await _plan(session, (_GET_EXACT, {"project": t.project, "key": key}))
     assert "uq_cache_entries_project_id_cache_key" in plan, plan
 
 

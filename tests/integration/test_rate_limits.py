@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from promptops.db.models.gateway import RateLimitWindow
 from promptops.db.session import get_session_factory
 from promptops.gateway import ModelCatalog
-from promptops.ratelimit import hit, rate_limit_engine
+from promptops.ratelimit import hit
 from tests.support.apps import RunningApp, issue_key, running_app
 
 
@@ -101,8 +101,7 @@ async def test_unlimited_key_never_touches_the_table(app: RunningApp, admin: htt
 async def test_a_new_window_resets_the_count(admin: httpx.AsyncClient, pg_url: str) -> None:
     created = await _new_key(admin, 3)
     key_id = uuid.UUID(str(created["id"]))
-    async with get_session_factory(pg_url)() as session:
-        engine = rate_limit_engine(session)
+    engine = get_session_factory(pg_url).kw["bind"]
     t0 = datetime(2030, 1, 1, 12, 0, 45, tzinfo=UTC)
     decisions = [await hit(engine, key_id, 3, now=t0) for _ in range(4)]
     assert [d.allowed for d in decisions] == [True, True, True, False]

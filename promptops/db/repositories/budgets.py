@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promptops.db.driver import driver_connection, execute, fetchall
+from promptops.db.driver import execute, fetchall
 from promptops.db.models import BudgetUsage, ProjectBudget
 
 
@@ -58,7 +58,7 @@ class BudgetRepository:
         in the same order (day before month) as :func:`reserve_periods_on` locks them: a single
         UPDATE would lock the rows in physical order, which changes as rows are rewritten, and
         two requests could then deadlock. Raw SQL on the session's psycopg connection."""
-        await settle_periods_on(await driver_connection(self.session), project_id, periods,
+        await settle_periods_on(self.session, project_id, periods,
                                 reserved_usd=reserved_usd, reserved_tokens=reserved_tokens,
                                 spent_usd=spent_usd, spent_tokens=spent_tokens)
 
@@ -76,8 +76,9 @@ async def reserve_periods_on(conn: AsyncConnection[Any], project_id: uuid.UUID,
     with ONE statement on ``conn`` (in its transaction): ``INSERT ... ON CONFLICT DO UPDATE ...
     WHERE spent + reserved + x <= limit RETURNING period``. A missing row is created holding the
     reservation (the caller has checked that it fits an empty period); an existing row is only
-    updated when it stays within its limits. Returns the periods reserved: the caller rolls back
-    unless all of them were (the rows stay locked until then)."""
+    updated when it stays within its limits. Returns the periods reserved: when not all of them
+    were, the caller gives the others back (rolls back, or settles them with zero usage on an
+    autocommit connection)."""
     # Rows are locked in VALUES order: sorted, the same order settle_periods uses.
     periods = sorted(periods, key=lambda p: (p[0], p[1]))
     params: dict[str, Any] = {"project": project_id, "usd": usd, "tokens": tokens}
@@ -103,10 +104,11 @@ async def reserve_periods_on(conn: AsyncConnection[Any], project_id: uuid.UUID,
     return {row[0] for row in await fetchall(conn, sql, params)}
 
 
-async def settle_periods_on(conn: AsyncConnection[Any], project_id: uuid.UUID,
+async def settle_periods_on(conn: AsyncConnection[Any] | Any, project_id: uuid.UUID,
                             periods: list[tuple[str, date]], *, reserved_usd: Decimal,
                             reserved_tokens: int, spent_usd: Decimal, spent_tokens: int) -> None:
-    """:meth:`BudgetRepository.settle_periods` on a psycopg connection (in its transaction)."""
+    """:meth:`BudgetRepository.settle_periods` on a psycopg connection (in its transaction), or
+    on anything :func:`promptops.db.driver.execute` takes."""
     for period, start in sorted(periods):
         await execute(conn, _SETTLE, {
             "ru": reserved_usd, "rt": reserved_tokens, "su": spent_usd, "st": spent_tokens,

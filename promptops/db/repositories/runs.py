@@ -7,7 +7,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promptops.db.driver import driver_connection, execute
+from promptops.db.driver import execute
 from promptops.db.models import (
     ACTIVE_DEPLOYMENT_STATUSES,
     Deployment,
@@ -26,7 +26,8 @@ class RunRepository:
 
     async def insert(self, run: Run) -> Run:
         """Insert ``run`` with one raw ``INSERT`` on the session's psycopg connection, in its
-        transaction (the request path's cheap way, :mod:`promptops.db.driver`); the object is
+        transaction (the request path's cheap way, :mod:`promptops.db.driver`; batched inside
+        :func:`promptops.db.driver.atomic`); the object is
         not attached to the session. Columns left None take their defaults (``created_at``
         stays None on the object)."""
         values = {c.name: getattr(run, c.key) for c in Run.__table__.columns
@@ -36,7 +37,7 @@ class RunRepository:
         names = list(values)
         sql = (f"INSERT INTO runs ({', '.join(names)}) VALUES "
                f"({', '.join(f'%({n})s' for n in names)})")
-        await execute(await driver_connection(self.session), sql, values)
+        await execute(self.session, sql, values)
         return run
 
     async def get(self, run_id: uuid.UUID, organization_id: uuid.UUID,

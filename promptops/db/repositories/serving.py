@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promptops.db.driver import driver_connection, fetchone
+from promptops.db.driver import driver_connection, fetchall, fetchone
 from promptops.db.models import ACTIVE_DEPLOYMENT_STATUSES, PromptVersion
 
 
@@ -111,6 +111,30 @@ WHERE p.id = %(project_id)s
 """
 
 
+_FIND_PROJECTS = """
+SELECT p.id, p.organization_id, p.cache_settings,
+       b.daily_usd, b.monthly_usd, b.daily_tokens, b.monthly_tokens, p.name
+FROM projects p LEFT JOIN project_budgets b ON b.project_id = p.id
+WHERE p.organization_id = %(org)s
+  AND (%(scope)s::uuid IS NULL OR p.id = %(scope)s::uuid)
+  AND (%(id)s::uuid IS NULL OR p.id = %(id)s::uuid)
+  AND (%(name)s::text IS NULL OR p.name = %(name)s::text)
+ORDER BY p.created_at LIMIT 2
+"""
+
+
+@dataclass(frozen=True)
+class NamedProject:
+    """A project found by :meth:`ServingRepository.find_projects`: its name and facts."""
+
+    name: str
+    facts: ProjectFacts
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.facts.id
+
+
 def _version(row: tuple[Any, ...]) -> PromptVersion:
     """A transient (session-less) PromptVersion from the row's first columns."""
     return PromptVersion(**dict(zip(_VERSION_COLUMNS, row[:_N], strict=True)))
@@ -171,3 +195,16 @@ class ServingRepository:
             raise LookupError(f"project {project_id} not found")
         return ProjectFacts(id=row[0], organization_id=row[1], cache_settings=row[2] or {},
                             budget=BudgetLimits(row[3], row[4], row[5], row[6]))
+
+    async def find_projects(self, organization_id: uuid.UUID, *,
+                            scope_project_id: uuid.UUID | None = None,
+                            project_id: uuid.UUID | None = None,
+                            name: str | None = None) -> list[NamedProject]:
+        """At most two projects of the organization (oldest first), narrowed by scope, id and
+        name (each None = any), with their facts. One query."""
+        conn = await driver_connection(self.session)
+        rows = await fetchall(conn, _FIND_PROJECTS, {
+            "org": organization_id, "scope": scope_project_id, "id": project_id, "name": name})
+        return [NamedProject(name=r[7], facts=ProjectFacts(
+            id=r[0], organization_id=r[1], cache_settings=r[2] or {},
+            budget=BudgetLimits(r[3], r[4], r[5], r[6]))) for r in rows]
