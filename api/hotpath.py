@@ -5,8 +5,9 @@ Issue 4 sets the gateway's overhead at <= 3 ms (P50) over a direct call to the p
 the run record and the budget reservation included. Measured on a 2-core box, FastAPI's
 routing, dependency solving, body and response-model handling cost about 1.2 ms per request,
 and an ``AsyncSession`` (checkout, greenlet bridge, ``BEGIN``/``COMMIT``, reset on return) about
-0.5 ms more: together most of the budget. So this ASGI middleware, placed inside the metrics and
-tracing middleware, answers those two routes itself:
+0.5 ms more: together most of the budget. So this ASGI middleware, placed right inside the metrics
+and tracing middleware and before Starlette's own middleware and router, answers those two routes
+itself:
 
 1. the body is parsed once (JSON, then the route's own pydantic model: the same schema as the
    OpenAPI document; FastAPI's 422 shape on errors);
@@ -27,8 +28,10 @@ the FastAPI app unchanged. ``PROMPTOPS_HOT_PATH=0`` sends everything there.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -36,7 +39,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import to_json
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from api.deps import get_principal
 from api.errors import APIError, api_error_response, validation_error_response
@@ -45,6 +48,8 @@ from api.schemas.openai_compat import ChatCompletionRequest
 from api.schemas.runs import GenerateRequest, RunResult
 from promptops.db.driver import RequestConnection, request_pool
 from promptops.db.models import Role
+
+logger = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -85,8 +90,21 @@ ROUTES: dict[str, tuple[type[BaseModel], Callable[..., Awaitable[bytes]]]] = {
 }
 
 
+@dataclass(frozen=True)
+class _Route:
+    """What :func:`promptops.telemetry._route_template` reads off ``scope["route"]``."""
+
+    path_format: str
+
+
+_ROUTE_TEMPLATES = {path: _Route(path) for path in ROUTES}
+
+
 class HotPath:
-    """Pure ASGI middleware serving :data:`ROUTES` (see the module docstring)."""
+    """Pure ASGI middleware serving :data:`ROUTES` (see the module docstring); everything else
+    goes to ``app``. :func:`api.main.create_app` puts it right inside the metrics middleware,
+    before Starlette's own stack; it answers an unexpected error with a plain 500, as
+    Starlette's ``ServerErrorMiddleware`` does."""
 
     def __init__(self, app: Any, *, enabled: bool = True) -> None:
         self.app = app
@@ -109,6 +127,7 @@ class HotPath:
             await self.app(scope, _replay(raw, receive), send)
             return
         model, handler = route
+        scope["route"] = _ROUTE_TEMPLATES[scope["path"]]  # the metrics' route label
         request = Request(scope, receive)
         response: Response
         try:
@@ -120,7 +139,8 @@ class HotPath:
                     body=data) from None
             state = request.app.state
             async with RequestConnection(await request_pool(state.session_factory.kw["bind"]),
-                                         state.session_factory) as db:
+                                         state.session_factory,
+                                         durable=state.settings.run_commit == "durable") as db:
                 try:
                     content = await handler(request, db, body)
                     await db.commit()
@@ -132,6 +152,10 @@ class HotPath:
             response = await api_error_response(request, exc)
         except RequestValidationError as exc:
             response = await validation_error_response(request, exc)
+        except Exception:
+            # What Starlette's ServerErrorMiddleware does for the other routes.
+            logger.exception("unhandled error on %s", scope["path"])
+            response = PlainTextResponse("Internal Server Error", status_code=500)
         await response(scope, receive, send)
 
 

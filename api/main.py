@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy import text
+from starlette.types import ASGIApp
 
 from api.errors import Unauthorized, install_handlers
 from api.hotpath import HotPath
@@ -77,9 +78,16 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     install_handlers(app)
     setup_tracing("promptops-api")
-    # generate and /v1/chat/completions without FastAPI's machinery (inside the metrics)
-    app.add_middleware(HotPath, enabled=hot_path_enabled())
-    app.add_middleware(MetricsMiddleware)
+    # Outermost: the metrics and the server span, then the hot path (generate and
+    # /v1/chat/completions without FastAPI's machinery), then Starlette's own stack (error
+    # and exception middleware, routing) for everything else.
+    build_stack = app.build_middleware_stack
+    hot = hot_path_enabled()
+
+    def build_middleware_stack() -> ASGIApp:
+        return MetricsMiddleware(HotPath(build_stack(), enabled=hot))
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
     for module in (projects, prompts, datasets, runs, evals, audit, members, api_keys,
                    provider_keys, approvals, deployments, budgets, models, cache,
                    routing_policies):

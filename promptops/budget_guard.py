@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from psycopg import AsyncConnection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptops.budgets import (
@@ -21,7 +23,7 @@ from promptops.budgets import (
     max_usage,
     period_start,
 )
-from promptops.db.driver import fetchone, side_pool
+from promptops.db.driver import RequestConnection, fetchone, side_pool
 from promptops.db.models import BudgetUsage
 from promptops.db.repositories import BudgetRepository
 from promptops.db.repositories.budgets import reserve_periods_on, settle_periods_on
@@ -99,8 +101,7 @@ class BudgetGuard:
                          for _, _, lu, lt in periods)
         reserved: set[str] = set()
         if fits_empty:
-            pool = await side_pool(self.bind)
-            async with pool.connection() as conn:  # autocommit: one round trip
+            async with self._autocommit() as conn:  # one round trip
                 reserved = await reserve_periods_on(conn, project_id, periods,
                                                     usd=usage.usd, tokens=usage.tokens)
                 if reserved and len(reserved) != len(periods):
@@ -139,6 +140,19 @@ class BudgetGuard:
             raise BudgetExhausted(f"the budget of project {project_id} has no room for this "
                                   "request (another request took it meanwhile); retry")
         return Reservation(project_id, tuple((p, start) for p, start, _, _ in periods), usage)
+
+    @asynccontextmanager
+    async def _autocommit(self) -> AsyncIterator[AsyncConnection[Any]]:
+        """An autocommit connection with asynchronous commits for the reservation: the
+        request's own when it has one (:class:`promptops.db.driver.RequestConnection`: it
+        holds no transaction, and a second checkout costs ~0.15 ms), else one of the side
+        pool (a session holds its transaction's connection meanwhile)."""
+        if isinstance(self.request_session, RequestConnection):
+            yield await self.request_session.raw()
+            return
+        pool = await side_pool(self.bind)
+        async with pool.connection() as conn:
+            yield conn
 
     async def settle(self, reservation: Reservation, *, usd: Decimal, tokens: int) -> None:
         """Replace the reservation by the actual usage (``usd`` in USD, ``tokens`` prompt +

@@ -52,6 +52,7 @@ from promptops.cache import (
 from promptops.db.driver import atomic
 from promptops.db.models import ENVIRONMENT_LABELS, PromptVersion, Run
 from promptops.db.repositories import PromptRepository, RunRepository
+from promptops.db.repositories.runs import RunRecord
 from promptops.db.repositories.serving import ProjectFacts, Served, ServingRepository
 from promptops.gateway import (
     Completion,
@@ -142,7 +143,7 @@ class CallResult:
     """What a caller gets back: the recorded run, the output (parsed JSON under a schema) and,
     when a provider answered, its completion (``None`` for cache hits)."""
 
-    run: Run
+    run: Run | RunRecord
     output: Any
     completion: Completion | None = None
     tool_calls: list[dict[str, Any]] | None = None
@@ -202,7 +203,7 @@ class RunService:
         self, version: PromptVersion, variables: dict[str, Any], *, source: str,
         model: str | None = None, decoding: dict[str, Any] | None = None,
         response_format: dict[str, Any] | None = None, routing: Routing | None = None,
-    ) -> tuple[Run, Any]:
+    ) -> tuple[Run | RunRecord, Any]:
         """Render ``version`` with ``variables``, call the model, record the run.
 
         Returns (run, output) where output is the parsed JSON when a schema applies.
@@ -286,9 +287,9 @@ class RunService:
                      credentials=await self._tenant_credentials(entries[0]), schema=schema,
                      cache=cache, organization_id=facts.organization_id)
 
-    def _base_run(self, request: LLMRequest, plan: _Plan | None, **values: Any) -> Run:
+    def _base_run(self, request: LLMRequest, plan: _Plan | None, **values: Any) -> RunRecord:
         routing = request.routing
-        return Run(
+        return RunRecord(
             id=uuid.uuid4(), project_id=request.project_id,
             prompt_version_id=request.version.id if request.version else None,
             source=request.source, variables=request.variables,
@@ -461,12 +462,14 @@ class RunService:
                                   plan.requested_model))
         telemetry.record_llm_call(failed_model, "error",
                                   (time.perf_counter() - started) * 1000.0, 0, 0, 0.0)
-        await self.runs.insert(self._base_run(
-            request, plan, model=failed_model,
-            output=completions[-1].output if completions else None, success=False,
-            error=str(exc)[:2000], tokens_in=sum(c.tokens_in for c in completions),
-            tokens_out=sum(c.tokens_out for c in completions), cost_usd=usd,
-            latency_ms=(time.perf_counter() - started) * 1000.0, attempts=attempts or None))
+        async with atomic(self.session):  # a durable commit, like every run record
+            await self.runs.insert(self._base_run(
+                request, plan, model=failed_model,
+                output=completions[-1].output if completions else None, success=False,
+                error=str(exc)[:2000], tokens_in=sum(c.tokens_in for c in completions),
+                tokens_out=sum(c.tokens_out for c in completions), cost_usd=usd,
+                latency_ms=(time.perf_counter() - started) * 1000.0,
+                attempts=attempts or None))
         # The request-scoped session rolls back on errors; this failed run must survive.
         await self.session.commit()
 

@@ -42,8 +42,11 @@ class RequestConnection:
     pools). :meth:`close` gives both back; use it as ``async with``.
     """
 
-    def __init__(self, pool: AsyncConnectionPool, session_factory: Any) -> None:
+    def __init__(self, pool: AsyncConnectionPool, session_factory: Any, *,
+                 durable: bool = True) -> None:
         self._pool = pool
+        #: Whether :func:`atomic` batches wait for their WAL flush (``PROMPTOPS_RUN_COMMIT``).
+        self.durable = durable
         self._factory = session_factory
         self._conn: AsyncConnection[Any] | None = None
         self._orm: AsyncSession | None = None
@@ -112,7 +115,12 @@ async def atomic(bind: Any) -> AsyncIterator[None]:
     if batch:
         conn = await bind.raw()
         async with AsyncClientCursor(conn) as cur:
-            await cur.execute(";\n".join(cur.mogrify(sql, params) for sql, params in batch))
+            # The request connection commits asynchronously; what is written here (run
+            # records) waits for its WAL flush like any ordinary commit, unless the
+            # connection was opened with durable=False (PROMPTOPS_RUN_COMMIT=async).
+            statements = [cur.mogrify(sql, params) for sql, params in batch]
+            await cur.execute(";\n".join([DURABLE, *statements] if bind.durable
+                                          else statements))
 
 
 async def driver_connection(bind: AsyncSession | SAConnection | RequestConnection
@@ -155,6 +163,10 @@ async def execute(target: AsyncConnection[Any] | RequestConnection | AsyncSessio
     async with conn.cursor() as cur:
         await cur.execute(sql, params, prepare=True)
 
+
+#: First statement of every :func:`atomic` batch (an implicit transaction block, where
+#: ``SET LOCAL`` holds until its end).
+DURABLE = "SET LOCAL synchronous_commit TO on"
 
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncConnectionPool]] = (
     weakref.WeakKeyDictionary())
@@ -207,5 +219,7 @@ async def side_pool(bind: Any, *, max_size: int = 10) -> AsyncConnectionPool:
 
 async def request_pool(bind: Any, *, max_size: int = 20) -> AsyncConnectionPool:
     """The pool of autocommit connections that :class:`RequestConnection` draws from (one per
-    URL and event loop)."""
-    return await _pool("request", bind, max_size)
+    URL and event loop). Like the side pool's, their commits are asynchronous, which suits the
+    statements that run alone (the budget reservation); the batches of :func:`atomic` (run
+    records, settlements, cache entries) turn ``synchronous_commit`` back on for themselves."""
+    return await _pool("request", bind, max_size, synchronous_commit="off")

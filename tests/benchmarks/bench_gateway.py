@@ -228,7 +228,7 @@ class Stack:
         self.ready_s["stub"] = round(stub.wait_ready(), 2)
         self.ready_s["proxy"] = round(proxy.wait_ready(), 2)
 
-    def start_api(self, *, instrumented: bool) -> None:
+    def start_api(self, *, instrumented: bool, **env: str) -> None:
         if "api" in self.procs:
             self.procs.pop("api").stop()
         cmd = ([sys.executable, "-m", "tests.benchmarks.bench_gateway", "--serve-instrumented",
@@ -238,7 +238,7 @@ class Stack:
         api = Proc("api", cmd, _env(
             DATABASE_URL=self.db_url, PROMPTOPS_MODELS=str(self.models_file),
             PROMPTOPS_HOME=str(self.tmp / "home"), PROMPTOPS_SECRET_KEY=self.secret,
-            PROMPTOPS_ENCRYPTION_KEY=self.enc, PROMPTOPS_DEFAULT_MODEL="stub"),
+            PROMPTOPS_ENCRYPTION_KEY=self.enc, PROMPTOPS_DEFAULT_MODEL="stub", **env),
             self.tmp / ("api-instrumented.log" if instrumented else "api.log"),
             f"{self.api_base}/healthz").start()
         self.procs["api"] = api
@@ -523,6 +523,24 @@ async def exact_cache(client: AioClient, ps: dict[str, Path_], key: str,
             "meets_p95": pct(lat, 95) <= TARGET_CACHE_P95_MS}
 
 
+async def async_commit_pass(stack: Stack, key: str, data: dict[str, str],
+                            ps: dict[str, Path_], args: argparse.Namespace) -> dict[str, Any]:
+    """Sections 1 (without the peer) and 3 with the API restarted under
+    ``PROMPTOPS_RUN_COMMIT=async``: what the WAL flush of the run record costs on this disk.
+    The API is restarted with the default afterwards."""
+    stack.start_api(instrumented=False, PROMPTOPS_RUN_COMMIT="async")
+    try:
+        async with new_client() as client:
+            await _set_cache(client, stack, key, data["project_id"], False)
+            lat = await sequential(client, {k: ps[k] for k in ("direct", "generate", "openai")
+                                            if k in ps}, args.requests, args.warmup)
+            out = {"sequential": overhead_table(lat)}
+            out["exact_cache"] = await exact_cache(client, ps, key, data, stack, args.requests)
+    finally:
+        stack.start_api(instrumented=False)
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # 4. Profile
 # --------------------------------------------------------------------------------------------
@@ -690,6 +708,7 @@ def serve_instrumented(port: int) -> None:
 
     import fastapi.routing
     import litellm
+    import psycopg
     import uvicorn
     from fastapi import Request
     from sqlalchemy import event
@@ -697,7 +716,7 @@ def serve_instrumented(port: int) -> None:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     import api.routers.runs as runs_router
-    from api import deps
+    from api import deps, hotpath
     from api.main import create_app
     from api.services.budgets import BudgetGuard
     from api.services.runs import RunService
@@ -739,7 +758,11 @@ def serve_instrumented(port: int) -> None:
     timed(RunRepository, "insert", "run insert (RunRepository.insert)")
     timed(RunService, "_cache_store", "cache store")
     timed(RunService, "call", "RunService.call (plan..run insert)")
-    timed(AsyncSession, "commit", "session commits")
+    timed(AsyncSession, "commit", "session commits (ORM: none on the hot path)")
+    timed(hotpath, "_generate", "hot path: generate endpoint (auth..answer JSON)")
+    timed(hotpath, "get_principal", "auth (get_principal: principal cache, rate limit)")
+    timed(BudgetGuard, "reserve", "  budget reservation statement (side pool)")
+    timed(psycopg.AsyncCursor, "execute", "psycopg cursor.execute (wall, every raw statement)")
 
     orig_serialize = fastapi.routing.serialize_response
 
@@ -869,6 +892,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         async with new_client() as client:
             result["exact_cache"] = await exact_cache(client, ps, key, data, stack,
                                                       args.requests)
+        if not args.no_async_commit:
+            log("3b. sequential and exact cache again, PROMPTOPS_RUN_COMMIT=async")
+            result["async_commit"] = await async_commit_pass(stack, key, data, ps, args)
         if not args.no_profile:
             log(f"4. profile: {args.profile_requests} sequential generates, instrumented API")
             result["profile"] = await profile(stack, key, data, args.profile_requests)
@@ -941,6 +967,22 @@ def report(r: dict[str, Any]) -> str:
                      f"{'met' if c['meets_p95'] else 'NOT met'}")
     else:
         lines.append(f"   {c.get('note')}")
+    ac = r.get("async_commit")
+    if ac:
+        lines += ["", ("3b. the same with PROMPTOPS_RUN_COMMIT=async (run records do not wait "
+                       "for the WAL fsync)")]
+        for k, row in ac["sequential"].items():
+            ovh = ("" if k == "direct" else
+                   f"  overhead P50 {_f(row['overhead_p50_ms'])} ms, P95 "
+                   f"{_f(row['overhead_p95_ms'])} ms: P50 "
+                   f"{'met' if row['meets_p50'] else 'NOT met'}, P95 "
+                   f"{'met' if row['meets_p95'] else 'NOT met'}")
+            lines.append(f"   {names[k]:42} P50 {_f(row['p50_ms'])} ms, P95 "
+                         f"{_f(row['p95_ms'])} ms{ovh}")
+        c = ac["exact_cache"]
+        if c.get("available"):
+            lines.append(f"   exact-cache hits: P50 {c['p50_ms']:.2f} ms, P95 {c['p95_ms']:.2f} "
+                         f"ms; {'met' if c['meets_p95'] else 'NOT met'}")
     prof = r.get("profile")
     if prof:
         lines += _stage_lines(prof["stage_wall_ms_per_request"], "cache off")
@@ -970,6 +1012,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds of saturation per target")
     p.add_argument("--profile-requests", type=int, default=200)
     p.add_argument("--no-profile", action="store_true")
+    p.add_argument("--no-async-commit", action="store_true",
+                   help="skip section 3b (PROMPTOPS_RUN_COMMIT=async)")
     p.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (logs, py-spy)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--serve-instrumented", action="store_true", help=argparse.SUPPRESS)

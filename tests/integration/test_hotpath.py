@@ -206,3 +206,40 @@ async def test_atomic_statements_commit_together_or_not_at_all(pg_url: str) -> N
                 await execute(db, insert, {"id": duplicate, "name": f"{marker}-y"})
                 await execute(db, insert, {"id": duplicate, "name": f"{marker}-z"})
         assert await count() == 2
+
+
+async def test_batches_commit_durably_and_lone_statements_asynchronously(pg_url: str) -> None:
+    """The request connection commits asynchronously (the reservation), except the batches of
+    ``atomic`` (run records), which wait for their WAL flush unless the connection says
+    otherwise (``PROMPTOPS_RUN_COMMIT=async``)."""
+    factory = get_session_factory(pg_url)
+    insert = ("INSERT INTO organizations (id, name) VALUES "
+              "(%(id)s, %(prefix)s || current_setting('synchronous_commit'))")
+    prefix = f"commit-{uuid.uuid4().hex[:8]}-"
+    async with RequestConnection(await request_pool(factory.kw["bind"]), factory) as db:
+        await execute(db, insert, {"id": uuid.uuid4(), "prefix": prefix + "lone-"})
+        async with atomic(db):
+            await execute(db, insert, {"id": uuid.uuid4(), "prefix": prefix + "batch-"})
+        row = await fetchone(await db.raw(), "SELECT string_agg(name, ',' ORDER BY name) "
+                             "FROM organizations WHERE name LIKE %(p)s", {"p": f"{prefix}%"})
+    assert row is not None
+    assert row[0] == f"{prefix}batch-on,{prefix}lone-off"
+    # PROMPTOPS_RUN_COMMIT=async: the batches commit asynchronously too.
+    async with RequestConnection(await request_pool(factory.kw["bind"]), factory,
+                                 durable=False) as db:
+        async with atomic(db):
+            await execute(db, insert, {"id": uuid.uuid4(), "prefix": prefix + "async-"})
+        row = await fetchone(await db.raw(), "SELECT name FROM organizations "
+                             "WHERE name LIKE %(p)s", {"p": f"{prefix}async-%"})
+    assert row == (f"{prefix}async-off",)
+
+
+async def test_hot_requests_are_counted_under_their_route(apps: dict[str, Any]) -> None:
+    """The metrics middleware labels a hot-path request with its route template."""
+    client = apps["clients"]["hot"]
+    r = await client.post("/api/v1/generate", json=_generate_body(apps),
+                          headers={"Authorization": f"Bearer {apps['admin']}"})
+    assert r.status_code == 200, r.text
+    text = (await client.get("/metrics")).text
+    assert ('promptops_http_requests_total{method="POST",route="/api/v1/generate",status="200"}'
+            in text), [line for line in text.splitlines() if "requests_total{" in line]
