@@ -576,7 +576,9 @@ SPY_BUCKETS: list[tuple[str, str, str]] = [
 ]
 
 
-GREENLET = "SQLAlchemy ORM/Core work in greenlets (stacks of their own)"
+#: Stacks whose root is not the main thread's entry point: SQLAlchemy's greenlets, and under
+#: uvloop every task step and callback the C event loop runs (so it overlaps the rows above).
+GREENLET = "stacks of their own (greenlets; task steps run by uvloop)"
 
 
 def _frame_match(frame: str, func: str, fragment: str) -> bool:
