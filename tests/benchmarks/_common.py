@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import socket
 import statistics
 import subprocess
@@ -49,3 +50,25 @@ def time_import_litellm(runs: int = 1) -> list[float]:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         out.append(time.perf_counter() - t0)
     return out
+
+
+def cpu_s() -> float:
+    """CPU seconds of this process (all threads: the event loop, Temporal's core, to_thread)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def proc_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far."""
+    import psutil
+
+    t = psutil.Process(pid).cpu_times()
+    return float(t.user + t.system)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a server subprocess: this one, the repository on ``PYTHONPATH``,
+    LiteLLM's local cost map, plus ``extra``."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        LITELLM_LOCAL_MODEL_COST_MAP="True", **extra)

@@ -28,7 +28,6 @@ import asyncio
 import json
 import math
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -43,7 +42,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import httpx
 
-from tests.benchmarks._common import ROOT, free_port, machine, median
+from tests.benchmarks._common import ROOT, child_env, cpu_s, free_port, machine, median, proc_cpu_s
 
 TARGET_RATIO = 0.8
 
@@ -66,8 +65,7 @@ class LeanStub:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> LeanStub:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+        env = child_env()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.benchmarks.lean_stub", "--port", str(self.port),
              "--latency-ms", str(self.latency_ms)], env=env, cwd=ROOT,
@@ -96,11 +94,8 @@ class LeanStub:
 
     def cpu_s(self) -> float:
         """CPU seconds the stub process has used (to check it is not the bottleneck)."""
-        import psutil
-
         assert self.proc is not None
-        t = psutil.Process(self.proc.pid).cpu_times()
-        return float(t.user + t.system)
+        return proc_cpu_s(self.proc.pid)
 
     def stats(self) -> dict[str, int]:
         return httpx.get(f"{self.base_url}/stats", timeout=2, trust_env=False).json()
@@ -278,9 +273,8 @@ class WorkflowBench:
 
         key = await issue_key(self.url)
         async with running_app(self.url, self.env.client, self.catalog,
-                               self.task_queue) as running:
-            async with running.client(key.key) as api:
-                fx = await make_eval_fixture(api, self.calls, bodies=("{{ text }}",))
+                               self.task_queue) as running, running.client(key.key) as api:
+            fx = await make_eval_fixture(api, self.calls, bodies=("{{ text }}",))
         self.version_id = fx["versions"][0]
         self.dataset_id = fx["dataset_id"]
 
@@ -316,14 +310,8 @@ class WorkflowBench:
 # --------------------------------------------------------------------------------------------
 
 
-def _cpu_s() -> float:
-    """CPU seconds of this process (all threads: the event loop, Temporal's core, to_thread)."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
-    from promptops.gateway import LLMGateway, ModelCatalog
+    from promptops.gateway import LLMGateway, ModelCatalog, aclose_all
     from workflows.evaluation.types import BatchEvaluationInput
 
     info = machine()
@@ -342,13 +330,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
             async def measure(kind: str, label: str) -> None:
                 stub.reset()
-                c0, s0 = _cpu_s(), stub.cpu_s()
+                c0, s0 = cpu_s(), stub.cpu_s()
                 breakdown: dict[str, Any] = {}
                 if kind == "loop":
                     t = await run_loop(gateway, args.calls, args.concurrency)
                 else:
                     t, _, breakdown = await wb.run_once()
-                cpu, stub_cpu = _cpu_s() - c0, stub.cpu_s() - s0
+                cpu, stub_cpu = cpu_s() - c0, stub.cpu_s() - s0
                 st = stub.stats()
                 if st["calls"] != args.calls:
                     raise RuntimeError(f"{kind} made {st['calls']} calls, expected {args.calls}")
@@ -370,6 +358,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 await measure("workflow", f"run {i}")
             setup = wb.setup_s
     finally:
+        await aclose_all()  # the gateways' pooled provider connections
         stub.stop()
 
     def summary(kind: str) -> dict[str, Any]:

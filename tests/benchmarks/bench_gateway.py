@@ -54,7 +54,6 @@ import asyncio
 import base64
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -69,7 +68,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import httpx
 
-from tests.benchmarks._common import ROOT, free_port, machine
+from tests.benchmarks._common import ROOT, child_env, cpu_s, free_port, machine, proc_cpu_s
 
 TARGET_P50_MS = 3.0
 TARGET_P95_MS = 6.0
@@ -99,29 +98,9 @@ def pct(values: list[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
-def _cpu_s() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def _proc_cpu_s(pid: int) -> float:
-    import psutil
-
-    t = psutil.Process(pid).cpu_times()
-    return float(t.user + t.system)
-
-
 # --------------------------------------------------------------------------------------------
 # Servers
 # --------------------------------------------------------------------------------------------
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-        LITELLM_LOCAL_MODEL_COST_MAP="True")
-    env.update(extra)
-    return env
 
 
 class Proc:
@@ -207,7 +186,7 @@ class Stack:
         from promptops.embedded.postgres import start_postgres
 
         stub = Proc("stub", [sys.executable, "-m", "tests.benchmarks.lean_stub", "--port",
-                             str(self.stub_port), "--latency-ms", "0"], _env(),
+                             str(self.stub_port), "--latency-ms", "0"], child_env(),
                     self.tmp / "stub.log", f"{self.stub_base}/stats").start()
         self.procs["stub"] = stub
         cfg = self.tmp / "litellm.yaml"
@@ -216,7 +195,7 @@ class Stack:
         proxy = Proc("litellm proxy", [str(litellm_bin), "--config", str(cfg), "--host",
                                        "127.0.0.1", "--port", str(self.proxy_port),
                                        "--num_workers", "1"],
-                     _env(LITELLM_MASTER_KEY=self.master_key),
+                     child_env(LITELLM_MASTER_KEY=self.master_key),
                      self.tmp / "litellm.log", f"{self.proxy_base}/health/liveliness").start()
         self.procs["proxy"] = proxy
         t0 = time.monotonic()
@@ -235,7 +214,7 @@ class Stack:
                 "--port", str(self.api_port)] if instrumented else
                [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
                 "--port", str(self.api_port), "--no-access-log"])
-        api = Proc("api", cmd, _env(
+        api = Proc("api", cmd, child_env(
             DATABASE_URL=self.db_url, PROMPTOPS_MODELS=str(self.models_file),
             PROMPTOPS_HOME=str(self.tmp / "home"), PROMPTOPS_SECRET_KEY=self.secret,
             PROMPTOPS_ENCRYPTION_KEY=self.enc, PROMPTOPS_DEFAULT_MODEL="stub", **env),
@@ -458,8 +437,8 @@ async def saturate(path: Path_, concurrency: int, duration: float,
         # Open the connections first (a short warm-up at full concurrency).
         await asyncio.gather(*(send() for _ in range(concurrency)))
         stop_at = time.perf_counter() + duration
-        c0 = _cpu_s()
-        s0 = _proc_cpu_s(server_pid) if server_pid else 0.0
+        c0 = cpu_s()
+        s0 = proc_cpu_s(server_pid) if server_pid else 0.0
 
         async def worker() -> None:
             nonlocal ok, errors
@@ -480,8 +459,8 @@ async def saturate(path: Path_, concurrency: int, duration: float,
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - t0
-        cpu = _cpu_s() - c0
-        server_cpu = (_proc_cpu_s(server_pid) - s0) if server_pid else float("nan")
+        cpu = cpu_s() - c0
+        server_cpu = (proc_cpu_s(server_pid) - s0) if server_pid else float("nan")
     return {"ok": ok, "errors": errors, "error_statuses": dict(statuses),
             "seconds": round(elapsed, 3), "rps": round(ok / elapsed, 1),
             "p50_ms": round(pct(lat, 50), 2), "p95_ms": round(pct(lat, 95), 2),
