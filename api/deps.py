@@ -4,7 +4,6 @@ client, the model catalog and the current principal (authenticated by API key, w
 from __future__ import annotations
 
 import hmac
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from promptops.ratelimit import hit
 from promptops.security import SecretBox, api_key_prefix, hash_api_key
 from promptops.settings import Settings
 from promptops.telemetry import temporal_interceptors
+from promptops.ttl_cache import Generation, TTLCache
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -111,7 +111,7 @@ def _presented_key(request: Request) -> str | None:
 
 @dataclass
 class _CachedKey:
-    """An authenticated key's facts, kept by :class:`PrincipalCache`."""
+    """An authenticated key's facts, kept in the principal cache (:func:`_principal_cache`)."""
 
     organization_id: uuid.UUID
     actor: str
@@ -123,64 +123,30 @@ class _CachedKey:
     rate_limit_rpm: int | None
     expires_at: datetime | None
     touched_at: datetime
-    cached_at: float
-    generation: int
 
 
-_GENERATION = [0]
+#: Writes to API keys and memberships, shared by every app's principal cache in the process.
+_PRINCIPAL_WRITES = Generation()
 
 
 def invalidate_principals(session: AsyncSession | None = None) -> None:
     """Forget every cached principal of this process (called by every write to keys and
     memberships: revoke, rotate, update, member role change or removal). With ``session``,
     again once it commits, so a request that read the old rows meanwhile cannot keep them."""
-    _GENERATION[0] += 1
-    if session is not None:
-        from sqlalchemy import event
-
-        def _bump(_: object) -> None:
-            _GENERATION[0] += 1
-
-        event.listen(session.sync_session, "after_commit", _bump, once=True)
+    _PRINCIPAL_WRITES.bump(session)
 
 
-class PrincipalCache:
-    """Authenticated API keys by the HMAC of the presented key, for ``ttl_s`` seconds.
-
-    A hit skips the key/membership query; the key's expiry, its rate limit and the once-a-minute
-    ``last_used_at`` write still apply. Writes to keys or memberships in this process clear the
-    cache at once (:func:`invalidate_principals`); another API replica sees them within
-    ``ttl_s`` (default 5 s, ``PROMPTOPS_AUTH_CACHE_TTL_S``; 0 disables the cache).
-    """
-
-    def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
-        self.ttl_s = ttl_s
-        self.max_entries = max_entries
-        self._entries: dict[str, _CachedKey] = {}
-
-    def get(self, digest: str) -> _CachedKey | None:
-        entry = self._entries.get(digest)
-        if entry is None:
-            return None
-        if (entry.generation != _GENERATION[0]
-                or time.monotonic() - entry.cached_at > self.ttl_s):
-            self._entries.pop(digest, None)
-            return None
-        return entry
-
-    def put(self, digest: str, entry: _CachedKey) -> None:
-        if self.ttl_s <= 0:
-            return
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[digest] = entry
-
-
-def _principal_cache(request: Request) -> PrincipalCache:
-    cache: PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
+def _principal_cache(request: Request) -> TTLCache[str, _CachedKey]:
+    """Authenticated API keys by the HMAC of the presented key (:class:`promptops.ttl_cache.
+    TTLCache`, one per app). A hit skips the key/membership query; the key's expiry, its rate
+    limit and the once-a-minute ``last_used_at`` write still apply. Writes to keys or
+    memberships in this process clear it at once (:func:`invalidate_principals`); another API
+    replica sees them within ``PROMPTOPS_AUTH_CACHE_TTL_S`` (default 5 s; 0 disables it)."""
+    cache: TTLCache[str, _CachedKey] | None = getattr(request.app.state, "principal_cache", None)
     if cache is None:
         settings: Settings = request.app.state.settings
-        cache = request.app.state.principal_cache = PrincipalCache(settings.auth_cache_ttl_s)
+        cache = request.app.state.principal_cache = TTLCache(settings.auth_cache_ttl_s,
+                                                             _PRINCIPAL_WRITES)
     return cache
 
 
@@ -204,7 +170,7 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
     now = datetime.now(UTC)
     # Kept to the audit column's width; an over-long client id must not fail the request.
     request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
-    cached = cache.get(digest)
+    _, cached = cache.get(digest)
     if cached is not None and (cached.expires_at is None or cached.expires_at > now):
         await _rate_limit(session, cached.api_key_id, cached.prefix, cached.rate_limit_rpm)
         if now - cached.touched_at >= LAST_USED_RESOLUTION:
@@ -215,7 +181,7 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
                          request_id=request_id, role=cached.role, user_id=cached.user_id,
                          project_id=cached.project_id, api_key_id=cached.api_key_id)
     identity = IdentityRepository(session)
-    generation = _GENERATION[0]
+    generation = _PRINCIPAL_WRITES.value
     found = await identity.key_with_membership(prefix)
     if found is None or not hmac.compare_digest(digest, found[0].secret_hash):
         raise Unauthorized("unknown API key")
@@ -237,8 +203,8 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
     cache.put(digest, _CachedKey(
         organization_id=row.organization_id, actor=actor, role=role, user_id=row.user_id,
         project_id=project_id, api_key_id=row.id, prefix=row.prefix,
-        rate_limit_rpm=row.rate_limit_rpm, expires_at=row.expires_at, touched_at=now,
-        cached_at=time.monotonic(), generation=generation))
+        rate_limit_rpm=row.rate_limit_rpm, expires_at=row.expires_at, touched_at=now),
+        generation)
     return Principal(organization_id=row.organization_id, actor=actor,
                      request_id=request_id, role=role, user_id=row.user_id,
                      project_id=project_id, api_key_id=row.id)

@@ -10,7 +10,6 @@ nothing here logs it (the request schema holds it as ``SecretStr``).
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ from api.services.identity import record_audit
 from promptops.db.models import ProviderCredential, Role
 from promptops.db.repositories import IdentityRepository
 from promptops.security import DecryptionError, SecretBox, credential_aad
+from promptops.ttl_cache import Generation, TTLCache
 
 logger = logging.getLogger(__name__)
 
@@ -102,63 +102,19 @@ class ProviderKeyService:
                            credential_id, before=before)
 
 
-class CredentialCache:
-    """Decrypted provider keys by (organization, provider, encryption key id), for ``ttl_s``
-    seconds: every model call asks for one, and a hit saves a query and an AES-GCM decryption.
-
-    Same rule as the API-key cache (:class:`api.deps.PrincipalCache`): a provider-key write in
-    this process clears it at once (and again when that write commits); another API replica
-    sees the write within ``ttl_s`` (``PROMPTOPS_AUTH_CACHE_TTL_S``, default 5 s, set by
-    :func:`api.main.create_app`; 0 disables the cache). "No key" is cached too.
-    """
-
-    def __init__(self, ttl_s: float = 5.0, max_entries: int = 10_000) -> None:
-        self.ttl_s = ttl_s
-        self.max_entries = max_entries
-        self.generation = 0
-        self._entries: dict[tuple[uuid.UUID, str, str],
-                            tuple[ProviderSecret | None, float, int]] = {}
-
-    def get(self, key: tuple[uuid.UUID, str, str]) -> tuple[bool, ProviderSecret | None]:
-        """(found, secret): ``found`` is False on a miss or an expired entry."""
-        entry = self._entries.get(key)
-        if entry is None:
-            return False, None
-        secret, cached_at, generation = entry
-        if generation != self.generation or time.monotonic() - cached_at > self.ttl_s:
-            self._entries.pop(key, None)
-            return False, None
-        return True, secret
-
-    def put(self, key: tuple[uuid.UUID, str, str], secret: ProviderSecret | None,
-            generation: int) -> None:
-        if self.ttl_s <= 0:
-            return
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[key] = (secret, time.monotonic(), generation)
-
-    def invalidate(self, session: AsyncSession | None = None) -> None:
-        """Forget every entry now and, with ``session``, again once it commits (so a request
-        that read the old rows meanwhile cannot keep them)."""
-        self.generation += 1
-        if session is not None:
-            from sqlalchemy import event
-
-            def _bump(_: object) -> None:
-                self.generation += 1
-
-            event.listen(session.sync_session, "after_commit", _bump, once=True)
-
-
-#: The process's cache of decrypted provider keys (see :class:`CredentialCache`).
-CREDENTIALS = CredentialCache()
+#: Decrypted provider keys by (organization, provider, encryption key id): every model call
+#: asks for one, and a hit saves a query and an AES-GCM decryption. "No key" is cached too.
+#: Same rule as the principal cache (:mod:`promptops.ttl_cache`): a provider-key write in this
+#: process clears it at once; another API replica sees the write within ``ttl_s``
+#: (``PROMPTOPS_AUTH_CACHE_TTL_S``, default 5 s, set by :func:`api.main.create_app`).
+CREDENTIALS: TTLCache[tuple[uuid.UUID, str, str], ProviderSecret | None] = TTLCache(
+    5.0, Generation())
 
 
 async def provider_credential(session: AsyncSession, secret_box: SecretBox,
                               organization_id: uuid.UUID, provider: str) -> ProviderSecret | None:
     """The newest stored key of ``provider`` for the organization, decrypted; None if it has
-    none. Cached for a few seconds (:data:`CREDENTIALS`). Raises
+    none. Cached for a few seconds (``CREDENTIALS``). Raises
     ``promptops.security.DecryptionError`` when the row does not authenticate (tampered, copied
     from another organization, or sealed with another encryption key)."""
     provider = provider.strip().lower()
@@ -166,7 +122,7 @@ async def provider_credential(session: AsyncSession, secret_box: SecretBox,
     found, secret = CREDENTIALS.get(key)
     if found:
         return secret
-    generation = CREDENTIALS.generation
+    generation = CREDENTIALS.generation.value
     secret = await _read_credential(session, secret_box, organization_id, provider)
     CREDENTIALS.put(key, secret, generation)
     return secret
