@@ -16,6 +16,7 @@ from psycopg import AsyncConnection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptops.budgets import (
+    DEFAULT_MAX_TOKENS,
     Period,
     Usage,
     completion_token_bound,
@@ -62,10 +63,11 @@ _USAGE = ("SELECT spent_usd, reserved_usd, spent_tokens, reserved_tokens FROM bu
 
 
 class BudgetGuard:
-    """Reserves, settles and releases usage in transactions of their own (a psycopg side pool
-    for the database of ``session``: :func:`promptops.db.driver.side_pool`). ``session`` reads
-    the limits when the caller did not pass them. Used by the API's request path and by the
-    evaluation activities, so every model call of the platform is budgeted."""
+    """Reserves, settles and releases usage with statements that commit on their own, apart
+    from the caller's transaction (:meth:`_autocommit`: the request's own autocommit connection
+    on the hot path, else :func:`promptops.db.driver.side_pool`). ``session`` reads the limits
+    when the caller did not pass them. Used by the API's request path and by the evaluation
+    activities, so every model call of the platform is budgeted."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.request_session = session
@@ -113,10 +115,10 @@ class BudgetGuard:
                         spent_usd=Decimal(0), spent_tokens=0)
                     reserved = set()
         if len(reserved) != len(periods):
-            # Name the budget that refused; read on the side pool (never the request pool, which
-            # a burst of refused requests could exhaust while holding their own connections).
-            pool = await side_pool(self.bind)
-            async with pool.connection() as conn:
+            # Name the budget that refused; read apart from the caller's transaction (never on
+            # the sessions' pool, which a burst of refused requests could exhaust while holding
+            # their own connections).
+            async with self._autocommit() as conn:
                 for period, limit_usd, limit_tokens in limited:
                     if period.value in reserved:
                         continue
@@ -143,10 +145,9 @@ class BudgetGuard:
 
     @asynccontextmanager
     async def _autocommit(self) -> AsyncIterator[AsyncConnection[Any]]:
-        """An autocommit connection with asynchronous commits for the reservation: the
-        request's own when it has one (:class:`promptops.db.driver.RequestConnection`: it
-        holds no transaction, and a second checkout costs ~0.15 ms), else one of the side
-        pool (a session holds its transaction's connection meanwhile)."""
+        """An autocommit connection with asynchronous commits: the request's own when it has
+        one (:class:`promptops.db.driver.RequestConnection`: it holds no transaction), else
+        one of the side pool (a session holds its transaction's connection meanwhile)."""
         if isinstance(self.request_session, RequestConnection):
             yield await self.request_session.raw()
             return
@@ -157,8 +158,7 @@ class BudgetGuard:
     async def settle(self, reservation: Reservation, *, usd: Decimal, tokens: int) -> None:
         """Replace the reservation by the actual usage (``usd`` in USD, ``tokens`` prompt +
         completion as the provider reported them)."""
-        pool = await side_pool(self.bind)
-        async with pool.connection() as conn:
+        async with self._autocommit() as conn:
             await settle_periods_on(conn, reservation.project_id, list(reservation.periods),
                                     reserved_usd=reservation.usage.usd,
                                     reserved_tokens=reservation.usage.tokens,
@@ -166,8 +166,8 @@ class BudgetGuard:
 
     async def settle_in(self, session: AsyncSession, reservation: Reservation, *, usd: Decimal,
                         tokens: int) -> None:
-        """:meth:`settle` as one statement in ``session``'s transaction (the request's, so
-        the settlement commits with the run record; the row stays locked until it does)."""
+        """:meth:`settle` in ``session``'s transaction (the request's, so the settlement
+        commits with the run record; the rows stay locked until it does)."""
         await BudgetRepository(session).settle_periods(
             reservation.project_id, list(reservation.periods),
             reserved_usd=reservation.usage.usd, reserved_tokens=reservation.usage.tokens,
@@ -176,6 +176,14 @@ class BudgetGuard:
     async def release(self, reservation: Reservation) -> None:
         """Give the reservation back (the call failed: nothing was spent)."""
         await self.settle(reservation, usd=Decimal(0), tokens=0)
+
+
+def hold_to_bound(decoding: dict[str, Any], reservation: Reservation | None) -> None:
+    """Set ``max_tokens`` in ``decoding`` (the provider request's parameters) when a
+    reservation was made without one: the bound assumed ``DEFAULT_MAX_TOKENS``, and the
+    provider must honour that cap for the reservation to cover the call."""
+    if reservation is not None and decoding.get("max_tokens") is None:
+        decoding["max_tokens"] = DEFAULT_MAX_TOKENS
 
 
 #: Prompt tokens a structured-output retry adds besides the previous answer: the fed-back

@@ -32,8 +32,7 @@ from activities.evaluation.types import (
     PlanEvaluationInput,
     PlanEvaluationResult,
 )
-from promptops.budget_guard import BudgetExhausted, BudgetGuard, Reservation
-from promptops.budgets import DEFAULT_MAX_TOKENS
+from promptops.budget_guard import BudgetExhausted, BudgetGuard, Reservation, hold_to_bound
 from promptops.db.models import (
     Dataset,
     Evaluation,
@@ -190,8 +189,7 @@ class _ChunkBudget:
         except BudgetExhausted as exc:
             raise ApplicationError(f"example {example}: {exc}", type="BudgetExceeded",
                                    non_retryable=True) from exc
-        if reservation is not None and decoding.get("max_tokens") is None:
-            decoding["max_tokens"] = DEFAULT_MAX_TOKENS
+        hold_to_bound(decoding, reservation)
         return reservation
 
 

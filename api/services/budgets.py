@@ -3,21 +3,22 @@ reservation every model call makes BEFORE it reaches the provider.
 
 Protocol of one request (see :class:`BudgetGuard`):
 
-1. ``reserve``: in its own short transaction (a session apart from the request's, so that
-   concurrent requests see it as soon as it commits), ONE statement for every period with a
-   limit: ``INSERT ... ON CONFLICT DO UPDATE SET reserved += x WHERE spent + reserved + x <=
-   limit RETURNING period`` (a new period's row is created holding the reservation). If any
-   period refuses, the transaction rolls back and :class:`BudgetExceeded` (HTTP 429) names the
-   budget.
+1. ``reserve``: ONE statement, committed on its own before the provider call (so concurrent
+   requests see it at once), for every period with a limit: ``INSERT ... ON CONFLICT DO UPDATE
+   SET reserved += x WHERE spent + reserved + x <= limit RETURNING period`` (a new period's row
+   is created holding the reservation). If a period refuses, what the others took is given back
+   at once and :class:`BudgetExceeded` (HTTP 429) names the budget.
 2. ``settle`` after the call: reserved -= reservation, spent += the provider's reported usage,
-   one statement. On success it runs in the request's own transaction, so it commits with the
-   run record; ``release`` (provider failure) runs in a transaction of its own.
+   one statement per period. On success it runs with the run record (the request's transaction,
+   or the hot path's batch) and commits with it; ``release`` (provider failure) commits alone.
 
-Budget transactions use a pool of their own (:func:`promptops.db.driver.side_pool`): a request
-holds its request session's connection while it reserves, so drawing the reservation's
-connection from the same pool would deadlock once every pooled connection belongs to a waiting
-request (50 concurrent requests against a pool of 30 do exactly that). The guard itself is
-:class:`promptops.budget_guard.BudgetGuard`, shared with the evaluation activities.
+The statements that commit alone run on the request's own autocommit connection on the hot
+path (:class:`promptops.db.driver.RequestConnection`), else on a pool of their own
+(:func:`promptops.db.driver.side_pool`): a request holds its session's connection while it
+reserves, so drawing the reservation's connection from the sessions' pool would deadlock once
+every pooled connection belongs to a waiting request (50 concurrent requests against a pool of
+30 do exactly that). The guard itself is :class:`promptops.budget_guard.BudgetGuard`, shared with
+the evaluation activities.
 
 Spend can exceed a limit only if a provider reports more than the reserved maximum (the prompt
 side is an estimate, see ``promptops.budgets``).

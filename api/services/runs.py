@@ -39,7 +39,7 @@ from api.services.budgets import BudgetExceeded, BudgetGuard, Reservation
 from api.services.prompts import PromptService, version_content
 from api.services.provider_keys import provider_credential
 from promptops import telemetry
-from promptops.budgets import DEFAULT_MAX_TOKENS
+from promptops.budget_guard import hold_to_bound
 from promptops.cache import (
     CachedResponse,
     CacheSettings,
@@ -50,7 +50,7 @@ from promptops.cache import (
     semantic_text,
 )
 from promptops.db.driver import atomic
-from promptops.db.models import ENVIRONMENT_LABELS, PromptVersion, Run
+from promptops.db.models import ENVIRONMENT_LABELS, PromptVersion
 from promptops.db.repositories import PromptRepository, RunRepository
 from promptops.db.repositories.runs import RunRecord
 from promptops.db.repositories.serving import ProjectFacts, Served, ServingRepository
@@ -143,7 +143,7 @@ class CallResult:
     """What a caller gets back: the recorded run, the output (parsed JSON under a schema) and,
     when a provider answered, its completion (``None`` for cache hits)."""
 
-    run: Run | RunRecord
+    run: Any  # a Run, or a RunRecord (the request path's plain record)
     output: Any
     completion: Completion | None = None
     tool_calls: list[dict[str, Any]] | None = None
@@ -203,7 +203,7 @@ class RunService:
         self, version: PromptVersion, variables: dict[str, Any], *, source: str,
         model: str | None = None, decoding: dict[str, Any] | None = None,
         response_format: dict[str, Any] | None = None, routing: Routing | None = None,
-    ) -> tuple[Run | RunRecord, Any]:
+    ) -> tuple[Any, Any]:
         """Render ``version`` with ``variables``, call the model, record the run.
 
         Returns (run, output) where output is the parsed JSON when a schema applies.
@@ -287,7 +287,7 @@ class RunService:
                      credentials=await self._tenant_credentials(entries[0]), schema=schema,
                      cache=cache, organization_id=facts.organization_id)
 
-    def _base_run(self, request: LLMRequest, plan: _Plan | None, **values: Any) -> RunRecord:
+    def _base_run(self, request: LLMRequest, plan: _Plan | None, **values: Any) -> Any:
         routing = request.routing
         return RunRecord(
             id=uuid.uuid4(), project_id=request.project_id,
@@ -384,9 +384,7 @@ class RunService:
         except BudgetExceeded:
             telemetry.record_budget_rejection()
             raise
-        if reservation is not None and request.decoding.get("max_tokens") is None:
-            # The reservation assumed this cap; the provider must honour it for the bound.
-            request.decoding["max_tokens"] = DEFAULT_MAX_TOKENS
+        hold_to_bound(request.decoding, reservation)
         return guard, reservation
 
     # ------------------------------------------------------------------ call

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import field, make_dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,3 +37,16 @@ class CreatedAtMixin:
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+def plain_record(model: type[Base], *, frozen: bool = False) -> type:
+    """A dataclass ``{Model}Record`` with a slot per column of ``model``'s table (attribute
+    names and order as on the model, every one defaulting to None), for the request path: an ORM
+    instance costs ~55-70 µs to build and as much again to read back, a plain one a few.
+    Made from the table, so a new column is carried too."""
+    record = make_dataclass(
+        f"{model.__name__}Record",
+        [(c.key, Any, field(default=None)) for c in model.__table__.columns],
+        frozen=frozen, slots=True)
+    record.__module__ = model.__module__
+    return record

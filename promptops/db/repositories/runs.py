@@ -11,30 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptops.db.driver import execute
 from promptops.db.models import (
-    ACTIVE_DEPLOYMENT_STATUSES,
-    Deployment,
     Feedback,
     Outcome,
     Project,
     Run,
 )
+from promptops.db.models.base import plain_record
 
 #: (attribute, column) of every column of ``runs``.
 _RUN_COLUMNS = tuple((c.key, c.name) for c in Run.__table__.columns)
 
 
-class RunRecord:
-    """A run as the request path writes it: the ``runs`` columns as plain attributes (None =
-    the column's default). An ORM ``Run`` instance costs ~70 µs to build and as much again to
-    read back, a sizeable share of the gateway's overhead target; this costs a few."""
-
-    __slots__ = tuple(key for key, _ in _RUN_COLUMNS)
-
-    def __init__(self, **values: Any) -> None:
-        for key, _ in _RUN_COLUMNS:
-            setattr(self, key, values.pop(key, None))
-        if values:
-            raise TypeError(f"not columns of runs: {sorted(values)}")
+#: A run as the request path writes it: the ``runs`` columns as plain attributes (None = the
+#: column's default).
+RunRecord = plain_record(Run)
 
 
 def _json_default(value: Any) -> Any:
@@ -47,8 +37,8 @@ class RunRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert(self, run: Run | RunRecord) -> Run | RunRecord:
-        """Insert ``run`` with one raw statement on the session's psycopg connection, in its
+    async def insert(self, run: Any) -> Any:
+        """Insert ``run`` (a ``Run`` or a :data:`RunRecord`) with one raw statement on the session's psycopg connection, in its
         transaction (the request path's cheap way, :mod:`promptops.db.driver`; batched inside
         :func:`promptops.db.driver.atomic`); the object is not attached to the session.
         Columns left None take their defaults (``created_at`` stays None on the object).
@@ -72,16 +62,6 @@ class RunRepository:
         if project_id is not None:
             q = q.where(Project.id == project_id)
         return (await self.session.execute(q)).scalar_one_or_none()
-
-    async def active_deployment(self, prompt_id: uuid.UUID, environment: str) -> Deployment | None:
-        """The deployment splitting this prompt's traffic in ``environment`` (read on every
-        request, so a weight change applies to the next request)."""
-        return (await self.session.execute(
-            select(Deployment).where(
-                Deployment.prompt_id == prompt_id, Deployment.environment == environment,
-                Deployment.status.in_(ACTIVE_DEPLOYMENT_STATUSES),
-            )
-        )).scalar_one_or_none()
 
     async def latest_run_of_subject(self, project_id: uuid.UUID, subject_id: str) -> Run | None:
         return (await self.session.execute(

@@ -11,7 +11,7 @@ caller then takes the ordinary path that names what is missing.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, make_dataclass
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptops.db.driver import driver_connection, fetchall, fetchone
 from promptops.db.models import ACTIVE_DEPLOYMENT_STATUSES, PromptVersion
+from promptops.db.models.base import plain_record
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,8 @@ class ActiveDeployment:
 
 
 #: A prompt version as the serving query reads it: every ``prompt_versions`` column as a plain
-#: attribute (read like a ``PromptVersion``; building an ORM instance costs ~55 µs, a share of
-#: the gateway's overhead target). Made from the table, so a new column is read too.
-ServedVersion = make_dataclass(
-    "ServedVersion", [(c.key, Any) for c in PromptVersion.__table__.columns],
-    frozen=True, slots=True)
-ServedVersion.__module__ = __name__
-
+#: attribute (read like a ``PromptVersion``).
+ServedVersion = plain_record(PromptVersion, frozen=True)
 _VERSION_COLUMNS = tuple(ServedVersion.__dataclass_fields__)
 
 
@@ -145,7 +141,7 @@ class NamedProject:
 
 
 
-def _version(row: tuple[Any, ...]) -> ServedVersion:
+def _version(row: tuple[Any, ...]) -> Any:
     return ServedVersion(*row[:_N])
 
 
