@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import re
@@ -62,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import yaml
 
 from promptops import telemetry
@@ -75,19 +75,6 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 DECODING_KEYS = ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty",
                  "frequency_penalty")
 
-try:  # orjson parses and serialises several times faster than json; optional
-    import orjson
-
-    def _dumps(obj: Any) -> bytes:
-        return orjson.dumps(obj)
-
-    _loads = orjson.loads
-except ImportError:  # pragma: no cover - orjson is installed with the project
-    def _dumps(obj: Any) -> bytes:
-        return json.dumps(obj, separators=(",", ":")).encode()
-
-    _loads = json.loads
-
 #: Environment switch for the direct OpenAI-compatible path ("0"/"false"/"no"/"off": LiteLLM only).
 FAST_PATH_ENV = "PROMPTOPS_GATEWAY_FAST_PATH"
 #: Model-list flag (``model_info`` or ``litellm_params``) that sends a deployment through LiteLLM.
@@ -96,7 +83,7 @@ FAST_PATH_FLAG = "promptops_fast_path"
 #: request's own ``response_format``/``tools``/``tool_choice``; any other key -> LiteLLM.
 _FAST_PATH_KEYS = frozenset({"model", "api_base", "api_key", "custom_llm_provider",
                              "extra_headers", "extra_body", "response_format", "tools",
-                             "tool_choice", FAST_PATH_FLAG, *DECODING_KEYS})
+                             "tool_choice", *DECODING_KEYS})
 _FALSY = {"0", "false", "no", "off"}
 
 
@@ -378,7 +365,7 @@ class LLMGateway:
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s),
                 connector=aiohttp.TCPConnector(limit=self.max_connections,
                                                keepalive_timeout=30.0),
-                json_serialize=lambda obj: _dumps(obj).decode(), trust_env=False,
+                json_serialize=lambda obj: orjson.dumps(obj).decode(), trust_env=False,
             )
             self._http_loop = loop
         return self._http
@@ -633,7 +620,6 @@ class LLMGateway:
     ) -> dict[str, Any]:
         """LiteLLM keyword arguments for one request to ``entry``."""
         kwargs: dict[str, Any] = dict(entry.litellm_params)
-        kwargs.pop(FAST_PATH_FLAG, None)
         if credentials is not None:
             kwargs["api_key"] = credentials.api_key
             if credentials.api_base:
@@ -721,7 +707,7 @@ class LLMGateway:
             if status >= 400:
                 raise _http_error(status, raw)
             try:
-                data = _loads(raw)
+                data = orjson.loads(raw)
                 choice = data["choices"][0]
                 message = choice.get("message") or {}
             except Exception as exc:
@@ -749,9 +735,9 @@ class LLMGateway:
 
 def _fast_path_fits(entry: ModelEntry, kwargs: Mapping[str, Any]) -> bool:
     """True when the request can go straight to an OpenAI-compatible server: provider
-    ``openai``, an explicit ``api_base`` and no parameter the fast path cannot express."""
+    ``openai``, an explicit ``api_base`` and no parameter the fast path cannot express (the
+    model list's opt-out flag is read once, into ``entry.fast_path``)."""
     return (entry.provider == "openai" and bool(kwargs.get("api_base"))
-            and _flag_on(entry.litellm_params.get(FAST_PATH_FLAG))
             and all(key in _FAST_PATH_KEYS for key in kwargs))
 
 
@@ -775,7 +761,7 @@ def _openai_request(messages: list[dict[str, Any]],
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     url = str(kwargs["api_base"]).rstrip("/") + "/chat/completions"
-    return url, headers, _dumps(body)
+    return url, headers, orjson.dumps(body)
 
 
 #: HTTP status -> the LiteLLM exception name it raises for an OpenAI-compatible provider.
@@ -792,7 +778,7 @@ def _http_error(status: int, raw: bytes) -> GatewayError:
     ``error.message`` (else the body text) in the message."""
     message = ""
     try:
-        data = _loads(raw)
+        data = orjson.loads(raw)
         error = data.get("error") if isinstance(data, dict) else None
         if isinstance(error, dict):
             message = str(error.get("message") or "")
