@@ -29,7 +29,6 @@ the FastAPI app unchanged. ``PROMPTOPS_HOT_PATH=0`` sends everything there.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,11 +55,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _RUN_RESULT: TypeAdapter[RunResult] = TypeAdapter(RunResult)
-
-
-def enabled() -> bool:
-    """Whether ``PROMPTOPS_HOT_PATH`` (default on) lets :class:`HotPath` serve its routes."""
-    return os.environ.get("PROMPTOPS_HOT_PATH", "1") != "0"
 
 
 async def _generate(request: Request, db: RequestConnection, body: Any) -> bytes:

@@ -13,7 +13,6 @@ from starlette.types import ASGIApp
 
 from api.errors import Unauthorized, install_handlers
 from api.hotpath import HotPath
-from api.hotpath import enabled as hot_path_enabled
 from api.routers import (
     api_keys,
     approvals,
@@ -82,10 +81,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     # /v1/chat/completions without FastAPI's machinery), then Starlette's own stack (error
     # and exception middleware, routing) for everything else.
     build_stack = app.build_middleware_stack
-    hot = hot_path_enabled()
 
     def build_middleware_stack() -> ASGIApp:
-        return MetricsMiddleware(HotPath(build_stack(), enabled=hot))
+        return MetricsMiddleware(HotPath(build_stack(), enabled=settings.hot_path))
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
     for module in (projects, prompts, datasets, runs, evals, audit, members, api_keys,

@@ -288,8 +288,8 @@ _PUT_EXACT = (
 
 class ResponseCache:
     """Reads and writes both caches on the caller's session (the request's transaction: the
-    caller commits; or a :class:`promptops.db.driver.RequestConnection`). Every read is restricted to one project, every purge to one organization.
-    """
+    caller commits) or :class:`promptops.db.driver.RequestConnection`. Every read is restricted
+    to one project, every purge to one organization."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

@@ -10,8 +10,9 @@ of ``rate_limit_windows`` and is allowed iff the new ``count <= limit``. So::
 
 The increment is ONE statement, ``INSERT ... ON CONFLICT (api_key_id, window_start) DO UPDATE
 SET count = rate_limit_windows.count + 1 RETURNING count``, committed on its own (an
-autocommit connection of :func:`promptops.db.driver.side_pool`): Postgres takes the row lock for the update, so concurrent requests on any number
-of API replicas get distinct counts 1, 2, 3, ... and exactly ``limit`` of them are allowed.
+autocommit connection of :func:`promptops.db.driver.side_pool`): Postgres takes the row lock
+for the update, so concurrent requests on any number of API replicas get distinct counts 1, 2,
+3, ... and exactly ``limit`` of them are allowed.
 
 Known limits of fixed windows:
 

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # the runs of the last ~0.6 s (3 x wal_writer_delay), never corrupt anything.
     run_commit: Literal["durable", "async"] = Field(default="durable",
                                                    alias="PROMPTOPS_RUN_COMMIT")
+    # False: generate and /v1/chat/completions go through the ordinary FastAPI routes instead of
+    # the lean hot path (api/hotpath.py); same answers, slower.
+    hot_path: bool = Field(default=True, alias="PROMPTOPS_HOT_PATH")
 
     @property
     def home_dir(self) -> Path:

@@ -15,10 +15,11 @@ standard OpenTelemetry environment variables
   ``OTEL_TRACES_SAMPLER`` are honoured by the SDK.
 
 Without an exporter a provider is still installed, so every request has a trace id that is stored
-on its run (:func:`current_trace_id`); its spans are then not recorded (sampler ``always_off``
-unless ``OTEL_TRACES_SAMPLER`` says otherwise), as nothing would receive them. The chain API request -> workflow -> activity is carried by
-temporalio's ``TracingInterceptor`` (:func:`temporal_interceptors`); the provider call is
-:func:`llm_span`, following the OpenTelemetry GenAI semantic conventions
+on its run (:func:`current_trace_id`); while no span processor is attached its spans are not
+recorded, as nothing would receive them (see :func:`_provider_class`). The chain API request ->
+workflow -> activity is carried by temporalio's ``TracingInterceptor``
+(:func:`temporal_interceptors`); the provider call is :func:`llm_span`, following the
+OpenTelemetry GenAI semantic conventions
 (https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-spans/).
 
 Metrics

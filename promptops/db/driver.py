@@ -189,10 +189,11 @@ def _conninfo(bind: Any) -> str:
 async def _pool(kind: str, bind: Any, max_size: int, **settings: str) -> AsyncConnectionPool:
     per_loop = _pools.setdefault(asyncio.get_running_loop(), {})
     conninfo = _conninfo(bind)
-    pool = per_loop.get(f"{kind} {conninfo}")
+    key = f"{kind} {conninfo}"
+    pool = per_loop.get(key)
     if pool is None:
         options = " ".join(f"-c {name}={value}" for name, value in settings.items())
-        pool = per_loop[f"{kind} {conninfo}"] = AsyncConnectionPool(
+        pool = per_loop[key] = AsyncConnectionPool(
             conninfo, min_size=1, max_size=max_size, open=False,
             kwargs={"autocommit": True, **({"options": options} if options else {})})
         await pool.open()
