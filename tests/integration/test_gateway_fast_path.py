@@ -13,6 +13,7 @@ import pytest
 
 from promptops.gateway import GatewayError, LLMGateway, ModelCatalog
 from tests.support.stub_llm import StubConfig, StubLLMServer, free_port
+from tests.support.stubs import reset
 
 MSG = [{"role": "system", "content": "be brief"},
        {"role": "user", "content": "alpha beta gamma delta"}]
@@ -32,11 +33,7 @@ def server() -> Iterator[StubLLMServer]:
 
 @pytest.fixture
 def stub(server: StubLLMServer) -> StubLLMServer:
-    cfg = server.cfg
-    cfg.fail_next, cfg.fail_status, cfg.error_rate, cfg.calls = 0, 500, 0.0, 0
-    cfg.latency_s, cfg.tool_call = 0.0, None
-    cfg.requests.clear()
-    cfg.authorizations.clear()
+    reset(server)
     return server
 
 

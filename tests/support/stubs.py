@@ -35,11 +35,14 @@ def two_stubs(primary_reply: str | None = "from primary",
 
 
 def reset(*stubs: StubLLMServer) -> None:
-    """Back to healthy: no injected failures, counters and recorded requests cleared."""
+    """Back to healthy: no injected failures or latency, counters and recorded requests (and
+    their Authorization headers) cleared."""
     for s in stubs:
         s.cfg.fail_next, s.cfg.fail_status, s.cfg.error_rate, s.cfg.calls = 0, 500, 0.0, 0
         s.cfg.tool_call, s.cfg.stream_abort_after, s.cfg.replies = None, None, []
+        s.cfg.latency_s = 0.0
         s.cfg.requests.clear()
+        s.cfg.authorizations.clear()
 
 
 def fallback_catalog(primary: StubLLMServer, backup: StubLLMServer, *,

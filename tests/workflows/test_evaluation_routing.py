@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from sqlalchemy import select
@@ -23,6 +25,23 @@ def catalog(stub_llm: StubLLMServer) -> ModelCatalog:
     return ModelCatalog.from_dict({"model_list": models})
 
 
+async def _evaluate(api: httpx.AsyncClient, version: str, dataset_id: str
+                    ) -> tuple[str, dict[str, Any]]:
+    """Run the ``token_f1`` evaluation of one version to its end: (eval id, its final state)."""
+    r = await api.post("/evals/run", json={"prompt_version_ids": [version],
+                                            "dataset_id": dataset_id, "metrics": ["token_f1"]})
+    assert r.status_code == 202, r.text
+    eval_id = r.json()["id"]
+    return eval_id, await wait_for_eval(api, eval_id)
+
+
+async def _runs_column(pg_url: str, eval_id: str, column: Any) -> list[Any]:
+    """``column`` of every run the evaluation recorded."""
+    async with get_session_factory(pg_url)() as session:
+        return list((await session.execute(select(column).where(
+            Run.evaluation_id == eval_id))).scalars().all())
+
+
 async def test_a_policy_model_is_routed_by_the_projects_policy(
     api: httpx.AsyncClient, temporal_env: WorkflowEnvironment, pg_url: str,
     catalog: ModelCatalog, task_queue: str,
@@ -42,21 +61,11 @@ async def test_a_policy_model_is_routed_by_the_projects_policy(
         assert r.status_code == 201, r.text
         versions.append(r.json()["id"])
     async with build_worker(temporal_env.client, task_queue, pg_url, catalog):
-        r = await api.post("/evals/run", json={"prompt_version_ids": [versions[0]],
-                                                "dataset_id": fx["dataset_id"],
-                                                "metrics": ["token_f1"]})
-        assert r.status_code == 202, r.text
-        eval_id = r.json()["id"]
-        body = await wait_for_eval(api, eval_id)
+        eval_id, body = await _evaluate(api, versions[0], fx["dataset_id"])
         assert body["status"] == "Completed", body
-        async with get_session_factory(pg_url)() as session:
-            models = (await session.execute(select(Run.model).where(
-                Run.evaluation_id == eval_id))).scalars().all()
+        models = await _runs_column(pg_url, eval_id, Run.model)
         assert len(models) == 3 and set(models) == {"cheap"}
-        r = await api.post("/evals/run", json={"prompt_version_ids": [versions[1]],
-                                                "dataset_id": fx["dataset_id"],
-                                                "metrics": ["token_f1"]})
-        body = await wait_for_eval(api, r.json()["id"])
+        _, body = await _evaluate(api, versions[1], fx["dataset_id"])
     assert body["status"] == "Failed" and "missing" in (body["error"] or ""), body
 
 
@@ -75,15 +84,9 @@ async def test_evaluation_calls_are_budgeted(
     r = await api.put(f"/projects/{fx['project_id']}/budgets", json={"daily_usd": 1})
     assert r.status_code == 200, r.text
     async with build_worker(temporal_env.client, task_queue, pg_url, catalog):
-        r = await api.post("/evals/run", json={"prompt_version_ids": [version],
-                                                "dataset_id": fx["dataset_id"],
-                                                "metrics": ["token_f1"]})
-        eval_id = r.json()["id"]
-        body = await wait_for_eval(api, eval_id)
+        eval_id, body = await _evaluate(api, version, fx["dataset_id"])
         assert body["status"] == "Completed", body
-        async with get_session_factory(pg_url)() as session:
-            costs = (await session.execute(select(Run.cost_usd).where(
-                Run.evaluation_id == eval_id))).scalars().all()
+        costs = await _runs_column(pg_url, eval_id, Run.cost_usd)
         day = (await api.get(f"/projects/{fx['project_id']}/budgets")).json()["usage"][0]
         assert len(costs) == 4 and sum(costs) > 0
         assert day["spent_usd"] == pytest.approx(float(sum(costs)))
@@ -91,9 +94,6 @@ async def test_evaluation_calls_are_budgeted(
         # A limit below one call's bound (prompt + 20 tokens at "dear" prices) stops it.
         r = await api.put(f"/projects/{fx['project_id']}/budgets",
                           json={"daily_usd": float(sum(costs)) + 1e-6})
-        r = await api.post("/evals/run", json={"prompt_version_ids": [version],
-                                                "dataset_id": fx["dataset_id"],
-                                                "metrics": ["token_f1"]})
-        body = await wait_for_eval(api, r.json()["id"])
+        _, body = await _evaluate(api, version, fx["dataset_id"])
     assert body["status"] == "Failed", body
     assert "daily USD budget" in (body["error"] or ""), body
