@@ -17,9 +17,9 @@ from temporalio.client import Client
 from api.errors import Forbidden, RateLimited, Unauthorized, Unavailable
 from promptops.db.models import Role
 from promptops.db.repositories import IdentityRepository
-from promptops.gateway import LLMGateway
-from promptops.ratelimit import hit
-from promptops.security import SecretBox, api_key_prefix, hash_api_key
+from promptops.llm.gateway import LLMGateway
+from promptops.governance.ratelimit import hit
+from promptops.governance.security import SecretBox, api_key_prefix, hash_api_key
 from promptops.settings import Settings
 from promptops.telemetry import temporal_interceptors
 from promptops.ttl_cache import Generation, TTLCache
@@ -156,7 +156,7 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
     Raises Unauthorized (401) for a missing, malformed, unknown, revoked or expired key, or a key
     whose user is no longer a member of the key's organization; RateLimited (429, with
     ``Retry-After``) when a key with ``rate_limit_rpm`` has used up its current minute
-    (:mod:`promptops.ratelimit`; keys without a limit cost nothing more).
+    (:mod:`promptops.governance.ratelimit`; keys without a limit cost nothing more).
     """
     key = _presented_key(request)
     if not key:

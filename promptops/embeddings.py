@@ -199,7 +199,7 @@ class Embedder:
         with self._lock:
             if self._session is not None and self._tokenizer is not None:
                 return self._session, self._tokenizer
-            # Heavy imports deferred so that importing promptops.metrics stays light.
+            # Heavy imports deferred so that importing promptops.evaluation.metrics stays light.
             import onnxruntime as ort
             from tokenizers import Tokenizer
 

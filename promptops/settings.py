@@ -113,7 +113,7 @@ class Settings(BaseSettings):
 
     def server_secret(self) -> bytes:
         """The HMAC key of API-key hashes (``PROMPTOPS_SECRET_KEY`` or the embedded file)."""
-        from promptops.security import decode_secret, load_or_create_secret
+        from promptops.governance.security import decode_secret, load_or_create_secret
 
         if self.secret_key:
             return decode_secret(self.secret_key, name="PROMPTOPS_SECRET_KEY")
@@ -121,7 +121,7 @@ class Settings(BaseSettings):
 
     def data_encryption_key(self) -> bytes:
         """The AES-256-GCM key of provider credentials (``PROMPTOPS_ENCRYPTION_KEY`` or file)."""
-        from promptops.security import decode_secret, load_or_create_secret
+        from promptops.governance.security import decode_secret, load_or_create_secret
 
         if self.encryption_key:
             return decode_secret(self.encryption_key, name="PROMPTOPS_ENCRYPTION_KEY")

@@ -23,7 +23,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
-from promptops.gateway import ModelCatalog  # noqa: E402
+from promptops.llm.gateway import ModelCatalog  # noqa: E402
 from tests.support.stub_llm import StubConfig, StubLLMServer  # noqa: E402
 
 STATE = Path(os.environ.get("PROMPTOPS_TEST_STATE", "/tmp/promptops-test-state"))
@@ -32,7 +32,7 @@ STATE = Path(os.environ.get("PROMPTOPS_TEST_STATE", "/tmp/promptops-test-state")
 @pytest.fixture(autouse=True)
 async def _close_gateways() -> AsyncIterator[None]:
     """Close the fast-path sessions of the gateways a test made (aiohttp warns otherwise)."""
-    from promptops.gateway import aclose_all
+    from promptops.llm.gateway import aclose_all
 
     yield
     await aclose_all()
@@ -41,7 +41,7 @@ async def _close_gateways() -> AsyncIterator[None]:
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     from promptops.db.migrate import upgrade_head
-    from promptops.embedded.postgres import start_postgres
+    from promptops.devstack.postgres import start_postgres
 
     database = f"test_{uuid.uuid4().hex[:10]}"
     url = start_postgres(STATE / "pgdata", database=database)
@@ -51,7 +51,7 @@ def pg_url() -> str:
 
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    from promptops.embedded.temporal import temporal_binary
+    from promptops.devstack.temporal import temporal_binary
     from workflows.search_attributes import ALL
 
     env = await WorkflowEnvironment.start_local(
@@ -69,7 +69,7 @@ async def temporal_ts_env() -> AsyncIterator[WorkflowEnvironment]:
     as soon as every workflow is waiting. It knows no custom search attributes. One per test
     module: time is global to the server, so a module's leftover timers must not stall or
     advance another module's clock."""
-    from promptops.embedded.temporal import temporal_test_server_binary
+    from promptops.devstack.temporal import temporal_test_server_binary
 
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=temporal_test_server_binary())

@@ -3,7 +3,7 @@ Temporal UI (``EvalId = "eval-..."``, ``PromptVersion = "<uuid>"``, ``Deployment
 
 They are set by the API at start (never upserted from workflow code), so a cluster that lacks
 them only needs ``PROMPTOPS_SEARCH_ATTRIBUTES=false``; the embedded dev server registers
-:data:`ALL` at start (``promptops.embedded.temporal.SEARCH_ATTRIBUTES``).
+:data:`ALL` at start (``promptops.devstack.temporal.SEARCH_ATTRIBUTES``).
 """
 
 from temporalio.common import SearchAttributeKey

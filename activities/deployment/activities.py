@@ -40,7 +40,7 @@ from promptops.db.models import ENVIRONMENT_LABELS, Deployment, Label
 from promptops.db.repositories import AuditRepository, DeploymentRepository, PromptRepository
 from promptops.db.repositories.deployments import ArmAggregate
 from promptops.db.session import get_session_factory
-from promptops.metrics import METRICS
+from promptops.evaluation.metrics import METRICS
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from activities.provider_health.types import (
 )
 from promptops.db.models.gateway import ProviderHealthCheck
 from promptops.db.session import get_session_factory
-from promptops.gateway import GatewayError, LLMGateway, redact_secrets
+from promptops.llm.gateway import GatewayError, LLMGateway, redact_secrets
 
 #: Namespace of the row ids (``uuid5``); fixed forever so retries map to the same ids.
 HEALTH_NAMESPACE = uuid.UUID("0b7c4d38-5f0e-4c55-9a43-6d1f8e1c2a90")

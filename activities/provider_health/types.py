@@ -20,7 +20,7 @@ class CheckProviderHealthInput:
 class ProviderCheck:
     """One probe: ``ok`` when the deployment answered; ``status_code`` the provider's HTTP
     status (200 when ok; None for a timeout or connection error); ``error`` the provider's
-    message, secrets redacted (``promptops.gateway.redact_secrets``)."""
+    message, secrets redacted (``promptops.llm.gateway.redact_secrets``)."""
 
     model_name: str
     ok: bool

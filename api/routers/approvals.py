@@ -22,7 +22,7 @@ from api.schemas.approvals import (
     ReviewRequest,
 )
 from api.services.approvals import ApprovalService
-from promptops.policies import ApprovalPolicy
+from promptops.governance.approval_policy import ApprovalPolicy
 
 router = APIRouter(tags=["approvals"])
 

@@ -22,7 +22,7 @@ from api.schemas.prompts import (
 )
 from api.services.prompts import PromptService, version_content
 from promptops.db.repositories import PromptRepository
-from promptops.templating import TemplateError
+from promptops.llm.templating import TemplateError
 
 router = APIRouter(tags=["prompts"])
 

@@ -1,5 +1,5 @@
 """Routing policies per project: a request with ``model = "policy:<name>"`` is routed by the
-project's policy of that name (see :mod:`promptops.routing`)."""
+project's policy of that name (see :mod:`promptops.llm.routing.policy`)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ from api.services.runs import (
 from promptops.db.models import ENVIRONMENT_LABELS, Run
 from promptops.db.repositories import PromptRepository, RunRepository
 from promptops.db.repositories.serving import ServingRepository
-from promptops.structured import check_schema
+from promptops.llm.structured import check_schema
 
 router = APIRouter(tags=["runs"])
 

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from promptops.policies import ApprovalPolicy
+from promptops.governance.approval_policy import ApprovalPolicy
 
 
 class ApprovalPolicyPublic(ApprovalPolicy):

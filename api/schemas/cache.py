@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from promptops.cache import ExactCacheSettings, SemanticCacheSettings
+from promptops.llm.cache import ExactCacheSettings, SemanticCacheSettings
 
 
 class CacheSettingsUpdate(BaseModel):

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.schemas.common import ORMModel
-from promptops.routing import RoutingConstraints, Strategy, check_model_list
+from promptops.llm.routing.policy import RoutingConstraints, Strategy, check_model_list
 
 
 class RoutingPolicyPut(BaseModel):

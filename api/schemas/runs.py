@@ -26,7 +26,7 @@ class GenerateRequest(BaseModel):
     environment's label (``environment`` prod -> label ``production``, staging -> ``staging``,
     dev -> ``dev``; default prod) or an explicit ``label``. While a canary deployment is
     active in that environment the request goes to the canary or the baseline by a sticky hash
-    of ``subject_id`` (see ``promptops.traffic``); without a subject id each request is drawn
+    of ``subject_id`` (see ``promptops.governance.traffic``); without a subject id each request is drawn
     afresh."""
 
     project_id: uuid.UUID | None = None

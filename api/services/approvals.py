@@ -41,7 +41,7 @@ from promptops.db.repositories import (
     IdentityRepository,
     ProjectRepository,
 )
-from promptops.policies import ApprovalPolicy
+from promptops.governance.approval_policy import ApprovalPolicy
 from promptops.settings import Settings
 from workflows.approval.types import (
     ALREADY_DECIDED,

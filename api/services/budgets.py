@@ -17,11 +17,11 @@ path (:class:`promptops.db.driver.RequestConnection`), else on a pool of their o
 (:func:`promptops.db.driver.side_pool`): a request holds its session's connection while it
 reserves, so drawing the reservation's connection from the sessions' pool would deadlock once
 every pooled connection belongs to a waiting request (50 concurrent requests against a pool of
-30 do exactly that). The guard itself is :class:`promptops.budget_guard.BudgetGuard`, shared with
+30 do exactly that). The guard itself is :class:`promptops.llm.budgets.guard.BudgetGuard`, shared with
 the evaluation activities.
 
 Spend can exceed a limit only if a provider reports more than the reserved maximum (the prompt
-side is an estimate, see ``promptops.budgets``).
+side is an estimate, see ``promptops.llm.budgets.bounds``).
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from api.errors import APIError
 from api.schemas.budgets import BudgetUpdate
 from api.services.identity import record_audit
 from api.services.prompts import PromptService
-from promptops.budget_guard import PERIOD_FIELDS, BudgetExhausted, Reservation
-from promptops.budget_guard import BudgetGuard as _CoreGuard
-from promptops.budgets import (
+from promptops.llm.budgets.guard import PERIOD_FIELDS, BudgetExhausted, Reservation
+from promptops.llm.budgets.guard import BudgetGuard as _CoreGuard
+from promptops.llm.budgets.bounds import (
     period_end,
     period_start,
 )
@@ -57,7 +57,7 @@ class BudgetExceeded(APIError):
 
 
 class BudgetGuard(_CoreGuard):
-    """:class:`promptops.budget_guard.BudgetGuard` answering 429 (:class:`BudgetExceeded`)."""
+    """:class:`promptops.llm.budgets.guard.BudgetGuard` answering 429 (:class:`BudgetExceeded`)."""
 
     async def reserve(self, *args: Any, **kwargs: Any) -> Reservation | None:
         try:

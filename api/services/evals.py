@@ -23,7 +23,7 @@ from api.services.datasets import DatasetService
 from api.services.prompts import PromptService
 from promptops.db.models import Evaluation
 from promptops.db.repositories import AuditRepository, DatasetRepository, EvaluationRepository
-from promptops.metrics import validate_metric_names
+from promptops.evaluation.metrics import validate_metric_names
 from promptops.settings import Settings
 from workflows.evaluation.types import BatchEvaluationInput
 from workflows.evaluation.workflow import DATASET_ID, EVAL_ID, BatchEvaluationWorkflow

@@ -30,7 +30,7 @@ from api.schemas.identity import ApiKeyCreate, ApiKeyUpdate, MemberCreate, Membe
 from api.services.prompts import PromptService
 from promptops.db.models import ApiKey, Membership, Role, User
 from promptops.db.repositories import AuditRepository, IdentityRepository
-from promptops.identity import issue_api_key
+from promptops.governance.identity import issue_api_key
 
 
 async def record_audit(session: AsyncSession, principal: Principal, action: str,

@@ -14,7 +14,7 @@ from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.schemas.prompts import PromptVersionCreate
 from promptops.db.models import Label, Project, Prompt, PromptVersion, Role
 from promptops.db.repositories import AuditRepository, ProjectRepository, PromptRepository
-from promptops.templating import PromptContent, TemplateError, validate_template
+from promptops.llm.templating import PromptContent, TemplateError, validate_template
 
 #: Labels only an Admin may move by hand (others move them through deployments).
 PROTECTED_LABELS = frozenset({"production"})

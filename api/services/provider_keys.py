@@ -1,6 +1,6 @@
 """Provider API keys (OpenAI, Anthropic, ...) given to the platform, encrypted at rest.
 
-Each key is sealed with AES-256-GCM (``promptops.security.SecretBox``, key from settings) under
+Each key is sealed with AES-256-GCM (``promptops.governance.security.SecretBox``, key from settings) under
 associated data naming its organization and provider (``credential_aad``), so a row copied to
 another tenant or relabelled as another provider does not decrypt. Only ciphertext, nonce, the
 encryption key's id and a four-character hint are stored; the API never returns the key and
@@ -23,7 +23,7 @@ from api.schemas.identity import ProviderKeyCreate
 from api.services.identity import record_audit
 from promptops.db.models import ProviderCredential, Role
 from promptops.db.repositories import IdentityRepository
-from promptops.security import DecryptionError, SecretBox, credential_aad
+from promptops.governance.security import DecryptionError, SecretBox, credential_aad
 from promptops.ttl_cache import Generation, TTLCache
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ async def provider_credential(session: AsyncSession, secret_box: SecretBox,
                               organization_id: uuid.UUID, provider: str) -> ProviderSecret | None:
     """The newest stored key of ``provider`` for the organization, decrypted; None if it has
     none. Cached for a few seconds (``CREDENTIALS``). Raises
-    ``promptops.security.DecryptionError`` when the row does not authenticate (tampered, copied
+    ``promptops.governance.security.DecryptionError`` when the row does not authenticate (tampered, copied
     from another organization, or sealed with another encryption key)."""
     provider = provider.strip().lower()
     key = (organization_id, provider, secret_box.key_id)

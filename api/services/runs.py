@@ -5,7 +5,7 @@ One call, in order (each step is skipped when it does not apply):
 
 1. **route**: ``model`` names a model of the model list (tried first, then its
    ``router_settings.fallbacks``) or ``policy:<name>``, a project routing policy
-   (:mod:`promptops.routing`) that ranks its candidates on live figures; the decision and its
+   (:mod:`promptops.llm.routing.policy`) that ranks its candidates on live figures; the decision and its
    reason are stored on the run (``Run.routing``).
 2. **cache**: when the project opted in (``Project.cache_settings``), the exact cache (SHA-256 of
    model, messages, decoding, schema, tools) and then the semantic cache (pgvector cosine
@@ -16,7 +16,7 @@ One call, in order (each step is skipped when it does not apply):
    provider call (HTTP 429 naming the budget when it does not fit) and settled after.
 4. **call**: the gateway tries the candidates in order (breakers, fallbacks on retryable
    errors); with a JSON Schema the answer is validated and retried with the error fed back
-   (:mod:`promptops.structured`).
+   (:mod:`promptops.llm.structured`).
 5. **record**: the run (tokens, cost, latency, trace id, attempts, routing), the cache entry and
    the Prometheus figures. A provider failure is committed as a failed run, because canary
    guards count errors per arm.
@@ -39,8 +39,8 @@ from api.services.budgets import BudgetExceeded, BudgetGuard, Reservation
 from api.services.prompts import PromptService, version_content
 from api.services.provider_keys import provider_credential
 from promptops import telemetry
-from promptops.budget_guard import hold_to_bound
-from promptops.cache import (
+from promptops.llm.budgets.guard import hold_to_bound
+from promptops.llm.cache import (
     CachedResponse,
     CacheSettings,
     ResponseCache,
@@ -54,7 +54,7 @@ from promptops.db.models import ENVIRONMENT_LABELS, PromptVersion
 from promptops.db.repositories import PromptRepository, RunRepository
 from promptops.db.repositories.runs import RunRecord
 from promptops.db.repositories.serving import ProjectFacts, Served, ServingRepository
-from promptops.gateway import (
+from promptops.llm.gateway import (
     Completion,
     GatewayError,
     LLMGateway,
@@ -63,10 +63,10 @@ from promptops.gateway import (
     StreamDelta,
     StreamDone,
 )
-from promptops.routing import NoEligibleModel, RoutingDecision
-from promptops.routing_figures import resolve_policy_route
-from promptops.security import DecryptionError, SecretBox
-from promptops.structured import (
+from promptops.llm.routing.policy import NoEligibleModel, RoutingDecision
+from promptops.llm.routing.figures import resolve_policy_route
+from promptops.governance.security import DecryptionError, SecretBox
+from promptops.llm.structured import (
     StructuredOutputError,
     complete_structured,
     parse_fenced,
@@ -74,8 +74,8 @@ from promptops.structured import (
     schema_of,
     validate_output,
 )
-from promptops.templating import TemplateError
-from promptops.traffic import choose_arm
+from promptops.llm.templating import TemplateError
+from promptops.governance.traffic import choose_arm
 
 #: Calls (first answer + retries with the validation error fed back) for a JSON Schema.
 STRUCTURED_MAX_ATTEMPTS = 3
@@ -131,7 +131,7 @@ class LLMRequest:
     project: ProjectFacts | None = None
 
     def semantic_text(self) -> str:
-        """What the semantic cache embeds (:func:`promptops.cache.semantic_text`)."""
+        """What the semantic cache embeds (:func:`promptops.llm.cache.semantic_text`)."""
         if self.version is None:
             return semantic_text(self.messages)
         return semantic_text(self.messages, self.variables,
@@ -579,7 +579,7 @@ async def serve_choice(session: AsyncSession, principal: Principal, served: Serv
                        ) -> tuple[PromptVersion, Routing]:
     """The version a request for a label is served: the label's version (``served``), or,
     while a canary deployment is active in ``environment``, the canary's candidate for the
-    subjects whose sticky hash falls under the canary weight (:func:`promptops.traffic.
+    subjects whose sticky hash falls under the canary weight (:func:`promptops.governance.traffic.
     choose_arm`; a request without ``subject_id`` is drawn afresh)."""
     deployment = served.deployment
     if deployment is None:

@@ -25,10 +25,10 @@ def demo(
 
     from promptops.cli.evals import fail, follow
     from promptops.cli.report import machine_summary, wide_width
-    from promptops.client import APIClientError, PromptOpsClient
-    from promptops.corpus import CorpusUnavailable
-    from promptops.demo import TASKS, load_golden_sets
-    from promptops.embedded.supervisor import StackError, ensure_stack_running
+    from promptops.devstack.client import APIClientError, PromptOpsClient
+    from promptops.evaluation.corpus import CorpusUnavailable
+    from promptops.devstack.demo import TASKS, load_golden_sets
+    from promptops.devstack.supervisor import StackError, ensure_stack_running
     from promptops.settings import get_settings
 
     settings = get_settings()
@@ -91,8 +91,8 @@ def demo(
 def _rollout(console: Any, settings: Any, urls: dict[str, Any],
              cfg: Any = None) -> dict[str, Any] | None:
     from promptops.cli.evals import fail
-    from promptops.client import APIClientError
-    from promptops.rollout_demo import run_rollout_demo
+    from promptops.devstack.client import APIClientError
+    from promptops.devstack.rollout_demo import run_rollout_demo
 
     key = settings.resolved_api_key()
     if not key:
@@ -140,12 +140,12 @@ def rollout_demo(
     as_json: bool = typer.Option(False, "--json", help="print a machine-readable summary"),
 ) -> None:
     """Draft -> approval -> canary -> 100% prod for two versions, then an injected regression
-    that the canary guards roll back by themselves (see promptops/rollout_demo.py)."""
+    that the canary guards roll back by themselves (see promptops/devstack/rollout_demo.py)."""
     from rich.console import Console
 
     from promptops.cli.evals import fail
-    from promptops.embedded.supervisor import StackError, ensure_stack_running
-    from promptops.rollout_demo import RolloutDemoSettings
+    from promptops.devstack.supervisor import StackError, ensure_stack_running
+    from promptops.devstack.rollout_demo import RolloutDemoSettings
     from promptops.settings import get_settings
 
     settings = get_settings()

@@ -26,7 +26,7 @@ def fail(message: str) -> None:
 
 
 def _client() -> Any:
-    from promptops.client import PromptOpsClient
+    from promptops.devstack.client import PromptOpsClient
     from promptops.settings import get_settings
 
     key = get_settings().resolved_api_key()
@@ -39,7 +39,7 @@ def _client() -> Any:
 def call(method: str, path: str, **kwargs: Any) -> Any:
     """One API call with the CLI's key; a 4xx/5xx or an unreachable API ends the command with
     a clean error (exit 1, no traceback)."""
-    from promptops.client import APIClientError
+    from promptops.devstack.client import APIClientError
 
     with _client() as client:
         try:
@@ -84,7 +84,7 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
     """Start a batch evaluation; prints its id (= Temporal workflow id)."""
-    from promptops.client import APIClientError
+    from promptops.devstack.client import APIClientError
 
     body: dict[str, Any] = {
         "prompt_version_ids": [v.strip() for v in versions.split(",") if v.strip()],
@@ -109,7 +109,7 @@ def status(evaluation_id: str) -> None:
     """Status and progress of an evaluation."""
     from rich.console import Console
 
-    from promptops.client import APIClientError
+    from promptops.devstack.client import APIClientError
 
     with _client() as client:
         try:
@@ -130,7 +130,7 @@ def status(evaluation_id: str) -> None:
 def show(evaluation_id: str, rows: int = typer.Option(0, help="also print N per-example rows"),
          as_json: bool = typer.Option(False, "--json")) -> None:
     """Aggregates with 95% intervals, the paired comparison and optionally per-example rows."""
-    from promptops.client import APIClientError
+    from promptops.devstack.client import APIClientError
 
     with _client() as client:
         try:

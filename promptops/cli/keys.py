@@ -214,9 +214,9 @@ def bootstrap_key(
 
     from promptops.cli.evals import fail
     from promptops.db.session import get_engine, get_session_factory
-    from promptops.identity import IssuedKey, bootstrap_admin
-    from promptops.runtime import resolve_database_url
-    from promptops.security import InvalidSecret
+    from promptops.governance.identity import IssuedKey, bootstrap_admin
+    from promptops.devstack.runtime import resolve_database_url
+    from promptops.governance.security import InvalidSecret
     from promptops.settings import get_settings
 
     settings = get_settings()

@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-from promptops.metrics import METRICS
+from promptops.evaluation.metrics import METRICS
 
 
 def wide_width() -> int | None:

@@ -60,7 +60,7 @@ def load_policies(path: Path) -> list[dict[str, Any]]:
     import yaml
     from pydantic import ValidationError
 
-    from promptops.routing import RoutingPolicySpec
+    from promptops.llm.routing.policy import RoutingPolicySpec
 
     try:
         data = yaml.safe_load(path.read_text())

@@ -27,7 +27,7 @@ def _console() -> Any:
 def _print_error(console: Any, exc: Exception) -> None:
     from rich.panel import Panel
 
-    from promptops.embedded.supervisor import StackError
+    from promptops.devstack.supervisor import StackError
 
     message = exc.message if isinstance(exc, StackError) else str(exc)
     console.print(f"[bold red]Error:[/bold red] {message}")
@@ -50,7 +50,7 @@ def _progress_text(state: dict[str, Any]) -> str:
 
 
 def _print_urls(console: Any, state: dict[str, Any], *, headline: str) -> None:
-    from promptops.embedded.supervisor import urls_table
+    from promptops.devstack.supervisor import urls_table
 
     console.print(headline)
     console.print(urls_table(state))
@@ -65,7 +65,7 @@ def up(
     ),
 ) -> None:
     """Start the embedded stack (Temporal, Postgres, local LLM, worker, API) under PROMPTOPS_HOME."""
-    from promptops.embedded import supervisor as sv
+    from promptops.devstack import supervisor as sv
     from promptops.settings import get_settings
 
     settings = get_settings()
@@ -126,7 +126,7 @@ def up(
 
 def down() -> None:
     """Stop the embedded stack (all children, and the embedded Postgres); data is kept."""
-    from promptops.embedded import supervisor as sv
+    from promptops.devstack import supervisor as sv
     from promptops.settings import get_settings
 
     settings = get_settings()
@@ -145,7 +145,7 @@ def status() -> None:
     """Show each component: up/down, pid, URL and a live health check (exit 1 unless all healthy)."""
     from rich.table import Table
 
-    from promptops.embedded import supervisor as sv
+    from promptops.devstack import supervisor as sv
     from promptops.settings import get_settings
 
     settings = get_settings()

@@ -41,7 +41,7 @@ def machine() -> dict[str, Any]:
 
 def time_import_litellm(runs: int = 1) -> list[float]:
     """Seconds of ``python -c "import litellm"`` in a fresh interpreter (local cost map, as the
-    platform sets it in :mod:`promptops.gateway`)."""
+    platform sets it in :mod:`promptops.llm.gateway`)."""
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
     out = []
     for _ in range(runs):

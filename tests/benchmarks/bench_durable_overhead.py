@@ -7,7 +7,7 @@ Both sides make ``--calls`` chat completions against an OpenAI-compatible stub t
 a fixed ``--latency-ms``, never more than ``--concurrency`` at once:
 
 - **loop** (the baseline): ``asyncio.gather`` over the calls behind an ``asyncio.Semaphore``, each
-  call through :class:`promptops.gateway.LLMGateway` (so through ``litellm.acompletion``, exactly
+  call through :class:`promptops.llm.gateway.LLMGateway` (so through ``litellm.acompletion``, exactly
   the code path the activity uses; no database, no Temporal).
 - **workflow**: one ``BatchEvaluationWorkflow`` (one prompt version x a ``--calls``-example
   dataset, metric ``exact_match``) on a real Temporal dev server with an in-process worker and
@@ -231,8 +231,8 @@ class WorkflowBench:
         from temporalio.testing import WorkflowEnvironment
 
         from promptops.db.migrate import upgrade_head
-        from promptops.embedded.postgres import start_postgres
-        from promptops.embedded.temporal import temporal_binary
+        from promptops.devstack.postgres import start_postgres
+        from promptops.devstack.temporal import temporal_binary
         from workers.main import build_worker
         from workflows.evaluation.workflow import DATASET_ID, EVAL_ID
 
@@ -256,7 +256,7 @@ class WorkflowBench:
 
     async def _stop_postgres(self) -> None:
         from promptops.db.session import get_engine
-        from promptops.embedded.postgres import stop_postgres
+        from promptops.devstack.postgres import stop_postgres
 
         await get_engine(self.url).dispose()
         await asyncio.to_thread(stop_postgres, self.pgdata)
@@ -311,7 +311,7 @@ class WorkflowBench:
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
-    from promptops.gateway import LLMGateway, ModelCatalog, aclose_all
+    from promptops.llm.gateway import LLMGateway, ModelCatalog, aclose_all
     from workflows.evaluation.types import BatchEvaluationInput
 
     info = machine()
@@ -388,7 +388,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                    "latency_ms": args.latency_ms, "repeats": args.repeats,
                    "chunk_size": args.chunk_size or BatchEvaluationInput.chunk_size,
                    "stub": args.stub, "metric": "exact_match",
-                   "baseline": "asyncio.gather + Semaphore over promptops.gateway.LLMGateway"
+                   "baseline": "asyncio.gather + Semaphore over promptops.llm.gateway.LLMGateway"
                                ".complete (litellm.acompletion)"},
         "ideal_s": math.ceil(args.calls / args.concurrency) * args.latency_ms / 1000.0,
         "loop": lp,

@@ -14,7 +14,7 @@ Servers, each in its own process on 127.0.0.1 (free ports, temp dirs):
   ``LITELLM_MASTER_KEY`` set (it refuses to start without one), no database,
   ``LITELLM_LOCAL_MODEL_COST_MAP=True``).
 
-Data, through the API with an Admin key (``promptops.identity.bootstrap_admin`` against the DB):
+Data, through the API with an Admin key (``promptops.governance.identity.bootstrap_admin`` against the DB):
 one project with a budget (daily/monthly USD and tokens, far above what the run spends, so the
 reservation and settlement are on the path), one prompt ``bench`` whose version (model ``stub``)
 carries the ``production`` label.
@@ -183,7 +183,7 @@ class Stack:
 
     def start(self) -> None:
         from promptops.db.migrate import upgrade_head
-        from promptops.embedded.postgres import start_postgres
+        from promptops.devstack.postgres import start_postgres
 
         stub = Proc("stub", [sys.executable, "-m", "tests.benchmarks.lean_stub", "--port",
                              str(self.stub_port), "--latency-ms", "0"], child_env(),
@@ -227,7 +227,7 @@ class Stack:
         for p in self.procs.values():
             p.stop()
         if self.db_url:
-            from promptops.embedded.postgres import stop_postgres
+            from promptops.devstack.postgres import stop_postgres
 
             stop_postgres(self.pgdata)
 
@@ -240,7 +240,7 @@ class Stack:
 async def admin_key(stack: Stack) -> str:
     from promptops.db.models import Role
     from promptops.db.session import get_engine, get_session_factory
-    from promptops.identity import bootstrap_admin
+    from promptops.governance.identity import bootstrap_admin
 
     async with get_session_factory(stack.db_url)() as session:
         issued = await bootstrap_admin(
@@ -536,7 +536,7 @@ SPY_BUCKETS: list[tuple[str, str, str]] = [
     ("  RunService._plan", "_plan", "api/services/runs.py"),
     ("  RunService._reserve (budget)", "_reserve", "api/services/runs.py"),
     ("  BudgetGuard.settle", "settle", "api/services/budgets.py"),
-    ("  LLMGateway.complete", "complete", "promptops/gateway.py"),
+    ("  LLMGateway.complete", "complete", "promptops/llm/gateway.py"),
     ("    of which litellm.acompletion", "acompletion", "litellm/"),
     ("  RunRepository.add (run insert)", "add", "promptops/db/repositories"),
     ("  AsyncSession.commit", "commit", "sqlalchemy/ext/asyncio/session.py"),
@@ -703,7 +703,7 @@ def serve_instrumented(port: int) -> None:
     from api.services.runs import RunService
     from promptops.db.repositories import RunRepository
     from promptops.db.repositories.serving import ServingRepository
-    from promptops.gateway import LLMGateway
+    from promptops.llm.gateway import LLMGateway
 
     wall: dict[str, float] = defaultdict(float)
     count: dict[str, int] = defaultdict(int)

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from promptops.db.models import AuditLog, Role
 from promptops.db.session import get_session_factory
-from promptops.gateway import ModelCatalog
+from promptops.llm.gateway import ModelCatalog
 from tests.support.apps import issue_key, running_app
 from workers.main import build_worker
 
@@ -305,7 +305,7 @@ async def test_missing_approvals_and_other_organizations(actors: Actors, pg_url:
 
 def test_cli_prints_approvals_and_clean_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     from promptops.cli import app
-    from promptops.client import APIClientError
+    from promptops.devstack.client import APIClientError
 
     approval = {
         "id": "approval-v-1", "workflow_id": "approval-v-1", "prompt_version_id": "v",

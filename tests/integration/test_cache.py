@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promptops.cache import (
+from promptops.llm.cache import (
     _GET_EXACT,
     CachedResponse,
     ResponseCache,
@@ -35,7 +35,7 @@ from promptops.db.models import (
     SemanticCacheEntry,
 )
 from promptops.db.session import get_session_factory
-from promptops.gateway import ModelCatalog
+from promptops.llm.gateway import ModelCatalog
 from tests.support.apps import RunningApp, issue_key, running_app
 
 #: A long template shared by every call of the version (what peers embed).

@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from promptops.corpus import build_golden_sets, fetch_corpus
+from promptops.evaluation.corpus import build_golden_sets, fetch_corpus
 
 _LEFTOVER_PREFIX_RE = re.compile(r"^\s*(?:re|fwd?|fw|aw)\s*:|^\s*\[", re.IGNORECASE)
 

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from promptops.db.models import Deployment, PromptVersionStatus, Role
 from promptops.db.session import get_session_factory
-from promptops.gateway import ModelCatalog
+from promptops.llm.gateway import ModelCatalog
 from tests.support.apps import issue_key, running_app
 from tests.support.canary import canary_worker, make_versions
 from workflows.search_attributes import DEPLOYMENT_ID, PROMPT_VERSION
@@ -331,7 +331,7 @@ class FakeClient:
         return None
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        from promptops.client import APIClientError
+        from promptops.devstack.client import APIClientError
 
         self.calls.append((method, path, kwargs))
         answer = self.answers.get((method, path))
@@ -389,7 +389,7 @@ def test_cli_deploy_derives_the_project_and_sends_the_plan(fake: FakeClient) -> 
 
 def test_cli_errors_are_clean(fake: FakeClient) -> None:
     from promptops.cli import app
-    from promptops.client import APIClientError
+    from promptops.devstack.client import APIClientError
 
     fake.answers[("POST", "/deployments")] = APIClientError(
         409, "prompt_version_id: rejected versions cannot be deployed")

@@ -11,7 +11,7 @@ from typing import Any
 import litellm
 import pytest
 
-from promptops.gateway import GatewayError, LLMGateway, ModelCatalog
+from promptops.llm.gateway import GatewayError, LLMGateway, ModelCatalog
 from tests.support.stub_llm import StubConfig, StubLLMServer, free_port
 from tests.support.stubs import reset
 
@@ -139,7 +139,7 @@ async def test_http_errors_classify_like_litellm(stub: StubLLMServer, status: in
 
 
 def test_non_json_error_body_keeps_the_text() -> None:
-    from promptops.gateway import _http_error
+    from promptops.llm.gateway import _http_error
 
     err = _http_error(502, b"<html>bad gateway</html>")
     assert (err.retryable, err.status_code) == (True, 502) and "bad gateway" in str(err)
@@ -254,7 +254,7 @@ async def test_other_deployments_keep_litellm(stub: StubLLMServer,
 
 async def test_extra_headers_and_tenant_key(stub: StubLLMServer,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from promptops.gateway import ProviderOverride, _openai_request
+    from promptops.llm.gateway import ProviderOverride, _openai_request
 
     LiteLLMCalls(monkeypatch, fail=True)
     data = stub.model_list()

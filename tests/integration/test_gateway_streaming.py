@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from promptops.breakers import BreakerState
-from promptops.gateway import (
+from promptops.llm.breakers import BreakerState
+from promptops.llm.gateway import (
     Completion,
     GatewayError,
     LLMGateway,

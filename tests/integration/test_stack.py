@@ -99,7 +99,7 @@ def test_up_status_down(tmp_path: Path) -> None:
         # a row in the database survives down + up
         import psycopg
 
-        from promptops.embedded.postgres import conninfo_kwargs
+        from promptops.devstack.postgres import conninfo_kwargs
 
         with psycopg.connect(**conninfo_kwargs(urls["database_url"]), autocommit=True) as conn:
             conn.execute("CREATE TABLE stack_test_marker (x int)")
@@ -157,10 +157,10 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
 def test_models_file_and_commands(tmp_path: Path) -> None:
     import yaml
 
-    from promptops.embedded.llm import find_smollm2_gguf, write_embedded_models_file
-    from promptops.embedded.postgres import socket_uri_to_sqlalchemy
-    from promptops.embedded.supervisor import StackError, enabled_components, stack_env
-    from promptops.embedded.temporal import dev_server_command, temporal_binary
+    from promptops.devstack.llm import find_smollm2_gguf, write_embedded_models_file
+    from promptops.devstack.postgres import socket_uri_to_sqlalchemy
+    from promptops.devstack.supervisor import StackError, enabled_components, stack_env
+    from promptops.devstack.temporal import dev_server_command, temporal_binary
     from promptops.settings import Settings
 
     doc = yaml.safe_load(

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from promptops.db.models import Deployment, Run
 from promptops.db.session import get_session_factory
-from promptops.traffic import choose_arm
+from promptops.governance.traffic import choose_arm
 from tests.support.stub_llm import StubLLMServer
 
 

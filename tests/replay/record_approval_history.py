@@ -162,7 +162,7 @@ async def _run(client: Client, task_queue: str, workflow_id: str,
 
 
 async def record(tag: str, *, force: bool = False) -> list[Path]:
-    from promptops.embedded.temporal import temporal_binary
+    from promptops.devstack.temporal import temporal_binary
 
     seconds = 1 / 3600  # policy durations are hours
     scenarios: dict[str, tuple[ApprovalPolicySnapshot, list[tuple[str, str, str]]]] = {

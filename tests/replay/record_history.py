@@ -129,7 +129,7 @@ async def _record(client: Client, task_queue: str, workflow_id: str,
 
 
 async def record(tag: str, *, force: bool = False) -> list[Path]:
-    from promptops.embedded.temporal import temporal_binary
+    from promptops.devstack.temporal import temporal_binary
 
     scenarios: dict[str, dict[str, object]] = {
         f"batch_evaluation_{tag}": {},

@@ -240,7 +240,7 @@ async def _drive(env: WorkflowEnvironment, client: Client, task_queue: str,
 
 
 async def record(tag: str, *, force: bool = False) -> list[Path]:
-    from promptops.embedded.temporal import temporal_test_server_binary
+    from promptops.devstack.temporal import temporal_test_server_binary
 
     existing = list(HISTORIES.glob(f"*_{tag}*.json"))
     if existing and not force:

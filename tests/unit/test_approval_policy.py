@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from api.services.approvals import snapshot
-from promptops.policies import DEFAULT_EVAL_METRIC, SCORE_METRICS, ApprovalPolicy
+from promptops.governance.approval_policy import DEFAULT_EVAL_METRIC, SCORE_METRICS, ApprovalPolicy
 from workflows.approval.types import workflow_id_for
 
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from promptops.breakers import (
+from promptops.llm.breakers import (
     BreakerSettings,
     BreakerState,
     CircuitBreaker,
@@ -15,7 +15,7 @@ from promptops.breakers import (
     Health,
     nearest_rank,
 )
-from promptops.gateway import ModelCatalog
+from promptops.llm.gateway import ModelCatalog
 
 
 class FakeClock:

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from promptops.budget_guard import format_usd
-from promptops.budgets import (
+from promptops.llm.budgets.guard import format_usd
+from promptops.llm.budgets.bounds import (
     DEFAULT_MAX_TOKENS,
     Period,
     completion_token_bound,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from promptops.cache import (
+from promptops.llm.cache import (
     CachedResponse,
     CacheSettings,
     exact_cache_key,

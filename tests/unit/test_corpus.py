@@ -1,4 +1,4 @@
-"""Unit tests for promptops.corpus: parsing, cleaning and golden-set sampling on synthetic mail.
+"""Unit tests for promptops.evaluation.corpus: parsing, cleaning and golden-set sampling on synthetic mail.
 
 Nothing here touches the network: ``npm`` is replaced by fakes where fetching is exercised.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from promptops.corpus import (
+from promptops.evaluation.corpus import (
     CorpusUnavailable,
     build_golden_sets,
     clean_body,

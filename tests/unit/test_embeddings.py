@@ -16,7 +16,7 @@ from promptops.embeddings import (
     find_tokenizer_path,
     get_embedder,
 )
-from promptops.metrics import score_example
+from promptops.evaluation.metrics import score_example
 
 GUITAR_A = "A man is playing a guitar."
 GUITAR_B = "Someone plays a guitar."

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from promptops import statistics
-from promptops.evaluation_summary import ExampleRow, summarize
+from promptops.evaluation import statistics
+from promptops.evaluation.summary import ExampleRow, summarize
 
 
 def _rows(values: list[float], labels: list[str], expected: list[str]) -> list[ExampleRow]:

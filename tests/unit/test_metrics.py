@@ -1,4 +1,4 @@
-"""Tests for promptops.metrics: SQuAD EM/F1, BLEU, ROUGE, labels and the registry."""
+"""Tests for promptops.evaluation.metrics: SQuAD EM/F1, BLEU, ROUGE, labels and the registry."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import sacrebleu
 from rouge_score import rouge_scorer
 
-from promptops import metrics
-from promptops.metrics import (
+from promptops.evaluation import metrics
+from promptops.evaluation.metrics import (
     METRICS,
     bleu,
     exact_match,

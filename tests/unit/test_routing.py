@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from promptops.cli.routing import load_policies
-from promptops.routing import (
+from promptops.llm.routing.policy import (
     CandidateFigures,
     NoEligibleModel,
     RoutingPolicySpec,

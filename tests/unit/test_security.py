@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from promptops.security import (
+from promptops.governance.security import (
     KEY_PREFIX,
     DecryptionError,
     InvalidSecret,

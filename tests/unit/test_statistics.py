@@ -1,4 +1,4 @@
-"""Tests for promptops.statistics: percentiles, bootstrap intervals and paired tests."""
+"""Tests for promptops.evaluation.statistics: percentiles, bootstrap intervals and paired tests."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from promptops import statistics
-from promptops.metrics import label_metrics
-from promptops.statistics import (
+from promptops.evaluation import statistics
+from promptops.evaluation.metrics import label_metrics
+from promptops.evaluation.statistics import (
     Interval,
     PairedComparison,
     bootstrap_ci,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from promptops.gateway import Completion, ModelCatalog, ModelEntry
-from promptops.structured import (
+from promptops.llm.gateway import Completion, ModelCatalog, ModelEntry
+from promptops.llm.structured import (
     StructuredOutputError,
     check_schema,
     complete_structured,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from promptops.traffic import bucket, choose_arm
+from promptops.governance.traffic import bucket, choose_arm
 
 
 def test_same_subject_same_arm_and_buckets_in_range() -> None:

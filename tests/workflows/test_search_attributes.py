@@ -8,7 +8,7 @@ import asyncio
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
-from promptops.embedded.temporal import (
+from promptops.devstack.temporal import (
     SEARCH_ATTRIBUTES,
     ensure_search_attributes,
     temporal_binary,

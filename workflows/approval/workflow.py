@@ -93,7 +93,7 @@ def _normalize(email: str) -> str:
 def candidate_score(summary: dict[str, object], version_id: str, metric: str) -> float | None:
     """The version's value of ``metric`` in an evaluation summary (the mean over examples for
     per-example metrics, the corpus value for precision/recall/F1), or ``None`` when the
-    evaluation scored no example of it. Shape: ``promptops.evaluation_summary``."""
+    evaluation scored no example of it. Shape: ``promptops.evaluation.summary``."""
     versions = summary.get("versions")
     if not isinstance(versions, list):
         return None

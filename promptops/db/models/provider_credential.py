@@ -11,7 +11,7 @@ from promptops.db.models.base import Base, CreatedAtMixin, IdMixin
 class ProviderCredential(IdMixin, CreatedAtMixin, Base):
     """A provider API key (OpenAI, Anthropic, ...) given to the platform by an organization.
 
-    Stored encrypted with AES-256-GCM (``promptops.security``): ``ciphertext`` includes the GCM
+    Stored encrypted with AES-256-GCM (``promptops.governance.security``): ``ciphertext`` includes the GCM
     tag, ``nonce`` is 96 random bits, the associated data binds the row to its organization and
     provider, ``key_id`` names the encryption key used (for rotation). ``hint`` is the last four
     characters, for recognition; the key itself is never returned by the API.

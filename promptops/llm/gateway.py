@@ -24,7 +24,7 @@ Fallbacks and circuit breakers (LiteLLM ``router_settings`` keys)::
 :meth:`LLMGateway.complete` tries the requested model, then its fallbacks in order. Retryable
 errors (429, 5xx, timeouts, connection errors) move on to the next candidate; non-retryable ones
 (400, 401/403, context window) fail at once with the provider's message. A deployment whose
-breaker is open is skipped without sending a request (see :mod:`promptops.breakers`).
+breaker is open is skipped without sending a request (see :mod:`promptops.llm.breakers`).
 
 Direct fast path for OpenAI-compatible servers. ``litellm.acompletion`` costs about 4 ms of CPU
 and 10 ms of wall time per call even against a local server that answers at once (its request
@@ -65,7 +65,7 @@ import orjson
 import yaml
 
 from promptops import telemetry
-from promptops.breakers import BreakerSettings, Clock, Deployment, DeploymentRegistry
+from promptops.llm.breakers import BreakerSettings, Clock, Deployment, DeploymentRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -378,7 +378,7 @@ class LLMGateway:
 
     def provider_status(self) -> list[dict[str, Any]]:
         """One snapshot per configured deployment, in catalog order (see
-        :meth:`promptops.breakers.Deployment.snapshot`), with its ``provider``."""
+        :meth:`promptops.llm.breakers.Deployment.snapshot`), with its ``provider``."""
         return [{**self.deployments.get(name).snapshot(), "provider": entry.provider}
                 for name, entry in self.catalog.entries.items()]
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptops.db.models import ApiKey, Membership, Role
 from promptops.db.repositories import AuditRepository, IdentityRepository, ProjectRepository
-from promptops.security import generate_api_key, hash_api_key
+from promptops.governance.security import generate_api_key, hash_api_key
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promptops.budgets import (
+from promptops.llm.budgets.bounds import (
     DEFAULT_MAX_TOKENS,
     Period,
     Usage,
@@ -29,7 +29,7 @@ from promptops.db.models import BudgetUsage
 from promptops.db.repositories import BudgetRepository
 from promptops.db.repositories.budgets import reserve_periods_on, settle_periods_on
 from promptops.db.repositories.serving import BudgetLimits
-from promptops.gateway import ModelEntry
+from promptops.llm.gateway import ModelEntry
 
 #: Period -> (USD limit field, token limit field) of a project's budget.
 PERIOD_FIELDS = {Period.DAY: ("daily_usd", "daily_tokens"),
@@ -187,7 +187,7 @@ def hold_to_bound(decoding: dict[str, Any], reservation: Reservation | None) -> 
 
 
 #: Prompt tokens a structured-output retry adds besides the previous answer: the fed-back
-#: validation error (bounded to a few hundred characters by promptops.structured).
+#: validation error (bounded to a few hundred characters by promptops.llm.structured).
 FEEDBACK_TOKENS = 200
 
 
@@ -196,7 +196,7 @@ def request_bound(entry: ModelEntry | Sequence[ModelEntry], messages: Sequence[M
     """The most a request can use over ``attempts`` calls at the most expensive of ``entry``:
     call k (1-based) sends the prompt estimate plus (k - 1) x (completion bound +
     :data:`FEEDBACK_TOKENS`) (earlier answers and their errors fed back) and may receive the
-    completion bound; each call is priced by ``promptops.budgets.max_usage``."""
+    completion bound; each call is priced by ``promptops.llm.budgets.bounds.max_usage``."""
     entries = [entry] if isinstance(entry, ModelEntry) else list(entry)
     prompt_tokens = estimate_prompt_tokens(messages)
     completion = completion_token_bound(max_tokens)

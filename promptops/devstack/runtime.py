@@ -10,6 +10,6 @@ def resolve_database_url(settings: Settings) -> str:
     or attached to)."""
     if settings.database_url:
         return settings.database_url
-    from promptops.embedded.postgres import start_postgres
+    from promptops.devstack.postgres import start_postgres
 
     return start_postgres(settings.pgdata)

@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptops import statistics
-from promptops.metrics import METRICS
+from promptops.evaluation import statistics
+from promptops.evaluation.metrics import METRICS
 
 LABEL_CORPUS_METRICS = ("precision", "recall", "f1")
 

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from promptops.metrics import label_metrics, normalize_label
+from promptops.evaluation.metrics import label_metrics, normalize_label
 
 __all__ = [
     "Interval",
@@ -305,7 +305,7 @@ def bootstrap_ci_label_metric(
 
     ``value`` is ``label_metrics(predicted, expected, positive_label)[metric]``; each
     resample recomputes the same quantity on the resampled ``(predicted, expected)`` pairs
-    (vectorised, identical to calling :func:`promptops.metrics.label_metrics` on each
+    (vectorised, identical to calling :func:`promptops.evaluation.metrics.label_metrics` on each
     resample; the resample indices are the ones :func:`bootstrap_ci` would draw).
 
     Args:

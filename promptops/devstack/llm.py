@@ -7,7 +7,7 @@ never imported because it needs the ``llm`` package). The server answers ``/heal
 
 Run in the foreground (this is what ``promptops up`` supervises)::
 
-    python -m promptops.embedded.llm --port 8081 --model PATH --threads 2 --parallel 4
+    python -m promptops.devstack.llm --port 8081 --model PATH --threads 2 --parallel 4
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def write_embedded_models_file(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m promptops.embedded.llm",
+        prog="python -m promptops.devstack.llm",
         description=f"Serve a GGUF model (default: the bundled SmolLM2-135M) as '{MODEL_ALIAS}' "
         "on an OpenAI-compatible HTTP API until SIGTERM/SIGINT.",
     )

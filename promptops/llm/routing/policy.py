@@ -30,7 +30,7 @@ into a :class:`RoutingDecision`:
 
 How the figures are measured (rolling p95 and error rate from the gateway's circuit-breaker
 stats, cost estimate from the prompt and ``max_tokens``, quality from recent evaluations) is
-the business of :mod:`promptops.routing_figures`.
+the business of :mod:`promptops.llm.routing.figures`.
 """
 
 from __future__ import annotations

@@ -118,9 +118,9 @@ def load_golden_sets(cache_dir: Path, *, limit: int, seed: int = 0) -> dict[str,
     """Rows of both golden sets, built from the SpamAssassin corpus and cached as JSONL.
 
     Returns ``{"subject-line": rows, "spam-filter": rows}``. Raises
-    ``promptops.corpus.CorpusUnavailable`` when the corpus cannot be fetched.
+    ``promptops.evaluation.corpus.CorpusUnavailable`` when the corpus cannot be fetched.
     """
-    from promptops.corpus import build_golden_sets, fetch_corpus, write_jsonl
+    from promptops.evaluation.corpus import build_golden_sets, fetch_corpus, write_jsonl
 
     cached = {t.name: cache_dir / f"{t.name}-n{limit}-s{seed}.jsonl" for t in TASKS}
     if all(p.exists() for p in cached.values()):

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptops.client import APIClientError, PromptOpsClient
+from promptops.devstack.client import APIClientError, PromptOpsClient
 
 #: (country, capital) pairs the local model mostly knows.
 CAPITALS = [

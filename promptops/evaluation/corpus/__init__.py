@@ -1,6 +1,6 @@
-"""Public mail corpora turned into golden sets (see :mod:`promptops.corpus.spamassassin`)."""
+"""Public mail corpora turned into golden sets (see :mod:`promptops.evaluation.corpus.spamassassin`)."""
 
-from promptops.corpus.spamassassin import (
+from promptops.evaluation.corpus.spamassassin import (
     DEFAULT_VERSION,
     CorpusUnavailable,
     GoldenSets,
