@@ -1,4 +1,5 @@
-"""Domain errors raised by services and their HTTP mapping (4xx with a message naming the field)."""
+"""The HTTP mapping of the domain errors (:mod:`promptops.errors`): status, a message naming the
+field, and OpenAI's error shape under ``/v1``."""
 
 from __future__ import annotations
 
@@ -7,51 +8,26 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-
-class APIError(Exception):
-    status_code = 400
-    #: Extra response headers (e.g. ``Retry-After`` on a 429).
-    headers: dict[str, str] | None = None
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class Unauthorized(APIError):
-    status_code = 401
+from promptops.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PromptOpsError,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthorized,
+)
 
 
-class Forbidden(APIError):
-    status_code = 403
-
-
-class NotFound(APIError):
-    status_code = 404
-
-
-class Conflict(APIError):
-    status_code = 409
-
-
-class Unprocessable(APIError):
-    status_code = 422
-
-
-class Unavailable(APIError):
-    status_code = 503
-
-
-class RateLimited(APIError):
-    """429 with ``Retry-After`` (seconds) and ``X-RateLimit-Limit`` / ``-Remaining``."""
-
-    status_code = 429
-
-    def __init__(self, message: str, *, limit: int, remaining: int, retry_after_s: int) -> None:
-        super().__init__(message)
-        self.headers = {"Retry-After": str(retry_after_s), "X-RateLimit-Limit": str(limit),
-                        "X-RateLimit-Remaining": str(remaining)}
+#: The API's names for the domain errors of :mod:`promptops.errors` (one hierarchy: services,
+#: the pipeline and activities raise the same classes; this module maps them to HTTP once).
+APIError = PromptOpsError
+Unprocessable = InvalidInput
+Unavailable = ServiceUnavailable
+__all__ = ["APIError", "Conflict", "Forbidden", "NotFound", "RateLimited", "Unauthorized",
+           "Unavailable", "Unprocessable", "api_error_response", "install_handlers",
+           "openai_error", "validation_error_response"]
 
 
 async def api_error_response(request: Request, exc: APIError) -> JSONResponse:
