@@ -17,9 +17,9 @@ from temporalio.client import Client
 from api.errors import Forbidden, RateLimited, Unauthorized, Unavailable
 from promptops.db.models import Role
 from promptops.db.repositories import IdentityRepository
-from promptops.llm.gateway import LLMGateway
 from promptops.governance.ratelimit import hit
 from promptops.governance.security import SecretBox, api_key_prefix, hash_api_key
+from promptops.llm import LLMGateway
 from promptops.settings import Settings
 from promptops.telemetry import temporal_interceptors
 from promptops.ttl_cache import Generation, TTLCache

@@ -19,7 +19,6 @@ from promptops.errors import (
     Unauthorized,
 )
 
-
 #: The API's names for the domain errors of :mod:`promptops.errors` (one hierarchy: services,
 #: the pipeline and activities raise the same classes; this module maps them to HTTP once).
 APIError = PromptOpsError

@@ -33,9 +33,9 @@ from api.routers import (
 )
 from api.services.provider_keys import CREDENTIALS
 from promptops.db.session import get_engine, get_session_factory
-from promptops.llm.gateway import LLMGateway, ModelCatalog
 from promptops.devstack.runtime import resolve_database_url
 from promptops.governance.security import SecretBox
+from promptops.llm import LLMGateway, ModelCatalog
 from promptops.settings import Settings, get_settings
 from promptops.telemetry import (
     MetricsMiddleware,

@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from temporalio.client import Interceptor
 
-    from promptops.llm.gateway import LLMGateway
+    from promptops.llm import LLMGateway
 
 log = logging.getLogger("promptops.telemetry")
 

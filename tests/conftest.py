@@ -21,10 +21,10 @@ import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from temporalio.testing import WorkflowEnvironment  # noqa: E402
+from temporalio.testing import WorkflowEnvironment
 
-from promptops.llm.gateway import ModelCatalog  # noqa: E402
-from tests.support.stub_llm import StubConfig, StubLLMServer  # noqa: E402
+from promptops.llm import ModelCatalog
+from tests.support.stub_llm import StubConfig, StubLLMServer
 
 STATE = Path(os.environ.get("PROMPTOPS_TEST_STATE", "/tmp/promptops-test-state"))
 
@@ -32,7 +32,7 @@ STATE = Path(os.environ.get("PROMPTOPS_TEST_STATE", "/tmp/promptops-test-state")
 @pytest.fixture(autouse=True)
 async def _close_gateways() -> AsyncIterator[None]:
     """Close the fast-path sessions of the gateways a test made (aiohttp warns otherwise)."""
-    from promptops.llm.gateway import aclose_all
+    from promptops.llm import aclose_all
 
     yield
     await aclose_all()

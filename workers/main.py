@@ -18,8 +18,8 @@ from activities.approval.activities import ApprovalActivities
 from activities.deployment.activities import DeploymentActivities
 from activities.evaluation.activities import EvaluationActivities
 from activities.provider_health.activities import ProviderHealthActivities
-from promptops.llm.gateway import LLMGateway, ModelCatalog, aclose_all
 from promptops.devstack.runtime import resolve_database_url
+from promptops.llm import LLMGateway, ModelCatalog, aclose_all
 from promptops.settings import Settings, get_settings
 from promptops.telemetry import setup_tracing, temporal_interceptors
 from workflows.approval.workflow import ApprovalWorkflow

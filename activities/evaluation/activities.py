@@ -32,7 +32,6 @@ from activities.evaluation.types import (
     PlanEvaluationInput,
     PlanEvaluationResult,
 )
-from promptops.llm.budgets.guard import BudgetExhausted, BudgetGuard, Reservation, hold_to_bound
 from promptops.db.models import (
     Dataset,
     Evaluation,
@@ -45,11 +44,17 @@ from promptops.db.models import (
 from promptops.db.repositories import BudgetRepository
 from promptops.db.repositories.serving import BudgetLimits
 from promptops.db.session import get_engine, get_session_factory
+from promptops.evaluation.metrics import (
+    METRICS,
+    extract_label,
+    score_example,
+    validate_metric_names,
+)
 from promptops.evaluation.summary import ExampleRow, summarize
-from promptops.llm.gateway import GatewayError, LLMGateway, ModelEntry
-from promptops.evaluation.metrics import METRICS, extract_label, score_example, validate_metric_names
-from promptops.llm.routing.policy import NoEligibleModel
+from promptops.llm import GatewayError, LLMGateway, ModelEntry
+from promptops.llm.budgets.guard import BudgetExhausted, BudgetGuard, Reservation, hold_to_bound
 from promptops.llm.routing.figures import resolve_policy_route
+from promptops.llm.routing.policy import NoEligibleModel
 from promptops.llm.templating import PromptContent, TemplateError
 
 log = logging.getLogger(__name__)

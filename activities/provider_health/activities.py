@@ -23,7 +23,7 @@ from activities.provider_health.types import (
 )
 from promptops.db.models.gateway import ProviderHealthCheck
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import GatewayError, LLMGateway, redact_secrets
+from promptops.llm import GatewayError, LLMGateway, redact_secrets
 
 #: Namespace of the row ids (``uuid5``); fixed forever so retries map to the same ids.
 HEALTH_NAMESPACE = uuid.UUID("0b7c4d38-5f0e-4c55-9a43-6d1f8e1c2a90")
@@ -57,7 +57,7 @@ class ProviderHealthActivities:
         checked_at = datetime.now(UTC).isoformat()
         try:
             # credentials=None: the deployment's own key from the model list, never a tenant's.
-            done = await self._gateway._call(entry, PROBE_MESSAGES, {"max_tokens": 1}, None,
+            done = await self._gateway.call_deployment(entry, PROBE_MESSAGES, {"max_tokens": 1}, None,
                                              None)
         except GatewayError as err:
             return ProviderCheck(

@@ -38,14 +38,14 @@ from api.errors import APIError
 from api.schemas.budgets import BudgetUpdate
 from api.services.identity import record_audit
 from api.services.prompts import PromptService
-from promptops.llm.budgets.guard import PERIOD_FIELDS, BudgetExhausted, Reservation
-from promptops.llm.budgets.guard import BudgetGuard as _CoreGuard
+from promptops.db.models import ProjectBudget, Role
+from promptops.db.repositories import BudgetRepository
 from promptops.llm.budgets.bounds import (
     period_end,
     period_start,
 )
-from promptops.db.models import ProjectBudget, Role
-from promptops.db.repositories import BudgetRepository
+from promptops.llm.budgets.guard import PERIOD_FIELDS, BudgetExhausted, Reservation
+from promptops.llm.budgets.guard import BudgetGuard as _CoreGuard
 
 LIMIT_FIELDS = ("daily_usd", "monthly_usd", "daily_tokens", "monthly_tokens")
 

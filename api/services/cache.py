@@ -17,9 +17,9 @@ from api.errors import NotFound
 from api.schemas.cache import CachePurge, CacheSettingsUpdate
 from api.services.identity import record_audit
 from api.services.prompts import PromptService
-from promptops.llm.cache import CacheSettings, ResponseCache
 from promptops.db.models import Project, PromptVersion, Role
 from promptops.db.repositories import PromptRepository
+from promptops.llm.cache import CacheSettings, ResponseCache
 
 
 def stored_settings(project: Project) -> CacheSettings:

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Principal
 from api.errors import Conflict, NotFound, Unprocessable
 from api.services.prompts import PromptService
-from promptops.evaluation.dataset_io import DatasetFormatError, parse_dataset
 from promptops.db.models import Dataset
 from promptops.db.repositories import DatasetRepository
+from promptops.evaluation.dataset_io import DatasetFormatError, parse_dataset
 
 
 class DatasetService:

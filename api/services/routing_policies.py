@@ -19,14 +19,14 @@ from api.services.identity import record_audit
 from api.services.prompts import PromptService
 from promptops.db.models import Role, RoutingPolicy
 from promptops.db.repositories.routing import RoutingPolicyRepository
-from promptops.llm.gateway import LLMGateway, UnknownModelError
+from promptops.llm import LLMGateway, UnknownModelError
+from promptops.llm.routing.figures import decide, spec_of
 from promptops.llm.routing.policy import (
     NoEligibleModel,
     RoutingPolicySpec,
     UnknownPolicyModel,
     is_valid_policy_name,
 )
-from promptops.llm.routing.figures import decide, spec_of
 
 
 def _summary(row: RoutingPolicy) -> dict[str, Any]:

@@ -39,6 +39,22 @@ from api.services.budgets import BudgetExceeded, BudgetGuard, Reservation
 from api.services.prompts import PromptService, version_content
 from api.services.provider_keys import provider_credential
 from promptops import telemetry
+from promptops.db.driver import atomic
+from promptops.db.models import ENVIRONMENT_LABELS, PromptVersion
+from promptops.db.repositories import PromptRepository, RunRepository
+from promptops.db.repositories.runs import RunRecord
+from promptops.db.repositories.serving import ProjectFacts, Served, ServingRepository
+from promptops.governance.security import DecryptionError, SecretBox
+from promptops.governance.traffic import choose_arm
+from promptops.llm import (
+    Completion,
+    GatewayError,
+    LLMGateway,
+    ModelEntry,
+    ProviderOverride,
+    StreamDelta,
+    StreamDone,
+)
 from promptops.llm.budgets.guard import hold_to_bound
 from promptops.llm.cache import (
     CachedResponse,
@@ -49,23 +65,8 @@ from promptops.llm.cache import (
     params_key,
     semantic_text,
 )
-from promptops.db.driver import atomic
-from promptops.db.models import ENVIRONMENT_LABELS, PromptVersion
-from promptops.db.repositories import PromptRepository, RunRepository
-from promptops.db.repositories.runs import RunRecord
-from promptops.db.repositories.serving import ProjectFacts, Served, ServingRepository
-from promptops.llm.gateway import (
-    Completion,
-    GatewayError,
-    LLMGateway,
-    ModelEntry,
-    ProviderOverride,
-    StreamDelta,
-    StreamDone,
-)
-from promptops.llm.routing.policy import NoEligibleModel, RoutingDecision
 from promptops.llm.routing.figures import resolve_policy_route
-from promptops.governance.security import DecryptionError, SecretBox
+from promptops.llm.routing.policy import NoEligibleModel, RoutingDecision
 from promptops.llm.structured import (
     StructuredOutputError,
     complete_structured,
@@ -75,7 +76,6 @@ from promptops.llm.structured import (
     validate_output,
 )
 from promptops.llm.templating import TemplateError
-from promptops.governance.traffic import choose_arm
 
 #: Calls (first answer + retries with the validation error fed back) for a JSON Schema.
 STRUCTURED_MAX_ATTEMPTS = 3

@@ -6,9 +6,8 @@ Create Date: 2026-11-23 08:07:44.240461
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import pgvector.sqlalchemy
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0001'

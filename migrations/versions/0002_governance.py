@@ -7,8 +7,8 @@ Create Date: 2026-11-23 11:07:24.370313
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0002'

@@ -214,8 +214,8 @@ def bootstrap_key(
 
     from promptops.cli.evals import fail
     from promptops.db.session import get_engine, get_session_factory
-    from promptops.governance.identity import IssuedKey, bootstrap_admin
     from promptops.devstack.runtime import resolve_database_url
+    from promptops.governance.identity import IssuedKey, bootstrap_admin
     from promptops.governance.security import InvalidSecret
     from promptops.settings import get_settings
 

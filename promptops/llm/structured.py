@@ -35,7 +35,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from promptops.llm.gateway import Completion, ModelEntry
+from promptops.llm import Completion, ModelEntry
 
 DEFAULT_MAX_ATTEMPTS = 3
 

@@ -311,7 +311,7 @@ class WorkflowBench:
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
-    from promptops.llm.gateway import LLMGateway, ModelCatalog, aclose_all
+    from promptops.llm import LLMGateway, ModelCatalog, aclose_all
     from workflows.evaluation.types import BatchEvaluationInput
 
     info = machine()

@@ -703,7 +703,7 @@ def serve_instrumented(port: int) -> None:
     from api.services.runs import RunService
     from promptops.db.repositories import RunRepository
     from promptops.db.repositories.serving import ServingRepository
-    from promptops.llm.gateway import LLMGateway
+    from promptops.llm import LLMGateway
 
     wall: dict[str, float] = defaultdict(float)
     count: dict[str, int] = defaultdict(int)

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from promptops.db.models import AuditLog, Role
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import ModelCatalog
+from promptops.llm import ModelCatalog
 from tests.support.apps import issue_key, running_app
 from workers.main import build_worker
 

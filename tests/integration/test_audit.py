@@ -21,8 +21,8 @@ from temporalio.worker import Worker
 
 from promptops.db.models import Role
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import ModelCatalog
 from promptops.governance.identity import IssuedKey
+from promptops.llm import ModelCatalog
 from tests.support.apps import RunningApp, issue_key, running_app
 from tests.support.evals import make_eval_fixture
 

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from promptops.llm.budgets.bounds import estimate_prompt_tokens, max_usage
 from promptops.db.models import AuditLog, BudgetUsage, Role, Run
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import ModelCatalog
+from promptops.llm import ModelCatalog
+from promptops.llm.budgets.bounds import estimate_prompt_tokens, max_usage
 from tests.support.apps import RunningApp, issue_key, running_app
 from tests.support.stub_llm import StubLLMServer
 

@@ -15,15 +15,6 @@ import pytest
 from sqlalchemy import event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promptops.llm.cache import (
-    _GET_EXACT,
-    CachedResponse,
-    ResponseCache,
-    embed_text,
-    exact_cache_key,
-    params_key,
-    semantic_text,
-)
 from promptops.db.models import (
     AuditLog,
     CacheEntry,
@@ -35,7 +26,16 @@ from promptops.db.models import (
     SemanticCacheEntry,
 )
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import ModelCatalog
+from promptops.llm import ModelCatalog
+from promptops.llm.cache import (
+    _GET_EXACT,
+    CachedResponse,
+    ResponseCache,
+    embed_text,
+    exact_cache_key,
+    params_key,
+    semantic_text,
+)
 from tests.support.apps import RunningApp, issue_key, running_app
 
 #: A long template shared by every call of the version (what peers embed).

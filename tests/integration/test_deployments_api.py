@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from promptops.db.models import Deployment, PromptVersionStatus, Role
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import ModelCatalog
+from promptops.llm import ModelCatalog
 from tests.support.apps import issue_key, running_app
 from tests.support.canary import canary_worker, make_versions
 from workflows.search_attributes import DEPLOYMENT_ID, PROMPT_VERSION

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from promptops.db.models import Role
-from promptops.llm.gateway import GatewayError, LLMGateway, ModelCatalog
+from promptops.llm import GatewayError, LLMGateway, ModelCatalog
 from tests.support.apps import issue_key, running_app
 from tests.support.stub_llm import StubConfig, StubLLMServer
 from tests.support.stubs import FakeClock, fallback_catalog, reset, two_stubs

@@ -11,7 +11,7 @@ from typing import Any
 import litellm
 import pytest
 
-from promptops.llm.gateway import GatewayError, LLMGateway, ModelCatalog
+from promptops.llm import GatewayError, LLMGateway, ModelCatalog
 from tests.support.stub_llm import StubConfig, StubLLMServer, free_port
 from tests.support.stubs import reset
 
@@ -80,9 +80,9 @@ async def test_fast_path_answers_without_litellm(stub: StubLLMServer,
     assert calls.count == 0 and stub.cfg.calls == 3
     assert stub.cfg.requests[-1]["model"] == "stub"  # the openai/ prefix is stripped
     assert stub.cfg.authorizations[-1] == "Bearer none"
-    client = gw._http
+    client = gw.direct._http
     await gw.aclose()
-    assert client is not None and client.closed and gw._http is None
+    assert client is not None and client.closed and gw.direct._http is None
     c = await gw.complete(MSG)  # a closed gateway opens a new pool on its next call
     assert c.output == "alpha beta gamma delta"
     await gw.aclose()
@@ -139,7 +139,7 @@ async def test_http_errors_classify_like_litellm(stub: StubLLMServer, status: in
 
 
 def test_non_json_error_body_keeps_the_text() -> None:
-    from promptops.llm.gateway import _http_error
+    from promptops.llm.providers.openai_compatible import http_error as _http_error
 
     err = _http_error(502, b"<html>bad gateway</html>")
     assert (err.retryable, err.status_code) == (True, 502) and "bad gateway" in str(err)
@@ -254,7 +254,9 @@ async def test_other_deployments_keep_litellm(stub: StubLLMServer,
 
 async def test_extra_headers_and_tenant_key(stub: StubLLMServer,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from promptops.llm.gateway import ProviderOverride, _openai_request
+    from promptops.llm import ProviderOverride
+    from promptops.llm.providers.common import request_kwargs
+    from promptops.llm.providers.openai_compatible import openai_request as _openai_request
 
     LiteLLMCalls(monkeypatch, fail=True)
     data = stub.model_list()
@@ -263,7 +265,7 @@ async def test_extra_headers_and_tenant_key(stub: StubLLMServer,
     await gw.complete(MSG, credentials=ProviderOverride(api_key="sk-tenant-123456"))
     assert stub.cfg.authorizations[-1] == "Bearer sk-tenant-123456"
     await gw.aclose()
-    kwargs = gw._request_kwargs(gw.catalog.get("stub"), None, None, None)
+    kwargs = request_kwargs(gw.catalog.get("stub"), None, None, None)
     url, headers, _ = _openai_request(MSG, kwargs)
     assert url == f"{stub.base_url}/chat/completions"
     assert headers["X-Team"] == "blue" and headers["Authorization"] == "Bearer none"

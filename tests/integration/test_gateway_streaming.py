@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from promptops.llm.breakers import BreakerState
-from promptops.llm.gateway import (
+from promptops.llm import (
     Completion,
     GatewayError,
     LLMGateway,
@@ -19,6 +18,7 @@ from promptops.llm.gateway import (
     StreamEvent,
     UnknownModelError,
 )
+from promptops.llm.breakers import BreakerState
 from tests.support.stub_llm import StubLLMServer
 from tests.support.stubs import FakeClock, fallback_catalog, reset, two_stubs
 

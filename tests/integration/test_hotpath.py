@@ -16,7 +16,7 @@ from api.main import create_app
 from promptops.db.driver import RequestConnection, atomic, execute, fetchone, request_pool
 from promptops.db.models import Role, Run
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import ModelCatalog
+from promptops.llm import ModelCatalog
 from tests.support import apps as support
 from tests.support.apps import issue_key
 

@@ -24,9 +24,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from promptops.db.models import ApiKey, Role
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import ModelCatalog
 from promptops.governance.identity import IssuedKey, issue_api_key
 from promptops.governance.security import generate_api_key, hash_api_key
+from promptops.llm import ModelCatalog
 from tests.support.apps import ENCRYPTION_KEY, SECRET_KEY, RunningApp, issue_key, running_app
 from tests.support.stub_llm import StubLLMServer
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from promptops.db.models import Run
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import ModelCatalog
+from promptops.llm import ModelCatalog
 from tests.support.apps import issue_key, serving_app
 from tests.support.stub_llm import StubLLMServer
 

@@ -13,7 +13,7 @@ from sqlalchemy import event, update
 from api.main import create_app
 from promptops.db.models import ApiKey
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import ModelCatalog
+from promptops.llm import ModelCatalog
 from tests.support import apps
 from tests.support.apps import issue_key
 

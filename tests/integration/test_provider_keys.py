@@ -13,9 +13,9 @@ from temporalio.testing import WorkflowEnvironment
 from api.services.provider_keys import provider_api_key, provider_credential
 from promptops.db.models import ProviderCredential, Role
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import ModelCatalog
 from promptops.governance.identity import IssuedKey
 from promptops.governance.security import DecryptionError, SecretBox
+from promptops.llm import ModelCatalog
 from tests.support.apps import RunningApp, issue_key, running_app
 from tests.support.stub_llm import StubLLMServer
 

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from promptops.db.models.gateway import RateLimitWindow
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import ModelCatalog
 from promptops.governance.ratelimit import hit
+from promptops.llm import ModelCatalog
 from tests.support.apps import RunningApp, issue_key, running_app
 
 

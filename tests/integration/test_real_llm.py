@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from promptops.devstack.demo import SPAM_TASK
 from promptops.devstack.llm import find_smollm2_gguf, start_llm_server
-from promptops.llm.gateway import ModelCatalog
+from promptops.llm import ModelCatalog
 from tests.support.apps import issue_key, running_app
 from tests.support.evals import wait_for_eval
 from tests.support.stub_llm import free_port

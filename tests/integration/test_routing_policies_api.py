@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from promptops.db.models import AuditLog, EvaluationResult, Role, Run
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import LLMGateway, ModelCatalog
-from promptops.llm.routing.policy import NoEligibleModel
+from promptops.llm import LLMGateway, ModelCatalog
 from promptops.llm.routing.figures import PolicyNotFound, resolve_policy_route
+from promptops.llm.routing.policy import NoEligibleModel
 from tests.support.apps import RunningApp, issue_key, running_app
 from tests.support.stub_llm import StubLLMServer
 

@@ -28,7 +28,7 @@ from promptops.db.models import (
     Role,
 )
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import ModelCatalog
+from promptops.llm import ModelCatalog
 from tests.support.apps import RunningApp, issue_key, running_app
 
 B = dict[str, str]

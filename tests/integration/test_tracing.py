@@ -14,7 +14,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from promptops import telemetry
-from promptops.llm.gateway import ModelCatalog
+from promptops.llm import ModelCatalog
 from tests.support.apps import issue_key, running_app
 from tests.support.evals import make_eval_fixture, wait_for_eval
 from workers.main import build_worker

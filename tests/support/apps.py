@@ -16,8 +16,8 @@ from temporalio.client import Client
 from api.main import create_app
 from promptops.db.models import Role
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import ModelCatalog
 from promptops.governance.identity import IssuedKey, bootstrap_admin
+from promptops.llm import ModelCatalog
 from promptops.settings import Settings
 
 #: One pair of secrets per test session (the app and key issuing must agree).

@@ -47,7 +47,7 @@ async def run(args: argparse.Namespace) -> None:
     from temporalio.worker import Worker
 
     import workers.main
-    from promptops.llm.gateway import ModelCatalog
+    from promptops.llm import ModelCatalog
 
     catalog = ModelCatalog.load(Path(args.models_file))
     client = await _connect(args.temporal, args.connect_timeout)

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from promptops.llm import ModelCatalog
 from promptops.llm.breakers import (
     BreakerSettings,
     BreakerState,
@@ -15,7 +16,6 @@ from promptops.llm.breakers import (
     Health,
     nearest_rank,
 )
-from promptops.llm.gateway import ModelCatalog
 
 
 class FakeClock:

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from promptops.llm.budgets.guard import format_usd
 from promptops.llm.budgets.bounds import (
     DEFAULT_MAX_TOKENS,
     Period,
@@ -17,6 +16,7 @@ from promptops.llm.budgets.bounds import (
     period_end,
     period_start,
 )
+from promptops.llm.budgets.guard import format_usd
 
 
 def test_prompt_estimate_is_chars_over_four_rounded_up_plus_chat_overhead() -> None:

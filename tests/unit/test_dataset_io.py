@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from promptops.evaluation.dataset_io import DatasetFormatError, parse_csv, parse_dataset, parse_jsonl
+from promptops.evaluation.dataset_io import (
+    DatasetFormatError,
+    parse_csv,
+    parse_dataset,
+    parse_jsonl,
+)
 
 
 def test_jsonl_rows_and_blank_lines() -> None:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from promptops.llm.gateway import ModelCatalog
+from promptops.llm import ModelCatalog
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"

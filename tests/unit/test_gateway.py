@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from promptops.llm.gateway import GatewayError, LLMGateway, ModelCatalog, UnknownModelError
+from promptops.llm import GatewayError, LLMGateway, ModelCatalog, UnknownModelError
 from tests.support.stub_llm import StubConfig, StubLLMServer
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from promptops.llm.gateway import Completion, ModelCatalog, ModelEntry
+from promptops.llm import Completion, ModelCatalog, ModelEntry
 from promptops.llm.structured import (
     StructuredOutputError,
     check_schema,

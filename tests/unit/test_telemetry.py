@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from promptops import telemetry
-from promptops.llm.gateway import LLMGateway, ModelCatalog
+from promptops.llm import LLMGateway, ModelCatalog
 from promptops.telemetry import Metrics, current_trace_id, llm_span, register_gateway
 
 

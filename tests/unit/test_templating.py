@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from promptops.llm.templating import PromptContent, TemplateError, render, used_variables, validate_template
+from promptops.llm.templating import (
+    PromptContent,
+    TemplateError,
+    render,
+    used_variables,
+    validate_template,
+)
 
 
 def test_used_variables_finds_names_in_expressions_and_blocks() -> None:

@@ -51,7 +51,7 @@ from activities.evaluation.types import (
 )
 from promptops.db.models import AuditLog, Role
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import ModelCatalog
+from promptops.llm import ModelCatalog
 from workflows.approval.types import (
     ALREADY_DECIDED,
     NOT_A_REVIEWER,

@@ -7,7 +7,7 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from promptops.llm.gateway import ModelCatalog
+from promptops.llm import ModelCatalog
 from tests.support.evals import make_eval_fixture, wait_for_eval
 from workers.main import build_worker
 from workflows.evaluation.types import BatchEvaluationInput

@@ -36,7 +36,7 @@ from promptops.db.models import (
     Run,
 )
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import ModelCatalog
+from promptops.llm import ModelCatalog
 from tests.support import apps
 from tests.support.apps import RunningApp, issue_key
 from tests.support.canary import Fixture, make_versions

@@ -29,7 +29,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from promptops.devstack.postgres import conninfo_kwargs
 from promptops.devstack.temporal import temporal_binary
-from promptops.llm.gateway import ModelCatalog
+from promptops.llm import ModelCatalog
 from tests.support.evals import make_eval_fixture, wait_for_eval
 from tests.support.stub_llm import StubConfig, StubLLMServer, free_port
 from tests.support.worker_process import LOADED_LINE, READY_LINE

@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from promptops.db.models import Run
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import ModelCatalog
+from promptops.llm import ModelCatalog
 from tests.support.evals import make_eval_fixture, wait_for_eval
 from tests.support.stub_llm import StubLLMServer
 from workers.main import build_worker

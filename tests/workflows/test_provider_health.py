@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 from activities.provider_health.activities import ProviderHealthActivities, check_id
 from promptops.db.models.gateway import ProviderHealthCheck
 from promptops.db.session import get_session_factory
-from promptops.llm.gateway import LLMGateway, ModelCatalog
+from promptops.llm import LLMGateway, ModelCatalog
 from tests.support.stub_llm import StubLLMServer
 from workflows.provider_health.schedule import ensure_health_check_schedule
 from workflows.provider_health.types import (

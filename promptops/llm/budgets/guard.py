@@ -15,6 +15,12 @@ from typing import Any
 from psycopg import AsyncConnection
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promptops.db.driver import RequestConnection, fetchone, side_pool
+from promptops.db.models import BudgetUsage
+from promptops.db.repositories import BudgetRepository
+from promptops.db.repositories.budgets import reserve_periods_on, settle_periods_on
+from promptops.db.repositories.serving import BudgetLimits
+from promptops.llm import ModelEntry
 from promptops.llm.budgets.bounds import (
     DEFAULT_MAX_TOKENS,
     Period,
@@ -24,12 +30,6 @@ from promptops.llm.budgets.bounds import (
     max_usage,
     period_start,
 )
-from promptops.db.driver import RequestConnection, fetchone, side_pool
-from promptops.db.models import BudgetUsage
-from promptops.db.repositories import BudgetRepository
-from promptops.db.repositories.budgets import reserve_periods_on, settle_periods_on
-from promptops.db.repositories.serving import BudgetLimits
-from promptops.llm.gateway import ModelEntry
 
 #: Period -> (USD limit field, token limit field) of a project's budget.
 PERIOD_FIELDS = {Period.DAY: ("daily_usd", "daily_tokens"),

@@ -29,11 +29,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promptops.llm.budgets.bounds import completion_token_bound, estimate_prompt_tokens
 from promptops.db.models import RoutingPolicy
 from promptops.db.repositories.routing import RoutingPolicyRepository
-from promptops.llm.gateway import GatewayError, LLMGateway
 from promptops.evaluation.metrics import METRICS
+from promptops.llm import GatewayError, LLMGateway
+from promptops.llm.budgets.bounds import completion_token_bound, estimate_prompt_tokens
 from promptops.llm.routing.policy import (
     POLICY_PREFIX,
     CandidateFigures,
