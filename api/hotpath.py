@@ -1,27 +1,18 @@
 """The gateway's hot path: ``POST /api/v1/generate`` and ``POST /v1/chat/completions`` served
-without FastAPI's per-request machinery and without SQLAlchemy.
+without FastAPI's per-request machinery. A transport and nothing more:
 
-Issue 4 sets the gateway's overhead at <= 3 ms (P50) over a direct call to the provider, with
-the run record and the budget reservation included. Measured on a 2-core box, FastAPI's
-routing, dependency solving, body and response-model handling cost about 1.2 ms per request,
-and an ``AsyncSession`` (checkout, greenlet bridge, ``BEGIN``/``COMMIT``, reset on return) about
-0.5 ms more: together most of the budget. So this ASGI middleware, placed right inside the metrics
-and tracing middleware and before Starlette's own middleware and router, answers those two routes
-itself:
-
-1. the body is parsed once (JSON, then the route's own pydantic model: the same schema as the
+1. parse: the body once (JSON, then the route's own pydantic model: the same schema as the
    OpenAPI document; FastAPI's 422 shape on errors);
-2. the caller is authenticated by :func:`api.deps.get_principal` (the same code, the principal
-   cache, the key's rate limit) and must be an Editor;
-3. the route's own endpoint function (:func:`api.routers.runs.generate`,
-   :func:`api.routers.openai_compat.chat_completions`) runs with a
-   :class:`promptops.db.driver.RequestConnection` in place of the request's session: the raw
-   statements of the path (serving lookup, provider key, exact cache, run insert, budget
-   settlement) run on an autocommit psycopg connection, the run insert and the settlement in
-   one transaction sent in one round trip, and any ORM code the request still reaches (policy
-   routing, error explanations) gets a session of its own;
-4. errors become the same responses as FastAPI's handlers give (:mod:`api.errors`).
+2. authenticate: :func:`api.deps.authorize` (the same function ``require_role`` calls: the
+   principal cache, the key's rate limit), role Editor;
+3. call the service: :class:`api.services.serving.ServingService`, which the FastAPI routes
+   call too (the model-call pipeline on its own autocommit connection);
+4. serialise: the same response builders as the routes (:func:`api.schemas.runs.run_result`,
+   :func:`api.schemas.openai_compat.completion_object`); errors through the same handlers
+   (:mod:`api.errors`).
 
+Why it exists: measured on a 2-core box, FastAPI's routing, dependency solving, body and
+response-model handling cost about 1.2 ms per request, most of the gateway's overhead budget.
 Streaming requests (``"stream": true``), bodies that are not JSON, and every other route go to
 the FastAPI app unchanged. ``PROMPTOPS_HOT_PATH=0`` sends everything there.
 """
@@ -29,6 +20,7 @@ the FastAPI app unchanged. ``PROMPTOPS_HOT_PATH=0`` sends everything there.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,12 +32,11 @@ from pydantic_core import to_json
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from api.deps import get_principal
+from api.deps import authorize
 from api.errors import APIError, api_error_response, validation_error_response
-from api.routers import openai_compat, runs
-from api.schemas.openai_compat import ChatCompletionRequest
-from api.schemas.runs import GenerateRequest, RunResult
-from promptops.db.driver import RequestConnection, request_pool
+from api.schemas.openai_compat import ChatCompletionRequest, completion_object
+from api.schemas.runs import GenerateRequest, RunResult, run_result
+from api.services.serving import ServingService
 from promptops.db.models import Role
 
 logger = logging.getLogger(__name__)
@@ -57,28 +48,20 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 _RUN_RESULT: TypeAdapter[RunResult] = TypeAdapter(RunResult)
 
 
-async def _generate(request: Request, db: RequestConnection, body: Any) -> bytes:
-    state = request.app.state
-    result = await runs.generate(body, db, await _editor(request, db), state.gateway,
-                                 state.secret_box)
+async def _generate(request: Request, body: Any) -> bytes:
+    service = ServingService(request.app.state.pipeline, await authorize(request, Role.EDITOR))
+    result = run_result(await service.generate(body))
     return _RUN_RESULT.dump_json(_RUN_RESULT.validate_python(result))
 
 
-async def _chat_completions(request: Request, db: RequestConnection, body: Any) -> bytes:
-    state = request.app.state
-    result = await openai_compat.chat_completions(
-        body, request, db, await _editor(request, db), state.gateway, state.secret_box)
-    return to_json(result)
-
-
-async def _editor(request: Request, db: RequestConnection) -> Any:
-    principal = await get_principal(request, db)  # type: ignore[arg-type]
-    principal.require(Role.EDITOR)
-    return principal
+async def _chat_completions(request: Request, body: Any) -> bytes:
+    service = ServingService(request.app.state.pipeline, await authorize(request, Role.EDITOR))
+    outcome = await service.chat_completion(body, request.headers.get("openai-project"))
+    return to_json(completion_object(outcome, int(time.time())))
 
 
 #: path -> (body model, handler producing the JSON answer)
-ROUTES: dict[str, tuple[type[BaseModel], Callable[..., Awaitable[bytes]]]] = {
+ROUTES: dict[str, tuple[type[BaseModel], Callable[[Request, Any], Awaitable[bytes]]]] = {
     "/api/v1/generate": (GenerateRequest, _generate),
     "/v1/chat/completions": (ChatCompletionRequest, _chat_completions),
 }
@@ -131,17 +114,7 @@ class HotPath:
                 raise RequestValidationError(
                     [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)],
                     body=data) from None
-            state = request.app.state
-            async with RequestConnection(await request_pool(state.session_factory.kw["bind"]),
-                                         state.session_factory,
-                                         durable=state.settings.run_commit == "durable") as db:
-                try:
-                    content = await handler(request, db, body)
-                    await db.commit()
-                except BaseException:
-                    await db.rollback()
-                    raise
-            response = Response(content, media_type="application/json")
+            response = Response(await handler(request, body), media_type="application/json")
         except APIError as exc:
             response = await api_error_response(request, exc)
         except RequestValidationError as exc:

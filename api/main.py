@@ -31,11 +31,14 @@ from api.routers import (
     routing_policies,
     runs,
 )
-from api.services.provider_keys import CREDENTIALS
+from promptops.db.connection import close_pools
 from promptops.db.session import get_engine, get_session_factory
 from promptops.devstack.runtime import resolve_database_url
+from promptops.governance.auth import Authenticator
 from promptops.governance.security import SecretBox
 from promptops.llm import LLMGateway, ModelCatalog
+from promptops.llm.credentials import CREDENTIALS
+from promptops.llm.pipeline import Pipeline
 from promptops.settings import Settings, get_settings
 from promptops.telemetry import (
     MetricsMiddleware,
@@ -60,9 +63,14 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.temporal = None
         app.state.server_secret = settings.server_secret()
         app.state.secret_box = SecretBox(settings.data_encryption_key())
+        app.state.authenticator = Authenticator(url, app.state.server_secret,
+                                                cache_ttl_s=settings.auth_cache_ttl_s)
+        app.state.pipeline = Pipeline(app.state.gateway, url, secret_box=app.state.secret_box,
+                                      durable=settings.run_commit == "durable")
         CREDENTIALS.ttl_s = settings.auth_cache_ttl_s
         yield
         await app.state.gateway.aclose()  # the gateway's pooled provider connections
+        await close_pools()
         await get_engine(url).dispose()
 
     app = FastAPI(

@@ -18,6 +18,8 @@ polar's ``PolarError`` (``server/polar/exceptions.py``), which carries its statu
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "BudgetExceeded",
     "Conflict",
@@ -111,15 +113,17 @@ class BudgetExceeded(PromptOpsError):
 class ProviderFailed(PromptOpsError):
     """The model call failed at the provider (after fallbacks): 502 by default; the pipeline
     sets 400 for a provider's refusal of the request, 429 for its rate limit and 503 when every
-    deployment's breaker was open. ``retryable`` follows the provider's error."""
+    deployment's breaker was open. ``retryable`` follows the provider's error; ``attempts``
+    lists the deployments tried (``{"model", "error", "status"}``)."""
 
     status_code = 502
 
     def __init__(self, message: str, *, status_code: int = 502, retryable: bool = False,
-                 field: str | None = None) -> None:
+                 attempts: list[dict[str, Any]] | None = None, field: str | None = None) -> None:
         super().__init__(message, field=field)
         self.status_code = status_code
         self.retryable = retryable
+        self.attempts = list(attempts or [])
 
 
 class ServiceUnavailable(PromptOpsError):

@@ -24,7 +24,7 @@ OpenTelemetry GenAI semantic conventions
 
 Metrics
 -------
-Prometheus series in a registry of their own (:data:`METRICS`), served by the API at
+Prometheus series in a registry of their own (:data:`PROMETHEUS`), served by the API at
 ``GET /metrics`` (:func:`metrics_exposition`):
 
 ==========================================  =========  ===========================================
@@ -69,7 +69,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("promptops.telemetry")
 
 __all__ = [
-    "CONTENT_TYPE_LATEST", "METRICS", "LLMSpan", "Metrics", "MetricsMiddleware",
+    "CONTENT_TYPE_LATEST", "PROMETHEUS", "LLMSpan", "Metrics", "MetricsMiddleware",
     "current_trace_id", "llm_span", "metrics_exposition", "record_budget_rejection",
     "record_cache_hit", "record_llm_call", "register_gateway", "setup_tracing",
     "temporal_interceptors",
@@ -360,7 +360,7 @@ class Metrics:
 
 
 #: The process's metrics (the API serves them at ``/metrics``).
-METRICS = Metrics()
+PROMETHEUS = Metrics()
 
 
 def record_llm_call(model: str, outcome: str, latency_ms: float | None = None,
@@ -368,28 +368,28 @@ def record_llm_call(model: str, outcome: str, latency_ms: float | None = None,
     """Count one LLM request: ``outcome`` is ``ok``, ``error`` or ``cache_hit``; ``latency_ms``
     (ms, provider calls only: a cache hit's is not observed), ``tokens_in`` / ``tokens_out``
     (tokens) and ``cost_usd`` (USD, 0 for a cache hit) are added to their counters."""
-    METRICS.record_llm_call(model, outcome, latency_ms, tokens_in, tokens_out, cost_usd)
+    PROMETHEUS.record_llm_call(model, outcome, latency_ms, tokens_in, tokens_out, cost_usd)
 
 
 def record_cache_hit(kind: str) -> None:
     """Count one gateway cache hit; ``kind`` is ``exact`` or ``semantic``."""
-    METRICS.cache_hits.labels(kind).inc()
+    PROMETHEUS.cache_hits.labels(kind).inc()
 
 
 def record_budget_rejection() -> None:
     """Count one request refused (HTTP 429) because a project budget was exhausted."""
-    METRICS.budget_rejections.inc()
+    PROMETHEUS.budget_rejections.inc()
 
 
 def register_gateway(gateway: LLMGateway, metrics: Metrics | None = None) -> None:
     """Show ``gateway``'s breaker states as ``promptops_circuit_breaker_state`` (read at scrape
     time; the gateway is held weakly)."""
-    (metrics or METRICS).breakers.add(gateway)
+    (metrics or PROMETHEUS).breakers.add(gateway)
 
 
 def metrics_exposition(metrics: Metrics | None = None) -> tuple[bytes, str]:
     """The Prometheus text exposition and its content type."""
-    return (metrics or METRICS).exposition(), CONTENT_TYPE_LATEST
+    return (metrics or PROMETHEUS).exposition(), CONTENT_TYPE_LATEST
 
 
 # --------------------------------------------------------------------------------------------
@@ -426,7 +426,7 @@ class MetricsMiddleware:
     def __init__(self, app: Any, metrics: Metrics | None = None,
                  exclude: Sequence[str] = ("/metrics",)) -> None:
         self.app = app
-        self.metrics = metrics or METRICS
+        self.metrics = metrics or PROMETHEUS
         self.exclude = frozenset(exclude)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -17,9 +17,13 @@ from temporalio.worker import Worker
 from activities.approval.activities import ApprovalActivities
 from activities.deployment.activities import DeploymentActivities
 from activities.evaluation.activities import EvaluationActivities
+from activities.llm.activities import LLMActivities
 from activities.provider_health.activities import ProviderHealthActivities
+from promptops.db.connection import close_pools
 from promptops.devstack.runtime import resolve_database_url
+from promptops.governance.security import SecretBox
 from promptops.llm import LLMGateway, ModelCatalog, aclose_all
+from promptops.llm.pipeline import Pipeline
 from promptops.settings import Settings, get_settings
 from promptops.telemetry import setup_tracing, temporal_interceptors
 from workflows.approval.workflow import ApprovalWorkflow
@@ -35,15 +39,23 @@ WORKFLOWS = [BatchEvaluationWorkflow, ApprovalWorkflow, CanaryRolloutWorkflow,
 
 
 def build_activities(database_url: str, catalog: ModelCatalog) -> list[object]:
-    evaluation = EvaluationActivities(database_url, LLMGateway(catalog))
-    approval = ApprovalActivities(database_url,
-                                  webhook_url=get_settings().approval_webhook_url)
+    """Every activity of the platform, on one gateway (one set of breakers and rolling
+    figures per worker process) and one model-call pipeline."""
+    settings = get_settings()
+    gateway = LLMGateway(catalog)
+    pipeline = Pipeline(gateway, database_url,
+                        secret_box=SecretBox(settings.data_encryption_key()),
+                        durable=settings.run_commit == "durable")
+    evaluation = EvaluationActivities(database_url, pipeline)
+    llm = LLMActivities(database_url, pipeline)
+    approval = ApprovalActivities(database_url, webhook_url=settings.approval_webhook_url)
     deployment = DeploymentActivities(database_url)
-    health = ProviderHealthActivities(database_url, LLMGateway(catalog))
+    health = ProviderHealthActivities(database_url, gateway)
     return [
         evaluation.plan_evaluation,
         evaluation.evaluate_chunk,
         evaluation.finalize_evaluation,
+        llm.call_model,
         approval.begin_approval,
         approval.record_approval_check,
         approval.record_approval_decision,
@@ -97,6 +109,7 @@ async def run_worker(settings: Settings) -> None:
         await asyncio.to_thread(importlib.import_module, "litellm")
         await stop.wait()
     await aclose_all()  # the gateways' pooled provider connections
+    await close_pools()
 
 
 def main() -> None:

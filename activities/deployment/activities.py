@@ -40,13 +40,13 @@ from promptops.db.models import ENVIRONMENT_LABELS, Deployment, Label
 from promptops.db.repositories import AuditRepository, DeploymentRepository, PromptRepository
 from promptops.db.repositories.deployments import ArmAggregate
 from promptops.db.session import get_session_factory
-from promptops.evaluation.metrics import METRICS
+from promptops.evaluation.metrics import METRIC_SPECS
 
 log = logging.getLogger(__name__)
 
 #: Online evaluation results that are not quality scores (excluded from ``eval_score``).
 NON_SCORE_METRICS = tuple(sorted(
-    name for name, spec in METRICS.items() if spec.kind in ("latency", "cost")))
+    name for name, spec in METRIC_SPECS.items() if spec.kind in ("latency", "cost")))
 
 _FINISH_ACTIONS = {PROMOTED: "deployment.promote", ROLLED_BACK: "deployment.rollback",
                    ABORTED: "deployment.abort"}

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from promptops.llm.pipeline import CallOutcome
+
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -60,3 +62,32 @@ class ChatCompletionRequest(BaseModel):
             "frequency_penalty": self.frequency_penalty,
         }
         return {k: v for k, v in out.items() if v is not None}
+
+
+def promptops_extras(outcome: CallOutcome) -> dict[str, Any]:
+    """The ``promptops`` member of a completion: run id, cost (USD), cache and routing facts."""
+    run = outcome.run
+    return {"run_id": str(run.id), "cost_usd": float(run.cost_usd),
+            "latency_ms": run.latency_ms, "cache_hit": bool(run.cache_hit),
+            "cache_kind": run.cache_kind, "routing": run.routing,
+            "prompt_version_id": str(run.prompt_version_id) if run.prompt_version_id else None,
+            "trace_id": run.trace_id}
+
+
+def completion_object(outcome: CallOutcome, created: int) -> dict[str, Any]:
+    """An OpenAI ``chat.completion`` object for a recorded call (OpenAI API reference, "The
+    chat completion object"), with the ``promptops`` extras."""
+    run = outcome.run
+    message: dict[str, Any] = {"role": "assistant", "content": run.output}
+    if outcome.tool_calls:
+        message["tool_calls"] = outcome.tool_calls
+    return {
+        "id": f"chatcmpl-{run.id.hex}", "object": "chat.completion", "created": created,
+        "model": run.model,
+        "choices": [{"index": 0, "message": message, "logprobs": None,
+                     "finish_reason": outcome.finish_reason or (
+                         "tool_calls" if outcome.tool_calls else "stop")}],
+        "usage": {"prompt_tokens": run.tokens_in, "completion_tokens": run.tokens_out,
+                  "total_tokens": run.tokens_in + run.tokens_out},
+        "promptops": promptops_extras(outcome),
+    }

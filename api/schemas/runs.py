@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from api.schemas.prompts import Decoding
+from promptops.llm.pipeline import CallOutcome
 
 
 class ExecuteRequest(BaseModel):
@@ -152,3 +153,20 @@ class RunPublic(BaseModel):
     attempts: list[dict[str, Any]] | None = None
     created_at: datetime
     feedback: list[FeedbackPublic] = Field(default_factory=list)
+
+
+def run_result(outcome: CallOutcome) -> dict[str, Any]:
+    """The :class:`RunResult` of a recorded call (what ``generate`` and ``/runs/execute``
+    answer, and the ``done`` event of a stream)."""
+    run = outcome.run
+    return {
+        "run_id": run.id, "prompt_version_id": run.prompt_version_id, "model": run.model,
+        "output": outcome.output, "trace_id": run.trace_id, "environment": run.environment,
+        "subject_id": run.subject_id, "deployment_id": run.deployment_id, "arm": run.arm,
+        "tool_calls": outcome.tool_calls, "finish_reason": outcome.finish_reason,
+        "cache_hit": bool(run.cache_hit), "cache_kind": run.cache_kind,
+        "routing": run.routing, "attempts": run.attempts,
+        "metrics": {"latency_ms": run.latency_ms,
+                    "tokens": {"prompt": run.tokens_in, "completion": run.tokens_out},
+                    "cost_usd": float(run.cost_usd)},
+    }

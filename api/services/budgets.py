@@ -1,27 +1,6 @@
-"""Per-project budgets: limits (USD and tokens per UTC day and month), their usage, and the
-reservation every model call makes BEFORE it reaches the provider.
-
-Protocol of one request (see :class:`BudgetGuard`):
-
-1. ``reserve``: ONE statement, committed on its own before the provider call (so concurrent
-   requests see it at once), for every period with a limit: ``INSERT ... ON CONFLICT DO UPDATE
-   SET reserved += x WHERE spent + reserved + x <= limit RETURNING period`` (a new period's row
-   is created holding the reservation). If a period refuses, what the others took is given back
-   at once and :class:`BudgetExceeded` (HTTP 429) names the budget.
-2. ``settle`` after the call: reserved -= reservation, spent += the provider's reported usage,
-   one statement per period. On success it runs with the run record (the request's transaction,
-   or the hot path's batch) and commits with it; ``release`` (provider failure) commits alone.
-
-The statements that commit alone run on the request's own autocommit connection on the hot
-path (:class:`promptops.db.driver.RequestConnection`), else on a pool of their own
-(:func:`promptops.db.driver.side_pool`): a request holds its session's connection while it
-reserves, so drawing the reservation's connection from the sessions' pool would deadlock once
-every pooled connection belongs to a waiting request (50 concurrent requests against a pool of
-30 do exactly that). The guard itself is :class:`promptops.llm.budgets.guard.BudgetGuard`, shared with
-the evaluation activities.
-
-Spend can exceed a limit only if a provider reports more than the reserved maximum (the prompt
-side is an estimate, see ``promptops.llm.budgets.bounds``).
+"""Per-project budgets: limits (USD and tokens per UTC day and month) and their usage. The
+reservation every model call makes before it reaches the provider is the pipeline's budget
+stage (:mod:`promptops.llm.budgets.guard`); this service reads and sets the limits.
 """
 
 from __future__ import annotations
@@ -34,36 +13,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal
-from api.errors import APIError
 from api.schemas.budgets import BudgetUpdate
 from api.services.identity import record_audit
 from api.services.prompts import PromptService
 from promptops.db.models import ProjectBudget, Role
 from promptops.db.repositories import BudgetRepository
-from promptops.llm.budgets.bounds import (
-    period_end,
-    period_start,
-)
-from promptops.llm.budgets.guard import PERIOD_FIELDS, BudgetExhausted, Reservation
-from promptops.llm.budgets.guard import BudgetGuard as _CoreGuard
+from promptops.llm.budgets.bounds import PERIOD_FIELDS, period_end, period_start
 
 LIMIT_FIELDS = ("daily_usd", "monthly_usd", "daily_tokens", "monthly_tokens")
-
-
-class BudgetExceeded(APIError):
-    """A request whose maximum usage does not fit in one of its project's budgets (429)."""
-
-    status_code = 429
-
-
-class BudgetGuard(_CoreGuard):
-    """:class:`promptops.llm.budgets.guard.BudgetGuard` answering 429 (:class:`BudgetExceeded`)."""
-
-    async def reserve(self, *args: Any, **kwargs: Any) -> Reservation | None:
-        try:
-            return await super().reserve(*args, **kwargs)
-        except BudgetExhausted as exc:
-            raise BudgetExceeded(str(exc)) from exc
 
 
 def _limits(budget: ProjectBudget | None) -> dict[str, Any]:

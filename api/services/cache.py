@@ -17,9 +17,10 @@ from api.errors import NotFound
 from api.schemas.cache import CachePurge, CacheSettingsUpdate
 from api.services.identity import record_audit
 from api.services.prompts import PromptService
-from promptops.db.models import Project, PromptVersion, Role
-from promptops.db.repositories import PromptRepository
-from promptops.llm.cache import CacheSettings, ResponseCache
+from promptops.db.connection import SessionSQL
+from promptops.db.models import Project, Role
+from promptops.db.repositories.cache import CacheRepository
+from promptops.llm.cache import CacheSettings
 
 
 def stored_settings(project: Project) -> CacheSettings:
@@ -60,12 +61,12 @@ class CacheService:
         self.principal.require(Role.EDITOR)
         project = await self.prompts.get_project(data.project_id)
         if data.prompt_version_id is not None:
-            version = await self.session.get(PromptVersion, data.prompt_version_id)
-            if version is None or await PromptRepository(self.session).project_of_prompt(
-                    version.prompt_id) != project.id:
+            version = await self.prompts.prompts.get_version(
+                data.prompt_version_id, self.principal.organization_id, project.id)
+            if version is None:
                 raise NotFound(f"prompt version {data.prompt_version_id} not found in project "
                                f"{project.id}", field="prompt_version_id")
-        counts = await ResponseCache(self.session).purge(
+        counts = await CacheRepository(SessionSQL(self.session)).purge(
             self.principal.organization_id, project.id, data.prompt_version_id, data.model,
             data.kind)
         await record_audit(

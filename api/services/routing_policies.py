@@ -17,6 +17,7 @@ from api.errors import NotFound, Unprocessable
 from api.schemas.routing_policies import RoutingPolicyPut, RoutingPreviewRequest
 from api.services.identity import record_audit
 from api.services.prompts import PromptService
+from promptops.db.connection import SessionSQL
 from promptops.db.models import Role, RoutingPolicy
 from promptops.db.repositories.routing import RoutingPolicyRepository
 from promptops.llm import LLMGateway, UnknownModelError
@@ -103,8 +104,9 @@ class RoutingPolicyService:
         and there is no fallback, or a candidate left the catalog."""
         row = await self.get(project_id, name)
         try:
-            decision = await decide(self.session, self.gateway, project_id, spec_of(row),
-                                    data.messages, data.max_tokens, with_quality=True)
+            decision = await decide(SessionSQL(self.session), self.gateway, project_id,
+                                    spec_of(row), data.messages, data.max_tokens,
+                                    with_quality=True)
         except (NoEligibleModel, UnknownModelError) as exc:
             raise Unprocessable(str(exc), field="model") from exc
         return decision.as_dict()

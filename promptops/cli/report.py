@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-from promptops.evaluation.metrics import METRICS
+from promptops.evaluation.metrics import METRIC_SPECS
 
 
 def wide_width() -> int | None:
@@ -57,7 +57,7 @@ def comparison_table(
         table.add_column(f"Δ {b} − {a}\n(95% CI)", justify="right")
         table.add_column("p-value", justify="right")
     metric_names = [m for m in evaluation.get("metrics", [])
-                    if METRICS[m].kind not in ("latency", "cost")]
+                    if METRIC_SPECS[m].kind not in ("latency", "cost")]
     for name in metric_names:
         row = [name] + [_interval(v["metrics"].get(name)) for v in versions]
         if cmp:

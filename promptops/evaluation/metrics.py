@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LABEL_METRIC_NAMES",
-    "METRICS",
+    "METRIC_SPECS",
     "MetricKind",
     "MetricSpec",
     "bleu",
@@ -395,16 +395,16 @@ _SPECS: tuple[MetricSpec, ...] = (
 )
 
 #: All metrics an experiment may request, keyed by name.
-METRICS: dict[str, MetricSpec] = {spec.name: spec for spec in _SPECS}
+METRIC_SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in _SPECS}
 
 #: Names whose corpus value comes from :func:`label_metrics`.
 LABEL_METRIC_NAMES: frozenset[str] = frozenset(
-    name for name, spec in METRICS.items() if spec.kind == "label"
+    name for name, spec in METRIC_SPECS.items() if spec.kind == "label"
 )
 
 
 def validate_metric_names(names: Iterable[str]) -> list[str]:
-    """Check metric names against :data:`METRICS`.
+    """Check metric names against :data:`METRIC_SPECS`.
 
     Args:
         names: Requested names; a single ``str`` is treated as one name. Duplicates are
@@ -420,11 +420,11 @@ def validate_metric_names(names: Iterable[str]) -> list[str]:
     if isinstance(names, str):
         names = [names]
     result = list(dict.fromkeys(names))
-    unknown = [name for name in result if name not in METRICS]
+    unknown = [name for name in result if name not in METRIC_SPECS]
     if unknown:
         raise ValueError(
             f"unknown metric(s): {', '.join(repr(n) for n in unknown)}; "
-            f"allowed: {', '.join(METRICS)}"
+            f"allowed: {', '.join(METRIC_SPECS)}"
         )
     return result
 
@@ -448,7 +448,7 @@ def score_example(
     * ``latency_ms``/``cost_usd``: skipped, the caller records them.
 
     Args:
-        metric_names: Names from :data:`METRICS`.
+        metric_names: Names from :data:`METRIC_SPECS`.
         output: Model output.
         expected: Reference answer or gold label.
         labels: Allowed labels, required for label metrics.

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptops.evaluation import statistics
-from promptops.evaluation.metrics import METRICS
+from promptops.evaluation.metrics import METRIC_SPECS
 
 LABEL_CORPUS_METRICS = ("precision", "recall", "f1")
 
@@ -51,7 +51,7 @@ def _version_summary(
     if not rows:
         return out
     for name in metrics:
-        spec = METRICS[name]
+        spec = METRIC_SPECS[name]
         if name in LABEL_CORPUS_METRICS:
             out["metrics"][name] = statistics.bootstrap_ci_label_metric(
                 [r.predicted_label for r in rows], [str(r.expected) for r in rows], name,
@@ -87,7 +87,7 @@ def _compare(
     if not pairs:
         return result
     for name in metrics:
-        spec = METRICS[name]
+        spec = METRIC_SPECS[name]
         if name in LABEL_CORPUS_METRICS:
             result["metrics"][name] = statistics.paired_bootstrap_label_metric(
                 [p[0].predicted_label for p in pairs], [p[1].predicted_label for p in pairs],

@@ -14,14 +14,14 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from promptops.evaluation.metrics import METRICS, validate_metric_names
+from promptops.evaluation.metrics import METRIC_SPECS, validate_metric_names
 
 __all__ = ["DEFAULT_EVAL_METRIC", "SCORE_METRICS", "ApprovalPolicy", "normalize_email"]
 
 #: Metrics whose per-example values (or corpus value) lie in 0..1 (or -1..1 for cosine
 #: similarity), so a ``min_eval_score`` threshold on them means something. Latency and cost
 #: are measurements, not scores.
-SCORE_METRICS = tuple(name for name, spec in METRICS.items()
+SCORE_METRICS = tuple(name for name, spec in METRIC_SPECS.items()
                       if spec.kind not in ("latency", "cost"))
 
 #: SQuAD exact match: the strictest reading of "the golden answer", and defined for every
@@ -45,7 +45,7 @@ class ApprovalPolicy(BaseModel):
     - ``min_eval_score``: the candidate's score on the golden set must reach this (0..1).
     - ``golden_dataset_id``: dataset of the same project to evaluate on; ``None`` = no
       evaluation check.
-    - ``eval_metric``: the score's metric (a name of :data:`promptops.evaluation.metrics.METRICS` other than
+    - ``eval_metric``: the score's metric (a name of :data:`promptops.evaluation.metrics.METRIC_SPECS` other than
       latency/cost). The score is the metric's mean over the golden set (corpus value for
       precision/recall/F1).
     - ``eval_max_examples``: evaluate only the first N examples (``None`` = all).
@@ -96,7 +96,7 @@ class ApprovalPolicy(BaseModel):
         except ValueError:
             name = value
         if name not in SCORE_METRICS:
-            why = "is a measurement, not a score" if name in METRICS else "is not a metric"
+            why = "is a measurement, not a score" if name in METRIC_SPECS else "is not a metric"
             raise ValueError(f"{name!r} {why}; use one of: {', '.join(SCORE_METRICS)}")
         return name
 

@@ -10,7 +10,7 @@ of ``rate_limit_windows`` and is allowed iff the new ``count <= limit``. So::
 
 The increment is ONE statement, ``INSERT ... ON CONFLICT (api_key_id, window_start) DO UPDATE
 SET count = rate_limit_windows.count + 1 RETURNING count``, committed on its own (an
-autocommit connection of :func:`promptops.db.driver.side_pool`): Postgres takes the row lock
+autocommit connection of the side pool, :func:`promptops.db.connection.connection_pool`): Postgres takes the row lock
 for the update, so concurrent requests on any number of API replicas get distinct counts 1, 2,
 3, ... and exactly ``limit`` of them are allowed.
 
@@ -34,19 +34,13 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from promptops.db.driver import execute, fetchone, side_pool
+from promptops.db.connection import SQL
+from promptops.db.repositories.ratelimit import RateLimitRepository
 
 WINDOW = timedelta(minutes=1)
 #: Windows that started this long before the current one are deleted (see the module doc).
 KEEP = timedelta(minutes=2)
-
-_COUNT = ("INSERT INTO rate_limit_windows (api_key_id, window_start, count) "
-          "VALUES (%(key)s, %(start)s, 1) ON CONFLICT (api_key_id, window_start) "
-          "DO UPDATE SET count = rate_limit_windows.count + 1 RETURNING count")
-_PRUNE = "DELETE FROM rate_limit_windows WHERE api_key_id = %(key)s AND window_start < %(before)s"
-
 
 @dataclass(frozen=True)
 class RateDecision:
@@ -79,24 +73,21 @@ def decide(count: int, limit_rpm: int, now: datetime) -> RateDecision:
                         reset_s=max(1, math.ceil(left)), count=count)
 
 
-async def hit(bind: Any, api_key_id: uuid.UUID, limit_rpm: int,
+async def hit(db: SQL, api_key_id: uuid.UUID, limit_rpm: int,
               now: datetime | None = None) -> RateDecision:
     """Count one request of key ``api_key_id`` against ``limit_rpm`` requests per minute.
 
-    ``bind``: the database, as anything :func:`promptops.db.driver.side_pool` accepts (an
-    engine, a session, a request connection); the count is taken on that side pool, apart
-    from the caller's transaction, and commits at once. ``now``: the request time (default:
-    the wall clock, UTC), for tests. Raises ``ValueError`` for ``limit_rpm < 1``.
+    ``db``: an autocommit connection apart from the caller's transaction (the ``side`` pool of
+    :func:`promptops.db.connection.connection_pool`), so the count commits at once. ``now``:
+    the request time (default: the wall clock, UTC), for tests. Raises ``ValueError`` for
+    ``limit_rpm < 1``.
     """
     if limit_rpm < 1:
         raise ValueError("limit_rpm must be >= 1")
     now = now or datetime.now(UTC)
     start = window_start(now)
-    pool = await side_pool(bind)
-    async with pool.connection() as conn:
-        row = await fetchone(conn, _COUNT, {"key": api_key_id, "start": start})
-        assert row is not None  # INSERT ... RETURNING always returns the row
-        count = int(row[0])
-        if count == 1:
-            await execute(conn, _PRUNE, {"key": api_key_id, "before": start - KEEP})
+    windows = RateLimitRepository(db)
+    count = await windows.count(api_key_id, start)
+    if count == 1:
+        await windows.prune(api_key_id, start - KEEP)
     return decide(count, limit_rpm, now)

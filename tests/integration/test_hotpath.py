@@ -1,6 +1,8 @@
 """The hot path (``api.hotpath``) on the real app, Postgres and the stub LLM: it serves
-``generate`` and ``/v1/chat/completions`` without an ORM session, answers exactly as the FastAPI
-routes do (successes and errors), and its batched statements commit together or not at all."""
+``generate`` and ``/v1/chat/completions`` without an ORM session and answers exactly as the
+FastAPI routes do (successes and errors); the pipeline's connection
+(:class:`promptops.db.connection.PooledConnection`) commits its batches together or not at
+all."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from api.main import create_app
-from promptops.db.driver import RequestConnection, atomic, execute, fetchone, request_pool
+from promptops.db.connection import pooled_connection
 from promptops.db.models import Role, Run
 from promptops.db.session import get_session_factory
 from promptops.llm import ModelCatalog
@@ -176,61 +178,58 @@ async def test_chat_completions_answer_like_the_fastapi_route(apps: dict[str, An
 
 
 async def test_atomic_statements_commit_together_or_not_at_all(pg_url: str) -> None:
-    """Inside ``atomic`` a request connection holds its statements back and sends them as one
+    """Inside ``atomic`` a call's connection holds its statements back and sends them as one
     query: all are written, or none when the block raises or one statement fails."""
-    factory = get_session_factory(pg_url)
     marker = f"atomic-{uuid.uuid4().hex[:8]}"
     insert = "INSERT INTO organizations (id, name) VALUES (%(id)s, %(name)s)"
 
     async def count() -> int:
-        async with RequestConnection(await request_pool(factory.kw["bind"]), factory) as db:
-            row = await fetchone(await db.raw(), "SELECT count(*) FROM organizations "
-                                 "WHERE name LIKE %(m)s", {"m": f"{marker}%"})
+        async with await pooled_connection(pg_url) as other:
+            row = await other.fetchone("SELECT count(*) FROM organizations "
+                                       "WHERE name LIKE %(m)s", {"m": f"{marker}%"})
             assert row is not None
             return int(row[0])
 
-    async with RequestConnection(await request_pool(factory.kw["bind"]), factory) as db:
-        async with atomic(db):
+    async with await pooled_connection(pg_url) as db:
+        async with db.atomic():
             for i in range(2):
-                await execute(db, insert, {"id": uuid.uuid4(), "name": f"{marker}-{i}"})
+                await db.execute(insert, {"id": uuid.uuid4(), "name": f"{marker}-{i}"})
             assert await count() == 0  # held back until the block ends
         assert await count() == 2
         with pytest.raises(RuntimeError):
-            async with atomic(db):
-                await execute(db, insert, {"id": uuid.uuid4(), "name": f"{marker}-x"})
+            async with db.atomic():
+                await db.execute(insert, {"id": uuid.uuid4(), "name": f"{marker}-x"})
                 raise RuntimeError("the block failed")
         assert await count() == 2
         duplicate = uuid.uuid4()
         with pytest.raises(Exception, match="duplicate key"):
-            async with atomic(db):
-                await execute(db, insert, {"id": duplicate, "name": f"{marker}-y"})
-                await execute(db, insert, {"id": duplicate, "name": f"{marker}-z"})
+            async with db.atomic():
+                await db.execute(insert, {"id": duplicate, "name": f"{marker}-y"})
+                await db.execute(insert, {"id": duplicate, "name": f"{marker}-z"})
         assert await count() == 2
 
 
 async def test_batches_commit_durably_and_lone_statements_asynchronously(pg_url: str) -> None:
-    """The request connection commits asynchronously (the reservation), except the batches of
+    """A call's connection commits asynchronously (the reservation), except the batches of
     ``atomic`` (run records), which wait for their WAL flush unless the connection says
     otherwise (``PROMPTOPS_RUN_COMMIT=async``)."""
-    factory = get_session_factory(pg_url)
     insert = ("INSERT INTO organizations (id, name) VALUES "
               "(%(id)s, %(prefix)s || current_setting('synchronous_commit'))")
     prefix = f"commit-{uuid.uuid4().hex[:8]}-"
-    async with RequestConnection(await request_pool(factory.kw["bind"]), factory) as db:
-        await execute(db, insert, {"id": uuid.uuid4(), "prefix": prefix + "lone-"})
-        async with atomic(db):
-            await execute(db, insert, {"id": uuid.uuid4(), "prefix": prefix + "batch-"})
-        row = await fetchone(await db.raw(), "SELECT string_agg(name, ',' ORDER BY name) "
-                             "FROM organizations WHERE name LIKE %(p)s", {"p": f"{prefix}%"})
+    async with await pooled_connection(pg_url) as db:
+        await db.execute(insert, {"id": uuid.uuid4(), "prefix": prefix + "lone-"})
+        async with db.atomic():
+            await db.execute(insert, {"id": uuid.uuid4(), "prefix": prefix + "batch-"})
+        row = await db.fetchone("SELECT string_agg(name, ',' ORDER BY name) "
+                                "FROM organizations WHERE name LIKE %(p)s", {"p": f"{prefix}%"})
     assert row is not None
     assert row[0] == f"{prefix}batch-on,{prefix}lone-off"
     # PROMPTOPS_RUN_COMMIT=async: the batches commit asynchronously too.
-    async with RequestConnection(await request_pool(factory.kw["bind"]), factory,
-                                 durable=False) as db:
-        async with atomic(db):
-            await execute(db, insert, {"id": uuid.uuid4(), "prefix": prefix + "async-"})
-        row = await fetchone(await db.raw(), "SELECT name FROM organizations "
-                             "WHERE name LIKE %(p)s", {"p": f"{prefix}async-%"})
+    async with await pooled_connection(pg_url, durable=False) as db:
+        async with db.atomic():
+            await db.execute(insert, {"id": uuid.uuid4(), "prefix": prefix + "async-"})
+        row = await db.fetchone("SELECT name FROM organizations WHERE name LIKE %(p)s",
+                                {"p": f"{prefix}async-%"})
     assert row == (f"{prefix}async-off",)
 
 

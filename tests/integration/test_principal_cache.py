@@ -8,10 +8,12 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy import event, update
+import pytest
+from sqlalchemy import update
 
 from api.main import create_app
 from promptops.db.models import ApiKey
+from promptops.db.repositories.identity import ApiKeyAuthRepository, KeyFacts
 from promptops.db.session import get_session_factory
 from promptops.llm import ModelCatalog
 from tests.support import apps
@@ -27,25 +29,26 @@ async def _app_client(pg_url: str, catalog: ModelCatalog, ttl: str, key: str):  
                                   headers={"Authorization": f"Bearer {key}"})
 
 
-def _count_key_queries(app) -> list[str]:  # type: ignore[no-untyped-def]
+def _count_key_queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every key lookup authentication makes (the one query a cache hit skips)."""
     seen: list[str] = []
-    engine = app.state.session_factory.kw["bind"].sync_engine
+    lookup = ApiKeyAuthRepository.lookup
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-        if "FROM api_keys" in statement:
-            seen.append(statement)
+    async def counted(self: ApiKeyAuthRepository, prefix: str) -> KeyFacts | None:
+        seen.append(prefix)
+        return await lookup(self, prefix)
 
+    monkeypatch.setattr(ApiKeyAuthRepository, "lookup", counted)
     return seen
 
 
 async def test_hits_skip_the_key_query_and_api_revocation_is_immediate(
-        pg_url: str, catalog: ModelCatalog) -> None:
+        pg_url: str, catalog: ModelCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
     key = await issue_key(pg_url, organization=f"pc-{uuid.uuid4().hex[:8]}",
                           email=f"a-{uuid.uuid4().hex[:6]}@p.ex")
     app, client = await _app_client(pg_url, catalog, "60", key.key)
     async with app.router.lifespan_context(app), client:
-        queries = _count_key_queries(app)
+        queries = _count_key_queries(monkeypatch)
         for _ in range(5):
             assert (await client.get("/projects")).status_code == 200
         assert len(queries) == 1  # only the first request looked the key up
@@ -56,10 +59,6 @@ async def test_hits_skip_the_key_query_and_api_revocation_is_immediate(
         r = await client.delete(f"/api_keys/{key.id}")
         assert r.status_code in (200, 204), r.text
         assert (await client.get("/projects")).status_code == 401
-        engine = app.state.session_factory.kw["bind"].sync_engine
-        for fn in list(engine.dispatch.before_cursor_execute):
-            if getattr(fn, "__name__", "") == "_record":
-                event.remove(engine, "before_cursor_execute", fn)
 
 
 async def test_changes_made_elsewhere_apply_within_the_ttl(pg_url: str,

@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import select, update
 from temporalio.testing import WorkflowEnvironment
 
-from api.services.provider_keys import provider_api_key, provider_credential
+from promptops.db.connection import SessionSQL
 from promptops.db.models import ProviderCredential, Role
 from promptops.db.session import get_session_factory
 from promptops.governance.identity import IssuedKey
 from promptops.governance.security import DecryptionError, SecretBox
 from promptops.llm import ModelCatalog
+from promptops.llm.credentials import provider_credential
 from tests.support.apps import RunningApp, issue_key, running_app
 from tests.support.stub_llm import StubLLMServer
 
@@ -26,6 +27,13 @@ async def app(pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCata
     async with running_app(pg_url, temporal_env.client, catalog, task_queue) as running:
         yield running
 
+
+
+async def provider_api_key(db: SessionSQL, box: SecretBox, organization_id: uuid.UUID,
+                           provider: str) -> str | None:
+    """The decrypted newest key of ``provider`` (what a model call of the organization uses)."""
+    secret = await provider_credential(db, box, organization_id, provider)
+    return None if secret is None else secret.api_key
 
 async def _admin(pg_url: str) -> IssuedKey:
     org = f"org-{uuid.uuid4().hex[:10]}"
@@ -73,11 +81,11 @@ async def test_stored_encrypted_never_returned_and_decrypts(app: RunningApp, pg_
     assert len(row.ciphertext) == len(secret) + 16
 
     async with get_session_factory(pg_url)() as session:
-        assert await provider_api_key(session, box, admin.organization_id, "openai") == secret
-        full = await provider_credential(session, box, admin.organization_id, "OpenAI")
+        assert await provider_api_key(SessionSQL(session), box, admin.organization_id, "openai") == secret
+        full = await provider_credential(SessionSQL(session), box, admin.organization_id, "OpenAI")
         assert full is not None and full.api_base == "https://api.openai.com/v1"
         assert secret not in repr(full)
-        assert await provider_api_key(session, box, admin.organization_id, "anthropic") is None
+        assert await provider_api_key(SessionSQL(session), box, admin.organization_id, "anthropic") is None
     assert secret not in caplog.text  # nothing logged it, at any level, while created or used
 
 
@@ -93,7 +101,7 @@ async def test_newest_credential_of_a_provider_wins(app: RunningApp, pg_url: str
                                                  "api_key": first})
         assert r.status_code == 409 and first not in r.text
     async with get_session_factory(pg_url)() as session:
-        got = await provider_api_key(session, app.app.state.secret_box, admin.organization_id,
+        got = await provider_api_key(SessionSQL(session), app.app.state.secret_box, admin.organization_id,
                                      "anthropic")
     assert got == second
 
@@ -119,7 +127,7 @@ async def test_tampered_or_copied_ciphertext_does_not_decrypt(app: RunningApp,
         await session.commit()
     async with factory() as session:
         with pytest.raises(DecryptionError):
-            await provider_api_key(session, box, other.organization_id, "openai")
+            await provider_api_key(SessionSQL(session), box, other.organization_id, "openai")
 
     # One flipped bit in the stored ciphertext.
     async with factory() as session:
@@ -129,10 +137,10 @@ async def test_tampered_or_copied_ciphertext_does_not_decrypt(app: RunningApp,
         await session.commit()
     async with factory() as session:
         with pytest.raises(DecryptionError):
-            await provider_api_key(session, box, admin.organization_id, "openai")
+            await provider_api_key(SessionSQL(session), box, admin.organization_id, "openai")
         # Under another encryption key the error names both keys.
         with pytest.raises(DecryptionError, match="sealed with encryption key"):
-            await provider_api_key(session, SecretBox(b"k" * 32), admin.organization_id,
+            await provider_api_key(SessionSQL(session), SecretBox(b"k" * 32), admin.organization_id,
                                    "openai")
 
 
@@ -185,7 +193,7 @@ async def test_validation_delete_and_access(app: RunningApp, pg_url: str) -> Non
         assert audit["data"][0]["entity_id"] == created["id"]
         assert audit["data"][0]["before"]["name"] == "short"
     async with get_session_factory(pg_url)() as session:
-        assert await provider_api_key(session, app.app.state.secret_box,
+        assert await provider_api_key(SessionSQL(session), app.app.state.secret_box,
                                       admin.organization_id, "openai") is None
 
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from promptops.db.connection import side_connection
 from promptops.db.models.gateway import RateLimitWindow
 from promptops.db.session import get_session_factory
 from promptops.governance.ratelimit import hit
@@ -101,16 +102,16 @@ async def test_unlimited_key_never_touches_the_table(app: RunningApp, admin: htt
 async def test_a_new_window_resets_the_count(admin: httpx.AsyncClient, pg_url: str) -> None:
     created = await _new_key(admin, 3)
     key_id = uuid.UUID(str(created["id"]))
-    engine = get_session_factory(pg_url).kw["bind"]
     t0 = datetime(2030, 1, 1, 12, 0, 45, tzinfo=UTC)
-    decisions = [await hit(engine, key_id, 3, now=t0) for _ in range(4)]
-    assert [d.allowed for d in decisions] == [True, True, True, False]
-    assert [d.remaining for d in decisions] == [2, 1, 0, 0]
-    assert decisions[-1].reset_s == 15
-    nxt = await hit(engine, key_id, 3, now=t0 + timedelta(seconds=15))
-    assert (nxt.allowed, nxt.count, nxt.remaining, nxt.reset_s) == (True, 1, 2, 60)
-    # Opening a window 3 minutes later drops the windows older than 2 minutes.
-    await hit(engine, key_id, 3, now=t0 + timedelta(minutes=3))
+    async with side_connection(pg_url) as db:
+        decisions = [await hit(db, key_id, 3, now=t0) for _ in range(4)]
+        assert [d.allowed for d in decisions] == [True, True, True, False]
+        assert [d.remaining for d in decisions] == [2, 1, 0, 0]
+        assert decisions[-1].reset_s == 15
+        nxt = await hit(db, key_id, 3, now=t0 + timedelta(seconds=15))
+        assert (nxt.allowed, nxt.count, nxt.remaining, nxt.reset_s) == (True, 1, 2, 60)
+        # Opening a window 3 minutes later drops the windows older than 2 minutes.
+        await hit(db, key_id, 3, now=t0 + timedelta(minutes=3))
     starts = sorted(w.window_start for w in await _windows(pg_url, str(key_id)))
     assert starts == [datetime(2030, 1, 1, 12, 1, tzinfo=UTC),
                       datetime(2030, 1, 1, 12, 3, tzinfo=UTC)]

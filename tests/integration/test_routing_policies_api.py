@@ -1,6 +1,6 @@
 """Routing policies through the real app on the real Postgres: CRUD and audit, 422 naming the
 field, roles, another organization's projects (404), preview on live figures (cost, latency,
-quality from evaluations) and ``resolve_policy_route`` as RunService calls it."""
+quality from evaluations) and ``resolve_policy_route`` as the pipeline calls it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from promptops.db.connection import SessionSQL
 from promptops.db.models import AuditLog, EvaluationResult, Role, Run
 from promptops.db.session import get_session_factory
 from promptops.llm import LLMGateway, ModelCatalog
@@ -236,18 +237,19 @@ async def test_resolve_policy_route_as_run_service_calls_it(
     gw: LLMGateway = app.app.state.gateway
     pid = uuid.UUID(project)
     async with get_session_factory(pg_url)() as session:
-        assert await resolve_policy_route(session, gw, pid, "cheap", MESSAGES, 10) is None
-        assert await resolve_policy_route(session, gw, pid, None, MESSAGES, 10) is None
-        decision = await resolve_policy_route(session, gw, pid, "policy:route", MESSAGES, 10)
+        db = SessionSQL(session)
+        assert await resolve_policy_route(db, gw, pid, "cheap", MESSAGES, 10) is None
+        assert await resolve_policy_route(db, gw, pid, None, MESSAGES, 10) is None
+        decision = await resolve_policy_route(db, gw, pid, "policy:route", MESSAGES, 10)
         assert decision is not None and decision.chosen == "cheap"
         stored = decision.as_dict()
         assert (stored["policy"], stored["strategy"], stored["chosen"]) == (
             "route", "cost_first", "cheap")
         with pytest.raises(PolicyNotFound) as e:
-            await resolve_policy_route(session, gw, pid, "policy:nope", MESSAGES, 10)
+            await resolve_policy_route(db, gw, pid, "policy:nope", MESSAGES, 10)
         assert not e.value.retryable and "closed, route" in str(e.value)
         with pytest.raises(NoEligibleModel):
-            await resolve_policy_route(session, gw, pid, "policy:closed", MESSAGES, 10)
+            await resolve_policy_route(db, gw, pid, "policy:closed", MESSAGES, 10)
         # Another project's policies are invisible.
         with pytest.raises(PolicyNotFound):
-            await resolve_policy_route(session, gw, uuid.uuid4(), "policy:route", MESSAGES, 10)
+            await resolve_policy_route(db, gw, uuid.uuid4(), "policy:route", MESSAGES, 10)

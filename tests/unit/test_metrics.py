@@ -8,7 +8,7 @@ from rouge_score import rouge_scorer
 
 from promptops.evaluation import metrics
 from promptops.evaluation.metrics import (
-    METRICS,
+    METRIC_SPECS,
     bleu,
     exact_match,
     extract_label,
@@ -170,17 +170,17 @@ def test_label_metrics_errors() -> None:
 
 
 def test_registry_names_and_specs() -> None:
-    assert set(METRICS) == {
+    assert set(METRIC_SPECS) == {
         "exact_match", "token_f1", "bleu", "rouge1", "rouge2", "rougeL",
         "embedding_similarity", "accuracy", "precision", "recall", "f1",
         "latency_ms", "cost_usd",
     }  # fmt: skip
-    assert METRICS["latency_ms"].higher_is_better is False
-    assert METRICS["cost_usd"].kind == "cost"
-    assert METRICS["f1"].kind == "label"
-    assert all(spec.name == name for name, spec in METRICS.items())
+    assert METRIC_SPECS["latency_ms"].higher_is_better is False
+    assert METRIC_SPECS["cost_usd"].kind == "cost"
+    assert METRIC_SPECS["f1"].kind == "label"
+    assert all(spec.name == name for name, spec in METRIC_SPECS.items())
     with pytest.raises(AttributeError):
-        METRICS["bleu"].name = "x"  # type: ignore[misc]
+        METRIC_SPECS["bleu"].name = "x"  # type: ignore[misc]
 
 
 def test_validate_metric_names() -> None:

@@ -1,12 +1,25 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promptops.db.models import Evaluation, EvaluationResult, Example, Project, Run
+from promptops.db.models import (
+    Dataset,
+    Evaluation,
+    EvaluationResult,
+    Example,
+    Project,
+    Prompt,
+    PromptVersion,
+    Run,
+)
 
 
 class EvaluationRepository:
@@ -57,3 +70,111 @@ class EvaluationRepository:
                 "cost_usd": float(run.cost_usd),
             })
         return out
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    """An evaluation run already recorded (a chunk retried after a crash skips its example)."""
+
+    id: uuid.UUID
+    idempotency_key: str
+    success: bool
+    latency_ms: float
+    cost_usd: float
+    values: dict[str, float]
+
+
+class EvaluationRunRepository:
+    """What the evaluation activities read and write (ORM, one short session per activity
+    step; the runs themselves are written by the model-call pipeline)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def dataset(self, dataset_id: uuid.UUID) -> Dataset | None:
+        return await self.session.get(Dataset, dataset_id)
+
+    async def version_projects(self, version_ids: Sequence[uuid.UUID]
+                               ) -> dict[uuid.UUID, uuid.UUID]:
+        """Project of each version found (missing versions are absent)."""
+        rows = (await self.session.execute(
+            select(PromptVersion.id, Prompt.project_id)
+            .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+            .where(PromptVersion.id.in_(list(version_ids))))).all()
+        return {vid: pid for vid, pid in rows}
+
+    async def version_with_project(self, version_id: uuid.UUID
+                                   ) -> tuple[PromptVersion, uuid.UUID] | None:
+        row = (await self.session.execute(
+            select(PromptVersion, Prompt.project_id)
+            .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+            .where(PromptVersion.id == version_id))).first()
+        return None if row is None else (row[0], row[1])
+
+    async def count_examples(self, dataset_id: uuid.UUID) -> int:
+        return int((await self.session.execute(
+            select(func.count()).select_from(Example).where(Example.dataset_id == dataset_id)
+        )).scalar_one())
+
+    async def expected_labels(self, dataset_id: uuid.UUID) -> list[str]:
+        """The distinct expected values of the dataset, as strings, sorted."""
+        return sorted({str(v) for v in (await self.session.execute(
+            select(Example.expected).where(Example.dataset_id == dataset_id))).scalars()
+            if v is not None})
+
+    async def start(self, evaluation_id: str, project_id: uuid.UUID, dataset_id: uuid.UUID,
+                    version_ids: list[str], metrics: list[str], config: dict[str, Any]) -> None:
+        """Record the evaluation as Running (``ON CONFLICT DO NOTHING``: idempotent)."""
+        await self.session.execute(insert(Evaluation).values(
+            id=evaluation_id, project_id=project_id, dataset_id=dataset_id,
+            prompt_version_ids=version_ids, metrics=metrics, config=config, status="Running",
+        ).on_conflict_do_nothing(index_elements=["id"]))
+
+    async def examples(self, dataset_id: uuid.UUID, offset: int, limit: int
+                       ) -> Sequence[Example]:
+        """Examples at positions ``[offset, offset + limit)``, in order."""
+        return (await self.session.execute(
+            select(Example).where(Example.dataset_id == dataset_id,
+                                  Example.position >= offset,
+                                  Example.position < offset + limit)
+            .order_by(Example.position))).scalars().all()
+
+    async def finished(self, keys: Sequence[str]) -> dict[str, FinishedRun]:
+        """The runs already recorded under ``keys`` (idempotency keys), with their scores."""
+        runs = (await self.session.execute(
+            select(Run.id, Run.idempotency_key, Run.success, Run.latency_ms, Run.cost_usd)
+            .where(Run.idempotency_key.in_(list(keys))))).all()
+        if not runs:
+            return {}
+        values: dict[uuid.UUID, dict[str, float]] = {}
+        for run_id, metric, value in (await self.session.execute(
+                select(EvaluationResult.run_id, EvaluationResult.metric, EvaluationResult.value)
+                .where(EvaluationResult.run_id.in_([r[0] for r in runs])))).all():
+            values.setdefault(run_id, {})[metric] = value
+        return {key: FinishedRun(id=run_id, idempotency_key=key, success=success,
+                                 latency_ms=latency, cost_usd=float(cost),
+                                 values=values.get(run_id, {}))
+                for run_id, key, success, latency, cost in runs}
+
+    async def evaluation(self, evaluation_id: str) -> Evaluation | None:
+        return await self.session.get(Evaluation, evaluation_id)
+
+    async def scored_runs(self, evaluation_id: str
+                          ) -> tuple[list[tuple[Run, str, Any]],
+                                     list[tuple[uuid.UUID, str, float, str | None]]]:
+        """The evaluation's runs with their example's external id and expected value, and
+        every ``(run_id, metric, value, details)`` result."""
+        runs = [(r[0], r[1], r[2]) for r in (await self.session.execute(
+            select(Run, Example.external_id, Example.expected)
+            .join(Example, Example.id == Run.example_id)
+            .where(Run.evaluation_id == evaluation_id))).all()]
+        results = [(r[0], r[1], r[2], r[3]) for r in (await self.session.execute(
+            select(EvaluationResult.run_id, EvaluationResult.metric, EvaluationResult.value,
+                   EvaluationResult.details)
+            .where(EvaluationResult.evaluation_id == evaluation_id))).all()]
+        return runs, results
+
+    async def finish(self, evaluation_id: str, status: str, summary: dict[str, Any]) -> None:
+        await self.session.execute(update(Evaluation).where(Evaluation.id == evaluation_id)
+                                   .values(status=status, summary=summary,
+                                           completed_at=datetime.now(UTC)))

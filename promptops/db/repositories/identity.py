@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promptops.db.driver import driver_connection, fetchone
+from promptops.db.connection import SQL
 from promptops.db.models import ApiKey, Membership, ProviderCredential, User
 
 _CREDENTIAL_COLUMNS = ("id", "organization_id", "provider", "name", "ciphertext", "nonce",
@@ -99,17 +100,6 @@ class IdentityRepository:
             ProviderCredential.organization_id == organization_id,
         ))).scalar_one_or_none()
 
-    async def credential_for_provider(self, organization_id: uuid.UUID,
-                                      provider: str) -> ProviderCredential | None:
-        """The organization's newest key for ``provider`` as a transient row, or None. Every
-        model call asks this: raw SQL on the session's connection (:mod:`promptops.db.driver`).
-        """
-        row = await fetchone(await driver_connection(self.session), _CREDENTIAL,
-                             {"org": organization_id, "provider": provider})
-        if row is None:
-            return None
-        return ProviderCredential(**dict(zip(_CREDENTIAL_COLUMNS, row, strict=True)))
-
     # Administration queries (members, keys) -------------------------------------------------
     async def get_user_by_email(self, email: str) -> User | None:
         return (await self.session.execute(
@@ -170,3 +160,70 @@ class IdentityRepository:
             select(func.count()).select_from(ProviderCredential).where(
                 ProviderCredential.organization_id == organization_id,
                 ProviderCredential.name == name))).scalar_one())
+
+
+class ProviderCredentialReader:
+    """The newest stored provider key of an organization, read by every model call (raw SQL
+    on the call's connection, :mod:`promptops.db.connection`)."""
+
+    def __init__(self, db: SQL) -> None:
+        self.db = db
+
+    async def newest(self, organization_id: uuid.UUID,
+                     provider: str) -> ProviderCredential | None:
+        """The organization's newest key for ``provider`` as a transient row, or None."""
+        row = await self.db.fetchone(_CREDENTIAL, {"org": organization_id,
+                                                   "provider": provider})
+        if row is None:
+            return None
+        return ProviderCredential(**dict(zip(_CREDENTIAL_COLUMNS, row, strict=True)))
+
+
+@dataclass(frozen=True)
+class KeyFacts:
+    """What authenticating an API key needs: the key, its user's membership in the key's
+    organization (``member_role`` None when the user is no longer a member) and the user."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    project_id: uuid.UUID | None
+    user_id: uuid.UUID | None
+    role: str
+    prefix: str
+    secret_hash: str
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    rate_limit_rpm: int | None
+    member_role: str | None
+    member_project_id: uuid.UUID | None
+    email: str | None
+
+
+_KEY_FACTS = """
+SELECT k.id, k.organization_id, k.project_id, k.user_id, k.role, k.prefix, k.secret_hash,
+       k.revoked_at, k.expires_at, k.rate_limit_rpm, m.role, m.project_id, u.email
+FROM api_keys k
+LEFT JOIN memberships m ON m.user_id = k.user_id AND m.organization_id = k.organization_id
+LEFT JOIN users u ON u.id = k.user_id
+WHERE k.prefix = %(prefix)s
+"""
+_TOUCH_KEY = ("UPDATE api_keys SET last_used_at = %(now)s WHERE id = %(id)s "
+              "AND (last_used_at IS NULL OR last_used_at < %(older)s)")
+
+
+class ApiKeyAuthRepository:
+    """The statements of authentication, on an autocommit connection (raw SQL,
+    :mod:`promptops.db.connection`): every authenticated request that misses the principal
+    cache reads its key here."""
+
+    def __init__(self, db: SQL) -> None:
+        self.db = db
+
+    async def lookup(self, prefix: str) -> KeyFacts | None:
+        """The key with this prefix, with its user's membership and email. One query."""
+        row = await self.db.fetchone(_KEY_FACTS, {"prefix": prefix})
+        return None if row is None else KeyFacts(*row)
+
+    async def touch(self, key_id: uuid.UUID, now: datetime, *, older_than: datetime) -> None:
+        """Set ``last_used_at`` unless it was set after ``older_than`` (bounds write load)."""
+        await self.db.execute(_TOUCH_KEY, {"id": key_id, "now": now, "older": older_than})

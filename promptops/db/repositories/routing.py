@@ -1,4 +1,7 @@
-"""SQL of routing policies and of the evaluation-quality figure routing ranks on."""
+"""SQL of routing policies and of the evaluation-quality figure routing ranks on:
+:class:`RoutingPolicyRepository` administers policies (ORM, the API's unit of work);
+:class:`RoutingReads` is what the model-call path reads (raw SQL on any
+:class:`promptops.db.connection.SQL` handle)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,23 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promptops.db.models import EvaluationResult, RoutingPolicy, Run
+from promptops.db.connection import SQL
+from promptops.db.models import RoutingPolicy
+from promptops.db.models.base import plain_record
+
+#: A routing policy as the model-call path reads it (every column as a plain attribute).
+RoutingPolicyRecord = plain_record(RoutingPolicy, frozen=True)
+_POLICY_COLUMNS = tuple(RoutingPolicyRecord.__dataclass_fields__)
+_POLICY = (f"SELECT {', '.join(_POLICY_COLUMNS)} FROM routing_policies "
+           "WHERE project_id = %(project)s AND name = %(name)s")
+_NAMES = "SELECT name FROM routing_policies WHERE project_id = %(project)s ORDER BY name"
+_MEAN_SCORES = """
+SELECT r.model, avg(least(greatest(er.value, 0.0), 1.0)), count(er.id)
+FROM evaluation_results er JOIN runs r ON r.id = er.run_id
+WHERE r.project_id = %(project)s AND r.model = ANY(%(models)s)
+  AND er.metric = ANY(%(metrics)s) AND er.created_at >= %(since)s
+GROUP BY r.model
+"""
 
 
 class RoutingPolicyRepository:
@@ -50,6 +69,22 @@ class RoutingPolicyRepository:
         await self.session.execute(delete(RoutingPolicy).where(
             RoutingPolicy.project_id == project_id, RoutingPolicy.name == name))
 
+
+class RoutingReads:
+    """The reads of policy routing (one policy, a project's policy names, quality figures)."""
+
+    def __init__(self, db: SQL) -> None:
+        self.db = db
+
+    async def policy(self, project_id: uuid.UUID, name: str) -> Any:
+        """The project's policy ``name`` (a :data:`RoutingPolicyRecord`), or None."""
+        row = await self.db.fetchone(_POLICY, {"project": project_id, "name": name})
+        return None if row is None else RoutingPolicyRecord(*row)
+
+    async def names(self, project_id: uuid.UUID) -> list[str]:
+        """The project's policy names, sorted."""
+        return [str(r[0]) for r in await self.db.fetchall(_NAMES, {"project": project_id})]
+
     async def mean_scores(self, project_id: uuid.UUID, models: Collection[str],
                           metrics: Collection[str], since: datetime
                           ) -> dict[str, tuple[float, int]]:
@@ -59,12 +94,7 @@ class RoutingPolicyRepository:
         are absent."""
         if not models or not metrics:
             return {}
-        clamped = func.least(func.greatest(EvaluationResult.value, 0.0), 1.0)
-        rows = (await self.session.execute(
-            select(Run.model, func.avg(clamped), func.count(EvaluationResult.id))
-            .join(Run, Run.id == EvaluationResult.run_id)
-            .where(Run.project_id == project_id, Run.model.in_(list(models)),
-                   EvaluationResult.metric.in_(list(metrics)),
-                   EvaluationResult.created_at >= since)
-            .group_by(Run.model))).all()
+        rows = await self.db.fetchall(_MEAN_SCORES, {
+            "project": project_id, "models": list(models), "metrics": list(metrics),
+            "since": since})
         return {str(model): (float(mean), int(n)) for model, mean, n in rows if mean is not None}

@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promptops.db.driver import execute
+from promptops.db.connection import SQL
 from promptops.db.models import (
     Feedback,
     Outcome,
@@ -28,32 +28,56 @@ RunRecord = plain_record(Run)
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
+    if isinstance(value, Decimal | uuid.UUID):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-class RunRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class RunWriter:
+    """Run records of model calls, written by the pipeline's record stage (raw SQL: see
+    :mod:`promptops.db.connection`; inside the call's ``atomic`` batch, with what must land with
+    the run). Each row travels as ONE JSON document (``jsonb_populate_record(NULL::runs, ...)``
+    casts each member to its column's type): one parameter to bind instead of twenty, which
+    matters most when a batch binds them client-side. Columns left None take their defaults."""
 
-    async def insert(self, run: Any) -> Any:
-        """Insert ``run`` (a ``Run`` or a :data:`RunRecord`) with one raw statement on the session's psycopg connection, in its
-        transaction (the request path's cheap way, :mod:`promptops.db.driver`; batched inside
-        :func:`promptops.db.driver.atomic`); the object is not attached to the session.
-        Columns left None take their defaults (``created_at`` stays None on the object).
+    def __init__(self, db: SQL) -> None:
+        self.db = db
 
-        The row travels as ONE JSON document (``jsonb_populate_record(NULL::runs, ...)`` casts
-        each member to its column's type): one parameter to bind instead of twenty, which
-        matters most when a batch binds them client-side."""
+    @staticmethod
+    def _row(run: Any) -> tuple[str, str]:
         values = {name: value for key, name in _RUN_COLUMNS
                   if (value := getattr(run, key, None)) is not None}
-        names = ", ".join(values)
-        sql = (f"INSERT INTO runs ({names}) SELECT {names} "
-               "FROM jsonb_populate_record(NULL::runs, %(row)s::jsonb)")
-        await execute(self.session, sql,
-                      {"row": orjson.dumps(values, default=_json_default).decode()})
-        return run
+        return ", ".join(values), orjson.dumps(values, default=_json_default).decode()
+
+    async def insert(self, run: Any) -> None:
+        """Insert ``run`` (a :data:`RunRecord`). Fetches nothing (batchable)."""
+        names, row = self._row(run)
+        await self.db.execute(
+            f"INSERT INTO runs ({names}) SELECT {names} "
+            "FROM jsonb_populate_record(NULL::runs, %(row)s::jsonb)", {"row": row})
+
+    async def insert_once(self, run: Any, results: list[dict[str, Any]]) -> None:
+        """Insert ``run`` unless a run with its ``idempotency_key`` exists (``ON CONFLICT DO
+        NOTHING``), and its evaluation ``results`` (``evaluation_results`` rows as dicts:
+        ``id, evaluation_id, metric, value, details``; ``run_id`` is the run's) only when the
+        run was inserted: ONE statement, so a retried evaluation can never write a run or a
+        score twice. Fetches nothing (batchable)."""
+        names, row = self._row(run)
+        await self.db.execute(
+            f"WITH ins AS (INSERT INTO runs ({names}) SELECT {names} "
+            "FROM jsonb_populate_record(NULL::runs, %(row)s::jsonb) "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id) "
+            "INSERT INTO evaluation_results (id, run_id, evaluation_id, metric, value, details) "
+            "SELECT r.id, ins.id, r.evaluation_id, r.metric, r.value, r.details "
+            "FROM ins, jsonb_populate_recordset(NULL::evaluation_results, %(results)s::jsonb) r",
+            {"row": row, "results": orjson.dumps(results, default=_json_default).decode()})
+
+
+class RunRepository:
+    """Reads of runs and their feedback (ORM, the API's unit of work)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
 
     async def get(self, run_id: uuid.UUID, organization_id: uuid.UUID,
                   project_id: uuid.UUID | None = None) -> Run | None:
@@ -62,6 +86,11 @@ class RunRepository:
         if project_id is not None:
             q = q.where(Project.id == project_id)
         return (await self.session.execute(q)).scalar_one_or_none()
+
+    async def by_idempotency_key(self, key: str) -> Run | None:
+        """The run recorded under ``key``, or None."""
+        return (await self.session.execute(
+            select(Run).where(Run.idempotency_key == key))).scalar_one_or_none()
 
     async def latest_run_of_subject(self, project_id: uuid.UUID, subject_id: str) -> Run | None:
         return (await self.session.execute(

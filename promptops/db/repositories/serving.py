@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from promptops.db.driver import driver_connection, fetchall, fetchone
+from promptops.db.connection import SQL
 from promptops.db.models import ACTIVE_DEPLOYMENT_STATUSES, PromptVersion
 from promptops.db.models.base import plain_record
 
@@ -70,7 +68,7 @@ _VERSION_COLUMNS = tuple(ServedVersion.__dataclass_fields__)
 class Served:
     """The version found, its prompt and project, and the active deployment (or None)."""
 
-    version: Any  # a ServedVersion, or a PromptVersion (the canary's)
+    version: Any  # a ServedVersion
     prompt_id: uuid.UUID
     project: ProjectFacts
     deployment: ActiveDeployment | None
@@ -105,6 +103,24 @@ JOIN projects p ON p.id = pr.project_id
 LEFT JOIN project_budgets b ON b.project_id = p.id
 WHERE v.id = %(version_id)s AND p.organization_id = %(org)s
   AND (%(scope)s::uuid IS NULL OR p.id = %(scope)s::uuid)
+"""
+
+_VERSION = f"SELECT {', '.join(_VERSION_COLUMNS)} FROM prompt_versions WHERE id = %(id)s"
+
+#: What a failed serving lookup was missing: the project (in the caller's organization and
+#: scope), the prompt (by id, or by name in the project) and the label.
+_EXPLAIN = """
+SELECT p.id, pr.id, l.id
+FROM projects p
+LEFT JOIN prompts pr ON pr.project_id = p.id
+     AND (%(prompt_id)s::uuid IS NULL OR pr.id = %(prompt_id)s::uuid)
+     AND (%(prompt_id)s::uuid IS NOT NULL OR pr.name = %(name)s)
+LEFT JOIN labels l ON l.prompt_id = pr.id AND l.name = %(label)s
+WHERE p.organization_id = %(org)s
+  AND (%(scope)s::uuid IS NULL OR p.id = %(scope)s::uuid)
+  AND (%(project_id)s::uuid IS NULL OR p.id = %(project_id)s::uuid)
+ORDER BY pr.id IS NULL, l.id IS NULL
+LIMIT 1
 """
 
 _PROJECT = """
@@ -152,10 +168,10 @@ def _facts(row: tuple[Any, ...]) -> ProjectFacts:
 
 
 class ServingRepository:
-    """Raw-SQL reads of the request path (see :mod:`promptops.db.driver` for why)."""
+    """Raw-SQL reads of the model-call path (see :mod:`promptops.db.connection` for why)."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, db: SQL) -> None:
+        self.db = db
 
     async def by_label(
         self, organization_id: uuid.UUID, label: str, *, environment: str | None,
@@ -165,8 +181,7 @@ class ServingRepository:
         """The version under ``label`` of a prompt given by id, or by ``project_id`` + name,
         in the organization (and in ``scope_project_id`` for project-scoped callers), with the
         deployment active in ``environment``. One query; None when anything is missing."""
-        conn = await driver_connection(self.session)
-        row = await fetchone(conn, _BY_LABEL, {
+        row = await self.db.fetchone(_BY_LABEL, {
             "label": label, "environment": environment,
             "active": list(ACTIVE_DEPLOYMENT_STATUSES), "org": organization_id,
             "prompt_id": prompt_id, "project_id": project_id, "name": prompt_name,
@@ -183,10 +198,9 @@ class ServingRepository:
                          scope_project_id: uuid.UUID | None = None) -> Served | None:
         """A version by id in the organization (and project scope), with its project's facts.
         One query; None when not found."""
-        conn = await driver_connection(self.session)
-        row = await fetchone(conn, _BY_VERSION, {"version_id": version_id,
-                                                 "org": organization_id,
-                                                 "scope": scope_project_id})
+        row = await self.db.fetchone(_BY_VERSION, {"version_id": version_id,
+                                                   "org": organization_id,
+                                                   "scope": scope_project_id})
         if row is None:
             return None
         return Served(version=_version(row), prompt_id=row[_N + 3], project=_facts(row),
@@ -194,8 +208,7 @@ class ServingRepository:
 
     async def project(self, project_id: uuid.UUID) -> ProjectFacts:
         """A project's facts by id (the caller has checked access). Raises LookupError."""
-        conn = await driver_connection(self.session)
-        row = await fetchone(conn, _PROJECT, {"project_id": project_id})
+        row = await self.db.fetchone(_PROJECT, {"project_id": project_id})
         if row is None:
             raise LookupError(f"project {project_id} not found")
         return ProjectFacts(id=row[0], organization_id=row[1], cache_settings=row[2] or {},
@@ -207,9 +220,29 @@ class ServingRepository:
                             name: str | None = None) -> list[NamedProject]:
         """At most two projects of the organization (oldest first), narrowed by scope, id and
         name (each None = any), with their facts. One query."""
-        conn = await driver_connection(self.session)
-        rows = await fetchall(conn, _FIND_PROJECTS, {
+        rows = await self.db.fetchall(_FIND_PROJECTS, {
             "org": organization_id, "scope": scope_project_id, "id": project_id, "name": name})
         return [NamedProject(name=r[7], facts=ProjectFacts(
             id=r[0], organization_id=r[1], cache_settings=r[2] or {},
             budget=BudgetLimits(r[3], r[4], r[5], r[6]))) for r in rows]
+
+    async def version(self, version_id: uuid.UUID) -> Any:
+        """A version by id (a ServedVersion; the caller has checked access), or None."""
+        row = await self.db.fetchone(_VERSION, {"id": version_id})
+        return None if row is None else ServedVersion(*row)
+
+    async def explain_miss(self, organization_id: uuid.UUID, label: str, *,
+                           prompt_id: uuid.UUID | None = None,
+                           project_id: uuid.UUID | None = None, prompt_name: str | None = None,
+                           scope_project_id: uuid.UUID | None = None) -> str:
+        """What a :meth:`by_label` miss lacked: ``"project"``, ``"prompt"`` or ``"label"``
+        (``""`` when nothing is missing any more). One query."""
+        row = await self.db.fetchone(_EXPLAIN, {
+            "org": organization_id, "scope": scope_project_id,
+            "project_id": project_id if prompt_id is None else None, "prompt_id": prompt_id,
+            "name": prompt_name, "label": label})
+        if row is None:
+            return "prompt" if prompt_id is not None else "project"
+        if row[1] is None:
+            return "prompt"
+        return "label" if row[2] is None else ""

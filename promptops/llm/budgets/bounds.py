@@ -41,6 +41,11 @@ class Period(StrEnum):
     MONTH = "month"
 
 
+#: Period -> (USD limit field, token limit field) of a project's budget.
+PERIOD_FIELDS = {Period.DAY: ("daily_usd", "daily_tokens"),
+                 Period.MONTH: ("monthly_usd", "monthly_tokens")}
+
+
 @dataclass(frozen=True)
 class Usage:
     """An amount of usage: tokens (prompt + completion) and USD."""

@@ -27,11 +27,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from promptops.db.models import RoutingPolicy
-from promptops.db.repositories.routing import RoutingPolicyRepository
-from promptops.evaluation.metrics import METRICS
+from promptops.db.connection import SQL
+from promptops.db.repositories.routing import RoutingReads
+from promptops.evaluation.metrics import METRIC_SPECS
 from promptops.llm import GatewayError, LLMGateway
 from promptops.llm.budgets.bounds import completion_token_bound, estimate_prompt_tokens
 from promptops.llm.routing.policy import (
@@ -46,7 +44,7 @@ from promptops.llm.routing.policy import (
 QUALITY_WINDOW_DAYS = 30
 #: Metrics whose values lie in [0, 1] with higher = better (registry kinds text and label).
 QUALITY_METRICS: tuple[str, ...] = tuple(
-    name for name, spec in METRICS.items() if spec.kind in ("text", "label"))
+    name for name, spec in METRIC_SPECS.items() if spec.kind in ("text", "label"))
 
 
 class PolicyNotFound(GatewayError):
@@ -61,7 +59,7 @@ class PolicyNotFound(GatewayError):
         self.name = name
 
 
-def spec_of(row: RoutingPolicy) -> RoutingPolicySpec:
+def spec_of(row: Any) -> RoutingPolicySpec:
     """The stored policy as a :class:`RoutingPolicySpec` (validated again)."""
     return RoutingPolicySpec.model_validate({
         "name": row.name, "strategy": row.strategy, "candidates": list(row.candidates or []),
@@ -73,7 +71,7 @@ def needs_quality(spec: RoutingPolicySpec) -> bool:
     return spec.strategy == "quality_first" or spec.constraints.min_quality is not None
 
 
-async def gather_figures(session: AsyncSession, gateway: LLMGateway, project_id: uuid.UUID,
+async def gather_figures(db: SQL, gateway: LLMGateway, project_id: uuid.UUID,
                          spec: RoutingPolicySpec, messages: Sequence[Mapping[str, Any]],
                          max_tokens: int | None, *, with_quality: bool | None = None,
                          now: datetime | None = None) -> list[CandidateFigures]:
@@ -87,7 +85,7 @@ async def gather_figures(session: AsyncSession, gateway: LLMGateway, project_id:
     quality: dict[str, tuple[float, int]] = {}
     if with_quality if with_quality is not None else needs_quality(spec):
         since = (now or datetime.now(UTC)) - timedelta(days=QUALITY_WINDOW_DAYS)
-        quality = await RoutingPolicyRepository(session).mean_scores(
+        quality = await RoutingReads(db).mean_scores(
             project_id, spec.candidates, QUALITY_METRICS, since)
     out: list[CandidateFigures] = []
     for entry in entries:
@@ -108,18 +106,18 @@ async def gather_figures(session: AsyncSession, gateway: LLMGateway, project_id:
     return out
 
 
-async def decide(session: AsyncSession, gateway: LLMGateway, project_id: uuid.UUID,
+async def decide(db: SQL, gateway: LLMGateway, project_id: uuid.UUID,
                  spec: RoutingPolicySpec, messages: Sequence[Mapping[str, Any]],
                  max_tokens: int | None, *, with_quality: bool | None = None
                  ) -> RoutingDecision:
     """:func:`gather_figures` then :func:`promptops.llm.routing.policy.choose`. Raises
     :class:`promptops.llm.routing.policy.NoEligibleModel`."""
-    figures = await gather_figures(session, gateway, project_id, spec, messages, max_tokens,
+    figures = await gather_figures(db, gateway, project_id, spec, messages, max_tokens,
                                    with_quality=with_quality)
     return choose(spec, figures)
 
 
-async def resolve_policy_route(session: AsyncSession, gateway: LLMGateway,
+async def resolve_policy_route(db: SQL, gateway: LLMGateway,
                                project_id: uuid.UUID, model_field: str | None,
                                messages: Sequence[Mapping[str, Any]],
                                max_tokens: int | None) -> RoutingDecision | None:
@@ -134,8 +132,8 @@ async def resolve_policy_route(session: AsyncSession, gateway: LLMGateway,
     if not model_field or not model_field.startswith(POLICY_PREFIX):
         return None
     name = model_field[len(POLICY_PREFIX):]
-    repo = RoutingPolicyRepository(session)
-    row = await repo.get(project_id, name)
+    reads = RoutingReads(db)
+    row = await reads.policy(project_id, name)
     if row is None:
-        raise PolicyNotFound(name, [p.name for p in await repo.list(project_id)])
-    return await decide(session, gateway, project_id, spec_of(row), messages, max_tokens)
+        raise PolicyNotFound(name, await reads.names(project_id))
+    return await decide(db, gateway, project_id, spec_of(row), messages, max_tokens)
