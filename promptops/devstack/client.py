@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -43,7 +43,7 @@ class PromptOpsClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> PromptOpsClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

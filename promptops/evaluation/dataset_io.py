@@ -78,7 +78,7 @@ def parse_jsonl(data: bytes | str) -> list[ExampleRow]:
 
 def _maybe_json(cell: str) -> Any:
     s = cell.strip()
-    if s.startswith("{") or s.startswith("["):
+    if s.startswith(("{", "[")):
         try:
             return json.loads(s)
         except json.JSONDecodeError:

@@ -33,7 +33,7 @@ def exporter() -> InMemorySpanExporter:
 
 def test_record_functions_show_in_exposition(monkeypatch: pytest.MonkeyPatch) -> None:
     m = Metrics()
-    monkeypatch.setattr(telemetry, "PROMETHEUS", m)
+    monkeypatch.setattr(telemetry.prometheus, "PROMETHEUS", m)
     telemetry.record_llm_call("gpt-x", "ok", latency_ms=250, tokens_in=12, tokens_out=5,
                               cost_usd=0.0015)
     telemetry.record_llm_call("gpt-x", "error", latency_ms=40)

@@ -1,7 +1,9 @@
 """The provider stage, last of the pipeline: the gateway tries the route's candidates in order
 (circuit breakers, fallbacks on retryable errors; :mod:`promptops.llm.gateway`).
 
-The call's database connection goes back to its pool first, so a slow model never holds one.
+A slow model never holds a database connection: the call's connection goes back to its pool
+once the provider has kept it waiting ``hold_ms`` (a fast answer keeps it; a stream gives it
+back at once).
 A provider failure becomes :class:`promptops.errors.ProviderFailed` with the provider's message
 and a status: 429 stays 429; a provider's 400/404/413/422 (bad request, unknown model, context
 window) is passed through as 400, as the LiteLLM proxy does; 503 when no deployment could be
@@ -39,18 +41,20 @@ class ProviderStage:
 
     name = "provider"
 
-    def __init__(self, gateway: LLMGateway) -> None:
+    def __init__(self, gateway: LLMGateway, *, hold_ms: float = 50.0) -> None:
         self.gateway = gateway
+        self.hold_s = hold_ms / 1000.0
 
     async def __call__(self, call: ModelCall, call_next: Next) -> CallOutcome:
         route = call.route
         if route is None:  # pragma: no cover - the route stage always sets it
             raise RuntimeError("the provider stage runs after route")
-        await call.db.release()
         if call.request.stream:
+            await call.db.release()
             outcome = CallOutcome(model=route.requested_model)
             outcome.deltas = self._stream(call, route, outcome)
             return outcome
+        giving_back = call.db.release_later(self.hold_s)
         try:
             completion = await self.gateway.complete(
                 call.attempt_messages or call.messages, candidates=route.candidates,
@@ -59,6 +63,8 @@ class ProviderStage:
                 credentials=route.credentials)
         except GatewayError as exc:
             raise provider_failed(exc) from exc
+        finally:
+            giving_back.cancel()
         call.completions.append(completion)
         outcome = CallOutcome()
         outcome.fill(call.completions)
