@@ -31,6 +31,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import to_json
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import authorize
 from api.errors import APIError, api_error_response, validation_error_response
@@ -40,10 +41,6 @@ from api.services.serving import ServingService
 from promptops.db.models import Role
 
 logger = logging.getLogger(__name__)
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _RUN_RESULT: TypeAdapter[RunResult] = TypeAdapter(RunResult)
 
@@ -83,7 +80,7 @@ class HotPath:
     before Starlette's own stack; it answers an unexpected error with a plain 500, as
     Starlette's ``ServerErrorMiddleware`` does."""
 
-    def __init__(self, app: Any, *, enabled: bool = True) -> None:
+    def __init__(self, app: ASGIApp, *, enabled: bool = True) -> None:
         self.app = app
         self.enabled = enabled
 
@@ -129,7 +126,7 @@ class HotPath:
 def _json_content(scope: Scope) -> bool:
     for name, value in scope["headers"]:
         if name == b"content-type":
-            return value.split(b";", 1)[0].strip().lower() == b"application/json"
+            return bool(value.split(b";", 1)[0].strip().lower() == b"application/json")
     return False
 
 
@@ -149,7 +146,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that hands the app the body already read, then defers to the server's."""
     sent = False
 
-    async def replayed() -> dict[str, Any]:
+    async def replayed() -> Message:
         nonlocal sent
         if not sent:
             sent = True

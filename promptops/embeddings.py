@@ -147,7 +147,8 @@ def _mean_pool_normalize(
     counts = np.clip(weights.sum(axis=1), 1e-9, None)
     pooled = summed / counts
     norms = np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-    return (pooled / norms).astype(np.float32)
+    normalized: NDArray[np.float32] = (pooled / norms).astype(np.float32)
+    return normalized
 
 
 class Embedder:

@@ -96,7 +96,8 @@ async def generate(body: GenerateRequest, principal: EditorPrincipal,
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)
-async def get_run(run_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal):
+async def get_run(run_id: uuid.UUID, session: SessionDep,
+                  principal: CurrentPrincipal) -> RunPublic:
     """One run with its routing (subject, environment, deployment, arm) and feedback."""
     service = FeedbackService(session, principal)
     run = await service.get_run(run_id)
@@ -109,13 +110,14 @@ async def get_run(run_id: uuid.UUID, session: SessionDep, principal: CurrentPrin
 @router.post("/runs/{run_id}/feedback", response_model=FeedbackPublic,
              status_code=status.HTTP_201_CREATED)
 async def add_feedback(run_id: uuid.UUID, body: FeedbackCreate, session: SessionDep,
-                       principal: EditorPrincipal):
+                       principal: EditorPrincipal) -> Any:
     """Thumbs up/down, a score in [0, 1] and/or a comment on a run; canary guards average
     ``value`` per arm."""
     return await FeedbackService(session, principal).add_feedback(run_id, body)
 
 
 @router.post("/outcomes", response_model=OutcomePublic, status_code=status.HTTP_201_CREATED)
-async def add_outcome(body: OutcomeCreate, session: SessionDep, principal: EditorPrincipal):
+async def add_outcome(body: OutcomeCreate, session: SessionDep,
+                      principal: EditorPrincipal) -> Any:
     """An outcome event (name, value) for a run or a subject's latest run."""
     return await FeedbackService(session, principal).add_outcome(body)

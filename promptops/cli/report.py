@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.table import Table
@@ -69,7 +70,7 @@ def comparison_table(
             else:
                 row += ["—", "—"]
         table.add_row(*row)
-    extra = [
+    extra: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("examples (errors)", lambda v: f"{v['n']} ({v['errors']})"),
         ("latency p50 / p95 ms",
          lambda v: f"{_fmt(v.get('latency_ms', {}).get('p50'), 0)} / "

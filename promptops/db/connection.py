@@ -136,7 +136,8 @@ class PooledConnection:
         if self._batch is not None:
             yield
             return
-        self._batch = batch = []
+        batch: list[tuple[str, Params]] = []
+        self._batch = batch
         try:
             yield
         finally:

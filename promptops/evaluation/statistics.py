@@ -281,9 +281,11 @@ def _label_resamples(
         classes.append(positive_norm)
     code = {label: i for i, label in enumerate(classes)}
     other = len(classes)
-    gold_codes = np.array([code[g] for g in gold_norm], dtype=np.int64)
+    gold_codes = np.array([code[g] if g is not None else other for g in gold_norm],
+                          dtype=np.int64)
     pred_codes = np.array(
-        [code.get(normalize_label(p), other) if p is not None else other for p in predicted],
+        [code.get(normalize_label(p) or "", other) if p is not None else other
+         for p in predicted],
         dtype=np.int64,
     )
     positive_code = code[positive_norm] if positive_norm is not None else None

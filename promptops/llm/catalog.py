@@ -75,10 +75,10 @@ class ModelCatalog:
                 litellm_params=params,
                 input_cost_per_token=float(
                     info.get("input_cost_per_token", params.pop("input_cost_per_token", 0.0))
-                ),
+                    or 0.0),
                 output_cost_per_token=float(
                     info.get("output_cost_per_token", params.pop("output_cost_per_token", 0.0))
-                ),
+                    or 0.0),
                 supports_response_schema=(
                     bool(info["supports_response_schema"])
                     if info.get("supports_response_schema") is not None else None),

@@ -51,7 +51,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -183,7 +183,7 @@ class LLMGateway:
         tools: list[dict[str, Any]] | None = None,
         tool_choice: str | dict[str, Any] | None = None,
         credentials: ProviderOverride | None = None,
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         """A streamed chat completion: :class:`StreamDelta` events as the provider sends them,
         then exactly one :class:`StreamDone` whose completion carries the whole output, token
         counts, cost (USD), ``latency_ms`` (whole stream) and ``ttft_ms`` (to the first delta).
@@ -245,7 +245,7 @@ class LLMGateway:
         tool_choice: str | dict[str, Any] | None,
         acc: StreamAccumulator,
         started: float,
-    ) -> AsyncIterator[StreamDelta]:
+    ) -> AsyncGenerator[StreamDelta, None]:
         """The deltas of one streamed request to one deployment (always through LiteLLM),
         gathered into ``acc``."""
         kwargs = request_kwargs(entry, decoding, response_format, credentials, tools,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from promptops.telemetry.prometheus import PROMETHEUS, Metrics
 from promptops.telemetry.tracing import tracer
@@ -19,7 +19,7 @@ __all__ = ["UNMATCHED_ROUTE", "MetricsMiddleware"]
 UNMATCHED_ROUTE = "<unmatched>"
 
 
-def _route_template(scope: dict[str, Any]) -> str:
+def _route_template(scope: Scope) -> str:
     """The matched route's template (``/api/v1/prompts/{prompt_id}``), never the raw path, so
     the label's cardinality stays bounded.
 
@@ -43,13 +43,13 @@ class MetricsMiddleware:
     from an incoming W3C ``traceparent``) and the ``promptops_http_*`` series. Paths in
     ``exclude`` (``/metrics`` by default) are neither traced nor counted."""
 
-    def __init__(self, app: Any, metrics: Metrics | None = None,
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None,
                  exclude: Sequence[str] = ("/metrics",)) -> None:
         self.app = app
         self.metrics = metrics or PROMETHEUS
         self.exclude = frozenset(exclude)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") in self.exclude:
             await self.app(scope, receive, send)
             return
@@ -57,7 +57,7 @@ class MetricsMiddleware:
         method: str = scope["method"]
         status = 500
 
-        async def send_wrapper(message: dict[str, Any]) -> None:
+        async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]

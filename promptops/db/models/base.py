@@ -39,7 +39,7 @@ class CreatedAtMixin:
     )
 
 
-def plain_record(model: type[Base], *, frozen: bool = False) -> type:
+def plain_record(model: type[Base], *, frozen: bool = False) -> type[Any]:
     """A dataclass ``{Model}Record`` with a slot per column of ``model``'s table (attribute
     names and order as on the model, every one defaulting to None), for the request path: an ORM
     instance costs ~55-70 µs to build and as much again to read back, a plain one a few.

@@ -154,7 +154,7 @@ class EvaluationRunRepository:
         return {key: FinishedRun(id=run_id, idempotency_key=key, success=success,
                                  latency_ms=latency, cost_usd=float(cost),
                                  values=values.get(run_id, {}))
-                for run_id, key, success, latency, cost in runs}
+                for run_id, key, success, latency, cost in runs if key is not None}
 
     async def evaluation(self, evaluation_id: str) -> Evaluation | None:
         return await self.session.get(Evaluation, evaluation_id)

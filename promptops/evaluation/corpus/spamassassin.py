@@ -437,9 +437,10 @@ def _message_text(part: Message) -> str:
     if part.is_multipart():
         if ctype.startswith("message/"):
             return ""
-        children = part.get_payload()
-        if not isinstance(children, list):
+        payload = part.get_payload()
+        if not isinstance(payload, list):
             return ""
+        children: list[Message] = [c for c in payload if isinstance(c, Message)]
         if ctype == "multipart/alternative":
             texts = [(child.get_content_type(), _message_text(child)) for child in children]
             usable = [(t, x) for t, x in texts if x.strip()]
@@ -513,7 +514,7 @@ def parse_email(text: str) -> ParsedEmail:
         return _extract(msg, modern=True)
     except Exception:  # the modern header parser raises assorted errors on broken headers
         logger.debug("default email policy failed; retrying with compat32", exc_info=True)
-    msg = email.message_from_string(text, policy=email.policy.compat32)
+    msg = email.message_from_string(text, policy=email.policy.compat32)  # type: ignore[arg-type]
     return _extract(msg, modern=False)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -188,7 +188,7 @@ class CallOutcome:
     success: bool = True
     error: str | None = None
     run: Any = None
-    deltas: AsyncIterator[str] | None = None
+    deltas: AsyncGenerator[str, None] | None = None
 
     def fill(self, completions: list[Completion]) -> None:
         """Take the answer and the metering of ``completions`` (the last one answered)."""
@@ -219,10 +219,10 @@ class CallOutcome:
         return self
 
 
-async def _then(outcome: CallOutcome, deltas: AsyncIterator[str],
+async def _then(outcome: CallOutcome, deltas: AsyncGenerator[str, None],
                 after: Callable[[CallOutcome], Awaitable[None]] | None,
                 on_error: Callable[[BaseException], Awaitable[None]] | None,
-                ) -> AsyncIterator[str]:
+                ) -> AsyncGenerator[str, None]:
     try:
         async for delta in deltas:
             yield delta

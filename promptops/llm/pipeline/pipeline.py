@@ -18,7 +18,7 @@ Errors are domain errors (:mod:`promptops.errors`): each transport maps them onc
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import replace
 
 from promptops.db.connection import PooledConnection, connection_pool
@@ -143,7 +143,7 @@ def _link(stage: Stage, call_next: Next) -> Next:
     return step
 
 
-async def _closing(deltas: AsyncIterator[str], db: PooledConnection) -> AsyncIterator[str]:
+async def _closing(deltas: AsyncGenerator[str, None], db: PooledConnection) -> AsyncGenerator[str, None]:
     try:
         async for delta in deltas:
             yield delta

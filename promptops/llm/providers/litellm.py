@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 from promptops import telemetry
@@ -85,7 +85,7 @@ async def complete(entry: ModelEntry, messages: list[dict[str, Any]],
 
 async def stream(entry: ModelEntry, messages: list[dict[str, Any]], kwargs: Mapping[str, Any],
                  acc: StreamAccumulator, started: float, *,
-                 timeout_s: float) -> AsyncIterator[StreamDelta]:
+                 timeout_s: float) -> AsyncGenerator[StreamDelta, None]:
     """The deltas of one streamed ``litellm.acompletion`` (usage requested with
     ``stream_options.include_usage``), gathered into ``acc`` (``started``: the call's
     ``perf_counter`` start, for the time to first delta); provider errors, on open or

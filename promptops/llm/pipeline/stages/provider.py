@@ -13,7 +13,7 @@ credentials, not the caller's). ``retryable`` follows the provider's error.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from promptops.errors import ProviderFailed
 from promptops.llm.errors import GatewayError
@@ -71,7 +71,7 @@ class ProviderStage:
         return outcome
 
     async def _stream(self, call: ModelCall, route: Route,
-                      outcome: CallOutcome) -> AsyncIterator[str]:
+                      outcome: CallOutcome) -> AsyncGenerator[str, None]:
         try:
             async for event in self.gateway.stream(
                     call.messages, candidates=route.candidates, decoding=call.decoding,
