@@ -13,7 +13,6 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
 from activities.provider_health.types import (
@@ -21,7 +20,7 @@ from activities.provider_health.types import (
     CheckProviderHealthResult,
     ProviderCheck,
 )
-from promptops.db.models.gateway import ProviderHealthCheck
+from promptops.db.repositories.health import HealthCheckRepository
 from promptops.db.session import get_session_factory
 from promptops.llm import GatewayError, LLMGateway, redact_secrets
 
@@ -84,10 +83,6 @@ class ProviderHealthActivities:
                  "latency_ms": c.latency_ms, "status_code": c.status_code, "error": c.error}
                 for c in checks]
         async with self._sessions() as session:
-            result = await session.execute(
-                insert(ProviderHealthCheck).values(rows)
-                .on_conflict_do_nothing(index_elements=[ProviderHealthCheck.id])
-                .returning(ProviderHealthCheck.id))
-            written = len(result.all())
+            written = await HealthCheckRepository(session).add_once(rows)
             await session.commit()
         return CheckProviderHealthResult(checks=checks, written=written)

@@ -28,7 +28,7 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, cast
 
 from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg.rows import tuple_row
@@ -209,8 +209,7 @@ class SessionSQL:
     async def _raw(self) -> AsyncConnection[Any]:
         conn = await self.session.connection()
         raw = await conn.get_raw_connection()
-        driver: AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
-        return driver
+        return cast("AsyncConnection[Any]", raw.driver_connection)
 
     async def fetchone(self, sql: str, params: Params) -> tuple[Any, ...] | None:
         return await _fetchone(await self._raw(), sql, params)

@@ -1,8 +1,12 @@
-"""Reads of ``provider_health_checks`` (written by the ``check_provider_health`` activity)."""
+"""``provider_health_checks``: written by the ``check_provider_health`` activity, read by
+``GET /models/providers``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptops.db.models.gateway import ProviderHealthCheck
@@ -11,6 +15,16 @@ from promptops.db.models.gateway import ProviderHealthCheck
 class HealthCheckRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def add_once(self, rows: list[dict[str, Any]]) -> int:
+        """Insert check rows (``id, model_name, checked_at, ok, latency_ms, status_code,
+        error``), skipping ids already written (``ON CONFLICT DO NOTHING``: a retried activity
+        writes nothing twice). Returns the rows inserted."""
+        result = await self.session.execute(
+            insert(ProviderHealthCheck).values(rows)
+            .on_conflict_do_nothing(index_elements=[ProviderHealthCheck.id])
+            .returning(ProviderHealthCheck.id))
+        return len(result.all())
 
     async def latest_by_model(self) -> dict[str, ProviderHealthCheck]:
         """The latest check of every model name, in one query (``DISTINCT ON (model_name)``
