@@ -10,17 +10,14 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from api.main import create_app
 from promptops.db.connection import pooled_connection
 from promptops.db.models import Role, Run
 from promptops.db.session import get_session_factory
 from promptops.llm import ModelCatalog
-from tests.support import apps as support
-from tests.support.apps import issue_key
+from tests.support.apps import hot_and_plain, issue_key
 
 #: Fields of a generate answer that differ from one call to the next.
 VOLATILE = {"run_id", "trace_id", "metrics"}
@@ -34,16 +31,7 @@ async def apps(pg_url: str, catalog: ModelCatalog, monkeypatch: pytest.MonkeyPat
     org = f"hot-{uuid.uuid4().hex[:8]}"
     admin = await issue_key(pg_url, organization=org, email=f"a-{org}@h.ex")
     viewer = await issue_key(pg_url, organization=org, email=f"v-{org}@h.ex", role=Role.VIEWER)
-    built = {}
-    for name, flag in (("hot", "1"), ("plain", "0")):
-        monkeypatch.setenv("PROMPTOPS_HOT_PATH", flag)
-        built[name] = create_app(support.test_settings(f"tq-{uuid.uuid4().hex[:8]}"),
-                                 database_url=pg_url, catalog=catalog)
-    async with (built["hot"].router.lifespan_context(built["hot"]),
-                built["plain"].router.lifespan_context(built["plain"])):
-        clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                           base_url="http://test", timeout=60)
-                   for name, app in built.items()}
+    async with hot_and_plain(pg_url, catalog, monkeypatch) as (built, clients):
         auth = {"Authorization": f"Bearer {admin.key}"}
         api = clients["plain"]
         project = (await api.post("/api/v1/projects", json={"name": "hot"},
@@ -59,12 +47,8 @@ async def apps(pg_url: str, catalog: ModelCatalog, monkeypatch: pytest.MonkeyPat
         r = await api.put(f"/api/v1/projects/{project['id']}/budgets", headers=auth,
                           json={"daily_usd": "100", "monthly_tokens": 10_000_000})
         assert r.status_code < 300, r.text
-        try:
-            yield {"apps": built, "clients": clients, "admin": admin.key,
-                   "viewer": viewer.key, "project": project, "version": version}
-        finally:
-            for c in clients.values():
-                await c.aclose()
+        yield {"apps": built, "clients": clients, "admin": admin.key,
+               "viewer": viewer.key, "project": project, "version": version}
 
 
 def _generate_body(ctx: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -12,14 +12,12 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select, update
 from temporalio.testing import ActivityEnvironment
 
 from activities.llm.activities import LLMActivities
 from activities.llm.types import CallModelInput
-from api.main import create_app
 from promptops.db.connection import pooled_connection
 from promptops.db.models import PromptVersion, ProviderCredential, Run
 from promptops.db.session import get_session_factory
@@ -28,8 +26,7 @@ from promptops.governance.security import credential_aad
 from promptops.llm import ModelCatalog
 from promptops.llm.credentials import CREDENTIALS
 from promptops.llm.pipeline import CallOutcome, ModelCall, Next, Pipeline
-from tests.support import apps as support
-from tests.support.apps import issue_key
+from tests.support.apps import hot_and_plain, issue_key
 from tests.support.stub_llm import StubLLMServer
 
 
@@ -60,20 +57,12 @@ async def ctx(pg_url: str, catalog: ModelCatalog, stub_llm: StubLLMServer,
     stub_llm.cfg.latency_s = 0.0
     org = f"pipe-{uuid.uuid4().hex[:8]}"
     admin = await issue_key(pg_url, organization=org, email=f"a-{org}@p.ex")
-    built, guards = {}, {}
-    for name, flag in (("hot", "1"), ("plain", "0")):
-        monkeypatch.setenv("PROMPTOPS_HOT_PATH", flag)
-        built[name] = create_app(support.test_settings(f"tq-{uuid.uuid4().hex[:8]}"),
-                                 database_url=pg_url, catalog=catalog)
-    async with (built["hot"].router.lifespan_context(built["hot"]),
-                built["plain"].router.lifespan_context(built["plain"])):
+    guards = {}
+    async with hot_and_plain(pg_url, catalog, monkeypatch,
+                             {"Authorization": f"Bearer {admin.key}"}) as (built, clients):
         for name, app in built.items():
             guards[name] = Blocklist("forbidden")
             app.state.pipeline = app.state.pipeline.with_stage(guards[name], after="route")
-        clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                           base_url="http://test", timeout=60,
-                                           headers={"Authorization": f"Bearer {admin.key}"})
-                   for name, app in built.items()}
         api = clients["plain"]
         project = (await api.post("/api/v1/projects", json={"name": "pipe"})).json()
         prompt = (await api.post(f"/api/v1/projects/{project['id']}/prompts",
@@ -83,12 +72,8 @@ async def ctx(pg_url: str, catalog: ModelCatalog, stub_llm: StubLLMServer,
         r = await api.put(f"/api/v1/prompts/{prompt['id']}/labels/beta",
                           json={"prompt_version_id": version["id"]})
         assert r.status_code == 200, r.text
-        try:
-            yield {"clients": clients, "guards": guards, "project": project, "prompt": prompt,
-                   "version": version, "admin": admin, "apps": built}
-        finally:
-            for client in clients.values():
-                await client.aclose()
+        yield {"clients": clients, "guards": guards, "project": project, "prompt": prompt,
+               "version": version, "admin": admin, "apps": built}
 
 
 async def _runs(pg_url: str, project_id: str) -> list[Run]:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -91,3 +92,27 @@ async def serving_app(pg_url: str, temporal: Client | None, catalog: ModelCatalo
     finally:
         server.should_exit = True
         await task
+
+
+@asynccontextmanager
+async def hot_and_plain(pg_url: str, catalog: ModelCatalog, monkeypatch: Any,
+                        headers: dict[str, str] | None = None,
+                        ) -> AsyncIterator[tuple[dict[str, FastAPI], dict[str, httpx.AsyncClient]]]:
+    """The same app twice, with the gateway's hot path on (``"hot"``) and off (``"plain"``),
+    lifespans run, and an HTTP client on each (base URL without a prefix)."""
+    built = {}
+    for name, flag in (("hot", "1"), ("plain", "0")):
+        monkeypatch.setenv("PROMPTOPS_HOT_PATH", flag)
+        built[name] = create_app(test_settings(f"tq-{uuid.uuid4().hex[:8]}"),
+                                 database_url=pg_url, catalog=catalog)
+    async with (built["hot"].router.lifespan_context(built["hot"]),
+                built["plain"].router.lifespan_context(built["plain"])):
+        clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                           base_url="http://test", timeout=60,
+                                           headers=headers or {})
+                   for name, app in built.items()}
+        try:
+            yield built, clients
+        finally:
+            for client in clients.values():
+                await client.aclose()

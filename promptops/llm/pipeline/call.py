@@ -154,6 +154,13 @@ class ModelCall:
             raise RuntimeError("the call's project is not resolved yet")
         return self.project.organization_id
 
+    def routed(self) -> tuple[ProjectFacts, Route]:
+        """The call's project and route, for the stages after ``route``. Raises
+        RuntimeError when a stage is placed before resolve and route."""
+        if self.project is None or self.route is None:
+            raise RuntimeError("this stage runs after the resolve and route stages")
+        return self.project, self.route
+
     def spent(self) -> tuple[Decimal, int]:
         """Provider-reported usage of the calls made so far: (USD, prompt + completion
         tokens)."""

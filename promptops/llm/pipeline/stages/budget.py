@@ -23,9 +23,7 @@ class BudgetStage:
         self.structured_attempts = structured_attempts
 
     async def __call__(self, call: ModelCall, call_next: Next) -> CallOutcome:
-        project, route = call.project, call.route
-        if project is None or route is None:  # pragma: no cover - runs after resolve, route
-            raise RuntimeError("the budget stage runs after resolve and route")
+        project, route = call.routed()
         if not project.budget.any:
             return await call_next(call)
         guard = BudgetGuard(call.db)

@@ -61,9 +61,7 @@ class CacheStage:
         self.embed = embed
 
     async def __call__(self, call: ModelCall, call_next: Next) -> CallOutcome:
-        project, route = call.project, call.route
-        if project is None or route is None:  # pragma: no cover - runs after resolve, route
-            raise RuntimeError("the cache stage runs after resolve and route")
+        project, route = call.routed()
         if not call.request.cache:
             return await call_next(call)
         try:
@@ -89,7 +87,8 @@ class CacheStage:
                     await cache.count_exact_hit(project.id, exact_key)
 
                 call.commit_with_run.append(count_hit)
-                return self._hit(call, "exact", CachedResponse.from_dict(entry))
+                return self._hit(call, route.requested_model, "exact",
+                                 CachedResponse.from_dict(entry))
         if settings.semantic.enabled:
             keys.params = params_key(call.decoding, call.response_format, request.tools,
                                      request.tool_choice)
@@ -101,7 +100,8 @@ class CacheStage:
                 found = await cache.get_semantic(project.id, version_id, model, keys.params,
                                                  keys.embedding, settings.semantic.threshold)
                 if found is not None:
-                    return self._hit(call, "semantic", CachedResponse.from_dict(found[0]))
+                    return self._hit(call, model, "semantic",
+                                     CachedResponse.from_dict(found[0]))
 
         async def store(outcome: CallOutcome) -> None:
             if not outcome.success or outcome.completion is None:
@@ -128,12 +128,10 @@ class CacheStage:
         return await around(call, call_next, after=store)
 
     @staticmethod
-    def _hit(call: ModelCall, kind: str, hit: CachedResponse) -> CallOutcome:
+    def _hit(call: ModelCall, model: str, kind: str, hit: CachedResponse) -> CallOutcome:
         telemetry.record_cache_hit(kind)
-        route = call.route
-        assert route is not None
         return CallOutcome(
             text=hit.output, output=_parsed(hit.output) if call.schema is not None else hit.output,
-            model=route.requested_model, tokens_in=hit.tokens_in, tokens_out=hit.tokens_out,
+            model=model, tokens_in=hit.tokens_in, tokens_out=hit.tokens_out,
             cost_usd=Decimal(0), finish_reason=hit.finish_reason, tool_calls=hit.tool_calls,
             cache_kind=kind)
