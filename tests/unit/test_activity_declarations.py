@@ -2,7 +2,7 @@
 the worker registers implementations (``workers.main.build_activities``). Nothing but a name
 ties the two together at run time, so these tests keep them from drifting: every declaration
 has an implementation registered under the same name with the same input and result types,
-and the worker registers nothing undeclared.
+the worker registers nothing undeclared, and no workflow calls an activity by string name.
 
 No database or server: the activity objects are built on an unreachable database URL (nothing
 connects until an activity runs).
@@ -24,6 +24,7 @@ import pytest
 from temporalio import activity
 
 import activities
+import workflows
 from promptops.llm import ModelCatalog
 from promptops.settings import Settings
 from workers.main import build_activities
@@ -124,3 +125,38 @@ def test_declarations_import_no_implementation() -> None:
         }
         allowed = {"__future__", "temporalio", f"activities.{family}.types"}
         assert imported <= allowed, f"{path}: imports {sorted(imported - allowed)}"
+
+
+#: Workflow APIs whose first argument names what to run.
+_CALLS = {"execute_activity", "start_activity", "execute_child_workflow", "start_child_workflow",
+          "execute_local_activity", "start_local_activity"}
+
+
+def _string_calls(tree: ast.AST) -> list[str]:
+    """``workflow.<call>("name", ...)`` and ``result_type=`` uses, as ``line: text``."""
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in _CALLS):
+            continue
+        first = node.args[0] if node.args else None
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            found.append(f"{node.lineno}: {node.func.attr}({first.value!r}, ...)")
+        if any(k.arg == "result_type" for k in node.keywords):
+            found.append(f"{node.lineno}: {node.func.attr}(..., result_type=...)")
+    return found
+
+
+def test_workflows_call_by_typed_reference() -> None:
+    root = Path(workflows.__path__[0])
+    offenders = {
+        str(path.relative_to(root.parent)): calls
+        for path in sorted(root.rglob("*.py"))
+        if (calls := _string_calls(ast.parse(path.read_text())))
+    }
+    assert not offenders, f"activities or child workflows called by string name: {offenders}"
+
+
+def test_the_string_call_check_sees_a_string_call() -> None:
+    tree = ast.parse('await workflow.execute_activity("plan_evaluation", x, result_type=R)')
+    assert len(_string_calls(tree)) == 2
