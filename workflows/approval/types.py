@@ -64,7 +64,8 @@ def evaluation_id_for(approval_id: str) -> str:
 @dataclass
 class ApprovalPolicySnapshot:
     """The project's ``ApprovalPolicy`` as it was at submission (see
-    ``promptops.governance.approval_policy.ApprovalPolicy`` for the meaning and units of each field)."""
+    ``promptops.governance.approval_policy.ApprovalPolicy`` for the meaning and units of each
+    field)."""
 
     required_approvals: int = 1
     reviewers: list[str] = field(default_factory=list)
