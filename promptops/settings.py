@@ -14,12 +14,45 @@ Everything the embedded stack keeps lives under ``PROMPTOPS_HOME`` (default ``./
 
 from __future__ import annotations
 
+import base64
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class InvalidSecret(ValueError):
+    """A configured secret is malformed (not base64 of 32 bytes)."""
+
+
+def decode_secret(value: str, *, name: str) -> bytes:
+    """Decode a base64 (standard or URL-safe) 32-byte secret; InvalidSecret names ``name``."""
+    try:
+        raw = base64.urlsafe_b64decode(value.strip().replace("+", "-").replace("/", "_")
+                                       + "=" * (-len(value.strip()) % 4))
+    except (ValueError, TypeError) as exc:
+        raise InvalidSecret(f"{name} is not valid base64") from exc
+    if len(raw) != 32:
+        raise InvalidSecret(f"{name} must decode to 32 bytes, got {len(raw)}")
+    return raw
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """Read a base64 secret from ``path``, creating it (32 random bytes, mode 0600) if absent."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = base64.urlsafe_b64encode(os.urandom(32)).decode()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(value + "\n")
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+    return decode_secret(path.read_text(), name=str(path))
 
 
 class Settings(BaseSettings):
@@ -113,16 +146,12 @@ class Settings(BaseSettings):
 
     def server_secret(self) -> bytes:
         """The HMAC key of API-key hashes (``PROMPTOPS_SECRET_KEY`` or the embedded file)."""
-        from promptops.governance.security import decode_secret, load_or_create_secret
-
         if self.secret_key:
             return decode_secret(self.secret_key, name="PROMPTOPS_SECRET_KEY")
         return load_or_create_secret(self.home_dir / "secrets" / "secret_key")
 
     def data_encryption_key(self) -> bytes:
         """The AES-256-GCM key of provider credentials (``PROMPTOPS_ENCRYPTION_KEY`` or file)."""
-        from promptops.governance.security import decode_secret, load_or_create_secret
-
         if self.encryption_key:
             return decode_secret(self.encryption_key, name="PROMPTOPS_ENCRYPTION_KEY")
         return load_or_create_secret(self.home_dir / "secrets" / "encryption_key")

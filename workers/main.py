@@ -10,6 +10,8 @@ import asyncio
 import importlib
 import logging
 import signal
+from collections.abc import Callable
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -38,10 +40,15 @@ WORKFLOWS = [BatchEvaluationWorkflow, ApprovalWorkflow, CanaryRolloutWorkflow,
              ProviderHealthCheckWorkflow]
 
 
-def build_activities(database_url: str, catalog: ModelCatalog) -> list[object]:
-    """Every activity of the platform, on one gateway (one set of breakers and rolling
-    figures per worker process) and one model-call pipeline."""
-    settings = get_settings()
+def build_activities(database_url: str, catalog: ModelCatalog, *,
+                     settings: Settings | None = None) -> list[Callable[..., Any]]:
+    """Every activity of the platform (bound methods carrying their ``@activity.defn`` names),
+    on one gateway (one set of breakers and rolling figures per worker process) and one
+    model-call pipeline. ``settings``: default :func:`get_settings`.
+
+    Each one implements a declaration of ``activities/<family>/declarations.py`` that workflows
+    call; ``tests/unit/test_activity_declarations.py`` checks names and types agree."""
+    settings = settings or get_settings()
     gateway = LLMGateway(catalog)
     pipeline = Pipeline(gateway, database_url,
                         secret_box=SecretBox(settings.data_encryption_key()),
@@ -73,11 +80,13 @@ def build_worker(
     client: Client, task_queue: str, database_url: str, catalog: ModelCatalog,
     *, max_concurrent_activities: int = 50,
 ) -> Worker:
+    """A worker polling ``task_queue`` for every workflow (:data:`WORKFLOWS`) and activity
+    (:func:`build_activities`), at most ``max_concurrent_activities`` activities at once."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=build_activities(database_url, catalog),  # type: ignore[arg-type]
+        activities=build_activities(database_url, catalog),
         max_concurrent_activities=max_concurrent_activities,
     )
 

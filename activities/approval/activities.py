@@ -33,6 +33,7 @@ from activities.approval.types import (
     SendReminderInput,
     SendReminderResult,
 )
+from activities.errors import INVALID_INPUT, INVALID_STATE, NOT_FOUND, WEBHOOK_FAILED
 from promptops.db.models import ApprovalDecision, PromptVersionStatus
 from promptops.db.repositories import ApprovalRepository, AuditRepository
 from promptops.db.session import get_session_factory
@@ -80,11 +81,11 @@ class ApprovalActivities:
             version = await repo.get_version(version_id)
             if version is None:
                 raise ApplicationError(f"prompt version {inp.prompt_version_id} not found",
-                                       type="NotFound", non_retryable=True)
+                                       type=NOT_FOUND, non_retryable=True)
             if version.status in (PromptVersionStatus.APPROVED, PromptVersionStatus.REJECTED):
                 raise ApplicationError(
                     f"prompt version {inp.prompt_version_id} is already {version.status.value}",
-                    type="InvalidState", non_retryable=True)
+                    type=INVALID_STATE, non_retryable=True)
             before = await repo.set_version_status(version_id, PromptVersionStatus.PENDING)
             created = await repo.upsert(
                 approval_id=inp.approval_id, project_id=uuid.UUID(inp.project_id),
@@ -116,7 +117,7 @@ class ApprovalActivities:
             row = await repo.get_by_id(inp.approval_id)
             if row is None:
                 raise ApplicationError(f"approval {inp.approval_id} not found",
-                                       type="NotFound", non_retryable=True)
+                                       type=NOT_FOUND, non_retryable=True)
             already = row.evaluation_id == inp.evaluation_id and row.eval_score == inp.eval_score
             await repo.set_check(inp.approval_id, evaluation_id=inp.evaluation_id,
                                  eval_score=inp.eval_score,
@@ -136,7 +137,7 @@ class ApprovalActivities:
         """Store one reviewer's decision (once per reviewer) and its audit entry
         (``approval.approve`` / ``approval.reject``, actor = the reviewer)."""
         if inp.decision not in ("approve", "reject"):
-            raise ApplicationError(f"unknown decision {inp.decision!r}", type="InvalidInput",
+            raise ApplicationError(f"unknown decision {inp.decision!r}", type=INVALID_INPUT,
                                    non_retryable=True)
         async with self._sessions() as session:
             repo = ApprovalRepository(session)
@@ -187,7 +188,7 @@ class ApprovalActivities:
             except httpx.HTTPError as exc:
                 if activity.info().attempt < REMINDER_ATTEMPTS:
                     raise ApplicationError(f"reminder webhook failed: {exc}",
-                                           type="WebhookFailed") from exc
+                                           type=WEBHOOK_FAILED) from exc
                 delivered, detail = False, f"gave up after {REMINDER_ATTEMPTS} attempts: {exc}"
                 log.warning("approval %s: reminder %d not delivered: %s", inp.approval_id,
                             inp.reminder, exc)
@@ -218,7 +219,7 @@ class ApprovalActivities:
         audit entry ``approval.<status>`` (e.g. ``approval.expired``)."""
         if inp.status not in VERSION_STATUS_AFTER:
             raise ApplicationError(f"{inp.status!r} is not a final approval status",
-                                   type="InvalidInput", non_retryable=True)
+                                   type=INVALID_INPUT, non_retryable=True)
         version_status = PromptVersionStatus(VERSION_STATUS_AFTER[inp.status])
         async with self._sessions() as session:
             repo = ApprovalRepository(session)

@@ -36,6 +36,7 @@ from activities.deployment.types import (
     StartDeploymentInput,
     StartDeploymentResult,
 )
+from activities.errors import INVALID_INPUT, NOT_FOUND, NOT_VISIBLE
 from promptops.db.models import ENVIRONMENT_LABELS, Deployment, Label
 from promptops.db.repositories import AuditRepository, DeploymentRepository, PromptRepository
 from promptops.db.repositories.deployments import ArmAggregate
@@ -56,7 +57,7 @@ def _uuid(value: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError as exc:
-        raise ApplicationError(f"{what} {value!r} is not a UUID", type="InvalidInput",
+        raise ApplicationError(f"{what} {value!r} is not a UUID", type=INVALID_INPUT,
                                non_retryable=True) from exc
 
 
@@ -86,7 +87,7 @@ class DeploymentActivities:
         dep = await DeploymentRepository(session).get_by_id(
             _uuid(deployment_id, "deployment id"), for_update=True)
         if dep is None:
-            raise ApplicationError(f"deployment {deployment_id} not found", type="NotFound",
+            raise ApplicationError(f"deployment {deployment_id} not found", type=NOT_FOUND,
                                    non_retryable=True)
         return dep
 
@@ -113,7 +114,7 @@ class DeploymentActivities:
                 _uuid(inp.deployment_id, "deployment id"), for_update=True)
             if dep is None:
                 raise ApplicationError(f"deployment {inp.deployment_id} is not visible yet",
-                                       type="NotVisible")
+                                       type=NOT_VISIBLE)
             if dep.status == PENDING:
                 before = _summary(dep)
                 dep.status = RUNNING
@@ -137,10 +138,10 @@ class DeploymentActivities:
         and audit the change; no write when the row is already so or already finished."""
         if inp.status not in (RUNNING, PAUSED):
             raise ApplicationError(f"status {inp.status!r} is not Running or Paused",
-                                   type="InvalidInput", non_retryable=True)
+                                   type=INVALID_INPUT, non_retryable=True)
         if not 0 <= inp.canary_weight <= 100:
             raise ApplicationError(f"canary weight {inp.canary_weight} is outside 0..100",
-                                   type="InvalidInput", non_retryable=True)
+                                   type=INVALID_INPUT, non_retryable=True)
         async with self._sessions() as session:
             dep = await self._locked(session, inp.deployment_id)
             if dep.status in FINAL_STATUSES or (
@@ -169,13 +170,13 @@ class DeploymentActivities:
             start = datetime.fromisoformat(inp.window_start)
         except ValueError as exc:
             raise ApplicationError(f"window_start {inp.window_start!r} is not ISO 8601",
-                                   type="InvalidInput", non_retryable=True) from exc
+                                   type=INVALID_INPUT, non_retryable=True) from exc
         async with self._sessions() as session:
             repo = DeploymentRepository(session)
             dep = await repo.get_by_id(_uuid(inp.deployment_id, "deployment id"))
             if dep is None:
                 raise ApplicationError(f"deployment {inp.deployment_id} not found",
-                                       type="NotFound", non_retryable=True)
+                                       type=NOT_FOUND, non_retryable=True)
             aggregates = await repo.arm_figures(dep.id, start, exclude_metrics=NON_SCORE_METRICS)
             score = await repo.latest_approval_eval_score(dep.candidate_version_id)
         return ComputeFiguresResult(baseline=arm_figures(aggregates["baseline"]),
@@ -190,7 +191,7 @@ class DeploymentActivities:
         completion time are recorded, with audit entries for the deployment and the label."""
         if inp.status not in FINAL_STATUSES:
             raise ApplicationError(f"status {inp.status!r} does not finish a deployment",
-                                   type="InvalidInput", non_retryable=True)
+                                   type=INVALID_INPUT, non_retryable=True)
         async with self._sessions() as session:
             dep = await self._locked(session, inp.deployment_id)
             if dep.status in FINAL_STATUSES:

@@ -216,8 +216,7 @@ def bootstrap_key(
     from promptops.db.session import get_engine, get_session_factory
     from promptops.devstack.runtime import resolve_database_url
     from promptops.governance.identity import IssuedKey, bootstrap_admin
-    from promptops.governance.security import InvalidSecret
-    from promptops.settings import get_settings
+    from promptops.settings import InvalidSecret, get_settings
 
     settings = get_settings()
     try:

@@ -15,24 +15,20 @@ random bytes, base64). The embedded stack creates them once under ``PROMPTOPS_HO
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from promptops.settings import InvalidSecret
+
 KEY_PREFIX = "po_"
 _PREFIX_LEN = 12
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"
-
-
-class InvalidSecret(ValueError):
-    """A configured secret is malformed (not base64 of 32 bytes)."""
 
 
 class DecryptionError(ValueError):
@@ -68,33 +64,6 @@ def hash_api_key(key: str, server_secret: bytes) -> str:
 
 def verify_api_key(key: str, stored_hash: str, server_secret: bytes) -> bool:
     return hmac.compare_digest(hash_api_key(key, server_secret), stored_hash)
-
-
-def decode_secret(value: str, *, name: str) -> bytes:
-    """Decode a base64 (standard or URL-safe) 32-byte secret; InvalidSecret names ``name``."""
-    try:
-        raw = base64.urlsafe_b64decode(value.strip().replace("+", "-").replace("/", "_")
-                                       + "=" * (-len(value.strip()) % 4))
-    except (ValueError, TypeError) as exc:
-        raise InvalidSecret(f"{name} is not valid base64") from exc
-    if len(raw) != 32:
-        raise InvalidSecret(f"{name} must decode to 32 bytes, got {len(raw)}")
-    return raw
-
-
-def load_or_create_secret(path: Path) -> bytes:
-    """Read a base64 secret from ``path``, creating it (32 random bytes, mode 0600) if absent."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        value = base64.urlsafe_b64encode(os.urandom(32)).decode()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(value + "\n")
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-    return decode_secret(path.read_text(), name=str(path))
 
 
 class SecretBox:

@@ -15,16 +15,14 @@ import pytest
 from promptops.governance.security import (
     KEY_PREFIX,
     DecryptionError,
-    InvalidSecret,
     SecretBox,
     api_key_prefix,
     credential_aad,
-    decode_secret,
     generate_api_key,
     hash_api_key,
-    load_or_create_secret,
     verify_api_key,
 )
+from promptops.settings import InvalidSecret, decode_secret, load_or_create_secret
 
 SECRET = os.urandom(32)
 

@@ -7,6 +7,37 @@ from dataclasses import dataclass, field
 
 from activities.approval.types import DecisionRecord
 
+# The review errors the ``approve``/``reject`` updates fail with (``ApplicationError.type``) are
+# defined with every other error type in activities.errors and re-exported here for the API,
+# which maps them to HTTP statuses and may not import activities/.
+from activities.errors import (
+    ALREADY_DECIDED,
+    INVALID_REVIEW,
+    NOT_A_REVIEWER,
+    NOT_WAITING,
+    OWN_VERSION,
+)
+
+__all__ = [
+    "ALREADY_DECIDED",
+    "CHECKING_PHASE",
+    "DONE",
+    "FINISHING",
+    "INVALID_REVIEW",
+    "NOT_A_REVIEWER",
+    "NOT_WAITING",
+    "OWN_VERSION",
+    "STARTING",
+    "WAITING",
+    "ApprovalInput",
+    "ApprovalPolicySnapshot",
+    "ApprovalResult",
+    "ApprovalState",
+    "ReviewInput",
+    "evaluation_id_for",
+    "workflow_id_for",
+]
+
 #: Phases of the workflow, as the ``status`` query reports them. Decisions are accepted only
 #: while ``waiting``.
 STARTING = "starting"
@@ -14,14 +45,6 @@ CHECKING_PHASE = "checking"
 WAITING = "waiting"
 FINISHING = "finishing"
 DONE = "done"
-
-#: ``ApplicationError.type`` of a rejected or failed ``approve``/``reject`` update; the API maps
-#: them to HTTP statuses (409, 403, 403, 409, 422).
-NOT_WAITING = "NotWaiting"
-OWN_VERSION = "OwnVersion"
-NOT_A_REVIEWER = "NotAReviewer"
-ALREADY_DECIDED = "AlreadyDecided"
-INVALID_REVIEW = "InvalidReview"
 
 
 def workflow_id_for(prompt_version_id: str, attempt: int = 1) -> str:
@@ -41,7 +64,8 @@ def evaluation_id_for(approval_id: str) -> str:
 @dataclass
 class ApprovalPolicySnapshot:
     """The project's ``ApprovalPolicy`` as it was at submission (see
-    ``promptops.governance.approval_policy.ApprovalPolicy`` for the meaning and units of each field)."""
+    ``promptops.governance.approval_policy.ApprovalPolicy`` for the meaning and units of each
+    field)."""
 
     required_approvals: int = 1
     reviewers: list[str] = field(default_factory=list)

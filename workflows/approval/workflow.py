@@ -22,10 +22,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.approval.declarations import (
+        begin_approval,
+        finish_approval,
+        record_approval_check,
+        record_approval_decision,
+        send_approval_reminder,
+    )
     from activities.approval.types import (
         APPROVED,
         CHECK_FAILED,
@@ -33,29 +39,32 @@ with workflow.unsafe.imports_passed_through():
         EXPIRED,
         PENDING,
         REJECTED,
-        REMINDER_ATTEMPTS,
         VERSION_STATUS_AFTER,
         BeginApprovalInput,
-        BeginApprovalResult,
         DecisionRecord,
         FinishApprovalInput,
-        FinishApprovalResult,
         RecordDecisionInput,
-        RecordDecisionResult,
         RecordEvalCheckInput,
         SendReminderInput,
-        SendReminderResult,
     )
-    from activities.evaluation.types import FinalizeEvaluationResult
-    from workflows.approval.types import (
+    from activities.errors import (
         ALREADY_DECIDED,
-        CHECKING_PHASE,
-        DONE,
-        FINISHING,
+        INVALID_INPUT,
         INVALID_REVIEW,
         NOT_A_REVIEWER,
         NOT_WAITING,
         OWN_VERSION,
+    )
+
+    # Needed beyond the annotation: the child's result is decoded by resolving its dataclass's
+    # annotations through sys.modules, which inside the sandbox holds only the modules this
+    # workflow imports itself (not what its passed-through imports import).
+    from activities.evaluation.types import FinalizeEvaluationResult
+    from activities.retry_policies import REMINDER, STANDARD
+    from workflows.approval.types import (
+        CHECKING_PHASE,
+        DONE,
+        FINISHING,
         STARTING,
         WAITING,
         ApprovalInput,
@@ -65,26 +74,9 @@ with workflow.unsafe.imports_passed_through():
         evaluation_id_for,
     )
     from workflows.evaluation.types import BatchEvaluationInput
+    from workflows.evaluation.workflow import BatchEvaluationWorkflow
 
 __all__ = ["ApprovalWorkflow", "candidate_score"]
-
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=20,
-    non_retryable_error_types=["InvalidInput", "NotFound", "InvalidState"],
-)
-
-#: A reminder that cannot be delivered is given up after a few tries (the activity itself
-#: returns ``delivered=False`` on the last one): reviews go on without it.
-REMINDER_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=REMINDER_ATTEMPTS,
-)
-
 
 def _normalize(email: str) -> str:
     return email.strip().lower()
@@ -134,16 +126,16 @@ class ApprovalWorkflow:
     async def run(self, inp: ApprovalInput) -> ApprovalResult:
         policy = inp.policy
         if policy.required_approvals < 1:
-            raise ApplicationError("required_approvals must be >= 1", type="InvalidInput",
+            raise ApplicationError("required_approvals must be >= 1", type=INVALID_INPUT,
                                    non_retryable=True)
         if policy.deadline_hours <= 0 or policy.reminder_hours <= 0:
             raise ApplicationError("deadline_hours and reminder_hours must be > 0",
-                                   type="InvalidInput", non_retryable=True)
+                                   type=INVALID_INPUT, non_retryable=True)
         # The deadline counts from submission: the evaluation check is part of the wait.
         deadline = workflow.now() + timedelta(hours=policy.deadline_hours)
         self._deadline_at = deadline.isoformat()
-        begin: BeginApprovalResult = await workflow.execute_activity(
-            "begin_approval",
+        begin = await workflow.execute_activity(
+            begin_approval,
             BeginApprovalInput(
                 approval_id=inp.approval_id, organization_id=inp.organization_id,
                 project_id=inp.project_id, prompt_version_id=inp.prompt_version_id,
@@ -152,9 +144,8 @@ class ApprovalWorkflow:
                 policy=_policy_json(inp), deadline_at=self._deadline_at,
                 request_id=inp.request_id,
             ),
-            result_type=BeginApprovalResult,
             start_to_close_timeout=timedelta(minutes=1),
-            retry_policy=RETRY,
+            retry_policy=STANDARD,
         )
         # A run restarted under the same id (after a termination) keeps the stored decisions.
         self._decisions = list(begin.decisions)
@@ -175,14 +166,13 @@ class ApprovalWorkflow:
         score: float | None = None
         try:
             result: FinalizeEvaluationResult = await workflow.execute_child_workflow(
-                "BatchEvaluationWorkflow",
+                BatchEvaluationWorkflow.run,
                 BatchEvaluationInput(
                     evaluation_id=evaluation_id, prompt_version_ids=[inp.prompt_version_id],
                     dataset_id=dataset_id, metrics=[policy.eval_metric],
                     concurrency=inp.eval_concurrency, max_examples=policy.eval_max_examples,
                 ),
                 id=evaluation_id,
-                result_type=FinalizeEvaluationResult,
             )
             score = candidate_score(result.summary, inp.prompt_version_id, policy.eval_metric)
             if score is None:
@@ -198,7 +188,7 @@ class ApprovalWorkflow:
         passed = score is not None and score >= policy.min_eval_score
         self._eval_score = score
         await workflow.execute_activity(
-            "record_approval_check",
+            record_approval_check,
             RecordEvalCheckInput(
                 approval_id=inp.approval_id, organization_id=inp.organization_id,
                 evaluation_id=evaluation_id, eval_score=score,
@@ -206,7 +196,7 @@ class ApprovalWorkflow:
                 passed=passed, reason=reason,
             ),
             start_to_close_timeout=timedelta(minutes=1),
-            retry_policy=RETRY,
+            retry_policy=STANDARD,
         )
         if not passed:
             self._reason = reason
@@ -254,7 +244,7 @@ class ApprovalWorkflow:
         self._reminders += 1
         try:
             await workflow.execute_activity(
-                "send_approval_reminder",
+                send_approval_reminder,
                 SendReminderInput(
                     approval_id=inp.approval_id, organization_id=inp.organization_id,
                     project_id=inp.project_id, prompt_version_id=inp.prompt_version_id,
@@ -265,9 +255,8 @@ class ApprovalWorkflow:
                     decided=[d.reviewer for d in self._decisions],
                     webhook_url=inp.policy.webhook_url,
                 ),
-                result_type=SendReminderResult,
                 start_to_close_timeout=timedelta(minutes=1),
-                retry_policy=REMINDER_RETRY,
+                retry_policy=REMINDER,
             )
         except ActivityError as exc:
             workflow.logger.warning("approval %s: reminder %d failed: %s", inp.approval_id,
@@ -285,17 +274,16 @@ class ApprovalWorkflow:
             if rejection is not None:
                 self._reason = f"rejected by {rejection.reviewer}: {rejection.comment}"
         await workflow.wait_condition(workflow.all_handlers_finished)
-        finished: FinishApprovalResult = await workflow.execute_activity(
-            "finish_approval",
+        finished = await workflow.execute_activity(
+            finish_approval,
             FinishApprovalInput(
                 approval_id=inp.approval_id, organization_id=inp.organization_id,
                 prompt_version_id=inp.prompt_version_id, status=status, reason=self._reason,
                 eval_score=self._eval_score, evaluation_id=self._evaluation_id,
                 approvals=self._approvals(), required_approvals=inp.policy.required_approvals,
             ),
-            result_type=FinishApprovalResult,
             start_to_close_timeout=timedelta(minutes=1),
-            retry_policy=RETRY,
+            retry_policy=STANDARD,
         )
         self._phase = DONE
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -354,8 +342,8 @@ class ApprovalWorkflow:
         reviewer = _normalize(review.reviewer)
         self._in_flight.add(reviewer)
         try:
-            recorded: RecordDecisionResult = await workflow.execute_activity(
-                "record_approval_decision",
+            recorded = await workflow.execute_activity(
+                record_approval_decision,
                 RecordDecisionInput(
                     approval_id=self._inp.approval_id,
                     organization_id=self._inp.organization_id,
@@ -363,9 +351,8 @@ class ApprovalWorkflow:
                     decision=decision, comment=review.comment.strip(),
                     request_id=review.request_id,
                 ),
-                result_type=RecordDecisionResult,
                 start_to_close_timeout=timedelta(minutes=1),
-                retry_policy=RETRY,
+                retry_policy=STANDARD,
             )
         finally:
             self._in_flight.discard(reviewer)

@@ -23,21 +23,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.deployment.declarations import (
+        compute_deployment_figures,
+        finish_deployment,
+        set_deployment_step,
+        start_deployment,
+    )
     from activities.deployment.types import (
         ArmFigures,
         ComputeFiguresInput,
         ComputeFiguresResult,
         FinishDeploymentInput,
-        FinishDeploymentResult,
         SetStepInput,
-        SetStepResult,
         StartDeploymentInput,
-        StartDeploymentResult,
     )
+    from activities.errors import INVALID_INPUT, INVALID_STATE, UPDATE_REJECTED
+    from activities.retry_policies import DEPLOYMENT_FINISH, DEPLOYMENT_START, STANDARD
     from workflows.canary.guards import (
         eval_gate,
         evaluate_guards,
@@ -64,30 +68,6 @@ with workflow.unsafe.imports_passed_through():
 
 __all__ = ["CanaryRolloutWorkflow", "workflow_id_for"]
 
-#: Retries of reads and of step changes: bounded, a few minutes in all.
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=20,
-    non_retryable_error_types=["InvalidInput", "NotFound"],
-)
-#: The start activity may run before the API's transaction that created the row commits.
-START_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=500),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=10),
-    maximum_attempts=12,
-    non_retryable_error_types=["InvalidInput"],
-)
-#: Finishing (rollback above all) is the safety action: it keeps trying for about 1.5 hours.
-FINISH_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=60),
-    maximum_attempts=100,
-    non_retryable_error_types=["InvalidInput", "NotFound"],
-)
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
 
 
@@ -135,11 +115,11 @@ class CanaryRolloutWorkflow:
         if not plan.steps or plan.steps[-1] != 100 or any(
             not 0 < s <= 100 for s in plan.steps
         ) or any(a >= b for a, b in zip(plan.steps, plan.steps[1:])):
-            raise ApplicationError("plan.steps must rise strictly to 100", type="InvalidInput",
+            raise ApplicationError("plan.steps must rise strictly to 100", type=INVALID_INPUT,
                                    non_retryable=True)
         if len(plan.bake_time_s) < len(plan.steps) - 1:
             raise ApplicationError("plan.bake_time_s needs one entry per step below 100%",
-                                   type="InvalidInput", non_retryable=True)
+                                   type=INVALID_INPUT, non_retryable=True)
         if inp.state is not None:
             self._state = inp.state  # continued as new: pick up where the last run stopped
         try:
@@ -173,12 +153,11 @@ class CanaryRolloutWorkflow:
     async def _drive(self) -> None:
         st = self._state
         if not st.started:
-            started: StartDeploymentResult = await workflow.execute_activity(
-                "start_deployment",
+            started = await workflow.execute_activity(
+                start_deployment,
                 StartDeploymentInput(deployment_id=self._inp.deployment_id,
                                      actor=self._inp.actor),
-                result_type=StartDeploymentResult,
-                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=START_RETRY,
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=DEPLOYMENT_START,
             )
             st.started = True
             st.status = started.status
@@ -231,13 +210,12 @@ class CanaryRolloutWorkflow:
     async def _set_step(self, index: int, weight: float, status: str, action: str,
                         operator: OperatorInput) -> None:
         await workflow.execute_activity(
-            "set_deployment_step",
+            set_deployment_step,
             SetStepInput(deployment_id=self._inp.deployment_id, step_index=index,
                          canary_weight=weight, status=status, action=action,
                          actor=operator.actor, reason=operator.reason,
                          request_id=operator.request_id),
-            result_type=SetStepResult,
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=STANDARD,
         )
         self._state.canary_weight = weight
         self._state.status = status
@@ -248,13 +226,12 @@ class CanaryRolloutWorkflow:
         st = self._state
         op = operator or OperatorInput(actor=self._system_actor)
         await workflow.execute_activity(
-            "finish_deployment",
+            finish_deployment,
             FinishDeploymentInput(
                 deployment_id=self._inp.deployment_id, status=status, reason=reason,
                 actor=op.actor, step_index=step_index, request_id=op.request_id,
                 breaches=[dataclasses.asdict(b) for b in breaches or []]),
-            result_type=FinishDeploymentResult,
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=FINISH_RETRY,
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=DEPLOYMENT_FINISH,
         )
         now = _iso(workflow.now())
         outcome = {PROMOTED: "promoted", ROLLED_BACK: "rolled_back", ABORTED: "aborted"}[status]
@@ -320,12 +297,11 @@ class CanaryRolloutWorkflow:
     async def _figures(self) -> ComputeFiguresResult | None:
         st = self._state
         try:
-            result: ComputeFiguresResult = await workflow.execute_activity(
-                "compute_deployment_figures",
+            result = await workflow.execute_activity(
+                compute_deployment_figures,
                 ComputeFiguresInput(deployment_id=self._inp.deployment_id,
                                     window_start=st.window_started_at or _iso(workflow.now())),
-                result_type=ComputeFiguresResult,
-                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=STANDARD,
             )
         except ActivityError as exc:
             workflow.logger.warning("guard figures unavailable: %s", exc.cause or exc)
@@ -442,7 +418,7 @@ class CanaryRolloutWorkflow:
     def _validate_active(self) -> None:
         if self._state.status in FINAL_STATUSES:
             raise ApplicationError(f"the deployment already ended ({self._state.status})",
-                                   type="InvalidState")
+                                   type=INVALID_STATE)
 
     @workflow.update(name="promote_now")
     async def promote_now(self, op: OperatorInput) -> OperatorResult:
@@ -463,13 +439,13 @@ class CanaryRolloutWorkflow:
     def _validate_abort(self, op: OperatorInput) -> None:
         self._validate_active()
         if not op.reason.strip():
-            raise ApplicationError("abort needs a reason", type="InvalidInput")
+            raise ApplicationError("abort needs a reason", type=INVALID_INPUT)
 
     async def _submit(self, request: _Request) -> OperatorResult:
         self._requests.append(request)
         await workflow.wait_condition(lambda: request.done)
         if request.error:
-            raise ApplicationError(request.error, type="Rejected")
+            raise ApplicationError(request.error, type=UPDATE_REJECTED)
         st = self._state
         return OperatorResult(status=st.status, step_index=st.step_index,
                               canary_weight=st.canary_weight, reason=st.reason)

@@ -11,11 +11,16 @@ import dataclasses
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from activities.errors import INVALID_INPUT
+    from activities.evaluation.declarations import (
+        evaluate_chunk,
+        finalize_evaluation,
+        plan_evaluation,
+    )
     from activities.evaluation.types import (
         EvaluateChunkInput,
         EvaluateChunkResult,
@@ -23,8 +28,8 @@ with workflow.unsafe.imports_passed_through():
         FinalizeEvaluationResult,
         MetricSum,
         PlanEvaluationInput,
-        PlanEvaluationResult,
     )
+    from activities.retry_policies import STANDARD
     from workflows.evaluation.types import (
         BatchEvaluationInput,
         BatchEvaluationState,
@@ -38,14 +43,6 @@ __all__ = ["DATASET_ID", "EVAL_ID", "BatchEvaluationWorkflow"]
 #: ``workflow.patched`` id: the chunk activity is cancelled with WAIT_CANCELLATION_COMPLETED.
 WAIT_CHUNK_CANCELLATION = "evaluate-chunk-wait-cancellation"
 
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=20,
-    non_retryable_error_types=["InvalidInput", "NotFound"],
-)
-
 
 @workflow.defn(name="BatchEvaluationWorkflow")
 class BatchEvaluationWorkflow:
@@ -57,29 +54,28 @@ class BatchEvaluationWorkflow:
     async def run(self, inp: BatchEvaluationInput) -> FinalizeEvaluationResult:
         self._input = inp
         if inp.concurrency < 1:
-            raise ApplicationError("concurrency must be >= 1", type="InvalidInput",
+            raise ApplicationError("concurrency must be >= 1", type=INVALID_INPUT,
                                    non_retryable=True)
         if inp.chunk_size < 0:
-            raise ApplicationError("chunk_size must be >= 0 (0 = automatic)", type="InvalidInput",
+            raise ApplicationError("chunk_size must be >= 0 (0 = automatic)", type=INVALID_INPUT,
                                    non_retryable=True)
         if not inp.prompt_version_ids:
-            raise ApplicationError("prompt_version_ids must not be empty", type="InvalidInput",
+            raise ApplicationError("prompt_version_ids must not be empty", type=INVALID_INPUT,
                                    non_retryable=True)
         if inp.state is not None:
             # Continued as new: pick up where the previous run stopped.
             self._state = inp.state
         else:
-            plan: PlanEvaluationResult = await workflow.execute_activity(
-                "plan_evaluation",
+            plan = await workflow.execute_activity(
+                plan_evaluation,
                 PlanEvaluationInput(
                     evaluation_id=inp.evaluation_id, workflow_id=workflow.info().workflow_id,
                     prompt_version_ids=inp.prompt_version_ids, dataset_id=inp.dataset_id,
                     metrics=inp.metrics, max_examples=inp.max_examples,
                     positive_label=inp.positive_label,
                 ),
-                result_type=PlanEvaluationResult,
                 start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=RETRY,
+                retry_policy=STANDARD,
             )
             self._state = BatchEvaluationState(
                 total_per_version=plan.total_per_version, labels=plan.labels,
@@ -101,7 +97,7 @@ class BatchEvaluationWorkflow:
                 # after the summary. Histories from before this change cancelled without waiting.
                 wait_cancel = workflow.patched(WAIT_CHUNK_CANCELLATION)
                 handle = workflow.start_activity(
-                    "evaluate_chunk",
+                    evaluate_chunk,
                     EvaluateChunkInput(
                         evaluation_id=inp.evaluation_id,
                         workflow_id=workflow.info().workflow_id,
@@ -111,12 +107,11 @@ class BatchEvaluationWorkflow:
                         metrics=inp.metrics, concurrency=inp.concurrency,
                         labels=self._state.labels,
                     ),
-                    result_type=EvaluateChunkResult,
                     # An example can take a while on a small CPU model; the heartbeat timeout
                     # notices a dead worker long before the chunk's deadline.
                     start_to_close_timeout=timedelta(minutes=30),
                     heartbeat_timeout=timedelta(seconds=inp.heartbeat_timeout_s),
-                    retry_policy=RETRY,
+                    retry_policy=STANDARD,
                     cancellation_type=(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
                                        if wait_cancel else ActivityCancellationType.TRY_CANCEL),
                 )
@@ -182,12 +177,11 @@ class BatchEvaluationWorkflow:
 
     async def _finalize(self, status: str) -> FinalizeEvaluationResult:
         return await workflow.execute_activity(
-            "finalize_evaluation",
+            finalize_evaluation,
             FinalizeEvaluationInput(evaluation_id=self._inp.evaluation_id, status=status,
                                     positive_label=self._inp.positive_label),
-            result_type=FinalizeEvaluationResult,
             start_to_close_timeout=timedelta(minutes=10),
-            retry_policy=RETRY,
+            retry_policy=STANDARD,
         )
 
     @workflow.query(name="progress")

@@ -12,13 +12,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.provider_health.types import (
-        CheckProviderHealthInput,
-        CheckProviderHealthResult,
-    )
+    from activities.provider_health.declarations import check_provider_health
+    from activities.provider_health.types import CheckProviderHealthInput
+    from activities.retry_policies import HEALTH_CHECK
     from workflows.provider_health.types import (
         ProviderHealthCheckInput,
         ProviderHealthCheckResult,
@@ -26,21 +24,16 @@ with workflow.unsafe.imports_passed_through():
 
 #: Probes time out after ~10 s each and run concurrently; the rest is one INSERT.
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
-#: A failed probe is a result, so retries only cover database or worker failures; the next
-#: scheduled round comes soon anyway.
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
-                    maximum_interval=timedelta(seconds=20), maximum_attempts=3)
 
 
 @workflow.defn
 class ProviderHealthCheckWorkflow:
     @workflow.run
     async def run(self, inp: ProviderHealthCheckInput) -> ProviderHealthCheckResult:
-        result: CheckProviderHealthResult = await workflow.execute_activity(
-            "check_provider_health",
+        result = await workflow.execute_activity(
+            check_provider_health,
             CheckProviderHealthInput(run_key=workflow.info().run_id, models=list(inp.models)),
-            result_type=CheckProviderHealthResult,
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=HEALTH_CHECK,
         )
         return ProviderHealthCheckResult(
             ok={c.model_name: c.ok for c in result.checks},
