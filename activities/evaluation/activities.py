@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.errors import application_error
 from activities.evaluation.scoring import ScoredRun
@@ -35,7 +34,7 @@ from promptops.db.models import Example
 from promptops.db.repositories.evaluations import EvaluationRunRepository
 from promptops.db.repositories.serving import ServingRepository
 from promptops.db.session import get_session_factory
-from promptops.errors import PromptOpsError, ProviderFailed
+from promptops.errors import InvalidInput, NotFound, PromptOpsError, ProviderFailed
 from promptops.evaluation.metrics import METRIC_SPECS, validate_metric_names
 from promptops.evaluation.summary import ExampleRow, summarize
 from promptops.llm.pipeline import CallRequest, Pipeline, RunLink
@@ -58,10 +57,6 @@ def example_variables(example_input: Any, declared: dict[str, Any]) -> dict[str,
     if len(declared) == 1:
         return {next(iter(declared)): example_input}
     return {"input": example_input}
-
-
-def _invalid(message: str, kind: str = "InvalidInput") -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
 
 
 class EvaluationActivities:
@@ -95,22 +90,23 @@ class EvaluationActivities:
         try:
             validate_metric_names(inp.metrics)
         except ValueError as exc:
-            raise _invalid(str(exc)) from exc
+            raise application_error(InvalidInput(str(exc))) from exc
         async with self._sessions() as session:
             repo = EvaluationRunRepository(session)
             dataset_id = uuid.UUID(inp.dataset_id)
             dataset = await repo.dataset(dataset_id)
             if dataset is None:
-                raise _invalid(f"dataset {inp.dataset_id} not found", "NotFound")
+                raise application_error(NotFound(f"dataset {inp.dataset_id} not found"))
             projects = await repo.version_projects([uuid.UUID(v) for v in
                                                     inp.prompt_version_ids])
             for vid in inp.prompt_version_ids:
                 project_id = projects.get(uuid.UUID(vid))
                 if project_id is None:
-                    raise _invalid(f"prompt version {vid} not found", "NotFound")
+                    raise application_error(NotFound(f"prompt version {vid} not found"))
                 if project_id != dataset.project_id:
-                    raise _invalid(f"prompt version {vid} and dataset {inp.dataset_id} belong "
-                                   "to different projects")
+                    raise application_error(InvalidInput(
+                        f"prompt version {vid} and dataset {inp.dataset_id} belong to "
+                        "different projects"))
             total = await repo.count_examples(dataset_id)
             if inp.max_examples is not None:
                 total = min(total, inp.max_examples)
@@ -138,7 +134,8 @@ class EvaluationActivities:
             repo = EvaluationRunRepository(session)
             found = await repo.version_with_project(uuid.UUID(inp.prompt_version_id))
             if found is None:
-                raise _invalid(f"prompt version {inp.prompt_version_id} not found", "NotFound")
+                raise application_error(
+                    NotFound(f"prompt version {inp.prompt_version_id} not found"))
             version, project_id = found
             project = await ServingRepository(SessionSQL(session)).project(project_id)
             examples = list(await repo.examples(uuid.UUID(inp.dataset_id), inp.offset,
@@ -205,7 +202,7 @@ class EvaluationActivities:
             repo = EvaluationRunRepository(session)
             evaluation = await repo.evaluation(inp.evaluation_id)
             if evaluation is None:
-                raise _invalid(f"evaluation {inp.evaluation_id} not found", "NotFound")
+                raise application_error(NotFound(f"evaluation {inp.evaluation_id} not found"))
             runs, results = await repo.scored_runs(inp.evaluation_id)
             values: dict[uuid.UUID, dict[str, float]] = {}
             labels: dict[uuid.UUID, str | None] = {}
