@@ -27,7 +27,8 @@ def demo(
     from promptops.cli.report import machine_summary, wide_width
     from promptops.devstack.client import APIClientError, PromptOpsClient
     from promptops.devstack.demo import TASKS, load_golden_sets
-    from promptops.devstack.supervisor import StackError, ensure_stack_running
+    from promptops.devstack.errors import StackError
+    from promptops.devstack.supervisor import ensure_stack_running
     from promptops.evaluation.corpus import CorpusUnavailable
     from promptops.settings import get_settings
 
@@ -144,8 +145,9 @@ def rollout_demo(
     from rich.console import Console
 
     from promptops.cli.evals import fail
+    from promptops.devstack.errors import StackError
     from promptops.devstack.rollout_demo import RolloutDemoSettings
-    from promptops.devstack.supervisor import StackError, ensure_stack_running
+    from promptops.devstack.supervisor import ensure_stack_running
     from promptops.settings import get_settings
 
     settings = get_settings()

