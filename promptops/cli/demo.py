@@ -26,9 +26,9 @@ def demo(
     from promptops.cli.evals import fail, follow
     from promptops.cli.report import machine_summary, wide_width
     from promptops.devstack.client import APIClientError, PromptOpsClient
+    from promptops.devstack.control import ensure_stack_running
     from promptops.devstack.demo import TASKS, load_golden_sets
     from promptops.devstack.errors import StackError
-    from promptops.devstack.supervisor import ensure_stack_running
     from promptops.evaluation.corpus import CorpusUnavailable
     from promptops.settings import get_settings
 
@@ -145,9 +145,9 @@ def rollout_demo(
     from rich.console import Console
 
     from promptops.cli.evals import fail
+    from promptops.devstack.control import ensure_stack_running
     from promptops.devstack.errors import StackError
     from promptops.devstack.rollout_demo import RolloutDemoSettings
-    from promptops.devstack.supervisor import ensure_stack_running
     from promptops.settings import get_settings
 
     settings = get_settings()

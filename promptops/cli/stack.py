@@ -50,7 +50,7 @@ def _progress_text(state: dict[str, Any]) -> str:
 
 
 def _print_urls(console: Any, state: dict[str, Any], *, headline: str) -> None:
-    from promptops.devstack.supervisor import urls_table
+    from promptops.devstack.control import urls_table
 
     console.print(headline)
     console.print(urls_table(state))
@@ -66,15 +66,15 @@ def up(
 ) -> None:
     """Start the embedded stack (Temporal, Postgres, local LLM, worker, API) under PROMPTOPS_HOME."""
     from promptops.devstack.components import enabled_components
-    from promptops.devstack.errors import StackError
-    from promptops.devstack.supervisor import (
-        Supervisor,
-        check_ports,
+    from promptops.devstack.control import (
         cleanup_stale,
         load_state_settled,
         spawn_detached,
         wait_until_healthy,
     )
+    from promptops.devstack.errors import StackError
+    from promptops.devstack.ports import check_ports
+    from promptops.devstack.supervisor import Supervisor
     from promptops.settings import get_settings
 
     settings = get_settings()
@@ -135,7 +135,7 @@ def up(
 
 def down() -> None:
     """Stop the embedded stack (all children, and the embedded Postgres); data is kept."""
-    from promptops.devstack.supervisor import stop_stack
+    from promptops.devstack.control import stop_stack
     from promptops.settings import get_settings
 
     settings = get_settings()
@@ -156,8 +156,8 @@ def status() -> None:
 
     from promptops.devstack.components import LABELS
     from promptops.devstack.errors import StackError
+    from promptops.devstack.health import component_health
     from promptops.devstack.state import load_state
-    from promptops.devstack.supervisor import component_health
     from promptops.settings import get_settings
 
     settings = get_settings()
