@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from promptops.devstack.processes import process_alive
+from promptops.devstack.components import ComponentState, api_url, llm_base_url
+from promptops.devstack.errors import StackError
+from promptops.devstack.processes import now_iso, process_alive
 from promptops.settings import Settings, get_settings
 
 STATE_FILE = "state.json"
@@ -34,6 +37,92 @@ def read_state_file(settings: Settings | None = None) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return state
+
+
+def stack_urls(
+    settings: Settings, comps: Mapping[str, ComponentState], database_url: str | None
+) -> dict[str, str | None]:
+    """The ``urls`` of the state: where each part of the stack is (``None``: not there)."""
+    s = settings
+    api_on = comps["api"].mode == "embedded"
+    temporal_mode = comps["temporal"].mode
+    llm_on = comps["llm"].mode == "embedded"
+    api = api_url(s) if api_on else None
+    models_file = None
+    if comps["llm"].mode == "external":
+        models_file = str(s.models_file)
+    elif llm_on:
+        models_file = str(s.embedded_models_file)
+    return {
+        "api": api,
+        "docs": f"{api}/docs" if api else None,
+        "temporal_ui": s.temporal_ui_url if temporal_mode == "embedded" else None,
+        "temporal_address": s.resolved_temporal_address if temporal_mode != "disabled" else None,
+        "database_url": database_url,
+        "llm_base_url": llm_base_url(s) if llm_on else None,
+        "models_file": models_file,
+        "admin_key_file": str(s.admin_key_file) if s.admin_key_file.exists() else None,
+    }
+
+
+def state_document(
+    *,
+    status: str,
+    error: StackError | None,
+    home: Path,
+    supervisor_create_time: float | None,
+    started_at: str,
+    ready_at: str | None,
+    startup_seconds: float | None,
+    urls: dict[str, str | None],
+    comps: Mapping[str, ComponentState],
+) -> dict[str, Any]:
+    """The state the supervisor of this process writes (see the module docstring)."""
+    components: dict[str, Any] = {}
+    for name, comp in comps.items():
+        child = comp.child
+        pid = (
+            comp.pid
+            if name == "postgres"
+            else (child.pid if child is not None and child.alive() else None)
+        )
+        components[name] = {
+            "mode": comp.mode,
+            "status": comp.status,
+            "pid": pid,
+            "create_time": child.create_time if child is not None and pid else None,
+            "url": comp.url,
+            "log": str(comp.log) if comp.log else None,
+            "restarts": comp.restarts,
+            "detail": comp.detail,
+        }
+    error_info = None
+    if error is not None:
+        error_info = {
+            "message": error.message,
+            "component": error.component,
+            "log": error.log,
+            "log_tail": error.log_tail,
+        }
+    return {
+        "version": 1,
+        "status": status,
+        "error": error_info,
+        "home": str(home),
+        "supervisor": {
+            "pid": os.getpid(),
+            "create_time": supervisor_create_time,
+            "log": str(home / "logs" / "supervisor.log"),
+        },
+        "started_at": started_at,
+        "ready_at": ready_at,
+        "startup_seconds": startup_seconds,
+        "updated_at": now_iso(),
+        "urls": urls,
+        "pids": {name: c["pid"] for name, c in components.items() if c["pid"]}
+        | {"supervisor": os.getpid()},
+        "components": components,
+    }
 
 
 def write_state_file(settings: Settings, state: dict[str, Any]) -> None:

@@ -35,7 +35,6 @@ from promptops.devstack.components import (
     STABLE_AFTER_SECONDS,
     STARTUP_RETRIES,
     ComponentState,
-    api_url,
     child_env,
     component_command,
     component_mode,
@@ -44,65 +43,15 @@ from promptops.devstack.components import (
     stop_timeout,
 )
 from promptops.devstack.control import cleanup_stale, urls_table
+from promptops.devstack.database import DatabaseComponent
 from promptops.devstack.errors import StackError
 from promptops.devstack.health import component_ready, import_temporal_client
 from promptops.devstack.ports import check_ports
 from promptops.devstack.processes import Child, now_iso
-from promptops.devstack.state import mask_url, write_state_file
+from promptops.devstack.state import mask_url, stack_urls, state_document, write_state_file
 from promptops.settings import Settings, get_settings
 
 LOCK_FILE = "supervisor.lock"
-
-
-ADMIN_EMAIL = "local@promptops.local"
-
-
-def ensure_admin_key(settings: Settings, database_url: str) -> tuple[Path, bool]:
-    """Make sure ``PROMPTOPS_HOME/admin.key`` holds a live Admin key of organization
-    ``default`` for the local user; issue one (file mode 0600) if it is missing, revoked or
-    unknown to this database. Returns (path, whether a new key was issued)."""
-    import asyncio
-
-    from promptops.db.repositories import IdentityRepository
-    from promptops.db.session import get_engine, get_session_factory
-    from promptops.governance.identity import bootstrap_admin
-    from promptops.governance.security import api_key_prefix, verify_api_key
-
-    path = settings.admin_key_file
-    secret = settings.server_secret()
-    existing = path.read_text().strip() if path.exists() else ""
-
-    async def _run() -> bool:
-        try:
-            async with get_session_factory(database_url)() as session:
-                prefix = api_key_prefix(existing)
-                if prefix:
-                    row = await IdentityRepository(session).key_by_prefix(prefix)
-                    if (
-                        row is not None
-                        and row.revoked_at is None
-                        and verify_api_key(existing, row.secret_hash, secret)
-                    ):
-                        return False
-                issued = await bootstrap_admin(
-                    session,
-                    secret,
-                    organization="default",
-                    email=ADMIN_EMAIL,
-                    key_name="local admin (up)",
-                )
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(issued.key + "\n")
-                await session.commit()
-                os.replace(tmp, path)
-                return True
-        finally:
-            await get_engine(database_url).dispose()
-
-    return path, asyncio.run(_run())
 
 
 class _Aborted(Exception):
@@ -166,6 +115,7 @@ class Supervisor:
             )
             for name in COMPONENTS
         }
+        self.database = DatabaseComponent(self.settings, self.comps["postgres"], self.say)
         self._gguf: Path | None = None
         self._env: dict[str, str] = {}
         self._create_time: float | None = None
@@ -183,75 +133,22 @@ class Supervisor:
     # -- state ----------------------------------------------------------------------------------
 
     def urls(self) -> dict[str, str | None]:
-        s = self.settings
-        api_on = self.comps["api"].mode == "embedded"
-        temporal_mode = self.comps["temporal"].mode
-        llm_on = self.comps["llm"].mode == "embedded"
-        api = api_url(s) if api_on else None
-        models_file = None
-        if self.comps["llm"].mode == "external":
-            models_file = str(s.models_file)
-        elif llm_on:
-            models_file = str(s.embedded_models_file)
-        return {
-            "api": api,
-            "docs": f"{api}/docs" if api else None,
-            "temporal_ui": s.temporal_ui_url if temporal_mode == "embedded" else None,
-            "temporal_address": s.resolved_temporal_address
-            if temporal_mode != "disabled"
-            else None,
-            "database_url": self.database_url,
-            "llm_base_url": llm_base_url(s) if llm_on else None,
-            "models_file": models_file,
-            "admin_key_file": str(s.admin_key_file) if s.admin_key_file.exists() else None,
-        }
+        """Where the stack's parts are (the ``urls`` of ``state.json``)."""
+        return stack_urls(self.settings, self.comps, self.database_url)
 
     def state(self) -> dict[str, Any]:
-        comps: dict[str, Any] = {}
-        for name, comp in self.comps.items():
-            child = comp.child
-            pid = (
-                comp.pid
-                if name == "postgres"
-                else (child.pid if child is not None and child.alive() else None)
-            )
-            comps[name] = {
-                "mode": comp.mode,
-                "status": comp.status,
-                "pid": pid,
-                "create_time": child.create_time if child is not None and pid else None,
-                "url": comp.url,
-                "log": str(comp.log) if comp.log else None,
-                "restarts": comp.restarts,
-                "detail": comp.detail,
-            }
-        error = None
-        if self.error is not None:
-            error = {
-                "message": self.error.message,
-                "component": self.error.component,
-                "log": self.error.log,
-                "log_tail": self.error.log_tail,
-            }
-        return {
-            "version": 1,
-            "status": self.status,
-            "error": error,
-            "home": str(self.home),
-            "supervisor": {
-                "pid": os.getpid(),
-                "create_time": self._create_time,
-                "log": str(self.logs / "supervisor.log"),
-            },
-            "started_at": self.started_wall,
-            "ready_at": self.ready_at,
-            "startup_seconds": self.startup_seconds,
-            "updated_at": now_iso(),
-            "urls": self.urls(),
-            "pids": {name: c["pid"] for name, c in comps.items() if c["pid"]}
-            | {"supervisor": os.getpid()},
-            "components": comps,
-        }
+        """The document written to ``state.json``."""
+        return state_document(
+            status=self.status,
+            error=self.error,
+            home=self.home,
+            supervisor_create_time=self._create_time,
+            started_at=self.started_wall,
+            ready_at=self.ready_at,
+            startup_seconds=self.startup_seconds,
+            urls=self.urls(),
+            comps=self.comps,
+        )
 
     def save(self) -> None:
         """Write ``state.json``."""
@@ -437,23 +334,7 @@ class Supervisor:
                 continue
             ok, detail = component_ready(self.settings, comp)
             if ok and name == "temporal":
-                from promptops.devstack.temporal import ensure_search_attributes
-
-                try:
-                    added = ensure_search_attributes(
-                        self.settings.resolved_temporal_address, self.settings.temporal_namespace
-                    )
-                except Exception as exc:  # noqa: BLE001 - reported; workflows then say which
-                    self.say(
-                        f"{LABELS[name]}: could not register search attributes: {exc}",
-                        style="yellow",
-                    )
-                else:
-                    if added:
-                        self.say(
-                            f"{LABELS[name]}: registered search attributes "
-                            f"{', '.join(added)} (missing from {self.settings.temporal_db})"
-                        )
+                self._register_search_attributes()
             if ok:
                 comp.up_since = time.monotonic()
                 self._set_status(comp, "up", detail)
@@ -471,87 +352,42 @@ class Supervisor:
                 )
             self._sleep(0.5 if name == "worker" else POLL_SECONDS)
 
-    def _pg_log(self, message: str) -> None:
-        log = self.comps["postgres"].log
-        assert log is not None
-        with open(log, "a") as fh:
-            fh.write(f"{now_iso()} {message}\n")
+    def _register_search_attributes(self) -> None:
+        from promptops.devstack.temporal import ensure_search_attributes
+
+        label = LABELS["temporal"]
+        try:
+            added = ensure_search_attributes(
+                self.settings.resolved_temporal_address, self.settings.temporal_namespace
+            )
+        except Exception as exc:  # noqa: BLE001 - reported; workflows then say which
+            self.say(f"{label}: could not register search attributes: {exc}", style="yellow")
+        else:
+            if added:
+                self.say(
+                    f"{label}: registered search attributes "
+                    f"{', '.join(added)} (missing from {self.settings.temporal_db})"
+                )
 
     def _bring_up_postgres(self) -> None:
         comp = self.comps["postgres"]
         if comp.mode == "embedded":
-            from promptops.devstack.postgres import (
-                EmbeddedPostgresError,
-                postgres_pid,
-                start_postgres,
-            )
-
             self._set_status(comp, "starting")
-            self._pg_log(f"starting embedded Postgres in {self.settings.pgdata}")
-            try:
-                url = start_postgres(self.settings.pgdata)
-            except EmbeddedPostgresError as exc:
-                self._pg_log(f"failed: {exc}")
-                raise StackError(
-                    f"embedded Postgres failed: {exc}".splitlines()[0],
-                    component="postgres",
-                    log=str(self.settings.pgdata / "log"),
-                    log_tail=str(exc),
-                ) from exc
-            comp.pid = postgres_pid(self.settings.pgdata)
+            started = self.database.start()
             with self._lock:
-                self.database_url = url
-                comp.url = url
-            self._pg_log(f"running (pid {comp.pid}): {url}")
+                self.database_url = started
+                comp.url = started
         if self._abort.is_set():
             raise _Aborted
-        database_url = self.database_url
-        assert database_url is not None
-        self._migrate(database_url)
+        url = self.database_url
+        assert url is not None
+        self.database.migrate(url)
         comp.up_since = time.monotonic()
         if comp.mode == "embedded":
             self._set_status(comp, "up", "migrated")
             self.say(
                 f"Postgres: up (pid {comp.pid}) after {time.monotonic() - self.started_at:.1f}s"
             )
-
-    def _migrate(self, url: str) -> None:
-        try:
-            from promptops.db.migrate import upgrade_head
-        except ModuleNotFoundError as exc:
-            if exc.name in ("promptops.db.migrate", "promptops.db"):
-                self.say(
-                    "Postgres: promptops.db.migrate not found; skipping migrations", style="yellow"
-                )
-                self._pg_log("promptops.db.migrate not found; migrations skipped")
-                return
-            raise StackError(
-                f"database migrations cannot be imported: {exc}", component="postgres"
-            ) from exc
-        t0 = time.monotonic()
-        try:
-            upgrade_head(url)
-        except Exception as exc:
-            import traceback
-
-            self._pg_log("migrations failed:\n" + traceback.format_exc())
-            raise StackError(
-                f"database migrations failed: {type(exc).__name__}: {exc}".splitlines()[0],
-                component="postgres",
-                log=str(self.comps["postgres"].log),
-                log_tail=traceback.format_exc(limit=3),
-            ) from exc
-        self._pg_log(f"migrations at head ({time.monotonic() - t0:.1f}s)")
-        try:
-            path, created = ensure_admin_key(self.settings, url)
-        except Exception as exc:
-            raise StackError(
-                f"cannot bootstrap the admin API key: {exc}", component="postgres"
-            ) from exc
-        self.say(
-            f"admin API key {'created and ' if created else ''}stored in {path} "
-            f"(the CLI reads it; for curl: export PROMPTOPS_API_KEY=$(cat {path}))"
-        )
 
     def _start_all(self) -> None:
         embedded = [n for n in COMPONENTS if self.comps[n].mode == "embedded"]
@@ -599,89 +435,53 @@ class Supervisor:
             for comp in self.comps.values():
                 if comp.mode != "embedded" or comp.name == "postgres":
                     continue
-                child = comp.child
-                if comp.status in ("up", "starting") and (child is None or not child.alive()):
-                    rc = child.returncode if child is not None else None
-                    changed = True
-                    if comp.restarts >= MAX_RESTARTS:
-                        comp.status = "failed"
-                        comp.detail = (
-                            f"exited with code {rc}; gave up after {comp.restarts} restarts"
-                        )
-                        self.say(
-                            f"{LABELS[comp.name]}: {comp.detail} (log {comp.log})", style="red"
-                        )
-                    else:
-                        delay = BACKOFF_SECONDS[min(comp.restarts, len(BACKOFF_SECONDS) - 1)]
-                        comp.status = "restarting"
-                        comp.next_restart = now + delay
-                        comp.detail = f"exited with code {rc}; restarting in {delay:.0f}s"
-                        self.say(f"{LABELS[comp.name]}: {comp.detail}", style="yellow")
-                elif comp.status == "restarting" and now >= comp.next_restart:
-                    comp.restarts += 1
-                    try:
-                        self._start_child(comp)
-                        comp.status = "starting"
-                        comp.detail = f"restart {comp.restarts}/{MAX_RESTARTS}"
-                    except StackError as exc:
-                        comp.status = "failed"
-                        comp.detail = exc.message
-                    changed = True
-                elif comp.status == "starting":
-                    ok, detail = component_ready(self.settings, comp, timeout=1.0)
-                    if ok:
-                        comp.status, comp.detail, comp.up_since = "up", detail, now
-                        self.say(f"{LABELS[comp.name]}: up again ({detail})", style="green")
-                        changed = True
-                elif (
-                    comp.status == "up"
-                    and comp.restarts
-                    and now - comp.up_since > STABLE_AFTER_SECONDS
-                ):
-                    comp.restarts = 0
+                changed |= self._supervise_child(comp, now)
             pg = self.comps["postgres"]
             if pg.mode == "embedded" and now - last_pg_check > 2.0:
                 last_pg_check = now
-                changed |= self._watch_postgres(pg)
+                changed |= self.database.watch()
             if changed:
                 with self._lock:
                     self.status = self._overall()
                     self.save()
 
-    def _watch_postgres(self, pg: ComponentState) -> bool:
-        from promptops.devstack.postgres import postgres_pid, start_postgres
-
-        pid = postgres_pid(self.settings.pgdata)
-        if pid is not None:
-            if pg.status != "up" or pg.pid != pid:
-                pg.pid, pg.status, pg.detail = pid, "up", "running"
+    def _supervise_child(self, comp: ComponentState, now: float) -> bool:
+        """One look at a child: restart it with backoff when it died, mark it up again when it
+        answers. Returns whether its state changed."""
+        child = comp.child
+        if comp.status in ("up", "starting") and (child is None or not child.alive()):
+            rc = child.returncode if child is not None else None
+            if comp.restarts >= MAX_RESTARTS:
+                comp.status = "failed"
+                comp.detail = f"exited with code {rc}; gave up after {comp.restarts} restarts"
+                self.say(f"{LABELS[comp.name]}: {comp.detail} (log {comp.log})", style="red")
+            else:
+                delay = BACKOFF_SECONDS[min(comp.restarts, len(BACKOFF_SECONDS) - 1)]
+                comp.status = "restarting"
+                comp.next_restart = now + delay
+                comp.detail = f"exited with code {rc}; restarting in {delay:.0f}s"
+                self.say(f"{LABELS[comp.name]}: {comp.detail}", style="yellow")
+            return True
+        if comp.status == "restarting" and now >= comp.next_restart:
+            comp.restarts += 1
+            try:
+                self._start_child(comp)
+                comp.status = "starting"
+                comp.detail = f"restart {comp.restarts}/{MAX_RESTARTS}"
+            except StackError as exc:
+                comp.status = "failed"
+                comp.detail = exc.message
+            return True
+        if comp.status == "starting":
+            ok, detail = component_ready(self.settings, comp, timeout=1.0)
+            if ok:
+                comp.status, comp.detail, comp.up_since = "up", detail, now
+                self.say(f"{LABELS[comp.name]}: up again ({detail})", style="green")
                 return True
             return False
-        if pg.status == "failed":
-            return False
-        if pg.restarts >= MAX_RESTARTS:
-            pg.status, pg.detail, pg.pid = (
-                "failed",
-                f"stopped; gave up after {pg.restarts} restarts",
-                None,
-            )
-            self.say("Postgres: gave up restarting", style="red")
-            return True
-        pg.restarts += 1
-        self.say(
-            f"Postgres: not running; restarting ({pg.restarts}/{MAX_RESTARTS})", style="yellow"
-        )
-        self._pg_log("postmaster gone; restarting")
-        try:
-            start_postgres(self.settings.pgdata)
-            pg.pid, pg.status, pg.detail = postgres_pid(self.settings.pgdata), "up", "restarted"
-        except Exception as exc:  # noqa: BLE001
-            pg.pid, pg.status, pg.detail = (
-                None,
-                "restarting",
-                f"restart failed: {exc}".splitlines()[0],
-            )
-        return True
+        if comp.status == "up" and comp.restarts and now - comp.up_since > STABLE_AFTER_SECONDS:
+            comp.restarts = 0
+        return False
 
     def _shutdown(self, final: str) -> None:
         with self._lock:
@@ -705,16 +505,8 @@ class Supervisor:
             comp = self.comps[name]
             if comp.mode == "embedded":
                 comp.status, comp.detail = "down", ""
-        pg = self.comps["postgres"]
-        if pg.mode == "embedded":
-            from promptops.devstack.postgres import stop_postgres
-
-            try:
-                if stop_postgres(self.settings.pgdata):
-                    self._pg_log("stopped")
-            except Exception as exc:  # noqa: BLE001
-                self.say(f"Postgres: stop failed: {exc}", style="red")
-            pg.pid, pg.status, pg.detail = None, "down", ""
+        if self.comps["postgres"].mode == "embedded":
+            self.database.stop()
         with self._lock:
             self.status = final
             self.save()
