@@ -468,3 +468,70 @@ async def test_migration_0005_backfills_the_history(pg_url: str) -> None:
         assert rows == [("production", v[0], None), ("production", v[1], v[0]),
                         ("production", v[2], None), ("production", v[3], None)]
     await get_engine(url).dispose()
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+async def test_cli_rollback_history_and_protect_against_the_real_api(
+    pg_url: str, catalog: ModelCatalog, task_queue: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``promptops labels ...`` in-process against the app served over real HTTP: an Admin's
+    rollback by version number, an Editor refused, errors without a traceback."""
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from promptops.cli import app as cli
+    from promptops.devstack.client import PromptOpsClient
+    from tests.support.apps import serving_app
+
+    org = f"cli-{uuid.uuid4().hex[:8]}"
+    admin = await issue_key(pg_url, organization=org, email=f"a-{org}@x.example")
+    editor = await issue_key(pg_url, organization=org, email=f"e-{org}@x.example",
+                             role=Role.EDITOR)
+    async with serving_app(pg_url, None, catalog, task_queue) as base:
+        async with httpx.AsyncClient(base_url=f"{base}/api/v1", timeout=60, headers={
+                "Authorization": f"Bearer {admin.key}"}) as api:
+            fx = await make_prompt(api, pg_url, [APPROVED, APPROVED, APPROVED])
+        await serve_approved(pg_url, fx.prompt, fx.versions[0])
+        await serve_approved(pg_url, fx.prompt, fx.versions[1])
+
+        async def run(key: str, *args: str) -> Any:
+            monkeypatch.setattr("promptops.cli.evals._client",
+                                lambda: PromptOpsClient(base, api_key=key))
+            result = await asyncio.to_thread(CliRunner().invoke, cli, list(args),
+                                             env={"COLUMNS": "200"})
+            assert "Traceback" not in result.output
+            return result
+
+        result = await run(admin.key, "labels", "history", fx.prompt)
+        assert result.exit_code == 0, result.output
+        assert "v2" in result.output and "current" in result.output and "v1" in result.output
+        result = await run(editor.key, "labels", "rollback", fx.prompt, "--to", "v1",
+                           "--reason", "incident 7")
+        assert result.exit_code == 1 and "needs the Admin role" in result.output
+        result = await run(admin.key, "labels", "rollback", fx.prompt, "--to", "v1",
+                           "--reason", " ")
+        assert result.exit_code == 1 and "needs a reason" in result.output
+        result = await run(admin.key, "labels", "rollback", fx.prompt, "--to", "v3",
+                           "--reason", "incident 7")
+        assert result.exit_code == 1 and "never served under label" in result.output
+        result = await run(admin.key, "labels", "rollback", fx.prompt, "--to", "v9",
+                           "--reason", "incident 7")
+        assert result.exit_code == 1 and "has no version 9" in result.output
+        result = await run(admin.key, "labels", "rollback", fx.prompt, "--to", "v1",
+                           "--reason", "incident 7")
+        assert result.exit_code == 0, result.output
+        assert "rolled back to v1" in result.output and "incident 7" in result.output
+        result = await run(admin.key, "labels", "list", fx.prompt)
+        assert result.exit_code == 0 and fx.versions[0] in result.output
+        result = await run(admin.key, "labels", "protect", fx.project, "staging")
+        assert result.exit_code == 0, result.output
+        assert "production (always), staging (by a-" in result.output
+        result = await run(admin.key, "labels", "protect", fx.project, "beta")
+        assert result.exit_code == 1 and "cannot be protected" in result.output
+    async with get_session_factory(pg_url)() as session:
+        label = (await session.execute(select(Label).where(
+            Label.prompt_id == uuid.UUID(fx.prompt), Label.name == "production"))).scalar_one()
+        assert str(label.prompt_version_id) == fx.versions[0]
