@@ -470,11 +470,34 @@ async def test_migration_0005_backfills_the_history(pg_url: str) -> None:
     await get_engine(url).dispose()
 
 
-# --------------------------------------------------------------------------- CLI
+# --------------------------------------------------------------------------- CLI, demo
+
+
+@dataclass
+class Served:
+    base: str
+    organization: str
+    admin_key: str
+    api: httpx.AsyncClient
+
+
+@pytest.fixture
+async def served(pg_url: str, catalog: ModelCatalog, task_queue: str
+                 ) -> AsyncIterator[Served]:
+    """The app over real HTTP (for the sync CLI client, run in a thread) and an API client
+    with an Admin key of a new organization."""
+    from tests.support.apps import serving_app
+
+    org = f"srv-{uuid.uuid4().hex[:8]}"
+    admin = await issue_key(pg_url, organization=org, email=f"a-{org}@x.example")
+    async with (serving_app(pg_url, None, catalog, task_queue) as base,
+                httpx.AsyncClient(base_url=f"{base}/api/v1", timeout=60,
+                                  headers={"Authorization": f"Bearer {admin.key}"}) as api):
+        yield Served(base, org, admin.key, api)
 
 
 async def test_cli_rollback_history_and_protect_against_the_real_api(
-    pg_url: str, catalog: ModelCatalog, task_queue: str, monkeypatch: pytest.MonkeyPatch,
+    served: Served, pg_url: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``promptops labels ...`` in-process against the app served over real HTTP: an Admin's
     rollback by version number, an Editor refused, errors without a traceback."""
@@ -484,54 +507,72 @@ async def test_cli_rollback_history_and_protect_against_the_real_api(
 
     from promptops.cli import app as cli
     from promptops.devstack.client import PromptOpsClient
-    from tests.support.apps import serving_app
 
-    org = f"cli-{uuid.uuid4().hex[:8]}"
-    admin = await issue_key(pg_url, organization=org, email=f"a-{org}@x.example")
-    editor = await issue_key(pg_url, organization=org, email=f"e-{org}@x.example",
-                             role=Role.EDITOR)
-    async with serving_app(pg_url, None, catalog, task_queue) as base:
-        async with httpx.AsyncClient(base_url=f"{base}/api/v1", timeout=60, headers={
-                "Authorization": f"Bearer {admin.key}"}) as api:
-            fx = await make_prompt(api, pg_url, [APPROVED, APPROVED, APPROVED])
-        await serve_approved(pg_url, fx.prompt, fx.versions[0])
-        await serve_approved(pg_url, fx.prompt, fx.versions[1])
+    editor = await issue_key(pg_url, organization=served.organization,
+                             email=f"e-{served.organization}@x.example", role=Role.EDITOR)
+    fx = await make_prompt(served.api, pg_url, [APPROVED, APPROVED, APPROVED])
+    await serve_approved(pg_url, fx.prompt, fx.versions[0])
+    await serve_approved(pg_url, fx.prompt, fx.versions[1])
 
-        async def run(key: str, *args: str) -> Any:
-            monkeypatch.setattr("promptops.cli.evals._client",
-                                lambda: PromptOpsClient(base, api_key=key))
-            result = await asyncio.to_thread(CliRunner().invoke, cli, list(args),
-                                             env={"COLUMNS": "200"})
-            assert "Traceback" not in result.output
-            return result
+    async def run(key: str, *args: str) -> Any:
+        monkeypatch.setattr("promptops.cli.evals._client",
+                            lambda: PromptOpsClient(served.base, api_key=key))
+        result = await asyncio.to_thread(CliRunner().invoke, cli, list(args),
+                                         env={"COLUMNS": "200"})
+        assert "Traceback" not in result.output
+        return result
 
-        result = await run(admin.key, "labels", "history", fx.prompt)
-        assert result.exit_code == 0, result.output
-        assert "v2" in result.output and "current" in result.output and "v1" in result.output
-        result = await run(editor.key, "labels", "rollback", fx.prompt, "--to", "v1",
-                           "--reason", "incident 7")
-        assert result.exit_code == 1 and "needs the Admin role" in result.output
-        result = await run(admin.key, "labels", "rollback", fx.prompt, "--to", "v1",
-                           "--reason", " ")
-        assert result.exit_code == 1 and "needs a reason" in result.output
-        result = await run(admin.key, "labels", "rollback", fx.prompt, "--to", "v3",
-                           "--reason", "incident 7")
-        assert result.exit_code == 1 and "never served under label" in result.output
-        result = await run(admin.key, "labels", "rollback", fx.prompt, "--to", "v9",
-                           "--reason", "incident 7")
-        assert result.exit_code == 1 and "has no version 9" in result.output
-        result = await run(admin.key, "labels", "rollback", fx.prompt, "--to", "v1",
-                           "--reason", "incident 7")
-        assert result.exit_code == 0, result.output
-        assert "rolled back to v1" in result.output and "incident 7" in result.output
-        result = await run(admin.key, "labels", "list", fx.prompt)
-        assert result.exit_code == 0 and fx.versions[0] in result.output
-        result = await run(admin.key, "labels", "protect", fx.project, "staging")
-        assert result.exit_code == 0, result.output
-        assert "production (always), staging (by a-" in result.output
-        result = await run(admin.key, "labels", "protect", fx.project, "beta")
-        assert result.exit_code == 1 and "cannot be protected" in result.output
-    async with get_session_factory(pg_url)() as session:
-        label = (await session.execute(select(Label).where(
-            Label.prompt_id == uuid.UUID(fx.prompt), Label.name == "production"))).scalar_one()
-        assert str(label.prompt_version_id) == fx.versions[0]
+    admin = served.admin_key
+    result = await run(admin, "labels", "history", fx.prompt)
+    assert result.exit_code == 0, result.output
+    assert "v2" in result.output and "current" in result.output and "v1" in result.output
+    result = await run(editor.key, "labels", "rollback", fx.prompt, "--to", "v1",
+                       "--reason", "incident 7")
+    assert result.exit_code == 1 and "needs the Admin role" in result.output
+    result = await run(admin, "labels", "rollback", fx.prompt, "--to", "v1", "--reason", " ")
+    assert result.exit_code == 1 and "needs a reason" in result.output
+    result = await run(admin, "labels", "rollback", fx.prompt, "--to", "v3",
+                       "--reason", "incident 7")
+    assert result.exit_code == 1 and "never served under label" in result.output
+    result = await run(admin, "labels", "rollback", fx.prompt, "--to", "v9",
+                       "--reason", "incident 7")
+    assert result.exit_code == 1 and "has no version 9" in result.output
+    assert (await labels_of(served.api, fx.prompt))["production"] == fx.versions[1]
+    result = await run(admin, "labels", "rollback", fx.prompt, "--to", "v1",
+                       "--reason", "incident 7")
+    assert result.exit_code == 0, result.output
+    assert "rolled back to v1" in result.output and "incident 7" in result.output
+    assert (await labels_of(served.api, fx.prompt))["production"] == fx.versions[0]
+    result = await run(admin, "labels", "list", fx.prompt)
+    assert result.exit_code == 0 and fx.versions[0] in result.output
+    result = await run(admin, "labels", "protect", fx.project, "staging")
+    assert result.exit_code == 0, result.output
+    assert "production (always), staging (by a-" in result.output
+    result = await run(admin, "labels", "protect", fx.project, "beta")
+    assert result.exit_code == 1 and "cannot be protected" in result.output
+
+
+async def test_the_rollout_demo_step_shows_the_refused_put_then_rolls_back(
+    served: Served, pg_url: str,
+) -> None:
+    """The rollout demo's last step on a prompt whose production served v1 then v2 (the full
+    demo runs in tests/e2e/test_demo.py)."""
+    import asyncio
+
+    from promptops.devstack.client import PromptOpsClient
+    from promptops.devstack.rollout_demo import _emergency_rollback
+
+    fx = await make_prompt(served.api, pg_url, [APPROVED, APPROVED])
+    await serve_approved(pg_url, fx.prompt, fx.versions[0])
+    await serve_approved(pg_url, fx.prompt, fx.versions[1])
+    said: list[str] = []
+
+    def step() -> dict[str, Any] | None:
+        with PromptOpsClient(served.base, api_key=served.admin_key) as client:
+            return _emergency_rollback(client, fx.prompt, said.append)
+
+    out = await asyncio.to_thread(step)
+    assert out is not None
+    assert (out["from"], out["to"]) == (fx.versions[1], fx.versions[0])
+    assert (await labels_of(served.api, fx.prompt))["production"] == fx.versions[0]
+    assert any("refused (409)" in line for line in said), said
