@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from api.deps import AdminPrincipal, CurrentPrincipal, EditorPrincipal, SessionDep
 from api.schemas.prompts import (
@@ -35,6 +35,9 @@ from promptops.errors import InvalidInput
 from promptops.llm.templating import TemplateError
 
 router = APIRouter(tags=["prompts"])
+
+#: A label name in a path, as ``labels.name`` holds it: 1..100 characters, no control ones.
+LabelName = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 @router.get("/projects/{project_id}/prompts", response_model=PromptsPublic)
@@ -108,8 +111,8 @@ async def list_labels(prompt_id: uuid.UUID, session: SessionDep,
 
 
 @router.put("/prompts/{prompt_id}/labels/{name}", response_model=LabelPublic)
-async def move_label(prompt_id: uuid.UUID, name: str, body: LabelMove, session: SessionDep,
-                     principal: EditorPrincipal) -> Label:
+async def move_label(prompt_id: uuid.UUID, name: LabelName, body: LabelMove,
+                     session: SessionDep, principal: EditorPrincipal) -> Label:
     """Point an unprotected label at a version (creating it); audited ``label.move``.
 
     409 for a protected label (``production``, and ``dev``/``staging`` where an Admin marked
@@ -120,7 +123,7 @@ async def move_label(prompt_id: uuid.UUID, name: str, body: LabelMove, session: 
 
 
 @router.post("/prompts/{prompt_id}/labels/{name}/rollback", response_model=LabelRollbackPublic)
-async def rollback_label(prompt_id: uuid.UUID, name: str, body: LabelRollback,
+async def rollback_label(prompt_id: uuid.UUID, name: LabelName, body: LabelRollback,
                          session: SessionDep, principal: AdminPrincipal) -> dict[str, Any]:
     """Emergency rollback (Admin): point protected label ``name`` back at an Approved version
     it served before (see ``.../history``), with a required ``reason``; audited
@@ -135,7 +138,7 @@ async def rollback_label(prompt_id: uuid.UUID, name: str, body: LabelRollback,
 
 
 @router.get("/prompts/{prompt_id}/labels/{name}/history", response_model=LabelHistoryPublic)
-async def label_history(prompt_id: uuid.UUID, name: str, session: SessionDep,
+async def label_history(prompt_id: uuid.UUID, name: LabelName, session: SessionDep,
                         principal: CurrentPrincipal,
                         limit: int = Query(default=100, ge=1, le=1000)) -> dict[str, Any]:
     """Every version the label pointed at, newest first (``current`` marks today's): the
@@ -152,7 +155,7 @@ async def list_protected_labels(project_id: uuid.UUID, session: SessionDep,
 
 @router.put("/projects/{project_id}/protected_labels/{name}",
             response_model=ProtectedLabelsPublic)
-async def protect_label(project_id: uuid.UUID, name: str, session: SessionDep,
+async def protect_label(project_id: uuid.UUID, name: LabelName, session: SessionDep,
                         principal: AdminPrincipal) -> dict[str, Any]:
     """Mark ``dev`` or ``staging`` protected in the project (Admin; idempotent; audited
     ``label.protect``). 422 (``name``) for another label: only labels deployments move can be
@@ -162,7 +165,7 @@ async def protect_label(project_id: uuid.UUID, name: str, session: SessionDep,
 
 @router.delete("/projects/{project_id}/protected_labels/{name}",
                response_model=ProtectedLabelsPublic)
-async def unprotect_label(project_id: uuid.UUID, name: str, session: SessionDep,
+async def unprotect_label(project_id: uuid.UUID, name: LabelName, session: SessionDep,
                           principal: AdminPrincipal) -> dict[str, Any]:
     """Unmark a label (Admin; idempotent; audited ``label.unprotect``). 409 for
     ``production``, protected in every project."""

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from api.schemas.common import ORMModel
 
@@ -92,13 +93,22 @@ class LabelsPublic(BaseModel):
     data: list[LabelPublic]
 
 
+def _text(value: str) -> str:
+    """Free text that Postgres (JSONB) can store: no control characters other than tab and
+    line breaks, no lone surrogates."""
+    for ch in value:
+        if ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cs"):
+            raise ValueError(f"contains the character U+{ord(ch):04X}, which is not text")
+    return value
+
+
 class LabelRollback(BaseModel):
     """An Admin's emergency rollback of a protected label to a version it served before."""
 
     prompt_version_id: uuid.UUID
     #: Why (required; recorded in the audit log).
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=2000)]
+                                             max_length=2000), AfterValidator(_text)]
 
 
 class LabelRollbackPublic(LabelPublic):

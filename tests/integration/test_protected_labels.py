@@ -13,6 +13,7 @@ history the rollback rule reads is written for every writer and backfilled by mi
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -576,3 +577,22 @@ async def test_the_rollout_demo_step_shows_the_refused_put_then_rolls_back(
     assert (out["from"], out["to"]) == (fx.versions[1], fx.versions[0])
     assert (await labels_of(served.api, fx.prompt))["production"] == fx.versions[0]
     assert any("refused (409)" in line for line in said), said
+
+
+async def test_label_routes_answer_4xx_for_names_and_reasons_postgres_cannot_hold(
+    api: httpx.AsyncClient, pg_url: str,
+) -> None:
+    fx = await make_prompt(api, pg_url, [APPROVED])
+    for name in ("x" * 101, "a%00b", "a%0Ab"):
+        r = await api.put(f"/prompts/{fx.prompt}/labels/{name}",
+                          json={"prompt_version_id": fx.versions[0]})
+        assert r.status_code == 422, (name, r.text)
+        assert (await api.get(f"/prompts/{fx.prompt}/labels/{name}/history")).status_code == 422
+    # (A lone surrogate is refused too, but FastAPI's 422 echoes the input and cannot encode
+    # it: api/errors.py's validation handler is where that gets fixed.)
+    for reason in ("a\x00b", "a\x07b", "x" * 2001):
+        r = await api.post(f"/prompts/{fx.prompt}/labels/production/rollback",
+                           content=json.dumps({"prompt_version_id": fx.versions[0],
+                                               "reason": reason}),
+                           headers={"content-type": "application/json"})
+        assert r.status_code == 422 and loc_of(r) == ["body", "reason"], (reason, r.text)
