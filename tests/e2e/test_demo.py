@@ -61,9 +61,9 @@ def test_demo_json_on_real_mail(tmp_path: Path, request: pytest.FixtureRequest) 
     # rolled back by the Admin to v1 (which it served before v2), with a reason.
     rollout = out["rollout"]
     deployments = rollout["deployments"]
-    assert deployments["v1"]["status"] == "Promoted"
-    assert deployments["v2"]["status"] == "Promoted"
-    assert deployments["v3"]["status"] == "RolledBack"
+    assert deployments["v1"]["status"] == "Promoted", deployments
+    assert deployments["v2"]["status"] == "Promoted", deployments
+    assert deployments["v3"]["status"] == "RolledBack", deployments
     assert "feedback" in deployments["v3"]["reason"]
     assert deployments["v3"]["seconds"] < 20 + 15  # one bake (20 s) plus polling slack
     versions = rollout["versions"]
