@@ -188,7 +188,12 @@ class DeploymentActivities:
         """End the deployment. Promoted: the environment's label (``ENVIRONMENT_LABELS``)
         moves to the candidate (created when missing), weight 100. RolledBack / Aborted:
         weight 0, so ``generate`` serves the baseline again. The reason, the step and the
-        completion time are recorded, with audit entries for the deployment and the label."""
+        completion time are recorded, with audit entries for the deployment and the label.
+
+        This is how a protected label (``production``; ``dev``/``staging`` where marked) moves
+        forward: the candidate is Approved (deployments admit only Approved versions, a final
+        status), and the database's ``labels_record_history`` trigger records the move in
+        ``label_history``, which an emergency rollback checks."""
         if inp.status not in FINAL_STATUSES:
             raise ApplicationError(f"status {inp.status!r} does not finish a deployment",
                                    type=INVALID_INPUT, non_retryable=True)

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from api.schemas.common import ORMModel
 
@@ -84,10 +85,71 @@ class LabelPublic(ORMModel):
     name: str
     prompt_version_id: uuid.UUID
     updated_at: datetime
+    #: Moves only through a deployment or an Admin's emergency rollback.
+    protected: bool = False
 
 
 class LabelsPublic(BaseModel):
     data: list[LabelPublic]
+
+
+def _text(value: str) -> str:
+    """Free text that Postgres (JSONB) can store: no control characters other than tab and
+    line breaks, no lone surrogates."""
+    for ch in value:
+        if ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cs"):
+            raise ValueError(f"contains the character U+{ord(ch):04X}, which is not text")
+    return value
+
+
+class LabelRollback(BaseModel):
+    """An Admin's emergency rollback of a protected label to a version it served before."""
+
+    prompt_version_id: uuid.UUID
+    #: Why (required; recorded in the audit log).
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=2000), AfterValidator(_text)]
+
+
+class LabelRollbackPublic(LabelPublic):
+    """The label after the rollback, the version it pointed at before and the reason."""
+
+    version: int
+    previous_version_id: uuid.UUID
+    reason: str
+
+
+class LabelHistoryEntry(BaseModel):
+    """One value the label took: the version, the one it replaced (None for the first) and
+    when (``current``: the value it has now)."""
+
+    prompt_version_id: uuid.UUID
+    version: int
+    previous_version_id: uuid.UUID | None
+    moved_at: datetime
+    current: bool
+
+
+class LabelHistoryPublic(BaseModel):
+    prompt_id: uuid.UUID
+    name: str
+    data: list[LabelHistoryEntry]
+    count: int
+
+
+class ProtectedLabelPublic(BaseModel):
+    """``always``: protected in every project (``production``); otherwise marked by
+    ``created_by`` at ``created_at``."""
+
+    name: str
+    always: bool
+    created_by: str | None = None
+    created_at: datetime | None = None
+
+
+class ProtectedLabelsPublic(BaseModel):
+    project_id: uuid.UUID
+    data: list[ProtectedLabelPublic]
 
 
 class RenderRequest(BaseModel):

@@ -104,7 +104,10 @@ class DeploymentService:
                            f"{version.status.value}): submit it for approval first",
                            field="prompt_version_id")
         label_name = ENVIRONMENT_LABELS[req.environment]
-        label = await PromptRepository(self.session).get_label(prompt.id, label_name)
+        # The label's row lock orders this admission with an emergency rollback of the label
+        # (which refuses while a deployment is active), so the baseline read here is current.
+        label = await PromptRepository(self.session).get_label(prompt.id, label_name,
+                                                               for_update=True)
         baseline = label.prompt_version_id if label else None
         if baseline == version.id:
             raise Conflict(f"version {version.version} already serves {req.environment} "

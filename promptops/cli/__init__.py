@@ -20,7 +20,7 @@ app = typer.Typer(
 def _register_all() -> None:
     import importlib
 
-    for name in ("stack", "evals", "demo", "approvals", "rollouts", "keys",
+    for name in ("stack", "evals", "demo", "approvals", "rollouts", "labels", "keys",
                  "routing"):
         try:
             module = importlib.import_module(f"promptops.cli.{name}")

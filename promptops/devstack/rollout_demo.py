@@ -1,5 +1,6 @@
 """The governance story on the embedded stack: draft -> approval -> canary -> 100% production,
-then an injected regression that rolls back by itself within one bake window.
+then an injected regression that rolls back by itself within one bake window, then an Admin's
+emergency rollback of the protected ``production`` label.
 
 Everything goes through the REST API, as a team would use it:
 
@@ -15,6 +16,9 @@ Everything goes through the REST API, as a team would use it:
 5. v3 is approved too, but during its canary a regression is injected: simulated users
    thumbs-down nearly every canary answer. The feedback guard trips at the next check and the
    workflow rolls prod back to v2 by itself, recording why.
+6. ``production`` is a protected label: a plain ``PUT .../labels/production`` is refused (409);
+   the Admin makes an emergency rollback instead, to the version production served before v2
+   (v1 on a fresh stack), with a reason the audit log keeps.
 
 Units: bake and check intervals in seconds; latencies in ms.
 """
@@ -194,6 +198,36 @@ def _deploy(admin: PromptOpsClient, project_id: str, version_id: str, plan: dict
     return final
 
 
+def _emergency_rollback(admin: PromptOpsClient, prompt_id: str, say: Say
+                        ) -> dict[str, Any] | None:
+    """Show that production refuses a plain PUT, then roll it back the supported way to the
+    version it served before the current one (None when it served no other). Returns the
+    rollback's ``{from, to, reason}``."""
+    history = admin.request("GET", f"/prompts/{prompt_id}/labels/production/history")["data"]
+    current = next((h["prompt_version_id"] for h in history if h["current"]), None)
+    version_id = next((h["prompt_version_id"] for h in history
+                       if h["prompt_version_id"] != current), None)
+    if version_id is None:
+        say("  production served no other version: nothing to roll back to")
+        return None
+    try:
+        admin.request("PUT", f"/prompts/{prompt_id}/labels/production",
+                      json={"prompt_version_id": version_id})
+    except APIClientError as exc:
+        if exc.status_code != 409:
+            raise
+        say(f"  PUT .../labels/production refused (409): {exc.message.split(':')[0]}")
+    else:
+        raise RuntimeError("production accepted a plain PUT: it should be a protected label")
+    reason = "demo: a support ticket says the current version misnames a capital"
+    out = admin.request("POST", f"/prompts/{prompt_id}/labels/production/rollback",
+                        json={"prompt_version_id": version_id, "reason": reason})
+    say(f"  emergency rollback by the Admin: production v{out['version']} (was "
+        f"{out['previous_version_id']}), reason audited: {out['reason']!r}")
+    return {"from": out["previous_version_id"], "to": out["prompt_version_id"],
+            "reason": out["reason"]}
+
+
 def run_rollout_demo(api_url: str, admin_key: str, *, say: Say,
                      cfg: RolloutDemoSettings | None = None) -> dict[str, Any]:
     """Run the scenario; returns a summary (deployment ids, statuses, reasons, timings)."""
@@ -255,6 +289,8 @@ def run_rollout_demo(api_url: str, admin_key: str, *, say: Say,
                     "id": final["id"], "status": final["status"], "reason": final["reason"],
                     "seconds": round(elapsed, 1), "requests": traffic.requests,
                     "arms": traffic.arms, "workflow_id": final["workflow_id"]}
+        say("The protected production label: an Admin's emergency rollback")
+        summary["emergency_rollback"] = _emergency_rollback(admin, prompt["id"], say)
         labels = admin.request("GET", f"/prompts/{prompt['id']}/labels")["data"]
         production = next((lab for lab in labels if lab["name"] == "production"), None)
         summary["production_version_id"] = production and production["prompt_version_id"]

@@ -251,7 +251,10 @@ async def admin_key(stack: Stack) -> str:
     return issued.key
 
 
-async def setup_data(api: httpx.AsyncClient) -> dict[str, str]:
+async def setup_data(api: httpx.AsyncClient, db_url: str) -> dict[str, str]:
+    from promptops.db.session import get_engine
+    from tests.support.labels import serve_approved
+
     async def ok(r: httpx.Response) -> dict[str, Any]:
         if r.status_code >= 300:
             raise RuntimeError(f"{r.request.method} {r.request.url}: {r.status_code} {r.text}")
@@ -262,8 +265,10 @@ async def setup_data(api: httpx.AsyncClient) -> dict[str, str]:
                                      json={"name": "bench"}))
     version = await ok(await api.post(f"/api/v1/prompts/{prompt['id']}/versions", json={
         "body": PROMPT_BODY, "variables": {"text": "str"}, "model": "stub"}))
-    await ok(await api.put(f"/api/v1/prompts/{prompt['id']}/labels/production",
-                           json={"prompt_version_id": version["id"]}))
+    # production is protected (deployments and emergency rollbacks move it): serve the version
+    # as a promoted deployment would leave it.
+    await serve_approved(db_url, prompt["id"], version["id"])
+    await get_engine(db_url).dispose()
     await ok(await api.put(f"/api/v1/projects/{project['id']}/budgets", json={
         "daily_usd": 1_000_000, "monthly_usd": 1_000_000, "daily_tokens": 10**15,
         "monthly_tokens": 10**15}))
@@ -823,7 +828,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         key = await admin_key(stack)
         async with httpx.AsyncClient(base_url=stack.api_base, trust_env=False, timeout=60,
                                      headers={"authorization": f"Bearer {key}"}) as client:
-            data = await setup_data(client)
+            data = await setup_data(client, stack.db_url)
         ps = paths(stack, key, data)
         async with new_client() as client:
             for k in list(ps):

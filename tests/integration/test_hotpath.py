@@ -18,6 +18,7 @@ from promptops.db.models import Role, Run
 from promptops.db.session import get_session_factory
 from promptops.llm import ModelCatalog
 from tests.support.apps import hot_and_plain, issue_key
+from tests.support.labels import serve_approved
 
 #: Fields of a generate answer that differ from one call to the next.
 VOLATILE = {"run_id", "trace_id", "metrics"}
@@ -41,9 +42,7 @@ async def apps(pg_url: str, catalog: ModelCatalog, monkeypatch: pytest.MonkeyPat
         version = (await api.post(f"/api/v1/prompts/{prompt['id']}/versions", headers=auth,
                                   json={"body": "Say {{ text }}", "variables": {"text": "str"},
                                         "model": "stub"})).json()
-        r = await api.put(f"/api/v1/prompts/{prompt['id']}/labels/production", headers=auth,
-                          json={"prompt_version_id": version["id"]})
-        assert r.status_code < 300, r.text
+        await serve_approved(pg_url, prompt["id"], version["id"])
         r = await api.put(f"/api/v1/projects/{project['id']}/budgets", headers=auth,
                           json={"daily_usd": "100", "monthly_tokens": 10_000_000})
         assert r.status_code < 300, r.text

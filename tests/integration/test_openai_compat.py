@@ -15,6 +15,7 @@ from promptops.db.models import Run
 from promptops.db.session import get_session_factory
 from promptops.llm import ModelCatalog
 from tests.support.apps import issue_key, serving_app
+from tests.support.labels import serve_approved
 from tests.support.stub_llm import StubLLMServer
 
 
@@ -36,9 +37,7 @@ async def served(pg_url: str, catalog: ModelCatalog, task_queue: str
                 "variables": {"ticket": "str"}})
             assert r.status_code == 201, r.text
             version = r.json()["id"]
-            r = await api.put(f"/prompts/{prompt['id']}/labels/production",
-                              json={"prompt_version_id": version})
-            assert r.status_code == 200, r.text
+            await serve_approved(pg_url, prompt["id"], version)
             client = openai.AsyncOpenAI(base_url=f"{base}/v1", api_key=key.key, max_retries=0)
             yield {"client": client, "api": api, "project": project, "version": version,
                    "key": key.key, "base": base}

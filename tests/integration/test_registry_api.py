@@ -62,6 +62,8 @@ async def test_sandbox_blocks_unsafe_template(api: httpx.AsyncClient) -> None:
 
 
 async def test_label_move_and_rollback_audited_and_generate_follows(api: httpx.AsyncClient) -> None:
+    """An unprotected label (``staging`` unless an Admin protects it) moves by PUT, back and
+    forth; ``production`` is protected (tests/integration/test_protected_labels.py)."""
     project_id = await _project(api)
     prompt_id = await _prompt(api, project_id)
     ids = []
@@ -72,9 +74,11 @@ async def test_label_move_and_rollback_audited_and_generate_follows(api: httpx.A
     r = await api.post("/generate", json={"prompt_id": prompt_id, "variables": {"q": "x"}})
     assert r.status_code == 404 and "production" in r.text
     for vid in (ids[0], ids[1], ids[0]):
-        r = await api.put(f"/prompts/{prompt_id}/labels/production", json={"prompt_version_id": vid})
+        r = await api.put(f"/prompts/{prompt_id}/labels/staging", json={"prompt_version_id": vid})
         assert r.status_code == 200, r.text
+        assert r.json()["protected"] is False
     r = await api.post("/generate", json={"project_id": project_id, "prompt": "qa",
+                                          "environment": "staging",
                                           "variables": {"q": "hello world"}})
     assert r.status_code == 200, r.text
     out = r.json()
@@ -82,7 +86,7 @@ async def test_label_move_and_rollback_audited_and_generate_follows(api: httpx.A
     assert out["output"].startswith("one hello world")
     assert out["metrics"]["tokens"]["prompt"] > 0 and out["metrics"]["cost_usd"] > 0
     audit = (await api.get("/audit", params={"action": "label.move",
-                                             "entity_id": f"{prompt_id}:production"})).json()
+                                             "entity_id": f"{prompt_id}:staging"})).json()
     moves = [a["after"]["prompt_version_id"] for a in reversed(audit["data"])]
     assert moves == [ids[0], ids[1], ids[0]]
     assert audit["data"][0]["before"]["prompt_version_id"] == ids[1]

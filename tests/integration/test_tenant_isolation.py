@@ -30,6 +30,7 @@ from promptops.db.models import (
 from promptops.db.session import get_session_factory
 from promptops.llm import ModelCatalog
 from tests.support.apps import RunningApp, issue_key, running_app
+from tests.support.labels import serve_approved
 
 B = dict[str, str]
 Body = Callable[[B], Any]
@@ -55,6 +56,8 @@ BODIES: dict[str, tuple[Body | None, Body | None]] = {
                                                          None),
     "PUT /api/v1/prompts/{prompt_id}/labels/{name}": (
         lambda b: {"prompt_version_id": b["version2"]}, None),
+    "POST /api/v1/prompts/{prompt_id}/labels/{name}/rollback": (
+        lambda b: {"prompt_version_id": b["version2"], "reason": "x"}, None),
     "POST /api/v1/datasets": (lambda b: {"project_id": b["project"], "name": "stolen"}, None),
     "GET /api/v1/datasets": (None, lambda b: {"project_id": b["project"]}),
     "POST /api/v1/datasets/{dataset_id}/examples": (
@@ -116,8 +119,7 @@ async def _org_b(running: RunningApp, pg_url: str) -> B:
             v = await ok(await b.post(f"/prompts/{ids['prompt']}/versions",
                                       json={"body": body, "variables": {"n": "str"}}))
             ids["version" if n == 1 else "version2"] = v["id"]
-        await ok(await b.put(f"/prompts/{ids['prompt']}/labels/production",
-                             json={"prompt_version_id": ids["version"]}))
+        await serve_approved(pg_url, ids["prompt"], ids["version"])
         ids["dataset"] = (await ok(await b.post("/datasets", json={
             "project_id": ids["project"], "name": "secret-set"})))["id"]
         await ok(await b.post(f"/datasets/{ids['dataset']}/examples",

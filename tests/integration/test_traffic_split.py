@@ -10,10 +10,11 @@ from sqlalchemy import select, update
 from promptops.db.models import Deployment, Run
 from promptops.db.session import get_session_factory
 from promptops.governance.traffic import choose_arm
+from tests.support.labels import serve_approved
 from tests.support.stub_llm import StubLLMServer
 
 
-async def _setup(api: httpx.AsyncClient) -> dict[str, str]:
+async def _setup(api: httpx.AsyncClient, pg_url: str) -> dict[str, str]:
     project = (await api.post("/projects", json={"name": f"split-{uuid.uuid4().hex[:8]}"})).json()
     prompt = (await api.post(f"/projects/{project['id']}/prompts", json={"name": "greet"})).json()
     versions = []
@@ -22,9 +23,7 @@ async def _setup(api: httpx.AsyncClient) -> dict[str, str]:
                            json={"body": body, "variables": {"name": "str"}})
         assert r.status_code == 201, r.text
         versions.append(r.json()["id"])
-    r = await api.put(f"/prompts/{prompt['id']}/labels/production",
-                      json={"prompt_version_id": versions[0]})
-    assert r.status_code == 200, r.text
+    await serve_approved(pg_url, prompt["id"], versions[0])
     return {"project": project["id"], "prompt": prompt["id"], "v1": versions[0],
             "v2": versions[1]}
 
@@ -60,7 +59,7 @@ async def _generate(api: httpx.AsyncClient, ids: dict[str, str], subject: str) -
 async def test_split_is_sticky_follows_weight_changes_and_is_recorded(
     api: httpx.AsyncClient, pg_url: str,
 ) -> None:
-    ids = await _setup(api)
+    ids = await _setup(api, pg_url)
     dep = await _deployment(pg_url, ids, 30.0)
     subjects = [f"user-{i}" for i in range(40)]
     first = {s: await _generate(api, ids, s) for s in subjects}
@@ -90,7 +89,7 @@ async def test_split_is_sticky_follows_weight_changes_and_is_recorded(
 async def test_provider_failure_is_recorded_as_a_failed_run(
     api: httpx.AsyncClient, pg_url: str, stub_llm: StubLLMServer,
 ) -> None:
-    ids = await _setup(api)
+    ids = await _setup(api, pg_url)
     dep = await _deployment(pg_url, ids, 100.0)
     stub_llm.cfg.fail_next, stub_llm.cfg.fail_status = 1, 500
     try:
@@ -105,8 +104,8 @@ async def test_provider_failure_is_recorded_as_a_failed_run(
     assert rows[0].error
 
 
-async def test_label_and_environment_must_agree(api: httpx.AsyncClient) -> None:
-    ids = await _setup(api)
+async def test_label_and_environment_must_agree(api: httpx.AsyncClient, pg_url: str) -> None:
+    ids = await _setup(api, pg_url)
     r = await api.post("/generate", json={"prompt_id": ids["prompt"], "environment": "prod",
                                           "label": "staging", "variables": {"name": "x"}})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "label"
@@ -115,8 +114,8 @@ async def test_label_and_environment_must_agree(api: httpx.AsyncClient) -> None:
     assert r.status_code == 422 and "environment" in r.text
 
 
-async def test_feedback_and_outcomes(api: httpx.AsyncClient) -> None:
-    ids = await _setup(api)
+async def test_feedback_and_outcomes(api: httpx.AsyncClient, pg_url: str) -> None:
+    ids = await _setup(api, pg_url)
     run = await _generate(api, ids, "subject-9")
     r = await api.post(f"/runs/{run['run_id']}/feedback", json={"thumbs": False,
                                                                 "comment": "wrong tone"})

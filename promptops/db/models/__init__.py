@@ -26,20 +26,28 @@ from promptops.db.models.gateway import (
     SemanticCacheEntry,
 )
 from promptops.db.models.label import Label
+from promptops.db.models.label_history import LabelHistory
 from promptops.db.models.membership import Membership, Role
 from promptops.db.models.organization import Organization
 from promptops.db.models.project import Project
 from promptops.db.models.prompt import Prompt
 from promptops.db.models.prompt_version import PromptVersion, PromptVersionStatus
+from promptops.db.models.protected_label import (
+    ALWAYS_PROTECTED_LABELS,
+    PROTECTABLE_LABELS,
+    ProtectedLabel,
+)
 from promptops.db.models.provider_credential import ProviderCredential
 from promptops.db.models.run import Run
 from promptops.db.models.user import User
 
 __all__ = [
     "ACTIVE_DEPLOYMENT_STATUSES",
+    "ALWAYS_PROTECTED_LABELS",
     "CACHE_EMBEDDING_DIM",
     "ENVIRONMENTS",
     "ENVIRONMENT_LABELS",
+    "PROTECTABLE_LABELS",
     "ROUTING_STRATEGIES",
     "ApiKey",
     "Approval",
@@ -55,6 +63,7 @@ __all__ = [
     "Example",
     "Feedback",
     "Label",
+    "LabelHistory",
     "Membership",
     "Organization",
     "Outcome",
@@ -63,6 +72,7 @@ __all__ = [
     "Prompt",
     "PromptVersion",
     "PromptVersionStatus",
+    "ProtectedLabel",
     "ProviderCredential",
     "ProviderHealthCheck",
     "RateLimitWindow",

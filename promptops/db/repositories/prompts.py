@@ -3,10 +3,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promptops.db.models import Label, Project, Prompt, PromptVersion
+from promptops.db.models import (
+    Label,
+    LabelHistory,
+    Project,
+    Prompt,
+    PromptVersion,
+    PromptVersionStatus,
+    ProtectedLabel,
+)
 
 
 class PromptRepository:
@@ -99,3 +108,67 @@ class PromptRepository:
         self.session.add(label)
         await self.session.flush()
         return label
+
+    # ------------------------------------------------------------------ label history
+    async def label_served(self, prompt_id: uuid.UUID, name: str,
+                           version_id: uuid.UUID) -> bool:
+        """Whether label ``name`` of the prompt ever pointed at the version (a row of the
+        trigger-written ``label_history``)."""
+        return bool((await self.session.execute(select(exists().where(
+            LabelHistory.prompt_id == prompt_id, LabelHistory.name == name,
+            LabelHistory.prompt_version_id == version_id)))).scalar_one())
+
+    async def label_history(self, prompt_id: uuid.UUID, name: str, *, limit: int = 100
+                            ) -> Sequence[tuple[LabelHistory, int]]:
+        """The values label ``name`` took, newest first, each with its version number."""
+        return (await self.session.execute(
+            select(LabelHistory, PromptVersion.version)
+            .join(PromptVersion, PromptVersion.id == LabelHistory.prompt_version_id)
+            .where(LabelHistory.prompt_id == prompt_id, LabelHistory.name == name)
+            .order_by(LabelHistory.moved_at.desc(), LabelHistory.id.desc()).limit(limit)
+        )).tuples().all()
+
+    # ------------------------------------------------------------------ protected labels
+    async def lock_project(self, project_id: uuid.UUID, *, exclusive: bool) -> None:
+        """Serialise changes of a project's protected labels (exclusive) with label moves that
+        depend on them (shared): row lock on the project until commit."""
+        q = select(Project.id).where(Project.id == project_id)
+        await self.session.execute(q.with_for_update() if exclusive
+                                   else q.with_for_update(read=True))
+
+    async def protected_labels(self, project_id: uuid.UUID) -> Sequence[ProtectedLabel]:
+        """The labels an Admin marked protected in the project, by name."""
+        return (await self.session.execute(
+            select(ProtectedLabel).where(ProtectedLabel.project_id == project_id)
+            .order_by(ProtectedLabel.name)
+        )).scalars().all()
+
+    async def add_protected_label(self, project_id: uuid.UUID, name: str, actor: str) -> bool:
+        """Mark ``name`` protected in the project; False when it already was."""
+        result = await self.session.execute(
+            insert(ProtectedLabel).values(id=uuid.uuid4(), project_id=project_id, name=name,
+                                          created_by=actor)
+            .on_conflict_do_nothing(index_elements=["project_id", "name"])
+            .returning(ProtectedLabel.id))
+        return result.scalar_one_or_none() is not None
+
+    async def remove_protected_label(self, project_id: uuid.UUID, name: str) -> bool:
+        """Unmark ``name``; False when it was not marked."""
+        result = await self.session.execute(
+            delete(ProtectedLabel)
+            .where(ProtectedLabel.project_id == project_id, ProtectedLabel.name == name)
+            .returning(ProtectedLabel.id))
+        return result.scalar_one_or_none() is not None
+
+    async def unapproved_under_label(self, project_id: uuid.UUID, name: str
+                                     ) -> Sequence[tuple[str, int, PromptVersionStatus]]:
+        """Prompts of the project whose label ``name`` points at a version that is not
+        Approved: ``(prompt name, version number, status)``, by prompt name."""
+        return (await self.session.execute(
+            select(Prompt.name, PromptVersion.version, PromptVersion.status)
+            .join(Label, Label.prompt_id == Prompt.id)
+            .join(PromptVersion, PromptVersion.id == Label.prompt_version_id)
+            .where(Prompt.project_id == project_id, Label.name == name,
+                   PromptVersion.status != PromptVersionStatus.APPROVED)
+            .order_by(Prompt.name)
+        )).tuples().all()
