@@ -71,7 +71,12 @@ def database_outage_retryable(
     """Fail the activity ``fn`` with a retryable ``ApplicationError`` of type
     ``ServiceUnavailable`` when the database is unavailable (:mod:`promptops.db.errors`,
     :func:`activities.errors.application_error`); every other error passes unchanged. The
-    interrupted transaction was rolled back, so the retry starts again from the stored row."""
+    interrupted transaction was rolled back, so the retry starts again from the stored row.
+
+    The failure goes to Temporal without the driver's exceptions as causes: their stack traces
+    (12 KB for a refused connection through SQLAlchemy) exceed the size Temporal keeps for a
+    pending activity's last failure, which then shows only "Failure exceeds size limit". The
+    driver's message is logged instead."""
 
     @functools.wraps(fn)
     async def activity_body(*args: _P.args, **kwargs: _P.kwargs) -> _R:
@@ -79,7 +84,9 @@ def database_outage_retryable(
             with database_errors():
                 return await fn(*args, **kwargs)
         except ServiceUnavailable as exc:
-            raise application_error(exc) from exc
+            log.warning("%s: %s: %s", fn.__name__, exc.message,
+                        " ".join(str(exc.__cause__).split()))
+            raise application_error(exc) from None
 
     return activity_body
 
