@@ -59,13 +59,14 @@ from tests.support import apps
 from tests.support.apps import RunningApp, issue_key
 from tests.support.canary import make_versions
 from tests.support.evals import make_eval_fixture
-from tests.support.stub_llm import StubConfig, StubLLMServer
+from tests.support.stub_llm import StubLLMServer
 from tests.workflows.test_durability import (
     CHUNK_SIZE,
     N_EXAMPLES,
     RunCounts,
     eval_input,
     run_counts,
+    slow_llm,  # noqa: F401 - the fixture (0.1 s stub)
     wait_rows,
 )
 from workers.main import build_worker
@@ -122,16 +123,6 @@ def own_pg(tmp_path: Path) -> Iterator[OwnPostgres]:
         yield pg
     finally:
         stop_postgres(pg.pgdata)
-
-
-@pytest.fixture
-def slow_llm() -> Iterator[StubLLMServer]:
-    """A stub answering after 0.1 s, so the evaluation is still running when Postgres dies."""
-    server = StubLLMServer(StubConfig(latency_s=0.1)).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @dataclass
@@ -217,7 +208,7 @@ def scalar(pg_url: str, sql: str, params: tuple[Any, ...]) -> Any:
 
 async def test_postgres_sigkill_mid_evaluation_completes_exactly_once(
     own_pg: OwnPostgres, temporal_env: WorkflowEnvironment, task_queue: str,
-    slow_llm: StubLLMServer, tmp_path: Path,
+    slow_llm: StubLLMServer, tmp_path: Path,  # noqa: F811 - the imported fixture
 ) -> None:
     async with stack(own_pg, temporal_env, task_queue, slow_llm, tmp_path) as st:
         fx = await make_eval_fixture(st.api, N_EXAMPLES, bodies=("{{ text }}",))
