@@ -1,13 +1,17 @@
 """The HTTP mapping of the domain errors (:mod:`promptops.errors`): status, a message naming the
-field, and OpenAI's error shape under ``/v1``."""
+field, and OpenAI's error shape under ``/v1``. A database outage that reaches a route as a raw
+driver error is answered as :class:`promptops.errors.ServiceUnavailable` (503) too."""
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from promptops.db.errors import DRIVER_ERRORS, database_unavailable, unavailable
 from promptops.errors import (
     Conflict,
     Forbidden,
@@ -25,8 +29,10 @@ APIError = PromptOpsError
 Unprocessable = InvalidInput
 Unavailable = ServiceUnavailable
 __all__ = ["APIError", "Conflict", "Forbidden", "NotFound", "RateLimited", "Unauthorized",
-           "Unavailable", "Unprocessable", "api_error_response", "install_handlers",
-           "openai_error", "validation_error_response"]
+           "Unavailable", "Unprocessable", "api_error_response", "database_error_response",
+           "install_handlers", "openai_error", "validation_error_response"]
+
+logger = logging.getLogger(__name__)
 
 
 async def api_error_response(request: Request, exc: APIError) -> JSONResponse:
@@ -60,10 +66,25 @@ async def validation_error_response(request: Request, exc: RequestValidationErro
                         param=param, error_type="invalid_request_error")
 
 
+async def database_error_response(request: Request, exc: Exception) -> JSONResponse:
+    """503 for a driver error that means the database is unavailable
+    (:func:`promptops.db.errors.database_unavailable`), in the shape of
+    :func:`api_error_response` ("the database is unavailable (...); retry in a few seconds");
+    the driver's own message, which names hosts and sockets, goes to the log only. Any other
+    driver error is raised again: Starlette answers it with a 500, as before."""
+    if not database_unavailable(exc):
+        raise exc
+    logger.warning("%s %s: database unavailable: %s", request.method, request.url.path,
+                   " ".join(str(exc).split()))
+    return await api_error_response(request, unavailable(exc))
+
+
 def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(APIError, api_error_response)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError,
                               validation_error_response)  # type: ignore[arg-type]
+    for driver_error in DRIVER_ERRORS:
+        app.add_exception_handler(driver_error, database_error_response)
 
 
 def _openai_path(path: str) -> bool:

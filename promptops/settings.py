@@ -115,6 +115,16 @@ class Settings(BaseSettings):
     # False: generate and /v1/chat/completions go through the ordinary FastAPI routes instead of
     # the lean hot path (api/hotpath.py); same answers, slower.
     hot_path: bool = Field(default=True, alias="PROMPTOPS_HOT_PATH")
+    # Bounds that make a request fail fast (503, "the database is unavailable") while Postgres
+    # is down or full instead of hanging: seconds libpq waits for a new connection
+    # (`connect_timeout`; libpq counts anything below 2 as 2) and seconds a request waits for a
+    # pooled one (SQLAlchemy's `pool_timeout`, psycopg_pool's `timeout`; the psycopg pools'
+    # reconnect attempts give up after as long, so they reconnect that soon after a restart).
+    db_connect_timeout_s: int = Field(default=5, ge=2, alias="PROMPTOPS_DB_CONNECT_TIMEOUT_S")
+    db_pool_timeout_s: float = Field(default=5.0, gt=0, alias="PROMPTOPS_DB_POOL_TIMEOUT_S")
+    # Ping each ORM connection on checkout (one round trip per request): off, see
+    # promptops.db.session.get_engine.
+    db_pre_ping: bool = Field(default=False, alias="PROMPTOPS_DB_PRE_PING")
 
     @property
     def home_dir(self) -> Path:

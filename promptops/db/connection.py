@@ -36,6 +36,8 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promptops.settings import get_settings
+
 __all__ = ["DURABLE", "SQL", "ConnectionSQL", "Params", "PooledConnection", "SessionSQL",
            "close_pools", "connection_pool", "pooled_connection", "side_connection"]
 
@@ -251,9 +253,17 @@ async def connection_pool(database_url: str, *, kind: str = "call",
     key = f"{kind} {database_url}"
     pool = per_loop.get(key)
     if pool is None:
+        # Fail fast while the database is down (promptops.db.errors maps the PoolTimeout to a
+        # 503): wait at most PROMPTOPS_DB_POOL_TIMEOUT_S for a connection, and give up each
+        # chain of reconnect attempts as soon (psycopg_pool backs off exponentially, which
+        # would keep the pool away for about as long as the outage lasted; the next request
+        # starts a new chain at once).
+        settings = get_settings()
         pool = per_loop[key] = AsyncConnectionPool(
             _conninfo(database_url), min_size=1, max_size=max_size, open=False,
-            kwargs={"autocommit": True, "options": "-c synchronous_commit=off"})
+            timeout=settings.db_pool_timeout_s, reconnect_timeout=settings.db_pool_timeout_s,
+            kwargs={"autocommit": True, "options": "-c synchronous_commit=off",
+                    "connect_timeout": settings.db_connect_timeout_s})
         await pool.open()
     return pool
 

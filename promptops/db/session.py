@@ -6,7 +6,6 @@ session (an API request, an activity) commits once at its end.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -17,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from promptops.settings import get_settings
 
 
 def normalize_url(url: str) -> str:
@@ -29,13 +30,22 @@ def normalize_url(url: str) -> str:
 
 @lru_cache(maxsize=8)
 def get_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    """The process's engine for ``url``. No ``pool_pre_ping``: it costs a round trip per
-    checkout, i.e. per API request. After a database restart the first statement on a dead
-    connection fails once; SQLAlchemy then invalidates the whole pool and later requests get
-    fresh connections. ``PROMPTOPS_DB_PRE_PING=1`` turns the ping back on."""
+    """The process's engine for ``url``.
+
+    A database outage fails fast instead of hanging: a new connection gives up after
+    ``PROMPTOPS_DB_CONNECT_TIMEOUT_S`` (libpq ``connect_timeout``) and waiting for a free one
+    after ``PROMPTOPS_DB_POOL_TIMEOUT_S``; the errors are classified by
+    :mod:`promptops.db.errors` (HTTP 503, a retryable activity failure).
+
+    No ``pool_pre_ping``: it costs a round trip per checkout, i.e. per API request. After a
+    database restart the first statement on a dead connection fails once (a 503, or an
+    activity retry); SQLAlchemy then invalidates the whole pool and later requests get fresh
+    connections. ``PROMPTOPS_DB_PRE_PING=1`` turns the ping back on."""
+    settings = get_settings()
     return create_async_engine(
         normalize_url(url), pool_size=pool_size, max_overflow=20, pool_recycle=1800,
-        pool_pre_ping=os.environ.get("PROMPTOPS_DB_PRE_PING", "0") == "1",
+        pool_timeout=settings.db_pool_timeout_s, pool_pre_ping=settings.db_pre_ping,
+        connect_args={"connect_timeout": settings.db_connect_timeout_s},
     )
 
 

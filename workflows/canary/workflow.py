@@ -13,6 +13,12 @@ Operators: signals ``pause`` / ``resume`` (the bake clock stops while paused, th
 held), updates ``promote_now`` (jump to 100%; the eval-score gate still applies) and ``abort``
 (weight 0, status Aborted, with a reason). Query ``status`` at any time.
 
+A database outage is not a failed guard: the deployment activities fail retryably
+(``ServiceUnavailable``) and Temporal retries them; a mid-bake check that still gets no figures is
+made up for by the next, and the check that decides a step holds the step and asks again every
+check interval until the database is back (:meth:`CanaryRolloutWorkflow._verdict_figures`).
+Any other failure to compute the figures by the end of a bake rolls back.
+
 Timers are durable, so bakes of hours or days survive restarts of workers and of the server.
 The history stays bounded: a check costs one timer and one activity, and the workflow continues
 as new (carrying :class:`CanaryState`) when Temporal suggests it.
@@ -40,7 +46,12 @@ with workflow.unsafe.imports_passed_through():
         SetStepInput,
         StartDeploymentInput,
     )
-    from activities.errors import INVALID_INPUT, INVALID_STATE, UPDATE_REJECTED
+    from activities.errors import (
+        INVALID_INPUT,
+        INVALID_STATE,
+        SERVICE_UNAVAILABLE,
+        UPDATE_REJECTED,
+    )
     from activities.retry_policies import DEPLOYMENT_FINISH, DEPLOYMENT_START, STANDARD
     from workflows.canary.guards import (
         eval_gate,
@@ -69,6 +80,9 @@ with workflow.unsafe.imports_passed_through():
 __all__ = ["CanaryRolloutWorkflow", "workflow_id_for"]
 
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
+#: ``workflow.patched`` id: a check that decides (end of a bake, a plan of [100]) whose figures
+#: failed only because the database was unavailable waits for it instead of rolling back.
+WAIT_FOR_DATABASE = "canary-verdict-waits-for-database"
 
 
 def workflow_id_for(deployment_id: object) -> str:
@@ -106,6 +120,8 @@ class CanaryRolloutWorkflow:
         self._toggle: _Toggle | None = None
         self._requests: list[_Request] = []
         self._checks_this_run = 0
+        #: Whether the last figures failed because the database was unavailable.
+        self._database_unavailable = False
 
     # ------------------------------------------------------------------------------ run
     @workflow.run
@@ -305,13 +321,35 @@ class CanaryRolloutWorkflow:
             )
         except ActivityError as exc:
             workflow.logger.warning("guard figures unavailable: %s", exc.cause or exc)
+            self._database_unavailable = (isinstance(exc.cause, ApplicationError)
+                                          and exc.cause.type == SERVICE_UNAVAILABLE)
             return None
+        self._database_unavailable = False
         st.checks += 1
         self._checks_this_run += 1
         st.last_check_at = _iso(workflow.now())
         st.figures = {"baseline": result.baseline, "canary": result.canary}
         st.eval_score = resolve_eval_score(result.canary, result.approval_eval_score)
         return result
+
+    async def _verdict_figures(self) -> ComputeFiguresResult | None:
+        """Figures for a check that decides the rollout (the end of a bake, a plan of [100]).
+
+        Figures that fail (after the activity's retries, minutes) because the platform's own
+        database is unavailable say nothing about the candidate, and rolling back could not
+        happen before the database is back either (the weights live there): the step is held
+        and the figures asked for again every check interval until they come. Operator
+        requests are acted on after that. Any other failure returns None (a breach)."""
+        figures = await self._figures()
+        while (figures is None and self._database_unavailable
+               and workflow.patched(WAIT_FOR_DATABASE)):
+            interval = self._plan.interval_for(self._state.step_index)
+            workflow.logger.warning("the database is unavailable at a deciding check of step "
+                                    "%d: checking again in %d s", self._state.step_index,
+                                    interval)
+            await workflow.sleep(timedelta(seconds=interval))
+            figures = await self._figures()
+        return figures
 
     async def _mid_bake_check(self) -> bool:
         figures = await self._figures()
@@ -329,7 +367,7 @@ class CanaryRolloutWorkflow:
 
     async def _final_check(self) -> bool:
         st = self._state
-        figures = await self._figures()
+        figures = await self._verdict_figures()
         if figures is None:
             breaches = [Breach("figures_unavailable", None, None,
                                "guard figures could not be computed by the end of the bake")]
@@ -347,7 +385,7 @@ class CanaryRolloutWorkflow:
     async def _gate_blocks(self, request: _Request | None) -> bool:
         """Apply the eval-score gate before a promotion that skips the bake. For an operator's
         ``promote_now`` a failed gate rejects the request; for a plan of [100] it rolls back."""
-        figures = await self._figures()
+        figures = await (self._figures() if request is not None else self._verdict_figures())
         score = (resolve_eval_score(figures.canary, figures.approval_eval_score)
                  if figures is not None else None)
         breach = eval_gate(self._plan, score)
