@@ -38,6 +38,7 @@ from api.errors import APIError, api_error_response, validation_error_response
 from api.schemas.openai_compat import ChatCompletionRequest, completion_object
 from api.schemas.runs import GenerateRequest, RunResult, run_result
 from api.services.serving import ServingService
+from promptops.db.errors import database_errors
 from promptops.db.models import Role
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,9 @@ class HotPath:
                 raise RequestValidationError(
                     [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)],
                     body=data) from None
-            response = Response(await handler(request, body), media_type="application/json")
+            with database_errors():  # an outage anywhere on the path: 503, not 500
+                answer = await handler(request, body)
+            response = Response(answer, media_type="application/json")
         except APIError as exc:
             response = await api_error_response(request, exc)
         except RequestValidationError as exc:

@@ -34,6 +34,7 @@ from activities.approval.types import (
     SendReminderResult,
 )
 from activities.errors import INVALID_INPUT, INVALID_STATE, NOT_FOUND, WEBHOOK_FAILED
+from activities.outages import database_outage_retryable
 from promptops.db.models import ApprovalDecision, PromptVersionStatus
 from promptops.db.repositories import ApprovalRepository, AuditRepository
 from promptops.db.session import get_session_factory
@@ -69,6 +70,7 @@ class ApprovalActivities:
         self._transport = transport
 
     @activity.defn(name="begin_approval")
+    @database_outage_retryable
     async def begin_approval(self, inp: BeginApprovalInput) -> BeginApprovalResult:
         """Set the version to Pending and upsert the ``approvals`` row.
 
@@ -110,6 +112,7 @@ class ApprovalActivities:
                                    decisions=[_decision_record(d) for d in stored])
 
     @activity.defn(name="record_approval_check")
+    @database_outage_retryable
     async def record_approval_check(self, inp: RecordEvalCheckInput) -> None:
         """Store the evaluation id and score on the approval (passed: status -> Pending)."""
         async with self._sessions() as session:
@@ -133,6 +136,7 @@ class ApprovalActivities:
             await session.commit()
 
     @activity.defn(name="record_approval_decision")
+    @database_outage_retryable
     async def record_approval_decision(self, inp: RecordDecisionInput) -> RecordDecisionResult:
         """Store one reviewer's decision (once per reviewer) and its audit entry
         (``approval.approve`` / ``approval.reject``, actor = the reviewer)."""
@@ -159,6 +163,7 @@ class ApprovalActivities:
         return RecordDecisionResult(created=created, decision=record)
 
     @activity.defn(name="send_approval_reminder")
+    @database_outage_retryable
     async def send_approval_reminder(self, inp: SendReminderInput) -> SendReminderResult:
         """Remind reviewers of a waiting approval.
 
@@ -213,6 +218,7 @@ class ApprovalActivities:
         return SendReminderResult(channel=channel, delivered=delivered, detail=detail)
 
     @activity.defn(name="finish_approval")
+    @database_outage_retryable
     async def finish_approval(self, inp: FinishApprovalInput) -> FinishApprovalResult:
         """Set the final status on the approval row (once) and the version's status
         (Approved; Rejected for Rejected and CheckFailed; back to Draft for Expired), with an

@@ -6,19 +6,17 @@ audits) only a difference, so a retry after a crash between commit and completio
 nothing twice. A finished deployment (Promoted, RolledBack, Aborted) is never changed again.
 
 A database that cannot be reached (down, restarting, out of connections) fails an activity with
-a retryable ``ApplicationError`` of type ``ServiceUnavailable`` (:func:`database_outage_retryable`):
-Temporal retries it under the workflow's policy, and the workflow does not take it for a verdict
+a retryable ``ApplicationError`` of type ``ServiceUnavailable``
+(:func:`activities.outages.database_outage_retryable`): Temporal retries it under the workflow's policy, and the workflow does not take it for a verdict
 on the candidate (``CanaryRolloutWorkflow._final_check``).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,13 +41,16 @@ from activities.deployment.types import (
     StartDeploymentInput,
     StartDeploymentResult,
 )
-from activities.errors import INVALID_INPUT, NOT_FOUND, NOT_VISIBLE, application_error
-from promptops.db.errors import database_errors
+from activities.errors import (
+    INVALID_INPUT,
+    NOT_FOUND,
+    NOT_VISIBLE,
+)
+from activities.outages import database_outage_retryable
 from promptops.db.models import ENVIRONMENT_LABELS, Deployment, Label
 from promptops.db.repositories import AuditRepository, DeploymentRepository, PromptRepository
 from promptops.db.repositories.deployments import ArmAggregate
 from promptops.db.session import get_session_factory
-from promptops.errors import ServiceUnavailable
 from promptops.evaluation.metrics import METRIC_SPECS
 
 log = logging.getLogger(__name__)
@@ -62,33 +63,6 @@ _FINISH_ACTIONS = {PROMOTED: "deployment.promote", ROLLED_BACK: "deployment.roll
                    ABORTED: "deployment.abort"}
 
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def database_outage_retryable(
-        fn: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:
-    """Fail the activity ``fn`` with a retryable ``ApplicationError`` of type
-    ``ServiceUnavailable`` when the database is unavailable (:mod:`promptops.db.errors`,
-    :func:`activities.errors.application_error`); every other error passes unchanged. The
-    interrupted transaction was rolled back, so the retry starts again from the stored row.
-
-    The failure goes to Temporal without the driver's exceptions as causes: their stack traces
-    (12 KB for a refused connection through SQLAlchemy) exceed the size Temporal keeps for a
-    pending activity's last failure, which then shows only "Failure exceeds size limit". The
-    driver's message is logged instead."""
-
-    @functools.wraps(fn)
-    async def activity_body(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            with database_errors():
-                return await fn(*args, **kwargs)
-        except ServiceUnavailable as exc:
-            log.warning("%s: %s: %s", fn.__name__, exc.message,
-                        " ".join(str(exc.__cause__).split()))
-            raise application_error(exc) from None
-
-    return activity_body
 
 
 def _uuid(value: str, what: str) -> uuid.UUID:

@@ -29,12 +29,19 @@ from activities.evaluation.types import (
     PlanEvaluationInput,
     PlanEvaluationResult,
 )
+from activities.outages import database_outage_retryable
 from promptops.db.connection import SessionSQL
 from promptops.db.models import Example
 from promptops.db.repositories.evaluations import EvaluationRunRepository
 from promptops.db.repositories.serving import ServingRepository
 from promptops.db.session import get_session_factory
-from promptops.errors import InvalidInput, NotFound, PromptOpsError, ProviderFailed
+from promptops.errors import (
+    InvalidInput,
+    NotFound,
+    PromptOpsError,
+    ProviderFailed,
+    ServiceUnavailable,
+)
 from promptops.evaluation.metrics import METRIC_SPECS, validate_metric_names
 from promptops.evaluation.summary import ExampleRow, summarize
 from promptops.llm.pipeline import CallRequest, Pipeline, RunLink
@@ -85,6 +92,7 @@ class EvaluationActivities:
         return self._embedder
 
     @activity.defn(name="plan_evaluation")
+    @database_outage_retryable
     async def plan_evaluation(self, inp: PlanEvaluationInput) -> PlanEvaluationResult:
         """Validate the request, record the evaluation row, count examples, collect labels."""
         try:
@@ -121,6 +129,7 @@ class EvaluationActivities:
         return PlanEvaluationResult(total_per_version=total, labels=labels)
 
     @activity.defn(name="evaluate_chunk")
+    @database_outage_retryable
     async def evaluate_chunk(self, inp: EvaluateChunkInput) -> EvaluateChunkResult:
         """Run and score examples ``[offset, offset + limit)`` for one version.
 
@@ -178,6 +187,8 @@ class EvaluationActivities:
                 if exc.retryable:
                     raise  # Temporal retries the activity; finished examples are kept.
                 # Recorded (and scored) as a failed example by the sink.
+            except ServiceUnavailable:
+                raise  # retried by Temporal (database_outage_retryable maps it)
             except PromptOpsError as exc:
                 raise application_error(exc, f"example {example.external_id}: ") from exc
             add(sink.values, sink.success, sink.latency_ms, sink.cost_usd)
@@ -196,6 +207,7 @@ class EvaluationActivities:
         return result
 
     @activity.defn(name="finalize_evaluation")
+    @database_outage_retryable
     async def finalize_evaluation(self, inp: FinalizeEvaluationInput) -> FinalizeEvaluationResult:
         """Aggregate all stored rows (bootstrap CIs, paired comparisons) and store the summary."""
         async with self._sessions() as session:

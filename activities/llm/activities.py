@@ -13,12 +13,13 @@ from temporalio import activity
 
 from activities.errors import application_error
 from activities.llm.types import CallModelInput, CallModelResult
+from activities.outages import database_outage_retryable
 from promptops.db.connection import SessionSQL
 from promptops.db.models import Role
 from promptops.db.repositories.runs import RunRepository
 from promptops.db.repositories.serving import ServingRepository
 from promptops.db.session import get_session_factory
-from promptops.errors import NotFound, PromptOpsError
+from promptops.errors import NotFound, PromptOpsError, ServiceUnavailable
 from promptops.governance.auth import Principal
 from promptops.llm.pipeline import CallRequest, Pipeline, PromptTarget, RunLink
 from promptops.llm.structured import parse_fenced
@@ -33,6 +34,7 @@ class LLMActivities:
         self._pipeline = pipeline
 
     @activity.defn(name="call_model")
+    @database_outage_retryable
     async def call_model(self, inp: CallModelInput) -> CallModelResult:
         """One model call (see :class:`activities.llm.types.CallModelInput`). Fails with an
         ``ApplicationError`` whose type is the domain error's name (``InvalidInput``,
@@ -68,6 +70,8 @@ class LLMActivities:
             run=RunLink(idempotency_key=key, workflow_id=info.workflow_id))
         try:
             outcome = await self._pipeline.run(request)
+        except ServiceUnavailable:
+            raise  # retried by Temporal (database_outage_retryable maps it)
         except PromptOpsError as exc:
             raise application_error(exc) from exc
         return _result(outcome.run, outcome.output)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
+from activities.outages import database_outage_retryable
 from activities.provider_health.types import (
     CheckProviderHealthInput,
     CheckProviderHealthResult,
@@ -68,6 +69,7 @@ class ProviderHealthActivities:
                              status_code=200, error=None, checked_at=checked_at)
 
     @activity.defn(name="check_provider_health")
+    @database_outage_retryable
     async def check_provider_health(
         self, inp: CheckProviderHealthInput,
     ) -> CheckProviderHealthResult:

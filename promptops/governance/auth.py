@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptops.db.connection import side_connection
+from promptops.db.errors import database_errors
 from promptops.db.models import Role
 from promptops.db.repositories.identity import ApiKeyAuthRepository, KeyFacts
 from promptops.errors import Forbidden, RateLimited, Unauthorized
@@ -112,6 +113,11 @@ class Authenticator:
         prefix = api_key_prefix(presented_key)
         if prefix is None:
             raise Unauthorized("malformed API key")
+        with database_errors():
+            return await self._authenticate(prefix, presented_key, request_id, now)
+
+    async def _authenticate(self, prefix: str, presented_key: str, request_id: str,
+                            now: datetime | None) -> Principal:
         digest = hash_api_key(presented_key, self.server_secret)
         now = now or datetime.now(UTC)
         request_id = request_id[:64]

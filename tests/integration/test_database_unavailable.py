@@ -1,10 +1,7 @@
 """The HTTP answer of every transport when the database cannot be reached at all (a socket with no
 server behind it): 503 naming the database, in FastAPI's shape or OpenAI's under ``/v1``, once
-the pools' bounded wait (``PROMPTOPS_DB_POOL_TIMEOUT_S``, 1 s here) is over.
-
-The gateway's hot path (``api/hotpath.py``) still answers a plain 500: it catches raw driver
-errors itself. Its case is a strict xfail that turns into a failure the day it maps them
-(``promptops.db.errors.database_errors`` around its handler call): then drop the mark.
+the pools' bounded wait (``PROMPTOPS_DB_POOL_TIMEOUT_S``, 1 s here) is over; the gateway's hot
+path (``api/hotpath.py``) included.
 """
 
 from __future__ import annotations
@@ -72,8 +69,6 @@ async def test_model_calls_answer_503_in_each_shape(
     assert r.json()["error"]["type"] == "ServiceUnavailable"
 
 
-@pytest.mark.xfail(strict=True, reason="api/hotpath.py answers raw driver errors with a plain "
-                   "500 until it maps them with promptops.db.errors.database_errors")
 @pytest.mark.parametrize("path,body", [("/api/v1/generate", GENERATE),
                                        ("/v1/chat/completions", CHAT)])
 async def test_the_hot_path_answers_503(clients: dict[str, httpx.AsyncClient], path: str,

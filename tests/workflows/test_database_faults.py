@@ -135,14 +135,13 @@ class Stack:
 @asynccontextmanager
 async def stack(pg: OwnPostgres, temporal_env: WorkflowEnvironment, task_queue: str,
                 llm: StubLLMServer, tmp_path: Path) -> AsyncIterator[Stack]:
-    """The app (hot path off, API keys remembered for the whole test so a warm key's calls go
-    past authentication to the route) and an in-process worker, both on ``pg``."""
+    """The app (hot path on, as served; API keys remembered for the whole test so a warm key's
+    calls go past authentication to the route) and an in-process worker, both on ``pg``."""
     models = tmp_path / "models.yaml"
     models.write_text(yaml.safe_dump(llm.model_list()))
     catalog = ModelCatalog.load(models)
     admin, cold = await issue_key(pg.url), await issue_key(pg.url, email="cold@example.com")
-    app = create_app(apps.test_settings(task_queue, PROMPTOPS_HOT_PATH="0",
-                                   PROMPTOPS_AUTH_CACHE_TTL_S="600"),
+    app = create_app(apps.test_settings(task_queue, PROMPTOPS_AUTH_CACHE_TTL_S="600"),
                      database_url=pg.url, catalog=catalog)
     async with app.router.lifespan_context(app):
         app.state.temporal = temporal_env.client

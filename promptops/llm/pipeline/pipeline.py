@@ -13,7 +13,8 @@ activities. Callers: ``/api/v1/generate`` (plain and streaming), ``/api/v1/runs/
 ``/v1/chat/completions``, the evaluation activities and :class:`activities.llm.LLMActivities`.
 
 Errors are domain errors (:mod:`promptops.errors`): each transport maps them once (HTTP in
-``api/errors.py``, ``ApplicationError`` for activities).
+``api/errors.py``, ``ApplicationError`` for activities); a database that cannot be reached is
+:class:`promptops.errors.ServiceUnavailable` (:mod:`promptops.db.errors`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import replace
 
 from promptops.db.connection import PooledConnection, connection_pool
+from promptops.db.errors import database_errors
 from promptops.governance.security import SecretBox
 from promptops.llm.credentials import CredentialStore
 from promptops.llm.gateway import LLMGateway
@@ -112,8 +114,9 @@ class Pipeline:
         errors of :mod:`promptops.errors` (see each stage)."""
         if request.stream:
             request = replace(request, stream=False)
-        async with await self._connection() as db:
-            return await self._chain(ModelCall(request=request, db=db))
+        with database_errors():
+            async with await self._connection() as db:
+                return await self._chain(ModelCall(request=request, db=db))
 
     async def stream(self, request: CallRequest) -> CallOutcome:
         """One call, streamed: what is decided before the provider answers (resolution,
@@ -123,15 +126,16 @@ class Pipeline:
         (``deltas`` None)."""
         if not request.stream:
             request = replace(request, stream=True)
-        db = await self._connection()
-        try:
-            outcome = await self._chain(ModelCall(request=request, db=db))
-        except BaseException:
-            await db.close()
-            raise
-        if outcome.deltas is None:
-            await db.close()
-            return outcome
+        with database_errors():
+            db = await self._connection()
+            try:
+                outcome = await self._chain(ModelCall(request=request, db=db))
+            except BaseException:
+                await db.close()
+                raise
+            if outcome.deltas is None:
+                await db.close()
+                return outcome
         outcome.deltas = _closing(outcome.deltas, db)
         return outcome
 
@@ -145,8 +149,9 @@ def _link(stage: Stage, call_next: Next) -> Next:
 
 async def _closing(deltas: AsyncGenerator[str, None], db: PooledConnection) -> AsyncGenerator[str, None]:
     try:
-        async for delta in deltas:
-            yield delta
+        with database_errors():
+            async for delta in deltas:
+                yield delta
     finally:
         aclose = getattr(deltas, "aclose", None)
         if aclose is not None:
