@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     # False: generate and /v1/chat/completions go through the ordinary FastAPI routes instead of
     # the lean hot path (api/hotpath.py); same answers, slower.
     hot_path: bool = Field(default=True, alias="PROMPTOPS_HOT_PATH")
+    # Request body limits in bytes (413 beyond, see api/limits.py): every route, and dataset
+    # imports (POST /api/v1/datasets/{id}/examples), whose JSONL/CSV files are larger.
+    max_body_bytes: int = Field(default=8 * 2**20, ge=1, alias="PROMPTOPS_MAX_BODY_BYTES")
+    max_upload_bytes: int = Field(default=200 * 2**20, ge=1,
+                                  alias="PROMPTOPS_MAX_UPLOAD_BYTES")
 
     @property
     def home_dir(self) -> Path:

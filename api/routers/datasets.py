@@ -21,8 +21,6 @@ from promptops.db.repositories import DatasetRepository
 
 router = APIRouter(prefix="/datasets", tags=["datasets"], responses=ERROR_RESPONSES)
 
-MAX_IMPORT_BYTES = 200 * 1024 * 1024
-
 
 @router.post("", response_model=DatasetPublic, status_code=status.HTTP_201_CREATED)
 async def create_dataset(body: DatasetCreate, session: SessionDep,
@@ -69,7 +67,8 @@ async def import_examples(dataset_id: uuid.UUID, request: Request, session: Sess
     """Import examples from JSONL (``application/x-ndjson``), CSV (``text/csv``) or a file
     upload (``multipart/form-data``, field ``file``), UTF-8 text. All rows or none: 422 names
     the first bad row and why (or ``file`` for an upload that is not UTF-8 text); 409 if an id
-    already exists in the dataset; 422 (``file``) beyond 200 MiB."""
+    already exists in the dataset; 413 beyond ``PROMPTOPS_MAX_UPLOAD_BYTES`` (200 MiB by
+    default, see :mod:`api.limits`)."""
     content_type = request.headers.get("content-type", "")
     filename = None
     if content_type.startswith("multipart/form-data"):
@@ -82,8 +81,6 @@ async def import_examples(dataset_id: uuid.UUID, request: Request, session: Sess
         content_type = upload.content_type or ""
     else:
         data = await request.body()
-    if len(data) > MAX_IMPORT_BYTES:
-        raise Unprocessable("file larger than 200 MiB", field="file")
     imported, total = await DatasetService(session, principal).import_examples(
         dataset_id, data, content_type=content_type, filename=filename)
     return {"dataset_id": dataset_id, "imported": imported, "total": total}

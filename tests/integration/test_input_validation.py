@@ -1,20 +1,24 @@
 """No 5xx on any input (issue 10, item 7), route by route: what the fuzzer found answered 500
-and what is stored to be used later are now refused at the door with 4xx naming the field.
-Through the real app, Postgres and the hot path."""
+and what is stored to be used later are now refused at the door with 4xx naming the field; a
+body over the size limit gets 413 naming the limit. Through the real app, Postgres and the
+hot path."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from api.main import create_app
 from promptops.llm import ModelCatalog
 from tests.support.apps import issue_key, running_app
+from tests.support.apps import test_settings as settings_for
 
 #: The first bytes of a PNG file (signature and IHDR chunk).
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489")
@@ -178,3 +182,43 @@ async def test_v1_errors_keep_openais_shape(api: httpx.AsyncClient) -> None:
                               headers={"Content-Type": "application/json"})
     assert 400 <= response.status_code < 500
     assert set(response.json()) == {"error"}
+
+
+@asynccontextmanager
+async def _small_limits(pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog,
+                        task_queue: str) -> AsyncIterator[httpx.AsyncClient]:
+    key = await issue_key(pg_url)
+    app = create_app(settings_for(task_queue, PROMPTOPS_MAX_BODY_BYTES="2000",
+                                   PROMPTOPS_MAX_UPLOAD_BYTES="20000"),
+                     database_url=pg_url, catalog=catalog)
+    async with app.router.lifespan_context(app):
+        app.state.temporal = temporal_env.client
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://test",
+                                     headers={"Authorization": f"Bearer {key.key}"}) as client:
+            yield client
+
+
+async def test_bodies_over_the_limit_get_413_on_every_route(
+        pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog,
+        task_queue: str) -> None:
+    big = {"prompt_version_id": str(uuid.uuid4()), "variables": {"text": "x" * 3000}}
+    async with _small_limits(pg_url, temporal_env, catalog, task_queue) as client:
+        generate = await client.post("/api/v1/generate", json=big)  # the hot path
+        chat = await client.post("/v1/chat/completions", json={
+            "model": "stub", "messages": [{"role": "user", "content": "x" * 3000}]})
+        project = await client.post("/api/v1/projects", json={"name": "p" * 3000})
+        small = await client.post("/api/v1/projects", json={"name": f"s-{uuid.uuid4().hex}"})
+        dataset = (await client.post("/api/v1/datasets", json={
+            "project_id": small.json()["id"], "name": "d"})).json()
+        rows = "\n".join(json.dumps({"id": f"r{i}", "input": {"text": "y" * 40}})
+                         for i in range(100))  # ~5 KB: over the body limit, within uploads
+        imported = await client.post(f"/api/v1/datasets/{dataset['id']}/examples",
+                                     content=rows,
+                                     headers={"Content-Type": "application/x-ndjson"})
+    assert generate.status_code == 413
+    assert "over the limit of 2000 bytes for POST /api/v1/generate" in generate.json()["detail"]
+    assert chat.status_code == 413 and chat.json()["error"]["code"] == 413
+    assert project.status_code == 413
+    assert imported.status_code == 201, imported.text
+    assert imported.json()["imported"] == 100
