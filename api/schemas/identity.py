@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from api.schemas.common import INT32_MAX, Name, ORMModel, RequestModel, http_url
+from api.schemas.common import INT32_MAX, URL_MAX, Name, ORMModel, RequestModel, http_url
 from promptops.db.models import Role
 
 #: Deliberately loose (RFC 5322 is not a regex); the address is an identity, not a mailbox.
@@ -24,7 +24,7 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 PROVIDER_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,59}$")
 #: A provider key is sent as an HTTP header value (``Authorization: Bearer <key>``,
 #: ``x-api-key``): visible ASCII only, no spaces or control characters.
-PROVIDER_KEY_RE = re.compile(r"^[\x21-\x7e]+$")
+PROVIDER_KEY_RE = re.compile(r"[\x21-\x7e]+")
 #: Longest provider key accepted: real keys are under 300 characters, and HTTP servers commonly
 #: refuse header sections over 8 KiB.
 PROVIDER_KEY_MAX = 4096
@@ -156,7 +156,7 @@ class ProviderKeyCreate(RequestModel):
     name: Name
     api_key: SecretStr = Field(min_length=1, max_length=PROVIDER_KEY_MAX,
                                description="the provider's key: visible ASCII, no spaces")
-    api_base: str | None = Field(default=None, max_length=500,
+    api_base: str | None = Field(default=None, max_length=URL_MAX,
                                  description="an http(s) URL; blank = the provider's default")
 
     @field_validator("provider")
@@ -172,7 +172,7 @@ class ProviderKeyCreate(RequestModel):
     @classmethod
     def _check_api_key(cls, value: SecretStr) -> SecretStr:
         # The messages never quote the key.
-        if not PROVIDER_KEY_RE.match(value.get_secret_value()):
+        if not PROVIDER_KEY_RE.fullmatch(value.get_secret_value()):
             raise ValueError("api_key must be visible ASCII characters only (no spaces, "
                              "control or non-ASCII characters): it is sent in an HTTP header")
         return value

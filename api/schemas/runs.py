@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import NAME_MAX, SHORT_NAME_MAX, RequestModel
+from api.schemas.common import NAME_MAX, SHORT_NAME_MAX, Name, RequestModel
 from api.schemas.prompts import Decoding
 from promptops.llm.pipeline import CallOutcome
 
@@ -114,9 +114,9 @@ class FeedbackPublic(BaseModel):
 class OutcomeCreate(RequestModel):
     """A business outcome (conversion, resolution, revenue...) for a run, given directly by
     ``run_id`` or through ``subject_id`` + ``project_id`` (attributed to that subject's latest
-    run)."""
+    run). ``name``: 1..200 printable characters; ``value`` a finite number."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     value: float
     run_id: uuid.UUID | None = None
     subject_id: str | None = Field(default=None, max_length=200)

@@ -99,7 +99,8 @@ def test_api_key_rate_limits_fit_their_integer_column(field: str) -> None:
 
 @pytest.mark.parametrize(("key", "why"), [
     ("", "at least 1"), ("sk abc", "visible ASCII"), ("sk-\tabc", "visible ASCII"),
-    ("sk-é", "visible ASCII"), ("sk-\x00", "visible ASCII"), ("k" * 4097, "at most 4096"),
+    ("sk-é", "visible ASCII"), ("sk-\x00", "visible ASCII"), ("sk-abc\n", "visible ASCII"),
+    ("k" * 4097, "at most 4096"),
 ])
 def test_provider_keys_must_fit_in_an_http_header(key: str, why: str) -> None:
     with pytest.raises(ValidationError) as info:
