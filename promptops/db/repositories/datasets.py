@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -40,14 +41,15 @@ class DatasetRepository:
             select(func.count()).select_from(Example).where(Example.dataset_id == dataset_id)
         )).scalar_one()
 
-    async def existing_external_ids(self, dataset_id: uuid.UUID, ids: list[str]) -> set[str]:
+    async def existing_external_ids(self, dataset_id: uuid.UUID,
+                                    ids: builtins.list[str]) -> set[str]:
         rows = await self.session.execute(
             select(Example.external_id).where(Example.dataset_id == dataset_id,
                                               Example.external_id.in_(ids))
         )
         return set(rows.scalars())
 
-    async def add_examples(self, rows: list[dict[str, Any]]) -> None:
+    async def add_examples(self, rows: builtins.list[dict[str, Any]]) -> None:
         if rows:
             await self.session.execute(insert(Example), rows)
 
