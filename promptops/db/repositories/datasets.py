@@ -34,7 +34,8 @@ class DatasetRepository:
         return dataset
 
     async def lock(self, dataset_id: uuid.UUID) -> None:
-        await self.session.execute(select(Dataset.id).where(Dataset.id == dataset_id).with_for_update())
+        await self.session.execute(
+            select(Dataset.id).where(Dataset.id == dataset_id).with_for_update())
 
     async def count_examples(self, dataset_id: uuid.UUID) -> int:
         return (await self.session.execute(
@@ -53,7 +54,8 @@ class DatasetRepository:
         if rows:
             await self.session.execute(insert(Example), rows)
 
-    async def list_examples(self, dataset_id: uuid.UUID, *, offset: int, limit: int) -> Sequence[Example]:
+    async def list_examples(self, dataset_id: uuid.UUID, *, offset: int,
+                            limit: int) -> Sequence[Example]:
         return (await self.session.execute(
             select(Example).where(Example.dataset_id == dataset_id).order_by(Example.position)
             .offset(offset).limit(limit)
