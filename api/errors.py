@@ -5,11 +5,16 @@ driver error is answered as :class:`promptops.errors.ServiceUnavailable` (503) t
 from __future__ import annotations
 
 import logging
+import json
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from promptops.db.errors import DRIVER_ERRORS, database_unavailable, unavailable
 from promptops.errors import (
@@ -30,7 +35,8 @@ Unprocessable = InvalidInput
 Unavailable = ServiceUnavailable
 __all__ = ["APIError", "Conflict", "Forbidden", "NotFound", "RateLimited", "Unauthorized",
            "Unavailable", "Unprocessable", "api_error_response", "database_error_response",
-           "install_handlers", "openai_error", "validation_error_response"]
+           "http_error_response", "install_handlers", "openai_error",
+           "validation_error_response"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +62,13 @@ async def api_error_response(request: Request, exc: APIError) -> JSONResponse:
 
 async def validation_error_response(request: Request, exc: RequestValidationError
                                     ) -> JSONResponse:
-    """422 for a request that failed validation: FastAPI's own answer, or OpenAI's error
-    shape under ``/v1``."""
+    """422 for a request that failed validation: FastAPI's own answer (``{"detail": [{"loc",
+    "msg", "type", "input"}]}``), or OpenAI's error shape under ``/v1``. An ``input`` that JSON
+    cannot carry (NaN, infinity, a lone surrogate: refused for exactly that reason) is echoed
+    as its ASCII ``repr``."""
     if not _openai_path(request.url.path):
-        return await request_validation_exception_handler(request, exc)
+        return JSONResponse(status_code=422,
+                            content={"detail": _encodable(jsonable_encoder(exc.errors()))})
     first = exc.errors()[0] if exc.errors() else {}
     param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
     return openai_error(422, f"{param or 'request'}: {first.get('msg', 'invalid request')}",
@@ -79,8 +88,30 @@ async def database_error_response(request: Request, exc: Exception) -> JSONRespo
     return await api_error_response(request, unavailable(exc))
 
 
+async def http_error_response(request: Request, exc: HTTPException) -> Response:
+    """Starlette's own HTTP errors (404 for an unknown path, 405, FastAPI's 400 for a body it
+    cannot parse): FastAPI's answer ``{"detail": ...}``, or OpenAI's error shape under
+    ``/v1``."""
+    if _openai_path(request.url.path):
+        return openai_error(exc.status_code, str(exc.detail),
+                            headers=dict(exc.headers) if exc.headers else None)
+    return await http_exception_handler(request, exc)
+
+
+def _encodable(errors: Sequence[Any]) -> list[Any]:
+    out: list[Any] = []
+    for error in errors:
+        try:
+            json.dumps(error, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        except (ValueError, UnicodeEncodeError):
+            error = {**error, "input": ascii(error.get("input"))}
+        out.append(error)
+    return out
+
+
 def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(APIError, api_error_response)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, http_error_response)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError,
                               validation_error_response)  # type: ignore[arg-type]
     for driver_error in DRIVER_ERRORS:

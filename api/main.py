@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 
 from api.errors import Unauthorized, install_handlers
 from api.hotpath import HotPath
+from api.limits import BodyLimit
 from api.routers import (
     api_keys,
     approvals,
@@ -85,13 +86,15 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     install_handlers(app)
     setup_tracing("promptops-api")
-    # Outermost: the metrics and the server span, then the hot path (generate and
+    # Outermost: the metrics and the server span, the body size limit (api/limits.py: every
+    # route, the hot path's included), then the hot path (generate and
     # /v1/chat/completions without FastAPI's machinery), then Starlette's own stack (error
     # and exception middleware, routing) for everything else.
     build_stack = app.build_middleware_stack
 
     def build_middleware_stack() -> ASGIApp:
-        return MetricsMiddleware(HotPath(build_stack(), enabled=settings.hot_path))
+        return MetricsMiddleware(BodyLimit.from_settings(
+            HotPath(build_stack(), enabled=settings.hot_path), settings))
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
     for module in (projects, prompts, datasets, runs, evals, audit, members, api_keys,

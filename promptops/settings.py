@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     # Ping each ORM connection on checkout (one round trip per request): off, see
     # promptops.db.session.get_engine.
     db_pre_ping: bool = Field(default=False, alias="PROMPTOPS_DB_PRE_PING")
+    # Request body limits in bytes (413 beyond, see api/limits.py): every route, and dataset
+    # imports (POST /api/v1/datasets/{id}/examples), whose JSONL/CSV files are larger.
+    max_body_bytes: int = Field(default=8 * 2**20, ge=1, alias="PROMPTOPS_MAX_BODY_BYTES")
+    max_upload_bytes: int = Field(default=200 * 2**20, ge=1,
+                                  alias="PROMPTOPS_MAX_UPLOAD_BYTES")
 
     @property
     def home_dir(self) -> Path:

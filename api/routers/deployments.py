@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
 from api.deps import CurrentPrincipal, EditorPrincipal, SessionDep, SettingsDep, TemporalClientDep
+from api.schemas.common import ERROR_RESPONSES, Text
 from api.schemas.deployments import (
     AbortRequest,
     DeploymentCreate,
@@ -20,7 +21,7 @@ from api.schemas.deployments import (
 from api.services.deployments import DeploymentService, public
 from api.services.evals import temporal_ui_link
 
-router = APIRouter(prefix="/deployments", tags=["deployments"])
+router = APIRouter(prefix="/deployments", tags=["deployments"], responses=ERROR_RESPONSES)
 
 
 @router.post("", response_model=DeploymentStarted, status_code=status.HTTP_202_ACCEPTED)
@@ -46,7 +47,8 @@ async def list_deployments(session: SessionDep, principal: CurrentPrincipal,
                            client: TemporalClientDep, settings: SettingsDep,
                            project_id: uuid.UUID | None = None,
                            environment: Literal["dev", "staging", "prod"] | None = None,
-                           status_: str | None = Query(None, alias="status"),
+                           status_: Annotated[Text | None, Query(alias="status",
+                                                                 max_length=20)] = None,
                            limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     """Deployments of the caller's organization (one project with ``project_id``), newest
     first; rows only (``GET /deployments/{id}`` adds the live status)."""

@@ -1,17 +1,23 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, status
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, status
 
 from api.deps import CurrentPrincipal, EditorPrincipal, SessionDep, SettingsDep, TemporalClientDep
+from api.schemas.common import ERROR_RESPONSES, Text
 from api.schemas.evals import EvalPublic, EvalRunRequest, EvalStarted
 from api.services.evals import EvaluationService, temporal_ui_link
 
-router = APIRouter(prefix="/evals", tags=["evaluations"])
+#: An evaluation id (its workflow id, ``evaluations.id`` is ``VARCHAR(200)``).
+EvaluationId = Annotated[Text, Path(max_length=200)]
+
+router = APIRouter(prefix="/evals", tags=["evaluations"], responses=ERROR_RESPONSES)
 
 
 @router.post("/run", response_model=EvalStarted, status_code=status.HTTP_202_ACCEPTED)
 async def run_evaluation(body: EvalRunRequest, session: SessionDep, principal: EditorPrincipal,
-                         client: TemporalClientDep, settings: SettingsDep):
+                         client: TemporalClientDep, settings: SettingsDep) -> dict[str, Any]:
     """Start a ``BatchEvaluationWorkflow``; the evaluation id is its workflow id."""
     eval_id = await EvaluationService(session, principal, client, settings).start(body)
     return {"id": eval_id, "workflow_id": eval_id,
@@ -19,9 +25,10 @@ async def run_evaluation(body: EvalRunRequest, session: SessionDep, principal: E
 
 
 @router.get("/{evaluation_id}", response_model=EvalPublic)
-async def get_evaluation(evaluation_id: str, session: SessionDep, principal: CurrentPrincipal,
+async def get_evaluation(evaluation_id: EvaluationId, session: SessionDep,
+                         principal: CurrentPrincipal,
                          client: TemporalClientDep, settings: SettingsDep,
-                         rows: int = Query(1000, ge=0, le=10000)):
+                         rows: int = Query(1000, ge=0, le=10000)) -> dict[str, Any]:
     """Status, progress (done/total, running means), aggregates with 95% CIs, comparisons and
     the per-example rows (first ``rows``)."""
     return await EvaluationService(session, principal, client, settings).get(
@@ -29,7 +36,8 @@ async def get_evaluation(evaluation_id: str, session: SessionDep, principal: Cur
 
 
 @router.post("/{evaluation_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
-async def cancel_evaluation(evaluation_id: str, session: SessionDep, principal: EditorPrincipal,
-                            client: TemporalClientDep, settings: SettingsDep):
+async def cancel_evaluation(evaluation_id: EvaluationId, session: SessionDep,
+                            principal: EditorPrincipal,
+                            client: TemporalClientDep, settings: SettingsDep) -> dict[str, Any]:
     await EvaluationService(session, principal, client, settings).cancel(evaluation_id)
     return {"id": evaluation_id, "status": "Cancelling"}

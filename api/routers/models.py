@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import CurrentPrincipal, GatewayDep, SessionDep
+from api.schemas.common import ERROR_RESPONSES
 from api.schemas.models import HealthCheckPublic, ProviderPublic, ProvidersPublic
 from promptops.db.repositories.health import HealthCheckRepository
 
-router = APIRouter(prefix="/models", tags=["models"])
+router = APIRouter(prefix="/models", tags=["models"], responses=ERROR_RESPONSES)
 
 
 @router.get("/providers", response_model=ProvidersPublic)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, status
 
 from api.deps import AdminPrincipal, CurrentPrincipal, EditorPrincipal, SessionDep
+from api.schemas.common import ERROR_RESPONSES, INT32_MAX
 from api.schemas.prompts import (
     LabelHistoryPublic,
     LabelMove,
@@ -34,7 +35,7 @@ from promptops.db.repositories import PromptRepository
 from promptops.errors import InvalidInput
 from promptops.llm.templating import TemplateError
 
-router = APIRouter(tags=["prompts"])
+router = APIRouter(tags=["prompts"], responses=ERROR_RESPONSES)
 
 #: A label name in a path, as ``labels.name`` holds it: 1..100 characters, no control ones.
 LabelName = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -80,9 +81,11 @@ async def list_versions(prompt_id: uuid.UUID, session: SessionDep,
 
 @router.get("/prompts/{prompt_id}/diff", response_model=VersionDiff)
 async def diff_versions(prompt_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
-                        from_version: int = Query(alias="from", ge=1),
-                        to_version: int = Query(alias="to", ge=1)) -> dict[str, Any]:
-    """Unified diff of the bodies and the changed fields between two version numbers."""
+                        from_version: int = Query(alias="from", ge=1, le=INT32_MAX),
+                        to_version: int = Query(alias="to", ge=1, le=INT32_MAX)
+                        ) -> dict[str, Any]:
+    """Unified diff of the bodies and the changed fields between two version numbers
+    (1..2**31 - 1). 404 when the prompt or either version does not exist."""
     return await PromptService(session, principal).diff(prompt_id, from_version, to_version)
 
 

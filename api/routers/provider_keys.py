@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 from pydantic import ValidationError
 
 from api.deps import AdminPrincipal, SessionDep
 from api.errors import Unprocessable
+from api.schemas.common import ERROR_RESPONSES
 from api.schemas.identity import ProviderKeyCreate, ProviderKeyPublic, ProviderKeysPublic
 from api.services.provider_keys import ProviderKeyService
+from promptops.db.models import ProviderCredential
 
-router = APIRouter(prefix="/provider_keys", tags=["provider keys"])
+router = APIRouter(prefix="/provider_keys", tags=["provider keys"], responses=ERROR_RESPONSES)
 
 
 def _service(request: Request, session: SessionDep,
@@ -38,7 +41,8 @@ async def _parse(request: Request) -> ProviderKeyCreate:
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": ProviderKeyCreate.model_json_schema()}}}},
 )
-async def create_provider_key(request: Request, session: SessionDep, principal: AdminPrincipal):
+async def create_provider_key(request: Request, session: SessionDep,
+                              principal: AdminPrincipal) -> ProviderCredential:
     """Store a provider key for the organization, sealed with AES-256-GCM. Body:
     ``{provider, name, api_key, api_base?}``. The response has only id, provider, name, hint
     (last four characters), api_base and times; no response, error or log line carries the
@@ -48,7 +52,8 @@ async def create_provider_key(request: Request, session: SessionDep, principal: 
 
 
 @router.get("", response_model=ProviderKeysPublic)
-async def list_provider_keys(request: Request, session: SessionDep, principal: AdminPrincipal):
+async def list_provider_keys(request: Request, session: SessionDep,
+                             principal: AdminPrincipal) -> dict[str, Any]:
     """The organization's provider keys: provider, name, hint, api_base; never the key."""
     data = await _service(request, session, principal).list_credentials()
     return {"data": data, "count": len(data)}

@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from api.schemas.common import INT32_MAX, RequestModel, http_url
 from promptops.governance.approval_policy import ApprovalPolicy
 
 
@@ -14,7 +15,21 @@ class ApprovalPolicyPublic(ApprovalPolicy):
     project_id: uuid.UUID
 
 
-class ReviewRequest(BaseModel):
+class ApprovalPolicyPut(RequestModel, ApprovalPolicy):
+    """A project's approval policy as sent to ``PUT /projects/{id}/approval_policy``: the
+    policy's own rules plus what the door refuses (``eval_max_examples`` at most 2**31 - 1,
+    ``webhook_url`` an http(s) URL in printable ASCII)."""
+
+    eval_max_examples: int | None = Field(default=None, ge=1, le=INT32_MAX)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_is_http_url(cls, value: str | None) -> str | None:
+        # Runs after ApprovalPolicy's own check, which strips it and turns blank into None.
+        return None if value is None else http_url(value)
+
+
+class ReviewRequest(RequestModel):
     """A reviewer's comment; required (non-blank) to reject."""
 
     comment: str = Field(default="", max_length=10_000)

@@ -6,12 +6,14 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.common import RequestModel
+
 #: Upper bounds that fit the columns (NUMERIC(20, 10), BIGINT); USD is stored to 1e-10.
 MAX_USD = Decimal(10**9)
 MAX_TOKENS = 10**18
 
 
-class BudgetUpdate(BaseModel):
+class BudgetUpdate(RequestModel):
     """A project's limits; a missing or null limit means unlimited. USD in US dollars, tokens
     prompt + completion, per UTC calendar day / month."""
 

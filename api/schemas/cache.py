@@ -7,10 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.common import NAME_MAX, RequestModel
 from promptops.llm.cache import ExactCacheSettings, SemanticCacheSettings
 
 
-class CacheSettingsUpdate(BaseModel):
+class CacheSettingsUpdate(RequestModel):
     """A project's cache settings; replaces both. ``ttl_s`` in seconds (1 .. 30 days),
     ``semantic.threshold`` a cosine similarity in (0, 1]."""
 
@@ -26,7 +27,7 @@ class CacheSettingsPublic(BaseModel):
     semantic: SemanticCacheSettings
 
 
-class CachePurge(BaseModel):
+class CachePurge(RequestModel):
     """Which entries to delete: those of ``project_id``, optionally only of one prompt version
     and/or model, from the ``exact`` cache, the ``semantic`` cache or ``all`` (both)."""
 
@@ -34,7 +35,7 @@ class CachePurge(BaseModel):
 
     project_id: uuid.UUID
     prompt_version_id: uuid.UUID | None = None
-    model: str | None = Field(default=None, min_length=1, max_length=200)
+    model: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
     kind: Literal["all", "exact", "semantic"] = "all"
 
 

@@ -2,17 +2,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from api.schemas.common import ORMModel
+from api.schemas.common import Name, ORMModel, RequestModel, printable_name
 
 
-class DatasetCreate(BaseModel):
+class DatasetCreate(RequestModel):
+    """A dataset of a project: ``name`` unique in the project (1..200 printable characters),
+    ``task_type`` e.g. ``generation`` or ``classification`` (1..60 printable characters)."""
+
     project_id: uuid.UUID
-    name: str = Field(min_length=1, max_length=200)
-    task_type: str = "generation"
+    name: Name
+    task_type: Annotated[str, Field(min_length=1, max_length=60),
+                         AfterValidator(printable_name)] = "generation"
     description: str = ""
 
 

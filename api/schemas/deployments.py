@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from api.schemas.common import ORMModel
+from api.schemas.common import ORMModel, RequestModel
 from workflows.canary.types import (
     DEFAULT_BAKE_TIME_S,
     DEFAULT_MAX_ERROR_RATE_INCREASE,
@@ -24,7 +24,7 @@ MAX_BAKE_TIME_S = 30 * 24 * 3600
 MAX_STEPS = 20
 
 
-class CanaryPlan(BaseModel):
+class CanaryPlan(RequestModel):
     """How the canary ramps and what it checks (units: percent, seconds, ms, 0..1 rates).
 
     - ``steps``: canary weights in percent, strictly rising, each in (0, 100], ending at 100
@@ -94,7 +94,7 @@ class CanaryPlan(BaseModel):
             max_feedback_drop=self.max_feedback_drop, min_eval_score=self.min_eval_score)
 
 
-class DeploymentCreate(BaseModel):
+class DeploymentCreate(RequestModel):
     """Roll ``prompt_version_id`` (Approved) out to ``environment`` by ``plan``."""
 
     project_id: uuid.UUID
@@ -138,11 +138,11 @@ class DeploymentStarted(BaseModel):
     temporal_ui_url: str
 
 
-class OperatorRequest(BaseModel):
+class OperatorRequest(RequestModel):
     """Pause, resume or promote now; ``reason`` goes into the audit log."""
 
     reason: str = Field(default="", max_length=2000)
 
 
-class AbortRequest(BaseModel):
+class AbortRequest(RequestModel):
     reason: str = Field(min_length=1, max_length=2000)

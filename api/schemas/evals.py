@@ -5,15 +5,22 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from api.schemas.common import INT32_MAX, RequestModel
 
-class EvalRunRequest(BaseModel):
+
+class EvalRunRequest(RequestModel):
+    """Evaluate up to 10 prompt versions on a dataset with ``metrics`` (names of
+    :data:`promptops.evaluation.metrics.METRIC_SPECS`); ``limit``: only the first N examples
+    (1..2**31 - 1)."""
+
     prompt_version_ids: list[uuid.UUID] = Field(min_length=1, max_length=10)
     dataset_id: uuid.UUID
     metrics: list[str] = Field(min_length=1)
     concurrency: int = Field(default=4, ge=1, le=256)
     chunk_size: int = Field(default=0, ge=0, le=5000,
                             description="examples per activity; 0 = max(50, 20 x concurrency)")
-    limit: int | None = Field(default=None, ge=1, description="evaluate only the first N examples")
+    limit: int | None = Field(default=None, ge=1, le=INT32_MAX,
+                              description="evaluate only the first N examples")
     positive_label: str | None = None
 
 

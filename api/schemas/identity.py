@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from api.schemas.common import ORMModel
+from api.schemas.common import INT32_MAX, URL_MAX, Name, ORMModel, RequestModel, http_url
 from promptops.db.models import Role
 
 #: Deliberately loose (RFC 5322 is not a regex); the address is an identity, not a mailbox.
@@ -22,17 +22,30 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 #: ...). Checked by shape rather than against ``litellm.provider_list``: importing LiteLLM costs
 #: ~5 s and its list grows with every release.
 PROVIDER_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,59}$")
+#: A provider key is sent as an HTTP header value (``Authorization: Bearer <key>``,
+#: ``x-api-key``): visible ASCII only, no spaces or control characters.
+PROVIDER_KEY_RE = re.compile(r"[\x21-\x7e]+")
+#: Longest provider key accepted: real keys are under 300 characters, and HTTP servers commonly
+#: refuse header sections over 8 KiB.
+PROVIDER_KEY_MAX = 4096
+
+
+#: Longest email accepted: the address is the actor recorded in ``audit_log.actor`` and
+#: ``prompt_versions.created_by`` (``VARCHAR(200)``).
+EMAIL_MAX = 200
 
 
 def _email(value: str) -> str:
     value = value.strip()
-    if not EMAIL_RE.match(value) or len(value) > 320:
+    if not EMAIL_RE.match(value) or not value.isprintable():
         raise ValueError("not an email address")
+    if len(value) > EMAIL_MAX:
+        raise ValueError(f"email addresses are limited to {EMAIL_MAX} characters")
     return value
 
 
 # Members --------------------------------------------------------------------------------------
-class MemberCreate(BaseModel):
+class MemberCreate(RequestModel):
     email: str = Field(description="the user's email; the user is created if new")
     role: Role
     project_id: uuid.UUID | None = Field(
@@ -44,7 +57,7 @@ class MemberCreate(BaseModel):
         return _email(value)
 
 
-class MemberUpdate(BaseModel):
+class MemberUpdate(RequestModel):
     """Only the fields given change; ``project_id: null`` widens to the whole organization."""
 
     role: Role | None = None
@@ -72,8 +85,11 @@ class MemberRemoved(BaseModel):
 
 
 # API keys -------------------------------------------------------------------------------------
-class ApiKeyCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+class ApiKeyCreate(RequestModel):
+    """A new API key: ``name`` 1..200 printable characters, ``rate_limit_rpm`` 1..2**31-1
+    requests per minute (null = unlimited)."""
+
+    name: Name
     role: Role
     project_id: uuid.UUID | None = None
     expires_at: datetime | None = Field(
@@ -81,8 +97,8 @@ class ApiKeyCreate(BaseModel):
     user_email: str | None = Field(
         default=None, description="issue the key to this member (Admin only); default: yourself")
     rate_limit_rpm: int | None = Field(
-        default=None, ge=1, description="requests per minute (fixed UTC minute windows); "
-        "null = unlimited")
+        default=None, ge=1, le=INT32_MAX, description="requests per minute (fixed UTC minute "
+        "windows); null = unlimited")
 
     @field_validator("user_email")
     @classmethod
@@ -90,12 +106,12 @@ class ApiKeyCreate(BaseModel):
         return None if value is None else _email(value)
 
 
-class ApiKeyUpdate(BaseModel):
+class ApiKeyUpdate(RequestModel):
     """Fields to change; omitted ones stay. ``rate_limit_rpm: null`` removes the limit."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = None
     rate_limit_rpm: int | None = Field(
-        default=None, ge=1, description="requests per minute; null = unlimited")
+        default=None, ge=1, le=INT32_MAX, description="requests per minute; null = unlimited")
 
 
 class ApiKeyPublic(BaseModel):
@@ -130,12 +146,18 @@ class ApiKeysPublic(BaseModel):
 
 
 # Provider keys --------------------------------------------------------------------------------
-class ProviderKeyCreate(BaseModel):
+class ProviderKeyCreate(RequestModel):
+    """A provider key as it will be sent: ``api_key`` 1..4096 visible ASCII characters (no
+    spaces or control characters: it goes into an HTTP header), ``api_base`` an http(s) URL
+    (blank = the provider's default), ``name`` 1..200 printable characters."""
+
     provider: str = Field(min_length=1, max_length=60,
                           description="LiteLLM provider name, e.g. openai, anthropic, azure")
-    name: str = Field(min_length=1, max_length=200)
-    api_key: SecretStr = Field(min_length=1, max_length=8192)
-    api_base: str | None = Field(default=None, max_length=500)
+    name: Name
+    api_key: SecretStr = Field(min_length=1, max_length=PROVIDER_KEY_MAX,
+                               description="the provider's key: visible ASCII, no spaces")
+    api_base: str | None = Field(default=None, max_length=URL_MAX,
+                                 description="an http(s) URL; blank = the provider's default")
 
     @field_validator("provider")
     @classmethod
@@ -146,15 +168,21 @@ class ProviderKeyCreate(BaseModel):
                              "(lower-case letters, digits, '_' and '-')")
         return value
 
+    @field_validator("api_key")
+    @classmethod
+    def _check_api_key(cls, value: SecretStr) -> SecretStr:
+        # The messages never quote the key.
+        if not PROVIDER_KEY_RE.fullmatch(value.get_secret_value()):
+            raise ValueError("api_key must be visible ASCII characters only (no spaces, "
+                             "control or non-ASCII characters): it is sent in an HTTP header")
+        return value
+
     @field_validator("api_base")
     @classmethod
     def _check_api_base(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        value = value.strip()
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("api_base must be an http(s) URL")
-        return value
+        return http_url(value.strip())
 
 
 class ProviderKeyPublic(ORMModel):

@@ -8,23 +8,48 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.common import INT32_MAX, INT64_MAX, INT64_MIN, RequestModel
 from promptops.llm.pipeline import CallOutcome
 
 
-class ChatMessage(BaseModel):
+class OpenAIError(BaseModel):
+    """What went wrong, as the OpenAI API reports it (``code`` is the HTTP status here)."""
+
+    message: str
+    type: str
+    param: str | None = None
+    code: int | str | None = None
+
+
+class OpenAIErrorPublic(BaseModel):
+    """Every 4xx answer under ``/v1``: ``{"error": {"message", "type", "param", "code"}}``,
+    which the official SDKs raise as their exception's message."""
+
+    error: OpenAIError
+
+
+#: ``responses=`` of the ``/v1`` router: its 4xx answers in OpenAI's error shape.
+OPENAI_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": OpenAIErrorPublic,
+            "description": "Refused (401, 403, 404, 409, 413, 422, 429), in OpenAI's error "
+                           "shape"},
+}
+
+
+class ChatMessage(RequestModel):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[dict[str, Any]] | None = None
 
 
-class StreamOptions(BaseModel):
+class StreamOptions(RequestModel):
     model_config = ConfigDict(extra="allow")
 
     include_usage: bool = False
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(RequestModel):
     """``model``: a model of the model list, ``policy:<name>`` (a routing policy of the
     project) or ``prompt:<name>[@label]`` (the prompt's version under ``label``, default
     ``production`` with its canary split keyed by ``user``; the rendered prompt messages come
@@ -37,10 +62,10 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(default_factory=list)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=INT32_MAX)
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     n: int | None = Field(default=None, ge=1, le=1, description="only 1 is supported")

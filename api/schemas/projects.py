@@ -3,13 +3,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from api.schemas.common import ORMModel
+from api.schemas.common import Name, ORMModel, RequestModel
 
 
-class ProjectCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+class ProjectCreate(RequestModel):
+    """A project: ``name`` unique in the organization (1..200 printable characters)."""
+
+    name: Name
     description: str = ""
 
 

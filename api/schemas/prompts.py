@@ -7,11 +7,13 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from api.schemas.common import ORMModel
+from api.schemas.common import INT64_MAX, INT64_MIN, NAME_MAX, Name, ORMModel, RequestModel
 
 
-class PromptCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+class PromptCreate(RequestModel):
+    """A prompt of a project: ``name`` unique in the project (1..200 printable characters)."""
+
+    name: Name
     description: str = ""
 
 
@@ -29,17 +31,19 @@ class PromptsPublic(BaseModel):
     count: int
 
 
-class Decoding(BaseModel):
-    """Decoding parameters passed to the provider."""
+class Decoding(RequestModel):
+    """Decoding parameters passed to the provider: ``temperature`` 0..2, ``top_p`` (0, 1],
+    ``max_tokens`` 1..32768 (completion tokens), ``stop`` sequences, ``seed`` a signed 64-bit
+    integer (OpenAI's range)."""
 
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     max_tokens: int | None = Field(default=None, ge=1, le=32768)
     stop: list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
 
 
-class PromptVersionCreate(BaseModel):
+class PromptVersionCreate(RequestModel):
     """A new immutable version. ``body`` is a Jinja2 template (``{{ var }}``); ``variables``
     declares every variable it uses (name -> type description, e.g. ``"str"``)."""
 
@@ -47,7 +51,7 @@ class PromptVersionCreate(BaseModel):
     system: str | None = None
     variables: dict[str, Any] = Field(default_factory=dict)
     notes: str = ""
-    model: str | None = None
+    model: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
     decoding: Decoding = Field(default_factory=Decoding)
     response_format: dict[str, Any] | None = None
 
@@ -74,7 +78,7 @@ class PromptVersionsPublic(BaseModel):
     count: int
 
 
-class LabelMove(BaseModel):
+class LabelMove(RequestModel):
     """Point a label at a version (moving it back is a rollback)."""
 
     prompt_version_id: uuid.UUID
@@ -102,7 +106,7 @@ def _text(value: str) -> str:
     return value
 
 
-class LabelRollback(BaseModel):
+class LabelRollback(RequestModel):
     """An Admin's emergency rollback of a protected label to a version it served before."""
 
     prompt_version_id: uuid.UUID
@@ -152,7 +156,7 @@ class ProtectedLabelsPublic(BaseModel):
     data: list[ProtectedLabelPublic]
 
 
-class RenderRequest(BaseModel):
+class RenderRequest(RequestModel):
     variables: dict[str, Any] = Field(default_factory=dict)
 
 

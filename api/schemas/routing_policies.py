@@ -8,11 +8,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.schemas.common import ORMModel
+from api.schemas.common import ORMModel, RequestModel
 from promptops.llm.routing.policy import RoutingConstraints, Strategy, check_model_list
 
 
-class RoutingPolicyPut(BaseModel):
+class RoutingPolicyPut(RequestModel):
     """A whole policy (the name comes from the path). ``candidates``: 1+ model names of the
     gateway's catalog, no duplicates; ``fallbacks``: ordered model names tried after the
     ranked candidates; ``constraints``: ``{max_p95_latency_ms (ms), min_quality ([0, 1]),
@@ -51,7 +51,7 @@ class RoutingPoliciesPublic(BaseModel):
     count: int
 
 
-class RoutingPreviewRequest(BaseModel):
+class RoutingPreviewRequest(RequestModel):
     """A sample request to route: chat ``messages`` (default: none, so only the reply priming
     counts towards the prompt estimate) and ``max_tokens`` (default: the gateway's 1024)."""
 

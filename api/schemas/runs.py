@@ -6,34 +6,38 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from api.schemas.common import NAME_MAX, SHORT_NAME_MAX, Name, RequestModel
 from api.schemas.prompts import Decoding
 from promptops.llm.pipeline import CallOutcome
 
 
-class ExecuteRequest(BaseModel):
+class ExecuteRequest(RequestModel):
     """Synchronous test run of one prompt version."""
 
     prompt_version_id: uuid.UUID
     variables: dict[str, Any] = Field(default_factory=dict)
-    model: str | None = None
+    model: str | None = Field(default=None, max_length=NAME_MAX)
     decoding: Decoding | None = None
 
 
 Environment = Literal["dev", "staging", "prod"]
 
 
-class GenerateRequest(BaseModel):
+class GenerateRequest(RequestModel):
     """Production inference. The version is ``prompt_version_id`` when given; else the
     environment's label (``environment`` prod -> label ``production``, staging -> ``staging``,
     dev -> ``dev``; default prod) or an explicit ``label``. While a canary deployment is
     active in that environment the request goes to the canary or the baseline by a sticky hash
-    of ``subject_id`` (see ``promptops.governance.traffic``); without a subject id each request is drawn
-    afresh."""
+    of ``subject_id`` (see ``promptops.governance.traffic``); without a subject id each request
+    is drawn afresh. Strings that cannot be stored (NUL, lone surrogates) and non-finite numbers
+    are refused with 422 naming the field."""
 
     project_id: uuid.UUID | None = None
     prompt_id: uuid.UUID | None = None
-    prompt: str | None = Field(default=None, description="prompt name (with project_id)")
-    label: str | None = Field(default=None, description="default: the environment's label")
+    prompt: str | None = Field(default=None, max_length=NAME_MAX,
+                               description="prompt name (with project_id)")
+    label: str | None = Field(default=None, max_length=SHORT_NAME_MAX,
+                              description="default: the environment's label")
     environment: Environment | None = None
     subject_id: str | None = Field(default=None, max_length=200,
                                    description="user/session id for the sticky traffic split")
@@ -45,7 +49,7 @@ class GenerateRequest(BaseModel):
         description="JSON Schema the output must satisfy (passed to providers that support "
                     "it; always validated, retried with the error fed back)")
     model: str | None = Field(
-        default=None, max_length=200,
+        default=None, max_length=NAME_MAX,
         description="override the version's model: a model name or policy:<routing policy>")
     tools: list[dict[str, Any]] | None = Field(
         default=None, description="OpenAI-format tool definitions, passed through")
@@ -87,7 +91,7 @@ class RunResult(BaseModel):
     arm: str | None = Field(default=None, description="baseline | canary while a canary runs")
 
 
-class FeedbackCreate(BaseModel):
+class FeedbackCreate(RequestModel):
     """Feedback on a run: ``thumbs`` (true = up), ``score`` in [0, 1], ``comment``; at least
     one of thumbs and score."""
 
@@ -107,12 +111,12 @@ class FeedbackPublic(BaseModel):
     created_at: datetime
 
 
-class OutcomeCreate(BaseModel):
+class OutcomeCreate(RequestModel):
     """A business outcome (conversion, resolution, revenue...) for a run, given directly by
     ``run_id`` or through ``subject_id`` + ``project_id`` (attributed to that subject's latest
-    run)."""
+    run). ``name``: 1..200 printable characters; ``value`` a finite number."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     value: float
     run_id: uuid.UUID | None = None
     subject_id: str | None = Field(default=None, max_length=200)

@@ -8,10 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal
 from api.errors import Conflict, NotFound, Unprocessable
+from api.schemas.common import unstorable
 from api.services.prompts import PromptService
 from promptops.db.models import Dataset
 from promptops.db.repositories import DatasetRepository
-from promptops.evaluation.dataset_io import DatasetFormatError, parse_dataset
+from promptops.evaluation.dataset_io import DatasetFormatError, ExampleRow, parse_dataset
+
+#: Longest example id (``examples.external_id`` is ``VARCHAR(200)``).
+EXAMPLE_ID_MAX = 200
 
 
 class DatasetService:
@@ -44,17 +48,26 @@ class DatasetService:
                               content_type: str | None, filename: str | None) -> tuple[int, int]:
         """Parse and insert every row, or none. Returns (imported, total in dataset).
 
-        Raises Unprocessable naming the row and reason, Conflict for ids already present.
+        Raises Unprocessable (422) naming the row and reason (an id over 200 characters, a
+        value that cannot be stored: NUL, a lone surrogate, NaN), or ``file`` for data that
+        is not UTF-8 text (a binary upload); Conflict (409) for ids already present.
         """
         await self.get(dataset_id)
         try:
             rows = parse_dataset(data, content_type=content_type, filename=filename)
         except DatasetFormatError as exc:
             raise Unprocessable(str(exc), field=f"examples.row {exc.row}") from exc
+        except UnicodeDecodeError as exc:
+            raise Unprocessable(
+                f"the upload is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                f"{exc.start} cannot be decoded): send JSONL or CSV encoded in UTF-8",
+                field="file") from None
+        for number, row in enumerate(rows, 1):
+            _check_row(number, row)
         await self.datasets.lock(dataset_id)
         existing = await self.datasets.existing_external_ids(dataset_id, [r.id for r in rows])
         if existing:
-            first = sorted(existing)[0]
+            first = min(existing)
             row_no = next(i for i, r in enumerate(rows, 1) if r.id == first)
             raise Conflict(f"row {row_no}: example id {first!r} already exists in this dataset "
                            f"({len(existing)} duplicate id(s) in all)", field="examples.id")
@@ -68,3 +81,17 @@ class DatasetService:
         await self.prompts._audit("dataset.import", "dataset", dataset_id,
                                   after={"imported": len(rows)})
         return len(rows), start + len(rows)
+
+
+def _check_row(number: int, row: ExampleRow) -> None:
+    """Unprocessable (422, field ``examples.row N``) when row ``number`` cannot be stored."""
+    reason = None
+    if len(row.id) > EXAMPLE_ID_MAX:
+        reason = f"id is longer than {EXAMPLE_ID_MAX} characters"
+    else:
+        for name in ("id", "input", "expected", "metadata"):
+            reason = unstorable(getattr(row, name), name)
+            if reason:
+                break
+    if reason:
+        raise Unprocessable(f"row {number}: {reason}", field=f"examples.row {number}")

@@ -50,6 +50,7 @@ class FeedbackService:
     async def add_outcome(self, body: OutcomeCreate) -> Outcome:
         """Record an outcome for ``run_id``, or for the latest run of ``subject_id`` in
         ``project_id``. 422 names the missing field; 404 for unknown or foreign ids."""
+        run_id: uuid.UUID | None
         if body.run_id is not None:
             run = await self.get_run(body.run_id)
             project_id, run_id = run.project_id, run.id

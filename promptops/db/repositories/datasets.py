@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -33,25 +34,28 @@ class DatasetRepository:
         return dataset
 
     async def lock(self, dataset_id: uuid.UUID) -> None:
-        await self.session.execute(select(Dataset.id).where(Dataset.id == dataset_id).with_for_update())
+        await self.session.execute(
+            select(Dataset.id).where(Dataset.id == dataset_id).with_for_update())
 
     async def count_examples(self, dataset_id: uuid.UUID) -> int:
         return (await self.session.execute(
             select(func.count()).select_from(Example).where(Example.dataset_id == dataset_id)
         )).scalar_one()
 
-    async def existing_external_ids(self, dataset_id: uuid.UUID, ids: list[str]) -> set[str]:
+    async def existing_external_ids(self, dataset_id: uuid.UUID,
+                                    ids: builtins.list[str]) -> set[str]:
         rows = await self.session.execute(
             select(Example.external_id).where(Example.dataset_id == dataset_id,
                                               Example.external_id.in_(ids))
         )
         return set(rows.scalars())
 
-    async def add_examples(self, rows: list[dict[str, Any]]) -> None:
+    async def add_examples(self, rows: builtins.list[dict[str, Any]]) -> None:
         if rows:
             await self.session.execute(insert(Example), rows)
 
-    async def list_examples(self, dataset_id: uuid.UUID, *, offset: int, limit: int) -> Sequence[Example]:
+    async def list_examples(self, dataset_id: uuid.UUID, *, offset: int,
+                            limit: int) -> Sequence[Example]:
         return (await self.session.execute(
             select(Example).where(Example.dataset_id == dataset_id).order_by(Example.position)
             .offset(offset).limit(limit)
