@@ -4,8 +4,8 @@ driver error is answered as :class:`promptops.errors.ServiceUnavailable` (503) t
 
 from __future__ import annotations
 
-import logging
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 

@@ -31,6 +31,7 @@ from fastapi.responses import StreamingResponse
 from api.deps import CurrentPrincipal, EditorPrincipal, GatewayDep, PipelineDep, SessionDep
 from api.errors import NotFound, Unprocessable
 from api.schemas.openai_compat import (
+    OPENAI_ERROR_RESPONSES,
     ChatCompletionRequest,
     completion_object,
     promptops_extras,
@@ -43,8 +44,9 @@ from promptops.db.repositories.serving import ServingRepository
 from promptops.errors import PromptOpsError
 from promptops.llm.pipeline import CallOutcome
 from promptops.llm.pipeline.stages.resolve import choose_project
+from promptops.llm.pipeline.stages.structured import SCHEMA_NOT_MET
 
-router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+router = APIRouter(prefix="/v1", tags=["openai-compatible"], responses=OPENAI_ERROR_RESPONSES)
 
 
 def _chunk(chunk_id: str, created: int, model: str, delta: dict[str, Any],
@@ -79,7 +81,7 @@ async def _chunks(outcome: CallOutcome, model: str, include_usage: bool
             yield _error(exc.status_code, exc.message)
             return
     if not outcome.success:
-        yield _error(502, outcome.error)
+        yield _error(SCHEMA_NOT_MET, outcome.error)
         return
     run = outcome.run
     if outcome.tool_calls:

@@ -11,6 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentPrincipal, EditorPrincipal, PipelineDep, SessionDep
+from api.schemas.common import ERROR_RESPONSES
 from api.schemas.runs import (
     ExecuteRequest,
     FeedbackCreate,
@@ -27,8 +28,9 @@ from api.services.serving import ServingService
 from promptops.db.repositories import RunRepository
 from promptops.errors import PromptOpsError
 from promptops.llm.pipeline import CallOutcome
+from promptops.llm.pipeline.stages.structured import SCHEMA_NOT_MET
 
-router = APIRouter(tags=["runs"])
+router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
 
 
 def _sse(event: str, data: Any) -> bytes:
@@ -54,7 +56,7 @@ async def _generate_events(outcome: CallOutcome) -> AsyncIterator[bytes]:
             yield _sse("error", {"status": exc.status_code, "message": exc.message})
             return
     if not outcome.success:
-        yield _sse("error", {"status": 502, "message": outcome.error,
+        yield _sse("error", {"status": SCHEMA_NOT_MET, "message": outcome.error,
                              "run_id": str(outcome.run.id)})
         return
     yield _sse("done", jsonable_encoder(run_result(outcome)))

@@ -117,11 +117,13 @@ async def test_schema_violation_is_retried_with_the_error_fed_back(app: dict[str
     assert "maybe" in fed_back or "JSON Schema" in fed_back
     run = await _run(pg_url, body["run_id"])
     assert len(run.attempts) == 3
-    # Always invalid: 502 naming the validation error, recorded as a failed run.
+    # Always invalid: 422 on `schema` naming the validation error (the request asked for what
+    # the model did not produce: not a server error), recorded as a failed run.
     app["primary"].cfg.replies = ['{"label": 1}'] * 3
     r = await app["api"].post("/generate", json={"prompt_version_id": app["version"],
                                                   "variables": {"text": "x"}, "schema": schema})
-    assert r.status_code == 502 and "JSON Schema" in r.text
+    assert r.status_code == 422 and "JSON Schema" in r.text, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "schema"]
     # A schema that is not a JSON Schema: 422 naming the field.
     r = await app["api"].post("/generate", json={"prompt_version_id": app["version"],
                                                   "variables": {"text": "x"},

@@ -224,12 +224,6 @@ async def test_bodies_over_the_limit_get_413_on_every_route(
     assert imported.json()["imported"] == 100
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "POST /api/v1/generate with a JSON schema the model's answers never meet answers 502 "
-    "('the model's answer failed the JSON Schema ... after 3 attempt(s)'): "
-    "promptops/llm/pipeline/stages/structured.py raises ProviderFailed(status_code=502); no "
-    "5xx on any input wants a 4xx naming `schema`. The fuzz test keeps structured outputs out "
-    "of its model calls until then (tests/support/fuzz_hooks.py STRUCTURED_OUTPUT)."))
 async def test_a_schema_the_model_never_meets_is_not_a_server_error(
         api: httpx.AsyncClient) -> None:
     prompt = await _prompt(api)

@@ -5,13 +5,8 @@ the ``schemathesis run`` process through its ``hooks`` setting.
   lists something to the operations that take its id (in the path, the query or the body), so
   the stateful phase chains ``POST /projects`` -> ``POST /projects/{id}/prompts`` ->
   ``POST /prompts/{id}/versions`` -> ``POST /runs/execute`` -> ``GET /runs/{id}`` ... and
-  reaches every operation with ids that exist. And the operations of ``api/routers/runs.py``
-  and ``api/routers/openai_compat.py``, which do not declare their 4xx answers in the app's
-  schema yet (the other routers declare :data:`api.schemas.common.ERROR_RESPONSES`), get the
-  same declarations, so the status code and response schema checks hold them to the shapes
-  :mod:`api.errors` answers with.
-- ``before_call``: structured outputs are kept out of model calls (:data:`STRUCTURED_OUTPUT`);
-  every other call takes the ids of the things the test seeded
+  reaches every operation with ids that exist.
+- ``before_call``: every other call takes the ids of the things the test seeded
   (``PROMPTOPS_FUZZ_SEEDED_IDS``, JSON ``{parameter name: [ids]}``) wherever it takes an id,
   so operations behind ids are reached with ids that exist even when no chain of links leads
   there within the stateful budget. And the fuzzer must not cut its own branch: a case that
@@ -30,24 +25,8 @@ import os
 from typing import Any
 
 import schemathesis
-from pydantic import BaseModel
-
-from api.schemas.common import ErrorPublic
-from api.schemas.openai_compat import OpenAIErrorPublic
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
-
-#: Operations whose router does not declare its 4xx answers, with the shape they answer in.
-UNDECLARED_4XX: dict[tuple[str, str], type[BaseModel]] = {
-    ("post", "/api/v1/runs/execute"): ErrorPublic,
-    ("post", "/api/v1/generate"): ErrorPublic,
-    ("get", "/api/v1/runs/{run_id}"): ErrorPublic,
-    ("post", "/api/v1/runs/{run_id}/feedback"): ErrorPublic,
-    ("post", "/api/v1/outcomes"): ErrorPublic,
-    ("post", "/v1/chat/completions"): OpenAIErrorPublic,
-    ("get", "/v1/models"): OpenAIErrorPublic,
-}
-
 
 P = "/api/v1"
 
@@ -189,16 +168,6 @@ SEEDED_IDS = _ids("PROMPTOPS_FUZZ_SEEDED_IDS")
 #: Body fields that take the seeded ids of a parameter name.
 BODY_FIELDS = {"project_id": "project_id", "prompt_version_id": "version_id",
                "dataset_id": "dataset_id", "run_id": "run_id"}
-#: Structured-output fields kept out of model calls (and out of the versions they use): the
-#: stub LLM answers plain text, which no JSON Schema accepts, and the pipeline answers that with
-#: 502 (tests/integration/test_input_validation.py::
-#: test_a_schema_the_model_never_meets_is_not_a_server_error, an expected failure until the
-#: pipeline answers it with a 4xx naming ``schema``).
-STRUCTURED_OUTPUT: dict[str, tuple[str, ...]] = {
-    f"POST {P}/generate": ("schema",),
-    "POST /v1/chat/completions": ("response_format",),
-    f"POST {P}/prompts/{{prompt_id}}/versions": ("response_format",),
-}
 LOG = os.environ.get("PROMPTOPS_FUZZ_LOG")
 _calls = itertools.count()
 
@@ -206,30 +175,16 @@ _calls = itertools.count()
 @schemathesis.hook
 def before_load_schema(context: schemathesis.HookContext, raw_schema: dict[str, Any]) -> None:
     add_links(raw_schema)
-    components = raw_schema.setdefault("components", {}).setdefault("schemas", {})
-    for (method, path), model in UNDECLARED_4XX.items():
-        responses = raw_schema["paths"][path][method]["responses"]
-        if "4XX" in responses:
-            continue
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(schema.pop("$defs", {}))
-        components[model.__name__] = schema
-        responses.pop("422", None)
-        responses["4XX"] = {"description": model.__doc__ or "Refused", "content": {
-            "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
 
 
 @schemathesis.hook
 def before_call(context: schemathesis.HookContext, case: schemathesis.Case[Any],
                 kwargs: dict[str, Any]) -> None:
-    """Structured-output fields are dropped (:data:`STRUCTURED_OUTPUT`). Every other call gets
+    """Every other call gets
     seeded ids where it takes an id (path, query, top-level body fields): the generated ones
     hardly ever exist, so without this the operations behind ids would see little but their
     404. The other calls keep what schemathesis generated (or extracted along a link). Then the
     fuzzer's own key and membership are swapped out."""
-    if isinstance(case.body, dict):
-        for field in STRUCTURED_OUTPUT.get(case.operation.label, ()):
-            case.body.pop(field, None)
     n = next(_calls)
     if n % 2 == 0:
         pick = n // 2

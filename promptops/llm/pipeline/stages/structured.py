@@ -4,7 +4,8 @@ against it, or fails.
 Unary calls go through :func:`promptops.llm.structured.complete_structured`: an invalid answer
 is asked again with the validation error fed back, at most ``max_attempts`` provider calls in
 all (the budget reserved for all of them); after the last one the call fails with
-:class:`promptops.errors.ProviderFailed` (502) and is recorded as a failed run. A streamed
+:class:`promptops.errors.ProviderFailed` answered 422 on ``schema`` (the request asked for a shape
+the model did not produce: not a server error) and is recorded as a failed run. A streamed
 answer was already sent when it ends, so it is validated then without a retry: an invalid one
 is recorded as a failed run and reported (``CallOutcome.success`` False).
 """
@@ -22,6 +23,10 @@ from promptops.llm.structured import (
     validate_output,
 )
 from promptops.llm.types import Completion
+
+
+#: HTTP status of a call whose answers never met its JSON Schema.
+SCHEMA_NOT_MET = 422
 
 
 class StructuredOutputStage:
@@ -64,7 +69,7 @@ class StructuredOutputStage:
                                                max_attempts=self.max_attempts)
         except StructuredOutputError as exc:
             raise ProviderFailed(f"the model's answer failed the JSON Schema: {exc}",
-                                 status_code=502) from exc
+                                 status_code=SCHEMA_NOT_MET, field="schema") from exc
         finally:
             call.attempt_messages = None
         outcome = outcomes[-1]
