@@ -106,6 +106,6 @@ async def api(pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCata
     from tests.support.apps import issue_key, running_app
 
     key = await issue_key(pg_url)
-    async with running_app(pg_url, temporal_env.client, catalog, task_queue) as running:
-        async with running.client(key.key) as client:
-            yield client
+    async with (running_app(pg_url, temporal_env.client, catalog, task_queue) as running,
+                running.client(key.key) as client):
+        yield client

@@ -35,11 +35,11 @@ async def app(stubs: tuple[StubLLMServer, StubLLMServer], pg_url: str
                                backup_prices=(1e-5, 4e-5), allowed_fails=100)
     key = await issue_key(pg_url, organization=f"gen-{uuid.uuid4().hex[:8]}",
                           email=f"g-{uuid.uuid4().hex[:6]}@g.ex")
-    async with running_app(pg_url, None, catalog, f"tq-{uuid.uuid4().hex[:8]}") as running:
-        async with running.client(key.key) as api:
-            project, version = await _prompt(api)
-            yield {"api": api, "project": project, "version": version, "running": running,
-                   "primary": primary, "backup": backup}
+    async with (running_app(pg_url, None, catalog, f"tq-{uuid.uuid4().hex[:8]}") as running,
+                running.client(key.key) as api):
+        project, version = await _prompt(api)
+        yield {"api": api, "project": project, "version": version, "running": running,
+               "primary": primary, "backup": backup}
 
 
 async def _prompt(api: httpx.AsyncClient) -> tuple[str, str]:

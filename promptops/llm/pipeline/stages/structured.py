@@ -24,7 +24,6 @@ from promptops.llm.structured import (
 )
 from promptops.llm.types import Completion
 
-
 #: HTTP status of a call whose answers never met its JSON Schema.
 SCHEMA_NOT_MET = 422
 
