@@ -62,8 +62,17 @@ MISCONFIGURED: Final = "Misconfigured"
 
 #: The type of every domain error :func:`application_error` can produce.
 DOMAIN_ERROR_TYPES: Final = (
-    INVALID_INPUT, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, PAYLOAD_TOO_LARGE,
-    RATE_LIMITED, BUDGET_EXCEEDED, PROVIDER_FAILED, SERVICE_UNAVAILABLE, MISCONFIGURED,
+    INVALID_INPUT,
+    UNAUTHORIZED,
+    FORBIDDEN,
+    NOT_FOUND,
+    CONFLICT,
+    PAYLOAD_TOO_LARGE,
+    RATE_LIMITED,
+    BUDGET_EXCEEDED,
+    PROVIDER_FAILED,
+    SERVICE_UNAVAILABLE,
+    MISCONFIGURED,
 )
 
 # --- not domain errors: the state of a workflow's rows --------------------------------------
@@ -92,5 +101,6 @@ def application_error(exc: PromptOpsError, prefix: str = "") -> ApplicationError
     :data:`DOMAIN_ERROR_TYPES` for the platform's errors), ``non_retryable`` ``not
     exc.retryable``, the message prefixed with ``prefix`` (e.g. ``"example 17: "``). Raise it
     ``from exc`` so the domain error stays the cause."""
-    return ApplicationError(f"{prefix}{exc.message}", type=type(exc).__name__,
-                            non_retryable=not exc.retryable)
+    return ApplicationError(
+        f"{prefix}{exc.message}", type=type(exc).__name__, non_retryable=not exc.retryable
+    )

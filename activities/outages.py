@@ -20,8 +20,7 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def database_outage_retryable(
-        fn: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:
+def database_outage_retryable(fn: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:
     """Fail the activity ``fn`` with a retryable ``ApplicationError`` of type
     ``ServiceUnavailable`` when the database is unavailable (:mod:`promptops.db.errors`,
     :func:`activities.errors.application_error`); every other error passes unchanged. The
@@ -38,8 +37,9 @@ def database_outage_retryable(
             with database_errors():
                 return await fn(*args, **kwargs)
         except ServiceUnavailable as exc:
-            log.warning("%s: %s: %s", fn.__name__, exc.message,
-                        " ".join(str(exc.__cause__).split()))
+            log.warning(
+                "%s: %s: %s", fn.__name__, exc.message, " ".join(str(exc.__cause__).split())
+            )
             raise application_error(exc) from None
 
     return activity_body

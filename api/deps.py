@@ -21,10 +21,22 @@ from promptops.llm.pipeline import Pipeline
 from promptops.settings import Settings
 from promptops.telemetry import temporal_interceptors
 
-__all__ = ["AdminPrincipal", "CurrentPrincipal", "EditorPrincipal", "GatewayDep",
-           "PipelineDep", "Principal", "SecretBoxDep", "SessionDep", "SettingsDep",
-           "TemporalClientDep", "authorize", "get_session", "invalidate_principals",
-           "require_role"]
+__all__ = [
+    "AdminPrincipal",
+    "CurrentPrincipal",
+    "EditorPrincipal",
+    "GatewayDep",
+    "PipelineDep",
+    "Principal",
+    "SecretBoxDep",
+    "SessionDep",
+    "SettingsDep",
+    "TemporalClientDep",
+    "authorize",
+    "get_session",
+    "invalidate_principals",
+    "require_role",
+]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -43,7 +55,8 @@ async def get_temporal(request: Request) -> Client:
         settings: Settings = state.settings
         try:
             state.temporal = await Client.connect(
-                settings.resolved_temporal_address, namespace=settings.temporal_namespace,
+                settings.resolved_temporal_address,
+                namespace=settings.temporal_namespace,
                 interceptors=temporal_interceptors(),
             )
         except Exception as exc:
@@ -78,6 +91,7 @@ def get_settings_dep(request: Request) -> Settings:
 #: client that got a 201 can use what it created in its very next request.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
+
 def _presented_key(request: Request) -> str | None:
     auth = request.headers.get("authorization")
     if auth:
@@ -94,7 +108,8 @@ async def authorize(request: Request, role: Role) -> Principal:
     Forbidden (403); see :meth:`promptops.governance.auth.Authenticator.authenticate`."""
     authenticator: Authenticator = request.app.state.authenticator
     principal = await authenticator.authenticate(
-        _presented_key(request), request.headers.get("x-request-id") or uuid.uuid4().hex)
+        _presented_key(request), request.headers.get("x-request-id") or uuid.uuid4().hex
+    )
     principal.require(role)
     return principal
 

@@ -86,9 +86,11 @@ class HotPath:
         self.enabled = enabled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = (ROUTES.get(scope["path"])
-                 if scope["type"] == "http" and scope["method"] == "POST" and self.enabled
-                 else None)
+        route = (
+            ROUTES.get(scope["path"])
+            if scope["type"] == "http" and scope["method"] == "POST" and self.enabled
+            else None
+        )
         if route is None or not _json_content(scope):
             await self.app(scope, receive, send)
             return
@@ -111,7 +113,8 @@ class HotPath:
             except ValidationError as exc:
                 raise RequestValidationError(
                     [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)],
-                    body=data) from None
+                    body=data,
+                ) from None
             with database_errors():  # an outage anywhere on the path: 503, not 500
                 answer = await handler(request, body)
             response = Response(answer, media_type="application/json")
@@ -157,4 +160,3 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replayed
-

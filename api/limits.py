@@ -61,8 +61,7 @@ class BodyLimit:
 
     @classmethod
     def from_settings(cls, app: ASGIApp, settings: Settings) -> BodyLimit:
-        return cls(app, max_bytes=settings.max_body_bytes,
-                   upload_bytes=settings.max_upload_bytes)
+        return cls(app, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
 
     def limit_for(self, method: str, path: str) -> tuple[int, str]:
         """The limit in bytes for a request, and the setting that holds it."""
@@ -85,15 +84,17 @@ class BodyLimit:
                 break
         if declared is not None:
             if declared > limit:
-                await self._refuse(scope, receive, send, self._message(
-                    f"{declared} bytes", limit, setting, scope))
+                await self._refuse(
+                    scope, receive, send, self._message(f"{declared} bytes", limit, setting, scope)
+                )
                 return
             await self.app(scope, receive, send)
             return
         await self._counted(scope, receive, send, limit, setting)
 
-    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int,
-                       setting: str) -> None:
+    async def _counted(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, setting: str
+    ) -> None:
         received = 0
         started = False
 
@@ -103,8 +104,9 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(self._message(f"more than {limit} bytes", limit,
-                                                     setting, scope))
+                    raise BodyTooLarge(
+                        self._message(f"more than {limit} bytes", limit, setting, scope)
+                    )
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -122,8 +124,10 @@ class BodyLimit:
 
     @staticmethod
     def _message(size: str, limit: int, setting: str, scope: Scope) -> str:
-        return (f"request body too large: {size}, over the limit of {limit} bytes"
-                f"{_mib(limit)} for {scope['method']} {scope['path']} (set by {setting})")
+        return (
+            f"request body too large: {size}, over the limit of {limit} bytes"
+            f"{_mib(limit)} for {scope['method']} {scope['path']} (set by {setting})"
+        )
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, message: str) -> None:

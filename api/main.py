@@ -49,8 +49,12 @@ from promptops.telemetry import (
 )
 
 
-def create_app(settings: Settings | None = None, *, database_url: str | None = None,
-               catalog: ModelCatalog | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database_url: str | None = None,
+    catalog: ModelCatalog | None = None,
+) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -64,10 +68,15 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.temporal = None
         app.state.server_secret = settings.server_secret()
         app.state.secret_box = SecretBox(settings.data_encryption_key())
-        app.state.authenticator = Authenticator(url, app.state.server_secret,
-                                                cache_ttl_s=settings.auth_cache_ttl_s)
-        app.state.pipeline = Pipeline(app.state.gateway, url, secret_box=app.state.secret_box,
-                                      durable=settings.run_commit == "durable")
+        app.state.authenticator = Authenticator(
+            url, app.state.server_secret, cache_ttl_s=settings.auth_cache_ttl_s
+        )
+        app.state.pipeline = Pipeline(
+            app.state.gateway,
+            url,
+            secret_box=app.state.secret_box,
+            durable=settings.run_commit == "durable",
+        )
         CREDENTIALS.ttl_s = settings.auth_cache_ttl_s
         yield
         await app.state.gateway.aclose()  # the gateway's pooled provider connections
@@ -93,13 +102,28 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     build_stack = app.build_middleware_stack
 
     def build_middleware_stack() -> ASGIApp:
-        return MetricsMiddleware(BodyLimit.from_settings(
-            HotPath(build_stack(), enabled=settings.hot_path), settings))
+        return MetricsMiddleware(
+            BodyLimit.from_settings(HotPath(build_stack(), enabled=settings.hot_path), settings)
+        )
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
-    for module in (projects, prompts, datasets, runs, evals, audit, members, api_keys,
-                   provider_keys, approvals, deployments, budgets, models, cache,
-                   routing_policies):
+    for module in (
+        projects,
+        prompts,
+        datasets,
+        runs,
+        evals,
+        audit,
+        members,
+        api_keys,
+        provider_keys,
+        approvals,
+        deployments,
+        budgets,
+        models,
+        cache,
+        routing_policies,
+    ):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(openai_compat.router)  # /v1: the OpenAI-compatible API
 
@@ -108,15 +132,16 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     from fastapi.responses import HTMLResponse
     from fastapi.staticfiles import StaticFiles
 
-    app.mount("/_swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
-              name="swagger")
+    app.mount("/_swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="PromptOps API",
+            openapi_url="/openapi.json",
+            title="PromptOps API",
             swagger_js_url="/_swagger/swagger-ui-bundle.js",
-            swagger_css_url="/_swagger/swagger-ui.css", swagger_favicon_url="/_swagger/favicon-32x32.png",
+            swagger_css_url="/_swagger/swagger-ui.css",
+            swagger_favicon_url="/_swagger/favicon-32x32.png",
         )
 
     @app.get("/healthz", tags=["health"])
@@ -132,7 +157,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         scraper at the network level as well."""
         token = settings.metrics_token
         if token and not hmac.compare_digest(
-                request.headers.get("authorization", "").encode(), f"Bearer {token}".encode()):
+            request.headers.get("authorization", "").encode(), f"Bearer {token}".encode()
+        ):
             raise Unauthorized("/metrics needs 'Authorization: Bearer <PROMPTOPS_METRICS_TOKEN>'")
         body, content_type = metrics_exposition()
         return Response(body, media_type=content_type)

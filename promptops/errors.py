@@ -95,11 +95,21 @@ class RateLimited(PromptOpsError):
     status_code = 429
     retryable = True
 
-    def __init__(self, message: str, *, limit: int, remaining: int, retry_after_s: int,
-                 field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: int,
+        remaining: int,
+        retry_after_s: int,
+        field: str | None = None,
+    ) -> None:
         super().__init__(message, field=field)
-        self.headers = {"Retry-After": str(retry_after_s), "X-RateLimit-Limit": str(limit),
-                        "X-RateLimit-Remaining": str(remaining)}
+        self.headers = {
+            "Retry-After": str(retry_after_s),
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(remaining),
+        }
 
 
 class BudgetExceeded(PromptOpsError):
@@ -118,8 +128,15 @@ class ProviderFailed(PromptOpsError):
 
     status_code = 502
 
-    def __init__(self, message: str, *, status_code: int = 502, retryable: bool = False,
-                 attempts: list[dict[str, Any]] | None = None, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 502,
+        retryable: bool = False,
+        attempts: list[dict[str, Any]] | None = None,
+        field: str | None = None,
+    ) -> None:
         super().__init__(message, field=field)
         self.status_code = status_code
         self.retryable = retryable

@@ -31,8 +31,9 @@ class InvalidSecret(ValueError):
 def decode_secret(value: str, *, name: str) -> bytes:
     """Decode a base64 (standard or URL-safe) 32-byte secret; InvalidSecret names ``name``."""
     try:
-        raw = base64.urlsafe_b64decode(value.strip().replace("+", "-").replace("/", "_")
-                                       + "=" * (-len(value.strip()) % 4))
+        raw = base64.urlsafe_b64decode(
+            value.strip().replace("+", "-").replace("/", "_") + "=" * (-len(value.strip()) % 4)
+        )
     except (ValueError, TypeError) as exc:
         raise InvalidSecret(f"{name} is not valid base64") from exc
     if len(raw) != 32:
@@ -90,16 +91,16 @@ class Settings(BaseSettings):
     # Secrets (base64 of 32 random bytes): the HMAC key for API-key hashes and the AES-256-GCM
     # key for provider credentials. Unset, they are created once under PROMPTOPS_HOME/secrets.
     secret_key: str | None = Field(default=None, alias="PROMPTOPS_SECRET_KEY", repr=False)
-    encryption_key: str | None = Field(default=None, alias="PROMPTOPS_ENCRYPTION_KEY",
-                                       repr=False)
+    encryption_key: str | None = Field(default=None, alias="PROMPTOPS_ENCRYPTION_KEY", repr=False)
     # The API key the CLI sends (else the file `promptops up` wrote, PROMPTOPS_HOME/admin.key).
     api_key: str | None = Field(default=None, alias="PROMPTOPS_API_KEY", repr=False)
     # Approval reminders: a webhook URL that gets a JSON POST (else a log line + audit entry).
     approval_webhook_url: str | None = Field(default=None, alias="PROMPTOPS_APPROVAL_WEBHOOK_URL")
     # Seconds between provider health checks (Temporal Schedule `provider-health-check`, set up
     # by each worker at start); 0 disables them (and deletes the schedule).
-    health_check_interval_s: int = Field(default=300, ge=0,
-                                         alias="PROMPTOPS_HEALTH_CHECK_INTERVAL_S")
+    health_check_interval_s: int = Field(
+        default=300, ge=0, alias="PROMPTOPS_HEALTH_CHECK_INTERVAL_S"
+    )
     # GET /metrics needs `Authorization: Bearer <token>` when set (else it is open: restrict it to
     # the Prometheus scraper at the network level).
     metrics_token: str | None = Field(default=None, alias="PROMPTOPS_METRICS_TOKEN", repr=False)
@@ -110,8 +111,7 @@ class Settings(BaseSettings):
     # settlement): "durable" waits for the WAL flush (an fsync: 0.3-1.5 ms on a VM disk);
     # "async" does not (Postgres `synchronous_commit = off`): a database crash can then forget
     # the runs of the last ~0.6 s (3 x wal_writer_delay), never corrupt anything.
-    run_commit: Literal["durable", "async"] = Field(default="durable",
-                                                   alias="PROMPTOPS_RUN_COMMIT")
+    run_commit: Literal["durable", "async"] = Field(default="durable", alias="PROMPTOPS_RUN_COMMIT")
     # False: generate and /v1/chat/completions go through the ordinary FastAPI routes instead of
     # the lean hot path (api/hotpath.py); same answers, slower.
     hot_path: bool = Field(default=True, alias="PROMPTOPS_HOT_PATH")
@@ -128,8 +128,7 @@ class Settings(BaseSettings):
     # Request body limits in bytes (413 beyond, see api/limits.py): every route, and dataset
     # imports (POST /api/v1/datasets/{id}/examples), whose JSONL/CSV files are larger.
     max_body_bytes: int = Field(default=8 * 2**20, ge=1, alias="PROMPTOPS_MAX_BODY_BYTES")
-    max_upload_bytes: int = Field(default=200 * 2**20, ge=1,
-                                  alias="PROMPTOPS_MAX_UPLOAD_BYTES")
+    max_upload_bytes: int = Field(default=200 * 2**20, ge=1, alias="PROMPTOPS_MAX_UPLOAD_BYTES")
 
     @property
     def home_dir(self) -> Path:

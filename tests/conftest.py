@@ -55,7 +55,8 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     from workflows.search_attributes import ALL
 
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(), search_attributes=ALL,
+        dev_server_existing_path=temporal_binary(),
+        search_attributes=ALL,
     )
     try:
         yield env
@@ -72,7 +73,8 @@ async def temporal_ts_env() -> AsyncIterator[WorkflowEnvironment]:
     from promptops.devstack.temporal import temporal_test_server_binary
 
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_binary())
+        test_server_existing_path=temporal_test_server_binary()
+    )
     try:
         yield env
     finally:
@@ -99,13 +101,16 @@ def task_queue() -> str:
 
 
 @pytest.fixture
-async def api(pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog,
-              task_queue: str) -> AsyncIterator[httpx.AsyncClient]:
+async def api(
+    pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog, task_queue: str
+) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the real app (lifespan run), the real Postgres and Temporal, sending
     an Admin API key of organization ``default``."""
     from tests.support.apps import issue_key, running_app
 
     key = await issue_key(pg_url)
-    async with (running_app(pg_url, temporal_env.client, catalog, task_queue) as running,
-                running.client(key.key) as client):
+    async with (
+        running_app(pg_url, temporal_env.client, catalog, task_queue) as running,
+        running.client(key.key) as client,
+    ):
         yield client

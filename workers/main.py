@@ -36,12 +36,17 @@ from workflows.provider_health.workflow import ProviderHealthCheckWorkflow
 
 log = logging.getLogger("promptops.worker")
 
-WORKFLOWS = [BatchEvaluationWorkflow, ApprovalWorkflow, CanaryRolloutWorkflow,
-             ProviderHealthCheckWorkflow]
+WORKFLOWS = [
+    BatchEvaluationWorkflow,
+    ApprovalWorkflow,
+    CanaryRolloutWorkflow,
+    ProviderHealthCheckWorkflow,
+]
 
 
-def build_activities(database_url: str, catalog: ModelCatalog, *,
-                     settings: Settings | None = None) -> list[Callable[..., Any]]:
+def build_activities(
+    database_url: str, catalog: ModelCatalog, *, settings: Settings | None = None
+) -> list[Callable[..., Any]]:
     """Every activity of the platform (bound methods carrying their ``@activity.defn`` names),
     on one gateway (one set of breakers and rolling figures per worker process) and one
     model-call pipeline. ``settings``: default :func:`get_settings`.
@@ -50,9 +55,12 @@ def build_activities(database_url: str, catalog: ModelCatalog, *,
     call; ``tests/unit/test_activity_declarations.py`` checks names and types agree."""
     settings = settings or get_settings()
     gateway = LLMGateway(catalog)
-    pipeline = Pipeline(gateway, database_url,
-                        secret_box=SecretBox(settings.data_encryption_key()),
-                        durable=settings.run_commit == "durable")
+    pipeline = Pipeline(
+        gateway,
+        database_url,
+        secret_box=SecretBox(settings.data_encryption_key()),
+        durable=settings.run_commit == "durable",
+    )
     evaluation = EvaluationActivities(database_url, pipeline)
     llm = LLMActivities(database_url, pipeline)
     approval = ApprovalActivities(database_url, webhook_url=settings.approval_webhook_url)
@@ -77,8 +85,12 @@ def build_activities(database_url: str, catalog: ModelCatalog, *,
 
 
 def build_worker(
-    client: Client, task_queue: str, database_url: str, catalog: ModelCatalog,
-    *, max_concurrent_activities: int = 50,
+    client: Client,
+    task_queue: str,
+    database_url: str,
+    catalog: ModelCatalog,
+    *,
+    max_concurrent_activities: int = 50,
 ) -> Worker:
     """A worker polling ``task_queue`` for every workflow (:data:`WORKFLOWS`) and activity
     (:func:`build_activities`), at most ``max_concurrent_activities`` activities at once."""
@@ -97,21 +109,27 @@ async def run_worker(settings: Settings) -> None:
     setup_tracing("promptops-worker")
     # The client's TracingInterceptor also applies to the worker built on it: workflow and
     # activity spans continue the trace of the API request that started the workflow.
-    client = await Client.connect(settings.resolved_temporal_address,
-                                  namespace=settings.temporal_namespace,
-                                  interceptors=temporal_interceptors())
+    client = await Client.connect(
+        settings.resolved_temporal_address,
+        namespace=settings.temporal_namespace,
+        interceptors=temporal_interceptors(),
+    )
     worker = build_worker(client, settings.task_queue, database_url, catalog)
     try:
-        await ensure_health_check_schedule(client, settings.task_queue,
-                                           settings.health_check_interval_s)
+        await ensure_health_check_schedule(
+            client, settings.task_queue, settings.health_check_interval_s
+        )
     except Exception:  # a refusing cluster must not keep the worker from serving
         log.exception("could not create or update the provider health check schedule")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker polling task queue %s on %s", settings.task_queue,
-             settings.resolved_temporal_address)
+    log.info(
+        "worker polling task queue %s on %s",
+        settings.task_queue,
+        settings.resolved_temporal_address,
+    )
     async with worker:
         # Import LiteLLM (~5 s) in a thread once polling has started: done lazily on the first
         # LLM call it would block the event loop for seconds and miss activity heartbeats.

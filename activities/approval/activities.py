@@ -44,13 +44,18 @@ log = logging.getLogger(__name__)
 #: Actor of the entries the workflow writes on its own (reminders, expiry, final status).
 SYSTEM_ACTOR = "system:approval-workflow"
 
+
 def _parse_time(value: str) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
 def _decision_record(row: ApprovalDecision) -> DecisionRecord:
-    return DecisionRecord(reviewer=row.reviewer, decision=row.decision, comment=row.comment,
-                          decided_at=row.created_at.isoformat() if row.created_at else "")
+    return DecisionRecord(
+        reviewer=row.reviewer,
+        decision=row.decision,
+        comment=row.comment,
+        decided_at=row.created_at.isoformat() if row.created_at else "",
+    )
 
 
 class ApprovalActivities:
@@ -61,9 +66,14 @@ class ApprovalActivities:
     connect + read timeout of one webhook POST in seconds.
     """
 
-    def __init__(self, database_url: str, *, webhook_url: str | None = None,
-                 webhook_timeout_s: float = 10.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        webhook_url: str | None = None,
+        webhook_timeout_s: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._sessions = get_session_factory(database_url)
         self._webhook_url = webhook_url
         self._webhook_timeout_s = webhook_timeout_s
@@ -82,34 +92,49 @@ class ApprovalActivities:
             repo = ApprovalRepository(session)
             version = await repo.get_version(version_id)
             if version is None:
-                raise ApplicationError(f"prompt version {inp.prompt_version_id} not found",
-                                       type=NOT_FOUND, non_retryable=True)
+                raise ApplicationError(
+                    f"prompt version {inp.prompt_version_id} not found",
+                    type=NOT_FOUND,
+                    non_retryable=True,
+                )
             if version.status in (PromptVersionStatus.APPROVED, PromptVersionStatus.REJECTED):
                 raise ApplicationError(
                     f"prompt version {inp.prompt_version_id} is already {version.status.value}",
-                    type=INVALID_STATE, non_retryable=True)
+                    type=INVALID_STATE,
+                    non_retryable=True,
+                )
             before = await repo.set_version_status(version_id, PromptVersionStatus.PENDING)
             created = await repo.upsert(
-                approval_id=inp.approval_id, project_id=uuid.UUID(inp.project_id),
-                prompt_version_id=version_id, status=inp.status,
-                required_approvals=inp.required_approvals, policy=inp.policy,
-                requested_by=inp.requested_by, deadline_at=_parse_time(inp.deadline_at),
+                approval_id=inp.approval_id,
+                project_id=uuid.UUID(inp.project_id),
+                prompt_version_id=version_id,
+                status=inp.status,
+                required_approvals=inp.required_approvals,
+                policy=inp.policy,
+                requested_by=inp.requested_by,
+                deadline_at=_parse_time(inp.deadline_at),
             )
             if created:
                 await AuditRepository(session).record(
-                    organization_id=uuid.UUID(inp.organization_id), actor=inp.requested_by,
-                    action="approval.submit", entity_type="approval", entity_id=inp.approval_id,
+                    organization_id=uuid.UUID(inp.organization_id),
+                    actor=inp.requested_by,
+                    action="approval.submit",
+                    entity_type="approval",
+                    entity_id=inp.approval_id,
                     before={"version_status": before.value if before else None},
-                    after={"prompt_version_id": inp.prompt_version_id, "status": inp.status,
-                           "version_status": PromptVersionStatus.PENDING.value,
-                           "required_approvals": inp.required_approvals,
-                           "deadline_at": inp.deadline_at, "policy": inp.policy},
+                    after={
+                        "prompt_version_id": inp.prompt_version_id,
+                        "status": inp.status,
+                        "version_status": PromptVersionStatus.PENDING.value,
+                        "required_approvals": inp.required_approvals,
+                        "deadline_at": inp.deadline_at,
+                        "policy": inp.policy,
+                    },
                     request_id=inp.request_id,
                 )
             stored = (await repo.decisions([inp.approval_id]))[inp.approval_id]
             await session.commit()
-        return BeginApprovalResult(created=created,
-                                   decisions=[_decision_record(d) for d in stored])
+        return BeginApprovalResult(created=created, decisions=[_decision_record(d) for d in stored])
 
     @activity.defn(name="record_approval_check")
     @database_outage_retryable
@@ -119,19 +144,32 @@ class ApprovalActivities:
             repo = ApprovalRepository(session)
             row = await repo.get_by_id(inp.approval_id)
             if row is None:
-                raise ApplicationError(f"approval {inp.approval_id} not found",
-                                       type=NOT_FOUND, non_retryable=True)
+                raise ApplicationError(
+                    f"approval {inp.approval_id} not found", type=NOT_FOUND, non_retryable=True
+                )
             already = row.evaluation_id == inp.evaluation_id and row.eval_score == inp.eval_score
-            await repo.set_check(inp.approval_id, evaluation_id=inp.evaluation_id,
-                                 eval_score=inp.eval_score,
-                                 status=PENDING if inp.passed else None, reason=inp.reason)
+            await repo.set_check(
+                inp.approval_id,
+                evaluation_id=inp.evaluation_id,
+                eval_score=inp.eval_score,
+                status=PENDING if inp.passed else None,
+                reason=inp.reason,
+            )
             if not already:
                 await AuditRepository(session).record(
-                    organization_id=uuid.UUID(inp.organization_id), actor=SYSTEM_ACTOR,
-                    action="approval.check", entity_type="approval", entity_id=inp.approval_id,
-                    after={"evaluation_id": inp.evaluation_id, "metric": inp.metric,
-                           "eval_score": inp.eval_score, "min_eval_score": inp.min_eval_score,
-                           "passed": inp.passed, "reason": inp.reason},
+                    organization_id=uuid.UUID(inp.organization_id),
+                    actor=SYSTEM_ACTOR,
+                    action="approval.check",
+                    entity_type="approval",
+                    entity_id=inp.approval_id,
+                    after={
+                        "evaluation_id": inp.evaluation_id,
+                        "metric": inp.metric,
+                        "eval_score": inp.eval_score,
+                        "min_eval_score": inp.min_eval_score,
+                        "passed": inp.passed,
+                        "reason": inp.reason,
+                    },
                 )
             await session.commit()
 
@@ -141,20 +179,29 @@ class ApprovalActivities:
         """Store one reviewer's decision (once per reviewer) and its audit entry
         (``approval.approve`` / ``approval.reject``, actor = the reviewer)."""
         if inp.decision not in ("approve", "reject"):
-            raise ApplicationError(f"unknown decision {inp.decision!r}", type=INVALID_INPUT,
-                                   non_retryable=True)
+            raise ApplicationError(
+                f"unknown decision {inp.decision!r}", type=INVALID_INPUT, non_retryable=True
+            )
         async with self._sessions() as session:
             repo = ApprovalRepository(session)
             created, row = await repo.add_decision(
-                approval_id=inp.approval_id, reviewer=inp.reviewer, decision=inp.decision,
-                comment=inp.comment)
+                approval_id=inp.approval_id,
+                reviewer=inp.reviewer,
+                decision=inp.decision,
+                comment=inp.comment,
+            )
             if created:
                 await AuditRepository(session).record(
-                    organization_id=uuid.UUID(inp.organization_id), actor=inp.reviewer,
-                    action=f"approval.{inp.decision}", entity_type="approval",
+                    organization_id=uuid.UUID(inp.organization_id),
+                    actor=inp.reviewer,
+                    action=f"approval.{inp.decision}",
+                    entity_type="approval",
                     entity_id=inp.approval_id,
-                    after={"prompt_version_id": inp.prompt_version_id,
-                           "decision": inp.decision, "comment": inp.comment},
+                    after={
+                        "prompt_version_id": inp.prompt_version_id,
+                        "decision": inp.decision,
+                        "comment": inp.comment,
+                    },
                     request_id=inp.request_id,
                 )
             await session.commit()
@@ -176,43 +223,66 @@ class ApprovalActivities:
         """
         url = inp.webhook_url or self._webhook_url
         payload: dict[str, Any] = {
-            "event": "approval.reminder", "approval_id": inp.approval_id,
-            "prompt_version_id": inp.prompt_version_id, "project_id": inp.project_id,
-            "reminder": inp.reminder, "deadline_at": inp.deadline_at,
-            "approvals": inp.approvals, "required_approvals": inp.required_approvals,
-            "reviewers": inp.reviewers, "decided": inp.decided,
+            "event": "approval.reminder",
+            "approval_id": inp.approval_id,
+            "prompt_version_id": inp.prompt_version_id,
+            "project_id": inp.project_id,
+            "reminder": inp.reminder,
+            "deadline_at": inp.deadline_at,
+            "approvals": inp.approvals,
+            "required_approvals": inp.required_approvals,
+            "reviewers": inp.reviewers,
+            "decided": inp.decided,
         }
         if url:
             channel = "webhook"
             try:
-                async with httpx.AsyncClient(timeout=self._webhook_timeout_s,
-                                             transport=self._transport) as http:
+                async with httpx.AsyncClient(
+                    timeout=self._webhook_timeout_s, transport=self._transport
+                ) as http:
                     response = await http.post(url, json=payload)
                     response.raise_for_status()
                 delivered, detail = True, f"HTTP {response.status_code}"
             except httpx.HTTPError as exc:
                 if activity.info().attempt < REMINDER_ATTEMPTS:
-                    raise ApplicationError(f"reminder webhook failed: {exc}",
-                                           type=WEBHOOK_FAILED) from exc
+                    raise ApplicationError(
+                        f"reminder webhook failed: {exc}", type=WEBHOOK_FAILED
+                    ) from exc
                 delivered, detail = False, f"gave up after {REMINDER_ATTEMPTS} attempts: {exc}"
-                log.warning("approval %s: reminder %d not delivered: %s", inp.approval_id,
-                            inp.reminder, exc)
+                log.warning(
+                    "approval %s: reminder %d not delivered: %s", inp.approval_id, inp.reminder, exc
+                )
         else:
             channel, delivered, detail = "log", True, ""
-            log.info("approval %s of prompt version %s waits for reviews: reminder %d, "
-                     "%d/%d approvals, deadline %s", inp.approval_id, inp.prompt_version_id,
-                     inp.reminder, inp.approvals, inp.required_approvals, inp.deadline_at)
+            log.info(
+                "approval %s of prompt version %s waits for reviews: reminder %d, "
+                "%d/%d approvals, deadline %s",
+                inp.approval_id,
+                inp.prompt_version_id,
+                inp.reminder,
+                inp.approvals,
+                inp.required_approvals,
+                inp.deadline_at,
+            )
         async with self._sessions() as session:
-            if not await ApprovalRepository(session).reminder_recorded(inp.approval_id,
-                                                                       inp.reminder):
+            if not await ApprovalRepository(session).reminder_recorded(
+                inp.approval_id, inp.reminder
+            ):
                 await AuditRepository(session).record(
-                    organization_id=uuid.UUID(inp.organization_id), actor=SYSTEM_ACTOR,
-                    action="approval.reminder", entity_type="approval",
+                    organization_id=uuid.UUID(inp.organization_id),
+                    actor=SYSTEM_ACTOR,
+                    action="approval.reminder",
+                    entity_type="approval",
                     entity_id=inp.approval_id,
-                    after={"reminder": inp.reminder, "channel": channel,
-                           "delivered": delivered, "detail": detail,
-                           "deadline_at": inp.deadline_at, "approvals": inp.approvals,
-                           "required_approvals": inp.required_approvals},
+                    after={
+                        "reminder": inp.reminder,
+                        "channel": channel,
+                        "delivered": delivered,
+                        "detail": detail,
+                        "deadline_at": inp.deadline_at,
+                        "approvals": inp.approvals,
+                        "required_approvals": inp.required_approvals,
+                    },
                 )
                 await session.commit()
         return SendReminderResult(channel=channel, delivered=delivered, detail=detail)
@@ -224,27 +294,42 @@ class ApprovalActivities:
         (Approved; Rejected for Rejected and CheckFailed; back to Draft for Expired), with an
         audit entry ``approval.<status>`` (e.g. ``approval.expired``)."""
         if inp.status not in VERSION_STATUS_AFTER:
-            raise ApplicationError(f"{inp.status!r} is not a final approval status",
-                                   type=INVALID_INPUT, non_retryable=True)
+            raise ApplicationError(
+                f"{inp.status!r} is not a final approval status",
+                type=INVALID_INPUT,
+                non_retryable=True,
+            )
         version_status = PromptVersionStatus(VERSION_STATUS_AFTER[inp.status])
         async with self._sessions() as session:
             repo = ApprovalRepository(session)
-            row = await repo.finish(inp.approval_id, status=inp.status, reason=inp.reason,
-                                    eval_score=inp.eval_score, evaluation_id=inp.evaluation_id,
-                                    completed_at=datetime.now(UTC))
-            before = await repo.set_version_status(uuid.UUID(inp.prompt_version_id),
-                                                   version_status)
+            row = await repo.finish(
+                inp.approval_id,
+                status=inp.status,
+                reason=inp.reason,
+                eval_score=inp.eval_score,
+                evaluation_id=inp.evaluation_id,
+                completed_at=datetime.now(UTC),
+            )
+            before = await repo.set_version_status(uuid.UUID(inp.prompt_version_id), version_status)
             if row is not None:
-                action = "approval." + ("check_failed" if inp.status == "CheckFailed"
-                                        else inp.status.lower())
+                action = "approval." + (
+                    "check_failed" if inp.status == "CheckFailed" else inp.status.lower()
+                )
                 await AuditRepository(session).record(
-                    organization_id=uuid.UUID(inp.organization_id), actor=SYSTEM_ACTOR,
-                    action=action, entity_type="approval", entity_id=inp.approval_id,
+                    organization_id=uuid.UUID(inp.organization_id),
+                    actor=SYSTEM_ACTOR,
+                    action=action,
+                    entity_type="approval",
+                    entity_id=inp.approval_id,
                     before={"version_status": before.value if before else None},
-                    after={"status": inp.status, "version_status": version_status.value,
-                           "reason": inp.reason, "eval_score": inp.eval_score,
-                           "approvals": inp.approvals,
-                           "required_approvals": inp.required_approvals},
+                    after={
+                        "status": inp.status,
+                        "version_status": version_status.value,
+                        "reason": inp.reason,
+                        "eval_score": inp.eval_score,
+                        "approvals": inp.approvals,
+                        "required_approvals": inp.required_approvals,
+                    },
                 )
             await session.commit()
         return FinishApprovalResult(changed=row is not None, version_status=version_status.value)

@@ -7,8 +7,9 @@ nothing twice. A finished deployment (Promoted, RolledBack, Aborted) is never ch
 
 A database that cannot be reached (down, restarting, out of connections) fails an activity with
 a retryable ``ApplicationError`` of type ``ServiceUnavailable``
-(:func:`activities.outages.database_outage_retryable`): Temporal retries it under the workflow's policy, and the workflow does not take it for a verdict
-on the candidate (``CanaryRolloutWorkflow._final_check``).
+(:func:`activities.outages.database_outage_retryable`): Temporal retries it under the workflow's
+policy, and the workflow does not take it for a verdict on the candidate
+(``CanaryRolloutWorkflow._final_check``).
 """
 
 from __future__ import annotations
@@ -56,36 +57,48 @@ from promptops.evaluation.metrics import METRIC_SPECS
 log = logging.getLogger(__name__)
 
 #: Online evaluation results that are not quality scores (excluded from ``eval_score``).
-NON_SCORE_METRICS = tuple(sorted(
-    name for name, spec in METRIC_SPECS.items() if spec.kind in ("latency", "cost")))
+NON_SCORE_METRICS = tuple(
+    sorted(name for name, spec in METRIC_SPECS.items() if spec.kind in ("latency", "cost"))
+)
 
-_FINISH_ACTIONS = {PROMOTED: "deployment.promote", ROLLED_BACK: "deployment.rollback",
-                   ABORTED: "deployment.abort"}
-
-
+_FINISH_ACTIONS = {
+    PROMOTED: "deployment.promote",
+    ROLLED_BACK: "deployment.rollback",
+    ABORTED: "deployment.abort",
+}
 
 
 def _uuid(value: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError as exc:
-        raise ApplicationError(f"{what} {value!r} is not a UUID", type=INVALID_INPUT,
-                               non_retryable=True) from exc
+        raise ApplicationError(
+            f"{what} {value!r} is not a UUID", type=INVALID_INPUT, non_retryable=True
+        ) from exc
 
 
 def _summary(dep: Deployment) -> dict[str, Any]:
-    return {"status": dep.status, "canary_weight": dep.canary_weight,
-            "current_step": dep.current_step}
+    return {
+        "status": dep.status,
+        "canary_weight": dep.canary_weight,
+        "current_step": dep.current_step,
+    }
 
 
 def arm_figures(agg: ArmAggregate) -> ArmFigures:
     """Turn raw aggregates into guard figures (``error_rate = errors / n``, None when n = 0)."""
     return ArmFigures(
-        arm=agg.arm, n=agg.n, errors=agg.errors,
+        arm=agg.arm,
+        n=agg.n,
+        errors=agg.errors,
         error_rate=agg.errors / agg.n if agg.n else None,
-        p95_latency_ms=agg.p95_latency_ms, feedback_n=agg.feedback_n,
-        mean_feedback=agg.mean_feedback, outcome_n=agg.outcome_n,
-        mean_outcome=agg.mean_outcome, eval_n=agg.eval_n, eval_score=agg.eval_score,
+        p95_latency_ms=agg.p95_latency_ms,
+        feedback_n=agg.feedback_n,
+        mean_feedback=agg.mean_feedback,
+        outcome_n=agg.outcome_n,
+        mean_outcome=agg.mean_outcome,
+        eval_n=agg.eval_n,
+        eval_score=agg.eval_score,
     )
 
 
@@ -97,21 +110,38 @@ class DeploymentActivities:
 
     async def _locked(self, session: AsyncSession, deployment_id: str) -> Deployment:
         dep = await DeploymentRepository(session).get_by_id(
-            _uuid(deployment_id, "deployment id"), for_update=True)
+            _uuid(deployment_id, "deployment id"), for_update=True
+        )
         if dep is None:
-            raise ApplicationError(f"deployment {deployment_id} not found", type=NOT_FOUND,
-                                   non_retryable=True)
+            raise ApplicationError(
+                f"deployment {deployment_id} not found", type=NOT_FOUND, non_retryable=True
+            )
         return dep
 
-    async def _audit(self, session: AsyncSession, dep: Deployment, *, actor: str, action: str,
-                     entity_type: str = "deployment", entity_id: str | None = None,
-                     before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
-                     request_id: str | None = None) -> None:
+    async def _audit(
+        self,
+        session: AsyncSession,
+        dep: Deployment,
+        *,
+        actor: str,
+        action: str,
+        entity_type: str = "deployment",
+        entity_id: str | None = None,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        request_id: str | None = None,
+    ) -> None:
         org = await DeploymentRepository(session).organization_of(dep.project_id)
         await AuditRepository(session).record(
-            organization_id=org, actor=actor, action=action, entity_type=entity_type,
-            entity_id=entity_id or str(dep.id), before=before, after=after,
-            request_id=request_id)
+            organization_id=org,
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id or str(dep.id),
+            before=before,
+            after=after,
+            request_id=request_id,
+        )
 
     @activity.defn(name="start_deployment")
     @database_outage_retryable
@@ -124,24 +154,36 @@ class DeploymentActivities:
         """
         async with self._sessions() as session:
             dep = await DeploymentRepository(session).get_by_id(
-                _uuid(inp.deployment_id, "deployment id"), for_update=True)
+                _uuid(inp.deployment_id, "deployment id"), for_update=True
+            )
             if dep is None:
-                raise ApplicationError(f"deployment {inp.deployment_id} is not visible yet",
-                                       type=NOT_VISIBLE)
+                raise ApplicationError(
+                    f"deployment {inp.deployment_id} is not visible yet", type=NOT_VISIBLE
+                )
             if dep.status == PENDING:
                 before = _summary(dep)
                 dep.status = RUNNING
                 await session.flush()
-                await self._audit(session, dep, actor=inp.actor, action="deployment.start",
-                                  before=before, after=_summary(dep))
+                await self._audit(
+                    session,
+                    dep,
+                    actor=inp.actor,
+                    action="deployment.start",
+                    before=before,
+                    after=_summary(dep),
+                )
             result = StartDeploymentResult(
-                deployment_id=str(dep.id), project_id=str(dep.project_id),
-                prompt_id=str(dep.prompt_id), environment=dep.environment,
+                deployment_id=str(dep.id),
+                project_id=str(dep.project_id),
+                prompt_id=str(dep.prompt_id),
+                environment=dep.environment,
                 label=ENVIRONMENT_LABELS[dep.environment],
                 candidate_version_id=str(dep.candidate_version_id),
-                baseline_version_id=(str(dep.baseline_version_id)
-                                     if dep.baseline_version_id else None),
-                status=dep.status)
+                baseline_version_id=(
+                    str(dep.baseline_version_id) if dep.baseline_version_id else None
+                ),
+                status=dep.status,
+            )
             await session.commit()
         return result
 
@@ -151,15 +193,22 @@ class DeploymentActivities:
         """Set ``canary_weight`` (percent), ``current_step`` and ``status`` (Running | Paused)
         and audit the change; no write when the row is already so or already finished."""
         if inp.status not in (RUNNING, PAUSED):
-            raise ApplicationError(f"status {inp.status!r} is not Running or Paused",
-                                   type=INVALID_INPUT, non_retryable=True)
+            raise ApplicationError(
+                f"status {inp.status!r} is not Running or Paused",
+                type=INVALID_INPUT,
+                non_retryable=True,
+            )
         if not 0 <= inp.canary_weight <= 100:
-            raise ApplicationError(f"canary weight {inp.canary_weight} is outside 0..100",
-                                   type=INVALID_INPUT, non_retryable=True)
+            raise ApplicationError(
+                f"canary weight {inp.canary_weight} is outside 0..100",
+                type=INVALID_INPUT,
+                non_retryable=True,
+            )
         async with self._sessions() as session:
             dep = await self._locked(session, inp.deployment_id)
             if dep.status in FINAL_STATUSES or (
-                dep.status == inp.status and dep.canary_weight == inp.canary_weight
+                dep.status == inp.status
+                and dep.canary_weight == inp.canary_weight
                 and dep.current_step == inp.step_index
             ):
                 return SetStepResult(changed=False)
@@ -171,8 +220,15 @@ class DeploymentActivities:
             after: dict[str, Any] = _summary(dep)
             if inp.reason:
                 after["reason"] = inp.reason
-            await self._audit(session, dep, actor=inp.actor, action=inp.action, before=before,
-                              after=after, request_id=inp.request_id)
+            await self._audit(
+                session,
+                dep,
+                actor=inp.actor,
+                action=inp.action,
+                before=before,
+                after=after,
+                request_id=inp.request_id,
+            )
             await session.commit()
         return SetStepResult(changed=True)
 
@@ -184,19 +240,25 @@ class DeploymentActivities:
         try:
             start = datetime.fromisoformat(inp.window_start)
         except ValueError as exc:
-            raise ApplicationError(f"window_start {inp.window_start!r} is not ISO 8601",
-                                   type=INVALID_INPUT, non_retryable=True) from exc
+            raise ApplicationError(
+                f"window_start {inp.window_start!r} is not ISO 8601",
+                type=INVALID_INPUT,
+                non_retryable=True,
+            ) from exc
         async with self._sessions() as session:
             repo = DeploymentRepository(session)
             dep = await repo.get_by_id(_uuid(inp.deployment_id, "deployment id"))
             if dep is None:
-                raise ApplicationError(f"deployment {inp.deployment_id} not found",
-                                       type=NOT_FOUND, non_retryable=True)
+                raise ApplicationError(
+                    f"deployment {inp.deployment_id} not found", type=NOT_FOUND, non_retryable=True
+                )
             aggregates = await repo.arm_figures(dep.id, start, exclude_metrics=NON_SCORE_METRICS)
             score = await repo.latest_approval_eval_score(dep.candidate_version_id)
-        return ComputeFiguresResult(baseline=arm_figures(aggregates["baseline"]),
-                                    canary=arm_figures(aggregates["canary"]),
-                                    approval_eval_score=score)
+        return ComputeFiguresResult(
+            baseline=arm_figures(aggregates["baseline"]),
+            canary=arm_figures(aggregates["canary"]),
+            approval_eval_score=score,
+        )
 
     @activity.defn(name="finish_deployment")
     @database_outage_retryable
@@ -211,8 +273,11 @@ class DeploymentActivities:
         status), and the database's ``labels_record_history`` trigger records the move in
         ``label_history``, which an emergency rollback checks."""
         if inp.status not in FINAL_STATUSES:
-            raise ApplicationError(f"status {inp.status!r} does not finish a deployment",
-                                   type=INVALID_INPUT, non_retryable=True)
+            raise ApplicationError(
+                f"status {inp.status!r} does not finish a deployment",
+                type=INVALID_INPUT,
+                non_retryable=True,
+            )
         async with self._sessions() as session:
             dep = await self._locked(session, inp.deployment_id)
             if dep.status in FINAL_STATUSES:
@@ -222,24 +287,40 @@ class DeploymentActivities:
             label_name: str | None = None
             if inp.status == PROMOTED:
                 label_name = ENVIRONMENT_LABELS[dep.environment]
-                label = await PromptRepository(session).get_label(dep.prompt_id, label_name,
-                                                                  for_update=True)
+                label = await PromptRepository(session).get_label(
+                    dep.prompt_id, label_name, for_update=True
+                )
                 previous = label.prompt_version_id if label else None
                 await session.execute(
-                    insert(Label).values(id=uuid.uuid4(), prompt_id=dep.prompt_id,
-                                         name=label_name,
-                                         prompt_version_id=dep.candidate_version_id)
+                    insert(Label)
+                    .values(
+                        id=uuid.uuid4(),
+                        prompt_id=dep.prompt_id,
+                        name=label_name,
+                        prompt_version_id=dep.candidate_version_id,
+                    )
                     .on_conflict_do_update(
                         index_elements=["prompt_id", "name"],
-                        set_={"prompt_version_id": dep.candidate_version_id,
-                              "updated_at": datetime.now(UTC)}))
+                        set_={
+                            "prompt_version_id": dep.candidate_version_id,
+                            "updated_at": datetime.now(UTC),
+                        },
+                    )
+                )
                 await self._audit(
-                    session, dep, actor=inp.actor, action="label.move", entity_type="label",
+                    session,
+                    dep,
+                    actor=inp.actor,
+                    action="label.move",
+                    entity_type="label",
                     entity_id=f"{dep.prompt_id}:{label_name}",
                     before={"prompt_version_id": str(previous)} if previous else None,
-                    after={"prompt_version_id": str(dep.candidate_version_id),
-                           "deployment_id": str(dep.id)},
-                    request_id=inp.request_id)
+                    after={
+                        "prompt_version_id": str(dep.candidate_version_id),
+                        "deployment_id": str(dep.id),
+                    },
+                    request_id=inp.request_id,
+                )
             before = _summary(dep)
             dep.status = inp.status
             dep.canary_weight = 100.0 if inp.status == PROMOTED else 0.0
@@ -250,10 +331,20 @@ class DeploymentActivities:
             after: dict[str, Any] = {**_summary(dep), "reason": inp.reason}
             if inp.breaches:
                 after["breaches"] = inp.breaches
-            await self._audit(session, dep, actor=inp.actor, action=_FINISH_ACTIONS[inp.status],
-                              before=before, after=after, request_id=inp.request_id)
+            await self._audit(
+                session,
+                dep,
+                actor=inp.actor,
+                action=_FINISH_ACTIONS[inp.status],
+                before=before,
+                after=after,
+                request_id=inp.request_id,
+            )
             await session.commit()
             log.info("deployment %s %s: %s", dep.id, inp.status, inp.reason)
         return FinishDeploymentResult(
-            status=inp.status, changed=True, label=label_name,
-            label_version_id=str(dep.candidate_version_id) if label_name else None)
+            status=inp.status,
+            changed=True,
+            label=label_name,
+            label_version_id=str(dep.candidate_version_id) if label_name else None,
+        )

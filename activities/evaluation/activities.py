@@ -105,26 +105,36 @@ class EvaluationActivities:
             dataset = await repo.dataset(dataset_id)
             if dataset is None:
                 raise application_error(NotFound(f"dataset {inp.dataset_id} not found"))
-            projects = await repo.version_projects([uuid.UUID(v) for v in
-                                                    inp.prompt_version_ids])
+            projects = await repo.version_projects([uuid.UUID(v) for v in inp.prompt_version_ids])
             for vid in inp.prompt_version_ids:
                 project_id = projects.get(uuid.UUID(vid))
                 if project_id is None:
                     raise application_error(NotFound(f"prompt version {vid} not found"))
                 if project_id != dataset.project_id:
-                    raise application_error(InvalidInput(
-                        f"prompt version {vid} and dataset {inp.dataset_id} belong to "
-                        "different projects"))
+                    raise application_error(
+                        InvalidInput(
+                            f"prompt version {vid} and dataset {inp.dataset_id} belong to "
+                            "different projects"
+                        )
+                    )
             total = await repo.count_examples(dataset_id)
             if inp.max_examples is not None:
                 total = min(total, inp.max_examples)
             labels: list[str] = []
             if any(METRIC_SPECS[m].kind == "label" for m in inp.metrics):
                 labels = await repo.expected_labels(dataset_id)
-            await repo.start(inp.evaluation_id, dataset.project_id, dataset_id,
-                             inp.prompt_version_ids, inp.metrics,
-                             {"workflow_id": inp.workflow_id, "max_examples": inp.max_examples,
-                              "positive_label": inp.positive_label})
+            await repo.start(
+                inp.evaluation_id,
+                dataset.project_id,
+                dataset_id,
+                inp.prompt_version_ids,
+                inp.metrics,
+                {
+                    "workflow_id": inp.workflow_id,
+                    "max_examples": inp.max_examples,
+                    "positive_label": inp.positive_label,
+                },
+            )
             await session.commit()
         return PlanEvaluationResult(total_per_version=total, labels=labels)
 
@@ -144,16 +154,16 @@ class EvaluationActivities:
             found = await repo.version_with_project(uuid.UUID(inp.prompt_version_id))
             if found is None:
                 raise application_error(
-                    NotFound(f"prompt version {inp.prompt_version_id} not found"))
+                    NotFound(f"prompt version {inp.prompt_version_id} not found")
+                )
             version, project_id = found
             project = await ServingRepository(SessionSQL(session)).project(project_id)
-            examples = list(await repo.examples(uuid.UUID(inp.dataset_id), inp.offset,
-                                                inp.limit))
-            keys = [run_key(inp.evaluation_id, inp.prompt_version_id, str(e.id))
-                    for e in examples]
+            examples = list(await repo.examples(uuid.UUID(inp.dataset_id), inp.offset, inp.limit))
+            keys = [run_key(inp.evaluation_id, inp.prompt_version_id, str(e.id)) for e in examples]
             done_runs = await repo.finished(keys)
-        result = EvaluateChunkResult(prompt_version_id=inp.prompt_version_id, done=0, errors=0,
-                                     executed=0, sums={})
+        result = EvaluateChunkResult(
+            prompt_version_id=inp.prompt_version_id, done=0, errors=0, executed=0, sums={}
+        )
 
         def add(values: dict[str, float], success: bool, latency_ms: float, cost: float) -> None:
             result.done += 1
@@ -171,15 +181,27 @@ class EvaluationActivities:
         embedder = self._get_embedder() if "embedding_similarity" in score_names else None
 
         async def one(example: Example, key: str) -> None:
-            sink = ScoredRun(inp.evaluation_id, score_names,
-                             "" if example.expected is None else str(example.expected),
-                             inp.labels, embedder)
+            sink = ScoredRun(
+                inp.evaluation_id,
+                score_names,
+                "" if example.expected is None else str(example.expected),
+                inp.labels,
+                embedder,
+            )
             request = CallRequest(
-                source="evaluation", version=version, project=project,
-                variables=example_variables(example.input, version.variables), cache=False,
-                run=RunLink(idempotency_key=key, workflow_id=activity.info().workflow_id,
-                            evaluation_id=inp.evaluation_id, example_id=example.id),
-                sink=sink)
+                source="evaluation",
+                version=version,
+                project=project,
+                variables=example_variables(example.input, version.variables),
+                cache=False,
+                run=RunLink(
+                    idempotency_key=key,
+                    workflow_id=activity.info().workflow_id,
+                    evaluation_id=inp.evaluation_id,
+                    example_id=example.id,
+                ),
+                sink=sink,
+            )
             try:
                 async with semaphore:
                     await self._pipeline.run(request)
@@ -226,18 +248,25 @@ class EvaluationActivities:
                 v: [] for v in evaluation.prompt_version_ids
             }
             for run, external_id, expected in runs:
-                rows_by_version.setdefault(str(run.prompt_version_id), []).append(ExampleRow(
-                    example_id=external_id, values=values.get(run.id, {}),
-                    predicted_label=labels.get(run.id),
-                    expected=None if expected is None else str(expected),
-                    latency_ms=run.latency_ms, tokens_in=run.tokens_in,
-                    tokens_out=run.tokens_out, cost_usd=float(run.cost_usd),
-                    success=run.success,
-                ))
+                rows_by_version.setdefault(str(run.prompt_version_id), []).append(
+                    ExampleRow(
+                        example_id=external_id,
+                        values=values.get(run.id, {}),
+                        predicted_label=labels.get(run.id),
+                        expected=None if expected is None else str(expected),
+                        latency_ms=run.latency_ms,
+                        tokens_in=run.tokens_in,
+                        tokens_out=run.tokens_out,
+                        cost_usd=float(run.cost_usd),
+                        success=run.success,
+                    )
+                )
             for rows in rows_by_version.values():
                 rows.sort(key=lambda r: r.example_id)
             summary = await asyncio.to_thread(
-                summarize, rows_by_version, list(evaluation.metrics),
+                summarize,
+                rows_by_version,
+                list(evaluation.metrics),
                 positive_label=inp.positive_label,
             )
             await repo.finish(inp.evaluation_id, inp.status, summary)

@@ -26,8 +26,14 @@ class ScoredRun:
     ``embedder`` for ``embedding_similarity``. After the write, :attr:`values`,
     :attr:`success`, :attr:`latency_ms` and :attr:`cost_usd` describe the recorded run."""
 
-    def __init__(self, evaluation_id: str, metrics: Sequence[str], expected: str,
-                 labels: Sequence[str], embedder: Any) -> None:
+    def __init__(
+        self,
+        evaluation_id: str,
+        metrics: Sequence[str],
+        expected: str,
+        labels: Sequence[str],
+        embedder: Any,
+    ) -> None:
         self.evaluation_id = evaluation_id
         self.metrics = list(metrics)
         self.expected = expected
@@ -43,18 +49,32 @@ class ScoredRun:
         labels = self.labels or None
         if self.embedder is not None:
             # The embedding model releases the GIL: worth a thread.
-            values = await asyncio.to_thread(score_example, self.metrics, output, self.expected,
-                                             labels=labels, embedder=self.embedder)
+            values = await asyncio.to_thread(
+                score_example,
+                self.metrics,
+                output,
+                self.expected,
+                labels=labels,
+                embedder=self.embedder,
+            )
         else:
             # The other metrics are sub-millisecond pure Python (a thread would only add a
             # hand-off: they hold the GIL anyway).
             values = score_example(self.metrics, output, self.expected, labels=labels)
         predicted = extract_label(output, self.labels) if self.labels else None
-        await RunWriter(call.db).insert_once(run, [
-            {"id": str(uuid.uuid4()), "evaluation_id": self.evaluation_id, "metric": name,
-             "value": float(value),
-             "details": predicted if METRIC_SPECS[name].kind == "label" else None}
-            for name, value in values.items()])
+        await RunWriter(call.db).insert_once(
+            run,
+            [
+                {
+                    "id": str(uuid.uuid4()),
+                    "evaluation_id": self.evaluation_id,
+                    "metric": name,
+                    "value": float(value),
+                    "details": predicted if METRIC_SPECS[name].kind == "label" else None,
+                }
+                for name, value in values.items()
+            ],
+        )
         self.values = values
         self.success = bool(run.success)
         self.latency_ms = float(run.latency_ms)

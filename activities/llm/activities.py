@@ -46,28 +46,45 @@ class LLMActivities:
         async with self._sessions() as session:
             recorded = await RunRepository(session).by_idempotency_key(key)
             if recorded is not None:
-                return _result(recorded, _stored_output(
-                    recorded.output, bool(inp.schema or inp.response_format)))
+                return _result(
+                    recorded,
+                    _stored_output(recorded.output, bool(inp.schema or inp.response_format)),
+                )
             try:
                 project = await ServingRepository(SessionSQL(session)).project(project_id)
             except LookupError as exc:
                 raise application_error(NotFound(f"project {inp.project_id} not found")) from exc
-        principal = Principal(organization_id=project.organization_id,
-                              actor=f"workflow:{info.workflow_id}", request_id=key[:64],
-                              role=Role.EDITOR, project_id=project_id)
+        principal = Principal(
+            organization_id=project.organization_id,
+            actor=f"workflow:{info.workflow_id}",
+            request_id=key[:64],
+            role=Role.EDITOR,
+            project_id=project_id,
+        )
         target = None
         if inp.prompt_version_id or inp.prompt_id or inp.prompt:
             target = PromptTarget(
                 version_id=uuid.UUID(inp.prompt_version_id) if inp.prompt_version_id else None,
                 prompt_id=uuid.UUID(inp.prompt_id) if inp.prompt_id else None,
-                project_id=project_id if inp.prompt else None, prompt_name=inp.prompt,
-                label=inp.label)
+                project_id=project_id if inp.prompt else None,
+                prompt_name=inp.prompt,
+                label=inp.label,
+            )
         request = CallRequest(
-            source=inp.source, principal=principal, target=target, project=project,
-            messages=list(inp.messages), variables=dict(inp.variables), model=inp.model,
-            decoding=dict(inp.decoding), schema=inp.schema,
-            response_format=inp.response_format, subject_id=inp.subject_id, cache=inp.cache,
-            run=RunLink(idempotency_key=key, workflow_id=info.workflow_id))
+            source=inp.source,
+            principal=principal,
+            target=target,
+            project=project,
+            messages=list(inp.messages),
+            variables=dict(inp.variables),
+            model=inp.model,
+            decoding=dict(inp.decoding),
+            schema=inp.schema,
+            response_format=inp.response_format,
+            subject_id=inp.subject_id,
+            cache=inp.cache,
+            run=RunLink(idempotency_key=key, workflow_id=info.workflow_id),
+        )
         try:
             outcome = await self._pipeline.run(request)
         except ServiceUnavailable:
@@ -79,10 +96,18 @@ class LLMActivities:
 
 def _result(run: Any, output: Any) -> CallModelResult:
     return CallModelResult(
-        run_id=str(run.id), model=run.model, output=output, text=run.output or "",
-        tokens_in=run.tokens_in, tokens_out=run.tokens_out, cost_usd=float(run.cost_usd or 0),
-        latency_ms=float(run.latency_ms or 0), cache_hit=bool(run.cache_hit),
-        success=bool(run.success), error=run.error)
+        run_id=str(run.id),
+        model=run.model,
+        output=output,
+        text=run.output or "",
+        tokens_in=run.tokens_in,
+        tokens_out=run.tokens_out,
+        cost_usd=float(run.cost_usd or 0),
+        latency_ms=float(run.latency_ms or 0),
+        cache_hit=bool(run.cache_hit),
+        success=bool(run.success),
+        error=run.error,
+    )
 
 
 def _stored_output(text: str | None, structured: bool) -> Any:

@@ -46,8 +46,9 @@ class ProviderHealthActivities:
     private gateway with this timeout is used; the given one supplies the catalog).
     """
 
-    def __init__(self, database_url: str, gateway: LLMGateway, *,
-                 timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    def __init__(
+        self, database_url: str, gateway: LLMGateway, *, timeout_s: float = PROBE_TIMEOUT_S
+    ) -> None:
         self._sessions = get_session_factory(database_url)
         self._gateway = LLMGateway(gateway.catalog, timeout_s=timeout_s)
 
@@ -57,21 +58,32 @@ class ProviderHealthActivities:
         checked_at = datetime.now(UTC).isoformat()
         try:
             # credentials=None: the deployment's own key from the model list, never a tenant's.
-            done = await self._gateway.call_deployment(entry, PROBE_MESSAGES, {"max_tokens": 1}, None,
-                                             None)
+            done = await self._gateway.call_deployment(
+                entry, PROBE_MESSAGES, {"max_tokens": 1}, None, None
+            )
         except GatewayError as err:
             return ProviderCheck(
-                model_name=model_name, ok=False,
+                model_name=model_name,
+                ok=False,
                 latency_ms=(time.perf_counter() - started) * 1000.0,
-                status_code=err.status_code, error=redact_secrets(str(err)),
-                checked_at=checked_at)
-        return ProviderCheck(model_name=model_name, ok=True, latency_ms=done.latency_ms,
-                             status_code=200, error=None, checked_at=checked_at)
+                status_code=err.status_code,
+                error=redact_secrets(str(err)),
+                checked_at=checked_at,
+            )
+        return ProviderCheck(
+            model_name=model_name,
+            ok=True,
+            latency_ms=done.latency_ms,
+            status_code=200,
+            error=None,
+            checked_at=checked_at,
+        )
 
     @activity.defn(name="check_provider_health")
     @database_outage_retryable
     async def check_provider_health(
-        self, inp: CheckProviderHealthInput,
+        self,
+        inp: CheckProviderHealthInput,
     ) -> CheckProviderHealthResult:
         """Probe the deployments concurrently and write one row each (idempotent per
         ``run_key``). A failed probe is a result (``ok=False``), not an activity failure;
@@ -80,10 +92,18 @@ class ProviderHealthActivities:
         checks = list(await asyncio.gather(*(self._probe(n) for n in names)))
         if not checks:
             return CheckProviderHealthResult()
-        rows = [{"id": check_id(inp.run_key, c.model_name), "model_name": c.model_name,
-                 "checked_at": datetime.fromisoformat(c.checked_at), "ok": c.ok,
-                 "latency_ms": c.latency_ms, "status_code": c.status_code, "error": c.error}
-                for c in checks]
+        rows = [
+            {
+                "id": check_id(inp.run_key, c.model_name),
+                "model_name": c.model_name,
+                "checked_at": datetime.fromisoformat(c.checked_at),
+                "ok": c.ok,
+                "latency_ms": c.latency_ms,
+                "status_code": c.status_code,
+                "error": c.error,
+            }
+            for c in checks
+        ]
         async with self._sessions() as session:
             written = await HealthCheckRepository(session).add_once(rows)
             await session.commit()

@@ -16,8 +16,9 @@ router = APIRouter(tags=["budgets"], responses=ERROR_RESPONSES)
 
 
 @router.get("/projects/{project_id}/budgets", response_model=BudgetPublic)
-async def get_budgets(project_id: uuid.UUID, session: SessionDep,
-                      principal: CurrentPrincipal) -> dict[str, Any]:
+async def get_budgets(
+    project_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
     """The project's limits (null = unlimited) and, per period (``day``, ``month``; UTC), the
     USD and tokens spent, reserved by requests in flight, and remaining. 404 for a project
     outside the caller's scope."""
@@ -25,8 +26,9 @@ async def get_budgets(project_id: uuid.UUID, session: SessionDep,
 
 
 @router.put("/projects/{project_id}/budgets", response_model=BudgetPublic)
-async def put_budgets(project_id: uuid.UUID, body: BudgetUpdate, session: SessionDep,
-                      principal: AdminPrincipal) -> dict[str, Any]:
+async def put_budgets(
+    project_id: uuid.UUID, body: BudgetUpdate, session: SessionDep, principal: AdminPrincipal
+) -> dict[str, Any]:
     """Set the project's budgets (Admin): ``{daily_usd, monthly_usd, daily_tokens,
     monthly_tokens}``, each >= 0 or null/missing for unlimited; replaces all four. Requests
     whose maximum usage would pass a limit get 429 before reaching the provider. 403 below

@@ -25,9 +25,13 @@ router = APIRouter(prefix="/deployments", tags=["deployments"], responses=ERROR_
 
 
 @router.post("", response_model=DeploymentStarted, status_code=status.HTTP_202_ACCEPTED)
-async def create_deployment(body: DeploymentCreate, session: SessionDep,
-                            principal: EditorPrincipal, client: TemporalClientDep,
-                            settings: SettingsDep) -> dict[str, Any]:
+async def create_deployment(
+    body: DeploymentCreate,
+    session: SessionDep,
+    principal: EditorPrincipal,
+    client: TemporalClientDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
     """Start a canary rollout of an Approved version to ``environment`` (dev|staging|prod).
 
     202 with the deployment (status Pending until the workflow starts it), its workflow id
@@ -38,29 +42,40 @@ async def create_deployment(body: DeploymentCreate, session: SessionDep,
     ...) or unknown environment.
     """
     dep = await DeploymentService(session, principal, client, settings).create(body)
-    return {"deployment": public(dep, settings), "workflow_id": dep.workflow_id,
-            "temporal_ui_url": temporal_ui_link(settings, dep.workflow_id)}
+    return {
+        "deployment": public(dep, settings),
+        "workflow_id": dep.workflow_id,
+        "temporal_ui_url": temporal_ui_link(settings, dep.workflow_id),
+    }
 
 
 @router.get("", response_model=DeploymentsPublic)
-async def list_deployments(session: SessionDep, principal: CurrentPrincipal,
-                           client: TemporalClientDep, settings: SettingsDep,
-                           project_id: uuid.UUID | None = None,
-                           environment: Literal["dev", "staging", "prod"] | None = None,
-                           status_: Annotated[Text | None, Query(alias="status",
-                                                                 max_length=20)] = None,
-                           limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+async def list_deployments(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    client: TemporalClientDep,
+    settings: SettingsDep,
+    project_id: uuid.UUID | None = None,
+    environment: Literal["dev", "staging", "prod"] | None = None,
+    status_: Annotated[Text | None, Query(alias="status", max_length=20)] = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
     """Deployments of the caller's organization (one project with ``project_id``), newest
     first; rows only (``GET /deployments/{id}`` adds the live status)."""
     rows = await DeploymentService(session, principal, client, settings).list(
-        project_id, environment=environment, status=status_, limit=limit)
+        project_id, environment=environment, status=status_, limit=limit
+    )
     return {"data": [public(d, settings) for d in rows], "count": len(rows)}
 
 
 @router.get("/{deployment_id}", response_model=DeploymentPublic)
-async def get_deployment(deployment_id: uuid.UUID, session: SessionDep,
-                         principal: CurrentPrincipal, client: TemporalClientDep,
-                         settings: SettingsDep) -> dict[str, Any]:
+async def get_deployment(
+    deployment_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    client: TemporalClientDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
     """The row plus, while the rollout runs, the workflow's ``status`` query in ``live``:
     step, weights {baseline, canary}, last guard figures per arm, breaches, step history."""
     service = DeploymentService(session, principal, client, settings)
@@ -68,38 +83,61 @@ async def get_deployment(deployment_id: uuid.UUID, session: SessionDep,
     return public(dep, settings, await service.live(dep))
 
 
-async def _signal(name: str, deployment_id: uuid.UUID, reason: str, session: SessionDep,
-                  principal: EditorPrincipal, client: TemporalClientDep,
-                  settings: SettingsDep) -> dict[str, Any]:
+async def _signal(
+    name: str,
+    deployment_id: uuid.UUID,
+    reason: str,
+    session: SessionDep,
+    principal: EditorPrincipal,
+    client: TemporalClientDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
     dep = await DeploymentService(session, principal, client, settings).signal(
-        deployment_id, name, reason)
-    return {"id": dep.id, "workflow_id": dep.workflow_id, "requested": name,
-            "status": dep.status}
+        deployment_id, name, reason
+    )
+    return {"id": dep.id, "workflow_id": dep.workflow_id, "requested": name, "status": dep.status}
 
 
 @router.post("/{deployment_id}/pause", status_code=status.HTTP_202_ACCEPTED)
-async def pause_deployment(deployment_id: uuid.UUID, session: SessionDep,
-                           principal: EditorPrincipal, client: TemporalClientDep,
-                           settings: SettingsDep,
-                           body: OperatorRequest | None = None) -> dict[str, Any]:
+async def pause_deployment(
+    deployment_id: uuid.UUID,
+    session: SessionDep,
+    principal: EditorPrincipal,
+    client: TemporalClientDep,
+    settings: SettingsDep,
+    body: OperatorRequest | None = None,
+) -> dict[str, Any]:
     """Hold the current weight and stop the bake clock (signal ``pause``). 409 when ended."""
-    return await _signal("pause", deployment_id, body.reason if body else "", session,
-                         principal, client, settings)
+    return await _signal(
+        "pause", deployment_id, body.reason if body else "", session, principal, client, settings
+    )
 
 
 @router.post("/{deployment_id}/resume", status_code=status.HTTP_202_ACCEPTED)
-async def resume_deployment(deployment_id: uuid.UUID, session: SessionDep,
-                            principal: EditorPrincipal, client: TemporalClientDep,
-                            settings: SettingsDep,
-                            body: OperatorRequest | None = None) -> dict[str, Any]:
+async def resume_deployment(
+    deployment_id: uuid.UUID,
+    session: SessionDep,
+    principal: EditorPrincipal,
+    client: TemporalClientDep,
+    settings: SettingsDep,
+    body: OperatorRequest | None = None,
+) -> dict[str, Any]:
     """Restart the bake clock where it stopped (signal ``resume``). 409 when ended."""
-    return await _signal("resume", deployment_id, body.reason if body else "", session,
-                         principal, client, settings)
+    return await _signal(
+        "resume", deployment_id, body.reason if body else "", session, principal, client, settings
+    )
 
 
-async def _update(name: str, deployment_id: uuid.UUID, reason: str, session: SessionDep,
-                  principal: EditorPrincipal, client: TemporalClientDep,
-                  settings: SettingsDep, response: Response) -> dict[str, Any]:
+async def _update(
+    name: str,
+    deployment_id: uuid.UUID,
+    reason: str,
+    session: SessionDep,
+    principal: EditorPrincipal,
+    client: TemporalClientDep,
+    settings: SettingsDep,
+    response: Response,
+) -> dict[str, Any]:
     service = DeploymentService(session, principal, client, settings)
     dep, done = await service.update(deployment_id, name, reason)
     if not done:
@@ -108,22 +146,42 @@ async def _update(name: str, deployment_id: uuid.UUID, reason: str, session: Ses
 
 
 @router.post("/{deployment_id}/promote", response_model=DeploymentPublic)
-async def promote_deployment(deployment_id: uuid.UUID, session: SessionDep,
-                             principal: EditorPrincipal, client: TemporalClientDep,
-                             settings: SettingsDep, response: Response,
-                             body: OperatorRequest | None = None) -> dict[str, Any]:
+async def promote_deployment(
+    deployment_id: uuid.UUID,
+    session: SessionDep,
+    principal: EditorPrincipal,
+    client: TemporalClientDep,
+    settings: SettingsDep,
+    response: Response,
+    body: OperatorRequest | None = None,
+) -> dict[str, Any]:
     """Jump to 100% and promote now (update ``promote_now``). The eval-score gate still
     applies: 409 with its reason when the score is missing or too low, or when ended. 200 with
     the finished row; 202 if the workflow has not acted within 30 s."""
-    return await _update("promote_now", deployment_id, body.reason if body else "", session,
-                         principal, client, settings, response)
+    return await _update(
+        "promote_now",
+        deployment_id,
+        body.reason if body else "",
+        session,
+        principal,
+        client,
+        settings,
+        response,
+    )
 
 
 @router.post("/{deployment_id}/abort", response_model=DeploymentPublic)
-async def abort_deployment(deployment_id: uuid.UUID, body: AbortRequest, session: SessionDep,
-                           principal: EditorPrincipal, client: TemporalClientDep,
-                           settings: SettingsDep, response: Response) -> dict[str, Any]:
+async def abort_deployment(
+    deployment_id: uuid.UUID,
+    body: AbortRequest,
+    session: SessionDep,
+    principal: EditorPrincipal,
+    client: TemporalClientDep,
+    settings: SettingsDep,
+    response: Response,
+) -> dict[str, Any]:
     """Stop the rollout: weight 0, status Aborted, ``reason`` recorded (update ``abort``).
     409 when already ended; 422 without a reason."""
-    return await _update("abort", deployment_id, body.reason, session, principal, client,
-                         settings, response)
+    return await _update(
+        "abort", deployment_id, body.reason, session, principal, client, settings, response
+    )

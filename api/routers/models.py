@@ -13,8 +13,9 @@ router = APIRouter(prefix="/models", tags=["models"], responses=ERROR_RESPONSES)
 
 
 @router.get("/providers", response_model=ProvidersPublic)
-async def list_providers(gateway: GatewayDep, principal: CurrentPrincipal,
-                         session: SessionDep) -> ProvidersPublic:
+async def list_providers(
+    gateway: GatewayDep, principal: CurrentPrincipal, session: SessionDep
+) -> ProvidersPublic:
     """Every configured deployment in model-list order: breaker state (``closed`` | ``open`` |
     ``half_open``), health (``healthy`` | ``degraded`` | ``down``), p50/p95 latency in ms,
     error rate, calls and the last error, as this API process's gateway has seen them (figures
@@ -25,7 +26,14 @@ async def list_providers(gateway: GatewayDep, principal: CurrentPrincipal,
     rows = []
     for status in gateway.provider_status():
         check = checks.get(status["model_name"])
-        rows.append(ProviderPublic.model_validate({
-            **status,
-            "last_check": None if check is None else HealthCheckPublic.model_validate(check)}))
+        rows.append(
+            ProviderPublic.model_validate(
+                {
+                    **status,
+                    "last_check": None
+                    if check is None
+                    else HealthCheckPublic.model_validate(check),
+                }
+            )
+        )
     return ProvidersPublic(data=rows, count=len(rows))

@@ -49,12 +49,16 @@ from promptops.llm.pipeline.stages.structured import SCHEMA_NOT_MET
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], responses=OPENAI_ERROR_RESPONSES)
 
 
-def _chunk(chunk_id: str, created: int, model: str, delta: dict[str, Any],
-           finish_reason: str | None = None) -> bytes:
-    body = {"id": chunk_id, "object": "chat.completion.chunk", "created": created,
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                         "finish_reason": finish_reason}]}
+def _chunk(
+    chunk_id: str, created: int, model: str, delta: dict[str, Any], finish_reason: str | None = None
+) -> bytes:
+    body = {
+        "id": chunk_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+    }
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
@@ -63,8 +67,7 @@ def _error(status: int | None, message: str | None) -> bytes:
     return b"data: " + json.dumps({"error": error}).encode() + b"\n\n"
 
 
-async def _chunks(outcome: CallOutcome, model: str, include_usage: bool
-                  ) -> AsyncIterator[bytes]:
+async def _chunks(outcome: CallOutcome, model: str, include_usage: bool) -> AsyncIterator[bytes]:
     """OpenAI streaming: ``chat.completion.chunk`` events as ``data:`` lines, a usage chunk
     (empty ``choices``) when ``stream_options.include_usage``, then ``data: [DONE]``. A failure
     after the stream began is sent as ``data: {"error": {...}}`` (what the SDK raises on)."""
@@ -89,53 +92,75 @@ async def _chunks(outcome: CallOutcome, model: str, include_usage: bool
         yield _chunk(chunk_id, created, run.model, {"tool_calls": calls})
     yield _chunk(chunk_id, created, run.model, {}, outcome.finish_reason or "stop")
     if include_usage:
-        usage = {"id": chunk_id, "object": "chat.completion.chunk", "created": created,
-                 "model": run.model, "choices": [],
-                 "usage": {"prompt_tokens": run.tokens_in, "completion_tokens": run.tokens_out,
-                           "total_tokens": run.tokens_in + run.tokens_out},
-                 "promptops": promptops_extras(outcome)}
+        usage = {
+            "id": chunk_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": run.model,
+            "choices": [],
+            "usage": {
+                "prompt_tokens": run.tokens_in,
+                "completion_tokens": run.tokens_out,
+                "total_tokens": run.tokens_in + run.tokens_out,
+            },
+            "promptops": promptops_extras(outcome),
+        }
         yield b"data: " + json.dumps(usage).encode() + b"\n\n"
     yield b"data: [DONE]\n\n"
 
 
 @router.post("/chat/completions")
-async def chat_completions(body: ChatCompletionRequest, request: Request,
-                           principal: EditorPrincipal, pipeline: PipelineDep) -> Any:
+async def chat_completions(
+    body: ChatCompletionRequest, request: Request, principal: EditorPrincipal, pipeline: PipelineDep
+) -> Any:
     """Create a chat completion (OpenAI API), streamed as ``chat.completion.chunk`` events
     with ``stream: true``. Needs an Editor key. Errors (OpenAI shape): 401 bad key, 404
     unknown project/prompt/label, 422 bad request or model, 429 budget or rate limit, 502/503
     provider failures."""
     outcome = await ServingService(pipeline, principal).chat_completion(
-        body, request.headers.get("openai-project"))
+        body, request.headers.get("openai-project")
+    )
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(
             _chunks(outcome, outcome.model or body.model, include_usage),
             media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
     return completion_object(outcome, int(time.time()))
 
 
 @router.get("/models")
-async def list_models(request: Request, session: SessionDep, principal: CurrentPrincipal,
-                      gateway: GatewayDep) -> dict[str, Any]:
+async def list_models(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, gateway: GatewayDep
+) -> dict[str, Any]:
     """The models a caller may name (OpenAI "List models"): every model of the model list,
     then, for the request's project (see the module docstring; skipped when none can be
     chosen), its routing policies as ``policy:<name>`` and its prompts as ``prompt:<name>``."""
     now = int(time.time())
     data: list[dict[str, Any]] = [
         {"id": name, "object": "model", "created": now, "owned_by": entry.provider or "promptops"}
-        for name, entry in gateway.catalog.entries.items()]
+        for name, entry in gateway.catalog.entries.items()
+    ]
     db = SessionSQL(session)
     try:
-        project = await choose_project(ServingRepository(db), principal,
-                                       request.headers.get("openai-project"))
+        project = await choose_project(
+            ServingRepository(db), principal, request.headers.get("openai-project")
+        )
     except (NotFound, Unprocessable):
         project = None
     if project is not None:
-        data += [{"id": f"policy:{n}", "object": "model", "created": now,
-                  "owned_by": project.name} for n in await RoutingReads(db).names(project.id)]
-        data += [{"id": f"{PROMPT_PREFIX}{p.name}", "object": "model", "created": now,
-                  "owned_by": project.name}
-                 for p in await PromptRepository(session).list(project.id)]
+        data += [
+            {"id": f"policy:{n}", "object": "model", "created": now, "owned_by": project.name}
+            for n in await RoutingReads(db).names(project.id)
+        ]
+        data += [
+            {
+                "id": f"{PROMPT_PREFIX}{p.name}",
+                "object": "model",
+                "created": now,
+                "owned_by": project.name,
+            }
+            for p in await PromptRepository(session).list(project.id)
+        ]
     return {"object": "list", "data": data}

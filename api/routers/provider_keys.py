@@ -18,8 +18,9 @@ from promptops.db.models import ProviderCredential
 router = APIRouter(prefix="/provider_keys", tags=["provider keys"], responses=ERROR_RESPONSES)
 
 
-def _service(request: Request, session: SessionDep,
-             principal: AdminPrincipal) -> ProviderKeyService:
+def _service(
+    request: Request, session: SessionDep, principal: AdminPrincipal
+) -> ProviderKeyService:
     return ProviderKeyService(session, principal, request.app.state.secret_box)
 
 
@@ -32,17 +33,25 @@ async def _parse(request: Request) -> ProviderKeyCreate:
         errors = exc.errors(include_input=False, include_url=False)
         field = ".".join(str(part) for part in errors[0]["loc"]) or None
         message = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc']) or 'body'}: {e['msg']}" for e in errors)
+            f"{'.'.join(str(x) for x in e['loc']) or 'body'}: {e['msg']}" for e in errors
+        )
         raise Unprocessable(message, field=field) from None
 
 
 @router.post(
-    "", response_model=ProviderKeyPublic, status_code=status.HTTP_201_CREATED,
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": ProviderKeyCreate.model_json_schema()}}}},
+    "",
+    response_model=ProviderKeyPublic,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ProviderKeyCreate.model_json_schema()}},
+        }
+    },
 )
-async def create_provider_key(request: Request, session: SessionDep,
-                              principal: AdminPrincipal) -> ProviderCredential:
+async def create_provider_key(
+    request: Request, session: SessionDep, principal: AdminPrincipal
+) -> ProviderCredential:
     """Store a provider key for the organization, sealed with AES-256-GCM. Body:
     ``{provider, name, api_key, api_base?}``. The response has only id, provider, name, hint
     (last four characters), api_base and times; no response, error or log line carries the
@@ -52,16 +61,18 @@ async def create_provider_key(request: Request, session: SessionDep,
 
 
 @router.get("", response_model=ProviderKeysPublic)
-async def list_provider_keys(request: Request, session: SessionDep,
-                             principal: AdminPrincipal) -> dict[str, Any]:
+async def list_provider_keys(
+    request: Request, session: SessionDep, principal: AdminPrincipal
+) -> dict[str, Any]:
     """The organization's provider keys: provider, name, hint, api_base; never the key."""
     data = await _service(request, session, principal).list_credentials()
     return {"data": data, "count": len(data)}
 
 
 @router.delete("/{credential_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_provider_key(credential_id: uuid.UUID, request: Request, session: SessionDep,
-                              principal: AdminPrincipal) -> Response:
+async def delete_provider_key(
+    credential_id: uuid.UUID, request: Request, session: SessionDep, principal: AdminPrincipal
+) -> Response:
     """Delete a provider key (its ciphertext with it). 404 if not of this organization."""
     await _service(request, session, principal).delete(credential_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

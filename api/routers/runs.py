@@ -56,27 +56,36 @@ async def _generate_events(outcome: CallOutcome) -> AsyncIterator[bytes]:
             yield _sse("error", {"status": exc.status_code, "message": exc.message})
             return
     if not outcome.success:
-        yield _sse("error", {"status": SCHEMA_NOT_MET, "message": outcome.error,
-                             "run_id": str(outcome.run.id)})
+        yield _sse(
+            "error",
+            {"status": SCHEMA_NOT_MET, "message": outcome.error, "run_id": str(outcome.run.id)},
+        )
         return
     yield _sse("done", jsonable_encoder(run_result(outcome)))
 
 
 @router.post("/runs/execute", response_model=RunResult)
-async def execute(body: ExecuteRequest, principal: EditorPrincipal,
-                  pipeline: PipelineDep) -> dict[str, Any]:
+async def execute(
+    body: ExecuteRequest, principal: EditorPrincipal, pipeline: PipelineDep
+) -> dict[str, Any]:
     """Synchronous test run of one version; the run is recorded with tokens, cost, latency.
     Errors: 404 unknown version, 422 bad variables or model, 429 budget or provider rate
     limit, 502/503 provider failures (recorded as failed runs)."""
     return run_result(await ServingService(pipeline, principal).execute(body))
 
 
-@router.post("/generate", response_model=RunResult,
-             responses={200: {"content": {"text/event-stream": {}},
-                              "description": "JSON, or Server-Sent Events with stream: true "
-                                             "(delta* then done, or error)"}})
-async def generate(body: GenerateRequest, principal: EditorPrincipal,
-                   pipeline: PipelineDep) -> Any:
+@router.post(
+    "/generate",
+    response_model=RunResult,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "JSON, or Server-Sent Events with stream: true "
+            "(delta* then done, or error)",
+        }
+    },
+)
+async def generate(body: GenerateRequest, principal: EditorPrincipal, pipeline: PipelineDep) -> Any:
     """Production inference. Resolves the environment's label (prod -> ``production``); while
     a canary deployment is active there, ``subject_id`` is hashed into the current weights
     (sticky; read on every request). The run records subject, environment, deployment, arm.
@@ -91,35 +100,39 @@ async def generate(body: GenerateRequest, principal: EditorPrincipal,
     (recorded as failed runs)."""
     outcome = await ServingService(pipeline, principal).generate(body)
     if body.stream:
-        return StreamingResponse(_generate_events(outcome), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache",
-                                          "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            _generate_events(outcome),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
     return run_result(outcome)
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)
-async def get_run(run_id: uuid.UUID, session: SessionDep,
-                  principal: CurrentPrincipal) -> RunPublic:
+async def get_run(run_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> RunPublic:
     """One run with its routing (subject, environment, deployment, arm) and feedback."""
     service = FeedbackService(session, principal)
     run = await service.get_run(run_id)
     out = RunPublic.model_validate(run, from_attributes=True)
-    out.feedback = [FeedbackPublic.model_validate(f, from_attributes=True)
-                    for f in await RunRepository(session).feedback_of_run(run.id)]
+    out.feedback = [
+        FeedbackPublic.model_validate(f, from_attributes=True)
+        for f in await RunRepository(session).feedback_of_run(run.id)
+    ]
     return out
 
 
-@router.post("/runs/{run_id}/feedback", response_model=FeedbackPublic,
-             status_code=status.HTTP_201_CREATED)
-async def add_feedback(run_id: uuid.UUID, body: FeedbackCreate, session: SessionDep,
-                       principal: EditorPrincipal) -> Any:
+@router.post(
+    "/runs/{run_id}/feedback", response_model=FeedbackPublic, status_code=status.HTTP_201_CREATED
+)
+async def add_feedback(
+    run_id: uuid.UUID, body: FeedbackCreate, session: SessionDep, principal: EditorPrincipal
+) -> Any:
     """Thumbs up/down, a score in [0, 1] and/or a comment on a run; canary guards average
     ``value`` per arm."""
     return await FeedbackService(session, principal).add_feedback(run_id, body)
 
 
 @router.post("/outcomes", response_model=OutcomePublic, status_code=status.HTTP_201_CREATED)
-async def add_outcome(body: OutcomeCreate, session: SessionDep,
-                      principal: EditorPrincipal) -> Any:
+async def add_outcome(body: OutcomeCreate, session: SessionDep, principal: EditorPrincipal) -> Any:
     """An outcome event (name, value) for a run or a subject's latest run."""
     return await FeedbackService(session, principal).add_outcome(body)

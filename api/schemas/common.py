@@ -40,8 +40,10 @@ def _unstorable_text(text: str) -> str | None:
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
-            return (f"contains a lone surrogate (U+{ord(text[exc.start]):04X}), which is not "
-                    "valid Unicode")
+            return (
+                f"contains a lone surrogate (U+{ord(text[exc.start]):04X}), which is not "
+                "valid Unicode"
+            )
     return None
 
 
@@ -117,7 +119,9 @@ def printable_name(value: str) -> str:
         raise PydanticCustomError(
             "unprintable_name",
             "must be printable: it contains {char} (control, format or separator characters "
-            "are refused)", {"char": f"U+{ord(bad):04X}"})
+            "are refused)",
+            {"char": f"U+{ord(bad):04X}"},
+        )
     check_storable(value)
     return value
 
@@ -127,25 +131,30 @@ def http_url(value: str) -> str:
     ASCII without spaces; else PydanticCustomError ``url``."""
     if not value.isascii() or not value.isprintable() or " " in value:
         raise PydanticCustomError(
-            "url", "must be an http(s) URL of printable ASCII without spaces (percent-encode "
-            "other characters)")
+            "url",
+            "must be an http(s) URL of printable ASCII without spaces (percent-encode "
+            "other characters)",
+        )
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port that is not 0..65535
     except ValueError as exc:
-        raise PydanticCustomError("url", "must be an http(s) URL: {why}",
-                                  {"why": str(exc)}) from None
+        raise PydanticCustomError(
+            "url", "must be an http(s) URL: {why}", {"why": str(exc)}
+        ) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise PydanticCustomError("url", "must be an http(s) URL with a host, e.g. "
-                                         "https://api.example.com/v1")
+        raise PydanticCustomError(
+            "url", "must be an http(s) URL with a host, e.g. https://api.example.com/v1"
+        )
     return value
 
 
 #: A name (project, prompt, dataset, key, label...): 1..200 printable characters, not blank.
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(printable_name)]
 #: A label or routing policy name: 1..100 printable characters.
-ShortName = Annotated[str, Field(min_length=1, max_length=SHORT_NAME_MAX),
-                      AfterValidator(printable_name)]
+ShortName = Annotated[
+    str, Field(min_length=1, max_length=SHORT_NAME_MAX), AfterValidator(printable_name)
+]
 #: Free text that is stored or compared with stored values (descriptions, notes, comments,
 #: query filters): any storable characters. Bound its length where it is used.
 Text = Annotated[str, AfterValidator(check_storable)]
@@ -173,8 +182,10 @@ class ErrorPublic(BaseModel):
 #: scope, 404, 409, 413 body too large, 422 naming the field, 429 rate limit or budget) share
 #: one shape. Declaring ``4XX`` replaces FastAPI's per-route 422 entry.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    "4XX": {"model": ErrorPublic,
-            "description": "Refused: 401 no valid API key, 403 role or scope, 404 not found "
-                           "(or not the caller's), 409 conflict, 413 body too large, 422 a "
-                           "field at fault (named in `loc`), 429 rate limit or budget"},
+    "4XX": {
+        "model": ErrorPublic,
+        "description": "Refused: 401 no valid API key, 403 role or scope, 404 not found "
+        "(or not the caller's), 409 conflict, 413 body too large, 422 a "
+        "field at fault (named in `loc`), 429 rate limit or budget",
+    },
 }

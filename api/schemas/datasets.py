@@ -15,8 +15,9 @@ class DatasetCreate(RequestModel):
 
     project_id: uuid.UUID
     name: Name
-    task_type: Annotated[str, Field(min_length=1, max_length=60),
-                         AfterValidator(printable_name)] = "generation"
+    task_type: Annotated[
+        str, Field(min_length=1, max_length=60), AfterValidator(printable_name)
+    ] = "generation"
     description: str = ""
 
 

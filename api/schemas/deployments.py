@@ -44,8 +44,9 @@ class CanaryPlan(RequestModel):
       null disables the gate. Default 0.70.
     """
 
-    steps: list[float] = Field(default_factory=lambda: list(DEFAULT_STEPS),
-                               min_length=1, max_length=MAX_STEPS)
+    steps: list[float] = Field(
+        default_factory=lambda: list(DEFAULT_STEPS), min_length=1, max_length=MAX_STEPS
+    )
     bake_time_s: int | list[int] = DEFAULT_BAKE_TIME_S
     check_interval_s: int | None = Field(default=None, ge=1, le=MAX_BAKE_TIME_S)
     min_samples: int = Field(default=DEFAULT_MIN_SAMPLES, ge=0, le=1_000_000)
@@ -76,7 +77,8 @@ class CanaryPlan(RequestModel):
         if isinstance(bake, list) and baking is not None and len(bake) != baking:
             raise ValueError(
                 f"give one bake time per step below 100% ({baking} for steps "
-                f"{[f'{s:g}' for s in steps or []]}), or a single number; got {len(bake)}")
+                f"{[f'{s:g}' for s in steps or []]}), or a single number; got {len(bake)}"
+            )
         for v in values:
             if not 1 <= v <= MAX_BAKE_TIME_S:
                 raise ValueError(f"bake times must be 1..{MAX_BAKE_TIME_S} seconds, got {v}")
@@ -84,14 +86,21 @@ class CanaryPlan(RequestModel):
 
     def to_data(self) -> CanaryPlanData:
         """The workflow's dataclass (bake times normalised to one entry per step below 100)."""
-        bake = self.bake_time_s if isinstance(self.bake_time_s, list) else [self.bake_time_s] * (
-            len(self.steps) - 1)
+        bake = (
+            self.bake_time_s
+            if isinstance(self.bake_time_s, list)
+            else [self.bake_time_s] * (len(self.steps) - 1)
+        )
         return CanaryPlanData(
-            steps=list(self.steps), bake_time_s=list(bake),
-            check_interval_s=self.check_interval_s, min_samples=self.min_samples,
+            steps=list(self.steps),
+            bake_time_s=list(bake),
+            check_interval_s=self.check_interval_s,
+            min_samples=self.min_samples,
             max_error_rate_increase=self.max_error_rate_increase,
             max_p95_latency_ms=self.max_p95_latency_ms,
-            max_feedback_drop=self.max_feedback_drop, min_eval_score=self.min_eval_score)
+            max_feedback_drop=self.max_feedback_drop,
+            min_eval_score=self.min_eval_score,
+        )
 
 
 class DeploymentCreate(RequestModel):

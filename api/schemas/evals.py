@@ -17,10 +17,12 @@ class EvalRunRequest(RequestModel):
     dataset_id: uuid.UUID
     metrics: list[str] = Field(min_length=1)
     concurrency: int = Field(default=4, ge=1, le=256)
-    chunk_size: int = Field(default=0, ge=0, le=5000,
-                            description="examples per activity; 0 = max(50, 20 x concurrency)")
-    limit: int | None = Field(default=None, ge=1, le=INT32_MAX,
-                              description="evaluate only the first N examples")
+    chunk_size: int = Field(
+        default=0, ge=0, le=5000, description="examples per activity; 0 = max(50, 20 x concurrency)"
+    )
+    limit: int | None = Field(
+        default=None, ge=1, le=INT32_MAX, description="evaluate only the first N examples"
+    )
     positive_label: str | None = None
 
 

@@ -49,7 +49,8 @@ class MemberCreate(RequestModel):
     email: str = Field(description="the user's email; the user is created if new")
     role: Role
     project_id: uuid.UUID | None = Field(
-        default=None, description="narrow the membership to one project of the organization")
+        default=None, description="narrow the membership to one project of the organization"
+    )
 
     @field_validator("email")
     @classmethod
@@ -93,12 +94,17 @@ class ApiKeyCreate(RequestModel):
     role: Role
     project_id: uuid.UUID | None = None
     expires_at: datetime | None = Field(
-        default=None, description="ISO 8601; without a zone it is read as UTC")
+        default=None, description="ISO 8601; without a zone it is read as UTC"
+    )
     user_email: str | None = Field(
-        default=None, description="issue the key to this member (Admin only); default: yourself")
+        default=None, description="issue the key to this member (Admin only); default: yourself"
+    )
     rate_limit_rpm: int | None = Field(
-        default=None, ge=1, le=INT32_MAX, description="requests per minute (fixed UTC minute "
-        "windows); null = unlimited")
+        default=None,
+        ge=1,
+        le=INT32_MAX,
+        description="requests per minute (fixed UTC minute windows); null = unlimited",
+    )
 
     @field_validator("user_email")
     @classmethod
@@ -111,7 +117,8 @@ class ApiKeyUpdate(RequestModel):
 
     name: Name | None = None
     rate_limit_rpm: int | None = Field(
-        default=None, ge=1, le=INT32_MAX, description="requests per minute; null = unlimited")
+        default=None, ge=1, le=INT32_MAX, description="requests per minute; null = unlimited"
+    )
 
 
 class ApiKeyPublic(BaseModel):
@@ -151,21 +158,32 @@ class ProviderKeyCreate(RequestModel):
     spaces or control characters: it goes into an HTTP header), ``api_base`` an http(s) URL
     (blank = the provider's default), ``name`` 1..200 printable characters."""
 
-    provider: str = Field(min_length=1, max_length=60,
-                          description="LiteLLM provider name, e.g. openai, anthropic, azure")
+    provider: str = Field(
+        min_length=1,
+        max_length=60,
+        description="LiteLLM provider name, e.g. openai, anthropic, azure",
+    )
     name: Name
-    api_key: SecretStr = Field(min_length=1, max_length=PROVIDER_KEY_MAX,
-                               description="the provider's key: visible ASCII, no spaces")
-    api_base: str | None = Field(default=None, max_length=URL_MAX,
-                                 description="an http(s) URL; blank = the provider's default")
+    api_key: SecretStr = Field(
+        min_length=1,
+        max_length=PROVIDER_KEY_MAX,
+        description="the provider's key: visible ASCII, no spaces",
+    )
+    api_base: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="an http(s) URL; blank = the provider's default",
+    )
 
     @field_validator("provider")
     @classmethod
     def _check_provider(cls, value: str) -> str:
         value = value.strip().lower()
         if not PROVIDER_RE.match(value):
-            raise ValueError("provider must be a LiteLLM provider name such as 'openai' "
-                             "(lower-case letters, digits, '_' and '-')")
+            raise ValueError(
+                "provider must be a LiteLLM provider name such as 'openai' "
+                "(lower-case letters, digits, '_' and '-')"
+            )
         return value
 
     @field_validator("api_key")
@@ -173,8 +191,10 @@ class ProviderKeyCreate(RequestModel):
     def _check_api_key(cls, value: SecretStr) -> SecretStr:
         # The messages never quote the key.
         if not PROVIDER_KEY_RE.fullmatch(value.get_secret_value()):
-            raise ValueError("api_key must be visible ASCII characters only (no spaces, "
-                             "control or non-ASCII characters): it is sent in an HTTP header")
+            raise ValueError(
+                "api_key must be visible ASCII characters only (no spaces, "
+                "control or non-ASCII characters): it is sent in an HTTP header"
+            )
         return value
 
     @field_validator("api_base")
@@ -220,5 +240,5 @@ class AuditPublic(BaseModel):
     data: list[AuditEntryPublic]
     count: int
     next_before_id: int | None = Field(
-        description="pass as before_id for the next (older) page; null on the last page")
-
+        description="pass as before_id for the next (older) page; null on the last page"
+    )

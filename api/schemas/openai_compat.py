@@ -30,9 +30,10 @@ class OpenAIErrorPublic(BaseModel):
 
 #: ``responses=`` of the ``/v1`` router: its 4xx answers in OpenAI's error shape.
 OPENAI_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    "4XX": {"model": OpenAIErrorPublic,
-            "description": "Refused (401, 403, 404, 409, 413, 422, 429), in OpenAI's error "
-                           "shape"},
+    "4XX": {
+        "model": OpenAIErrorPublic,
+        "description": "Refused (401, 403, 404, 409, 413, 422, 429), in OpenAI's error shape",
+    },
 }
 
 
@@ -80,10 +81,12 @@ class ChatCompletionRequest(RequestModel):
     def decoding(self) -> dict[str, Any]:
         """The decoding parameters that were set, in the gateway's terms."""
         out: dict[str, Any] = {
-            "temperature": self.temperature, "top_p": self.top_p,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
             "max_tokens": self.max_completion_tokens or self.max_tokens,
             "stop": [self.stop] if isinstance(self.stop, str) else self.stop,
-            "seed": self.seed, "presence_penalty": self.presence_penalty,
+            "seed": self.seed,
+            "presence_penalty": self.presence_penalty,
             "frequency_penalty": self.frequency_penalty,
         }
         return {k: v for k, v in out.items() if v is not None}
@@ -92,11 +95,16 @@ class ChatCompletionRequest(RequestModel):
 def promptops_extras(outcome: CallOutcome) -> dict[str, Any]:
     """The ``promptops`` member of a completion: run id, cost (USD), cache and routing facts."""
     run = outcome.run
-    return {"run_id": str(run.id), "cost_usd": float(run.cost_usd),
-            "latency_ms": run.latency_ms, "cache_hit": bool(run.cache_hit),
-            "cache_kind": run.cache_kind, "routing": run.routing,
-            "prompt_version_id": str(run.prompt_version_id) if run.prompt_version_id else None,
-            "trace_id": run.trace_id}
+    return {
+        "run_id": str(run.id),
+        "cost_usd": float(run.cost_usd),
+        "latency_ms": run.latency_ms,
+        "cache_hit": bool(run.cache_hit),
+        "cache_kind": run.cache_kind,
+        "routing": run.routing,
+        "prompt_version_id": str(run.prompt_version_id) if run.prompt_version_id else None,
+        "trace_id": run.trace_id,
+    }
 
 
 def completion_object(outcome: CallOutcome, created: int) -> dict[str, Any]:
@@ -107,12 +115,23 @@ def completion_object(outcome: CallOutcome, created: int) -> dict[str, Any]:
     if outcome.tool_calls:
         message["tool_calls"] = outcome.tool_calls
     return {
-        "id": f"chatcmpl-{run.id.hex}", "object": "chat.completion", "created": created,
+        "id": f"chatcmpl-{run.id.hex}",
+        "object": "chat.completion",
+        "created": created,
         "model": run.model,
-        "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": outcome.finish_reason or (
-                         "tool_calls" if outcome.tool_calls else "stop")}],
-        "usage": {"prompt_tokens": run.tokens_in, "completion_tokens": run.tokens_out,
-                  "total_tokens": run.tokens_in + run.tokens_out},
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": outcome.finish_reason
+                or ("tool_calls" if outcome.tool_calls else "stop"),
+            }
+        ],
+        "usage": {
+            "prompt_tokens": run.tokens_in,
+            "completion_tokens": run.tokens_out,
+            "total_tokens": run.tokens_in + run.tokens_out,
+        },
         "promptops": promptops_extras(outcome),
     }

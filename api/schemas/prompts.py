@@ -111,8 +111,11 @@ class LabelRollback(RequestModel):
 
     prompt_version_id: uuid.UUID
     #: Why (required; recorded in the audit log).
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=2000), AfterValidator(_text)]
+    reason: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+        AfterValidator(_text),
+    ]
 
 
 class LabelRollbackPublic(LabelPublic):

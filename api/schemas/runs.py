@@ -34,25 +34,33 @@ class GenerateRequest(RequestModel):
 
     project_id: uuid.UUID | None = None
     prompt_id: uuid.UUID | None = None
-    prompt: str | None = Field(default=None, max_length=NAME_MAX,
-                               description="prompt name (with project_id)")
-    label: str | None = Field(default=None, max_length=SHORT_NAME_MAX,
-                              description="default: the environment's label")
+    prompt: str | None = Field(
+        default=None, max_length=NAME_MAX, description="prompt name (with project_id)"
+    )
+    label: str | None = Field(
+        default=None, max_length=SHORT_NAME_MAX, description="default: the environment's label"
+    )
     environment: Environment | None = None
-    subject_id: str | None = Field(default=None, max_length=200,
-                                   description="user/session id for the sticky traffic split")
+    subject_id: str | None = Field(
+        default=None, max_length=200, description="user/session id for the sticky traffic split"
+    )
     prompt_version_id: uuid.UUID | None = None
     variables: dict[str, Any] = Field(default_factory=dict)
     decoding: Decoding | None = None
     schema_: dict[str, Any] | None = Field(
-        default=None, alias="schema",
+        default=None,
+        alias="schema",
         description="JSON Schema the output must satisfy (passed to providers that support "
-                    "it; always validated, retried with the error fed back)")
+        "it; always validated, retried with the error fed back)",
+    )
     model: str | None = Field(
-        default=None, max_length=NAME_MAX,
-        description="override the version's model: a model name or policy:<routing policy>")
+        default=None,
+        max_length=NAME_MAX,
+        description="override the version's model: a model name or policy:<routing policy>",
+    )
     tools: list[dict[str, Any]] | None = Field(
-        default=None, description="OpenAI-format tool definitions, passed through")
+        default=None, description="OpenAI-format tool definitions, passed through"
+    )
     tool_choice: str | dict[str, Any] | None = None
     stream: bool = Field(default=False, description="answer with Server-Sent Events")
 
@@ -164,13 +172,24 @@ def run_result(outcome: CallOutcome) -> dict[str, Any]:
     answer, and the ``done`` event of a stream)."""
     run = outcome.run
     return {
-        "run_id": run.id, "prompt_version_id": run.prompt_version_id, "model": run.model,
-        "output": outcome.output, "trace_id": run.trace_id, "environment": run.environment,
-        "subject_id": run.subject_id, "deployment_id": run.deployment_id, "arm": run.arm,
-        "tool_calls": outcome.tool_calls, "finish_reason": outcome.finish_reason,
-        "cache_hit": bool(run.cache_hit), "cache_kind": run.cache_kind,
-        "routing": run.routing, "attempts": run.attempts,
-        "metrics": {"latency_ms": run.latency_ms,
-                    "tokens": {"prompt": run.tokens_in, "completion": run.tokens_out},
-                    "cost_usd": float(run.cost_usd)},
+        "run_id": run.id,
+        "prompt_version_id": run.prompt_version_id,
+        "model": run.model,
+        "output": outcome.output,
+        "trace_id": run.trace_id,
+        "environment": run.environment,
+        "subject_id": run.subject_id,
+        "deployment_id": run.deployment_id,
+        "arm": run.arm,
+        "tool_calls": outcome.tool_calls,
+        "finish_reason": outcome.finish_reason,
+        "cache_hit": bool(run.cache_hit),
+        "cache_kind": run.cache_kind,
+        "routing": run.routing,
+        "attempts": run.attempts,
+        "metrics": {
+            "latency_ms": run.latency_ms,
+            "tokens": {"prompt": run.tokens_in, "completion": run.tokens_out},
+            "cost_usd": float(run.cost_usd),
+        },
     }

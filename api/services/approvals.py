@@ -81,18 +81,22 @@ _UPDATE_ERRORS: dict[str, type[APIError]] = {
 def snapshot(policy: ApprovalPolicy) -> ApprovalPolicySnapshot:
     """The policy as the workflow input carries it (frozen at submission)."""
     return ApprovalPolicySnapshot(
-        required_approvals=policy.required_approvals, reviewers=list(policy.reviewers),
+        required_approvals=policy.required_approvals,
+        reviewers=list(policy.reviewers),
         min_eval_score=policy.min_eval_score,
         golden_dataset_id=str(policy.golden_dataset_id) if policy.golden_dataset_id else None,
-        eval_metric=policy.eval_metric, eval_max_examples=policy.eval_max_examples,
-        deadline_hours=policy.deadline_hours, reminder_hours=policy.reminder_hours,
+        eval_metric=policy.eval_metric,
+        eval_max_examples=policy.eval_max_examples,
+        deadline_hours=policy.deadline_hours,
+        reminder_hours=policy.reminder_hours,
         webhook_url=policy.webhook_url,
     )
 
 
 class ApprovalService:
-    def __init__(self, session: AsyncSession, principal: Principal, client: Client | None,
-                 settings: Settings) -> None:
+    def __init__(
+        self, session: AsyncSession, principal: Principal, client: Client | None, settings: Settings
+    ) -> None:
         self.session = session
         self.principal = principal
         self.client = client
@@ -106,8 +110,10 @@ class ApprovalService:
         try:
             return ApprovalPolicy.from_stored(project.approval_policy)
         except ValidationError as exc:
-            raise Conflict(f"the stored approval policy of project {project.id} is invalid "
-                           f"({exc.errors()[0]['msg']}); an Admin must PUT a new one") from exc
+            raise Conflict(
+                f"the stored approval policy of project {project.id} is invalid "
+                f"({exc.errors()[0]['msg']}); an Admin must PUT a new one"
+            ) from exc
 
     async def get_policy(self, project_id: uuid.UUID) -> dict[str, Any]:
         """The project's policy with defaults filled in (``webhook_url`` only for Admins). 404
@@ -130,21 +136,25 @@ class ApprovalService:
         self.principal.require(Role.ADMIN)
         await self.prompts.get_project(project_id)
         project = await ProjectRepository(self.session).get(
-            project_id, self.principal.organization_id, for_update=True)
+            project_id, self.principal.organization_id, for_update=True
+        )
         if project is None:
             raise NotFound(f"project {project_id} not found")
         if policy.golden_dataset_id is not None:
             datasets = DatasetRepository(self.session)
-            dataset = await datasets.get(policy.golden_dataset_id,
-                                         self.principal.organization_id,
-                                         self.principal.project_id)
+            dataset = await datasets.get(
+                policy.golden_dataset_id, self.principal.organization_id, self.principal.project_id
+            )
             if dataset is None or dataset.project_id != project.id:
                 raise Unprocessable(
-                    f"dataset {policy.golden_dataset_id} is not a dataset of project "
-                    f"{project.id}", field="golden_dataset_id")
+                    f"dataset {policy.golden_dataset_id} is not a dataset of project {project.id}",
+                    field="golden_dataset_id",
+                )
             if await datasets.count_examples(dataset.id) == 0:
-                raise Unprocessable(f"dataset {dataset.id} has no examples to evaluate on",
-                                    field="golden_dataset_id")
+                raise Unprocessable(
+                    f"dataset {dataset.id} has no examples to evaluate on",
+                    field="golden_dataset_id",
+                )
         if policy.reviewers:
             await self._check_reviewers(policy.reviewers, project.id)
         before = dict(project.approval_policy or {})
@@ -152,28 +162,39 @@ class ApprovalService:
         project.approval_policy = after
         await self.session.flush()
         await AuditRepository(self.session).record(
-            organization_id=self.principal.organization_id, actor=self.principal.actor,
-            action="approval_policy.update", entity_type="project", entity_id=str(project.id),
-            before=before, after=after, request_id=self.principal.request_id)
+            organization_id=self.principal.organization_id,
+            actor=self.principal.actor,
+            action="approval_policy.update",
+            entity_type="project",
+            entity_id=str(project.id),
+            before=before,
+            after=after,
+            request_id=self.principal.request_id,
+        )
         return {"project_id": project.id, **policy.model_dump()}
 
     async def _check_reviewers(self, reviewers: list[str], project_id: uuid.UUID) -> None:
         members = {
             user.email.strip().lower(): membership
             for membership, user in await IdentityRepository(self.session).list_members(
-                self.principal.organization_id)
+                self.principal.organization_id
+            )
         }
         for email in reviewers:
             membership = members.get(email)
             if membership is None:
-                raise Unprocessable(f"{email} is not a member of this organization",
-                                    field="reviewers")
+                raise Unprocessable(
+                    f"{email} is not a member of this organization", field="reviewers"
+                )
             if not Role(membership.role).at_least(Role.EDITOR):
-                raise Unprocessable(f"{email} is a {membership.role}; reviewers need the "
-                                    "Editor or Admin role", field="reviewers")
+                raise Unprocessable(
+                    f"{email} is a {membership.role}; reviewers need the Editor or Admin role",
+                    field="reviewers",
+                )
             if membership.project_id is not None and membership.project_id != project_id:
-                raise Unprocessable(f"{email} has access to another project only",
-                                    field="reviewers")
+                raise Unprocessable(
+                    f"{email} has access to another project only", field="reviewers"
+                )
 
     # --- submit ----------------------------------------------------------------------------
     async def _current_id(self, version_id: uuid.UUID) -> str:
@@ -193,15 +214,17 @@ class ApprovalService:
         if version.status in (PromptVersionStatus.APPROVED, PromptVersionStatus.REJECTED):
             raise Conflict(
                 f"prompt version {version_id} is already {version.status.value}; only a Draft "
-                "version can be submitted for approval (create a new version to change it)")
+                "version can be submitted for approval (create a new version to change it)"
+            )
         policy = self._stored_policy(project)
         if policy.golden_dataset_id is not None:
             datasets = DatasetRepository(self.session)
-            dataset = await datasets.get(policy.golden_dataset_id,
-                                         self.principal.organization_id)
+            dataset = await datasets.get(policy.golden_dataset_id, self.principal.organization_id)
             if dataset is None or await datasets.count_examples(dataset.id) == 0:
-                raise Conflict(f"the approval policy's golden dataset {policy.golden_dataset_id}"
-                               " is missing or empty; an Admin must update the policy")
+                raise Conflict(
+                    f"the approval policy's golden dataset {policy.golden_dataset_id}"
+                    " is missing or empty; an Admin must update the policy"
+                )
         approval_id = await self._current_id(version.id)
         client = self._client()
         try:
@@ -210,9 +233,12 @@ class ApprovalService:
                 ApprovalInput(
                     approval_id=approval_id,
                     organization_id=str(self.principal.organization_id),
-                    project_id=str(project.id), prompt_version_id=str(version.id),
-                    author=version.created_by, requested_by=self.principal.actor,
-                    policy=snapshot(policy), request_id=self.principal.request_id,
+                    project_id=str(project.id),
+                    prompt_version_id=str(version.id),
+                    author=version.created_by,
+                    requested_by=self.principal.actor,
+                    policy=snapshot(policy),
+                    request_id=self.principal.request_id,
                 ),
                 id=approval_id,
                 task_queue=self.settings.task_queue,
@@ -220,18 +246,26 @@ class ApprovalService:
                 # terminated or failed may be started again under the same id.
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-                search_attributes=TypedSearchAttributes([
-                    SearchAttributePair(PROMPT_VERSION, str(version.id)),
-                ]) if self.settings.search_attributes else None,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(PROMPT_VERSION, str(version.id)),
+                    ]
+                )
+                if self.settings.search_attributes
+                else None,
             )
         except WorkflowAlreadyStartedError as exc:
-            raise Conflict(f"approval {approval_id} already ran to its end; see GET "
-                           f"/prompt_versions/{version_id}/approval") from exc
+            raise Conflict(
+                f"approval {approval_id} already ran to its end; see GET "
+                f"/prompt_versions/{version_id}/approval"
+            ) from exc
         row = await self.approvals.get(approval_id, self.principal.organization_id)
         initial = "Checking" if policy.golden_dataset_id else "Pending"
         return {
-            "approval_id": approval_id, "workflow_id": approval_id,
-            "run_id": handle.result_run_id, "prompt_version_id": version.id,
+            "approval_id": approval_id,
+            "workflow_id": approval_id,
+            "run_id": handle.result_run_id,
+            "prompt_version_id": version.id,
             "status": row.status if row is not None else initial,
             "temporal_ui_url": temporal_ui_link(self.settings, approval_id),
         }
@@ -255,9 +289,13 @@ class ApprovalService:
         try:
             state: ApprovalState = await handle.execute_update(
                 decision,
-                ReviewInput(reviewer=self.principal.actor, comment=comment.strip(),
-                            request_id=self.principal.request_id),
-                result_type=ApprovalState, rpc_timeout=UPDATE_TIMEOUT,
+                ReviewInput(
+                    reviewer=self.principal.actor,
+                    comment=comment.strip(),
+                    request_id=self.principal.request_id,
+                ),
+                result_type=ApprovalState,
+                rpc_timeout=UPDATE_TIMEOUT,
             )
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
@@ -265,21 +303,25 @@ class ApprovalService:
                 error = _UPDATE_ERRORS[cause.type]
                 field = "comment" if error is Unprocessable else None
                 raise error(cause.message, field=field) from exc
-            raise Unavailable(f"approval {approval_id} could not record the decision: "
-                              f"{cause}") from exc
+            raise Unavailable(
+                f"approval {approval_id} could not record the decision: {cause}"
+            ) from exc
         except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
-            raise Unavailable(f"approval {approval_id} did not answer within "
-                              f"{UPDATE_TIMEOUT.total_seconds():g} s; is a worker running?"
-                              ) from exc
+            raise Unavailable(
+                f"approval {approval_id} did not answer within "
+                f"{UPDATE_TIMEOUT.total_seconds():g} s; is a worker running?"
+            ) from exc
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise Unavailable(f"Temporal refused the {decision}: {exc}") from exc
             row = await self.approvals.get(approval_id, self.principal.organization_id)
             if row is not None and row.status in FINAL_STATUSES:
-                raise Conflict(f"approval {approval_id} is already {row.status}; decisions "
-                               "are closed") from exc
-            raise NotFound(f"prompt version {version_id} has no running approval; submit it "
-                           "first") from exc
+                raise Conflict(
+                    f"approval {approval_id} is already {row.status}; decisions are closed"
+                ) from exc
+            raise NotFound(
+                f"prompt version {version_id} has no running approval; submit it first"
+            ) from exc
         row = await self.approvals.get(approval_id, self.principal.organization_id)
         return await self._public(approval_id, row, state, version_status=version.status.value)
 
@@ -300,23 +342,35 @@ class ApprovalService:
             approval_id = row.id
         return await self._public(approval_id, row, state, version_status=version.status.value)
 
-    async def list_approvals(self, *, project_id: uuid.UUID | None, status: str | None,
-                             prompt_version_id: uuid.UUID | None, limit: int,
-                             offset: int) -> dict[str, Any]:
+    async def list_approvals(
+        self,
+        *,
+        project_id: uuid.UUID | None,
+        status: str | None,
+        prompt_version_id: uuid.UUID | None,
+        limit: int,
+        offset: int,
+    ) -> dict[str, Any]:
         """Approvals of the caller's organization (and project scope), newest first, from the
         database. 404 for another organization's project or version; 422 (``status``) for an
         unknown status."""
         if status is not None and status not in APPROVAL_STATUSES:
-            raise Unprocessable(f"unknown status {status!r}; one of "
-                                f"{', '.join(APPROVAL_STATUSES)}", field="status")
+            raise Unprocessable(
+                f"unknown status {status!r}; one of {', '.join(APPROVAL_STATUSES)}", field="status"
+            )
         if project_id is not None:
             await self.prompts.get_project(project_id)
         if prompt_version_id is not None:
             await self.prompts.get_version(prompt_version_id)
         rows = await self.approvals.list(
-            self.principal.organization_id, scope_project_id=self.principal.project_id,
-            project_id=project_id, status=status, prompt_version_id=prompt_version_id,
-            limit=limit, offset=offset)
+            self.principal.organization_id,
+            scope_project_id=self.principal.project_id,
+            project_id=project_id,
+            status=status,
+            prompt_version_id=prompt_version_id,
+            limit=limit,
+            offset=offset,
+        )
         decisions = await self.approvals.decisions([r.id for r in rows])
         data = [self._from_row(r, decisions[r.id]) for r in rows]
         return {"data": data, "count": len(data)}
@@ -337,7 +391,8 @@ class ApprovalService:
             if desc.status != WorkflowExecutionStatus.RUNNING:
                 return None
             state: ApprovalState = await handle.query(
-                "status", result_type=ApprovalState, rpc_timeout=QUERY_TIMEOUT)
+                "status", result_type=ApprovalState, rpc_timeout=QUERY_TIMEOUT
+            )
             return state
         except RPCError:
             return None
@@ -346,46 +401,81 @@ class ApprovalService:
         policy = row.policy or {}
         has_check = bool(policy.get("golden_dataset_id"))
         return {
-            "id": row.id, "workflow_id": row.id, "project_id": row.project_id,
-            "prompt_version_id": row.prompt_version_id, "status": row.status,
-            "phase": DONE if row.status in FINAL_STATUSES else "unknown", "live": False,
+            "id": row.id,
+            "workflow_id": row.id,
+            "project_id": row.project_id,
+            "prompt_version_id": row.prompt_version_id,
+            "status": row.status,
+            "phase": DONE if row.status in FINAL_STATUSES else "unknown",
+            "live": False,
             "required_approvals": row.required_approvals,
             "approvals": len({d.reviewer for d in decisions if d.decision == "approve"}),
-            "decisions": [{"reviewer": d.reviewer, "decision": d.decision,
-                           "comment": d.comment, "decided_at": d.created_at}
-                          for d in decisions],
+            "decisions": [
+                {
+                    "reviewer": d.reviewer,
+                    "decision": d.decision,
+                    "comment": d.comment,
+                    "decided_at": d.created_at,
+                }
+                for d in decisions
+            ],
             "reviewers": list(policy.get("reviewers") or []),
             "eval_score": row.eval_score,
             "min_eval_score": policy.get("min_eval_score") if has_check else None,
             "eval_metric": policy.get("eval_metric") if has_check else None,
-            "evaluation_id": row.evaluation_id, "requested_by": row.requested_by,
-            "reason": row.reason, "deadline_at": row.deadline_at,
-            "created_at": row.created_at, "completed_at": row.completed_at,
+            "evaluation_id": row.evaluation_id,
+            "requested_by": row.requested_by,
+            "reason": row.reason,
+            "deadline_at": row.deadline_at,
+            "created_at": row.created_at,
+            "completed_at": row.completed_at,
             "temporal_ui_url": temporal_ui_link(self.settings, row.id),
         }
 
-    async def _public(self, approval_id: str, row: Approval | None,
-                      state: ApprovalState | None, *,
-                      version_status: str | None = None) -> dict[str, Any]:
+    async def _public(
+        self,
+        approval_id: str,
+        row: Approval | None,
+        state: ApprovalState | None,
+        *,
+        version_status: str | None = None,
+    ) -> dict[str, Any]:
         if row is not None:
             decisions = (await self.approvals.decisions([row.id]))[row.id]
             out = self._from_row(row, decisions)
         else:
-            out = {"id": approval_id, "workflow_id": approval_id,
-                   "temporal_ui_url": temporal_ui_link(self.settings, approval_id)}
+            out = {
+                "id": approval_id,
+                "workflow_id": approval_id,
+                "temporal_ui_url": temporal_ui_link(self.settings, approval_id),
+            }
         if state is not None:
-            out.update({
-                "prompt_version_id": state.prompt_version_id, "status": state.status,
-                "phase": state.phase, "live": True,
-                "required_approvals": state.required_approvals, "approvals": state.approvals,
-                "decisions": [{"reviewer": d.reviewer, "decision": d.decision,
-                               "comment": d.comment, "decided_at": d.decided_at or None}
-                              for d in state.decisions],
-                "reviewers": state.reviewers, "eval_score": state.eval_score,
-                "min_eval_score": state.min_eval_score, "eval_metric": state.eval_metric,
-                "evaluation_id": state.evaluation_id, "reason": state.reason,
-                "reminders_sent": state.reminders_sent,
-                "deadline_at": state.deadline_at or out.get("deadline_at"),
-            })
+            out.update(
+                {
+                    "prompt_version_id": state.prompt_version_id,
+                    "status": state.status,
+                    "phase": state.phase,
+                    "live": True,
+                    "required_approvals": state.required_approvals,
+                    "approvals": state.approvals,
+                    "decisions": [
+                        {
+                            "reviewer": d.reviewer,
+                            "decision": d.decision,
+                            "comment": d.comment,
+                            "decided_at": d.decided_at or None,
+                        }
+                        for d in state.decisions
+                    ],
+                    "reviewers": state.reviewers,
+                    "eval_score": state.eval_score,
+                    "min_eval_score": state.min_eval_score,
+                    "eval_metric": state.eval_metric,
+                    "evaluation_id": state.evaluation_id,
+                    "reason": state.reason,
+                    "reminders_sent": state.reminders_sent,
+                    "deadline_at": state.deadline_at or out.get("deadline_at"),
+                }
+            )
         out["version_status"] = version_status
         return out

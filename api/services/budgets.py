@@ -55,24 +55,35 @@ class BudgetService:
             spent_tokens = row.spent_tokens if row else 0
             reserved_tokens = row.reserved_tokens if row else 0
             limit_usd, limit_tokens = limits[usd_field], limits[tokens_field]
-            usage.append({
-                "period": period.value, "period_start": start,
-                "period_end": period_end(period, start),
-                "spent_usd": float(spent_usd), "reserved_usd": float(reserved_usd),
-                "spent_tokens": spent_tokens, "reserved_tokens": reserved_tokens,
-                "limit_usd": None if limit_usd is None else float(limit_usd),
-                "limit_tokens": limit_tokens,
-                "remaining_usd": None if limit_usd is None else float(
-                    max(Decimal(0), limit_usd - spent_usd - reserved_usd)),
-                "remaining_tokens": None if limit_tokens is None else max(
-                    0, limit_tokens - spent_tokens - reserved_tokens),
-            })
-        return {"project_id": project_id,
-                **{f: (None if v is None else (float(v) if isinstance(v, Decimal) else v))
-                   for f, v in limits.items()},
-                "updated_at": budget.updated_at if budget else None,
-                "updated_by": budget.updated_by if budget else None,
-                "usage": usage}
+            usage.append(
+                {
+                    "period": period.value,
+                    "period_start": start,
+                    "period_end": period_end(period, start),
+                    "spent_usd": float(spent_usd),
+                    "reserved_usd": float(reserved_usd),
+                    "spent_tokens": spent_tokens,
+                    "reserved_tokens": reserved_tokens,
+                    "limit_usd": None if limit_usd is None else float(limit_usd),
+                    "limit_tokens": limit_tokens,
+                    "remaining_usd": None
+                    if limit_usd is None
+                    else float(max(Decimal(0), limit_usd - spent_usd - reserved_usd)),
+                    "remaining_tokens": None
+                    if limit_tokens is None
+                    else max(0, limit_tokens - spent_tokens - reserved_tokens),
+                }
+            )
+        return {
+            "project_id": project_id,
+            **{
+                f: (None if v is None else (float(v) if isinstance(v, Decimal) else v))
+                for f, v in limits.items()
+            },
+            "updated_at": budget.updated_at if budget else None,
+            "updated_by": budget.updated_by if budget else None,
+            "usage": usage,
+        }
 
     async def put(self, project_id: uuid.UUID, data: BudgetUpdate) -> dict[str, Any]:
         """Replace the project's limits (Admin; 403 otherwise). Audited as ``budget.update``."""
@@ -81,6 +92,13 @@ class BudgetService:
         before = await self.budgets.get(project_id)
         before_summary = _summary(before) if before is not None else None
         after = await self.budgets.put(project_id, data.model_dump(), self.principal.actor)
-        await record_audit(self.session, self.principal, "budget.update", "project_budget",
-                           project_id, before=before_summary, after=_summary(after))
+        await record_audit(
+            self.session,
+            self.principal,
+            "budget.update",
+            "project_budget",
+            project_id,
+            before=before_summary,
+            after=_summary(after),
+        )
         return await self.get(project_id)

@@ -50,8 +50,15 @@ class CacheService:
         after = CacheSettings.model_validate(data.model_dump()).model_dump()
         project.cache_settings = after
         await self.session.flush()
-        await record_audit(self.session, self.principal, "cache_settings.update", "project",
-                           project.id, before=before, after=after)
+        await record_audit(
+            self.session,
+            self.principal,
+            "cache_settings.update",
+            "project",
+            project.id,
+            before=before,
+            after=after,
+        )
         return {"project_id": project.id, **after}
 
     async def purge(self, data: CachePurge) -> dict[str, Any]:
@@ -62,16 +69,33 @@ class CacheService:
         project = await self.prompts.get_project(data.project_id)
         if data.prompt_version_id is not None:
             version = await self.prompts.prompts.get_version(
-                data.prompt_version_id, self.principal.organization_id, project.id)
+                data.prompt_version_id, self.principal.organization_id, project.id
+            )
             if version is None:
-                raise NotFound(f"prompt version {data.prompt_version_id} not found in project "
-                               f"{project.id}", field="prompt_version_id")
+                raise NotFound(
+                    f"prompt version {data.prompt_version_id} not found in project {project.id}",
+                    field="prompt_version_id",
+                )
         counts = await CacheRepository(SessionSQL(self.session)).purge(
-            self.principal.organization_id, project.id, data.prompt_version_id, data.model,
-            data.kind)
+            self.principal.organization_id,
+            project.id,
+            data.prompt_version_id,
+            data.model,
+            data.kind,
+        )
         await record_audit(
-            self.session, self.principal, "cache.purge", "project", project.id,
-            after={"prompt_version_id": None if data.prompt_version_id is None
-                   else str(data.prompt_version_id), "model": data.model, "kind": data.kind,
-                   **counts})
+            self.session,
+            self.principal,
+            "cache.purge",
+            "project",
+            project.id,
+            after={
+                "prompt_version_id": None
+                if data.prompt_version_id is None
+                else str(data.prompt_version_id),
+                "model": data.model,
+                "kind": data.kind,
+                **counts,
+            },
+        )
         return {"project_id": project.id, "kind": data.kind, **counts}

@@ -25,27 +25,35 @@ class DatasetService:
         self.datasets = DatasetRepository(session)
         self.prompts = PromptService(session, principal)
 
-    async def create(self, project_id: uuid.UUID, name: str, task_type: str,
-                     description: str) -> Dataset:
+    async def create(
+        self, project_id: uuid.UUID, name: str, task_type: str, description: str
+    ) -> Dataset:
         await self.prompts.get_project(project_id)
         if any(d.name == name for d in await self.datasets.list(project_id)):
-            raise Conflict(f"a dataset named {name!r} already exists in this project",
-                           field="name")
-        dataset = await self.datasets.add(Dataset(
-            id=uuid.uuid4(), project_id=project_id, name=name, task_type=task_type,
-            description=description))
+            raise Conflict(f"a dataset named {name!r} already exists in this project", field="name")
+        dataset = await self.datasets.add(
+            Dataset(
+                id=uuid.uuid4(),
+                project_id=project_id,
+                name=name,
+                task_type=task_type,
+                description=description,
+            )
+        )
         await self.prompts._audit("dataset.create", "dataset", dataset.id, after={"name": name})
         return dataset
 
     async def get(self, dataset_id: uuid.UUID) -> Dataset:
-        dataset = await self.datasets.get(dataset_id, self.principal.organization_id,
-                                          self.principal.project_id)
+        dataset = await self.datasets.get(
+            dataset_id, self.principal.organization_id, self.principal.project_id
+        )
         if dataset is None:
             raise NotFound(f"dataset {dataset_id} not found")
         return dataset
 
-    async def import_examples(self, dataset_id: uuid.UUID, data: bytes, *,
-                              content_type: str | None, filename: str | None) -> tuple[int, int]:
+    async def import_examples(
+        self, dataset_id: uuid.UUID, data: bytes, *, content_type: str | None, filename: str | None
+    ) -> tuple[int, int]:
         """Parse and insert every row, or none. Returns (imported, total in dataset).
 
         Raises Unprocessable (422) naming the row and reason (an id over 200 characters, a
@@ -61,7 +69,8 @@ class DatasetService:
             raise Unprocessable(
                 f"the upload is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
                 f"{exc.start} cannot be decoded): send JSONL or CSV encoded in UTF-8",
-                field="file") from None
+                field="file",
+            ) from None
         for number, row in enumerate(rows, 1):
             _check_row(number, row)
         await self.datasets.lock(dataset_id)
@@ -69,17 +78,29 @@ class DatasetService:
         if existing:
             first = min(existing)
             row_no = next(i for i, r in enumerate(rows, 1) if r.id == first)
-            raise Conflict(f"row {row_no}: example id {first!r} already exists in this dataset "
-                           f"({len(existing)} duplicate id(s) in all)", field="examples.id")
+            raise Conflict(
+                f"row {row_no}: example id {first!r} already exists in this dataset "
+                f"({len(existing)} duplicate id(s) in all)",
+                field="examples.id",
+            )
         start = await self.datasets.count_examples(dataset_id)
-        await self.datasets.add_examples([
-            {"id": uuid.uuid4(), "dataset_id": dataset_id, "external_id": r.id,
-             "position": start + i, "input": r.input, "expected": r.expected,
-             "metadata_": r.metadata}
-            for i, r in enumerate(rows)
-        ])
-        await self.prompts._audit("dataset.import", "dataset", dataset_id,
-                                  after={"imported": len(rows)})
+        await self.datasets.add_examples(
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "dataset_id": dataset_id,
+                    "external_id": r.id,
+                    "position": start + i,
+                    "input": r.input,
+                    "expected": r.expected,
+                    "metadata_": r.metadata,
+                }
+                for i, r in enumerate(rows)
+            ]
+        )
+        await self.prompts._audit(
+            "dataset.import", "dataset", dataset_id, after={"imported": len(rows)}
+        )
         return len(rows), start + len(rows)
 
 

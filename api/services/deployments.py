@@ -51,24 +51,36 @@ LIVE_TIMEOUT = timedelta(seconds=5)
 UPDATE_WAIT_S = 30.0
 
 
-def public(dep: Deployment, settings: Settings, live: dict[str, Any] | None = None
-           ) -> dict[str, Any]:
+def public(
+    dep: Deployment, settings: Settings, live: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The row as ``DeploymentPublic`` fields, with the Temporal UI link and live status."""
     return {
-        "id": dep.id, "project_id": dep.project_id, "prompt_id": dep.prompt_id,
-        "environment": dep.environment, "candidate_version_id": dep.candidate_version_id,
-        "baseline_version_id": dep.baseline_version_id, "plan": dep.plan, "status": dep.status,
-        "canary_weight": dep.canary_weight, "current_step": dep.current_step,
-        "reason": dep.reason, "workflow_id": dep.workflow_id, "created_by": dep.created_by,
-        "created_at": dep.created_at, "updated_at": dep.updated_at,
+        "id": dep.id,
+        "project_id": dep.project_id,
+        "prompt_id": dep.prompt_id,
+        "environment": dep.environment,
+        "candidate_version_id": dep.candidate_version_id,
+        "baseline_version_id": dep.baseline_version_id,
+        "plan": dep.plan,
+        "status": dep.status,
+        "canary_weight": dep.canary_weight,
+        "current_step": dep.current_step,
+        "reason": dep.reason,
+        "workflow_id": dep.workflow_id,
+        "created_by": dep.created_by,
+        "created_at": dep.created_at,
+        "updated_at": dep.updated_at,
         "completed_at": dep.completed_at,
-        "temporal_ui_url": temporal_ui_link(settings, dep.workflow_id), "live": live,
+        "temporal_ui_url": temporal_ui_link(settings, dep.workflow_id),
+        "live": live,
     }
 
 
 class DeploymentService:
-    def __init__(self, session: AsyncSession, principal: Principal, client: Client | None,
-                 settings: Settings) -> None:
+    def __init__(
+        self, session: AsyncSession, principal: Principal, client: Client | None, settings: Settings
+    ) -> None:
         self.session = session
         self.principal = principal
         self.client = client
@@ -95,60 +107,95 @@ class DeploymentService:
         version = await prompts.get_version(req.prompt_version_id)
         prompt = await prompts.get_prompt(version.prompt_id)
         if prompt.project_id != project.id:
-            raise NotFound(f"prompt version {req.prompt_version_id} not found in project "
-                           f"{project.id}", field="prompt_version_id")
+            raise NotFound(
+                f"prompt version {req.prompt_version_id} not found in project {project.id}",
+                field="prompt_version_id",
+            )
         if version.status == PromptVersionStatus.REJECTED:
             raise Conflict("rejected versions cannot be deployed", field="prompt_version_id")
         if version.status != PromptVersionStatus.APPROVED:
-            raise Conflict(f"version {version.version} is not approved (status "
-                           f"{version.status.value}): submit it for approval first",
-                           field="prompt_version_id")
+            raise Conflict(
+                f"version {version.version} is not approved (status "
+                f"{version.status.value}): submit it for approval first",
+                field="prompt_version_id",
+            )
         label_name = ENVIRONMENT_LABELS[req.environment]
         # The label's row lock orders this admission with an emergency rollback of the label
         # (which refuses while a deployment is active), so the baseline read here is current.
-        label = await PromptRepository(self.session).get_label(prompt.id, label_name,
-                                                               for_update=True)
+        label = await PromptRepository(self.session).get_label(
+            prompt.id, label_name, for_update=True
+        )
         baseline = label.prompt_version_id if label else None
         if baseline == version.id:
-            raise Conflict(f"version {version.version} already serves {req.environment} "
-                           f"(label {label_name!r})", field="prompt_version_id")
+            raise Conflict(
+                f"version {version.version} already serves {req.environment} "
+                f"(label {label_name!r})",
+                field="prompt_version_id",
+            )
         active = await self.repo.active_for(prompt.id, req.environment)
         if active is not None:
-            raise Conflict(f"deployment {active.id} of this prompt to {req.environment} is "
-                           f"still {active.status}: pause, promote or abort it first")
+            raise Conflict(
+                f"deployment {active.id} of this prompt to {req.environment} is "
+                f"still {active.status}: pause, promote or abort it first"
+            )
         plan = req.plan.to_data()
         deployment_id = uuid.uuid4()
         workflow_id = workflow_id_for(deployment_id)
         try:
             async with self.session.begin_nested():
-                dep = await self.repo.add(Deployment(
-                    id=deployment_id, project_id=project.id, prompt_id=prompt.id,
-                    environment=req.environment, candidate_version_id=version.id,
-                    baseline_version_id=baseline, plan=dataclasses.asdict(plan),
-                    status="Pending", canary_weight=0.0, current_step=-1, reason="",
-                    workflow_id=workflow_id, created_by=self.principal.actor))
+                dep = await self.repo.add(
+                    Deployment(
+                        id=deployment_id,
+                        project_id=project.id,
+                        prompt_id=prompt.id,
+                        environment=req.environment,
+                        candidate_version_id=version.id,
+                        baseline_version_id=baseline,
+                        plan=dataclasses.asdict(plan),
+                        status="Pending",
+                        canary_weight=0.0,
+                        current_step=-1,
+                        reason="",
+                        workflow_id=workflow_id,
+                        created_by=self.principal.actor,
+                    )
+                )
         except IntegrityError as exc:  # a concurrent request won the partial unique index
-            raise Conflict(f"an active deployment of this prompt to {req.environment} "
-                           "already exists") from exc
+            raise Conflict(
+                f"an active deployment of this prompt to {req.environment} already exists"
+            ) from exc
         await AuditRepository(self.session).record(
-            organization_id=self.principal.organization_id, actor=self.principal.actor,
-            action="deployment.create", entity_type="deployment", entity_id=str(dep.id),
-            after={"environment": req.environment, "candidate_version_id": str(version.id),
-                   "baseline_version_id": str(baseline) if baseline else None,
-                   "plan": dataclasses.asdict(plan)},
-            request_id=self.principal.request_id)
+            organization_id=self.principal.organization_id,
+            actor=self.principal.actor,
+            action="deployment.create",
+            entity_type="deployment",
+            entity_id=str(dep.id),
+            after={
+                "environment": req.environment,
+                "candidate_version_id": str(version.id),
+                "baseline_version_id": str(baseline) if baseline else None,
+                "plan": dataclasses.asdict(plan),
+            },
+            request_id=self.principal.request_id,
+        )
         try:
             await self._client().start_workflow(
                 CanaryRolloutWorkflow.run,
-                CanaryRolloutInput(deployment_id=str(dep.id), plan=plan,
-                                   actor=self.principal.actor),
-                id=workflow_id, task_queue=self.settings.task_queue,
+                CanaryRolloutInput(
+                    deployment_id=str(dep.id), plan=plan, actor=self.principal.actor
+                ),
+                id=workflow_id,
+                task_queue=self.settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=TypedSearchAttributes([
-                    SearchAttributePair(DEPLOYMENT_ID, str(dep.id)),
-                    SearchAttributePair(PROMPT_VERSION, str(version.id)),
-                ]) if self.settings.search_attributes else None,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(DEPLOYMENT_ID, str(dep.id)),
+                        SearchAttributePair(PROMPT_VERSION, str(version.id)),
+                    ]
+                )
+                if self.settings.search_attributes
+                else None,
             )
         except RPCError as exc:
             raise Unavailable(f"Temporal refused to start {workflow_id}: {exc}") from exc
@@ -156,20 +203,33 @@ class DeploymentService:
 
     async def get(self, deployment_id: uuid.UUID) -> Deployment:
         """The deployment within the caller's organization and project scope (404 else)."""
-        dep = await self.repo.get(deployment_id, self.principal.organization_id,
-                                  self.principal.project_id)
+        dep = await self.repo.get(
+            deployment_id, self.principal.organization_id, self.principal.project_id
+        )
         if dep is None:
             raise NotFound(f"deployment {deployment_id} not found")
         return dep
 
-    async def list(self, project_id: uuid.UUID | None, *, environment: str | None = None,
-                   status: str | None = None, limit: int = 100) -> list[Deployment]:
+    async def list(
+        self,
+        project_id: uuid.UUID | None,
+        *,
+        environment: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[Deployment]:
         if project_id is not None:
             await PromptService(self.session, self.principal).get_project(project_id)
-        return list(await self.repo.list(
-            self.principal.organization_id, project_id=project_id,
-            scope_project_id=self.principal.project_id, environment=environment,
-            status=status, limit=limit))
+        return list(
+            await self.repo.list(
+                self.principal.organization_id,
+                project_id=project_id,
+                scope_project_id=self.principal.project_id,
+                environment=environment,
+                status=status,
+                limit=limit,
+            )
+        )
 
     async def live(self, dep: Deployment) -> dict[str, Any] | None:
         """The workflow's ``status`` query while it runs (None when finished or unreachable)."""
@@ -187,8 +247,9 @@ class DeploymentService:
             return None
 
     def _operator(self, reason: str) -> OperatorInput:
-        return OperatorInput(actor=self.principal.actor, reason=reason,
-                             request_id=self.principal.request_id)
+        return OperatorInput(
+            actor=self.principal.actor, reason=reason, request_id=self.principal.request_id
+        )
 
     async def _active(self, deployment_id: uuid.UUID) -> Deployment:
         dep = await self.get(deployment_id)
@@ -200,15 +261,20 @@ class DeploymentService:
         """Send ``pause`` or ``resume``; the workflow applies it at once (the row follows)."""
         dep = await self._active(deployment_id)
         try:
-            await self._client().get_workflow_handle(dep.workflow_id).signal(
-                name, self._operator(reason))
+            await (
+                self._client()
+                .get_workflow_handle(dep.workflow_id)
+                .signal(name, self._operator(reason))
+            )
         except RPCError as exc:
-            raise Conflict(f"the rollout workflow {dep.workflow_id} is not running: "
-                           f"{exc.message}") from exc
+            raise Conflict(
+                f"the rollout workflow {dep.workflow_id} is not running: {exc.message}"
+            ) from exc
         return dep
 
-    async def update(self, deployment_id: uuid.UUID, name: str, reason: str
-                     ) -> tuple[Deployment, bool]:
+    async def update(
+        self, deployment_id: uuid.UUID, name: str, reason: str
+    ) -> tuple[Deployment, bool]:
         """Run the ``promote_now`` or ``abort`` update. Returns the (refreshed) row and whether
         the workflow finished acting within :data:`UPDATE_WAIT_S` (else it is still on it).
 
@@ -219,8 +285,11 @@ class DeploymentService:
         handle = self._client().get_workflow_handle(dep.workflow_id)
         try:
             update = await handle.start_update(
-                name, self._operator(reason), wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                result_type=OperatorResult)
+                name,
+                self._operator(reason),
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                result_type=OperatorResult,
+            )
             try:
                 await asyncio.wait_for(update.result(), UPDATE_WAIT_S)
                 done = True
@@ -231,7 +300,8 @@ class DeploymentService:
             message = cause.message if isinstance(cause, ApplicationError) else str(cause)
             raise Conflict(message) from exc
         except RPCError as exc:
-            raise Conflict(f"the rollout workflow {dep.workflow_id} is not running: "
-                           f"{exc.message}") from exc
+            raise Conflict(
+                f"the rollout workflow {dep.workflow_id} is not running: {exc.message}"
+            ) from exc
         await self.session.refresh(dep)
         return dep, done

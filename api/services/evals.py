@@ -40,13 +40,16 @@ STATUS_NAMES = {
 
 
 def temporal_ui_link(settings: Settings, workflow_id: str) -> str:
-    return (f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
-            f"/workflows/{workflow_id}")
+    return (
+        f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
+        f"/workflows/{workflow_id}"
+    )
 
 
 class EvaluationService:
-    def __init__(self, session: AsyncSession, principal: Principal, client: Client | None,
-                 settings: Settings) -> None:
+    def __init__(
+        self, session: AsyncSession, principal: Principal, client: Client | None, settings: Settings
+    ) -> None:
         self.session = session
         self.principal = principal
         self.client = client
@@ -67,56 +70,88 @@ class EvaluationService:
             if prompt.project_id != dataset.project_id:
                 raise Unprocessable(
                     f"prompt version {vid} is not in the dataset's project",
-                    field="prompt_version_ids")
+                    field="prompt_version_ids",
+                )
         if len(set(req.prompt_version_ids)) != len(req.prompt_version_ids):
-            raise Unprocessable("prompt_version_ids contains duplicates", field="prompt_version_ids")
+            raise Unprocessable(
+                "prompt_version_ids contains duplicates", field="prompt_version_ids"
+            )
         if await DatasetRepository(self.session).count_examples(dataset.id) == 0:
             raise Unprocessable(f"dataset {dataset.id} has no examples", field="dataset_id")
         evaluation_id = f"eval-{uuid.uuid4().hex[:16]}"
         assert self.client is not None
         # The row exists from the start (same values the plan activity would insert; it does
         # nothing on conflict), so reads are tenant-checked against it from the first poll.
-        self.session.add(Evaluation(
-            id=evaluation_id, project_id=dataset.project_id, dataset_id=dataset.id,
-            prompt_version_ids=[str(v) for v in req.prompt_version_ids], metrics=metrics,
-            config={"workflow_id": evaluation_id, "max_examples": req.limit,
-                    "positive_label": req.positive_label},
-            status="Running"))
+        self.session.add(
+            Evaluation(
+                id=evaluation_id,
+                project_id=dataset.project_id,
+                dataset_id=dataset.id,
+                prompt_version_ids=[str(v) for v in req.prompt_version_ids],
+                metrics=metrics,
+                config={
+                    "workflow_id": evaluation_id,
+                    "max_examples": req.limit,
+                    "positive_label": req.positive_label,
+                },
+                status="Running",
+            )
+        )
         await self.session.flush()
         await self.client.start_workflow(
             BatchEvaluationWorkflow.run,
             BatchEvaluationInput(
                 evaluation_id=evaluation_id,
                 prompt_version_ids=[str(v) for v in req.prompt_version_ids],
-                dataset_id=str(dataset.id), metrics=metrics, concurrency=req.concurrency,
-                chunk_size=req.chunk_size, max_examples=req.limit,
+                dataset_id=str(dataset.id),
+                metrics=metrics,
+                concurrency=req.concurrency,
+                chunk_size=req.chunk_size,
+                max_examples=req.limit,
                 positive_label=req.positive_label,
             ),
             id=evaluation_id,
             task_queue=self.settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(EVAL_ID, evaluation_id),
-                SearchAttributePair(DATASET_ID, str(dataset.id)),
-            ]) if self.settings.search_attributes else None,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(EVAL_ID, evaluation_id),
+                    SearchAttributePair(DATASET_ID, str(dataset.id)),
+                ]
+            )
+            if self.settings.search_attributes
+            else None,
         )
-        await self._audit("evaluation.start", evaluation_id, after={
-            "dataset_id": str(dataset.id), "metrics": metrics,
-            "prompt_version_ids": [str(v) for v in req.prompt_version_ids]})
+        await self._audit(
+            "evaluation.start",
+            evaluation_id,
+            after={
+                "dataset_id": str(dataset.id),
+                "metrics": metrics,
+                "prompt_version_ids": [str(v) for v in req.prompt_version_ids],
+            },
+        )
         return evaluation_id
 
-    async def _audit(self, action: str, evaluation_id: str,
-                     after: dict[str, Any] | None = None) -> None:
+    async def _audit(
+        self, action: str, evaluation_id: str, after: dict[str, Any] | None = None
+    ) -> None:
         await AuditRepository(self.session).record(
-            organization_id=self.principal.organization_id, actor=self.principal.actor,
-            action=action, entity_type="evaluation", entity_id=evaluation_id, after=after,
-            request_id=self.principal.request_id)
+            organization_id=self.principal.organization_id,
+            actor=self.principal.actor,
+            action=action,
+            entity_type="evaluation",
+            entity_id=evaluation_id,
+            after=after,
+            request_id=self.principal.request_id,
+        )
 
     async def get(self, evaluation_id: str, *, rows_limit: int = 1000) -> dict[str, Any]:
         repo = EvaluationRepository(self.session)
-        evaluation = await repo.get(evaluation_id, self.principal.organization_id,
-                                    self.principal.project_id)
+        evaluation = await repo.get(
+            evaluation_id, self.principal.organization_id, self.principal.project_id
+        )
         status, progress, error = None, None, None
         if evaluation is None:
             # Only evaluations of the caller's organization (and project scope) exist for it;
@@ -137,7 +172,9 @@ class EvaluationService:
         total = (progress or {}).get("total") or 0
         if not total and evaluation.summary:
             total = sum(v.get("n", 0) for v in evaluation.summary.get("versions", []))
-        final_status = evaluation.status if evaluation.status != "Running" else (status or "Running")
+        final_status = (
+            evaluation.status if evaluation.status != "Running" else (status or "Running")
+        )
         return {
             "id": evaluation_id,
             "status": final_status,

@@ -33,15 +33,27 @@ from promptops.db.repositories import AuditRepository, IdentityRepository
 from promptops.governance.identity import issue_api_key
 
 
-async def record_audit(session: AsyncSession, principal: Principal, action: str,
-                       entity_type: str, entity_id: object, *,
-                       before: dict[str, Any] | None = None,
-                       after: dict[str, Any] | None = None) -> None:
+async def record_audit(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
     """One audit row for a change made by ``principal`` in this request."""
     await AuditRepository(session).record(
-        organization_id=principal.organization_id, actor=principal.actor, action=action,
-        entity_type=entity_type, entity_id=str(entity_id), before=before, after=after,
-        request_id=principal.request_id)
+        organization_id=principal.organization_id,
+        actor=principal.actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        before=before,
+        after=after,
+        request_id=principal.request_id,
+    )
 
 
 def _str(value: object | None) -> str | None:
@@ -49,32 +61,51 @@ def _str(value: object | None) -> str | None:
 
 
 def member_summary(membership: Membership, user: User) -> dict[str, Any]:
-    return {"email": user.email, "role": membership.role,
-            "project_id": _str(membership.project_id)}
+    return {"email": user.email, "role": membership.role, "project_id": _str(membership.project_id)}
 
 
 def key_summary(key: ApiKey, user_email: str) -> dict[str, Any]:
     """What the audit log keeps of a key: never the secret or its hash."""
-    return {"name": key.name, "prefix": key.prefix, "role": key.role, "user": user_email,
-            "project_id": _str(key.project_id),
-            "expires_at": key.expires_at.isoformat() if key.expires_at else None,
-            "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
-            "rate_limit_rpm": key.rate_limit_rpm}
+    return {
+        "name": key.name,
+        "prefix": key.prefix,
+        "role": key.role,
+        "user": user_email,
+        "project_id": _str(key.project_id),
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+        "rate_limit_rpm": key.rate_limit_rpm,
+    }
 
 
 def member_public(membership: Membership, user: User) -> dict[str, Any]:
-    return {"user_id": user.id, "email": user.email, "display_name": user.display_name,
-            "role": membership.role, "project_id": membership.project_id,
-            "created_at": membership.created_at}
+    return {
+        "user_id": user.id,
+        "email": user.email,
+        "display_name": user.display_name,
+        "role": membership.role,
+        "project_id": membership.project_id,
+        "created_at": membership.created_at,
+    }
 
 
 def key_public(key: ApiKey, user: User) -> dict[str, Any]:
-    return {"id": key.id, "name": key.name, "prefix": key.prefix, "role": key.role,
-            "project_id": key.project_id, "user_id": key.user_id, "user_email": user.email,
-            "created_by": key.created_by, "created_at": key.created_at,
-            "last_used_at": key.last_used_at, "expires_at": key.expires_at,
-            "revoked_at": key.revoked_at, "rotated_from": key.rotated_from,
-            "rate_limit_rpm": key.rate_limit_rpm}
+    return {
+        "id": key.id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "role": key.role,
+        "project_id": key.project_id,
+        "user_id": key.user_id,
+        "user_email": user.email,
+        "created_by": key.created_by,
+        "created_at": key.created_at,
+        "last_used_at": key.last_used_at,
+        "expires_at": key.expires_at,
+        "revoked_at": key.revoked_at,
+        "rotated_from": key.rotated_from,
+        "rate_limit_rpm": key.rate_limit_rpm,
+    }
 
 
 def _is_org_admin(membership: Membership) -> bool:
@@ -91,9 +122,11 @@ class MemberService:
         """Members of the caller's organization; a project-scoped caller sees the members who
         can reach its project (organization-wide ones and those narrowed to it)."""
         scope = self.principal.project_id
-        return [member_public(m, u)
-                for m, u in await self.identity.list_members(self.principal.organization_id)
-                if scope is None or m.project_id in (None, scope)]
+        return [
+            member_public(m, u)
+            for m, u in await self.identity.list_members(self.principal.organization_id)
+            if scope is None or m.project_id in (None, scope)
+        ]
 
     async def _project_scope(self, project_id: uuid.UUID | None) -> uuid.UUID | None:
         """Check a requested project narrowing: 404 outside the organization, 403 outside a
@@ -103,8 +136,11 @@ class MemberService:
             if project_id is None:
                 project_id = scope
             elif project_id != scope:
-                raise Forbidden(f"this API key is scoped to project {scope}; it can only "
-                                "manage members of that project", field="project_id")
+                raise Forbidden(
+                    f"this API key is scoped to project {scope}; it can only "
+                    "manage members of that project",
+                    field="project_id",
+                )
         if project_id is not None:
             await PromptService(self.session, self.principal).get_project(project_id)
         return project_id
@@ -116,37 +152,53 @@ class MemberService:
         user = await self.identity.ensure_user(data.email)
         org = self.principal.organization_id
         if await self.identity.get_membership(user.id, org) is not None:
-            raise Conflict(f"{data.email} is already a member of this organization",
-                           field="email")
-        membership = Membership(id=uuid.uuid4(), user_id=user.id, organization_id=org,
-                                project_id=project_id, role=data.role.value)
+            raise Conflict(f"{data.email} is already a member of this organization", field="email")
+        membership = Membership(
+            id=uuid.uuid4(),
+            user_id=user.id,
+            organization_id=org,
+            project_id=project_id,
+            role=data.role.value,
+        )
         await self.identity.add(membership)
         await self.session.refresh(membership)
-        await record_audit(self.session, self.principal, "member.add", "member", user.id,
-                           after=member_summary(membership, user))
+        await record_audit(
+            self.session,
+            self.principal,
+            "member.add",
+            "member",
+            user.id,
+            after=member_summary(membership, user),
+        )
         return member_public(membership, user)
 
-    async def _load_for_change(self, user_id: uuid.UUID) -> tuple[Membership, User,
-                                                                   list[Membership]]:
+    async def _load_for_change(
+        self, user_id: uuid.UUID
+    ) -> tuple[Membership, User, list[Membership]]:
         # Lock the organization's Admins first, then the member, always in this order, so two
         # concurrent changes cannot deadlock or both remove the last Admin.
         admins = list(await self.identity.lock_org_admins(self.principal.organization_id))
-        found = await self.identity.get_member(user_id, self.principal.organization_id,
-                                               for_update=True)
+        found = await self.identity.get_member(
+            user_id, self.principal.organization_id, for_update=True
+        )
         scope = self.principal.project_id
         if found is None or (scope is not None and found[0].project_id not in (None, scope)):
             raise NotFound(f"member {user_id} not found")
         membership, user = found
         if scope is not None and membership.project_id != scope:
-            raise Forbidden(f"this API key is scoped to project {scope}; it can only change "
-                            "members narrowed to that project")
+            raise Forbidden(
+                f"this API key is scoped to project {scope}; it can only change "
+                "members narrowed to that project"
+            )
         return membership, user, admins
 
     @staticmethod
     def _keep_an_admin(membership: Membership, admins: list[Membership]) -> None:
         if _is_org_admin(membership) and all(a.id == membership.id for a in admins):
-            raise Conflict("the organization must keep at least one organization-wide Admin; "
-                           "make another member Admin first")
+            raise Conflict(
+                "the organization must keep at least one organization-wide Admin; "
+                "make another member Admin first"
+            )
 
     async def update(self, user_id: uuid.UUID, data: MemberUpdate) -> dict[str, Any]:
         """Change a member's role and/or project narrowing (``project_id: null`` widens it to
@@ -165,8 +217,15 @@ class MemberService:
             self._keep_an_admin(membership, admins)
         membership.role, membership.project_id = role, project_id
         await self.session.flush()
-        await record_audit(self.session, self.principal, "member.update", "member", user.id,
-                           before=before, after=member_summary(membership, user))
+        await record_audit(
+            self.session,
+            self.principal,
+            "member.update",
+            "member",
+            user.id,
+            before=before,
+            after=member_summary(membership, user),
+        )
         return member_public(membership, user)
 
     async def remove(self, user_id: uuid.UUID) -> dict[str, Any]:
@@ -176,17 +235,24 @@ class MemberService:
         membership, user, admins = await self._load_for_change(user_id)
         self._keep_an_admin(membership, admins)
         before = member_summary(membership, user)
-        revoked = await self.identity.revoke_user_keys(user.id, self.principal.organization_id,
-                                                       datetime.now(UTC))
+        revoked = await self.identity.revoke_user_keys(
+            user.id, self.principal.organization_id, datetime.now(UTC)
+        )
         await self.identity.delete(membership)
-        await record_audit(self.session, self.principal, "member.remove", "member", user.id,
-                           before=before, after={"revoked_keys": revoked})
+        await record_audit(
+            self.session,
+            self.principal,
+            "member.remove",
+            "member",
+            user.id,
+            before=before,
+            after={"revoked_keys": revoked},
+        )
         return {"user_id": user.id, "email": user.email, "revoked_keys": revoked}
 
 
 class ApiKeyService:
-    def __init__(self, session: AsyncSession, principal: Principal,
-                 server_secret: bytes) -> None:
+    def __init__(self, session: AsyncSession, principal: Principal, server_secret: bytes) -> None:
         self.session = session
         self.principal = principal
         self.server_secret = server_secret
@@ -203,8 +269,10 @@ class ApiKeyService:
         others: their own keys. Newest last."""
         p = self.principal
         rows = await self.identity.list_keys_with_users(
-            p.organization_id, project_id=p.project_id,
-            user_id=None if p.role is Role.ADMIN else p.user_id)
+            p.organization_id,
+            project_id=p.project_id,
+            user_id=None if p.role is Role.ADMIN else p.user_id,
+        )
         return [key_public(k, u) for k, u in rows]
 
     async def _target(self, user_email: str | None) -> tuple[User, Membership]:
@@ -219,13 +287,13 @@ class ApiKeyService:
                 raise Forbidden("the caller is no longer a member of this organization")
             return user, membership
         if p.role is not Role.ADMIN:
-            raise Forbidden("only an Admin may create API keys for another member",
-                            field="user_email")
+            raise Forbidden(
+                "only an Admin may create API keys for another member", field="user_email"
+            )
         other = await self.identity.get_user_by_email(user_email)
         membership = None if other is None else await self.identity.get_membership(other.id, org)
         if other is None or membership is None:
-            raise NotFound(f"{user_email} is not a member of this organization",
-                           field="user_email")
+            raise NotFound(f"{user_email} is not a member of this organization", field="user_email")
         return other, membership
 
     async def create(self, data: ApiKeyCreate) -> dict[str, Any]:
@@ -239,23 +307,33 @@ class ApiKeyService:
         p = self.principal
         user, membership = await self._target(data.user_email)
         if not p.role.at_least(data.role):
-            raise Forbidden(f"a key with role {data.role.value} is above your own role "
-                            f"({p.role.value})", field="role")
+            raise Forbidden(
+                f"a key with role {data.role.value} is above your own role ({p.role.value})",
+                field="role",
+            )
         member_role = Role(membership.role)
         if not member_role.at_least(data.role):
-            raise Unprocessable(f"{user.email} is a {member_role.value}; their keys cannot have "
-                                f"role {data.role.value}", field="role")
+            raise Unprocessable(
+                f"{user.email} is a {member_role.value}; their keys cannot have "
+                f"role {data.role.value}",
+                field="role",
+            )
         project_id = data.project_id
-        for scope, who in ((p.project_id, "this API key"),
-                           (membership.project_id, f"{user.email}'s membership")):
+        for scope, who in (
+            (p.project_id, "this API key"),
+            (membership.project_id, f"{user.email}'s membership"),
+        ):
             if scope is None:
                 continue
             if project_id is None:
                 project_id = scope
             elif project_id != scope:
                 error = Forbidden if who == "this API key" else Unprocessable
-                raise error(f"{who} is scoped to project {scope}; the new key must be scoped "
-                            "to that project too", field="project_id")
+                raise error(
+                    f"{who} is scoped to project {scope}; the new key must be scoped "
+                    "to that project too",
+                    field="project_id",
+                )
         if project_id is not None:
             await PromptService(self.session, p).get_project(project_id)
         expires_at = data.expires_at
@@ -265,15 +343,23 @@ class ApiKeyService:
             if expires_at <= datetime.now(UTC):
                 raise Unprocessable("expires_at is in the past", field="expires_at")
         issued = await issue_api_key(
-            self.session, self.server_secret, organization_id=p.organization_id,
-            user_id=user.id, role=data.role, name=data.name, created_by=p.actor,
-            project_id=project_id, expires_at=expires_at)
+            self.session,
+            self.server_secret,
+            organization_id=p.organization_id,
+            user_id=user.id,
+            role=data.role,
+            name=data.name,
+            created_by=p.actor,
+            project_id=project_id,
+            expires_at=expires_at,
+        )
         key = await self._reload(issued.id)
         if data.rate_limit_rpm is not None:
             key.rate_limit_rpm = data.rate_limit_rpm
             await self.session.flush()
-        await record_audit(self.session, p, "api_key.create", "api_key", key.id,
-                           after=key_summary(key, user.email))
+        await record_audit(
+            self.session, p, "api_key.create", "api_key", key.id, after=key_summary(key, user.email)
+        )
         return {**key_public(key, user), "key": issued.key}
 
     async def _reload(self, key_id: uuid.UUID) -> ApiKey:
@@ -305,22 +391,42 @@ class ApiKeyService:
         if old.expires_at is not None and old.expires_at <= now:
             raise Conflict(f"API key {key_id} has expired; create a new key instead")
         if not p.role.at_least(Role(old.role)):
-            raise Forbidden(f"rotating a {old.role} key needs the {old.role} role; this API key "
-                            f"has {p.role.value}")
+            raise Forbidden(
+                f"rotating a {old.role} key needs the {old.role} role; this API key "
+                f"has {p.role.value}"
+            )
         before = key_summary(old, user.email)
         old.revoked_at = now
         await self.session.flush()
         issued = await issue_api_key(
-            self.session, self.server_secret, organization_id=p.organization_id,
-            user_id=old.user_id, role=Role(old.role), name=old.name, created_by=p.actor,
-            project_id=old.project_id, expires_at=old.expires_at, rotated_from=old.id)
+            self.session,
+            self.server_secret,
+            organization_id=p.organization_id,
+            user_id=old.user_id,
+            role=Role(old.role),
+            name=old.name,
+            created_by=p.actor,
+            project_id=old.project_id,
+            expires_at=old.expires_at,
+            rotated_from=old.id,
+        )
         new = await self._reload(issued.id)
         if old.rate_limit_rpm is not None:
             new.rate_limit_rpm = old.rate_limit_rpm
             await self.session.flush()
-        await record_audit(self.session, p, "api_key.rotate", "api_key", old.id, before=before,
-                           after={**key_summary(new, user.email), "id": str(new.id),
-                                  "old_revoked_at": now.isoformat()})
+        await record_audit(
+            self.session,
+            p,
+            "api_key.rotate",
+            "api_key",
+            old.id,
+            before=before,
+            after={
+                **key_summary(new, user.email),
+                "id": str(new.id),
+                "old_revoked_at": now.isoformat(),
+            },
+        )
         return {**key_public(new, user), "key": issued.key}
 
     async def update(self, key_id: uuid.UUID, data: ApiKeyUpdate) -> dict[str, Any]:
@@ -340,8 +446,15 @@ class ApiKeyService:
         await self.session.flush()
         after = key_summary(key, user.email)
         if after != before:
-            await record_audit(self.session, self.principal, "api_key.update", "api_key",
-                               key.id, before=before, after=after)
+            await record_audit(
+                self.session,
+                self.principal,
+                "api_key.update",
+                "api_key",
+                key.id,
+                before=before,
+                after=after,
+            )
         return key_public(key, user)
 
     async def revoke(self, key_id: uuid.UUID) -> dict[str, Any]:
@@ -353,6 +466,13 @@ class ApiKeyService:
             before = key_summary(key, user.email)
             key.revoked_at = datetime.now(UTC)
             await self.session.flush()
-            await record_audit(self.session, self.principal, "api_key.revoke", "api_key",
-                               key.id, before=before, after=key_summary(key, user.email))
+            await record_audit(
+                self.session,
+                self.principal,
+                "api_key.revoke",
+                "api_key",
+                key.id,
+                before=before,
+                after=key_summary(key, user.email),
+            )
         return key_public(key, user)

@@ -43,8 +43,14 @@ LABEL_ENVIRONMENTS = {label: env for env, label in ENVIRONMENT_LABELS.items()}
 
 
 def version_content(v: PromptVersion) -> PromptContent:
-    return PromptContent(body=v.body, system=v.system, variables=v.variables, model=v.model,
-                         decoding=v.decoding, response_format=v.response_format)
+    return PromptContent(
+        body=v.body,
+        system=v.system,
+        variables=v.variables,
+        model=v.model,
+        decoding=v.decoding,
+        response_format=v.response_format,
+    )
 
 
 class PromptService:
@@ -55,13 +61,23 @@ class PromptService:
         self.prompts = PromptRepository(session)
         self.audit = AuditRepository(session)
 
-    async def _audit(self, action: str, entity_type: str, entity_id: object,
-                     before: dict[str, Any] | None = None,
-                     after: dict[str, Any] | None = None) -> None:
+    async def _audit(
+        self,
+        action: str,
+        entity_type: str,
+        entity_id: object,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> None:
         await self.audit.record(
-            organization_id=self.principal.organization_id, actor=self.principal.actor,
-            action=action, entity_type=entity_type, entity_id=str(entity_id), before=before,
-            after=after, request_id=self.principal.request_id,
+            organization_id=self.principal.organization_id,
+            actor=self.principal.actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=str(entity_id),
+            before=before,
+            after=after,
+            request_id=self.principal.request_id,
         )
 
     async def create_project(self, name: str, description: str) -> Project:
@@ -69,10 +85,14 @@ class PromptService:
             raise Forbidden("this API key is scoped to one project and cannot create projects")
         if await self.projects.get_by_name(name, self.principal.organization_id):
             raise Conflict(f"a project named {name!r} already exists", field="name")
-        project = await self.projects.add(Project(
-            id=uuid.uuid4(), organization_id=self.principal.organization_id, name=name,
-            description=description,
-        ))
+        project = await self.projects.add(
+            Project(
+                id=uuid.uuid4(),
+                organization_id=self.principal.organization_id,
+                name=name,
+                description=description,
+            )
+        )
         await self._audit("project.create", "project", project.id, after={"name": name})
         return project
 
@@ -86,44 +106,71 @@ class PromptService:
         await self.get_project(project_id)
         if await self.prompts.get_by_name(project_id, name):
             raise Conflict(f"a prompt named {name!r} already exists in this project", field="name")
-        prompt = await self.prompts.add(Prompt(id=uuid.uuid4(), project_id=project_id, name=name,
-                                               description=description))
+        prompt = await self.prompts.add(
+            Prompt(id=uuid.uuid4(), project_id=project_id, name=name, description=description)
+        )
         await self._audit("prompt.create", "prompt", prompt.id, after={"name": name})
         return prompt
 
     async def get_prompt(self, prompt_id: uuid.UUID) -> Prompt:
-        prompt = await self.prompts.get(prompt_id, self.principal.organization_id,
-                                        self.principal.project_id)
+        prompt = await self.prompts.get(
+            prompt_id, self.principal.organization_id, self.principal.project_id
+        )
         if prompt is None:
             raise NotFound(f"prompt {prompt_id} not found")
         return prompt
 
-    async def create_version(self, prompt_id: uuid.UUID, data: PromptVersionCreate) -> PromptVersion:
+    async def create_version(
+        self, prompt_id: uuid.UUID, data: PromptVersionCreate
+    ) -> PromptVersion:
         await self.get_prompt(prompt_id)
         try:
             validate_template(data.body, data.variables, system=data.system)
         except TemplateError as exc:
             raise InvalidInput(str(exc), field=exc.field) from exc
         decoding = data.decoding.model_dump(exclude_none=True)
-        content = PromptContent(body=data.body, system=data.system, variables=data.variables,
-                                model=data.model, decoding=decoding,
-                                response_format=data.response_format)
+        content = PromptContent(
+            body=data.body,
+            system=data.system,
+            variables=data.variables,
+            model=data.model,
+            decoding=decoding,
+            response_format=data.response_format,
+        )
         await self.prompts.lock_prompt(prompt_id)
         number = await self.prompts.next_version_number(prompt_id)
-        version = await self.prompts.add_version(PromptVersion(
-            id=uuid.uuid4(), prompt_id=prompt_id, version=number, body=data.body,
-            system=data.system, variables=data.variables, notes=data.notes, model=data.model,
-            decoding=decoding, response_format=data.response_format,
-            content_hash=content.content_hash(), created_by=self.principal.actor,
-        ))
-        await self._audit("prompt_version.create", "prompt_version", version.id,
-                          after={"prompt_id": str(prompt_id), "version": number,
-                                 "content_hash": version.content_hash})
+        version = await self.prompts.add_version(
+            PromptVersion(
+                id=uuid.uuid4(),
+                prompt_id=prompt_id,
+                version=number,
+                body=data.body,
+                system=data.system,
+                variables=data.variables,
+                notes=data.notes,
+                model=data.model,
+                decoding=decoding,
+                response_format=data.response_format,
+                content_hash=content.content_hash(),
+                created_by=self.principal.actor,
+            )
+        )
+        await self._audit(
+            "prompt_version.create",
+            "prompt_version",
+            version.id,
+            after={
+                "prompt_id": str(prompt_id),
+                "version": number,
+                "content_hash": version.content_hash,
+            },
+        )
         return version
 
     async def get_version(self, version_id: uuid.UUID) -> PromptVersion:
-        version = await self.prompts.get_version(version_id, self.principal.organization_id,
-                                                self.principal.project_id)
+        version = await self.prompts.get_version(
+            version_id, self.principal.organization_id, self.principal.project_id
+        )
         if version is None:
             raise NotFound(f"prompt version {version_id} not found")
         return version
@@ -139,11 +186,18 @@ class PromptService:
         """The prompt's labels as ``LabelPublic`` fields, each with ``protected``."""
         prompt = await self.get_prompt(prompt_id)
         protected = ALWAYS_PROTECTED_LABELS | {
-            p.name for p in await self.prompts.protected_labels(prompt.project_id)}
-        return [{"prompt_id": lab.prompt_id, "name": lab.name,
-                 "prompt_version_id": lab.prompt_version_id, "updated_at": lab.updated_at,
-                 "protected": lab.name in protected}
-                for lab in await self.prompts.list_labels(prompt_id)]
+            p.name for p in await self.prompts.protected_labels(prompt.project_id)
+        }
+        return [
+            {
+                "prompt_id": lab.prompt_id,
+                "name": lab.name,
+                "prompt_version_id": lab.prompt_version_id,
+                "updated_at": lab.updated_at,
+                "protected": lab.name in protected,
+            }
+            for lab in await self.prompts.list_labels(prompt_id)
+        ]
 
     async def move_label(self, prompt_id: uuid.UUID, name: str, version_id: uuid.UUID) -> Label:
         """Point an unprotected label at a version of the prompt (creating the label); audited
@@ -165,19 +219,26 @@ class PromptService:
                 f"deployment of an approved version is promoted (POST /deployments with "
                 f"environment {env!r}), or by an Admin's emergency rollback to a version it "
                 f"served before (POST /prompts/{prompt_id}/labels/{name}/rollback with "
-                "prompt_version_id and reason)")
+                "prompt_version_id and reason)"
+            )
         version = await self.get_version(version_id)
         if version.prompt_id != prompt_id:
-            raise InvalidInput(f"version {version_id} belongs to another prompt",
-                               field="prompt_version_id")
+            raise InvalidInput(
+                f"version {version_id} belongs to another prompt", field="prompt_version_id"
+            )
         label = await self.prompts.get_label(prompt_id, name, for_update=True)
         before = {"prompt_version_id": str(label.prompt_version_id)} if label else None
         if label is None:
             try:
                 async with self.session.begin_nested():
-                    label = await self.prompts.add_label(Label(
-                        id=uuid.uuid4(), prompt_id=prompt_id, name=name,
-                        prompt_version_id=version_id))
+                    label = await self.prompts.add_label(
+                        Label(
+                            id=uuid.uuid4(),
+                            prompt_id=prompt_id,
+                            name=name,
+                            prompt_version_id=version_id,
+                        )
+                    )
             except IntegrityError:
                 label = await self.prompts.get_label(prompt_id, name, for_update=True)
                 if label is None:
@@ -187,12 +248,18 @@ class PromptService:
             label.prompt_version_id = version_id
         await self.session.flush()
         await self.session.refresh(label)
-        await self._audit("label.move", "label", f"{prompt_id}:{name}", before=before,
-                          after={"prompt_version_id": str(version_id), "version": version.version})
+        await self._audit(
+            "label.move",
+            "label",
+            f"{prompt_id}:{name}",
+            before=before,
+            after={"prompt_version_id": str(version_id), "version": version.version},
+        )
         return label
 
-    async def rollback_label(self, prompt_id: uuid.UUID, name: str, version_id: uuid.UUID,
-                             reason: str) -> dict[str, Any]:
+    async def rollback_label(
+        self, prompt_id: uuid.UUID, name: str, version_id: uuid.UUID, reason: str
+    ) -> dict[str, Any]:
         """An Admin's emergency rollback: point protected label ``name`` back at a version it
         served before; audited ``label.rollback`` with the reason.
 
@@ -211,62 +278,94 @@ class PromptService:
         prompt = await self.get_prompt(prompt_id)
         version = await self.get_version(version_id)
         if version.prompt_id != prompt_id:
-            raise InvalidInput(f"version {version_id} belongs to another prompt",
-                               field="prompt_version_id")
+            raise InvalidInput(
+                f"version {version_id} belongs to another prompt", field="prompt_version_id"
+            )
         if not await self.is_protected(prompt.project_id, name):
-            raise Conflict(f"label {name!r} is not protected: move it with PUT "
-                           f"/prompts/{prompt_id}/labels/{name}")
+            raise Conflict(
+                f"label {name!r} is not protected: move it with PUT "
+                f"/prompts/{prompt_id}/labels/{name}"
+            )
         # The label's row lock orders this rollback with deployments of the prompt (create and
         # promotion lock it too), so the active-deployment check below cannot go stale.
         label = await self.prompts.get_label(prompt_id, name, for_update=True)
         if label is None:
             raise NotFound(f"prompt {prompt_id} has no label {name!r}: nothing to roll back")
         if label.prompt_version_id == version.id:
-            raise Conflict(f"label {name!r} already points at version {version.version}",
-                           field="prompt_version_id")
+            raise Conflict(
+                f"label {name!r} already points at version {version.version}",
+                field="prompt_version_id",
+            )
         if not await self.prompts.label_served(prompt_id, name, version.id):
-            raise Conflict(f"version {version.version} never served under label {name!r}: an "
-                           "emergency rollback returns only to a version the label pointed at "
-                           f"before (GET /prompts/{prompt_id}/labels/{name}/history lists them); "
-                           "a new version goes through approval and a deployment",
-                           field="prompt_version_id")
+            raise Conflict(
+                f"version {version.version} never served under label {name!r}: an "
+                "emergency rollback returns only to a version the label pointed at "
+                f"before (GET /prompts/{prompt_id}/labels/{name}/history lists them); "
+                "a new version goes through approval and a deployment",
+                field="prompt_version_id",
+            )
         if version.status != PromptVersionStatus.APPROVED:
-            raise Conflict(f"version {version.version} is {version.status.value}, not Approved: "
-                           f"protected label {name!r} points only at approved versions",
-                           field="prompt_version_id")
+            raise Conflict(
+                f"version {version.version} is {version.status.value}, not Approved: "
+                f"protected label {name!r} points only at approved versions",
+                field="prompt_version_id",
+            )
         active = await DeploymentRepository(self.session).active_for(
-            prompt_id, LABEL_ENVIRONMENTS[name])
+            prompt_id, LABEL_ENVIRONMENTS[name]
+        )
         if active is not None:
             raise Conflict(
                 f"deployment {active.id} of this prompt to {active.environment} is "
                 f"{active.status}: abort it first (POST /deployments/{active.id}/abort), then "
                 "roll back; if the canary is the problem, the abort alone restores the "
-                "baseline")
+                "baseline"
+            )
         previous = label.prompt_version_id
         label.prompt_version_id = version.id
         await self.session.flush()
         await self.session.refresh(label)
-        await self._audit("label.rollback", "label", f"{prompt_id}:{name}",
-                          before={"prompt_version_id": str(previous)},
-                          after={"prompt_version_id": str(version.id),
-                                 "version": version.version, "reason": reason})
-        return {"prompt_id": label.prompt_id, "name": label.name,
-                "prompt_version_id": label.prompt_version_id, "updated_at": label.updated_at,
-                "protected": True, "version": version.version,
-                "previous_version_id": previous, "reason": reason}
+        await self._audit(
+            "label.rollback",
+            "label",
+            f"{prompt_id}:{name}",
+            before={"prompt_version_id": str(previous)},
+            after={
+                "prompt_version_id": str(version.id),
+                "version": version.version,
+                "reason": reason,
+            },
+        )
+        return {
+            "prompt_id": label.prompt_id,
+            "name": label.name,
+            "prompt_version_id": label.prompt_version_id,
+            "updated_at": label.updated_at,
+            "protected": True,
+            "version": version.version,
+            "previous_version_id": previous,
+            "reason": reason,
+        }
 
-    async def label_history(self, prompt_id: uuid.UUID, name: str,
-                            limit: int = 100) -> dict[str, Any]:
+    async def label_history(
+        self, prompt_id: uuid.UUID, name: str, limit: int = 100
+    ) -> dict[str, Any]:
         """``LabelHistoryPublic`` fields: the values label ``name`` took, newest first (empty
         for a label that never existed). 404 for a prompt the caller cannot see."""
         await self.get_prompt(prompt_id)
         label = await self.prompts.get_label(prompt_id, name)
         rows = await self.prompts.label_history(prompt_id, name, limit=limit)
-        data = [{"prompt_version_id": h.prompt_version_id, "version": number,
-                 "previous_version_id": h.previous_version_id, "moved_at": h.moved_at,
-                 "current": i == 0 and label is not None
-                 and label.prompt_version_id == h.prompt_version_id}
-                for i, (h, number) in enumerate(rows)]
+        data = [
+            {
+                "prompt_version_id": h.prompt_version_id,
+                "version": number,
+                "previous_version_id": h.previous_version_id,
+                "moved_at": h.moved_at,
+                "current": i == 0
+                and label is not None
+                and label.prompt_version_id == h.prompt_version_id,
+            }
+            for i, (h, number) in enumerate(rows)
+        ]
         return {"prompt_id": prompt_id, "name": name, "data": data, "count": len(data)}
 
     # ------------------------------------------------------------------ protected labels
@@ -275,10 +374,18 @@ class PromptService:
         marked, by name. 404 for a project the caller cannot see."""
         await self.get_project(project_id)
         marked = await self.prompts.protected_labels(project_id)
-        data: list[dict[str, Any]] = [{"name": n, "always": True}
-                                      for n in sorted(ALWAYS_PROTECTED_LABELS)]
-        data += [{"name": p.name, "always": False, "created_by": p.created_by,
-                  "created_at": p.created_at} for p in marked]
+        data: list[dict[str, Any]] = [
+            {"name": n, "always": True} for n in sorted(ALWAYS_PROTECTED_LABELS)
+        ]
+        data += [
+            {
+                "name": p.name,
+                "always": False,
+                "created_by": p.created_by,
+                "created_at": p.created_at,
+            }
+            for p in marked
+        ]
         return {"project_id": project_id, "data": sorted(data, key=lambda d: d["name"])}
 
     async def protect_label(self, project_id: uuid.UUID, name: str) -> dict[str, Any]:
@@ -297,23 +404,32 @@ class PromptService:
             raise InvalidInput(
                 f"label {name!r} cannot be protected: a protected label moves only through "
                 "deployments, which move the environment labels "
-                f"({', '.join(sorted(PROTECTABLE_LABELS))})", field="name")
+                f"({', '.join(sorted(PROTECTABLE_LABELS))})",
+                field="name",
+            )
         if name in ALWAYS_PROTECTED_LABELS:
             return await self.protected_labels(project_id)
         await self.prompts.lock_project(project_id, exclusive=True)
         unapproved = await self.prompts.unapproved_under_label(project_id, name)
         if unapproved:
-            listed = ", ".join(f"{prompt} (version {number}, {status.value})"
-                               for prompt, number, status in unapproved[:5])
+            listed = ", ".join(
+                f"{prompt} (version {number}, {status.value})"
+                for prompt, number, status in unapproved[:5]
+            )
             more = f" and {len(unapproved) - 5} more" if len(unapproved) > 5 else ""
-            raise Conflict(f"label {name!r} points at versions that are not Approved in "
-                           f"prompts {listed}{more}: deploy approved versions there first")
+            raise Conflict(
+                f"label {name!r} points at versions that are not Approved in "
+                f"prompts {listed}{more}: deploy approved versions there first"
+            )
         before = [p.name for p in await self.prompts.protected_labels(project_id)]
         if await self.prompts.add_protected_label(project_id, name, self.principal.actor):
-            await self._audit("label.protect", "project", project_id,
-                              before={"protected_labels": before},
-                              after={"protected_labels": sorted({*before, name}),
-                                     "label": name})
+            await self._audit(
+                "label.protect",
+                "project",
+                project_id,
+                before={"protected_labels": before},
+                after={"protected_labels": sorted({*before, name}), "label": name},
+            )
         return await self.protected_labels(project_id)
 
     async def unprotect_label(self, project_id: uuid.UUID, name: str) -> dict[str, Any]:
@@ -323,15 +439,19 @@ class PromptService:
         self.principal.require(Role.ADMIN)
         await self.get_project(project_id)
         if name in ALWAYS_PROTECTED_LABELS:
-            raise Conflict(f"label {name!r} is protected in every project and cannot be "
-                           "unprotected")
+            raise Conflict(
+                f"label {name!r} is protected in every project and cannot be unprotected"
+            )
         await self.prompts.lock_project(project_id, exclusive=True)
         before = [p.name for p in await self.prompts.protected_labels(project_id)]
         if await self.prompts.remove_protected_label(project_id, name):
-            await self._audit("label.unprotect", "project", project_id,
-                              before={"protected_labels": before},
-                              after={"protected_labels": [n for n in before if n != name],
-                                     "label": name})
+            await self._audit(
+                "label.unprotect",
+                "project",
+                project_id,
+                before={"protected_labels": before},
+                after={"protected_labels": [n for n in before if n != name], "label": name},
+            )
         return await self.protected_labels(project_id)
 
     async def resolve_label(self, prompt_id: uuid.UUID, name: str) -> PromptVersion:
@@ -352,8 +472,12 @@ class PromptService:
             x, y = getattr(va, name), getattr(vb, name)
             if x != y:
                 fields[name] = {"from": x, "to": y}
-        body_diff = "".join(difflib.unified_diff(
-            va.body.splitlines(keepends=True), vb.body.splitlines(keepends=True),
-            fromfile=f"v{a}", tofile=f"v{b}",
-        ))
+        body_diff = "".join(
+            difflib.unified_diff(
+                va.body.splitlines(keepends=True),
+                vb.body.splitlines(keepends=True),
+                fromfile=f"v{a}",
+                tofile=f"v{b}",
+            )
+        )
         return {"from_version": a, "to_version": b, "fields": fields, "body_diff": body_diff}

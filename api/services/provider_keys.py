@@ -1,10 +1,10 @@
 """Provider API keys (OpenAI, Anthropic, ...) given to the platform, encrypted at rest.
 
-Each key is sealed with AES-256-GCM (``promptops.governance.security.SecretBox``, key from settings) under
-associated data naming its organization and provider (``credential_aad``), so a row copied to
-another tenant or relabelled as another provider does not decrypt. Only ciphertext, nonce, the
-encryption key's id and a four-character hint are stored; the API never returns the key and
-nothing here logs it (the request schema holds it as ``SecretStr``).
+Each key is sealed with AES-256-GCM (``promptops.governance.security.SecretBox``, key from
+settings) under associated data naming its organization and provider (``credential_aad``), so a row
+copied to another tenant or relabelled as another provider does not decrypt. Only ciphertext,
+nonce, the encryption key's id and a four-character hint are stored; the API never returns the key
+and nothing here logs it (the request schema holds it as ``SecretStr``).
 """
 
 from __future__ import annotations
@@ -29,20 +29,26 @@ MIN_LENGTH_FOR_HINT = 12
 
 
 def credential_summary(row: ProviderCredential) -> dict[str, Any]:
-    return {"provider": row.provider, "name": row.name, "hint": row.hint,
-            "api_base": row.api_base, "key_id": row.key_id}
+    return {
+        "provider": row.provider,
+        "name": row.name,
+        "hint": row.hint,
+        "api_base": row.api_base,
+        "key_id": row.key_id,
+    }
 
 
 class ProviderKeyService:
     """Admin-only management of an organization's provider keys. They belong to the whole
     organization, so a project-scoped API key is refused (403)."""
 
-    def __init__(self, session: AsyncSession, principal: Principal,
-                 secret_box: SecretBox) -> None:
+    def __init__(self, session: AsyncSession, principal: Principal, secret_box: SecretBox) -> None:
         principal.require(Role.ADMIN)
         if principal.project_id is not None:
-            raise Forbidden("provider keys belong to the whole organization; this API key is "
-                            f"scoped to project {principal.project_id}")
+            raise Forbidden(
+                "provider keys belong to the whole organization; this API key is "
+                f"scoped to project {principal.project_id}"
+            )
         self.session = session
         self.principal = principal
         self.box = secret_box
@@ -57,20 +63,34 @@ class ProviderKeyService:
         plaintext = data.api_key.get_secret_value()
         nonce, ciphertext = self.box.encrypt(plaintext, credential_aad(org, data.provider))
         row = ProviderCredential(
-            id=uuid.uuid4(), organization_id=org, provider=data.provider, name=data.name,
-            ciphertext=ciphertext, nonce=nonce, key_id=self.box.key_id,
+            id=uuid.uuid4(),
+            organization_id=org,
+            provider=data.provider,
+            name=data.name,
+            ciphertext=ciphertext,
+            nonce=nonce,
+            key_id=self.box.key_id,
             hint=plaintext[-4:] if len(plaintext) >= MIN_LENGTH_FOR_HINT else "",
-            api_base=data.api_base, created_by=self.principal.actor)
+            api_base=data.api_base,
+            created_by=self.principal.actor,
+        )
         try:
             async with self.session.begin_nested():
                 await self.identity.add(row)
         except IntegrityError as exc:  # a concurrent create with the same name
-            raise Conflict(f"a provider key named {data.name!r} already exists",
-                           field="name") from exc
+            raise Conflict(
+                f"a provider key named {data.name!r} already exists", field="name"
+            ) from exc
         await self.session.refresh(row)
         invalidate_credentials(self.session)
-        await record_audit(self.session, self.principal, "provider_key.create", "provider_key",
-                           row.id, after=credential_summary(row))
+        await record_audit(
+            self.session,
+            self.principal,
+            "provider_key.create",
+            "provider_key",
+            row.id,
+            after=credential_summary(row),
+        )
         return row
 
     async def list_credentials(self) -> list[ProviderCredential]:
@@ -84,5 +104,11 @@ class ProviderKeyService:
         before = credential_summary(row)
         await self.identity.delete(row)
         invalidate_credentials(self.session)
-        await record_audit(self.session, self.principal, "provider_key.delete", "provider_key",
-                           credential_id, before=before)
+        await record_audit(
+            self.session,
+            self.principal,
+            "provider_key.delete",
+            "provider_key",
+            credential_id,
+            before=before,
+        )

@@ -40,10 +40,16 @@ class ServingService:
 
     async def execute(self, body: ExecuteRequest) -> CallOutcome:
         """A synchronous test run of one version (recorded with source ``execute``)."""
-        return await self.pipeline.run(CallRequest(
-            source="execute", principal=self.principal,
-            target=PromptTarget(version_id=body.prompt_version_id),
-            variables=body.variables, model=body.model, decoding=_decoding(body)))
+        return await self.pipeline.run(
+            CallRequest(
+                source="execute",
+                principal=self.principal,
+                target=PromptTarget(version_id=body.prompt_version_id),
+                variables=body.variables,
+                model=body.model,
+                decoding=_decoding(body),
+            )
+        )
 
     async def generate(self, body: GenerateRequest) -> CallOutcome:
         """Production inference (``POST /api/v1/generate``): the version ``prompt_version_id``
@@ -62,39 +68,64 @@ class ServingService:
             target = PromptTarget(version_id=body.prompt_version_id)
         else:
             if body.prompt_id is None and not (body.project_id and body.prompt):
-                raise InvalidInput("give prompt_version_id, prompt_id, or project_id + prompt",
-                                   field="prompt_id")
+                raise InvalidInput(
+                    "give prompt_version_id, prompt_id, or project_id + prompt", field="prompt_id"
+                )
             environment, label = _environment_and_label(body)
-            target = PromptTarget(prompt_id=body.prompt_id, project_id=body.project_id,
-                                  prompt_name=body.prompt, label=label,
-                                  environment=environment)
-        return await self._call(CallRequest(
-            source="generate", principal=self.principal, target=target,
-            variables=body.variables, model=body.model, decoding=_decoding(body),
-            schema=body.schema_, tools=body.tools, tool_choice=body.tool_choice,
-            subject_id=body.subject_id, stream=body.stream))
+            target = PromptTarget(
+                prompt_id=body.prompt_id,
+                project_id=body.project_id,
+                prompt_name=body.prompt,
+                label=label,
+                environment=environment,
+            )
+        return await self._call(
+            CallRequest(
+                source="generate",
+                principal=self.principal,
+                target=target,
+                variables=body.variables,
+                model=body.model,
+                decoding=_decoding(body),
+                schema=body.schema_,
+                tools=body.tools,
+                tool_choice=body.tool_choice,
+                subject_id=body.subject_id,
+                stream=body.stream,
+            )
+        )
 
-    async def chat_completion(self, body: ChatCompletionRequest,
-                              project_ref: str | None) -> CallOutcome:
+    async def chat_completion(
+        self, body: ChatCompletionRequest, project_ref: str | None
+    ) -> CallOutcome:
         """An OpenAI-compatible chat completion (recorded with source ``openai``). ``model``
         is a model, ``policy:<name>`` or ``prompt:<name>[@label]`` (the prompt's rendered
         messages first, then ``messages``); the project is the key's, else ``project_ref``
         (the ``OpenAI-Project`` header: a name or id), else the organization's only one."""
         messages = [m.model_dump(exclude_none=True) for m in body.messages]
         request = CallRequest(
-            source="openai", principal=self.principal, messages=messages,
-            decoding=body.decoding(), response_format=body.response_format, tools=body.tools,
-            tool_choice=body.tool_choice, subject_id=body.user, stream=body.stream,
-            project_ref=project_ref)
+            source="openai",
+            principal=self.principal,
+            messages=messages,
+            decoding=body.decoding(),
+            response_format=body.response_format,
+            tools=body.tools,
+            tool_choice=body.tool_choice,
+            subject_id=body.user,
+            stream=body.stream,
+            project_ref=project_ref,
+        )
         if body.model.startswith(PROMPT_PREFIX):
-            name, _, label = body.model[len(PROMPT_PREFIX):].partition("@")
+            name, _, label = body.model[len(PROMPT_PREFIX) :].partition("@")
             if not name:
-                raise InvalidInput("model 'prompt:<name>[@label]' needs a prompt name",
-                                   field="model")
+                raise InvalidInput(
+                    "model 'prompt:<name>[@label]' needs a prompt name", field="model"
+                )
             environment, label = environment_of_label(label or None)
             # No project id: the resolve stage chooses it as for raw messages.
-            request.target = PromptTarget(prompt_name=name, label=label,
-                                          environment=environment, field="model")
+            request.target = PromptTarget(
+                prompt_name=name, label=label, environment=environment, field="model"
+            )
             request.variables = body.variables
         else:
             request.model = body.model
@@ -105,7 +136,9 @@ def _environment_and_label(body: GenerateRequest) -> tuple[str | None, str]:
     if body.environment is not None:
         label = ENVIRONMENT_LABELS[body.environment]
         if body.label is not None and body.label != label:
-            raise InvalidInput(f"environment {body.environment!r} serves label {label!r}, "
-                               f"not {body.label!r}", field="label")
+            raise InvalidInput(
+                f"environment {body.environment!r} serves label {label!r}, not {body.label!r}",
+                field="label",
+            )
         return body.environment, label
     return environment_of_label(body.label)

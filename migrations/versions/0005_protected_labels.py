@@ -5,13 +5,14 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-02 10:00:00.000000
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005'
-down_revision = '0004'
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -20,30 +21,64 @@ _UUID = "'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'"
 
 
 def upgrade() -> None:
-    op.create_table('protected_labels',
-    sa.Column('project_id', sa.Uuid(), nullable=False),
-    sa.Column('name', sa.String(length=100), nullable=False),
-    sa.Column('created_by', sa.String(length=320), nullable=False),
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_protected_labels_project_id_projects'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_protected_labels')),
-    sa.UniqueConstraint('project_id', 'name', name=op.f('uq_protected_labels_project_id_name'))
+    op.create_table(
+        "protected_labels",
+        sa.Column("project_id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("created_by", sa.String(length=320), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["projects.id"],
+            name=op.f("fk_protected_labels_project_id_projects"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_protected_labels")),
+        sa.UniqueConstraint("project_id", "name", name=op.f("uq_protected_labels_project_id_name")),
     )
-    op.create_index(op.f('ix_protected_labels_project_id'), 'protected_labels', ['project_id'], unique=False)
-    op.create_table('label_history',
-    sa.Column('id', sa.BigInteger(), autoincrement=True, nullable=False),
-    sa.Column('prompt_id', sa.Uuid(), nullable=False),
-    sa.Column('name', sa.String(length=100), nullable=False),
-    sa.Column('prompt_version_id', sa.Uuid(), nullable=False),
-    sa.Column('previous_version_id', sa.Uuid(), nullable=True),
-    sa.Column('moved_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.ForeignKeyConstraint(['previous_version_id'], ['prompt_versions.id'], name=op.f('fk_label_history_previous_version_id_prompt_versions')),
-    sa.ForeignKeyConstraint(['prompt_id'], ['prompts.id'], name=op.f('fk_label_history_prompt_id_prompts'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['prompt_version_id'], ['prompt_versions.id'], name=op.f('fk_label_history_prompt_version_id_prompt_versions')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_label_history'))
+    op.create_index(
+        op.f("ix_protected_labels_project_id"), "protected_labels", ["project_id"], unique=False
     )
-    op.create_index('ix_label_history_prompt_id_name', 'label_history', ['prompt_id', 'name', 'prompt_version_id'], unique=False)
+    op.create_table(
+        "label_history",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("prompt_id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("prompt_version_id", sa.Uuid(), nullable=False),
+        sa.Column("previous_version_id", sa.Uuid(), nullable=True),
+        sa.Column(
+            "moved_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["previous_version_id"],
+            ["prompt_versions.id"],
+            name=op.f("fk_label_history_previous_version_id_prompt_versions"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["prompt_id"],
+            ["prompts.id"],
+            name=op.f("fk_label_history_prompt_id_prompts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["prompt_version_id"],
+            ["prompt_versions.id"],
+            name=op.f("fk_label_history_prompt_version_id_prompt_versions"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_label_history")),
+    )
+    op.create_index(
+        "ix_label_history_prompt_id_name",
+        "label_history",
+        ["prompt_id", "name", "prompt_version_id"],
+        unique=False,
+    )
 
     # Every value a label takes is recorded by the database itself, so no writer (API,
     # deployment activity, a script with plain SQL) can move a label without leaving the fact
@@ -140,7 +175,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS labels_record_history()")
     op.execute("DROP TRIGGER IF EXISTS label_history_append_only ON label_history")
     op.execute("DROP FUNCTION IF EXISTS label_history_refuse_update()")
-    op.drop_index('ix_label_history_prompt_id_name', table_name='label_history')
-    op.drop_table('label_history')
-    op.drop_index(op.f('ix_protected_labels_project_id'), table_name='protected_labels')
-    op.drop_table('protected_labels')
+    op.drop_index("ix_label_history_prompt_id_name", table_name="label_history")
+    op.drop_table("label_history")
+    op.drop_index(op.f("ix_protected_labels_project_id"), table_name="protected_labels")
+    op.drop_table("protected_labels")

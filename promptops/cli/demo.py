@@ -9,13 +9,15 @@ import typer
 
 
 def demo(
-    limit: int = typer.Option(24, min=2, max=2000,
-                              help="examples per golden set (default finishes in minutes)"),
+    limit: int = typer.Option(
+        24, min=2, max=2000, help="examples per golden set (default finishes in minutes)"
+    ),
     seed: int = typer.Option(0, help="sampling seed (same seed + limit = same examples)"),
     concurrency: int = typer.Option(4, min=1, help="LLM calls in flight per evaluation"),
     as_json: bool = typer.Option(False, "--json", help="print a machine-readable summary"),
-    rollout: bool = typer.Option(True, "--rollout/--no-rollout",
-                                 help="then run the approval + canary story (rollout-demo)"),
+    rollout: bool = typer.Option(
+        True, "--rollout/--no-rollout", help="then run the approval + canary story (rollout-demo)"
+    ),
 ) -> None:
     """Evaluate two versions of two prompts (subject lines; spam filter) on SpamAssassin mail
     with BatchEvaluationWorkflow and print the comparison tables; then take a prompt from
@@ -51,20 +53,30 @@ def demo(
     results: list[dict[str, Any]] = []
     workflow_ids: list[str] = []
     try:
-        with PromptOpsClient(urls.get("api") or settings.api_url,
-                             api_key=settings.resolved_api_key()) as client:
-            project = client.ensure_project("spamassassin-demo",
-                                            "Demo: prompts evaluated on SpamAssassin mail")
+        with PromptOpsClient(
+            urls.get("api") or settings.api_url, api_key=settings.resolved_api_key()
+        ) as client:
+            project = client.ensure_project(
+                "spamassassin-demo", "Demo: prompts evaluated on SpamAssassin mail"
+            )
             started = []
             for task in TASKS:
                 prompt = client.ensure_prompt(project["id"], task.prompt_name)
                 versions = [client.ensure_version(prompt["id"], spec) for spec in task.versions]
-                dataset = client.ensure_dataset(project["id"], f"{task.name}-n{limit}-s{seed}",
-                                                golden[task.name], task.dataset_task_type)
+                dataset = client.ensure_dataset(
+                    project["id"],
+                    f"{task.name}-n{limit}-s{seed}",
+                    golden[task.name],
+                    task.dataset_task_type,
+                )
                 ev = client.start_evaluation(
-                    prompt_version_ids=[v["id"] for v in versions], dataset_id=dataset["id"],
-                    metrics=task.metrics, concurrency=concurrency,
-                    positive_label=task.positive_label, chunk_size=max(4, concurrency * 2))
+                    prompt_version_ids=[v["id"] for v in versions],
+                    dataset_id=dataset["id"],
+                    metrics=task.metrics,
+                    concurrency=concurrency,
+                    positive_label=task.positive_label,
+                    chunk_size=max(4, concurrency * 2),
+                )
                 workflow_ids.append(ev["workflow_id"])
                 names = {v["id"]: n for v, n in zip(versions, task.version_names, strict=True)}
                 started.append((task, ev, names))
@@ -82,58 +94,82 @@ def demo(
         console.rule("Governance: approval and canary rollout")
         rollout_summary = _rollout(console, settings, urls)
     if as_json:
-        print(json.dumps({
-            "tasks": [machine_summary(r["task"].name, r["evaluation"]) for r in results],
-            "workflow_ids": workflow_ids,
-            "temporal_ui": urls.get("temporal_ui"),
-            "rollout": rollout_summary,
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "tasks": [machine_summary(r["task"].name, r["evaluation"]) for r in results],
+                    "workflow_ids": workflow_ids,
+                    "temporal_ui": urls.get("temporal_ui"),
+                    "rollout": rollout_summary,
+                },
+                indent=2,
+            )
+        )
 
 
-def _rollout(console: Any, settings: Any, urls: dict[str, Any],
-             cfg: Any = None) -> dict[str, Any] | None:
+def _rollout(
+    console: Any, settings: Any, urls: dict[str, Any], cfg: Any = None
+) -> dict[str, Any] | None:
     from promptops.cli.evals import fail
     from promptops.devstack.client import APIClientError
     from promptops.devstack.rollout_demo import run_rollout_demo
 
     key = settings.resolved_api_key()
     if not key:
-        fail(f"no API key: set PROMPTOPS_API_KEY or restart with `promptops up` "
-             f"(it writes {settings.admin_key_file})")
+        fail(
+            f"no API key: set PROMPTOPS_API_KEY or restart with `promptops up` "
+            f"(it writes {settings.admin_key_file})"
+        )
         return None
     try:
-        summary = run_rollout_demo(urls.get("api") or settings.api_url, key,
-                                   say=console.print, cfg=cfg)
+        summary = run_rollout_demo(
+            urls.get("api") or settings.api_url, key, say=console.print, cfg=cfg
+        )
     except (APIClientError, TimeoutError, RuntimeError) as exc:
         fail(getattr(exc, "message", str(exc)))
         return None
     ui = f"{urls.get('temporal_ui')}/namespaces/{settings.temporal_namespace}/workflows"
     summary["temporal_ui"] = ui
-    console.print(f"\nProduction serves {summary['production_version_id']}. "
-                  f"Watch the rollouts in the Temporal UI: {ui}")
+    console.print(
+        f"\nProduction serves {summary['production_version_id']}. "
+        f"Watch the rollouts in the Temporal UI: {ui}"
+    )
     return summary
 
 
-def _print_tables(console: Any, results: list[dict[str, Any]], golden: dict[str, Any],
-                  urls: dict[str, Any], workflow_ids: list[str], settings: Any) -> None:
+def _print_tables(
+    console: Any,
+    results: list[dict[str, Any]],
+    golden: dict[str, Any],
+    urls: dict[str, Any],
+    workflow_ids: list[str],
+    settings: Any,
+) -> None:
     from promptops.cli.report import comparison_table
 
     for r in results:
         console.print()
-        console.print(comparison_table(
-            f"{r['task'].name}: {len(golden[r['task'].name])} SpamAssassin emails, "
-            f"status {r['evaluation']['status']}", r["evaluation"], r["names"]))
+        console.print(
+            comparison_table(
+                f"{r['task'].name}: {len(golden[r['task'].name])} SpamAssassin emails, "
+                f"status {r['evaluation']['status']}",
+                r["evaluation"],
+                r["names"],
+            )
+        )
     console.print(
         "\nIntervals are 95% bootstrap CIs over examples; Δ is paired on the same emails "
-        "(paired bootstrap; McNemar for accuracy). A CI that spans 0 means no real difference.")
-    console.print(f"Workflows in the Temporal UI: {urls.get('temporal_ui')}/namespaces/"
-                  f"{settings.temporal_namespace}/workflows")
+        "(paired bootstrap; McNemar for accuracy). A CI that spans 0 means no real difference."
+    )
+    console.print(
+        f"Workflows in the Temporal UI: {urls.get('temporal_ui')}/namespaces/"
+        f"{settings.temporal_namespace}/workflows"
+    )
     for wid in workflow_ids:
-        console.print(f"  {urls.get('temporal_ui')}/namespaces/{settings.temporal_namespace}"
-                      f"/workflows/{wid}")
+        console.print(
+            f"  {urls.get('temporal_ui')}/namespaces/{settings.temporal_namespace}/workflows/{wid}"
+        )
     console.print(f"API docs: {urls.get('docs')}")
-
-
 
 
 def rollout_demo(
@@ -159,8 +195,12 @@ def rollout_demo(
     except StackError as exc:
         fail(exc.message + (f"\n{exc.log_tail}" if exc.log_tail else ""))
         return
-    summary = _rollout(console, settings, state.get("urls") or {},
-                       RolloutDemoSettings(bake_s=bake, check_interval_s=check_interval))
+    summary = _rollout(
+        console,
+        settings,
+        state.get("urls") or {},
+        RolloutDemoSettings(bake_s=bake, check_interval_s=check_interval),
+    )
     if as_json:
         print(json.dumps(summary, indent=2))
 

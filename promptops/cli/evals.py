@@ -8,8 +8,9 @@ from typing import Any
 
 import typer
 
-eval_app = typer.Typer(help="Run and inspect batch evaluations (BatchEvaluationWorkflow).",
-                       no_args_is_help=True)
+eval_app = typer.Typer(
+    help="Run and inspect batch evaluations (BatchEvaluationWorkflow).", no_args_is_help=True
+)
 
 
 def api_url() -> str:
@@ -31,8 +32,10 @@ def _client() -> Any:
 
     key = get_settings().resolved_api_key()
     if not key:
-        fail("no API key: set PROMPTOPS_API_KEY, or run `promptops up` (it writes an admin key "
-             f"to {get_settings().admin_key_file})")
+        fail(
+            "no API key: set PROMPTOPS_API_KEY, or run `promptops up` (it writes an admin key "
+            f"to {get_settings().admin_key_file})"
+        )
     return PromptOpsClient(api_url(), api_key=key)
 
 
@@ -49,13 +52,25 @@ def call(method: str, path: str, **kwargs: Any) -> Any:
             raise typer.Exit(1) from exc  # not reached: fail() exits
 
 
-def follow(client: Any, evaluation_id: str, *, label: str = "evaluating",
-           rows: int = 0, console: Any = None) -> dict[str, Any]:
+def follow(
+    client: Any,
+    evaluation_id: str,
+    *,
+    label: str = "evaluating",
+    rows: int = 0,
+    console: Any = None,
+) -> dict[str, Any]:
     """Poll an evaluation with a rich progress bar (on ``console``) until it ends."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), transient=False, console=console) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
+        console=console,
+    ) as progress:
         task = progress.add_task(label, total=None)
 
         def update(ev: dict[str, Any]) -> None:
@@ -88,8 +103,11 @@ def run(
 
     body: dict[str, Any] = {
         "prompt_version_ids": [v.strip() for v in versions.split(",") if v.strip()],
-        "dataset_id": dataset, "metrics": [m.strip() for m in metrics.split(",") if m.strip()],
-        "concurrency": concurrency, "limit": limit, "positive_label": positive_label,
+        "dataset_id": dataset,
+        "metrics": [m.strip() for m in metrics.split(",") if m.strip()],
+        "concurrency": concurrency,
+        "limit": limit,
+        "positive_label": positive_label,
     }
     with _client() as client:
         try:
@@ -120,15 +138,19 @@ def status(evaluation_id: str) -> None:
     p = ev["progress"]
     Console(highlight=False).print(
         f"{ev['id']}: [bold]{ev['status']}[/bold] {p['done']}/{p['total']} examples\n"
-        f"Temporal UI: {ev['temporal_ui_url']}")
+        f"Temporal UI: {ev['temporal_ui_url']}"
+    )
     for v in p.get("versions") or []:
         means = ", ".join(f"{k}={x:.3f}" for k, x in v["means"].items() if x is not None)
         Console(highlight=False).print(f"  {v['version_id'][:8]} done={v['done']} {means}")
 
 
 @eval_app.command("show")
-def show(evaluation_id: str, rows: int = typer.Option(0, help="also print N per-example rows"),
-         as_json: bool = typer.Option(False, "--json")) -> None:
+def show(
+    evaluation_id: str,
+    rows: int = typer.Option(0, help="also print N per-example rows"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Aggregates with 95% intervals, the paired comparison and optionally per-example rows."""
     from promptops.devstack.client import APIClientError
 
@@ -152,9 +174,11 @@ def _print_result(ev: dict[str, Any], as_json: bool) -> None:
     console = Console(highlight=False, width=wide_width())
     console.print(comparison_table(f"Evaluation {ev['id']} ({ev['status']})", ev))
     for row in ev.get("rows") or []:
-        console.print(f"[dim]{row['example_id']}[/dim] {row['prompt_version_id'][:8]} "
-                      f"expected={row['expected']!r} output={str(row['output'])[:80]!r} "
-                      f"{ {k: round(v, 3) for k, v in row['metrics'].items()} }")
+        console.print(
+            f"[dim]{row['example_id']}[/dim] {row['prompt_version_id'][:8]} "
+            f"expected={row['expected']!r} output={str(row['output'])[:80]!r} "
+            f"{ {k: round(v, 3) for k, v in row['metrics'].items()} }"
+        )
     console.print(f"Temporal UI: {ev['temporal_ui_url']}")
 
 

@@ -10,8 +10,9 @@ from typing import Any
 import typer
 
 keys_app = typer.Typer(help="Create, list, rotate and revoke API keys.", no_args_is_help=True)
-members_app = typer.Typer(help="List, add, change and remove members of the organization.",
-                          no_args_is_help=True)
+members_app = typer.Typer(
+    help="List, add, change and remove members of the organization.", no_args_is_help=True
+)
 
 ROLES = ("Admin", "Editor", "Viewer")
 
@@ -52,13 +53,16 @@ def _key_status(key: dict[str, Any]) -> str:
 
 def _print_new_key(created: dict[str, Any], title: str) -> None:
     out = _console()
-    out.print(f"{title}: [bold]{created['name']}[/bold] ({created['role']}"
-              f"{', project ' + created['project_id'] if created.get('project_id') else ''}"
-              f") for {created['user_email']}, id {created['id']}")
+    out.print(
+        f"{title}: [bold]{created['name']}[/bold] ({created['role']}"
+        f"{', project ' + created['project_id'] if created.get('project_id') else ''}"
+        f") for {created['user_email']}, id {created['id']}"
+    )
     out.print(f"\n  [bold]{created['key']}[/bold]\n")
     _console(stderr=True).print(
         "[bold yellow]Warning:[/bold yellow] this key is shown once and cannot be retrieved "
-        "again. Store it now (e.g. in PROMPTOPS_API_KEY or a secret manager).")
+        "again. Store it now (e.g. in PROMPTOPS_API_KEY or a secret manager)."
+    )
 
 
 def _resolve_key_id(ref: str) -> str:
@@ -82,16 +86,25 @@ def create_key(
     name: str = typer.Argument(..., help="a name to recognise the key by"),
     role: str = typer.Option("Editor", "--role", help="Admin, Editor or Viewer"),
     project: str | None = typer.Option(None, "--project", help="scope the key to a project id"),
-    user: str | None = typer.Option(None, "--user",
-                                    help="issue it to this member's email (Admin only)"),
-    expires_at: str | None = typer.Option(None, "--expires-at",
-                                          help="ISO 8601 time after which it is refused"),
+    user: str | None = typer.Option(
+        None, "--user", help="issue it to this member's email (Admin only)"
+    ),
+    expires_at: str | None = typer.Option(
+        None, "--expires-at", help="ISO 8601 time after which it is refused"
+    ),
     rate_limit_rpm: int | None = typer.Option(
-        None, "--rate-limit-rpm", min=1, help="requests per minute (default: unlimited)"),
+        None, "--rate-limit-rpm", min=1, help="requests per minute (default: unlimited)"
+    ),
 ) -> None:
     """Create an API key and print it once."""
-    body = {"name": name, "role": _role(role), "project_id": project, "user_email": user,
-            "expires_at": expires_at, "rate_limit_rpm": rate_limit_rpm}
+    body = {
+        "name": name,
+        "role": _role(role),
+        "project_id": project,
+        "user_email": user,
+        "expires_at": expires_at,
+        "rate_limit_rpm": rate_limit_rpm,
+    }
     _print_new_key(_call("POST", "/api_keys", json=body), "Created API key")
 
 
@@ -102,14 +115,34 @@ def list_keys() -> None:
 
     keys = _call("GET", "/api_keys")["data"]
     table = Table(title=f"API keys ({len(keys)})")
-    for column in ("id", "prefix", "name", "role", "project", "user", "status", "created",
-                   "last used", "expires", "rpm limit"):
+    for column in (
+        "id",
+        "prefix",
+        "name",
+        "role",
+        "project",
+        "user",
+        "status",
+        "created",
+        "last used",
+        "expires",
+        "rpm limit",
+    ):
         table.add_column(column, overflow="fold")
     for k in keys:
-        table.add_row(k["id"], k["prefix"], k["name"], k["role"], k["project_id"] or "-",
-                      k["user_email"], _key_status(k), _time(k["created_at"]),
-                      _time(k["last_used_at"]), _time(k["expires_at"]),
-                      str(k.get("rate_limit_rpm") or "-"))
+        table.add_row(
+            k["id"],
+            k["prefix"],
+            k["name"],
+            k["role"],
+            k["project_id"] or "-",
+            k["user_email"],
+            _key_status(k),
+            _time(k["created_at"]),
+            _time(k["last_used_at"]),
+            _time(k["expires_at"]),
+            str(k.get("rate_limit_rpm") or "-"),
+        )
     _console().print(table)
 
 
@@ -117,8 +150,10 @@ def list_keys() -> None:
 def revoke_key(key: str = typer.Argument(..., help="key id or prefix")) -> None:
     """Revoke a key at once (it stays listed as revoked)."""
     revoked = _call("DELETE", f"/api_keys/{_resolve_key_id(key)}")
-    _console().print(f"Revoked API key [bold]{revoked['name']}[/bold] ({revoked['prefix']}) "
-                     f"at {_time(revoked['revoked_at'])}")
+    _console().print(
+        f"Revoked API key [bold]{revoked['name']}[/bold] ({revoked['prefix']}) "
+        f"at {_time(revoked['revoked_at'])}"
+    )
 
 
 @keys_app.command("rotate")
@@ -153,8 +188,9 @@ def list_members() -> None:
     for column in ("user id", "email", "role", "project", "since"):
         table.add_column(column, overflow="fold")
     for m in members:
-        table.add_row(m["user_id"], m["email"], m["role"], m["project_id"] or "(all)",
-                      _time(m["created_at"]))
+        table.add_row(
+            m["user_id"], m["email"], m["role"], m["project_id"] or "(all)", _time(m["created_at"])
+        )
     _console().print(table)
 
 
@@ -162,24 +198,27 @@ def list_members() -> None:
 def add_member(
     email: str = typer.Argument(...),
     role: str = typer.Option("Viewer", "--role", help="Admin, Editor or Viewer"),
-    project: str | None = typer.Option(None, "--project",
-                                       help="narrow the membership to one project id"),
+    project: str | None = typer.Option(
+        None, "--project", help="narrow the membership to one project id"
+    ),
 ) -> None:
     """Add a user (created if new) to the organization."""
-    m = _call("POST", "/members", json={"email": email, "role": _role(role),
-                                         "project_id": project})
-    _console().print(f"Added [bold]{m['email']}[/bold] as {m['role']}"
-                     f"{' of project ' + m['project_id'] if m['project_id'] else ''} "
-                     f"(user id {m['user_id']}). Create a key for them with "
-                     f"`promptops keys create NAME --user {m['email']} --role {m['role']}`.")
+    m = _call("POST", "/members", json={"email": email, "role": _role(role), "project_id": project})
+    _console().print(
+        f"Added [bold]{m['email']}[/bold] as {m['role']}"
+        f"{' of project ' + m['project_id'] if m['project_id'] else ''} "
+        f"(user id {m['user_id']}). Create a key for them with "
+        f"`promptops keys create NAME --user {m['email']} --role {m['role']}`."
+    )
 
 
 @members_app.command("update")
 def update_member(
     user: str = typer.Argument(..., help="user id or email"),
     role: str | None = typer.Option(None, "--role", help="Admin, Editor or Viewer"),
-    project: str | None = typer.Option(None, "--project",
-                                       help="narrow to this project id; 'all' widens"),
+    project: str | None = typer.Option(
+        None, "--project", help="narrow to this project id; 'all' widens"
+    ),
 ) -> None:
     """Change a member's role or project narrowing."""
     body: dict[str, Any] = {}
@@ -190,8 +229,10 @@ def update_member(
     if not body:
         raise typer.BadParameter("give --role and/or --project")
     m = _call("PATCH", f"/members/{_resolve_user_id(user)}", json=body)
-    _console().print(f"{m['email']} is now {m['role']}"
-                     f"{' of project ' + m['project_id'] if m['project_id'] else ''}")
+    _console().print(
+        f"{m['email']} is now {m['role']}"
+        f"{' of project ' + m['project_id'] if m['project_id'] else ''}"
+    )
 
 
 @members_app.command("remove")
@@ -229,8 +270,9 @@ def bootstrap_key(
     async def run() -> IssuedKey:
         try:
             async with get_session_factory(url)() as session:
-                issued = await bootstrap_admin(session, secret, organization=organization,
-                                               email=email, key_name=name)
+                issued = await bootstrap_admin(
+                    session, secret, organization=organization, email=email, key_name=name
+                )
                 await session.commit()
                 return issued
         finally:
@@ -241,8 +283,10 @@ def bootstrap_key(
     except Exception as exc:  # noqa: BLE001 - a clean message, not a traceback
         fail(f"cannot issue the key: {type(exc).__name__}: {exc}".splitlines()[0])
         return
-    _print_new_key({"key": key.key, "name": name, "role": "Admin", "user_email": email,
-                    "id": str(key.id)}, f"New key in organization {organization}")
+    _print_new_key(
+        {"key": key.key, "name": name, "role": "Admin", "user_email": email, "id": str(key.id)},
+        f"New key in organization {organization}",
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -57,24 +57,31 @@ def comparison_table(
         b = names.get(cmp["candidate"], cmp["candidate"][:8])
         table.add_column(f"Δ {b} − {a}\n(95% CI)", justify="right")
         table.add_column("p-value", justify="right")
-    metric_names = [m for m in evaluation.get("metrics", [])
-                    if METRIC_SPECS[m].kind not in ("latency", "cost")]
+    metric_names = [
+        m for m in evaluation.get("metrics", []) if METRIC_SPECS[m].kind not in ("latency", "cost")
+    ]
     for name in metric_names:
         row = [name] + [_interval(v["metrics"].get(name)) for v in versions]
         if cmp:
             c = cmp["metrics"].get(name)
             if c:
                 test = " (McNemar)" if c.get("test") == "mcnemar" else ""
-                row += [f"{c['diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]",
-                        _p(c["p_value"]) + test]
+                row += [
+                    f"{c['diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]",
+                    _p(c["p_value"]) + test,
+                ]
             else:
                 row += ["—", "—"]
         table.add_row(*row)
     extra: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("examples (errors)", lambda v: f"{v['n']} ({v['errors']})"),
-        ("latency p50 / p95 ms",
-         lambda v: f"{_fmt(v.get('latency_ms', {}).get('p50'), 0)} / "
-                   f"{_fmt(v.get('latency_ms', {}).get('p95'), 0)}"),
+        (
+            "latency p50 / p95 ms",
+            lambda v: (
+                f"{_fmt(v.get('latency_ms', {}).get('p50'), 0)} / "
+                f"{_fmt(v.get('latency_ms', {}).get('p95'), 0)}"
+            ),
+        ),
         ("tokens in / out", lambda v: f"{v.get('tokens_in', 0)} / {v.get('tokens_out', 0)}"),
         ("cost USD", lambda v: f"{v.get('cost_usd', 0.0):.6f}"),
     ]
@@ -91,7 +98,8 @@ def comparison_table(
 
 
 def machine_summary(name: str, evaluation: dict[str, Any]) -> dict[str, Any]:
-    """``{"name", "evaluation_id", "versions": [{"version_id", "<metric>": {...}}], "comparison"}``."""
+    """``{"name", "evaluation_id", "versions": [{"version_id", "<metric>": {...}}],
+    "comparison"}``."""
     summary = evaluation.get("summary") or {}
     versions = []
     for v in summary.get("versions") or []:

@@ -15,14 +15,21 @@ from typing import Any
 
 import typer
 
-rollout_app = typer.Typer(help="Watch and steer canary rollouts (CanaryRolloutWorkflow).",
-                          no_args_is_help=True)
+rollout_app = typer.Typer(
+    help="Watch and steer canary rollouts (CanaryRolloutWorkflow).", no_args_is_help=True
+)
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _FINAL = ("Promoted", "RolledBack", "Aborted")
-_STATUS_STYLE = {"Promoted": "green", "RolledBack": "red", "Aborted": "red",
-                 "Running": "cyan", "Paused": "yellow", "Pending": "cyan"}
+_STATUS_STYLE = {
+    "Promoted": "green",
+    "RolledBack": "red",
+    "Aborted": "red",
+    "Running": "cyan",
+    "Paused": "yellow",
+    "Pending": "cyan",
+}
 
 
 def parse_duration(text: str) -> int:
@@ -91,41 +98,65 @@ def print_deployment(d: dict[str, Any], as_json: bool = False) -> None:
     steps = (d.get("plan") or {}).get("steps") or []
     step = live.get("step_index", d["current_step"])
     weight = (live.get("weights") or {}).get("canary", d["canary_weight"])
-    console.print(f"Deployment [bold]{d['id']}[/bold] to [bold]{d['environment']}[/bold]: "
-                  f"[{style}]{status}[/{style}]")
-    console.print(f"  candidate {d['candidate_version_id']}  baseline "
-                  f"{d.get('baseline_version_id') or '(none: first deployment)'}")
+    console.print(
+        f"Deployment [bold]{d['id']}[/bold] to [bold]{d['environment']}[/bold]: "
+        f"[{style}]{status}[/{style}]"
+    )
+    console.print(
+        f"  candidate {d['candidate_version_id']}  baseline "
+        f"{d.get('baseline_version_id') or '(none: first deployment)'}"
+    )
     step_text = f"{step + 1}/{len(steps)} ({steps[step]:g}%)" if 0 <= step < len(steps) else "-"
-    console.print(f"  step {step_text}  weights: canary {weight:g}% / baseline "
-                  f"{100 - weight:g}%")
+    console.print(f"  step {step_text}  weights: canary {weight:g}% / baseline {100 - weight:g}%")
     if live and live.get("bake_time_s"):
-        console.print(f"  bake {live['bake_elapsed_s'] / 3600:.2f} h of "
-                      f"{live['bake_time_s'] / 3600:.2f} h, checks every "
-                      f"{live['check_interval_s']} s ({live['checks']} so far, last "
-                      f"{live.get('last_check_at') or '-'})")
+        console.print(
+            f"  bake {live['bake_elapsed_s'] / 3600:.2f} h of "
+            f"{live['bake_time_s'] / 3600:.2f} h, checks every "
+            f"{live['check_interval_s']} s ({live['checks']} so far, last "
+            f"{live.get('last_check_at') or '-'})"
+        )
     if d.get("reason") or live.get("reason"):
         console.print(f"  reason: {d.get('reason') or live.get('reason')}")
     figures = live.get("figures") or {}
     if figures:
-        table = Table("arm", "runs", "error rate", "p95 ms", "feedback", "outcome", "eval",
-                      title="Guard figures (last check, bake window)", show_edge=False)
+        table = Table(
+            "arm",
+            "runs",
+            "error rate",
+            "p95 ms",
+            "feedback",
+            "outcome",
+            "eval",
+            title="Guard figures (last check, bake window)",
+            show_edge=False,
+        )
         for arm in ("baseline", "canary"):
             f = figures.get(arm) or {}
-            table.add_row(arm, str(f.get("n", 0)), _fmt(f.get("error_rate"), ".1%"),
-                          _fmt(f.get("p95_latency_ms"), ".0f"), _fmt(f.get("mean_feedback")),
-                          _fmt(f.get("mean_outcome")), _fmt(f.get("eval_score")))
+            table.add_row(
+                arm,
+                str(f.get("n", 0)),
+                _fmt(f.get("error_rate"), ".1%"),
+                _fmt(f.get("p95_latency_ms"), ".0f"),
+                _fmt(f.get("mean_feedback")),
+                _fmt(f.get("mean_outcome")),
+                _fmt(f.get("eval_score")),
+            )
         console.print(table)
         console.print(f"  eval score for promotion: {_fmt(live.get('eval_score'))}")
     for b in live.get("breaches") or []:
         console.print(f"  [red]breach[/red] {b['guard']}: {b['message']}")
     history = live.get("history") or []
     if history:
-        table = Table("step", "percent", "started", "ended", "paused s", "outcome",
-                      show_edge=False)
+        table = Table("step", "percent", "started", "ended", "paused s", "outcome", show_edge=False)
         for h in history:
-            table.add_row(str(h["step_index"] + 1), f"{h['percent']:g}%", h["started_at"],
-                          h.get("ended_at") or "", f"{h.get('paused_s') or 0:.0f}",
-                          h.get("outcome") or "")
+            table.add_row(
+                str(h["step_index"] + 1),
+                f"{h['percent']:g}%",
+                h["started_at"],
+                h.get("ended_at") or "",
+                f"{h.get('paused_s') or 0:.0f}",
+                h.get("outcome") or "",
+            )
         console.print(table)
     if d.get("temporal_ui_url"):
         console.print(f"  Temporal UI: {d['temporal_ui_url']}")
@@ -135,23 +166,31 @@ def deploy(
     version_id: str = typer.Argument(..., help="the approved prompt version to roll out"),
     env: str = typer.Option(..., "--env", "-e", help="dev | staging | prod"),
     steps: str = typer.Option("10,50,100", "--steps", help="canary percentages, ending at 100"),
-    bake: str = typer.Option("1h", "--bake",
-                             help="bake time per step (90, 15m, 1h, 2d) or one per step: 1h,4h"),
+    bake: str = typer.Option(
+        "1h", "--bake", help="bake time per step (90, 15m, 1h, 2d) or one per step: 1h,4h"
+    ),
     check_interval: str | None = typer.Option(
-        None, "--check-interval", help="time between guard checks (default min(bake/4, 5m))"),
-    min_samples: int | None = typer.Option(None, "--min-samples", min=0,
-                                           help="runs per arm needed per bake (default 20)"),
+        None, "--check-interval", help="time between guard checks (default min(bake/4, 5m))"
+    ),
+    min_samples: int | None = typer.Option(
+        None, "--min-samples", min=0, help="runs per arm needed per bake (default 20)"
+    ),
     max_error_rate_increase: float | None = typer.Option(
-        None, "--max-error-rate-increase", help="e.g. 0.02 = 2 points of success rate"),
-    max_p95_ms: float | None = typer.Option(None, "--max-p95-ms",
-                                            help="absolute p95 latency limit of the canary"),
+        None, "--max-error-rate-increase", help="e.g. 0.02 = 2 points of success rate"
+    ),
+    max_p95_ms: float | None = typer.Option(
+        None, "--max-p95-ms", help="absolute p95 latency limit of the canary"
+    ),
     max_feedback_drop: float | None = typer.Option(None, "--max-feedback-drop"),
-    min_eval_score: float | None = typer.Option(None, "--min-eval-score",
-                                                help="promotion gate (default 0.70)"),
-    no_eval_gate: bool = typer.Option(False, "--no-eval-gate",
-                                      help="disable the eval-score promotion gate"),
-    project: str | None = typer.Option(None, "--project",
-                                       help="project id (default: the version's project)"),
+    min_eval_score: float | None = typer.Option(
+        None, "--min-eval-score", help="promotion gate (default 0.70)"
+    ),
+    no_eval_gate: bool = typer.Option(
+        False, "--no-eval-gate", help="disable the eval-score promotion gate"
+    ),
+    project: str | None = typer.Option(
+        None, "--project", help="project id (default: the version's project)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the answer as JSON"),
 ) -> None:
     """Start a canary rollout of an approved prompt version (CanaryRolloutWorkflow)."""
@@ -166,11 +205,13 @@ def deploy(
     except ValueError as exc:
         _fail(str(exc))
         return
-    for name, value in (("min_samples", min_samples),
-                        ("max_error_rate_increase", max_error_rate_increase),
-                        ("max_p95_latency_ms", max_p95_ms),
-                        ("max_feedback_drop", max_feedback_drop),
-                        ("min_eval_score", min_eval_score)):
+    for name, value in (
+        ("min_samples", min_samples),
+        ("max_error_rate_increase", max_error_rate_increase),
+        ("max_p95_latency_ms", max_p95_ms),
+        ("max_feedback_drop", max_feedback_drop),
+        ("min_eval_score", min_eval_score),
+    ):
         if value is not None:
             plan[name] = value
     if no_eval_gate:
@@ -178,9 +219,16 @@ def deploy(
     if project is None:
         version = _call("GET", f"/prompt_versions/{version_id}")
         project = _call("GET", f"/prompts/{version['prompt_id']}")["project_id"]
-    started = _call("POST", "/deployments", json={
-        "project_id": project, "prompt_version_id": version_id, "environment": env,
-        "plan": plan})
+    started = _call(
+        "POST",
+        "/deployments",
+        json={
+            "project_id": project,
+            "prompt_version_id": version_id,
+            "environment": env,
+            "plan": plan,
+        },
+    )
     if as_json:
         print(json.dumps(started, indent=2, default=str))
         return
@@ -190,7 +238,8 @@ def deploy(
         f"{', '.join(f'{s:g}%' for s in d['plan']['steps'])}\n"
         f"  workflow {started['workflow_id']}\n"
         f"  follow with: promptops rollout status {d['id']} --watch\n"
-        f"  Temporal UI: {started['temporal_ui_url']}")
+        f"  Temporal UI: {started['temporal_ui_url']}"
+    )
 
 
 @rollout_app.command("status")
@@ -224,13 +273,20 @@ def list_rollouts(
     if as_json:
         print(json.dumps(data, indent=2, default=str))
         return
-    table = Table("id", "env", "status", "step", "canary %", "candidate", "created",
-                  show_edge=False)
+    table = Table(
+        "id", "env", "status", "step", "canary %", "candidate", "created", show_edge=False
+    )
     for d in data:
         style = _STATUS_STYLE.get(d["status"], "bold")
-        table.add_row(d["id"], d["environment"], f"[{style}]{d['status']}[/{style}]",
-                      str(d["current_step"] + 1), f"{d['canary_weight']:g}",
-                      d["candidate_version_id"][:8], str(d["created_at"])[:19])
+        table.add_row(
+            d["id"],
+            d["environment"],
+            f"[{style}]{d['status']}[/{style}]",
+            str(d["current_step"] + 1),
+            f"{d['canary_weight']:g}",
+            d["candidate_version_id"][:8],
+            str(d["created_at"])[:19],
+        )
     Console(highlight=False).print(table)
 
 
@@ -243,39 +299,48 @@ def _operate(deployment_id: str, action: str, reason: str, as_json: bool) -> Non
         return
     if "requested" in answer:  # pause / resume: a signal, applied by the workflow at once
         Console(highlight=False).print(
-            f"Deployment [bold]{deployment_id}[/bold]: {answer['requested']} requested")
+            f"Deployment [bold]{deployment_id}[/bold]: {answer['requested']} requested"
+        )
         return
     print_deployment(answer)
 
 
 @rollout_app.command("pause")
-def pause(deployment_id: str = typer.Argument(...),
-          reason: str = typer.Option("", "--reason", "-m"),
-          as_json: bool = typer.Option(False, "--json")) -> None:
+def pause(
+    deployment_id: str = typer.Argument(...),
+    reason: str = typer.Option("", "--reason", "-m"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Hold the current weight and stop the bake clock."""
     _operate(deployment_id, "pause", reason, as_json)
 
 
 @rollout_app.command("resume")
-def resume(deployment_id: str = typer.Argument(...),
-           reason: str = typer.Option("", "--reason", "-m"),
-           as_json: bool = typer.Option(False, "--json")) -> None:
+def resume(
+    deployment_id: str = typer.Argument(...),
+    reason: str = typer.Option("", "--reason", "-m"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Restart the bake clock where it stopped."""
     _operate(deployment_id, "resume", reason, as_json)
 
 
 @rollout_app.command("promote")
-def promote(deployment_id: str = typer.Argument(...),
-            reason: str = typer.Option("", "--reason", "-m"),
-            as_json: bool = typer.Option(False, "--json")) -> None:
+def promote(
+    deployment_id: str = typer.Argument(...),
+    reason: str = typer.Option("", "--reason", "-m"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Jump to 100% now (the eval-score gate still applies)."""
     _operate(deployment_id, "promote", reason, as_json)
 
 
 @rollout_app.command("abort")
-def abort(deployment_id: str = typer.Argument(...),
-          reason: str = typer.Option(..., "--reason", "-m", help="why (required)"),
-          as_json: bool = typer.Option(False, "--json")) -> None:
+def abort(
+    deployment_id: str = typer.Argument(...),
+    reason: str = typer.Option(..., "--reason", "-m", help="why (required)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Stop the rollout: weight 0, status Aborted, the reason recorded."""
     if not reason.strip():
         _fail("an abort needs a reason: --reason TEXT")

@@ -22,8 +22,9 @@ from typing import Any
 
 import typer
 
-routing_app = typer.Typer(help="Apply and list routing policies (model 'policy:<name>').",
-                          no_args_is_help=True)
+routing_app = typer.Typer(
+    help="Apply and list routing policies (model 'policy:<name>').", no_args_is_help=True
+)
 
 
 def _call(method: str, path: str, **kwargs: Any) -> Any:
@@ -48,8 +49,9 @@ def _project_id(ref: str) -> str:
     for project in projects:
         if project["name"] == ref:
             return str(project["id"])
-    _fail(f"no project named {ref!r}; projects: "
-          f"{', '.join(p['name'] for p in projects) or '(none)'}")
+    _fail(
+        f"no project named {ref!r}; projects: {', '.join(p['name'] for p in projects) or '(none)'}"
+    )
     raise typer.Exit(1)  # not reached: _fail exits
 
 
@@ -71,7 +73,8 @@ def load_policies(path: Path) -> list[dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get("routing_policies"), list):
         # ValueError like every other bad-file case (the CLI reports them all the same way).
         raise ValueError(  # noqa: TRY004
-            f"{path}: expected a mapping with a 'routing_policies' list")
+            f"{path}: expected a mapping with a 'routing_policies' list"
+        )
     out: list[dict[str, Any]] = []
     names: set[str] = set()
     for i, item in enumerate(data["routing_policies"]):
@@ -83,7 +86,8 @@ def load_policies(path: Path) -> list[dict[str, Any]]:
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or '(policy)'}: {e['msg']}"
-                for e in exc.errors())
+                for e in exc.errors()
+            )
             raise ValueError(f"{where} ({item.get('name', '?')}): {problems}") from None
         if spec.name in names:
             raise ValueError(f"{where}: policy {spec.name!r} appears twice")
@@ -111,11 +115,15 @@ def apply(
     for policy in policies:
         name = policy.pop("name")
         _call("PUT", f"/projects/{project_id}/routing_policies/{name}", json=policy)
-        out.print(f"applied [bold]{name}[/bold] ({policy['strategy']}: "
-                  f"{', '.join(policy['candidates'])}"
-                  f"{'; fallbacks ' + ', '.join(policy['fallbacks']) if policy['fallbacks'] else ''})")
-    out.print(f"{len(policies)} routing polic{'y' if len(policies) == 1 else 'ies'} applied; "
-              f"use model 'policy:<name>'")
+        out.print(
+            f"applied [bold]{name}[/bold] ({policy['strategy']}: "
+            f"{', '.join(policy['candidates'])}"
+            f"{'; fallbacks ' + ', '.join(policy['fallbacks']) if policy['fallbacks'] else ''})"
+        )
+    out.print(
+        f"{len(policies)} routing polic{'y' if len(policies) == 1 else 'ies'} applied; "
+        f"use model 'policy:<name>'"
+    )
 
 
 def _constraints(c: dict[str, Any]) -> str:
@@ -148,9 +156,14 @@ def list_policies(
     for column in ("name", "strategy", "candidates", "fallbacks", "constraints", "updated by"):
         table.add_column(column)
     for p in data:
-        table.add_row(p["name"], p["strategy"], ", ".join(p["candidates"]),
-                      ", ".join(p["fallbacks"]) or "-", _constraints(p["constraints"]),
-                      p["updated_by"])
+        table.add_row(
+            p["name"],
+            p["strategy"],
+            ", ".join(p["candidates"]),
+            ", ".join(p["fallbacks"]) or "-",
+            _constraints(p["constraints"]),
+            p["updated_by"],
+        )
     Console(highlight=False).print(table)
 
 

@@ -64,8 +64,8 @@ def up(
         help="Run the stack in the background and return once it is healthy.",
     ),
 ) -> None:
-    """Start the embedded stack (Temporal, Postgres, local LLM, worker, API) under PROMPTOPS_HOME.
-    """
+    """Start the embedded stack (Temporal, Postgres, local LLM, worker, API) under
+    PROMPTOPS_HOME."""
     from promptops.devstack.components import enabled_components
     from promptops.devstack.control import (
         cleanup_stale,
@@ -152,8 +152,8 @@ def down() -> None:
 
 
 def status() -> None:
-    """Show each component: up/down, pid, URL and a live health check (exit 1 unless all healthy).
-    """
+    """Show each component: up/down, pid, URL and a live health check (exit 1 unless all
+    healthy)."""
     from rich.table import Table
 
     from promptops.devstack.components import LABELS
@@ -178,7 +178,8 @@ def status() -> None:
         sup = state.get("supervisor") or {}
         extra = (
             f" (ready {state['startup_seconds']:.1f}s after start)"
-            if state.get("startup_seconds") else ""
+            if state.get("startup_seconds")
+            else ""
         )
         console.print(
             f"Supervisor pid {sup.get('pid')} in {settings.home_dir}: {state.get('status')}{extra}"

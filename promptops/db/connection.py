@@ -38,8 +38,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptops.settings import get_settings
 
-__all__ = ["DURABLE", "SQL", "ConnectionSQL", "Params", "PooledConnection", "SessionSQL",
-           "close_pools", "connection_pool", "pooled_connection", "side_connection"]
+__all__ = [
+    "DURABLE",
+    "SQL",
+    "ConnectionSQL",
+    "Params",
+    "PooledConnection",
+    "SessionSQL",
+    "close_pools",
+    "connection_pool",
+    "pooled_connection",
+    "side_connection",
+]
 
 #: Statement parameters: positional (``%s``) or named (``%(name)s``), psycopg style.
 Params = tuple[Any, ...] | Mapping[str, Any]
@@ -65,16 +75,14 @@ class SQL(Protocol):
         ...
 
 
-async def _fetchone(conn: AsyncConnection[Any], sql: str,
-                    params: Params) -> tuple[Any, ...] | None:
+async def _fetchone(conn: AsyncConnection[Any], sql: str, params: Params) -> tuple[Any, ...] | None:
     async with conn.cursor(row_factory=tuple_row) as cur:
         # prepare=True: the server keeps the plan of a statement this connection repeats.
         await cur.execute(sql, params, prepare=True)
         return await cur.fetchone()
 
 
-async def _fetchall(conn: AsyncConnection[Any], sql: str,
-                    params: Params) -> list[tuple[Any, ...]]:
+async def _fetchall(conn: AsyncConnection[Any], sql: str, params: Params) -> list[tuple[Any, ...]]:
     async with conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(sql, params, prepare=True)
         return await cur.fetchall()
@@ -148,8 +156,9 @@ class PooledConnection:
             conn = await self._raw()
             async with AsyncClientCursor(conn) as cur:
                 statements = [cur.mogrify(sql, params) for sql, params in batch]
-                await cur.execute(";\n".join([DURABLE, *statements] if self.durable
-                                              else statements))
+                await cur.execute(
+                    ";\n".join([DURABLE, *statements] if self.durable else statements)
+                )
 
     async def release(self) -> None:
         """Give the connection back to the pool now (idempotent)."""
@@ -224,17 +233,18 @@ class SessionSQL:
 
 
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncConnectionPool]] = (
-    weakref.WeakKeyDictionary())
+    weakref.WeakKeyDictionary()
+)
 
 
 def _conninfo(database_url: str) -> str:
     """A SQLAlchemy URL (``postgresql+psycopg://...``) as a libpq connection string."""
-    return make_url(database_url).set(drivername="postgresql").render_as_string(
-        hide_password=False)
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def connection_pool(database_url: str, *, kind: str = "call",
-                          max_size: int = 20) -> AsyncConnectionPool:
+async def connection_pool(
+    database_url: str, *, kind: str = "call", max_size: int = 20
+) -> AsyncConnectionPool:
     """The pool of **autocommit** connections of ``kind`` for ``database_url``, one per URL,
     kind and event loop (opened on first use).
 
@@ -260,10 +270,18 @@ async def connection_pool(database_url: str, *, kind: str = "call",
         # starts a new chain at once).
         settings = get_settings()
         pool = per_loop[key] = AsyncConnectionPool(
-            _conninfo(database_url), min_size=1, max_size=max_size, open=False,
-            timeout=settings.db_pool_timeout_s, reconnect_timeout=settings.db_pool_timeout_s,
-            kwargs={"autocommit": True, "options": "-c synchronous_commit=off",
-                    "connect_timeout": settings.db_connect_timeout_s})
+            _conninfo(database_url),
+            min_size=1,
+            max_size=max_size,
+            open=False,
+            timeout=settings.db_pool_timeout_s,
+            reconnect_timeout=settings.db_pool_timeout_s,
+            kwargs={
+                "autocommit": True,
+                "options": "-c synchronous_commit=off",
+                "connect_timeout": settings.db_connect_timeout_s,
+            },
+        )
         await pool.open()
     return pool
 

@@ -32,7 +32,10 @@ __all__ = ["DRIVER_ERRORS", "database_errors", "database_unavailable", "unavaila
 #: The exception classes a database outage arrives as (what an ``except`` or an exception
 #: handler registers for); :func:`database_unavailable` decides within them.
 DRIVER_ERRORS: tuple[type[Exception], ...] = (
-    psycopg.OperationalError, sa_exc.DBAPIError, sa_exc.TimeoutError)
+    psycopg.OperationalError,
+    sa_exc.DBAPIError,
+    sa_exc.TimeoutError,
+)
 
 #: SQLSTATEs of a server that is going away, not there yet or full (PostgreSQL "Appendix A.
 #: PostgreSQL Error Codes"): admin_shutdown, crash_shutdown, cannot_connect_now,
@@ -74,7 +77,8 @@ def unavailable(exc: BaseException) -> ServiceUnavailable:
     (which carries host names and socket paths): log ``exc`` for that."""
     driver = exc.orig if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None else exc
     return ServiceUnavailable(
-        f"the database is unavailable ({type(driver).__name__}); retry in a few seconds")
+        f"the database is unavailable ({type(driver).__name__}); retry in a few seconds"
+    )
 
 
 @contextmanager

@@ -24,7 +24,7 @@ def normalize_url(url: str) -> str:
     """Return ``url`` with the psycopg 3 driver (``postgresql://`` -> ``postgresql+psycopg://``)."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -43,8 +43,12 @@ def get_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     connections. ``PROMPTOPS_DB_PRE_PING=1`` turns the ping back on."""
     settings = get_settings()
     return create_async_engine(
-        normalize_url(url), pool_size=pool_size, max_overflow=20, pool_recycle=1800,
-        pool_timeout=settings.db_pool_timeout_s, pool_pre_ping=settings.db_pre_ping,
+        normalize_url(url),
+        pool_size=pool_size,
+        max_overflow=20,
+        pool_recycle=1800,
+        pool_timeout=settings.db_pool_timeout_s,
+        pool_pre_ping=settings.db_pre_ping,
         connect_args={"connect_timeout": settings.db_connect_timeout_s},
     )
 

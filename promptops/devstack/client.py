@@ -32,13 +32,15 @@ def _detail(response: httpx.Response) -> str:
 
 
 class PromptOpsClient:
-    def __init__(self, base_url: str, *, api_key: str | None = None,
-                 timeout: float = 120.0) -> None:
+    def __init__(
+        self, base_url: str, *, api_key: str | None = None, timeout: float = 120.0
+    ) -> None:
         """``api_key``: sent as ``Authorization: Bearer``; without one every call is 401."""
         self.base_url = base_url.rstrip("/")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(base_url=f"{self.base_url}/api/v1", timeout=timeout,
-                                  headers=headers)
+        self._http = httpx.Client(
+            base_url=f"{self.base_url}/api/v1", timeout=timeout, headers=headers
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -63,39 +65,61 @@ class PromptOpsClient:
         for project in self.request("GET", "/projects")["data"]:
             if project["name"] == name:
                 return dict(project)
-        return dict(self.request("POST", "/projects",
-                                 json={"name": name, "description": description}))
+        return dict(
+            self.request("POST", "/projects", json={"name": name, "description": description})
+        )
 
     def ensure_prompt(self, project_id: str, name: str, description: str = "") -> dict[str, Any]:
         for prompt in self.request("GET", f"/projects/{project_id}/prompts")["data"]:
             if prompt["name"] == name:
                 return dict(prompt)
-        return dict(self.request("POST", f"/projects/{project_id}/prompts",
-                                 json={"name": name, "description": description}))
+        return dict(
+            self.request(
+                "POST",
+                f"/projects/{project_id}/prompts",
+                json={"name": name, "description": description},
+            )
+        )
 
     def ensure_version(self, prompt_id: str, spec: dict[str, Any]) -> dict[str, Any]:
         """Create the version unless an identical one (same content) already exists."""
         for v in self.request("GET", f"/prompts/{prompt_id}/versions")["data"]:
-            if (v["body"], v.get("system"), v["variables"], v.get("response_format"),
-                    v.get("decoding")) == (spec["body"], spec.get("system"), spec["variables"],
-                                           spec.get("response_format"),
-                                           {k: x for k, x in spec.get("decoding", {}).items()
-                                            if x is not None}):
+            if (
+                v["body"],
+                v.get("system"),
+                v["variables"],
+                v.get("response_format"),
+                v.get("decoding"),
+            ) == (
+                spec["body"],
+                spec.get("system"),
+                spec["variables"],
+                spec.get("response_format"),
+                {k: x for k, x in spec.get("decoding", {}).items() if x is not None},
+            ):
                 return dict(v)
         return dict(self.request("POST", f"/prompts/{prompt_id}/versions", json=spec))
 
-    def ensure_dataset(self, project_id: str, name: str, rows: Iterable[dict[str, Any]],
-                       task_type: str) -> dict[str, Any]:
+    def ensure_dataset(
+        self, project_id: str, name: str, rows: Iterable[dict[str, Any]], task_type: str
+    ) -> dict[str, Any]:
         ds = None
         for candidate in self._datasets(project_id):
             if candidate["name"] == name:
                 ds = candidate
         if ds is None:
-            ds = self.request("POST", "/datasets", json={"project_id": project_id, "name": name,
-                                                         "task_type": task_type})
+            ds = self.request(
+                "POST",
+                "/datasets",
+                json={"project_id": project_id, "name": name, "task_type": task_type},
+            )
             body = "\n".join(json.dumps(r) for r in rows)
-            self.request("POST", f"/datasets/{ds['id']}/examples", content=body.encode(),
-                         headers={"content-type": "application/x-ndjson"})
+            self.request(
+                "POST",
+                f"/datasets/{ds['id']}/examples",
+                content=body.encode(),
+                headers={"content-type": "application/x-ndjson"},
+            )
         return dict(ds)
 
     def _datasets(self, project_id: str) -> list[dict[str, Any]]:
@@ -109,8 +133,12 @@ class PromptOpsClient:
         return dict(self.request("GET", f"/evals/{evaluation_id}", params={"rows": rows}))
 
     def wait_evaluation(
-        self, evaluation_id: str, *, on_progress: Callable[[dict[str, Any]], None] | None = None,
-        poll_s: float = 1.0, rows: int = 0,
+        self,
+        evaluation_id: str,
+        *,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+        poll_s: float = 1.0,
+        rows: int = 0,
     ) -> dict[str, Any]:
         while True:
             ev = self.get_evaluation(evaluation_id, rows=0)

@@ -50,8 +50,15 @@ SUBJECT_TASK = DemoTask(
     name="subject-line",
     prompt_name="subject-line",
     dataset_task_type="generation",
-    metrics=["rouge1", "rouge2", "rougeL", "bleu", "embedding_similarity", "latency_ms",
-             "cost_usd"],
+    metrics=[
+        "rouge1",
+        "rouge2",
+        "rougeL",
+        "bleu",
+        "embedding_similarity",
+        "latency_ms",
+        "cost_usd",
+    ],
     version_names=["v1 plain", "v2 specific"],
     versions=[
         {
@@ -114,7 +121,9 @@ SPAM_TASK = DemoTask(
 TASKS = (SUBJECT_TASK, SPAM_TASK)
 
 
-def load_golden_sets(cache_dir: Path, *, limit: int, seed: int = 0) -> dict[str, list[dict[str, Any]]]:
+def load_golden_sets(
+    cache_dir: Path, *, limit: int, seed: int = 0
+) -> dict[str, list[dict[str, Any]]]:
     """Rows of both golden sets, built from the SpamAssassin corpus and cached as JSONL.
 
     Returns ``{"subject-line": rows, "spam-filter": rows}``. Raises
@@ -124,8 +133,10 @@ def load_golden_sets(cache_dir: Path, *, limit: int, seed: int = 0) -> dict[str,
 
     cached = {t.name: cache_dir / f"{t.name}-n{limit}-s{seed}.jsonl" for t in TASKS}
     if all(p.exists() for p in cached.values()):
-        return {name: [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
-                for name, p in cached.items()}
+        return {
+            name: [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+            for name, p in cached.items()
+        }
     data_dir = fetch_corpus(cache_dir)
     sets = build_golden_sets(data_dir, limit=limit, seed=seed)
     rows = {"subject-line": sets.subject_lines, "spam-filter": sets.spam_ham}

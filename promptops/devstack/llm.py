@@ -86,7 +86,8 @@ def start_llm_server(
         server = xllamacpp.Server(params)
     except RuntimeError as exc:
         raise EmbeddedLLMError(
-            f"llama.cpp server failed to start on {host}:{port} (port in use? set PROMPTOPS_LLM_PORT): {exc}"
+            f"llama.cpp server failed to start on {host}:{port} "
+            f"(port in use? set PROMPTOPS_LLM_PORT): {exc}"
         ) from exc
     address = getattr(server, "listening_address", None) or f"http://{host}:{port}"
     return server, str(address).rstrip("/")

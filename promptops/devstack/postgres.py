@@ -135,7 +135,8 @@ def _ensure_vector(url: str) -> None:
 
 
 def start_postgres(pgdata: Path, *, database: str = DATABASE_NAME) -> str:
-    """Start (or attach to) the embedded Postgres in ``pgdata``; return the SQLAlchemy URL of ``database``.
+    """Start (or attach to) the embedded Postgres in ``pgdata``; return the SQLAlchemy URL of
+    ``database``.
 
     The database is created when missing and has the ``vector`` extension. The returned URL uses
     the psycopg 3 driver and the unix socket, e.g.
@@ -211,7 +212,8 @@ def postgres_url(pgdata: Path, *, database: str = DATABASE_NAME) -> str | None:
 
 
 def stop_postgres(pgdata: Path, *, timeout: float = 30.0) -> bool:
-    """Stop the embedded server on ``pgdata`` (fast shutdown). Returns False when none was running."""
+    """Stop the embedded server on ``pgdata`` (fast shutdown). Returns False when none was
+    running."""
     pgdata = _resolve(pgdata)
     if not pgdata.exists():
         return False

@@ -78,8 +78,9 @@ def dev_server_command(settings: Settings) -> list[str]:
     return cmd
 
 
-def ensure_search_attributes(address: str, namespace: str = "default",
-                             timeout: float = 10.0) -> list[str]:
+def ensure_search_attributes(
+    address: str, namespace: str = "default", timeout: float = 10.0
+) -> list[str]:
     """Register the :data:`SEARCH_ATTRIBUTES` the namespace lacks; returns the names added.
 
     ``start-dev --search-attribute`` registers them only in a database it creates: a
@@ -97,14 +98,23 @@ def ensure_search_attributes(address: str, namespace: str = "default",
 
         client = await Client.connect(address, namespace=namespace)
         known = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=namespace))
-        missing = {name: kind for name, kind in SEARCH_ATTRIBUTES.items()
-                   if name not in known.custom_attributes}
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        missing = {
+            name: kind
+            for name, kind in SEARCH_ATTRIBUTES.items()
+            if name not in known.custom_attributes
+        }
         if missing:
-            await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-                namespace=namespace, search_attributes={
-                    name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
-                    for name, kind in missing.items()}))
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(
+                    namespace=namespace,
+                    search_attributes={
+                        name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
+                        for name, kind in missing.items()
+                    },
+                )
+            )
         return sorted(missing)
 
     return asyncio.run(asyncio.wait_for(_ensure(), timeout))

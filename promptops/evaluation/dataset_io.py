@@ -112,7 +112,9 @@ def parse_csv(data: bytes | str) -> list[ExampleRow]:
     return rows
 
 
-def parse_dataset(data: bytes, *, content_type: str | None, filename: str | None = None) -> list[ExampleRow]:
+def parse_dataset(
+    data: bytes, *, content_type: str | None, filename: str | None = None
+) -> list[ExampleRow]:
     """Dispatch on content type or file extension: CSV when either says so, JSONL otherwise."""
     ct = (content_type or "").lower()
     name = (filename or "").lower()

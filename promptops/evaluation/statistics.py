@@ -269,8 +269,12 @@ def _label_metric_resamples(
 
 
 def _label_resamples(
-    predicted: Sequence[str | None], expected: Sequence[str], metric: str,
-    positive_label: str | None, n_resamples: int, seed: int,
+    predicted: Sequence[str | None],
+    expected: Sequence[str],
+    metric: str,
+    positive_label: str | None,
+    n_resamples: int,
+    seed: int,
 ) -> NDArray[np.float64]:
     """The metric on each bootstrap resample: labels encoded as class codes (unknown or
     missing predictions get an extra code), then scored vectorised."""
@@ -281,16 +285,15 @@ def _label_resamples(
         classes.append(positive_norm)
     code = {label: i for i, label in enumerate(classes)}
     other = len(classes)
-    gold_codes = np.array([code[g] if g is not None else other for g in gold_norm],
-                          dtype=np.int64)
+    gold_codes = np.array([code[g] if g is not None else other for g in gold_norm], dtype=np.int64)
     pred_codes = np.array(
-        [code.get(normalize_label(p) or "", other) if p is not None else other
-         for p in predicted],
+        [code.get(normalize_label(p) or "", other) if p is not None else other for p in predicted],
         dtype=np.int64,
     )
     positive_code = code[positive_norm] if positive_norm is not None else None
-    return _label_metric_resamples(pred_codes, gold_codes, len(classes), metric, positive_code,
-                                   n_resamples, seed)
+    return _label_metric_resamples(
+        pred_codes, gold_codes, len(classes), metric, positive_code, n_resamples, seed
+    )
 
 
 def bootstrap_ci_label_metric(
@@ -490,11 +493,11 @@ def paired_bootstrap_label_metric(
     n = len(expected)
     delta = value_b - value_a
     if n == 1:
-        return PairedComparison(value_a, value_b, delta, delta, delta, 1.0,
-                                "paired_bootstrap", n)
+        return PairedComparison(value_a, value_b, delta, delta, delta, 1.0, "paired_bootstrap", n)
     # The same seed draws the same resample indices for both systems: the pairing.
-    diffs = (_label_resamples(predicted_b, expected, metric, positive_label, n_resamples, seed)
-             - _label_resamples(predicted_a, expected, metric, positive_label, n_resamples, seed))
+    diffs = _label_resamples(
+        predicted_b, expected, metric, positive_label, n_resamples, seed
+    ) - _label_resamples(predicted_a, expected, metric, positive_label, n_resamples, seed)
     low, high = _percentile_bounds(diffs, confidence)
     tolerance = 1e-12 * max(1.0, abs(delta))
     extreme = int(np.count_nonzero(np.abs(diffs - diffs.mean()) >= abs(delta) - tolerance))

@@ -46,16 +46,23 @@ def _version_summary(
     positive_label: str | None,
     seed: int,
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"version_id": version_id, "n": len(rows),
-                           "errors": sum(1 for r in rows if not r.success), "metrics": {}}
+    out: dict[str, Any] = {
+        "version_id": version_id,
+        "n": len(rows),
+        "errors": sum(1 for r in rows if not r.success),
+        "metrics": {},
+    }
     if not rows:
         return out
     for name in metrics:
         spec = METRIC_SPECS[name]
         if name in LABEL_CORPUS_METRICS:
             out["metrics"][name] = statistics.bootstrap_ci_label_metric(
-                [r.predicted_label for r in rows], [str(r.expected) for r in rows], name,
-                positive_label=positive_label, seed=seed,
+                [r.predicted_label for r in rows],
+                [str(r.expected) for r in rows],
+                name,
+                positive_label=positive_label,
+                seed=seed,
             ).to_dict()
         elif spec.kind in ("latency", "cost"):
             continue
@@ -90,8 +97,11 @@ def _compare(
         spec = METRIC_SPECS[name]
         if name in LABEL_CORPUS_METRICS:
             result["metrics"][name] = statistics.paired_bootstrap_label_metric(
-                [p[0].predicted_label for p in pairs], [p[1].predicted_label for p in pairs],
-                [str(p[0].expected) for p in pairs], name, positive_label=positive_label,
+                [p[0].predicted_label for p in pairs],
+                [p[1].predicted_label for p in pairs],
+                [str(p[0].expected) for p in pairs],
+                name,
+                positive_label=positive_label,
                 seed=seed,
             ).to_dict()
             continue
@@ -101,8 +111,11 @@ def _compare(
             a = [p[0].latency_ms for p in pairs]
             b = [p[1].latency_ms for p in pairs]
         else:
-            both = [(p[0].values[name], p[1].values[name]) for p in pairs
-                    if name in p[0].values and name in p[1].values]
+            both = [
+                (p[0].values[name], p[1].values[name])
+                for p in pairs
+                if name in p[0].values and name in p[1].values
+            ]
             if not both:
                 continue
             a = [x for x, _ in both]
@@ -134,7 +147,8 @@ def summarize(
     if len(version_ids) > 1:
         base = version_ids[0]
         for cand in version_ids[1:]:
-            cmp = _compare(rows_by_version[base], rows_by_version[cand], metrics, seed,
-                           positive_label)
+            cmp = _compare(
+                rows_by_version[base], rows_by_version[cand], metrics, seed, positive_label
+            )
             summary["comparisons"].append({"baseline": base, "candidate": cand, **cmp})
     return summary

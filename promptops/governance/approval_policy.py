@@ -21,8 +21,9 @@ __all__ = ["DEFAULT_EVAL_METRIC", "SCORE_METRICS", "ApprovalPolicy", "normalize_
 #: Metrics whose per-example values (or corpus value) lie in 0..1 (or -1..1 for cosine
 #: similarity), so a ``min_eval_score`` threshold on them means something. Latency and cost
 #: are measurements, not scores.
-SCORE_METRICS = tuple(name for name, spec in METRIC_SPECS.items()
-                      if spec.kind not in ("latency", "cost"))
+SCORE_METRICS = tuple(
+    name for name, spec in METRIC_SPECS.items() if spec.kind not in ("latency", "cost")
+)
 
 #: SQuAD exact match: the strictest reading of "the golden answer", and defined for every
 #: golden set (free text or labels), so it is the default gate.
@@ -45,9 +46,9 @@ class ApprovalPolicy(BaseModel):
     - ``min_eval_score``: the candidate's score on the golden set must reach this (0..1).
     - ``golden_dataset_id``: dataset of the same project to evaluate on; ``None`` = no
       evaluation check.
-    - ``eval_metric``: the score's metric (a name of :data:`promptops.evaluation.metrics.METRIC_SPECS` other than
-      latency/cost). The score is the metric's mean over the golden set (corpus value for
-      precision/recall/F1).
+    - ``eval_metric``: the score's metric (a name of
+      :data:`promptops.evaluation.metrics.METRIC_SPECS` other than latency/cost). The score is the
+      metric's mean over the golden set (corpus value for precision/recall/F1).
     - ``eval_max_examples``: evaluate only the first N examples (``None`` = all).
     - ``deadline_hours``: after this long without a decision the approval expires and the
       version returns to Draft.
@@ -85,7 +86,8 @@ class ApprovalPolicy(BaseModel):
         if out and isinstance(required, int) and required > len(out):
             raise ValueError(
                 f"{len(out)} reviewer(s) listed but required_approvals is {required}: the "
-                "version could never be approved")
+                "version could never be approved"
+            )
         return out
 
     @field_validator("eval_metric")

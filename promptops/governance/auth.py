@@ -92,14 +92,16 @@ class Authenticator:
     """Authenticates presented API keys against the database at ``database_url`` (raw SQL on
     the autocommit ``side`` pool: no ORM session, no transaction of the request's)."""
 
-    def __init__(self, database_url: str, server_secret: bytes, *,
-                 cache_ttl_s: float = 5.0) -> None:
+    def __init__(
+        self, database_url: str, server_secret: bytes, *, cache_ttl_s: float = 5.0
+    ) -> None:
         self.database_url = database_url
         self.server_secret = server_secret
         self.cache: TTLCache[str, _CachedKey] = TTLCache(cache_ttl_s, _PRINCIPAL_WRITES)
 
-    async def authenticate(self, presented_key: str | None, request_id: str, *,
-                           now: datetime | None = None) -> Principal:
+    async def authenticate(
+        self, presented_key: str | None, request_id: str, *, now: datetime | None = None
+    ) -> Principal:
         """The principal of ``presented_key`` (``request_id`` is kept for the audit log,
         cut to 64 characters).
 
@@ -116,8 +118,9 @@ class Authenticator:
         with database_errors():
             return await self._authenticate(prefix, presented_key, request_id, now)
 
-    async def _authenticate(self, prefix: str, presented_key: str, request_id: str,
-                            now: datetime | None) -> Principal:
+    async def _authenticate(
+        self, prefix: str, presented_key: str, request_id: str, now: datetime | None
+    ) -> Principal:
         digest = hash_api_key(presented_key, self.server_secret)
         now = now or datetime.now(UTC)
         request_id = request_id[:64]
@@ -131,9 +134,15 @@ class Authenticator:
             # A fresh lookup touches at once (the check above just read the row).
             cached.touched_at = now - LAST_USED_RESOLUTION
         await self._count_and_touch(cached, now)
-        return Principal(organization_id=cached.organization_id, actor=cached.actor,
-                         request_id=request_id, role=cached.role, user_id=cached.user_id,
-                         project_id=cached.project_id, api_key_id=cached.api_key_id)
+        return Principal(
+            organization_id=cached.organization_id,
+            actor=cached.actor,
+            request_id=request_id,
+            role=cached.role,
+            user_id=cached.user_id,
+            project_id=cached.project_id,
+            api_key_id=cached.api_key_id,
+        )
 
     @staticmethod
     def _check(facts: KeyFacts | None, digest: str, now: datetime) -> _CachedKey:
@@ -146,15 +155,24 @@ class Authenticator:
         if facts.member_role is None:
             raise Unauthorized("the key's user is no longer a member of its organization")
         key_role, member_role = Role(facts.role), Role(facts.member_role)
-        if (facts.project_id and facts.member_project_id
-                and facts.project_id != facts.member_project_id):
+        if (
+            facts.project_id
+            and facts.member_project_id
+            and facts.project_id != facts.member_project_id
+        ):
             raise Unauthorized("the key's project is outside its user's membership")
         return _CachedKey(
-            organization_id=facts.organization_id, actor=facts.email or "?",
+            organization_id=facts.organization_id,
+            actor=facts.email or "?",
             role=key_role if member_role.at_least(key_role) else member_role,
-            user_id=facts.user_id, project_id=facts.project_id or facts.member_project_id,
-            api_key_id=facts.id, prefix=facts.prefix, rate_limit_rpm=facts.rate_limit_rpm,
-            expires_at=facts.expires_at, touched_at=now)
+            user_id=facts.user_id,
+            project_id=facts.project_id or facts.member_project_id,
+            api_key_id=facts.id,
+            prefix=facts.prefix,
+            rate_limit_rpm=facts.rate_limit_rpm,
+            expires_at=facts.expires_at,
+            touched_at=now,
+        )
 
     async def _count_and_touch(self, key: _CachedKey, now: datetime) -> None:
         """The key's rate limit (if it has one) and its once-a-minute ``last_used_at``."""
@@ -168,9 +186,12 @@ class Authenticator:
                     raise RateLimited(
                         f"API key po_{key.prefix} exceeded its rate limit of {decision.limit} "
                         f"requests per minute; retry in {decision.reset_s} s",
-                        limit=decision.limit, remaining=decision.remaining,
-                        retry_after_s=decision.reset_s)
+                        limit=decision.limit,
+                        remaining=decision.remaining,
+                        retry_after_s=decision.reset_s,
+                    )
             if touch:
-                await ApiKeyAuthRepository(db).touch(key.api_key_id, now,
-                                                    older_than=now - LAST_USED_RESOLUTION)
+                await ApiKeyAuthRepository(db).touch(
+                    key.api_key_id, now, older_than=now - LAST_USED_RESOLUTION
+                )
                 key.touched_at = now

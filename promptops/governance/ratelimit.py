@@ -10,9 +10,9 @@ of ``rate_limit_windows`` and is allowed iff the new ``count <= limit``. So::
 
 The increment is ONE statement, ``INSERT ... ON CONFLICT (api_key_id, window_start) DO UPDATE
 SET count = rate_limit_windows.count + 1 RETURNING count``, committed on its own (an
-autocommit connection of the side pool, :func:`promptops.db.connection.connection_pool`): Postgres takes the row lock
-for the update, so concurrent requests on any number of API replicas get distinct counts 1, 2,
-3, ... and exactly ``limit`` of them are allowed.
+autocommit connection of the side pool, :func:`promptops.db.connection.connection_pool`): Postgres
+takes the row lock for the update, so concurrent requests on any number of API replicas get
+distinct counts 1, 2, 3, ... and exactly ``limit`` of them are allowed.
 
 Known limits of fixed windows:
 
@@ -42,6 +42,7 @@ WINDOW = timedelta(minutes=1)
 #: Windows that started this long before the current one are deleted (see the module doc).
 KEEP = timedelta(minutes=2)
 
+
 @dataclass(frozen=True)
 class RateDecision:
     """The outcome of one request: ``allowed``; ``limit`` (requests per minute); ``remaining``
@@ -68,13 +69,18 @@ def decide(count: int, limit_rpm: int, now: datetime) -> RateDecision:
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     left = (window_start(now) + WINDOW - now).total_seconds()
-    return RateDecision(allowed=count <= limit_rpm, limit=limit_rpm,
-                        remaining=max(0, limit_rpm - count),
-                        reset_s=max(1, math.ceil(left)), count=count)
+    return RateDecision(
+        allowed=count <= limit_rpm,
+        limit=limit_rpm,
+        remaining=max(0, limit_rpm - count),
+        reset_s=max(1, math.ceil(left)),
+        count=count,
+    )
 
 
-async def hit(db: SQL, api_key_id: uuid.UUID, limit_rpm: int,
-              now: datetime | None = None) -> RateDecision:
+async def hit(
+    db: SQL, api_key_id: uuid.UUID, limit_rpm: int, now: datetime | None = None
+) -> RateDecision:
     """Count one request of key ``api_key_id`` against ``limit_rpm`` requests per minute.
 
     ``db``: an autocommit connection apart from the caller's transaction (the ``side`` pool of

@@ -51,7 +51,7 @@ def api_key_prefix(key: str) -> str | None:
     """The lookup prefix of a well-formed key, else None."""
     if not key.startswith(KEY_PREFIX):
         return None
-    prefix, sep, secret = key[len(KEY_PREFIX):].partition("_")
+    prefix, sep, secret = key[len(KEY_PREFIX) :].partition("_")
     if not sep or len(prefix) != _PREFIX_LEN or len(secret) < 32:
         return None
     return prefix

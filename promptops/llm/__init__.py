@@ -8,7 +8,16 @@ from promptops.llm.gateway import LLMGateway, aclose_all
 from promptops.llm.types import Completion, ProviderOverride, StreamDelta, StreamDone, StreamEvent
 
 __all__ = [
-    "Completion", "GatewayError", "LLMGateway", "ModelCatalog", "ModelEntry", "ProviderOverride",
-    "StreamDelta", "StreamDone", "StreamEvent", "UnknownModelError", "aclose_all",
+    "Completion",
+    "GatewayError",
+    "LLMGateway",
+    "ModelCatalog",
+    "ModelEntry",
+    "ProviderOverride",
+    "StreamDelta",
+    "StreamDone",
+    "StreamEvent",
+    "UnknownModelError",
+    "aclose_all",
     "redact_secrets",
 ]

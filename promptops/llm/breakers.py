@@ -84,8 +84,9 @@ class BreakerSettings:
 class CircuitBreaker:
     """One deployment's breaker. Thread-safe; every method is O(threshold)."""
 
-    def __init__(self, settings: BreakerSettings | None = None, *,
-                 clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, settings: BreakerSettings | None = None, *, clock: Clock = time.monotonic
+    ) -> None:
         self.settings = settings or BreakerSettings()
         self._clock = clock
         self._lock = threading.Lock()
@@ -99,8 +100,10 @@ class CircuitBreaker:
         """The current state; an open breaker whose cool-down has passed reads ``half_open``
         (the probe slot is free) even before a caller takes the probe."""
         with self._lock:
-            if (self._state is BreakerState.OPEN
-                    and self._clock() - self._opened_at >= self.settings.cooldown_s):
+            if (
+                self._state is BreakerState.OPEN
+                and self._clock() - self._opened_at >= self.settings.cooldown_s
+            ):
                 return BreakerState.HALF_OPEN
             return self._state
 
@@ -188,16 +191,24 @@ class DeploymentStats:
     """Rolling figures of one deployment over the last ``max_calls`` calls no older than
     ``window_s`` seconds. Only calls that reached the provider are recorded."""
 
-    def __init__(self, *, max_calls: int = 200, window_s: float = 300.0,
-                 clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, *, max_calls: int = 200, window_s: float = 300.0, clock: Clock = time.monotonic
+    ) -> None:
         self.window_s = window_s
         self._clock = clock
         self._lock = threading.Lock()
         self._calls: deque[_Call] = deque(maxlen=max_calls)
         self.last_error: LastError | None = None
 
-    def record(self, latency_ms: float, *, ok: bool, error: str | None = None,
-               status_code: int | None = None, counts: bool = True) -> None:
+    def record(
+        self,
+        latency_ms: float,
+        *,
+        ok: bool,
+        error: str | None = None,
+        status_code: int | None = None,
+        counts: bool = True,
+    ) -> None:
         """Record one call. ``counts=False`` (non-retryable errors: the caller's fault) keeps
         the call out of latency and error rate but still updates ``last_error``."""
         with self._lock:
@@ -263,8 +274,9 @@ class Deployment:
 class DeploymentRegistry:
     """Breakers and stats by ``model_name``, created on first use with shared settings."""
 
-    def __init__(self, settings: BreakerSettings | None = None, *,
-                 clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, settings: BreakerSettings | None = None, *, clock: Clock = time.monotonic
+    ) -> None:
         self.settings = settings or BreakerSettings()
         self._clock = clock
         self._lock = threading.Lock()
@@ -274,7 +286,10 @@ class DeploymentRegistry:
         with self._lock:
             found = self._deployments.get(model_name)
             if found is None:
-                found = Deployment(model_name, CircuitBreaker(self.settings, clock=self._clock),
-                                   DeploymentStats(clock=self._clock))
+                found = Deployment(
+                    model_name,
+                    CircuitBreaker(self.settings, clock=self._clock),
+                    DeploymentStats(clock=self._clock),
+                )
                 self._deployments[model_name] = found
             return found

@@ -127,41 +127,60 @@ def _normalize(value: Any) -> Any:
 
 
 def _canonical_hash(payload: Mapping[str, Any]) -> str:
-    text = json.dumps(_normalize(payload), sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False, default=str)
+    text = json.dumps(
+        _normalize(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _params(decoding: Mapping[str, Any] | None, response_format: Mapping[str, Any] | None,
-            tools: Sequence[Mapping[str, Any]] | None,
-            tool_choice: str | Mapping[str, Any] | None) -> dict[str, Any]:
-    return {"decoding": dict(decoding or {}), "response_format": response_format or None,
-            "tools": list(tools) if tools else None, "tool_choice": tool_choice or None}
+def _params(
+    decoding: Mapping[str, Any] | None,
+    response_format: Mapping[str, Any] | None,
+    tools: Sequence[Mapping[str, Any]] | None,
+    tool_choice: str | Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "decoding": dict(decoding or {}),
+        "response_format": response_format or None,
+        "tools": list(tools) if tools else None,
+        "tool_choice": tool_choice or None,
+    }
 
 
-def exact_cache_key(model: str, messages: Sequence[Mapping[str, Any]],
-                    decoding: Mapping[str, Any] | None = None,
-                    response_format: Mapping[str, Any] | None = None,
-                    tools: Sequence[Mapping[str, Any]] | None = None,
-                    tool_choice: str | Mapping[str, Any] | None = None) -> str:
+def exact_cache_key(
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    decoding: Mapping[str, Any] | None = None,
+    response_format: Mapping[str, Any] | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    tool_choice: str | Mapping[str, Any] | None = None,
+) -> str:
     """SHA-256 (64 hex chars) of the canonical JSON of everything that decides the answer.
 
     Canonical form: keys sorted, no whitespace, UTF-8; ``None`` values in mappings dropped
     (``{}`` == missing decoding); empty ``tools``/``response_format`` == ``None``; integral
     floats as ints. Message order matters; key order never does."""
-    return _canonical_hash({"v": KEY_VERSION, "model": model,
-                            "messages": [dict(m) for m in messages],
-                            **_params(decoding, response_format, tools, tool_choice)})
+    return _canonical_hash(
+        {
+            "v": KEY_VERSION,
+            "model": model,
+            "messages": [dict(m) for m in messages],
+            **_params(decoding, response_format, tools, tool_choice),
+        }
+    )
 
 
-def params_key(decoding: Mapping[str, Any] | None = None,
-               response_format: Mapping[str, Any] | None = None,
-               tools: Sequence[Mapping[str, Any]] | None = None,
-               tool_choice: str | Mapping[str, Any] | None = None) -> str:
+def params_key(
+    decoding: Mapping[str, Any] | None = None,
+    response_format: Mapping[str, Any] | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    tool_choice: str | Mapping[str, Any] | None = None,
+) -> str:
     """SHA-256 (hex) of the canonical JSON of the non-prompt parameters (same rules as
     :func:`exact_cache_key`): a semantic hit needs an equal one."""
-    return _canonical_hash({"v": KEY_VERSION,
-                            **_params(decoding, response_format, tools, tool_choice)})
+    return _canonical_hash(
+        {"v": KEY_VERSION, **_params(decoding, response_format, tools, tool_choice)}
+    )
 
 
 def _text_of(value: Any) -> str:
@@ -176,8 +195,11 @@ def _message_lines(messages: Sequence[Mapping[str, Any]]) -> list[str]:
         content = message.get("content")
         if isinstance(content, list):  # OpenAI content parts: text parts as text
             content = " ".join(
-                str(part.get("text", "")) if isinstance(part, Mapping)
-                and part.get("type") == "text" else _text_of(part) for part in content)
+                str(part.get("text", ""))
+                if isinstance(part, Mapping) and part.get("type") == "text"
+                else _text_of(part)
+                for part in content
+            )
         line = f"{message.get('role', '')}: {'' if content is None else _text_of(content)}"
         if message.get("tool_calls"):
             line += " " + _text_of(message["tool_calls"])
@@ -185,9 +207,12 @@ def _message_lines(messages: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def semantic_text(messages: Sequence[Mapping[str, Any]],
-                  variables: Mapping[str, Any] | None = None, *,
-                  extra_messages: Sequence[Mapping[str, Any]] = ()) -> str:
+def semantic_text(
+    messages: Sequence[Mapping[str, Any]],
+    variables: Mapping[str, Any] | None = None,
+    *,
+    extra_messages: Sequence[Mapping[str, Any]] = (),
+) -> str:
     """The text embedded for the semantic cache (see the module docstring for why).
 
     With ``variables`` (a call from a prompt version, even with no variables): their values
@@ -236,8 +261,6 @@ async def embed_text(text: str) -> list[float] | None:
     return await asyncio.to_thread(_embed_sync, text)
 
 
-
-
 @dataclass(frozen=True)
 class CachedResponse:
     """A stored provider answer: ``output`` text, ``tokens_in``/``tokens_out`` as the provider
@@ -254,8 +277,10 @@ class CachedResponse:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CachedResponse:
-        return cls(output=str(data.get("output") or ""),
-                   tokens_in=int(data.get("tokens_in") or 0),
-                   tokens_out=int(data.get("tokens_out") or 0),
-                   finish_reason=data.get("finish_reason"),
-                   tool_calls=data.get("tool_calls"))
+        return cls(
+            output=str(data.get("output") or ""),
+            tokens_in=int(data.get("tokens_in") or 0),
+            tokens_out=int(data.get("tokens_out") or 0),
+            finish_reason=data.get("finish_reason"),
+            tool_calls=data.get("tool_calls"),
+        )

@@ -15,8 +15,15 @@ from promptops.llm.errors import UnknownModelError
 
 __all__ = ["DECODING_KEYS", "FAST_PATH_FLAG", "ModelCatalog", "ModelEntry", "flag_on"]
 
-DECODING_KEYS = ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty",
-                 "frequency_penalty")
+DECODING_KEYS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+)
 #: Model-list flag (``model_info`` or ``litellm_params``) that sends a deployment through LiteLLM.
 FAST_PATH_FLAG = "promptops_fast_path"
 _FALSY = {"0", "false", "no", "off"}
@@ -49,7 +56,6 @@ class ModelEntry:
         return model.split("/", 1)[0].lower() if "/" in model else None
 
 
-
 @dataclass
 class ModelCatalog:
     """The configured models, by ``model_name``; the first one is the default. ``fallbacks``
@@ -74,14 +80,17 @@ class ModelCatalog:
                 model_name=item["model_name"],
                 litellm_params=params,
                 input_cost_per_token=float(
-                    info.get("input_cost_per_token", params.pop("input_cost_per_token", 0.0))
-                    or 0.0),
+                    info.get("input_cost_per_token", params.pop("input_cost_per_token", 0.0)) or 0.0
+                ),
                 output_cost_per_token=float(
                     info.get("output_cost_per_token", params.pop("output_cost_per_token", 0.0))
-                    or 0.0),
+                    or 0.0
+                ),
                 supports_response_schema=(
                     bool(info["supports_response_schema"])
-                    if info.get("supports_response_schema") is not None else None),
+                    if info.get("supports_response_schema") is not None
+                    else None
+                ),
                 fast_path=flag_on(flag),
             )
         router_settings = dict(data.get("router_settings") or {})
@@ -139,7 +148,8 @@ def _parse_fallbacks(raw: Any, entries: Mapping[str, ModelEntry]) -> dict[str, l
         if not isinstance(item, Mapping):
             # ValueError like every other bad-file case that load() documents.
             raise ValueError(  # noqa: TRY004
-                f"router_settings.fallbacks[{i}]: expected {{model: [fallbacks]}}")
+                f"router_settings.fallbacks[{i}]: expected {{model: [fallbacks]}}"
+            )
         for source, targets in item.items():
             names = [targets] if isinstance(targets, str) else list(targets or [])
             for name in [source, *names]:
@@ -147,4 +157,3 @@ def _parse_fallbacks(raw: Any, entries: Mapping[str, ModelEntry]) -> dict[str, l
                     raise ValueError(f"router_settings.fallbacks[{i}]: unknown model {name!r}")
             out.setdefault(str(source), []).extend(str(n) for n in names)
     return out
-

@@ -26,8 +26,14 @@ from promptops.llm.catalog import ModelEntry
 from promptops.llm.types import ProviderOverride
 from promptops.ttl_cache import Generation, TTLCache
 
-__all__ = ["CREDENTIALS", "CredentialStore", "ProviderSecret", "invalidate_credentials",
-           "provider_credential", "unusable_reason"]
+__all__ = [
+    "CREDENTIALS",
+    "CredentialStore",
+    "ProviderSecret",
+    "invalidate_credentials",
+    "provider_credential",
+    "unusable_reason",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +57,8 @@ class ProviderSecret:
 #: another replica sees the write within ``ttl_s`` (``PROMPTOPS_AUTH_CACHE_TTL_S``, default 5 s,
 #: set by the API at start).
 CREDENTIALS: TTLCache[tuple[uuid.UUID, str, str], ProviderSecret | None] = TTLCache(
-    5.0, Generation())
+    5.0, Generation()
+)
 
 
 def invalidate_credentials(session: AsyncSession | None = None) -> None:
@@ -74,8 +81,9 @@ def unusable_reason(api_key: str) -> str | None:
     return None
 
 
-async def provider_credential(db: SQL, secret_box: SecretBox, organization_id: uuid.UUID,
-                              provider: str) -> ProviderSecret | None:
+async def provider_credential(
+    db: SQL, secret_box: SecretBox, organization_id: uuid.UUID, provider: str
+) -> ProviderSecret | None:
     """The newest stored key of ``provider`` for the organization, decrypted; None if it has
     none. Cached for a few seconds (:data:`CREDENTIALS`). Raises
     :class:`promptops.governance.security.DecryptionError` when the row does not authenticate
@@ -93,13 +101,21 @@ async def provider_credential(db: SQL, secret_box: SecretBox, organization_id: u
             raise DecryptionError(
                 f"provider key {row.name!r} was sealed with encryption key {row.key_id}, not "
                 f"the configured {secret_box.key_id}: restore that key or store the provider "
-                "key again")
-        api_key = secret_box.decrypt(row.nonce, row.ciphertext,
-                                     credential_aad(organization_id, provider))
-        logger.debug("using provider key %r (%s, ...%s) of organization %s", row.name,
-                     provider, row.hint, organization_id)
-        secret = ProviderSecret(name=row.name, provider=provider, api_key=api_key,
-                                api_base=row.api_base)
+                "key again"
+            )
+        api_key = secret_box.decrypt(
+            row.nonce, row.ciphertext, credential_aad(organization_id, provider)
+        )
+        logger.debug(
+            "using provider key %r (%s, ...%s) of organization %s",
+            row.name,
+            provider,
+            row.hint,
+            organization_id,
+        )
+        secret = ProviderSecret(
+            name=row.name, provider=provider, api_key=api_key, api_base=row.api_base
+        )
     CREDENTIALS.put(key, secret, generation)
     return secret
 
@@ -110,8 +126,9 @@ class CredentialStore:
     def __init__(self, secret_box: SecretBox | None) -> None:
         self.secret_box = secret_box
 
-    async def for_entry(self, db: SQL, organization_id: uuid.UUID,
-                        entry: ModelEntry) -> ProviderOverride | None:
+    async def for_entry(
+        self, db: SQL, organization_id: uuid.UUID, entry: ModelEntry
+    ) -> ProviderOverride | None:
         """The organization's own key for ``entry``'s provider, if it stored one. Raises
         :class:`promptops.errors.Misconfigured` (500) when the stored key does not decrypt
         with this server's encryption key and :class:`promptops.errors.InvalidInput` (422)
@@ -130,5 +147,6 @@ class CredentialStore:
             raise InvalidInput(
                 f"the organization's {provider} key {secret.name!r} cannot be used: {problem}; "
                 "an Admin must replace it (DELETE and POST /api/v1/provider_keys)",
-                field="provider_key")
+                field="provider_key",
+            )
         return ProviderOverride(secret.api_key, secret.api_base)

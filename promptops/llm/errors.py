@@ -13,8 +13,14 @@ class GatewayError(RuntimeError):
     """A failed LLM call. ``retryable`` is True for 429, 5xx, timeouts and connection errors.
     ``attempts`` lists the candidates tried, as in :attr:`Completion.attempts`."""
 
-    def __init__(self, message: str, *, retryable: bool, status_code: int | None = None,
-                 attempts: list[dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status_code: int | None = None,
+        attempts: list[dict[str, Any]] | None = None,
+    ):
         super().__init__(message)
         self.retryable = retryable
         self.status_code = status_code
@@ -30,14 +36,13 @@ class UnknownModelError(GatewayError):
         )
 
 
-
 _SECRET_PATTERN = re.compile(
     r"(?i)(bearer\s+\S+|\b(?:sk|po|pk|rk)[-_][A-Za-z0-9_\-]{6,}|"
-    r"(?:api[_-]?key|authorization|token)[\"']?\s*[:=]\s*[\"']?[^\s\"',}]+)")
+    r"(?:api[_-]?key|authorization|token)[\"']?\s*[:=]\s*[\"']?[^\s\"',}]+)"
+)
 
 
 def redact_secrets(text: str, *, limit: int = 500) -> str:
     """``text`` with bearer tokens, ``sk-``/``po_``-style keys and ``api_key=...`` values
     replaced by ``[redacted]``, cut to ``limit`` characters."""
     return _SECRET_PATTERN.sub("[redacted]", text)[:limit]
-

@@ -80,9 +80,15 @@ class LLMGateway:
     circuit breaker and rolling stats per deployment in :attr:`deployments` (one gateway per
     process, so they are shared by every caller). ``clock`` (monotonic seconds) is for tests."""
 
-    def __init__(self, catalog: ModelCatalog, *, timeout_s: float = 120.0,
-                 clock: Clock | None = None, fast_path: bool | None = None,
-                 max_connections: int = 256):
+    def __init__(
+        self,
+        catalog: ModelCatalog,
+        *,
+        timeout_s: float = 120.0,
+        clock: Clock | None = None,
+        fast_path: bool | None = None,
+        max_connections: int = 256,
+    ):
         """``fast_path``: use the direct OpenAI-compatible path (see the module docstring);
         None reads ``PROMPTOPS_GATEWAY_FAST_PATH`` (default on). ``max_connections``: size of
         the fast path's connection pool (all deployments together)."""
@@ -90,11 +96,10 @@ class LLMGateway:
         self.timeout_s = timeout_s
         self.deployments = DeploymentRegistry(
             BreakerSettings.from_router_settings(catalog.router_settings),
-            **({"clock": clock} if clock is not None else {}))
-        self.fast_path = (flag_on(os.environ.get(FAST_PATH_ENV)) if fast_path is None
-                          else fast_path)
-        self.direct = OpenAICompatibleClient(timeout_s=timeout_s,
-                                             max_connections=max_connections)
+            **({"clock": clock} if clock is not None else {}),
+        )
+        self.fast_path = flag_on(os.environ.get(FAST_PATH_ENV)) if fast_path is None else fast_path
+        self.direct = OpenAICompatibleClient(timeout_s=timeout_s, max_connections=max_connections)
 
     async def aclose(self) -> None:
         """Close the fast path's pooled connections (idempotent; a later call opens anew)."""
@@ -103,11 +108,14 @@ class LLMGateway:
     def provider_status(self) -> list[dict[str, Any]]:
         """One snapshot per configured deployment, in catalog order (see
         :meth:`promptops.llm.breakers.Deployment.snapshot`), with its ``provider``."""
-        return [{**self.deployments.get(name).snapshot(), "provider": entry.provider}
-                for name, entry in self.catalog.entries.items()]
+        return [
+            {**self.deployments.get(name).snapshot(), "provider": entry.provider}
+            for name, entry in self.catalog.entries.items()
+        ]
 
-    def resolve_candidates(self, model: str | None = None,
-                           candidates: Sequence[str] | None = None) -> list[str]:
+    def resolve_candidates(
+        self, model: str | None = None, candidates: Sequence[str] | None = None
+    ) -> list[str]:
         """The model names a call tries, in order: ``candidates`` as given (a routing policy's
         ranking; repeats dropped) or else ``model`` (default: the catalog's first) and its
         fallbacks. Raises :class:`UnknownModelError` for a name not in the catalog and a
@@ -120,8 +128,9 @@ class LLMGateway:
             if entry.model_name not in names:
                 names.append(entry.model_name)
         if not names:
-            raise GatewayError("candidates is empty: name at least one model",
-                               retryable=False, status_code=400)
+            raise GatewayError(
+                "candidates is empty: name at least one model", retryable=False, status_code=400
+            )
         return names
 
     async def complete(
@@ -150,13 +159,20 @@ class LLMGateway:
         """
         attempts: list[dict[str, Any]] = []
         last: GatewayError | None = None
-        for name, entry, deployment, override in self._admitted(model, candidates, credentials,
-                                                                attempts):
+        for name, entry, deployment, override in self._admitted(
+            model, candidates, credentials, attempts
+        ):
             started = time.perf_counter()
             try:
                 completion = await self.call_deployment(
-                    entry, messages, decoding, response_format, override, tools=tools,
-                    tool_choice=tool_choice)
+                    entry,
+                    messages,
+                    decoding,
+                    response_format,
+                    override,
+                    tools=tools,
+                    tool_choice=tool_choice,
+                )
             except GatewayError as err:
                 elapsed_ms = (time.perf_counter() - started) * 1000.0
                 attempts.append({"model": name, "error": str(err), "status": err.status_code})
@@ -199,15 +215,26 @@ class LLMGateway:
         """
         attempts: list[dict[str, Any]] = []
         last: GatewayError | None = None
-        for name, entry, deployment, override in self._admitted(model, candidates, credentials,
-                                                                attempts):
+        for name, entry, deployment, override in self._admitted(
+            model, candidates, credentials, attempts
+        ):
             acc = StreamAccumulator()
             started = time.perf_counter()
             try:
                 # aclosing: an early close must reach the provider stream at once, not at GC.
-                async with contextlib.aclosing(self._stream_one(
-                        entry, messages, decoding, response_format, override, tools,
-                        tool_choice, acc, started)) as deltas:
+                async with contextlib.aclosing(
+                    self._stream_one(
+                        entry,
+                        messages,
+                        decoding,
+                        response_format,
+                        override,
+                        tools,
+                        tool_choice,
+                        acc,
+                        started,
+                    )
+                ) as deltas:
                     async for delta in deltas:
                         yield delta
             except GatewayError as err:
@@ -218,8 +245,10 @@ class LLMGateway:
                     # Text already went out: another model cannot continue it.
                     raise GatewayError(
                         f"the stream from {name} broke after the first delta: {err}",
-                        retryable=False, status_code=err.status_code,
-                        attempts=attempts) from err
+                        retryable=False,
+                        status_code=err.status_code,
+                        attempts=attempts,
+                    ) from err
                 if not retryable:
                     err.attempts = attempts
                     raise
@@ -248,15 +277,19 @@ class LLMGateway:
     ) -> AsyncGenerator[StreamDelta, None]:
         """The deltas of one streamed request to one deployment (always through LiteLLM),
         gathered into ``acc``."""
-        kwargs = request_kwargs(entry, decoding, response_format, credentials, tools,
-                                tool_choice)
-        async for delta in litellm_provider.stream(entry, messages, kwargs, acc, started,
-                                                   timeout_s=self.timeout_s):
+        kwargs = request_kwargs(entry, decoding, response_format, credentials, tools, tool_choice)
+        async for delta in litellm_provider.stream(
+            entry, messages, kwargs, acc, started, timeout_s=self.timeout_s
+        ):
             yield delta
 
-    def _admitted(self, model: str | None, candidates: Sequence[str] | None,
-                  credentials: ProviderOverride | None, attempts: list[dict[str, Any]]
-                  ) -> Iterator[tuple[str, ModelEntry, Deployment, ProviderOverride | None]]:
+    def _admitted(
+        self,
+        model: str | None,
+        candidates: Sequence[str] | None,
+        credentials: ProviderOverride | None,
+        attempts: list[dict[str, Any]],
+    ) -> Iterator[tuple[str, ModelEntry, Deployment, ProviderOverride | None]]:
         """The candidates (:meth:`resolve_candidates`) whose breaker lets a call through, as
         ``(name, entry, deployment, credentials)``; a skipped one is added to ``attempts`` as
         ``"circuit open"``. A tenant's key belongs to the requested model's provider: a
@@ -270,12 +303,17 @@ class LLMGateway:
             if not deployment.breaker.try_acquire():
                 attempts.append({"model": name, "error": "circuit open", "status": None})
                 continue
-            yield (name, entry, deployment,
-                   credentials if entry.provider == requested_provider else None)
+            yield (
+                name,
+                entry,
+                deployment,
+                credentials if entry.provider == requested_provider else None,
+            )
 
     @staticmethod
-    def _record_success(deployment: Deployment, latency_ms: float,
-                        attempts: list[dict[str, Any]]) -> None:
+    def _record_success(
+        deployment: Deployment, latency_ms: float, attempts: list[dict[str, Any]]
+    ) -> None:
         """A candidate answered: close its breaker's probe, count the call, note the attempt."""
         deployment.breaker.record_success()
         deployment.stats.record(latency_ms, ok=True)
@@ -287,8 +325,12 @@ class LLMGateway:
         # Only provider-side faults (retryable) reach the shared ``last_error`` that every
         # tenant sees in /models/providers; a 400/401 is the caller's business.
         deployment.stats.record(
-            elapsed_ms, ok=False, counts=err.retryable, status_code=err.status_code,
-            error=redact_secrets(str(err)) if err.retryable else None)
+            elapsed_ms,
+            ok=False,
+            counts=err.retryable,
+            status_code=err.status_code,
+            error=redact_secrets(str(err)) if err.retryable else None,
+        )
         if not err.retryable:
             deployment.breaker.release()
             return False
@@ -303,8 +345,11 @@ class LLMGateway:
             return last
         summary = "; ".join(f"{a['model']}: {a['error']}" for a in attempts)
         return GatewayError(
-            f"every candidate model failed ({summary})", retryable=True,
-            status_code=last.status_code if last is not None else 503, attempts=attempts)
+            f"every candidate model failed ({summary})",
+            retryable=True,
+            status_code=last.status_code if last is not None else 503,
+            attempts=attempts,
+        )
 
     async def call_deployment(
         self,
@@ -321,9 +366,7 @@ class LLMGateway:
         provider health check's probe; :meth:`complete` wraps it in both), classified into
         :class:`GatewayError` on failure: directly for an OpenAI-compatible deployment (see the
         module docstring), else through ``litellm.acompletion``."""
-        kwargs = request_kwargs(entry, decoding, response_format, credentials, tools,
-                                tool_choice)
+        kwargs = request_kwargs(entry, decoding, response_format, credentials, tools, tool_choice)
         if self.fast_path and entry.fast_path and fast_path_fits(entry, kwargs):
             return await self.direct.complete(entry, messages, kwargs)
-        return await litellm_provider.complete(entry, messages, kwargs,
-                                               timeout_s=self.timeout_s)
+        return await litellm_provider.complete(entry, messages, kwargs, timeout_s=self.timeout_s)

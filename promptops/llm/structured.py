@@ -39,8 +39,10 @@ from promptops.llm import Completion, ModelEntry
 
 DEFAULT_MAX_ATTEMPTS = 3
 
-FEEDBACK = ("Your previous answer was not valid against the JSON Schema: {error}. "
-            "Reply with only a JSON value that satisfies the schema.")
+FEEDBACK = (
+    "Your previous answer was not valid against the JSON Schema: {error}. "
+    "Reply with only a JSON value that satisfies the schema."
+)
 
 Call = Callable[[list[dict[str, Any]]], Awaitable[Completion]]
 
@@ -50,8 +52,14 @@ class StructuredOutputError(RuntimeError):
     the last validation error; ``attempts`` is the number of calls made and ``completions`` holds
     each of them (to meter tokens and cost); ``errors`` has one validation error per attempt."""
 
-    def __init__(self, message: str, *, attempts: int, completions: list[Completion],
-                 errors: list[str] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        attempts: int,
+        completions: list[Completion],
+        errors: list[str] | None = None,
+    ):
         super().__init__(message)
         self.attempts = attempts
         self.completions = list(completions)
@@ -77,7 +85,8 @@ def check_schema(schema: Any) -> None:
     if not isinstance(schema, Mapping | bool):
         # ValueError like every other bad-schema case: callers map it to a 422 on the field.
         raise ValueError(  # noqa: TRY004
-            f"the JSON Schema must be an object, not {type(schema).__name__}")
+            f"the JSON Schema must be an object, not {type(schema).__name__}"
+        )
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -165,14 +174,25 @@ async def complete_structured(
         completions.append(completion)
         value, error = _validate(completion.output, validator)
         if error is None:
-            return StructuredResult(completion=completion, parsed=value, attempts=attempt,
-                                    errors=errors, completions=completions)
+            return StructuredResult(
+                completion=completion,
+                parsed=value,
+                attempts=attempt,
+                errors=errors,
+                completions=completions,
+            )
         errors.append(error)
-        history = [*history, {"role": "assistant", "content": completion.output},
-                   {"role": "user", "content": FEEDBACK.format(error=error)}]
+        history = [
+            *history,
+            {"role": "assistant", "content": completion.output},
+            {"role": "user", "content": FEEDBACK.format(error=error)},
+        ]
     raise StructuredOutputError(
         f"the answer failed the JSON Schema after {max_attempts} attempt(s): {errors[-1]}",
-        attempts=max_attempts, completions=completions, errors=errors)
+        attempts=max_attempts,
+        completions=completions,
+        errors=errors,
+    )
 
 
 def supports_response_schema(entry: ModelEntry) -> bool:
@@ -195,14 +215,20 @@ def supports_response_schema(entry: ModelEntry) -> bool:
 
 def schema_instruction(schema: Mapping[str, Any] | bool) -> dict[str, Any]:
     """A system message that states ``schema`` for models without response-schema support."""
-    return {"role": "system", "content": (
-        "Answer with only a JSON value (no prose, no code fence) that is valid against this "
-        f"JSON Schema:\n{json.dumps(schema, sort_keys=True)}")}
+    return {
+        "role": "system",
+        "content": (
+            "Answer with only a JSON value (no prose, no code fence) that is valid against this "
+            f"JSON Schema:\n{json.dumps(schema, sort_keys=True)}"
+        ),
+    }
 
 
 def response_format_for(
-    entry_or_model: ModelEntry | str, schema: Mapping[str, Any] | bool,
-    *, catalog: Any = None,
+    entry_or_model: ModelEntry | str,
+    schema: Mapping[str, Any] | bool,
+    *,
+    catalog: Any = None,
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """``(response_format, system_message)`` for asking ``entry_or_model`` for ``schema``:
     ``({"type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict":
@@ -216,9 +242,13 @@ def response_format_for(
     elif catalog is not None:
         entry = catalog.get(entry_or_model)
     else:
-        entry = ModelEntry(model_name=entry_or_model,
-                           litellm_params={"model": entry_or_model})
+        entry = ModelEntry(model_name=entry_or_model, litellm_params={"model": entry_or_model})
     if supports_response_schema(entry):
-        return ({"type": "json_schema",
-                 "json_schema": {"name": "output", "schema": schema, "strict": False}}, None)
+        return (
+            {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": schema, "strict": False},
+            },
+            None,
+        )
     return None, schema_instruction(schema)

@@ -106,9 +106,14 @@ class PromptContent:
     def of(cls, version: Any) -> PromptContent:
         """The content of a stored version (anything with the ``prompt_versions`` columns as
         attributes: a ``PromptVersion`` or a plain record of one)."""
-        return cls(body=version.body, system=version.system, variables=version.variables,
-                   model=version.model, decoding=version.decoding,
-                   response_format=version.response_format)
+        return cls(
+            body=version.body,
+            system=version.system,
+            variables=version.variables,
+            model=version.model,
+            decoding=version.decoding,
+            response_format=version.response_format,
+        )
 
     def content_hash(self) -> str:
         """SHA-256 (hex) of the canonical JSON of the content."""
@@ -140,6 +145,8 @@ class PromptContent:
             )
         messages = []
         if self.system:
-            messages.append({"role": "system", "content": render(self.system, values, field="system")})
+            messages.append(
+                {"role": "system", "content": render(self.system, values, field="system")}
+            )
         messages.append({"role": "user", "content": render(self.body, values)})
         return messages

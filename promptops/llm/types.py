@@ -19,7 +19,6 @@ class ProviderOverride:
     api_base: str | None = None
 
 
-
 @dataclass(frozen=True)
 class Completion:
     """Result of one call. ``latency_ms`` is wall time of the provider call in ms; ``model`` is
@@ -62,4 +61,3 @@ class StreamDone:
 
 
 StreamEvent = StreamDelta | StreamDone
-

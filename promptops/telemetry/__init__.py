@@ -23,8 +23,19 @@ from promptops.telemetry.tracing import (
 )
 
 __all__ = [
-    "CONTENT_TYPE_LATEST", "PROMETHEUS", "LLMSpan", "Metrics", "MetricsMiddleware",
-    "current_trace_id", "llm_span", "metrics_exposition", "record_budget_rejection",
-    "record_cache_hit", "record_llm_call", "register_gateway", "setup_tracing",
-    "temporal_interceptors", "tracer",
+    "CONTENT_TYPE_LATEST",
+    "PROMETHEUS",
+    "LLMSpan",
+    "Metrics",
+    "MetricsMiddleware",
+    "current_trace_id",
+    "llm_span",
+    "metrics_exposition",
+    "record_budget_rejection",
+    "record_cache_hit",
+    "record_llm_call",
+    "register_gateway",
+    "setup_tracing",
+    "temporal_interceptors",
+    "tracer",
 ]

@@ -29,12 +29,14 @@ def _route_template(scope: Scope) -> str:
     path as the fallback."""
     context = (scope.get("fastapi") or {}).get("effective_route_context")
     if context is not None:
-        path = (getattr(context.starlette_route, "path_format", None)
-                or getattr(context, "path_format", None))
+        path = getattr(context.starlette_route, "path_format", None) or getattr(
+            context, "path_format", None
+        )
         if path:
             return str(path)
     path = getattr(scope.get("route"), "path_format", None) or getattr(
-        scope.get("route"), "path", None)
+        scope.get("route"), "path", None
+    )
     return str(path) if path else UNMATCHED_ROUTE
 
 
@@ -43,8 +45,9 @@ class MetricsMiddleware:
     from an incoming W3C ``traceparent``) and the ``promptops_http_*`` series. Paths in
     ``exclude`` (``/metrics`` by default) are neither traced nor counted."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics | None = None,
-                 exclude: Sequence[str] = ("/metrics",)) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics | None = None, exclude: Sequence[str] = ("/metrics",)
+    ) -> None:
         self.app = app
         self.metrics = metrics or PROMETHEUS
         self.exclude = frozenset(exclude)
@@ -70,9 +73,13 @@ class MetricsMiddleware:
                 parent = propagate.extract({"traceparent": value.decode("latin-1")})
                 break
         with tracer().start_as_current_span(
-                method, context=parent, kind=SpanKind.SERVER,
-                attributes={"http.request.method": method, "url.path": scope.get("path", "")},
-                record_exception=False, set_status_on_exception=False) as span:
+            method,
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": scope.get("path", "")},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
             try:
                 await self.app(scope, receive, send_wrapper)
             except BaseException as exc:

@@ -26,8 +26,16 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-__all__ = ["CONTENT_TYPE_LATEST", "PROMETHEUS", "Metrics", "metrics_exposition",
-           "record_budget_rejection", "record_cache_hit", "record_llm_call", "register_gateway"]
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "PROMETHEUS",
+    "Metrics",
+    "metrics_exposition",
+    "record_budget_rejection",
+    "record_cache_hit",
+    "record_llm_call",
+    "register_gateway",
+]
 
 
 class GatewayState(Protocol):
@@ -40,11 +48,25 @@ class GatewayState(Protocol):
     def deployments(self) -> Any: ...
 
 
-
 #: Latency buckets (seconds): the gateway's own overhead lives in the ms range, provider calls in
 #: the 0.1-30 s range.
-HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                30.0, 60.0)
+HTTP_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
 LLM_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0)
 
 BREAKER_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
@@ -64,12 +86,14 @@ class _BreakerCollector(Collector):
         family = GaugeMetricFamily(
             "promptops_circuit_breaker_state",
             "Circuit breaker state per model deployment: 0 closed, 1 half_open, 2 open.",
-            labels=["model"])
+            labels=["model"],
+        )
         states: dict[str, int] = {}
         for gateway in list(self._gateways):
             for name in gateway.catalog.entries:
                 value = BREAKER_STATE_VALUES.get(
-                    gateway.deployments.get(name).breaker.state.value, 0)
+                    gateway.deployments.get(name).breaker.state.value, 0
+                )
                 states[name] = max(value, states.get(name, 0))
         for name, value in states.items():
             family.add_metric([name], value)
@@ -84,29 +108,51 @@ class Metrics:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
         self.http_requests = Counter(
-            "promptops_http_requests_total", "HTTP requests answered by the API.",
-            ["method", "route", "status"], registry=r)
+            "promptops_http_requests_total",
+            "HTTP requests answered by the API.",
+            ["method", "route", "status"],
+            registry=r,
+        )
         self.http_duration = Histogram(
             "promptops_http_request_duration_seconds",
             "Time from the request's arrival to the end of its response body (seconds).",
-            ["method", "route"], buckets=HTTP_BUCKETS, registry=r)
+            ["method", "route"],
+            buckets=HTTP_BUCKETS,
+            registry=r,
+        )
         self.llm_requests = Counter(
-            "promptops_llm_requests_total", "LLM requests by outcome (ok, error, cache_hit).",
-            ["model", "outcome"], registry=r)
+            "promptops_llm_requests_total",
+            "LLM requests by outcome (ok, error, cache_hit).",
+            ["model", "outcome"],
+            registry=r,
+        )
         self.llm_latency = Histogram(
-            "promptops_llm_latency_seconds", "Provider call latency (seconds).", ["model"],
-            buckets=LLM_BUCKETS, registry=r)
+            "promptops_llm_latency_seconds",
+            "Provider call latency (seconds).",
+            ["model"],
+            buckets=LLM_BUCKETS,
+            registry=r,
+        )
         self.llm_tokens = Counter(
-            "promptops_llm_tokens_total", "Tokens by direction (prompt, completion).",
-            ["model", "direction"], registry=r)
+            "promptops_llm_tokens_total",
+            "Tokens by direction (prompt, completion).",
+            ["model", "direction"],
+            registry=r,
+        )
         self.llm_cost = Counter(
-            "promptops_llm_cost_usd", "Provider cost (USD).", ["model"], registry=r)
+            "promptops_llm_cost_usd", "Provider cost (USD).", ["model"], registry=r
+        )
         self.cache_hits = Counter(
-            "promptops_cache_hits", "Gateway cache hits by kind (exact, semantic).", ["kind"],
-            registry=r)
+            "promptops_cache_hits",
+            "Gateway cache hits by kind (exact, semantic).",
+            ["kind"],
+            registry=r,
+        )
         self.budget_rejections = Counter(
-            "promptops_budget_rejections", "Requests refused because a budget was exhausted.",
-            registry=r)
+            "promptops_budget_rejections",
+            "Requests refused because a budget was exhausted.",
+            registry=r,
+        )
         self.breakers = _BreakerCollector()
         r.register(self.breakers)
         self._http_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
@@ -115,14 +161,23 @@ class Metrics:
         key = (method, route, str(status))
         children = self._http_children.get(key)
         if children is None:  # label lookups cost ~1 µs each; cache the pair per series
-            children = (self.http_requests.labels(method, route, key[2]),
-                        self.http_duration.labels(method, route))
+            children = (
+                self.http_requests.labels(method, route, key[2]),
+                self.http_duration.labels(method, route),
+            )
             self._http_children[key] = children
         children[0].inc()
         children[1].observe(duration_s)
 
-    def record_llm_call(self, model: str, outcome: str, latency_ms: float | None = None,
-                        tokens_in: int = 0, tokens_out: int = 0, cost_usd: float = 0.0) -> None:
+    def record_llm_call(
+        self,
+        model: str,
+        outcome: str,
+        latency_ms: float | None = None,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        cost_usd: float = 0.0,
+    ) -> None:
         self.llm_requests.labels(model, outcome).inc()
         if latency_ms is not None and outcome != "cache_hit":
             self.llm_latency.labels(model).observe(max(latency_ms, 0.0) / 1000.0)
@@ -141,8 +196,14 @@ class Metrics:
 PROMETHEUS = Metrics()
 
 
-def record_llm_call(model: str, outcome: str, latency_ms: float | None = None,
-                    tokens_in: int = 0, tokens_out: int = 0, cost_usd: float = 0.0) -> None:
+def record_llm_call(
+    model: str,
+    outcome: str,
+    latency_ms: float | None = None,
+    tokens_in: int = 0,
+    tokens_out: int = 0,
+    cost_usd: float = 0.0,
+) -> None:
     """Count one LLM request: ``outcome`` is ``ok``, ``error`` or ``cache_hit``; ``latency_ms``
     (ms, provider calls only: a cache hit's is not observed), ``tokens_in`` / ``tokens_out``
     (tokens) and ``cost_usd`` (USD, 0 for a cache hit) are added to their counters."""
@@ -168,5 +229,3 @@ def register_gateway(gateway: GatewayState, metrics: Metrics | None = None) -> N
 def metrics_exposition(metrics: Metrics | None = None) -> tuple[bytes, str]:
     """The Prometheus text exposition and its content type."""
     return (metrics or PROMETHEUS).exposition(), CONTENT_TYPE_LATEST
-
-

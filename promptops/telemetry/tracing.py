@@ -39,8 +39,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("promptops.telemetry")
 
-__all__ = ["LLMSpan", "current_trace_id", "llm_span", "setup_tracing", "temporal_interceptors",
-           "tracer"]
+__all__ = [
+    "LLMSpan",
+    "current_trace_id",
+    "llm_span",
+    "setup_tracing",
+    "temporal_interceptors",
+    "tracer",
+]
 
 TRACER_NAME = "promptops"
 
@@ -72,8 +78,10 @@ def setup_tracing(service_name: str) -> TracerProvider | None:
             _provider = current
             return _provider
         name = os.environ.get("OTEL_SERVICE_NAME") or service_name
-        otlp = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-                    or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+        otlp = bool(
+            os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+            or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        )
         provider = _provider_class()(resource=Resource.create({SERVICE_NAME: name}))
         if otlp:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -163,9 +171,14 @@ class LLMSpan:
         ctx = self.span.get_span_context()
         return format(ctx.trace_id, "032x") if ctx.is_valid else None
 
-    def set_usage(self, tokens_in: int | None = None, tokens_out: int | None = None,
-                  cost_usd: float | None = None, finish_reason: str | None = None,
-                  response_model: str | None = None) -> None:
+    def set_usage(
+        self,
+        tokens_in: int | None = None,
+        tokens_out: int | None = None,
+        cost_usd: float | None = None,
+        finish_reason: str | None = None,
+        response_model: str | None = None,
+    ) -> None:
         """Set ``gen_ai.usage.input_tokens`` / ``output_tokens`` (tokens),
         ``gen_ai.response.finish_reasons``, ``gen_ai.response.model`` and the non-standard
         ``promptops.cost_usd`` (USD)."""
@@ -208,9 +221,13 @@ def llm_span(model: str, provider: str | None, operation: str = "chat") -> Itera
     if provider:
         attrs["gen_ai.provider.name"] = provider
         attrs["gen_ai.system"] = provider
-    with tracer().start_as_current_span(f"{operation} {model}", kind=SpanKind.CLIENT,
-                                        attributes=attrs, record_exception=False,
-                                        set_status_on_exception=False) as span:
+    with tracer().start_as_current_span(
+        f"{operation} {model}",
+        kind=SpanKind.CLIENT,
+        attributes=attrs,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
         try:
             yield LLMSpan(span)
         except BaseException as exc:
@@ -220,5 +237,3 @@ def llm_span(model: str, provider: str | None, operation: str = "chat") -> Itera
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, str(exc)[:500]))
             raise
-
-

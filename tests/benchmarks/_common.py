@@ -46,8 +46,13 @@ def time_import_litellm(runs: int = 1) -> list[float]:
     out = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import litellm"], env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-c", "import litellm"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         out.append(time.perf_counter() - t0)
     return out
 
@@ -69,6 +74,9 @@ def proc_cpu_s(pid: int) -> float:
 def child_env(**extra: str) -> dict[str, str]:
     """The environment for a server subprocess: this one, the repository on ``PYTHONPATH``,
     LiteLLM's local cost map, plus ``extra``."""
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-        LITELLM_LOCAL_MODEL_COST_MAP="True", **extra)
+    return dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        **extra,
+    )

@@ -7,8 +7,8 @@ Both sides make ``--calls`` chat completions against an OpenAI-compatible stub t
 a fixed ``--latency-ms``, never more than ``--concurrency`` at once:
 
 - **loop** (the baseline): ``asyncio.gather`` over the calls behind an ``asyncio.Semaphore``, each
-  call through :class:`promptops.llm.gateway.LLMGateway` (so through ``litellm.acompletion``, exactly
-  the code path the activity uses; no database, no Temporal).
+  call through :class:`promptops.llm.gateway.LLMGateway` (so through ``litellm.acompletion``,
+  exactly the code path the activity uses; no database, no Temporal).
 - **workflow**: one ``BatchEvaluationWorkflow`` (one prompt version x a ``--calls``-example
   dataset, metric ``exact_match``) on a real Temporal dev server with an in-process worker and
   the embedded Postgres (temp pgdata, migrated to head). Timed from ``start_workflow`` to the
@@ -67,9 +67,20 @@ class LeanStub:
     def start(self) -> LeanStub:
         env = child_env()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.benchmarks.lean_stub", "--port", str(self.port),
-             "--latency-ms", str(self.latency_ms)], env=env, cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                sys.executable,
+                "-m",
+                "tests.benchmarks.lean_stub",
+                "--port",
+                str(self.port),
+                "--latency-ms",
+                str(self.latency_ms),
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             try:
@@ -101,12 +112,19 @@ class LeanStub:
         return httpx.get(f"{self.base_url}/stats", timeout=2, trust_env=False).json()
 
     def model_list(self) -> dict[str, Any]:
-        return {"model_list": [{
-            "model_name": "stub",
-            "litellm_params": {"model": "openai/stub", "api_base": self.base_url,
-                               "api_key": "none"},
-            "model_info": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6},
-        }]}
+        return {
+            "model_list": [
+                {
+                    "model_name": "stub",
+                    "litellm_params": {
+                        "model": "openai/stub",
+                        "api_base": self.base_url,
+                        "api_key": "none",
+                    },
+                    "model_info": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6},
+                }
+            ]
+        }
 
 
 class InprocStub:
@@ -178,15 +196,24 @@ def history_breakdown(history: Any) -> dict[str, Any]:
         t = _ts(ev.event_time)
         if ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             scheduled[ev.event_id] = (
-                ev.activity_task_scheduled_event_attributes.activity_type.name, t)
+                ev.activity_task_scheduled_event_attributes.activity_type.name,
+                t,
+            )
         elif ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             started[ev.activity_task_started_event_attributes.scheduled_event_id] = t
         elif ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             sid = ev.activity_task_completed_event_attributes.scheduled_event_id
             name, t_sched = scheduled[sid]
             t_st = started.get(sid, t_sched)
-            acts.append({"name": name, "scheduled": t_sched - t_start,
-                         "queue_s": t_st - t_sched, "run_s": t - t_st, "completed": t - t_start})
+            acts.append(
+                {
+                    "name": name,
+                    "scheduled": t_sched - t_start,
+                    "queue_s": t_st - t_sched,
+                    "run_s": t - t_st,
+                    "completed": t - t_start,
+                }
+            )
 
     def total(name: str, key: str) -> float:
         return round(sum(a[key] for a in acts if a["name"] == name), 4)
@@ -210,8 +237,14 @@ def history_breakdown(history: Any) -> dict[str, Any]:
 class WorkflowBench:
     """Postgres + Temporal dev server + in-process worker + a dataset; runs evaluations."""
 
-    def __init__(self, catalog: Any, calls: int, concurrency: int, chunk_size: int | None,
-                 keep_tmp: bool = False) -> None:
+    def __init__(
+        self,
+        catalog: Any,
+        calls: int,
+        concurrency: int,
+        chunk_size: int | None,
+        keep_tmp: bool = False,
+    ) -> None:
         self.catalog = catalog
         self.calls = calls
         self.concurrency = concurrency
@@ -244,7 +277,8 @@ class WorkflowBench:
         self.setup_s["postgres"] = round(time.perf_counter() - t0, 2)
         t0 = time.perf_counter()
         self.env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=temporal_binary(), search_attributes=[EVAL_ID, DATASET_ID])
+            dev_server_existing_path=temporal_binary(), search_attributes=[EVAL_ID, DATASET_ID]
+        )
         self.stack.push_async_callback(self.env.shutdown)
         self.setup_s["temporal"] = round(time.perf_counter() - t0, 2)
         t0 = time.perf_counter()
@@ -272,8 +306,10 @@ class WorkflowBench:
         from tests.support.evals import make_eval_fixture
 
         key = await issue_key(self.url)
-        async with running_app(self.url, self.env.client, self.catalog,
-                               self.task_queue) as running, running.client(key.key) as api:
+        async with (
+            running_app(self.url, self.env.client, self.catalog, self.task_queue) as running,
+            running.client(key.key) as api,
+        ):
             fx = await make_eval_fixture(api, self.calls, bodies=("{{ text }}",))
         self.version_id = fx["versions"][0]
         self.dataset_id = fx["dataset_id"]
@@ -289,15 +325,26 @@ class WorkflowBench:
         if self.chunk_size:
             kwargs["chunk_size"] = self.chunk_size
         inp = BatchEvaluationInput(
-            evaluation_id=eval_id, prompt_version_ids=[self.version_id],
-            dataset_id=self.dataset_id, metrics=["exact_match"], concurrency=self.concurrency,
-            **kwargs)
+            evaluation_id=eval_id,
+            prompt_version_ids=[self.version_id],
+            dataset_id=self.dataset_id,
+            metrics=["exact_match"],
+            concurrency=self.concurrency,
+            **kwargs,
+        )
         t0 = time.perf_counter()
         handle = await self.env.client.start_workflow(
-            BatchEvaluationWorkflow.run, inp, id=eval_id, task_queue=self.task_queue,
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(EVAL_ID, eval_id),
-                SearchAttributePair(DATASET_ID, self.dataset_id)]))
+            BatchEvaluationWorkflow.run,
+            inp,
+            id=eval_id,
+            task_queue=self.task_queue,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(EVAL_ID, eval_id),
+                    SearchAttributePair(DATASET_ID, self.dataset_id),
+                ]
+            ),
+        )
         result = await handle.result()
         elapsed = time.perf_counter() - t0
         if result.status != "Completed" or result.summary["versions"][0]["n"] != self.calls:
@@ -315,17 +362,18 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     from workflows.evaluation.types import BatchEvaluationInput
 
     info = machine()
-    stub: LeanStub | InprocStub = (LeanStub if args.stub == "lean" else InprocStub)(
-        args.latency_ms)
+    stub: LeanStub | InprocStub = (LeanStub if args.stub == "lean" else InprocStub)(args.latency_ms)
     stub.start()
-    log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if not args.quiet else (
-        lambda *a: None)
+    log = (
+        (lambda *a: print(*a, file=sys.stderr, flush=True)) if not args.quiet else (lambda *a: None)
+    )
     runs: dict[str, list[dict[str, Any]]] = {"loop": [], "workflow": []}
     try:
         catalog = ModelCatalog.from_dict(stub.model_list())
         gateway = LLMGateway(catalog)
-        async with WorkflowBench(catalog, args.calls, args.concurrency, args.chunk_size,
-                                 keep_tmp=args.keep_tmp) as wb:
+        async with WorkflowBench(
+            catalog, args.calls, args.concurrency, args.chunk_size, keep_tmp=args.keep_tmp
+        ) as wb:
             log(f"setup: {wb.setup_s}")
 
             async def measure(kind: str, label: str) -> None:
@@ -340,12 +388,18 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 st = stub.stats()
                 if st["calls"] != args.calls:
                     raise RuntimeError(f"{kind} made {st['calls']} calls, expected {args.calls}")
-                row = {"s": t, "cpu_ms_per_example": cpu / args.calls * 1000,
-                       "stub_cpu_ms_per_call": stub_cpu / args.calls * 1000,
-                       "max_in_flight": st.get("max_in_flight", -1), "breakdown": breakdown}
-                log(f"{kind:8} {label}: {t:.3f}s ({args.calls / t:.1f} ex/s, "
+                row = {
+                    "s": t,
+                    "cpu_ms_per_example": cpu / args.calls * 1000,
+                    "stub_cpu_ms_per_call": stub_cpu / args.calls * 1000,
+                    "max_in_flight": st.get("max_in_flight", -1),
+                    "breakdown": breakdown,
+                }
+                log(
+                    f"{kind:8} {label}: {t:.3f}s ({args.calls / t:.1f} ex/s, "
                     f"{row['cpu_ms_per_example']:.1f} ms CPU/ex, max in flight "
-                    f"{row['max_in_flight']}) {breakdown or ''}")
+                    f"{row['max_in_flight']}) {breakdown or ''}"
+                )
                 if label != "warm-up":
                     runs[kind].append(row)
 
@@ -366,7 +420,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         times = [r["s"] for r in rows]
         med = median(times)
         out: dict[str, Any] = {
-            "runs_s": [round(x, 4) for x in times], "median_s": round(med, 4),
+            "runs_s": [round(x, 4) for x in times],
+            "median_s": round(med, 4),
             "examples_per_s": round(args.calls / med, 2),
             "cpu_ms_per_example": round(median([r["cpu_ms_per_example"] for r in rows]), 2),
             "stub_cpu_ms_per_call": round(median([r["stub_cpu_ms_per_call"] for r in rows]), 2),
@@ -384,12 +439,17 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "benchmark": "durable_overhead",
         "machine": info,
-        "params": {"calls": args.calls, "concurrency": args.concurrency,
-                   "latency_ms": args.latency_ms, "repeats": args.repeats,
-                   "chunk_size": args.chunk_size or BatchEvaluationInput.chunk_size,
-                   "stub": args.stub, "metric": "exact_match",
-                   "baseline": "asyncio.gather + Semaphore over promptops.llm.gateway.LLMGateway"
-                               ".complete (litellm.acompletion)"},
+        "params": {
+            "calls": args.calls,
+            "concurrency": args.concurrency,
+            "latency_ms": args.latency_ms,
+            "repeats": args.repeats,
+            "chunk_size": args.chunk_size or BatchEvaluationInput.chunk_size,
+            "stub": args.stub,
+            "metric": "exact_match",
+            "baseline": "asyncio.gather + Semaphore over promptops.llm.gateway.LLMGateway"
+            ".complete (litellm.acompletion)",
+        },
         "ideal_s": math.ceil(args.calls / args.concurrency) * args.latency_ms / 1000.0,
         "loop": lp,
         "workflow": wf,
@@ -398,7 +458,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "target_ratio": TARGET_RATIO,
         "meets_target": ratio >= TARGET_RATIO,
         "concurrency_respected": (0 <= wf["max_in_flight"] <= args.concurrency)
-                                 if wf["max_in_flight"] >= 0 else None,
+        if wf["max_in_flight"] >= 0
+        else None,
     }
 
 
@@ -406,26 +467,39 @@ def report(r: dict[str, Any]) -> str:
     p, lp, wf = r["params"], r["loop"], r["workflow"]
     b = wf["breakdown_of_median_run"]
     lines = [
-        (f"durable overhead: {p['calls']} calls, concurrency {p['concurrency']}, stub latency "
-         f"{p['latency_ms']:.0f} ms ({p['stub']} stub), chunk_size {p['chunk_size']}, "
-         f"median of {p['repeats']} (after one warm-up); {r['machine']['cpus']} CPUs, "
-         f"{r['machine']['date']}"),
-        (f"  ideal (ceil(calls/concurrency) x latency): {r['ideal_s']:.3f} s; stub CPU per call "
-         f"{lp['stub_cpu_ms_per_call']} ms (loop), "
-         f"{wf['stub_cpu_ms_per_call']} ms (workflow)"),
-        (f"  loop     : {lp['median_s']:.3f} s  {lp['examples_per_s']:7.1f} ex/s  "
-         f"{lp['cpu_ms_per_example']:5.1f} ms CPU/ex  runs {lp['runs_s']}  "
-         f"max in flight {lp['max_in_flight']}"),
-        (f"  workflow : {wf['median_s']:.3f} s  {wf['examples_per_s']:7.1f} ex/s  "
-         f"{wf['cpu_ms_per_example']:5.1f} ms CPU/ex  runs {wf['runs_s']}  "
-         f"max in flight {wf['max_in_flight']}"),
-        (f"  ratio workflow/loop: {r['ratio_workflow_over_loop']:.3f}  (target >= "
-         f"{r['target_ratio']}: {'met' if r['meets_target'] else 'NOT met'}; per pair "
-         f"{r['pair_ratios']})"),
-        (f"  median workflow run from its history: {b.get('history_s')} s in history, "
-         f"plan {b.get('plan_run_s')} s, {b.get('chunks')} chunk(s) {b.get('chunks_run_s')} s, "
-         f"finalize {b.get('finalize_run_s')} s, activity queueing {b.get('activity_queue_s')} s, "
-         f"no activity running {b.get('between_activities_s')} s"),
+        (
+            f"durable overhead: {p['calls']} calls, concurrency {p['concurrency']}, stub latency "
+            f"{p['latency_ms']:.0f} ms ({p['stub']} stub), chunk_size {p['chunk_size']}, "
+            f"median of {p['repeats']} (after one warm-up); {r['machine']['cpus']} CPUs, "
+            f"{r['machine']['date']}"
+        ),
+        (
+            f"  ideal (ceil(calls/concurrency) x latency): {r['ideal_s']:.3f} s; stub CPU per call "
+            f"{lp['stub_cpu_ms_per_call']} ms (loop), "
+            f"{wf['stub_cpu_ms_per_call']} ms (workflow)"
+        ),
+        (
+            f"  loop     : {lp['median_s']:.3f} s  {lp['examples_per_s']:7.1f} ex/s  "
+            f"{lp['cpu_ms_per_example']:5.1f} ms CPU/ex  runs {lp['runs_s']}  "
+            f"max in flight {lp['max_in_flight']}"
+        ),
+        (
+            f"  workflow : {wf['median_s']:.3f} s  {wf['examples_per_s']:7.1f} ex/s  "
+            f"{wf['cpu_ms_per_example']:5.1f} ms CPU/ex  runs {wf['runs_s']}  "
+            f"max in flight {wf['max_in_flight']}"
+        ),
+        (
+            f"  ratio workflow/loop: {r['ratio_workflow_over_loop']:.3f}  (target >= "
+            f"{r['target_ratio']}: {'met' if r['meets_target'] else 'NOT met'}; per pair "
+            f"{r['pair_ratios']})"
+        ),
+        (
+            f"  median workflow run from its history: {b.get('history_s')} s in history, "
+            f"plan {b.get('plan_run_s')} s, {b.get('chunks')} chunk(s) {b.get('chunks_run_s')} s, "
+            f"finalize {b.get('finalize_run_s')} s, "
+            f"activity queueing {b.get('activity_queue_s')} s, "
+            f"no activity running {b.get('between_activities_s')} s"
+        ),
     ]
     return "\n".join(lines)
 
@@ -436,11 +510,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=10)
     p.add_argument("--latency-ms", type=float, default=50.0)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--chunk-size", type=int, default=None,
-                   help="BatchEvaluationInput.chunk_size (default: the workflow's default)")
-    p.add_argument("--stub", choices=("lean", "inproc"), default="lean",
-                   help="lean: bare asyncio server in a subprocess (default); inproc: "
-                        "tests/support/stub_llm.py in a thread of this process")
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="BatchEvaluationInput.chunk_size (default: the workflow's default)",
+    )
+    p.add_argument(
+        "--stub",
+        choices=("lean", "inproc"),
+        default="lean",
+        help="lean: bare asyncio server in a subprocess (default); inproc: "
+        "tests/support/stub_llm.py in a thread of this process",
+    )
     p.add_argument("--keep-tmp", action="store_true", help="keep the temp pgdata")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no per-run lines on stderr")

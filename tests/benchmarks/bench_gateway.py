@@ -6,17 +6,18 @@
 Servers, each in its own process on 127.0.0.1 (free ports, temp dirs):
 
 - the lean stub (``tests/benchmarks/lean_stub.py --latency-ms 0``: answers at once);
-- the PromptOps API, ONE uvicorn worker (``python -m uvicorn api.main:app --no-access-log``, as ``promptops up``
-  starts it) on the embedded Postgres (``start_postgres`` on a temp pgdata, migrated to head),
+- the PromptOps API, ONE uvicorn worker (``python -m uvicorn api.main:app --no-access-log``, as
+  ``promptops up`` starts it) on the embedded Postgres (``start_postgres`` on a temp pgdata,
+  migrated to head),
   ``PROMPTOPS_MODELS`` = a model list with one model ``stub`` (``openai/stub`` at the stub,
   priced so that the budget reservation has a cost); no Temporal (generate does not need it);
 - the peer: the LiteLLM proxy (``litellm --config cfg.yaml --num_workers 1``, same model list,
   ``LITELLM_MASTER_KEY`` set (it refuses to start without one), no database,
   ``LITELLM_LOCAL_MODEL_COST_MAP=True``).
 
-Data, through the API with an Admin key (``promptops.governance.identity.bootstrap_admin`` against the DB):
-one project with a budget (daily/monthly USD and tokens, far above what the run spends, so the
-reservation and settlement are on the path), one prompt ``bench`` whose version (model ``stub``)
+Data, through the API with an Admin key (``promptops.governance.identity.bootstrap_admin`` against
+the DB): one project with a budget (daily/monthly USD and tokens, far above what the run spends, so
+the reservation and settlement are on the path), one prompt ``bench`` whose version (model ``stub``)
 carries the ``production`` label.
 
 Measured from this process (one aiohttp client session with keep-alive, a warm-up first; aiohttp
@@ -106,16 +107,23 @@ def pct(values: list[float], q: float) -> float:
 class Proc:
     """A server in a subprocess, its output in a log file; ``wait_ready`` polls ``health_url``."""
 
-    def __init__(self, name: str, cmd: list[str], env: dict[str, str], logfile: Path,
-                 health_url: str) -> None:
+    def __init__(
+        self, name: str, cmd: list[str], env: dict[str, str], logfile: Path, health_url: str
+    ) -> None:
         self.name, self.cmd, self.env, self.logfile = name, cmd, env, logfile
         self.health_url = health_url
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Proc:
         self._log = open(self.logfile, "ab")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=ROOT, stdout=self._log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            self.cmd,
+            env=self.env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         return self
 
     def wait_ready(self, timeout: float = 120.0) -> float:
@@ -123,8 +131,10 @@ class Proc:
         while time.monotonic() - t0 < timeout:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}); see "
-                                   f"{self.logfile}:\n{self.logfile.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"{self.name} exited ({self.proc.returncode}); see "
+                    f"{self.logfile}:\n{self.logfile.read_text()[-3000:]}"
+                )
             try:
                 r = httpx.get(self.health_url, timeout=1.0, trust_env=False)
                 if r.status_code < 500:
@@ -152,12 +162,22 @@ class Proc:
 
 
 def model_list(stub_base: str) -> dict[str, Any]:
-    return {"model_list": [{
-        "model_name": "stub",
-        "litellm_params": {"model": "openai/stub", "api_base": stub_base, "api_key": "none"},
-        "model_info": {"input_cost_per_token": INPUT_PRICE,
-                       "output_cost_per_token": OUTPUT_PRICE},
-    }]}
+    return {
+        "model_list": [
+            {
+                "model_name": "stub",
+                "litellm_params": {
+                    "model": "openai/stub",
+                    "api_base": stub_base,
+                    "api_key": "none",
+                },
+                "model_info": {
+                    "input_cost_per_token": INPUT_PRICE,
+                    "output_cost_per_token": OUTPUT_PRICE,
+                },
+            }
+        ]
+    }
 
 
 class Stack:
@@ -185,18 +205,42 @@ class Stack:
         from promptops.db.migrate import upgrade_head
         from promptops.devstack.postgres import start_postgres
 
-        stub = Proc("stub", [sys.executable, "-m", "tests.benchmarks.lean_stub", "--port",
-                             str(self.stub_port), "--latency-ms", "0"], child_env(),
-                    self.tmp / "stub.log", f"{self.stub_base}/stats").start()
+        stub = Proc(
+            "stub",
+            [
+                sys.executable,
+                "-m",
+                "tests.benchmarks.lean_stub",
+                "--port",
+                str(self.stub_port),
+                "--latency-ms",
+                "0",
+            ],
+            child_env(),
+            self.tmp / "stub.log",
+            f"{self.stub_base}/stats",
+        ).start()
         self.procs["stub"] = stub
         cfg = self.tmp / "litellm.yaml"
         cfg.write_text(self.models_file.read_text())
         litellm_bin = Path(sys.executable).with_name("litellm")
-        proxy = Proc("litellm proxy", [str(litellm_bin), "--config", str(cfg), "--host",
-                                       "127.0.0.1", "--port", str(self.proxy_port),
-                                       "--num_workers", "1"],
-                     child_env(LITELLM_MASTER_KEY=self.master_key),
-                     self.tmp / "litellm.log", f"{self.proxy_base}/health/liveliness").start()
+        proxy = Proc(
+            "litellm proxy",
+            [
+                str(litellm_bin),
+                "--config",
+                str(cfg),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.proxy_port),
+                "--num_workers",
+                "1",
+            ],
+            child_env(LITELLM_MASTER_KEY=self.master_key),
+            self.tmp / "litellm.log",
+            f"{self.proxy_base}/health/liveliness",
+        ).start()
         self.procs["proxy"] = proxy
         t0 = time.monotonic()
         os.chmod(self.tmp, 0o755)  # pgserver runs postgres as user "pgserver" under root
@@ -210,16 +254,43 @@ class Stack:
     def start_api(self, *, instrumented: bool, **env: str) -> None:
         if "api" in self.procs:
             self.procs.pop("api").stop()
-        cmd = ([sys.executable, "-m", "tests.benchmarks.bench_gateway", "--serve-instrumented",
-                "--port", str(self.api_port)] if instrumented else
-               [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-                "--port", str(self.api_port), "--no-access-log"])
-        api = Proc("api", cmd, child_env(
-            DATABASE_URL=self.db_url, PROMPTOPS_MODELS=str(self.models_file),
-            PROMPTOPS_HOME=str(self.tmp / "home"), PROMPTOPS_SECRET_KEY=self.secret,
-            PROMPTOPS_ENCRYPTION_KEY=self.enc, PROMPTOPS_DEFAULT_MODEL="stub", **env),
+        cmd = (
+            [
+                sys.executable,
+                "-m",
+                "tests.benchmarks.bench_gateway",
+                "--serve-instrumented",
+                "--port",
+                str(self.api_port),
+            ]
+            if instrumented
+            else [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.api_port),
+                "--no-access-log",
+            ]
+        )
+        api = Proc(
+            "api",
+            cmd,
+            child_env(
+                DATABASE_URL=self.db_url,
+                PROMPTOPS_MODELS=str(self.models_file),
+                PROMPTOPS_HOME=str(self.tmp / "home"),
+                PROMPTOPS_SECRET_KEY=self.secret,
+                PROMPTOPS_ENCRYPTION_KEY=self.enc,
+                PROMPTOPS_DEFAULT_MODEL="stub",
+                **env,
+            ),
             self.tmp / ("api-instrumented.log" if instrumented else "api.log"),
-            f"{self.api_base}/healthz").start()
+            f"{self.api_base}/healthz",
+        ).start()
         self.procs["api"] = api
         self.ready_s["api_instrumented" if instrumented else "api"] = round(api.wait_ready(), 2)
 
@@ -244,8 +315,13 @@ async def admin_key(stack: Stack) -> str:
 
     async with get_session_factory(stack.db_url)() as session:
         issued = await bootstrap_admin(
-            session, base64.urlsafe_b64decode(stack.secret), organization="bench",
-            email="bench@promptops.local", role=Role.ADMIN, key_name="bench")
+            session,
+            base64.urlsafe_b64decode(stack.secret),
+            organization="bench",
+            email="bench@promptops.local",
+            role=Role.ADMIN,
+            key_name="bench",
+        )
         await session.commit()
     await get_engine(stack.db_url).dispose()
     return issued.key
@@ -261,19 +337,36 @@ async def setup_data(api: httpx.AsyncClient, db_url: str) -> dict[str, str]:
         return r.json()
 
     project = await ok(await api.post("/api/v1/projects", json={"name": "bench"}))
-    prompt = await ok(await api.post(f"/api/v1/projects/{project['id']}/prompts",
-                                     json={"name": "bench"}))
-    version = await ok(await api.post(f"/api/v1/prompts/{prompt['id']}/versions", json={
-        "body": PROMPT_BODY, "variables": {"text": "str"}, "model": "stub"}))
+    prompt = await ok(
+        await api.post(f"/api/v1/projects/{project['id']}/prompts", json={"name": "bench"})
+    )
+    version = await ok(
+        await api.post(
+            f"/api/v1/prompts/{prompt['id']}/versions",
+            json={"body": PROMPT_BODY, "variables": {"text": "str"}, "model": "stub"},
+        )
+    )
     # production is protected (deployments and emergency rollbacks move it): serve the version
     # as a promoted deployment would leave it.
     await serve_approved(db_url, prompt["id"], version["id"])
     await get_engine(db_url).dispose()
-    await ok(await api.put(f"/api/v1/projects/{project['id']}/budgets", json={
-        "daily_usd": 1_000_000, "monthly_usd": 1_000_000, "daily_tokens": 10**15,
-        "monthly_tokens": 10**15}))
-    return {"project_id": project["id"], "project_name": project["name"],
-            "prompt_id": prompt["id"], "version_id": version["id"]}
+    await ok(
+        await api.put(
+            f"/api/v1/projects/{project['id']}/budgets",
+            json={
+                "daily_usd": 1_000_000,
+                "monthly_usd": 1_000_000,
+                "daily_tokens": 10**15,
+                "monthly_tokens": 10**15,
+            },
+        )
+    )
+    return {
+        "project_id": project["id"],
+        "project_name": project["name"],
+        "prompt_id": prompt["id"],
+        "version_id": version["id"],
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,8 +377,9 @@ async def setup_data(api: httpx.AsyncClient, db_url: str) -> dict[str, str]:
 class Path_:
     """One way of asking for the same completion: a URL, headers and a JSON body."""
 
-    def __init__(self, name: str, url: str, body: dict[str, Any],
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, url: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         self.name, self.url, self.body = name, url, body
         self.headers = headers or {}
         self.content = json.dumps(body).encode()
@@ -300,17 +394,30 @@ def paths(stack: Stack, key: str, data: dict[str, str]) -> dict[str, Path_]:
     chat = {"model": "stub", "messages": MESSAGES, "max_tokens": MAX_TOKENS}
     return {
         "direct": Path_("direct (client -> stub)", f"{stack.stub_base}/chat/completions", chat),
-        "generate": Path_("PromptOps POST /api/v1/generate",
-                          f"{stack.api_base}/api/v1/generate", {
-                              "project_id": data["project_id"], "prompt": "bench",
-                              "label": "production", "variables": {"text": TEXT},
-                              "decoding": {"max_tokens": MAX_TOKENS}}, auth),
-        "openai": Path_("PromptOps POST /v1/chat/completions",
-                        f"{stack.api_base}/v1/chat/completions", chat,
-                        {**auth, "openai-project": data["project_name"]}),
-        "litellm": Path_("LiteLLM proxy POST /v1/chat/completions",
-                         f"{stack.proxy_base}/v1/chat/completions", chat,
-                         {"authorization": f"Bearer {stack.master_key}"}),
+        "generate": Path_(
+            "PromptOps POST /api/v1/generate",
+            f"{stack.api_base}/api/v1/generate",
+            {
+                "project_id": data["project_id"],
+                "prompt": "bench",
+                "label": "production",
+                "variables": {"text": TEXT},
+                "decoding": {"max_tokens": MAX_TOKENS},
+            },
+            auth,
+        ),
+        "openai": Path_(
+            "PromptOps POST /v1/chat/completions",
+            f"{stack.api_base}/v1/chat/completions",
+            chat,
+            {**auth, "openai-project": data["project_name"]},
+        ),
+        "litellm": Path_(
+            "LiteLLM proxy POST /v1/chat/completions",
+            f"{stack.proxy_base}/v1/chat/completions",
+            chat,
+            {"authorization": f"Bearer {stack.master_key}"},
+        ),
     }
 
 
@@ -339,13 +446,23 @@ class AioClient:
 
         self._aiohttp = aiohttp
         self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=max(concurrency, 1)), trust_env=False,
-            timeout=aiohttp.ClientTimeout(total=60))
+            connector=aiohttp.TCPConnector(limit=max(concurrency, 1)),
+            trust_env=False,
+            timeout=aiohttp.ClientTimeout(total=60),
+        )
 
-    async def request(self, method: str, url: str, *, content: bytes | None = None,
-                      json_body: Any = None, headers: dict[str, str] | None = None) -> Reply:
-        async with self.session.request(method, url, data=content, json=json_body,
-                                        headers=headers) as r:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: bytes | None = None,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        async with self.session.request(
+            method, url, data=content, json=json_body, headers=headers
+        ) as r:
             return Reply(r.status, await r.read())
 
     async def post(self, url: str, **kw: Any) -> Reply:
@@ -380,8 +497,9 @@ async def probe(client: AioClient, path: Path_) -> tuple[bool, str]:
 # --------------------------------------------------------------------------------------------
 
 
-async def sequential(client: AioClient, ps: dict[str, Path_], n: int,
-                     warmup: int) -> dict[str, list[float]]:
+async def sequential(
+    client: AioClient, ps: dict[str, Path_], n: int, warmup: int
+) -> dict[str, list[float]]:
     lat: dict[str, list[float]] = {k: [] for k in ps}
     errors: dict[str, int] = defaultdict(int)
     for i in range(warmup + n):
@@ -403,8 +521,13 @@ def overhead_table(lat: dict[str, list[float]]) -> dict[str, Any]:
     b50, b95 = pct(base, 50), pct(base, 95)
     out: dict[str, Any] = {}
     for k, v in lat.items():
-        row = {"n": len(v), "p50_ms": round(pct(v, 50), 3), "p95_ms": round(pct(v, 95), 3),
-               "p99_ms": round(pct(v, 99), 3), "mean_ms": round(sum(v) / len(v), 3) if v else None}
+        row = {
+            "n": len(v),
+            "p50_ms": round(pct(v, 50), 3),
+            "p95_ms": round(pct(v, 95), 3),
+            "p99_ms": round(pct(v, 99), 3),
+            "mean_ms": round(sum(v) / len(v), 3) if v else None,
+        }
         if k != "direct":
             row["overhead_p50_ms"] = round(pct(v, 50) - b50, 3)
             row["overhead_p95_ms"] = round(pct(v, 95) - b95, 3)
@@ -415,9 +538,11 @@ def overhead_table(lat: dict[str, list[float]]) -> dict[str, Any]:
     if lit:
         for k, row in out.items():
             if k not in ("direct", "litellm") and row.get("overhead_p50_ms"):
-                row["overhead_p50_vs_litellm"] = round(
-                    lit["overhead_p50_ms"] / row["overhead_p50_ms"], 2) \
-                    if row["overhead_p50_ms"] > 0 else None
+                row["overhead_p50_vs_litellm"] = (
+                    round(lit["overhead_p50_ms"] / row["overhead_p50_ms"], 2)
+                    if row["overhead_p50_ms"] > 0
+                    else None
+                )
     return out
 
 
@@ -426,8 +551,9 @@ def overhead_table(lat: dict[str, list[float]]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-async def saturate(path: Path_, concurrency: int, duration: float,
-                   server_pid: int | None) -> dict[str, Any]:
+async def saturate(
+    path: Path_, concurrency: int, duration: float, server_pid: int | None
+) -> dict[str, Any]:
     """``concurrency`` clients sending ``path`` back to back for ``duration`` s, on one
     :class:`AioClient` (one keep-alive connection per client)."""
     import aiohttp
@@ -436,6 +562,7 @@ async def saturate(path: Path_, concurrency: int, duration: float,
     statuses: dict[int | str, int] = defaultdict(int)
     lat: list[float] = []
     async with new_client(concurrency) as client:
+
         async def send() -> int:
             return (await path.send(client)).status_code
 
@@ -466,12 +593,18 @@ async def saturate(path: Path_, concurrency: int, duration: float,
         elapsed = time.perf_counter() - t0
         cpu = cpu_s() - c0
         server_cpu = (proc_cpu_s(server_pid) - s0) if server_pid else float("nan")
-    return {"ok": ok, "errors": errors, "error_statuses": dict(statuses),
-            "seconds": round(elapsed, 3), "rps": round(ok / elapsed, 1),
-            "p50_ms": round(pct(lat, 50), 2), "p95_ms": round(pct(lat, 95), 2),
-            "client_cpu_ms_per_req": round(cpu / max(ok + errors, 1) * 1000, 3),
-            "server_cpu_ms_per_req": round(server_cpu / max(ok + errors, 1) * 1000, 3),
-            "server_cpu_share": round(server_cpu / elapsed, 2)}
+    return {
+        "ok": ok,
+        "errors": errors,
+        "error_statuses": dict(statuses),
+        "seconds": round(elapsed, 3),
+        "rps": round(ok / elapsed, 1),
+        "p50_ms": round(pct(lat, 50), 2),
+        "p95_ms": round(pct(lat, 95), 2),
+        "client_cpu_ms_per_req": round(cpu / max(ok + errors, 1) * 1000, 3),
+        "server_cpu_ms_per_req": round(server_cpu / max(ok + errors, 1) * 1000, 3),
+        "server_cpu_share": round(server_cpu / elapsed, 2),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -479,18 +612,25 @@ async def saturate(path: Path_, concurrency: int, duration: float,
 # --------------------------------------------------------------------------------------------
 
 
-async def exact_cache(client: AioClient, ps: dict[str, Path_], key: str,
-                      data: dict[str, str], stack: Stack, n: int) -> dict[str, Any]:
-    r = await client.put(f"{stack.api_base}/api/v1/projects/{data['project_id']}/cache",
-                         json_body={"exact": {"enabled": True, "ttl_s": 3600}},
-                         headers={"authorization": f"Bearer {key}"})
+async def exact_cache(
+    client: AioClient, ps: dict[str, Path_], key: str, data: dict[str, str], stack: Stack, n: int
+) -> dict[str, Any]:
+    r = await client.put(
+        f"{stack.api_base}/api/v1/projects/{data['project_id']}/cache",
+        json_body={"exact": {"enabled": True, "ttl_s": 3600}},
+        headers={"authorization": f"Bearer {key}"},
+    )
     if r.status_code in (404, 405):
-        return {"available": False,
-                "note": f"PUT /api/v1/projects/{{id}}/cache answered {r.status_code}: not "
-                        f"available yet, skipped"}
+        return {
+            "available": False,
+            "note": f"PUT /api/v1/projects/{{id}}/cache answered {r.status_code}: not "
+            f"available yet, skipped",
+        }
     if r.status_code >= 300:
-        return {"available": False, "note": f"enabling the cache failed: HTTP "
-                                            f"{r.status_code} {r.text[:300]}"}
+        return {
+            "available": False,
+            "note": f"enabling the cache failed: HTTP {r.status_code} {r.text[:300]}",
+        }
     gen = ps["generate"]
     await gen.send(client)  # the miss that fills the cache
     lat: list[float] = []
@@ -502,13 +642,20 @@ async def exact_cache(client: AioClient, ps: dict[str, Path_], key: str,
         if i >= 20 and resp.status_code == 200:
             lat.append(dt)
             hits += bool(resp.json().get("cache_hit"))
-    return {"available": True, "n": len(lat), "hits": hits, "p50_ms": round(pct(lat, 50), 3),
-            "p95_ms": round(pct(lat, 95), 3), "p99_ms": round(pct(lat, 99), 3),
-            "meets_p95": pct(lat, 95) <= TARGET_CACHE_P95_MS}
+    return {
+        "available": True,
+        "n": len(lat),
+        "hits": hits,
+        "p50_ms": round(pct(lat, 50), 3),
+        "p95_ms": round(pct(lat, 95), 3),
+        "p99_ms": round(pct(lat, 99), 3),
+        "meets_p95": pct(lat, 95) <= TARGET_CACHE_P95_MS,
+    }
 
 
-async def async_commit_pass(stack: Stack, key: str, data: dict[str, str],
-                            ps: dict[str, Path_], args: argparse.Namespace) -> dict[str, Any]:
+async def async_commit_pass(
+    stack: Stack, key: str, data: dict[str, str], ps: dict[str, Path_], args: argparse.Namespace
+) -> dict[str, Any]:
     """Sections 1 (without the peer) and 3 with the API restarted under
     ``PROMPTOPS_RUN_COMMIT=async``: what the WAL flush of the run record costs on this disk.
     The API is restarted with the default afterwards."""
@@ -516,8 +663,12 @@ async def async_commit_pass(stack: Stack, key: str, data: dict[str, str],
     try:
         async with new_client() as client:
             await _set_cache(client, stack, key, data["project_id"], False)
-            lat = await sequential(client, {k: ps[k] for k in ("direct", "generate", "openai")
-                                            if k in ps}, args.requests, args.warmup)
+            lat = await sequential(
+                client,
+                {k: ps[k] for k in ("direct", "generate", "openai") if k in ps},
+                args.requests,
+                args.warmup,
+            )
             out = {"sequential": overhead_table(lat)}
             out["exact_cache"] = await exact_cache(client, ps, key, data, stack, args.requests)
     finally:
@@ -566,8 +717,9 @@ GREENLET = "stacks of their own (greenlets; task steps run by uvloop)"
 def _frame_match(frame: str, func: str, fragment: str) -> bool:
     name, _, where = frame.partition(" (")
     name = name.strip()
-    return ((not func or name == func or name.endswith("." + func))
-            and any(f in where for f in fragment.split("|")))
+    return (not func or name == func or name.endswith("." + func)) and any(
+        f in where for f in fragment.split("|")
+    )
 
 
 def pyspy_breakdown(raw: Path, rate: int, requests: int) -> dict[str, Any]:
@@ -591,22 +743,26 @@ def pyspy_breakdown(raw: Path, rate: int, requests: int) -> dict[str, Any]:
     per = 1000.0 / rate / max(requests, 1)
     labels = [label for label, _, _ in SPY_BUCKETS]
     labels.insert(labels.index("any SQLAlchemy frame (incl. greenlets)"), GREENLET)
-    return {"samples": all_samples, "rate_hz": rate,
-            "cpu_ms_per_request_all_threads": round(all_samples * per, 3),
-            "inclusive_cpu_ms_per_request": {label: round(totals[label] * per, 3)
-                                             for label in labels}}
+    return {
+        "samples": all_samples,
+        "rate_hz": rate,
+        "cpu_ms_per_request_all_threads": round(all_samples * per, 3),
+        "inclusive_cpu_ms_per_request": {label: round(totals[label] * per, 3) for label in labels},
+    }
 
 
-async def _set_cache(client: AioClient, stack: Stack, key: str, project_id: str,
-                     enabled: bool) -> int:
-    r = await client.put(f"{stack.api_base}/api/v1/projects/{project_id}/cache",
-                         json_body={"exact": {"enabled": enabled, "ttl_s": 3600}},
-                         headers={"authorization": f"Bearer {key}"})
+async def _set_cache(
+    client: AioClient, stack: Stack, key: str, project_id: str, enabled: bool
+) -> int:
+    r = await client.put(
+        f"{stack.api_base}/api/v1/projects/{project_id}/cache",
+        json_body={"exact": {"enabled": enabled, "ttl_s": 3600}},
+        headers={"authorization": f"Bearer {key}"},
+    )
     return r.status_code
 
 
-async def _timed_pass(client: AioClient, stack: Stack, gen: Path_,
-                      n: int) -> dict[str, Any]:
+async def _timed_pass(client: AioClient, stack: Stack, gen: Path_, n: int) -> dict[str, Any]:
     """``n`` sequential generates; the server's stage timers plus the client's view."""
     await asyncio.sleep(0.1)  # let the previous request's timers finish before the reset
     await client.post(f"{stack.api_base}/_bench/reset")
@@ -647,23 +803,40 @@ async def profile(stack: Stack, key: str, data: dict[str, str], n: int) -> dict[
         else:
             out["py_spy"] = await _pyspy_pass(client, stack, gen, n, spy)
         # Pass 3: the exact-cache hit path, timers only.
-        if cache_status < 300 and await _set_cache(client, stack, key, data["project_id"],
-                                                   True) < 300:
+        if (
+            cache_status < 300
+            and await _set_cache(client, stack, key, data["project_id"], True) < 300
+        ):
             await gen.send(client)
-            out["cache_hit_stage_wall_ms_per_request"] = await _timed_pass(client, stack, gen,
-                                                                           n)
+            out["cache_hit_stage_wall_ms_per_request"] = await _timed_pass(client, stack, gen, n)
     return out
 
 
-async def _pyspy_pass(client: AioClient, stack: Stack, gen: Path_, n: int,
-                      spy: str) -> dict[str, Any]:
+async def _pyspy_pass(
+    client: AioClient, stack: Stack, gen: Path_, n: int, spy: str
+) -> dict[str, Any]:
     raw = stack.tmp / "pyspy.txt"
     rate = 1000
-    cmd = [spy, "record", "--pid", str(stack.procs["api"].pid), "--rate", str(rate),
-           "--format", "raw", "--nonblocking", "--output", str(raw), "--full-filenames"]
+    cmd = [
+        spy,
+        "record",
+        "--pid",
+        str(stack.procs["api"].pid),
+        "--rate",
+        str(rate),
+        "--format",
+        "raw",
+        "--nonblocking",
+        "--output",
+        str(raw),
+        "--full-filenames",
+    ]
     # A sampler beside the loop: starting it blocks for a moment, which is fine here.
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,  # noqa: ASYNC220
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(  # noqa: ASYNC220
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     await asyncio.sleep(1.5)
     if proc.poll() is not None:
         return {"note": f"py-spy failed: {proc.stderr.read().decode()[-500:]}"}  # type: ignore[union-attr]
@@ -743,8 +916,11 @@ def serve_instrumented(port: int) -> None:
     timed(CacheRepository, "get_exact", "  cache lookup (exact)")
     timed(BudgetGuard, "reserve", "  budget reservation (one statement)")
     timed(LLMGateway, "complete", "  gateway.complete (provider round trip)")
-    timed(OpenAICompatibleClient, "complete",
-          "    direct OpenAI-compatible call (incl. stub round trip)")
+    timed(
+        OpenAICompatibleClient,
+        "complete",
+        "    direct OpenAI-compatible call (incl. stub round trip)",
+    )
     timed(litellm, "acompletion", "    litellm.acompletion (incl. stub round trip)")
     timed(RecordStage, "_write", "  run record batch (run + settlement + cache entry)")
     timed(AsyncSession, "commit", "session commits (ORM: none on the hot path)")
@@ -787,14 +963,25 @@ def serve_instrumented(port: int) -> None:
                 body = b"{}"
             else:
                 n = max(state["requests"], 1)
-                body = json.dumps({
-                    "requests": state["requests"],
-                    "stages": {k: {"ms_per_request": round(v * 1000 / n, 3),
-                                   "calls_per_request": round(count[k] / n, 2)}
-                               for k, v in sorted(wall.items(), key=lambda kv: -kv[1])}
-                }).encode()
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json")]})
+                body = json.dumps(
+                    {
+                        "requests": state["requests"],
+                        "stages": {
+                            k: {
+                                "ms_per_request": round(v * 1000 / n, 3),
+                                "calls_per_request": round(count[k] / n, 2),
+                            }
+                            for k, v in sorted(wall.items(), key=lambda kv: -kv[1])
+                        },
+                    }
+                ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return None
         t0 = time.perf_counter()
@@ -817,17 +1004,31 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     info = machine()
     tmp = Path(tempfile.mkdtemp(prefix="promptops-bench-gw-"))
     stack = Stack(tmp)
-    result: dict[str, Any] = {"benchmark": "gateway", "machine": info, "params": {
-        "requests": args.requests, "concurrency": args.concurrency, "duration_s": args.duration,
-        "warmup": args.warmup, "stub_latency_ms": 0, "api_workers": 1, "proxy_workers": 1},
-        "notes": []}
+    result: dict[str, Any] = {
+        "benchmark": "gateway",
+        "machine": info,
+        "params": {
+            "requests": args.requests,
+            "concurrency": args.concurrency,
+            "duration_s": args.duration,
+            "warmup": args.warmup,
+            "stub_latency_ms": 0,
+            "api_workers": 1,
+            "proxy_workers": 1,
+        },
+        "notes": [],
+    }
     try:
         log(f"starting stub, Postgres, API and LiteLLM proxy under {tmp} ...")
         await asyncio.to_thread(stack.start)
         result["startup_s"] = stack.ready_s
         key = await admin_key(stack)
-        async with httpx.AsyncClient(base_url=stack.api_base, trust_env=False, timeout=60,
-                                     headers={"authorization": f"Bearer {key}"}) as client:
+        async with httpx.AsyncClient(
+            base_url=stack.api_base,
+            trust_env=False,
+            timeout=60,
+            headers={"authorization": f"Bearer {key}"},
+        ) as client:
             data = await setup_data(client, stack.db_url)
         ps = paths(stack, key, data)
         async with new_client() as client:
@@ -842,8 +1043,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     del ps[k]
             if "openai" not in ps:
                 result["openai_compat"] = "not available"
-            log(f"1. sequential: {args.requests} requests per path ({list(ps)}), "
-                f"{args.warmup} warm-up rounds")
+            log(
+                f"1. sequential: {args.requests} requests per path ({list(ps)}), "
+                f"{args.warmup} warm-up rounds"
+            )
             lat = await sequential(client, ps, args.requests, args.warmup)
             result["sequential"] = overhead_table(lat)
         log(f"2. throughput: {args.concurrency} clients x {args.duration} s per target")
@@ -863,8 +1066,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         result["throughput"] = tp
         log("3. exact cache")
         async with new_client() as client:
-            result["exact_cache"] = await exact_cache(client, ps, key, data, stack,
-                                                      args.requests)
+            result["exact_cache"] = await exact_cache(client, ps, key, data, stack, args.requests)
         if not args.no_async_commit:
             log("3b. sequential and exact cache again, PROMPTOPS_RUN_COMMIT=async")
             result["async_commit"] = await async_commit_pass(stack, key, data, ps, args)
@@ -885,108 +1087,167 @@ def _f(x: Any, nd: int = 2) -> str:
 
 
 def _stage_lines(t: dict[str, Any], title: str) -> list[str]:
-    lines = ["", (f"4. profile of POST /api/v1/generate, {title}: {t['requests']} sequential "
-                  f"requests on the instrumented server (statuses {t['statuses']}, "
-                  f"{t['cache_hits']} cache hits; client P50 {t['client_p50_ms']} ms, P95 "
-                  f"{t['client_p95_ms']} ms); wall ms per request, stages nest")]
+    lines = [
+        "",
+        (
+            f"4. profile of POST /api/v1/generate, {title}: {t['requests']} sequential "
+            f"requests on the instrumented server (statuses {t['statuses']}, "
+            f"{t['cache_hits']} cache hits; client P50 {t['client_p50_ms']} ms, P95 "
+            f"{t['client_p95_ms']} ms); wall ms per request, stages nest"
+        ),
+    ]
     for k, v in t["stages"].items():
-        lines.append(f"   {k:58} {v['ms_per_request']:8.3f} ms  "
-                     f"({v['calls_per_request']} calls/request)")
+        lines.append(
+            f"   {k:58} {v['ms_per_request']:8.3f} ms  ({v['calls_per_request']} calls/request)"
+        )
     return lines
 
 
 def report(r: dict[str, Any]) -> str:
     p, m = r["params"], r["machine"]
-    lines = [(f"gateway benchmark: {m['date']}, {m['cpus']} CPUs, load avg at start "
-              f"{m['loadavg_1m_at_start']}; stub latency 0 ms, 1 API worker, 1 proxy worker"),
-             "",
-             (f"1. sequential, {p['requests']} requests per path (round-robin, after "
-              f"{p['warmup']} warm-up rounds); overhead = path percentile - direct percentile"),
-             (f"   {'path':42} {'P50 ms':>8} {'P95 ms':>8} {'ovh P50':>8} {'ovh P95':>8}  "
-              f"targets (P50<={TARGET_P50_MS:g}, P95<={TARGET_P95_MS:g})")]
-    names = {"direct": "direct (client -> stub), baseline",
-             "generate": "PromptOps POST /api/v1/generate",
-             "openai": "PromptOps POST /v1/chat/completions",
-             "litellm": "LiteLLM proxy /v1/chat/completions (peer)"}
+    lines = [
+        (
+            f"gateway benchmark: {m['date']}, {m['cpus']} CPUs, load avg at start "
+            f"{m['loadavg_1m_at_start']}; stub latency 0 ms, 1 API worker, 1 proxy worker"
+        ),
+        "",
+        (
+            f"1. sequential, {p['requests']} requests per path (round-robin, after "
+            f"{p['warmup']} warm-up rounds); overhead = path percentile - direct percentile"
+        ),
+        (
+            f"   {'path':42} {'P50 ms':>8} {'P95 ms':>8} {'ovh P50':>8} {'ovh P95':>8}  "
+            f"targets (P50<={TARGET_P50_MS:g}, P95<={TARGET_P95_MS:g})"
+        ),
+    ]
+    names = {
+        "direct": "direct (client -> stub), baseline",
+        "generate": "PromptOps POST /api/v1/generate",
+        "openai": "PromptOps POST /v1/chat/completions",
+        "litellm": "LiteLLM proxy /v1/chat/completions (peer)",
+    }
     for k, row in r["sequential"].items():
-        tgt = "" if k == "direct" else (
-            f"P50 {'met' if row['meets_p50'] else 'NOT met'}, "
-            f"P95 {'met' if row['meets_p95'] else 'NOT met'}")
+        tgt = (
+            ""
+            if k == "direct"
+            else (
+                f"P50 {'met' if row['meets_p50'] else 'NOT met'}, "
+                f"P95 {'met' if row['meets_p95'] else 'NOT met'}"
+            )
+        )
         if row.get("overhead_p50_vs_litellm"):
             tgt += f"; peer's P50 overhead / ours = {row['overhead_p50_vs_litellm']}"
-        lines.append(f"   {names[k]:42} {_f(row['p50_ms']):>8} {_f(row['p95_ms']):>8} "
-                     f"{_f(row.get('overhead_p50_ms')):>8} {_f(row.get('overhead_p95_ms')):>8}"
-                     f"  {tgt}")
+        lines.append(
+            f"   {names[k]:42} {_f(row['p50_ms']):>8} {_f(row['p95_ms']):>8} "
+            f"{_f(row.get('overhead_p50_ms')):>8} {_f(row.get('overhead_p95_ms')):>8}"
+            f"  {tgt}"
+        )
     if r.get("openai_compat") == "not available":
         lines.append("   PromptOps POST /v1/chat/completions: not available (404)")
     tp = r["throughput"]
-    lines += ["",
-              (f"2. throughput, {p['concurrency']} concurrent clients x {p['duration_s']} s "
-               f"(target >= {TARGET_THROUGHPUT_RATIO:g}x the peer's req/s)"),
-              (f"   {'target':42} {'req/s':>8} {'errors':>7} {'P50 ms':>8} {'P95 ms':>8} "
-               f"{'srv CPU ms/req':>15} {'cli CPU ms/req':>15} {'ratio':>6}")]
+    lines += [
+        "",
+        (
+            f"2. throughput, {p['concurrency']} concurrent clients x {p['duration_s']} s "
+            f"(target >= {TARGET_THROUGHPUT_RATIO:g}x the peer's req/s)"
+        ),
+        (
+            f"   {'target':42} {'req/s':>8} {'errors':>7} {'P50 ms':>8} {'P95 ms':>8} "
+            f"{'srv CPU ms/req':>15} {'cli CPU ms/req':>15} {'ratio':>6}"
+        ),
+    ]
     for k, row in tp.items():
-        lines.append(f"   {names[k]:42} {_f(row['rps'], 1):>8} {row['errors']:>7} "
-                     f"{_f(row['p50_ms']):>8} {_f(row['p95_ms']):>8} "
-                     f"{_f(row['server_cpu_ms_per_req']):>15} "
-                     f"{_f(row['client_cpu_ms_per_req']):>15} "
-                     f"{_f(row.get('ratio_vs_litellm')):>6}")
+        lines.append(
+            f"   {names[k]:42} {_f(row['rps'], 1):>8} {row['errors']:>7} "
+            f"{_f(row['p50_ms']):>8} {_f(row['p95_ms']):>8} "
+            f"{_f(row['server_cpu_ms_per_req']):>15} "
+            f"{_f(row['client_cpu_ms_per_req']):>15} "
+            f"{_f(row.get('ratio_vs_litellm')):>6}"
+        )
     c = r["exact_cache"]
-    lines += ["", (f"3. exact-cache hit path, sequential (target P95 <= "
-                   f"{TARGET_CACHE_P95_MS:g} ms end to end)")]
+    lines += [
+        "",
+        (
+            f"3. exact-cache hit path, sequential (target P95 <= "
+            f"{TARGET_CACHE_P95_MS:g} ms end to end)"
+        ),
+    ]
     if c.get("available"):
-        lines.append(f"   P50 {c['p50_ms']:.2f} ms, P95 {c['p95_ms']:.2f} ms, P99 "
-                     f"{c['p99_ms']:.2f} ms; {c['hits']}/{c['n']} answers were cache hits; "
-                     f"{'met' if c['meets_p95'] else 'NOT met'}")
+        lines.append(
+            f"   P50 {c['p50_ms']:.2f} ms, P95 {c['p95_ms']:.2f} ms, P99 "
+            f"{c['p99_ms']:.2f} ms; {c['hits']}/{c['n']} answers were cache hits; "
+            f"{'met' if c['meets_p95'] else 'NOT met'}"
+        )
     else:
         lines.append(f"   {c.get('note')}")
     ac = r.get("async_commit")
     if ac:
-        lines += ["", ("3b. the same with PROMPTOPS_RUN_COMMIT=async (run records do not wait "
-                       "for the WAL fsync)")]
+        lines += [
+            "",
+            (
+                "3b. the same with PROMPTOPS_RUN_COMMIT=async (run records do not wait "
+                "for the WAL fsync)"
+            ),
+        ]
         for k, row in ac["sequential"].items():
-            ovh = ("" if k == "direct" else
-                   f"  overhead P50 {_f(row['overhead_p50_ms'])} ms, P95 "
-                   f"{_f(row['overhead_p95_ms'])} ms: P50 "
-                   f"{'met' if row['meets_p50'] else 'NOT met'}, P95 "
-                   f"{'met' if row['meets_p95'] else 'NOT met'}")
-            lines.append(f"   {names[k]:42} P50 {_f(row['p50_ms'])} ms, P95 "
-                         f"{_f(row['p95_ms'])} ms{ovh}")
+            ovh = (
+                ""
+                if k == "direct"
+                else f"  overhead P50 {_f(row['overhead_p50_ms'])} ms, P95 "
+                f"{_f(row['overhead_p95_ms'])} ms: P50 "
+                f"{'met' if row['meets_p50'] else 'NOT met'}, P95 "
+                f"{'met' if row['meets_p95'] else 'NOT met'}"
+            )
+            lines.append(
+                f"   {names[k]:42} P50 {_f(row['p50_ms'])} ms, P95 {_f(row['p95_ms'])} ms{ovh}"
+            )
         c = ac["exact_cache"]
         if c.get("available"):
-            lines.append(f"   exact-cache hits: P50 {c['p50_ms']:.2f} ms, P95 {c['p95_ms']:.2f} "
-                         f"ms; {'met' if c['meets_p95'] else 'NOT met'}")
+            lines.append(
+                f"   exact-cache hits: P50 {c['p50_ms']:.2f} ms, P95 {c['p95_ms']:.2f} "
+                f"ms; {'met' if c['meets_p95'] else 'NOT met'}"
+            )
     prof = r.get("profile")
     if prof:
         lines += _stage_lines(prof["stage_wall_ms_per_request"], "cache off")
         spy = prof.get("py_spy", {})
         if "inclusive_cpu_ms_per_request" in spy:
-            lines.append(f"   py-spy CPU samples, cache off ({spy['rate_hz']} Hz): "
-                         f"{spy['cpu_ms_per_request_all_threads']} ms CPU per request in all "
-                         f"threads; inclusive CPU ms per request:")
+            lines.append(
+                f"   py-spy CPU samples, cache off ({spy['rate_hz']} Hz): "
+                f"{spy['cpu_ms_per_request_all_threads']} ms CPU per request in all "
+                f"threads; inclusive CPU ms per request:"
+            )
             for k, v in spy["inclusive_cpu_ms_per_request"].items():
                 lines.append(f"   {k:58} {v:8.3f} ms")
         elif spy:
             lines.append(f"   py-spy: {spy.get('note')}")
         if prof.get("cache_hit_stage_wall_ms_per_request"):
-            lines += _stage_lines(prof["cache_hit_stage_wall_ms_per_request"],
-                                  "exact-cache hits")
+            lines += _stage_lines(prof["cache_hit_stage_wall_ms_per_request"], "exact-cache hits")
     lines += [f"note: {n}" for n in r.get("notes", [])]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--requests", "-n", type=int, default=300,
-                   help="sequential requests per path (and cache-hit requests)")
+    p.add_argument(
+        "--requests",
+        "-n",
+        type=int,
+        default=300,
+        help="sequential requests per path (and cache-hit requests)",
+    )
     p.add_argument("--warmup", type=int, default=30, help="warm-up rounds before measuring")
     p.add_argument("--concurrency", "-c", type=int, default=32)
-    p.add_argument("--duration", "-d", type=float, default=10.0,
-                   help="seconds of saturation per target")
+    p.add_argument(
+        "--duration", "-d", type=float, default=10.0, help="seconds of saturation per target"
+    )
     p.add_argument("--profile-requests", type=int, default=200)
     p.add_argument("--no-profile", action="store_true")
-    p.add_argument("--no-async-commit", action="store_true",
-                   help="skip section 3b (PROMPTOPS_RUN_COMMIT=async)")
+    p.add_argument(
+        "--no-async-commit",
+        action="store_true",
+        help="skip section 3b (PROMPTOPS_RUN_COMMIT=async)",
+    )
     p.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (logs, py-spy)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--serve-instrumented", action="store_true", help=argparse.SUPPRESS)

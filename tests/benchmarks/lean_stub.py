@@ -29,13 +29,18 @@ class Stats:
         self.max_in_flight = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"calls": self.calls, "in_flight": self.in_flight,
-                "max_in_flight": self.max_in_flight}
+        return {
+            "calls": self.calls,
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+        }
 
 
 def _response(status: int, body: bytes, reason: str = "OK") -> bytes:
-    head = (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
-            f"content-length: {len(body)}\r\nconnection: keep-alive\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: keep-alive\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -46,18 +51,35 @@ def completion(body: bytes, echo_words: int, n: int) -> bytes:
     if isinstance(user, list):  # content parts
         user = " ".join(p.get("text", "") for p in user if isinstance(p, dict))
     reply = " ".join(user.split()[:echo_words])
-    return json.dumps({
-        "id": f"stub-{n}", "object": "chat.completion", "created": int(time.time()),
-        "model": req.get("model", "stub"),
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": reply}}],
-        "usage": {"prompt_tokens": len(user.split()), "completion_tokens": len(reply.split()),
-                  "total_tokens": len(user.split()) + len(reply.split())},
-    }).encode()
+    return json.dumps(
+        {
+            "id": f"stub-{n}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": req.get("model", "stub"),
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": reply},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": len(user.split()),
+                "completion_tokens": len(reply.split()),
+                "total_tokens": len(user.split()) + len(reply.split()),
+            },
+        }
+    ).encode()
 
 
-async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stats: Stats,
-                 latency_s: float, echo_words: int) -> None:
+async def handle(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    stats: Stats,
+    latency_s: float,
+    echo_words: int,
+) -> None:
     try:
         while True:
             try:
@@ -102,7 +124,8 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sta
 async def serve(port: int, latency_s: float, echo_words: int) -> None:
     stats = Stats()
     server = await asyncio.start_server(
-        lambda r, w: handle(r, w, stats, latency_s, echo_words), "127.0.0.1", port, backlog=512)
+        lambda r, w: handle(r, w, stats, latency_s, echo_words), "127.0.0.1", port, backlog=512
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

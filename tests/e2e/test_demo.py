@@ -31,13 +31,21 @@ def test_demo_json_on_real_mail(tmp_path: Path, request: pytest.FixtureRequest) 
         (home / "cache" / item.name).symlink_to(item)
     env = stack_env(home)
     try:
-        proc = subprocess.run([*cli(), "demo", "--limit", "4", "--json"], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=900, check=False)
+        proc = subprocess.run(
+            [*cli(), "demo", "--limit", "4", "--json"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         out = json.loads(proc.stdout)
     finally:
-        subprocess.run([*cli(), "down"], env=env, cwd=ROOT, capture_output=True, timeout=120,
-                       check=False)
+        subprocess.run(
+            [*cli(), "down"], env=env, cwd=ROOT, capture_output=True, timeout=120, check=False
+        )
         for item in (home / "cache").glob("spam-assassin-*"):
             if not item.is_symlink():
                 shutil.move(str(item), cache / item.name)
@@ -45,9 +53,10 @@ def test_demo_json_on_real_mail(tmp_path: Path, request: pytest.FixtureRequest) 
     assert names == ["subject-line", "spam-filter"]
     assert len(out["workflow_ids"]) == 2 and all(w.startswith("eval-") for w in out["workflow_ids"])
     subject, spam = out["tasks"]
-    for task, metrics in ((subject, ("rouge1", "rouge2", "rougeL", "bleu",
-                                     "embedding_similarity")),
-                          (spam, ("accuracy", "precision", "recall", "f1"))):
+    for task, metrics in (
+        (subject, ("rouge1", "rouge2", "rougeL", "bleu", "embedding_similarity")),
+        (spam, ("accuracy", "precision", "recall", "f1")),
+    ):
         assert task["status"] == "Completed"
         assert len(task["versions"]) == 2
         for v in task["versions"]:

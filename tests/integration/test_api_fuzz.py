@@ -51,8 +51,12 @@ STATEFUL_STEPS = 8
 SEED = 20261203
 #: A run that has not ended by then is stopped and fails.
 FUZZ_TIMEOUT_S = 900
-CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
-          "response_schema_conformance")
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+)
 #: Answers that do not show the operation was reached with usable input: unknown ids, the
 #: coverage phase's unexpected methods, and request validation.
 NOT_REACHED = {404, 405, 422}
@@ -89,8 +93,9 @@ enabled = false
 
 
 async def _ok(response: httpx.Response) -> dict[str, Any]:
-    assert response.is_success, f"{response.request.method} {response.request.url}: " \
-                                f"{response.status_code} {response.text}"
+    assert response.is_success, (
+        f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
+    )
     data: dict[str, Any] = response.json()
     return data
 
@@ -110,62 +115,132 @@ async def _seed(admin: httpx.AsyncClient, reviewer: httpx.AsyncClient) -> dict[s
     variables, so any model call works), a dataset with an evaluation, a run, a routing
     policy, a member, an API key and a provider key."""
     project = await _ok(await admin.post("/projects", json={"name": "seed"}))
-    prompt = await _ok(await admin.post(f"/projects/{project['id']}/prompts",
-                                        json={"name": "seed"}))
-    versions = [await _ok(await admin.post(f"/prompts/{prompt['id']}/versions", json=body))
-                for body in ({"body": "{{ text }}", "variables": {"text": "str"}},
-                             {"body": "Say {{ text }}", "variables": {"text": "str"}},
-                             {"body": "Say hello"})]
+    prompt = await _ok(
+        await admin.post(f"/projects/{project['id']}/prompts", json={"name": "seed"})
+    )
+    versions = [
+        await _ok(await admin.post(f"/prompts/{prompt['id']}/versions", json=body))
+        for body in (
+            {"body": "{{ text }}", "variables": {"text": "str"}},
+            {"body": "Say {{ text }}", "variables": {"text": "str"}},
+            {"body": "Say hello"},
+        )
+    ]
     approved = versions[0]["id"]
     await _ok(await admin.post(f"/prompt_versions/{approved}/submit_for_approval"))
     await _until(admin, f"/prompt_versions/{approved}/approval", "phase", "waiting")
     await _ok(await reviewer.post(f"/prompt_versions/{approved}/approve", json={}))
     await _until(admin, f"/prompt_versions/{approved}", "status", "Approved")
-    deployment = await _ok(await admin.post("/deployments", json={
-        "project_id": project["id"], "prompt_version_id": approved,
-        "environment": "dev", "plan": {"steps": [50, 100], "bake_time_s": 3600}}))
-    dataset = await _ok(await admin.post("/datasets", json={"project_id": project["id"],
-                                                            "name": "seed"}))
-    rows = "\n".join(json.dumps({"id": f"e{i}", "input": {"text": f"alpha {i}"},
-                                 "expected": f"alpha {i}"}) for i in range(3))
-    await _ok(await admin.post(f"/datasets/{dataset['id']}/examples", content=rows,
-                               headers={"Content-Type": "application/x-ndjson"}))
-    evaluation = await _ok(await admin.post("/evals/run", json={
-        "prompt_version_ids": [approved], "dataset_id": dataset["id"],
-        "metrics": ["exact_match"]}))
-    run = await _ok(await admin.post("/runs/execute", json={
-        "prompt_version_id": versions[1]["id"], "variables": {"text": "hello"}}))
-    await _ok(await admin.put(f"/projects/{project['id']}/routing_policies/seed", json={
-        "strategy": "cost_first", "candidates": ["stub"]}))
-    member = await _ok(await admin.post("/members", json={
-        "email": f"member-{uuid.uuid4().hex[:8]}@example.com", "role": "Viewer"}))
+    deployment = await _ok(
+        await admin.post(
+            "/deployments",
+            json={
+                "project_id": project["id"],
+                "prompt_version_id": approved,
+                "environment": "dev",
+                "plan": {"steps": [50, 100], "bake_time_s": 3600},
+            },
+        )
+    )
+    dataset = await _ok(
+        await admin.post("/datasets", json={"project_id": project["id"], "name": "seed"})
+    )
+    rows = "\n".join(
+        json.dumps({"id": f"e{i}", "input": {"text": f"alpha {i}"}, "expected": f"alpha {i}"})
+        for i in range(3)
+    )
+    await _ok(
+        await admin.post(
+            f"/datasets/{dataset['id']}/examples",
+            content=rows,
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+    )
+    evaluation = await _ok(
+        await admin.post(
+            "/evals/run",
+            json={
+                "prompt_version_ids": [approved],
+                "dataset_id": dataset["id"],
+                "metrics": ["exact_match"],
+            },
+        )
+    )
+    run = await _ok(
+        await admin.post(
+            "/runs/execute",
+            json={"prompt_version_id": versions[1]["id"], "variables": {"text": "hello"}},
+        )
+    )
+    await _ok(
+        await admin.put(
+            f"/projects/{project['id']}/routing_policies/seed",
+            json={"strategy": "cost_first", "candidates": ["stub"]},
+        )
+    )
+    member = await _ok(
+        await admin.post(
+            "/members",
+            json={"email": f"member-{uuid.uuid4().hex[:8]}@example.com", "role": "Viewer"},
+        )
+    )
     key = await _ok(await admin.post("/api_keys", json={"name": "seed", "role": "Viewer"}))
-    credential = await _ok(await admin.post("/provider_keys", json={
-        "provider": "openai", "name": "seed", "api_key": "sk-seed-0123456789"}))
-    return {"project_id": [project["id"]], "prompt_id": [prompt["id"]],
-            "version_id": [v["id"] for v in versions],
-            "prompt_version_id": [v["id"] for v in versions],
-            "deployment_id": [deployment["deployment"]["id"]], "dataset_id": [dataset["id"]],
-            "evaluation_id": [evaluation["id"]], "run_id": [str(run["run_id"])],
-            "user_id": [member["user_id"]], "key_id": [key["id"]],
-            "credential_id": [credential["id"]]}
+    credential = await _ok(
+        await admin.post(
+            "/provider_keys",
+            json={"provider": "openai", "name": "seed", "api_key": "sk-seed-0123456789"},
+        )
+    )
+    return {
+        "project_id": [project["id"]],
+        "prompt_id": [prompt["id"]],
+        "version_id": [v["id"] for v in versions],
+        "prompt_version_id": [v["id"] for v in versions],
+        "deployment_id": [deployment["deployment"]["id"]],
+        "dataset_id": [dataset["id"]],
+        "evaluation_id": [evaluation["id"]],
+        "run_id": [str(run["run_id"])],
+        "user_id": [member["user_id"]],
+        "key_id": [key["id"]],
+        "credential_id": [credential["id"]],
+    }
 
 
-async def _fuzz(base_url: str, key: str, own_ids: dict[str, list[str]],
-                seeded_ids: dict[str, list[str]], workdir: Path) -> tuple[int, str]:
+async def _fuzz(
+    base_url: str,
+    key: str,
+    own_ids: dict[str, list[str]],
+    seeded_ids: dict[str, list[str]],
+    workdir: Path,
+) -> tuple[int, str]:
     """``schemathesis run`` over the app's schema; its exit code and output."""
     config = workdir / "schemathesis.toml"
     config.write_text(_config(base_url))
-    env = {**os.environ, "PROMPTOPS_FUZZ_KEY": key,
-           "PROMPTOPS_FUZZ_OWN_IDS": json.dumps(own_ids),
-           "PROMPTOPS_FUZZ_SEEDED_IDS": json.dumps(seeded_ids),
-           "PROMPTOPS_FUZZ_LOG": str(workdir / "answers.tsv"), "PYTHONPATH": str(ROOT),
-           "NO_COLOR": "1", "COLUMNS": "160"}
+    env = {
+        **os.environ,
+        "PROMPTOPS_FUZZ_KEY": key,
+        "PROMPTOPS_FUZZ_OWN_IDS": json.dumps(own_ids),
+        "PROMPTOPS_FUZZ_SEEDED_IDS": json.dumps(seeded_ids),
+        "PROMPTOPS_FUZZ_LOG": str(workdir / "answers.tsv"),
+        "PYTHONPATH": str(ROOT),
+        "NO_COLOR": "1",
+        "COLUMNS": "160",
+    }
     proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config),
-        "run", f"{base_url}/openapi.json", "--report", "junit",
-        "--report-dir", str(workdir / "report"), cwd=workdir, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        str(Path(sys.executable).parent / "schemathesis"),
+        "--config-file",
+        str(config),
+        "run",
+        f"{base_url}/openapi.json",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(workdir / "report"),
+        cwd=workdir,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), FUZZ_TIMEOUT_S)
     except TimeoutError:
@@ -187,51 +262,82 @@ def _answers(log: Path) -> dict[str, collections.Counter[int]]:
 
 
 async def test_fuzzing_the_whole_schema_finds_no_5xx_and_spares_other_tenants(
-        pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog,
-        task_queue: str, tmp_path: Path) -> None:
+    pg_url: str,
+    temporal_env: WorkflowEnvironment,
+    catalog: ModelCatalog,
+    task_queue: str,
+    tmp_path: Path,
+) -> None:
     suffix = uuid.uuid4().hex[:8]
-    fuzzer = await issue_key(pg_url, organization=f"fuzz-{suffix}",
-                             email=f"fuzz-{suffix}@example.com")
-    reviewer = await issue_key(pg_url, organization=f"fuzz-{suffix}",
-                               email=f"reviewer-{suffix}@example.com", role=Role.EDITOR)
-    bystander = await issue_key(pg_url, organization=f"bystander-{suffix}",
-                                email=f"bystander-{suffix}@example.com")
+    fuzzer = await issue_key(
+        pg_url, organization=f"fuzz-{suffix}", email=f"fuzz-{suffix}@example.com"
+    )
+    reviewer = await issue_key(
+        pg_url,
+        organization=f"fuzz-{suffix}",
+        email=f"reviewer-{suffix}@example.com",
+        role=Role.EDITOR,
+    )
+    bystander = await issue_key(
+        pg_url, organization=f"bystander-{suffix}", email=f"bystander-{suffix}@example.com"
+    )
 
     def client(base_url: str, key: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=f"{base_url}/api/v1", timeout=60,
-                                 headers={"Authorization": f"Bearer {key}"})
+        return httpx.AsyncClient(
+            base_url=f"{base_url}/api/v1", timeout=60, headers={"Authorization": f"Bearer {key}"}
+        )
 
-    async with serving_app(pg_url, temporal_env.client, catalog, task_queue) as base_url, \
-            build_worker(temporal_env.client, task_queue, pg_url, catalog):
-        async with client(base_url, fuzzer.key) as admin, \
-                client(base_url, reviewer.key) as review:
+    async with (
+        serving_app(pg_url, temporal_env.client, catalog, task_queue) as base_url,
+        build_worker(temporal_env.client, task_queue, pg_url, catalog),
+    ):
+        async with client(base_url, fuzzer.key) as admin, client(base_url, reviewer.key) as review:
             seeded = await _seed(admin, review)
         own = {"key_id": [str(fuzzer.id)], "user_id": [str(fuzzer.user_id)]}
         async with httpx.AsyncClient(base_url=base_url) as anonymous:
             schema = (await anonymous.get("/openapi.json")).json()
-        operations = sorted(f"{method.upper()} {path}"
-                            for path, item in schema["paths"].items() for method in item)
+        operations = sorted(
+            f"{method.upper()} {path}" for path, item in schema["paths"].items() for method in item
+        )
         started = time.monotonic()
         code, output = await _fuzz(base_url, fuzzer.key, own, seeded, tmp_path)
         elapsed = time.monotonic() - started
         async with client(base_url, bystander.key) as other:
             project = await _ok(await other.post("/projects", json={"name": "after-fuzz"}))
-            prompt = await _ok(await other.post(f"/projects/{project['id']}/prompts",
-                                                json={"name": "echo"}))
-            version = await _ok(await other.post(f"/prompts/{prompt['id']}/versions", json={
-                "body": "Say {{ text }}", "variables": {"text": "str"}}))
-            executed = await other.post("/runs/execute", json={
-                "prompt_version_id": version["id"], "variables": {"text": "hello there"}})
-            generated = await other.post("/generate", json={
-                "prompt_version_id": version["id"], "variables": {"text": "hello again"}})
+            prompt = await _ok(
+                await other.post(f"/projects/{project['id']}/prompts", json={"name": "echo"})
+            )
+            version = await _ok(
+                await other.post(
+                    f"/prompts/{prompt['id']}/versions",
+                    json={"body": "Say {{ text }}", "variables": {"text": "str"}},
+                )
+            )
+            executed = await other.post(
+                "/runs/execute",
+                json={"prompt_version_id": version["id"], "variables": {"text": "hello there"}},
+            )
+            generated = await other.post(
+                "/generate",
+                json={"prompt_version_id": version["id"], "variables": {"text": "hello again"}},
+            )
 
     statuses = _answers(tmp_path / "answers.tsv")
     unreached = sorted(label for label, seen in statuses.items() if set(seen) <= NOT_REACHED)
     requests = sum(sum(seen.values()) for seen in statuses.values())
-    logger.info("fuzzed %d operations in %.0f s (%d requests); not reached with usable input: "
-                "%d %s", len(statuses), elapsed, requests, len(unreached), unreached)
-    server_errors = {label: dict(seen) for label, seen in statuses.items()
-                     if any(status >= 500 for status in seen)}
+    logger.info(
+        "fuzzed %d operations in %.0f s (%d requests); not reached with usable input: %d %s",
+        len(statuses),
+        elapsed,
+        requests,
+        len(unreached),
+        unreached,
+    )
+    server_errors = {
+        label: dict(seen)
+        for label, seen in statuses.items()
+        if any(status >= 500 for status in seen)
+    }
     assert not server_errors, server_errors
     assert code == 0, output[-30000:]
     assert sorted(statuses) == operations, "operations never called"

@@ -43,43 +43,60 @@ class Actors:
 
 
 @pytest.fixture
-async def actors(pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog,
-                 task_queue: str) -> AsyncIterator[Actors]:
+async def actors(
+    pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog, task_queue: str
+) -> AsyncIterator[Actors]:
     suffix = uuid.uuid4().hex[:8]
-    emails = {name: f"{name}-{suffix}@example.com" for name in ("author", "rev1", "rev2",
-                                                                 "viewer")}
+    emails = {name: f"{name}-{suffix}@example.com" for name in ("author", "rev1", "rev2", "viewer")}
     admin = await issue_key(pg_url)
-    keys = {name: await issue_key(pg_url, email=email,
-                                  role=Role.VIEWER if name == "viewer" else Role.EDITOR)
-            for name, email in emails.items()}
+    keys = {
+        name: await issue_key(
+            pg_url, email=email, role=Role.VIEWER if name == "viewer" else Role.EDITOR
+        )
+        for name, email in emails.items()
+    }
     async with AsyncExitStack() as stack:
         running = await stack.enter_async_context(
-            running_app(pg_url, temporal_env.client, catalog, task_queue))
+            running_app(pg_url, temporal_env.client, catalog, task_queue)
+        )
         await stack.enter_async_context(
-            build_worker(temporal_env.client, task_queue, pg_url, catalog))
-        clients = {name: await stack.enter_async_context(running.client(k.key))
-                   for name, k in keys.items()}
-        yield Actors(admin=await stack.enter_async_context(running.client(admin.key)),
-                     emails=emails, temporal=temporal_env, **clients)
+            build_worker(temporal_env.client, task_queue, pg_url, catalog)
+        )
+        clients = {
+            name: await stack.enter_async_context(running.client(k.key)) for name, k in keys.items()
+        }
+        yield Actors(
+            admin=await stack.enter_async_context(running.client(admin.key)),
+            emails=emails,
+            temporal=temporal_env,
+            **clients,
+        )
 
 
-async def make_project(a: Actors, *, golden: int = 0,
-                       policy: dict[str, Any] | None = None) -> dict[str, Any]:
+async def make_project(
+    a: Actors, *, golden: int = 0, policy: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A project with one prompt, a golden set of ``golden`` examples (when > 0) and the
     given policy (``golden_dataset_id`` filled in)."""
-    project = (await a.admin.post("/projects", json={"name": f"ap-{uuid.uuid4().hex[:8]}"}
-                                  )).json()
-    prompt = (await a.admin.post(f"/projects/{project['id']}/prompts", json={"name": "s"})
-              ).json()
+    project = (await a.admin.post("/projects", json={"name": f"ap-{uuid.uuid4().hex[:8]}"})).json()
+    prompt = (await a.admin.post(f"/projects/{project['id']}/prompts", json={"name": "s"})).json()
     out: dict[str, Any] = {"project_id": project["id"], "prompt_id": prompt["id"]}
     body = dict(policy or {})
     if golden:
-        ds = (await a.admin.post("/datasets", json={"project_id": project["id"],
-                                                    "name": "golden"})).json()
-        rows = [json.dumps({"id": f"g{i}", "input": {"text": f"alpha beta {i}"},
-                            "expected": f"alpha beta {i}"}) for i in range(golden)]
-        r = await a.admin.post(f"/datasets/{ds['id']}/examples", content="\n".join(rows),
-                               headers={"content-type": "application/x-ndjson"})
+        ds = (
+            await a.admin.post("/datasets", json={"project_id": project["id"], "name": "golden"})
+        ).json()
+        rows = [
+            json.dumps(
+                {"id": f"g{i}", "input": {"text": f"alpha beta {i}"}, "expected": f"alpha beta {i}"}
+            )
+            for i in range(golden)
+        ]
+        r = await a.admin.post(
+            f"/datasets/{ds['id']}/examples",
+            content="\n".join(rows),
+            headers={"content-type": "application/x-ndjson"},
+        )
         assert r.status_code == 201, r.text
         out["dataset_id"] = ds["id"]
         body["golden_dataset_id"] = ds["id"]
@@ -90,23 +107,33 @@ async def make_project(a: Actors, *, golden: int = 0,
 
 
 async def new_version(a: Actors, fx: dict[str, Any], body: str = "{{ text }}") -> str:
-    r = await a.author.post(f"/prompts/{fx['prompt_id']}/versions",
-                            json={"body": body, "variables": {"text": "str"}})
+    r = await a.author.post(
+        f"/prompts/{fx['prompt_id']}/versions", json={"body": body, "variables": {"text": "str"}}
+    )
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
 
 
-async def wait_approval(client: httpx.AsyncClient, version_id: str, *, phase: str | None = None,
-                        status: str | None = None, live: bool | None = None,
-                        timeout_s: float = 60) -> dict[str, Any]:
+async def wait_approval(
+    client: httpx.AsyncClient,
+    version_id: str,
+    *,
+    phase: str | None = None,
+    status: str | None = None,
+    live: bool | None = None,
+    timeout_s: float = 60,
+) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
         r = await client.get(f"/prompt_versions/{version_id}/approval")
         body: dict[str, Any] = r.json()
-        if r.status_code == 200 and (phase is None or body["phase"] == phase) and (
-                status is None or body["status"] == status) and (
-                live is None or body["live"] is live):
+        if (
+            r.status_code == 200
+            and (phase is None or body["phase"] == phase)
+            and (status is None or body["status"] == status)
+            and (live is None or body["live"] is live)
+        ):
             return body
         if loop.time() > deadline:
             raise TimeoutError(f"approval of {version_id}: {r.status_code} {body}")
@@ -115,15 +142,21 @@ async def wait_approval(client: httpx.AsyncClient, version_id: str, *, phase: st
 
 async def audit_actions(pg_url: str, entity_id: str) -> list[tuple[str, str, Any, Any]]:
     async with get_session_factory(pg_url)() as session:
-        return [tuple(row) for row in (await session.execute(
-            select(AuditLog.action, AuditLog.actor, AuditLog.before, AuditLog.after)
-            .where(AuditLog.entity_id == entity_id).order_by(AuditLog.id))).all()]
+        return [
+            tuple(row)
+            for row in (
+                await session.execute(
+                    select(AuditLog.action, AuditLog.actor, AuditLog.before, AuditLog.after)
+                    .where(AuditLog.entity_id == entity_id)
+                    .order_by(AuditLog.id)
+                )
+            ).all()
+        ]
 
 
 async def test_golden_check_then_two_reviewers_approve(actors: Actors, pg_url: str) -> None:
     a = actors
-    fx = await make_project(a, golden=3, policy={"required_approvals": 2,
-                                                 "min_eval_score": 0.7})
+    fx = await make_project(a, golden=3, policy={"required_approvals": 2, "min_eval_score": 0.7})
     vid = await new_version(a, fx)
     r = await a.author.post(f"/prompt_versions/{vid}/submit_for_approval")
     assert r.status_code == 202, r.text
@@ -180,8 +213,11 @@ async def test_golden_check_then_two_reviewers_approve(actors: Actors, pg_url: s
     r = await a.rev1.post(f"/prompt_versions/{vid}/approve")
     assert r.status_code == 409
 
-    listed = (await a.viewer.get("/approvals", params={"project_id": fx["project_id"],
-                                                       "status": "Approved"})).json()
+    listed = (
+        await a.viewer.get(
+            "/approvals", params={"project_id": fx["project_id"], "status": "Approved"}
+        )
+    ).json()
     assert [x["id"] for x in listed["data"]] == [approval_id]
     assert listed["data"][0]["approvals"] == 2
 
@@ -249,23 +285,32 @@ async def test_policy_endpoints(actors: Actors, pg_url: str) -> None:
     assert r.status_code == 200 and r.json()["golden_dataset_id"] == other["dataset_id"]
     r = await a.rev1.put(url, json={})
     assert r.status_code == 403
-    for body, field in [({"min_eval_score": 1.5}, "min_eval_score"),
-                        ({"required_approvals": 0}, "required_approvals"),
-                        ({"eval_metric": "latency_ms"}, "eval_metric"),
-                        ({"eval_metric": "nope"}, "eval_metric"),
-                        ({"webhook_url": "ftp://x"}, "webhook_url"),
-                        ({"golden_dataset_id": other["dataset_id"]}, "golden_dataset_id"),
-                        ({"reviewers": ["nobody@example.com"]}, "reviewers"),
-                        ({"reviewers": [a.emails["viewer"]]}, "reviewers"),
-                        ({"reviewers": [a.emails["rev1"]], "required_approvals": 2},
-                         "reviewers")]:
+    for body, field in [
+        ({"min_eval_score": 1.5}, "min_eval_score"),
+        ({"required_approvals": 0}, "required_approvals"),
+        ({"eval_metric": "latency_ms"}, "eval_metric"),
+        ({"eval_metric": "nope"}, "eval_metric"),
+        ({"webhook_url": "ftp://x"}, "webhook_url"),
+        ({"golden_dataset_id": other["dataset_id"]}, "golden_dataset_id"),
+        ({"reviewers": ["nobody@example.com"]}, "reviewers"),
+        ({"reviewers": [a.emails["viewer"]]}, "reviewers"),
+        ({"reviewers": [a.emails["rev1"]], "required_approvals": 2}, "reviewers"),
+    ]:
         r = await a.admin.put(url, json=body)
         assert r.status_code == 422, (body, r.text)
         assert r.json()["detail"][0]["loc"][-1] == field, (body, r.text)
     before = (await a.viewer.get(url)).json()
-    r = await a.admin.put(url, json={"required_approvals": 2, "reviewers": [
-        a.emails["rev1"], a.emails["rev2"]], "min_eval_score": 0.8, "eval_metric": "token_f1",
-        "deadline_hours": 48, "reminder_hours": 12})
+    r = await a.admin.put(
+        url,
+        json={
+            "required_approvals": 2,
+            "reviewers": [a.emails["rev1"], a.emails["rev2"]],
+            "min_eval_score": 0.8,
+            "eval_metric": "token_f1",
+            "deadline_hours": 48,
+            "reminder_hours": 12,
+        },
+    )
     assert r.status_code == 200, r.text
     got = (await a.viewer.get(url)).json()
     assert got["required_approvals"] == 2 and got["eval_metric"] == "token_f1"
@@ -276,27 +321,37 @@ async def test_policy_endpoints(actors: Actors, pg_url: str) -> None:
     assert update[3]["min_eval_score"] == 0.8
 
 
-async def test_missing_approvals_and_other_organizations(actors: Actors, pg_url: str,
-                                                         temporal_env: WorkflowEnvironment,
-                                                         catalog: ModelCatalog,
-                                                         task_queue: str) -> None:
+async def test_missing_approvals_and_other_organizations(
+    actors: Actors,
+    pg_url: str,
+    temporal_env: WorkflowEnvironment,
+    catalog: ModelCatalog,
+    task_queue: str,
+) -> None:
     a = actors
     fx = await make_project(a)
     vid = await new_version(a, fx)
     assert (await a.rev1.post(f"/prompt_versions/{vid}/approve")).status_code == 404
     assert (await a.viewer.get(f"/prompt_versions/{vid}/approval")).status_code == 404
     assert (await a.viewer.post(f"/prompt_versions/{vid}/submit_for_approval")).status_code == 403
-    other = await issue_key(pg_url, organization=f"org-{uuid.uuid4().hex[:6]}",
-                            email=f"x-{uuid.uuid4().hex[:6]}@example.com")
-    async with running_app(pg_url, temporal_env.client, catalog, task_queue) as running, \
-            running.client(other.key) as outsider:
-        for method, path in [("POST", f"/prompt_versions/{vid}/submit_for_approval"),
-                             ("POST", f"/prompt_versions/{vid}/approve"),
-                             ("POST", f"/prompt_versions/{vid}/reject"),
-                             ("GET", f"/prompt_versions/{vid}/approval"),
-                             ("GET", f"/projects/{fx['project_id']}/approval_policy"),
-                             ("PUT", f"/projects/{fx['project_id']}/approval_policy"),
-                             ("GET", f"/approvals?project_id={fx['project_id']}")]:
+    other = await issue_key(
+        pg_url,
+        organization=f"org-{uuid.uuid4().hex[:6]}",
+        email=f"x-{uuid.uuid4().hex[:6]}@example.com",
+    )
+    async with (
+        running_app(pg_url, temporal_env.client, catalog, task_queue) as running,
+        running.client(other.key) as outsider,
+    ):
+        for method, path in [
+            ("POST", f"/prompt_versions/{vid}/submit_for_approval"),
+            ("POST", f"/prompt_versions/{vid}/approve"),
+            ("POST", f"/prompt_versions/{vid}/reject"),
+            ("GET", f"/prompt_versions/{vid}/approval"),
+            ("GET", f"/projects/{fx['project_id']}/approval_policy"),
+            ("PUT", f"/projects/{fx['project_id']}/approval_policy"),
+            ("GET", f"/approvals?project_id={fx['project_id']}"),
+        ]:
             body = None if method == "GET" else {} if method == "PUT" else {"comment": "x"}
             r = await outsider.request(method, path, json=body)
             assert r.status_code == 404, (method, path, r.text)
@@ -308,13 +363,31 @@ def test_cli_prints_approvals_and_clean_errors(monkeypatch: pytest.MonkeyPatch) 
     from promptops.devstack.client import APIClientError
 
     approval = {
-        "id": "approval-v-1", "workflow_id": "approval-v-1", "prompt_version_id": "v",
-        "status": "Pending", "phase": "waiting", "live": True, "version_status": "Pending",
-        "required_approvals": 2, "approvals": 1, "reviewers": [], "eval_score": 0.9,
-        "min_eval_score": 0.7, "eval_metric": "exact_match", "evaluation_id": "eval-x",
-        "deadline_at": "2026-11-26T10:00:00+00:00", "reminders_sent": 0, "reason": "",
-        "decisions": [{"reviewer": "rev1@example.com", "decision": "approve",
-                       "comment": "good", "decided_at": "2026-11-23T10:00:00+00:00"}],
+        "id": "approval-v-1",
+        "workflow_id": "approval-v-1",
+        "prompt_version_id": "v",
+        "status": "Pending",
+        "phase": "waiting",
+        "live": True,
+        "version_status": "Pending",
+        "required_approvals": 2,
+        "approvals": 1,
+        "reviewers": [],
+        "eval_score": 0.9,
+        "min_eval_score": 0.7,
+        "eval_metric": "exact_match",
+        "evaluation_id": "eval-x",
+        "deadline_at": "2026-11-26T10:00:00+00:00",
+        "reminders_sent": 0,
+        "reason": "",
+        "decisions": [
+            {
+                "reviewer": "rev1@example.com",
+                "decision": "approve",
+                "comment": "good",
+                "decided_at": "2026-11-23T10:00:00+00:00",
+            }
+        ],
         "temporal_ui_url": "http://127.0.0.1:8233/namespaces/default/workflows/approval-v-1",
     }
     calls: list[tuple[str, str, Any]] = []
@@ -331,9 +404,14 @@ def test_cli_prints_approvals_and_clean_errors(monkeypatch: pytest.MonkeyPatch) 
             if path.endswith("/reject"):
                 raise APIClientError(409, "rev1@example.com already approved this version")
             if path.endswith("submit_for_approval"):
-                return {"approval_id": "approval-v-1", "workflow_id": "approval-v-1",
-                        "run_id": "r", "prompt_version_id": "v", "status": "Pending",
-                        "temporal_ui_url": approval["temporal_ui_url"]}
+                return {
+                    "approval_id": "approval-v-1",
+                    "workflow_id": "approval-v-1",
+                    "run_id": "r",
+                    "prompt_version_id": "v",
+                    "status": "Pending",
+                    "temporal_ui_url": approval["temporal_ui_url"],
+                }
             return approval
 
     monkeypatch.setattr("promptops.cli.evals._client", lambda: FakeClient())

@@ -28,8 +28,9 @@ from tests.support.evals import make_eval_fixture
 
 
 @pytest.fixture
-async def app(pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog,
-              task_queue: str) -> AsyncIterator[RunningApp]:
+async def app(
+    pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog, task_queue: str
+) -> AsyncIterator[RunningApp]:
     async with running_app(pg_url, temporal_env.client, catalog, task_queue) as running:
         yield running
 
@@ -59,21 +60,29 @@ async def test_audit_log_refuses_update_and_delete(app: RunningApp, pg_url: str)
         assert (await a.post("/projects", json={"name": "p"})).status_code == 201
         entry = (await a.get("/audit", params={"action": "project.create"})).json()["data"][0]
     factory = get_session_factory(pg_url)
-    for statement in ("UPDATE audit_log SET actor = 'someone else' WHERE id = :id",
-                      "DELETE FROM audit_log WHERE id = :id",
-                      "UPDATE audit_log SET after = NULL WHERE id = :id"):
+    for statement in (
+        "UPDATE audit_log SET actor = 'someone else' WHERE id = :id",
+        "DELETE FROM audit_log WHERE id = :id",
+        "UPDATE audit_log SET after = NULL WHERE id = :id",
+    ):
         async with factory() as session:
             with pytest.raises(DBAPIError, match="append-only"):
                 await session.execute(text(statement), {"id": entry["id"]})
             await session.rollback()
     async with factory() as session:
-        actor = (await session.execute(text("SELECT actor FROM audit_log WHERE id = :id"),
-                                       {"id": entry["id"]})).scalar_one()
+        actor = (
+            await session.execute(
+                text("SELECT actor FROM audit_log WHERE id = :id"), {"id": entry["id"]}
+            )
+        ).scalar_one()
     assert actor == entry["actor"]
 
 
 async def test_every_mutation_leaves_a_row_with_actor_and_request_id(
-        app: RunningApp, pg_url: str, temporal_env: WorkflowEnvironment, task_queue: str,
+    app: RunningApp,
+    pg_url: str,
+    temporal_env: WorkflowEnvironment,
+    task_queue: str,
 ) -> None:
     org, admin = await _org_admin(pg_url)
     actor = f"admin@{org}.example"
@@ -89,29 +98,42 @@ async def test_every_mutation_leaves_a_row_with_actor_and_request_id(
         fx = await make_eval_fixture(a, 2)  # project, prompt, versions, dataset + import
         r = await a.post("/projects", json={"name": "audited"}, headers=rid("project.create"))
         project_id = r.json()["id"]
-        r = await a.post(f"/projects/{project_id}/prompts", json={"name": "p"},
-                         headers=rid("prompt.create"))
+        r = await a.post(
+            f"/projects/{project_id}/prompts", json={"name": "p"}, headers=rid("prompt.create")
+        )
         prompt_id = r.json()["id"]
-        r = await a.post(f"/prompts/{prompt_id}/versions",
-                         json={"body": "{{ x }}", "variables": {"x": "str"}},
-                         headers=rid("prompt_version.create"))
+        r = await a.post(
+            f"/prompts/{prompt_id}/versions",
+            json={"body": "{{ x }}", "variables": {"x": "str"}},
+            headers=rid("prompt_version.create"),
+        )
         version_id = r.json()["id"]
-        r = await a.put(f"/prompts/{prompt_id}/labels/staging",
-                        json={"prompt_version_id": version_id}, headers=rid("label.move"))
+        r = await a.put(
+            f"/prompts/{prompt_id}/labels/staging",
+            json={"prompt_version_id": version_id},
+            headers=rid("label.move"),
+        )
         assert r.status_code == 200, r.text
-        r = await a.post("/datasets", json={"project_id": project_id, "name": "d"},
-                         headers=rid("dataset.create"))
+        r = await a.post(
+            "/datasets", json={"project_id": project_id, "name": "d"}, headers=rid("dataset.create")
+        )
         dataset_id = r.json()["id"]
-        r = await a.post(f"/datasets/{dataset_id}/examples",
-                         content=json.dumps({"id": "e1", "input": {"x": "1"}}),
-                         headers={"content-type": "application/x-ndjson",
-                                  **rid("dataset.import")})
+        r = await a.post(
+            f"/datasets/{dataset_id}/examples",
+            content=json.dumps({"id": "e1", "input": {"x": "1"}}),
+            headers={"content-type": "application/x-ndjson", **rid("dataset.import")},
+        )
         assert r.status_code == 201, r.text
-        async with Worker(temporal_env.client, task_queue=task_queue,
-                          workflows=[ParkedEvaluation]):
-            r = await a.post("/evals/run", json={
-                "prompt_version_ids": fx["versions"][:1], "dataset_id": fx["dataset_id"],
-                "metrics": ["exact_match"]}, headers=rid("evaluation.start"))
+        async with Worker(temporal_env.client, task_queue=task_queue, workflows=[ParkedEvaluation]):
+            r = await a.post(
+                "/evals/run",
+                json={
+                    "prompt_version_ids": fx["versions"][:1],
+                    "dataset_id": fx["dataset_id"],
+                    "metrics": ["exact_match"],
+                },
+                headers=rid("evaluation.start"),
+            )
             assert r.status_code == 202, r.text
             eval_id = r.json()["id"]
             r = await a.post(f"/evals/{eval_id}/cancel", headers=rid("evaluation.cancel"))
@@ -119,14 +141,19 @@ async def test_every_mutation_leaves_a_row_with_actor_and_request_id(
             with pytest.raises(WorkflowFailureError) as failure:
                 await temporal_env.client.get_workflow_handle(eval_id).result()
             assert isinstance(failure.value.cause, CancelledError)
-        r = await a.post("/members", json={"email": f"m@{org}.example", "role": "Editor"},
-                         headers=rid("member.add"))
+        r = await a.post(
+            "/members",
+            json={"email": f"m@{org}.example", "role": "Editor"},
+            headers=rid("member.add"),
+        )
         member_id = r.json()["user_id"]
-        r = await a.patch(f"/members/{member_id}", json={"role": "Viewer"},
-                          headers=rid("member.update"))
+        r = await a.patch(
+            f"/members/{member_id}", json={"role": "Viewer"}, headers=rid("member.update")
+        )
         assert r.status_code == 200
-        r = await a.post("/api_keys", json={"name": "k", "role": "Viewer"},
-                         headers=rid("api_key.create"))
+        r = await a.post(
+            "/api_keys", json={"name": "k", "role": "Viewer"}, headers=rid("api_key.create")
+        )
         key = r.json()
         secrets_seen.append(key["key"])
         r = await a.post(f"/api_keys/{key['id']}/rotate", headers=rid("api_key.rotate"))
@@ -135,11 +162,12 @@ async def test_every_mutation_leaves_a_row_with_actor_and_request_id(
         assert r.status_code == 200
         provider_secret = f"sk-{uuid.uuid4().hex}"
         secrets_seen.append(provider_secret)
-        r = await a.post("/provider_keys", json={"provider": "openai", "name": "p",
-                                                 "api_key": provider_secret},
-                         headers=rid("provider_key.create"))
-        r = await a.delete(f"/provider_keys/{r.json()['id']}",
-                           headers=rid("provider_key.delete"))
+        r = await a.post(
+            "/provider_keys",
+            json={"provider": "openai", "name": "p", "api_key": provider_secret},
+            headers=rid("provider_key.create"),
+        )
+        r = await a.delete(f"/provider_keys/{r.json()['id']}", headers=rid("provider_key.delete"))
         assert r.status_code == 204
         r = await a.delete(f"/members/{member_id}", headers=rid("member.remove"))
         assert r.status_code == 200
@@ -153,17 +181,23 @@ async def test_every_mutation_leaves_a_row_with_actor_and_request_id(
     for secret in secrets_seen:
         assert secret not in everything
     async with get_session_factory(pg_url)() as session:
-        hashes = (await session.execute(text(
-            "SELECT secret_hash FROM api_keys WHERE organization_id = :o"),
-            {"o": admin.organization_id})).scalars().all()
+        hashes = (
+            (
+                await session.execute(
+                    text("SELECT secret_hash FROM api_keys WHERE organization_id = :o"),
+                    {"o": admin.organization_id},
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert hashes and not any(h in everything for h in hashes)
 
 
 async def test_filters_and_paging(app: RunningApp, pg_url: str) -> None:
     org, admin = await _org_admin(pg_url)
     other_org, other_admin = await _org_admin(pg_url)
-    editor = await issue_key(pg_url, organization=org, email=f"ed@{org}.example",
-                             role=Role.EDITOR)
+    editor = await issue_key(pg_url, organization=org, email=f"ed@{org}.example", role=Role.EDITOR)
     await asyncio.sleep(0.05)
     start = datetime.now(UTC)  # after the two bootstrap rows (api_key.create)
     await asyncio.sleep(0.05)
@@ -185,14 +219,17 @@ async def test_filters_and_paging(app: RunningApp, pg_url: str) -> None:
         assert [r["entity_id"] for r in by_action] == project_ids[::-1]  # newest first
         by_actor = await get(actor=f"ed@{org}.example", since=start.isoformat())
         assert [(r["action"], r["entity_id"]) for r in by_actor["data"]] == [
-            ("prompt.create", prompt_id)]
+            ("prompt.create", prompt_id)
+        ]
         by_entity = await get(entity_type="project", entity_id=project_ids[2])
         assert [r["entity_id"] for r in by_entity["data"]] == [project_ids[2]]
         assert by_entity["data"][0]["after"] == {"name": "p2"}
         assert (await get(since=start.isoformat()))["count"] == 6
         before = await get(until=start.isoformat())
         assert {(r["action"], r["actor"]) for r in before["data"]} == {
-            ("api_key.create", f"admin@{org}.example"), ("api_key.create", f"ed@{org}.example")}
+            ("api_key.create", f"admin@{org}.example"),
+            ("api_key.create", f"ed@{org}.example"),
+        }
         future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
         assert (await get(since=future))["count"] == 0
 
@@ -211,8 +248,11 @@ async def test_filters_and_paging(app: RunningApp, pg_url: str) -> None:
 
         assert (await a.get("/audit", params={"limit": 0})).status_code == 422
         assert (await e.get("/audit")).status_code == 403
-        scoped = (await a.post("/api_keys", json={"name": "s", "role": "Admin",
-                                                  "project_id": project_ids[0]})).json()
+        scoped = (
+            await a.post(
+                "/api_keys", json={"name": "s", "role": "Admin", "project_id": project_ids[0]}
+            )
+        ).json()
     async with app.client(scoped["key"]) as s:
         r = await s.get("/audit")
         assert r.status_code == 403 and "whole organization" in r.text

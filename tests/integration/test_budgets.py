@@ -32,13 +32,15 @@ ACTUAL_TOKENS = 4
 
 @pytest.fixture
 def priced_catalog(stub_llm: StubLLMServer) -> ModelCatalog:
-    return ModelCatalog.from_dict(stub_llm.model_list(input_cost=INPUT_PRICE,
-                                                      output_cost=OUTPUT_PRICE))
+    return ModelCatalog.from_dict(
+        stub_llm.model_list(input_cost=INPUT_PRICE, output_cost=OUTPUT_PRICE)
+    )
 
 
 @pytest.fixture
-async def app(pg_url: str, priced_catalog: ModelCatalog,
-              task_queue: str) -> AsyncIterator[RunningApp]:
+async def app(
+    pg_url: str, priced_catalog: ModelCatalog, task_queue: str
+) -> AsyncIterator[RunningApp]:
     async with running_app(pg_url, None, priced_catalog, task_queue) as running:
         yield running
 
@@ -57,30 +59,49 @@ async def admin(app: RunningApp, pg_url: str, org: str) -> AsyncIterator[httpx.A
 
 async def _setup(admin: httpx.AsyncClient) -> tuple[str, str]:
     """A project with one prompt version 'Hello {{ n }}'; returns (project id, version id)."""
-    project = (await admin.post("/projects", json={
-        "name": f"budgeted-{uuid.uuid4().hex[:6]}"})).json()["id"]
+    project = (
+        await admin.post("/projects", json={"name": f"budgeted-{uuid.uuid4().hex[:6]}"})
+    ).json()["id"]
     prompt = (await admin.post(f"/projects/{project}/prompts", json={"name": "p"})).json()["id"]
-    version = await admin.post(f"/prompts/{prompt}/versions",
-                               json={"body": "Hello {{ n }}", "variables": {"n": "str"}})
+    version = await admin.post(
+        f"/prompts/{prompt}/versions", json={"body": "Hello {{ n }}", "variables": {"n": "str"}}
+    )
     assert version.status_code == 201, version.text
     return project, version.json()["id"]
 
 
 def _execute(version: str) -> dict[str, Any]:
-    return {"prompt_version_id": version, "variables": {"n": "x"},
-            "decoding": {"max_tokens": MAX_TOKENS}}
+    return {
+        "prompt_version_id": version,
+        "variables": {"n": "x"},
+        "decoding": {"max_tokens": MAX_TOKENS},
+    }
 
 
 async def _usage_rows(pg_url: str, project: str) -> list[BudgetUsage]:
     async with get_session_factory(pg_url)() as session:
-        return list((await session.execute(select(BudgetUsage).where(
-            BudgetUsage.project_id == uuid.UUID(project)))).scalars().all())
+        return list(
+            (
+                await session.execute(
+                    select(BudgetUsage).where(BudgetUsage.project_id == uuid.UUID(project))
+                )
+            )
+            .scalars()
+            .all()
+        )
 
 
 async def _runs(pg_url: str, project: str) -> int:
     async with get_session_factory(pg_url)() as session:
-        return int((await session.execute(select(func.count()).select_from(Run).where(
-            Run.project_id == uuid.UUID(project)))).scalar_one())
+        return int(
+            (
+                await session.execute(
+                    select(func.count())
+                    .select_from(Run)
+                    .where(Run.project_id == uuid.UUID(project))
+                )
+            ).scalar_one()
+        )
 
 
 def test_the_fixture_prompt_matches_the_estimate() -> None:
@@ -90,7 +111,9 @@ def test_the_fixture_prompt_matches_the_estimate() -> None:
 
 
 async def test_fifty_concurrent_requests_never_overspend(
-    admin: httpx.AsyncClient, pg_url: str, stub_llm: StubLLMServer,
+    admin: httpx.AsyncClient,
+    pg_url: str,
+    stub_llm: StubLLMServer,
 ) -> None:
     project, version = await _setup(admin)
     worth = max_usage(estimate_prompt_tokens(MESSAGES), MAX_TOKENS, INPUT_PRICE, OUTPUT_PRICE)
@@ -101,8 +124,9 @@ async def test_fifty_concurrent_requests_never_overspend(
     # Latency keeps all 50 in flight at once, so reservations (not settled spend) decide.
     stub_llm.cfg.latency_s = 0.3
     try:
-        responses = await asyncio.gather(*(admin.post("/runs/execute", json=_execute(version))
-                                           for _ in range(50)))
+        responses = await asyncio.gather(
+            *(admin.post("/runs/execute", json=_execute(version)) for _ in range(50))
+        )
     finally:
         stub_llm.cfg.latency_s = 0.0
     codes = [x.status_code for x in responses]
@@ -137,17 +161,21 @@ async def test_fifty_concurrent_requests_never_overspend(
 
 
 async def test_token_and_monthly_budgets_refuse_with_their_names(
-    admin: httpx.AsyncClient, pg_url: str,
+    admin: httpx.AsyncClient,
+    pg_url: str,
 ) -> None:
     project, version = await _setup(admin)
     await admin.put(f"/projects/{project}/budgets", json={"daily_tokens": 18})
     r = await admin.post("/runs/execute", json=_execute(version))
     assert r.status_code == 429
+    name = (await admin.get(f"/projects/{project}")).json()["name"]
     assert r.json()["detail"] == (
-        f"daily token budget of project {(await admin.get(f'/projects/{project}')).json()['name']!r}"
-        " exhausted: spent 0 + reserved 0 + this request's max 19 > 18")
-    await admin.put(f"/projects/{project}/budgets",
-                    json={"daily_tokens": 19, "monthly_usd": "0.03"})
+        f"daily token budget of project {name!r}"
+        " exhausted: spent 0 + reserved 0 + this request's max 19 > 18"
+    )
+    await admin.put(
+        f"/projects/{project}/budgets", json={"daily_tokens": 19, "monthly_usd": "0.03"}
+    )
     assert (await admin.post("/runs/execute", json=_execute(version))).status_code == 200
     r = await admin.post("/runs/execute", json=_execute(version))
     assert r.status_code == 429
@@ -166,11 +194,12 @@ async def test_token_and_monthly_budgets_refuse_with_their_names(
 
 
 async def test_provider_failure_releases_the_reservation(
-    admin: httpx.AsyncClient, pg_url: str, stub_llm: StubLLMServer,
+    admin: httpx.AsyncClient,
+    pg_url: str,
+    stub_llm: StubLLMServer,
 ) -> None:
     project, version = await _setup(admin)
-    await admin.put(f"/projects/{project}/budgets",
-                    json={"daily_usd": "1", "monthly_tokens": 1000})
+    await admin.put(f"/projects/{project}/budgets", json={"daily_usd": "1", "monthly_tokens": 1000})
     stub_llm.cfg.fail_next, stub_llm.cfg.fail_status = 1, 400
     try:
         r = await admin.post("/runs/execute", json=_execute(version))
@@ -181,14 +210,17 @@ async def test_provider_failure_releases_the_reservation(
     assert set(rows) == {"day", "month"}
     for row in rows.values():
         assert (row.spent_usd, row.reserved_usd, row.spent_tokens, row.reserved_tokens) == (
-            0, 0, 0, 0)
+            0,
+            0,
+            0,
+            0,
+        )
     assert (await admin.post("/runs/execute", json=_execute(version))).status_code == 200
     rows = {row.period: row for row in await _usage_rows(pg_url, project)}
     assert rows["day"].spent_usd == ACTUAL_USD and rows["month"].spent_tokens == ACTUAL_TOKENS
 
 
-async def test_without_a_budget_nothing_is_reserved(admin: httpx.AsyncClient,
-                                                    pg_url: str) -> None:
+async def test_without_a_budget_nothing_is_reserved(admin: httpx.AsyncClient, pg_url: str) -> None:
     project, version = await _setup(admin)
     assert (await admin.post("/runs/execute", json=_execute(version))).status_code == 200
     assert await _usage_rows(pg_url, project) == []
@@ -197,7 +229,10 @@ async def test_without_a_budget_nothing_is_reserved(admin: httpx.AsyncClient,
 
 
 async def test_put_is_admin_only_validated_audited_and_tenant_scoped(
-    app: RunningApp, admin: httpx.AsyncClient, pg_url: str, org: str,
+    app: RunningApp,
+    admin: httpx.AsyncClient,
+    pg_url: str,
+    org: str,
 ) -> None:
     project, _ = await _setup(admin)
     bad = await admin.put(f"/projects/{project}/budgets", json={"daily_usd": -1})
@@ -206,27 +241,45 @@ async def test_put_is_admin_only_validated_audited_and_tenant_scoped(
     assert bad.status_code == 422 and "monthly_tokens" in bad.text
     bad = await admin.put(f"/projects/{project}/budgets", json={"dayly_usd": 1})
     assert bad.status_code == 422 and "dayly_usd" in bad.text
-    assert (await admin.put(f"/projects/{project}/budgets",
-                            json={"daily_usd": "2.5", "monthly_tokens": 100})).status_code == 200
+    assert (
+        await admin.put(
+            f"/projects/{project}/budgets", json={"daily_usd": "2.5", "monthly_tokens": 100}
+        )
+    ).status_code == 200
     async with get_session_factory(pg_url)() as session:
-        audit = (await session.execute(select(AuditLog).where(
-            AuditLog.action == "budget.update", AuditLog.entity_id == project))).scalars().all()
+        audit = (
+            (
+                await session.execute(
+                    select(AuditLog).where(
+                        AuditLog.action == "budget.update", AuditLog.entity_id == project
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert len(audit) == 1
     assert audit[0].after["daily_usd"].startswith("2.5") and audit[0].before is None
     assert audit[0].after["monthly_tokens"] == "100" and audit[0].after["monthly_usd"] is None
 
-    viewer = await issue_key(pg_url, organization=org, email=f"v-{uuid.uuid4().hex[:6]}@b.ex",
-                             role=Role.VIEWER)
+    viewer = await issue_key(
+        pg_url, organization=org, email=f"v-{uuid.uuid4().hex[:6]}@b.ex", role=Role.VIEWER
+    )
     async with app.client(viewer.key) as v:
-        assert (await v.put(f"/projects/{project}/budgets",
-                            json={"daily_usd": None})).status_code == 403
+        assert (
+            await v.put(f"/projects/{project}/budgets", json={"daily_usd": None})
+        ).status_code == 403
         seen = await v.get(f"/projects/{project}/budgets")
         assert seen.status_code == 200 and seen.json()["daily_usd"] == 2.5
 
-    other = await issue_key(pg_url, organization=f"org-other-{uuid.uuid4().hex[:6]}",
-                            email=f"o-{uuid.uuid4().hex[:6]}@o.ex")
+    other = await issue_key(
+        pg_url,
+        organization=f"org-other-{uuid.uuid4().hex[:6]}",
+        email=f"o-{uuid.uuid4().hex[:6]}@o.ex",
+    )
     async with app.client(other.key) as o:
         assert (await o.get(f"/projects/{project}/budgets")).status_code == 404
-        assert (await o.put(f"/projects/{project}/budgets",
-                            json={"daily_usd": 100})).status_code == 404
+        assert (
+            await o.put(f"/projects/{project}/budgets", json={"daily_usd": 100})
+        ).status_code == 404
     assert (await admin.get(f"/projects/{project}/budgets")).json()["daily_usd"] == 2.5

@@ -43,8 +43,10 @@ from promptops.llm.cache import (
 from tests.support.apps import RunningApp, issue_key, running_app
 
 #: A long template shared by every call of the version (what peers embed).
-TEMPLATE = ("You are a meticulous geography assistant for a travel company. Answer in one "
-            "short sentence, cite no sources, never speculate, and keep a friendly tone. ") * 4
+TEMPLATE = (
+    "You are a meticulous geography assistant for a travel company. Answer in one "
+    "short sentence, cite no sources, never speculate, and keep a friendly tone. "
+) * 4
 QUESTION = "What is the capital of France?"
 PARAPHRASE = "what's the capital city of France?"
 UNRELATED = "What is the capital of Germany?"
@@ -67,10 +69,17 @@ async def _tenant(session: AsyncSession) -> Tenant:
     org = Organization(id=uuid.uuid4(), name=f"org-cache-{uuid.uuid4().hex[:8]}")
     project = Project(id=uuid.uuid4(), organization_id=org.id, name="cached")
     prompt = Prompt(id=uuid.uuid4(), project_id=project.id, name="geo")
-    versions = [PromptVersion(id=uuid.uuid4(), prompt_id=prompt.id, version=n,
-                              body=TEMPLATE + "Question: {{ question }}",
-                              variables={"question": "str"}, content_hash=f"{n:064d}")
-                for n in (1, 2)]
+    versions = [
+        PromptVersion(
+            id=uuid.uuid4(),
+            prompt_id=prompt.id,
+            version=n,
+            body=TEMPLATE + "Question: {{ question }}",
+            variables={"question": "str"},
+            content_hash=f"{n:064d}",
+        )
+        for n in (1, 2)
+    ]
     session.add(org)
     await session.flush()
     session.add(project)
@@ -93,8 +102,10 @@ async def session(pg_url: str) -> AsyncIterator[AsyncSession]:
 
 
 def _messages(question: str) -> list[dict[str, Any]]:
-    return [{"role": "system", "content": TEMPLATE},
-            {"role": "user", "content": f"Question: {question}"}]
+    return [
+        {"role": "system", "content": TEMPLATE},
+        {"role": "user", "content": f"Question: {question}"},
+    ]
 
 
 async def _embedding(question: str) -> list[float]:
@@ -121,18 +132,27 @@ async def test_exact_hit_miss_expiry_and_upsert(session: AsyncSession) -> None:
     newer = CachedResponse(output="Paris!", tokens_in=12, tokens_out=2, finish_reason="stop")
     await cache.put_exact(t.org, t.project, key, MODEL, t.version, newer.to_dict(), 60)
     await cache.put_exact(t.org, t.project, key, MODEL, t.version, newer.to_dict(), 60)
-    rows = (await session.execute(select(CacheEntry).where(
-        CacheEntry.project_id == t.project))).scalars().all()
+    rows = (
+        (await session.execute(select(CacheEntry).where(CacheEntry.project_id == t.project)))
+        .scalars()
+        .all()
+    )
     assert len(rows) == 1 and rows[0].hits == 2
     await session.refresh(rows[0])
     assert await cache.get_exact(t.project, key) == newer.to_dict()
     # Expired entries are not served, and delete_expired removes them.
-    await session.execute(update(CacheEntry).where(CacheEntry.project_id == t.project).values(
-        expires_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 1.0)))
+    await session.execute(
+        update(CacheEntry)
+        .where(CacheEntry.project_id == t.project)
+        .values(expires_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 1.0))
+    )
     assert await cache.get_exact(t.project, key) is None
     assert (await cache.delete_expired())["exact"] >= 1
-    assert (await session.execute(select(func.count()).select_from(CacheEntry).where(
-        CacheEntry.project_id == t.project))).scalar_one() == 0
+    assert (
+        await session.execute(
+            select(func.count()).select_from(CacheEntry).where(CacheEntry.project_id == t.project)
+        )
+    ).scalar_one() == 0
 
 
 async def _plan(session: AsyncSession, statement: tuple[str, Any]) -> str:
@@ -164,14 +184,28 @@ async def test_semantic_lookup_scans_the_scope_not_the_hnsw_index(
     embedding = await _embedding(QUESTION)
     cache = CacheRepository(SessionSQL(session))
     for version in (t.version, None):
-        await cache.put_semantic(t.org, t.project, version, MODEL, params_key(), "q",
-                                 embedding, ANSWER.to_dict(), 60)
-        assert await cache.get_semantic(t.project, version, MODEL, params_key(),
-                                        embedding, THRESHOLD) is not None
+        await cache.put_semantic(
+            t.org, t.project, version, MODEL, params_key(), "q", embedding, ANSWER.to_dict(), 60
+        )
+        assert (
+            await cache.get_semantic(t.project, version, MODEL, params_key(), embedding, THRESHOLD)
+            is not None
+        )
         # get_semantic sends this one statement.
-        plan = await _plan(session, (_GET_SEMANTIC_SQL[version is None], {
-            "embedding": _vector(embedding), "project": t.project, "version": version,
-            "model": MODEL, "params": params_key(), "threshold": THRESHOLD}))
+        plan = await _plan(
+            session,
+            (
+                _GET_SEMANTIC_SQL[version is None],
+                {
+                    "embedding": _vector(embedding),
+                    "project": t.project,
+                    "version": version,
+                    "model": MODEL,
+                    "params": params_key(),
+                    "threshold": THRESHOLD,
+                },
+            ),
+        )
         assert "ix_semantic_cache_entries_scope" in plan, plan
         assert "ix_semantic_cache_entries_embedding" not in plan, plan
 
@@ -184,12 +218,16 @@ async def test_two_organizations_never_share_entries(session: AsyncSession) -> N
     assert await cache.get_exact(b.project, key) is None
     embedding = await _embedding(QUESTION)
     pkey = params_key()
-    await cache.put_semantic(a.org, a.project, a.version, MODEL, pkey, "q", embedding, ANSWER.to_dict(),
-                             60)
-    await cache.put_semantic(a.org, a.project, None, MODEL, pkey, "q", embedding, ANSWER.to_dict(), 60)
+    await cache.put_semantic(
+        a.org, a.project, a.version, MODEL, pkey, "q", embedding, ANSWER.to_dict(), 60
+    )
+    await cache.put_semantic(
+        a.org, a.project, None, MODEL, pkey, "q", embedding, ANSWER.to_dict(), 60
+    )
     for version in (b.version, a.version, None):  # B's project with any version id: nothing
-        assert await cache.get_semantic(b.project, version, MODEL, pkey, embedding,
-                                        THRESHOLD) is None
+        assert (
+            await cache.get_semantic(b.project, version, MODEL, pkey, embedding, THRESHOLD) is None
+        )
     # B purging (its organization, even naming A's project) deletes nothing of A's.
     assert await cache.purge(b.org) == {"exact": 0, "semantic": 0}
     assert await cache.purge(b.org, a.project) == {"exact": 0, "semantic": 0}
@@ -214,8 +252,10 @@ def test_variables_only_separates_what_the_whole_prompt_does_not() -> None:
 
     def margin(text: Callable[[str], str]) -> tuple[float, float, float]:
         """(paraphrase, other country, other topic) similarities to QUESTION."""
-        return tuple(embedder.similarity(text(QUESTION), text(q))  # type: ignore[return-value]
-                     for q in (PARAPHRASE, UNRELATED, OFF_TOPIC))
+        return tuple(
+            embedder.similarity(text(QUESTION), text(q))  # type: ignore[return-value]
+            for q in (PARAPHRASE, UNRELATED, OFF_TOPIC)
+        )
 
     # Measured: whole prompt (0.98, 0.90, 0.80); variables only (0.96, 0.66, 0.13).
     w_para, w_unrelated, w_off = margin(whole)
@@ -235,9 +275,17 @@ async def test_semantic_hit_for_a_paraphrase_only_within_its_scope(
     decoding = {"temperature": 0, "max_tokens": 20}
     pkey = params_key(decoding)
     stored = await _embedding(QUESTION)
-    await cache.put_semantic(t.org, t.project, t.version, MODEL, pkey,
-                             semantic_text(_messages(QUESTION), {"question": QUESTION}),
-                             stored, ANSWER.to_dict(), 60)
+    await cache.put_semantic(
+        t.org,
+        t.project,
+        t.version,
+        MODEL,
+        pkey,
+        semantic_text(_messages(QUESTION), {"question": QUESTION}),
+        stored,
+        ANSWER.to_dict(),
+        60,
+    )
     paraphrase = await _embedding(PARAPHRASE)
     found = await cache.get_semantic(t.project, t.version, MODEL, pkey, paraphrase, THRESHOLD)
     assert found is not None
@@ -247,27 +295,37 @@ async def test_semantic_hit_for_a_paraphrase_only_within_its_scope(
     assert similarity == pytest.approx(float(np.dot(stored, paraphrase)), abs=1e-4)
     # Another question misses; so does the paraphrase above its similarity.
     unrelated = await _embedding(UNRELATED)
-    assert await cache.get_semantic(t.project, t.version, MODEL, pkey, unrelated,
-                                    THRESHOLD) is None
-    assert await cache.get_semantic(t.project, t.version, MODEL, pkey, paraphrase,
-                                    min(1.0, similarity + 0.01)) is None
+    assert await cache.get_semantic(t.project, t.version, MODEL, pkey, unrelated, THRESHOLD) is None
+    assert (
+        await cache.get_semantic(
+            t.project, t.version, MODEL, pkey, paraphrase, min(1.0, similarity + 0.01)
+        )
+        is None
+    )
     # Scope: another prompt version, raw calls (None), another model, other parameters.
-    for version, model, key in ((t.version2, MODEL, pkey), (None, MODEL, pkey),
-                                (t.version, "stub-b", pkey),
-                                (t.version, MODEL, params_key({"temperature": 0.7,
-                                                               "max_tokens": 20})),
-                                (t.version, MODEL, params_key(decoding, {"type": "json_object"}))):
-        assert await cache.get_semantic(t.project, version, model, key, paraphrase,
-                                        THRESHOLD) is None, (version, model)
+    for version, model, key in (
+        (t.version2, MODEL, pkey),
+        (None, MODEL, pkey),
+        (t.version, "stub-b", pkey),
+        (t.version, MODEL, params_key({"temperature": 0.7, "max_tokens": 20})),
+        (t.version, MODEL, params_key(decoding, {"type": "json_object"})),
+    ):
+        assert (
+            await cache.get_semantic(t.project, version, model, key, paraphrase, THRESHOLD) is None
+        ), (version, model)
     # Hits are counted; expired entries are not served.
-    row = (await session.execute(select(SemanticCacheEntry).where(
-        SemanticCacheEntry.project_id == t.project))).scalar_one()
+    row = (
+        await session.execute(
+            select(SemanticCacheEntry).where(SemanticCacheEntry.project_id == t.project)
+        )
+    ).scalar_one()
     assert row.hits == 1
-    await session.execute(update(SemanticCacheEntry).where(
-        SemanticCacheEntry.project_id == t.project).values(
-        expires_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 1.0)))
-    assert await cache.get_semantic(t.project, t.version, MODEL, pkey, stored,
-                                    THRESHOLD) is None
+    await session.execute(
+        update(SemanticCacheEntry)
+        .where(SemanticCacheEntry.project_id == t.project)
+        .values(expires_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 1.0))
+    )
+    assert await cache.get_semantic(t.project, t.version, MODEL, pkey, stored, THRESHOLD) is None
 
 
 async def test_raw_message_calls_match_with_a_null_version(session: AsyncSession) -> None:
@@ -276,13 +334,15 @@ async def test_raw_message_calls_match_with_a_null_version(session: AsyncSession
     raw = [{"role": "user", "content": QUESTION}]
     embedding = await embed_text(semantic_text(raw))
     assert embedding is not None
-    await cache.put_semantic(t.org, t.project, None, MODEL, params_key(), "x", embedding,
-                             ANSWER.to_dict(), 60)
+    await cache.put_semantic(
+        t.org, t.project, None, MODEL, params_key(), "x", embedding, ANSWER.to_dict(), 60
+    )
     near = await embed_text(semantic_text([{"role": "user", "content": PARAPHRASE}]))
     found = await cache.get_semantic(t.project, None, MODEL, params_key(), near, THRESHOLD)
     assert found is not None and found[0] == ANSWER.to_dict()
-    assert await cache.get_semantic(t.project, t.version, MODEL, params_key(), near,
-                                    THRESHOLD) is None
+    assert (
+        await cache.get_semantic(t.project, t.version, MODEL, params_key(), near, THRESHOLD) is None
+    )
 
 
 async def test_texts_past_the_embedding_window_are_not_semantically_cached(
@@ -297,15 +357,20 @@ async def test_purge_counts_and_scoping(session: AsyncSession) -> None:
     t = await _tenant(session)
     cache = CacheRepository(SessionSQL(session))
     embedding = await _embedding(QUESTION)
-    for i, (version, model) in enumerate(((t.version, MODEL), (t.version2, MODEL),
-                                          (t.version, "stub-b"), (None, MODEL))):
+    for i, (version, model) in enumerate(
+        ((t.version, MODEL), (t.version2, MODEL), (t.version, "stub-b"), (None, MODEL))
+    ):
         await cache.put_exact(t.org, t.project, f"{i:064d}", model, version, ANSWER.to_dict(), 60)
-        await cache.put_semantic(t.org, t.project, version, model, params_key(), "q",
-                                 embedding, ANSWER.to_dict(), 60)
-    assert await cache.purge(t.org, t.project, prompt_version_id=t.version,
-                             model="stub-b", kind="exact") == {"exact": 1, "semantic": 0}
-    assert await cache.purge(t.org, t.project, prompt_version_id=t.version,
-                             kind="semantic") == {"exact": 0, "semantic": 2}
+        await cache.put_semantic(
+            t.org, t.project, version, model, params_key(), "q", embedding, ANSWER.to_dict(), 60
+        )
+    assert await cache.purge(
+        t.org, t.project, prompt_version_id=t.version, model="stub-b", kind="exact"
+    ) == {"exact": 1, "semantic": 0}
+    assert await cache.purge(t.org, t.project, prompt_version_id=t.version, kind="semantic") == {
+        "exact": 0,
+        "semantic": 2,
+    }
     assert await cache.purge(t.org, t.project, model=MODEL) == {"exact": 3, "semantic": 2}
     assert await cache.purge(t.org) == {"exact": 0, "semantic": 0}
     with pytest.raises(ValueError, match="kind"):
@@ -324,20 +389,31 @@ async def app(pg_url: str, catalog: ModelCatalog, task_queue: str) -> AsyncItera
 async def test_settings_and_purge_api(app: RunningApp, pg_url: str) -> None:
     org = f"org-cache-api-{uuid.uuid4().hex[:8]}"
     admin_key = await issue_key(pg_url, organization=org, email=f"a-{uuid.uuid4().hex[:6]}@c.ex")
-    viewer_key = await issue_key(pg_url, organization=org, role=Role.VIEWER,
-                                 email=f"v-{uuid.uuid4().hex[:6]}@c.ex")
-    other_key = await issue_key(pg_url, organization=f"org-cache-b-{uuid.uuid4().hex[:8]}",
-                                email=f"b-{uuid.uuid4().hex[:6]}@c.ex")
-    async with app.client(admin_key.key) as admin, app.client(viewer_key.key) as viewer, \
-            app.client(other_key.key) as other:
+    viewer_key = await issue_key(
+        pg_url, organization=org, role=Role.VIEWER, email=f"v-{uuid.uuid4().hex[:6]}@c.ex"
+    )
+    other_key = await issue_key(
+        pg_url,
+        organization=f"org-cache-b-{uuid.uuid4().hex[:8]}",
+        email=f"b-{uuid.uuid4().hex[:6]}@c.ex",
+    )
+    async with (
+        app.client(admin_key.key) as admin,
+        app.client(viewer_key.key) as viewer,
+        app.client(other_key.key) as other,
+    ):
         project = (await admin.post("/projects", json={"name": "cache-api"})).json()["id"]
         r = await admin.get(f"/projects/{project}/cache")
         assert r.status_code == 200, r.text
-        assert r.json() == {"project_id": project,
-                            "exact": {"enabled": False, "ttl_s": 3600},
-                            "semantic": {"enabled": False, "threshold": 0.95, "ttl_s": 3600}}
-        body = {"exact": {"enabled": True, "ttl_s": 600},
-                "semantic": {"enabled": True, "threshold": 0.9}}
+        assert r.json() == {
+            "project_id": project,
+            "exact": {"enabled": False, "ttl_s": 3600},
+            "semantic": {"enabled": False, "threshold": 0.95, "ttl_s": 3600},
+        }
+        body = {
+            "exact": {"enabled": True, "ttl_s": 600},
+            "semantic": {"enabled": True, "threshold": 0.9},
+        }
         r = await admin.put(f"/projects/{project}/cache", json=body)
         assert r.status_code == 200, r.text
         assert r.json()["semantic"] == {"enabled": True, "threshold": 0.9, "ttl_s": 3600}
@@ -356,29 +432,46 @@ async def test_settings_and_purge_api(app: RunningApp, pg_url: str) -> None:
         assert (await viewer.post("/cache/purge", json={"project_id": project})).status_code == 403
         assert (await other.get(f"/projects/{project}/cache")).status_code == 404
         assert (await other.put(f"/projects/{project}/cache", json=body)).status_code == 404
-        assert (await other.post("/cache/purge",
-                                 json={"project_id": project})).status_code == 404
+        assert (await other.post("/cache/purge", json={"project_id": project})).status_code == 404
         # Purge: counts, filters, audit.
         async with get_session_factory(pg_url)() as s:
             cache = CacheRepository(SessionSQL(s))
             for i, model in enumerate((MODEL, MODEL, "stub-b")):
-                await cache.put_exact(admin_key.organization_id, uuid.UUID(project),
-                                      f"{i:064d}", model, None, ANSWER.to_dict(), 60)
+                await cache.put_exact(
+                    admin_key.organization_id,
+                    uuid.UUID(project),
+                    f"{i:064d}",
+                    model,
+                    None,
+                    ANSWER.to_dict(),
+                    60,
+                )
             await s.commit()
-        r = await admin.post("/cache/purge", json={"project_id": project, "model": MODEL,
-                                                   "kind": "exact"})
+        r = await admin.post(
+            "/cache/purge", json={"project_id": project, "model": MODEL, "kind": "exact"}
+        )
         assert r.status_code == 200, r.text
         assert r.json() == {"project_id": project, "kind": "exact", "exact": 2, "semantic": 0}
         r = await admin.post("/cache/purge", json={"project_id": project})
         assert r.json() == {"project_id": project, "kind": "all", "exact": 1, "semantic": 0}
         r = await admin.post("/cache/purge", json={"project_id": project, "kind": "both"})
         assert r.status_code == 422
-        r = await admin.post("/cache/purge", json={"project_id": project,
-                                                   "prompt_version_id": str(uuid.uuid4())})
+        r = await admin.post(
+            "/cache/purge", json={"project_id": project, "prompt_version_id": str(uuid.uuid4())}
+        )
         assert r.status_code == 404
         async with get_session_factory(pg_url)() as s:
-            actions = (await s.execute(select(AuditLog.action).where(
-                AuditLog.organization_id == admin_key.organization_id,
-                AuditLog.entity_id == project))).scalars().all()
+            actions = (
+                (
+                    await s.execute(
+                        select(AuditLog.action).where(
+                            AuditLog.organization_id == admin_key.organization_id,
+                            AuditLog.entity_id == project,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
         assert actions.count("cache_settings.update") == 1
         assert actions.count("cache.purge") == 2

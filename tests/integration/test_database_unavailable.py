@@ -19,8 +19,7 @@ from promptops.settings import get_settings
 from tests.support.apps import hot_and_plain
 
 UNAVAILABLE = "the database is unavailable ("
-GENERATE = {"prompt_version_id": "00000000-0000-0000-0000-000000000001",
-            "variables": {"q": "x"}}
+GENERATE = {"prompt_version_id": "00000000-0000-0000-0000-000000000001", "variables": {"q": "x"}}
 CHAT = {"model": "stub", "messages": [{"role": "user", "content": "x"}]}
 
 
@@ -38,8 +37,9 @@ def short_pool_wait(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-async def clients(tmp_path: Path, catalog: ModelCatalog, monkeypatch: pytest.MonkeyPatch,
-                  short_pool_wait: None) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+async def clients(
+    tmp_path: Path, catalog: ModelCatalog, monkeypatch: pytest.MonkeyPatch, short_pool_wait: None
+) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     """The app with the hot path on and off, on a database URL nothing listens at, sending a
     well-formed API key (its lookup is the first statement of every authenticated request)."""
     url = f"postgresql+psycopg://postgres@/promptops?host={tmp_path}"
@@ -69,8 +69,10 @@ async def test_model_calls_answer_503_in_each_shape(
     assert r.json()["error"]["type"] == "ServiceUnavailable"
 
 
-@pytest.mark.parametrize("path,body", [("/api/v1/generate", GENERATE),
-                                       ("/v1/chat/completions", CHAT)])
-async def test_the_hot_path_answers_503(clients: dict[str, httpx.AsyncClient], path: str,
-                                        body: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "path,body", [("/api/v1/generate", GENERATE), ("/v1/chat/completions", CHAT)]
+)
+async def test_the_hot_path_answers_503(
+    clients: dict[str, httpx.AsyncClient], path: str, body: dict[str, Any]
+) -> None:
     assert_unavailable(await clients["hot"].post(path, json=body))

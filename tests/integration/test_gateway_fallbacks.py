@@ -29,23 +29,31 @@ def two(stubs: tuple[StubLLMServer, StubLLMServer]) -> tuple[StubLLMServer, Stub
     return stubs
 
 
-
 async def test_retryable_failure_falls_back_in_order(two: tuple[StubLLMServer, ...]) -> None:
     primary, backup = two
     third = StubLLMServer(StubConfig(fixed_reply="from third")).start()
     try:
-        models = (primary.model_list("primary")["model_list"]
-                  + backup.model_list("backup")["model_list"]
-                  + third.model_list("third")["model_list"])
-        cat = ModelCatalog.from_dict({"model_list": models, "router_settings": {
-            "fallbacks": [{"primary": ["third", "backup"]}]}})
+        models = (
+            primary.model_list("primary")["model_list"]
+            + backup.model_list("backup")["model_list"]
+            + third.model_list("third")["model_list"]
+        )
+        cat = ModelCatalog.from_dict(
+            {
+                "model_list": models,
+                "router_settings": {"fallbacks": [{"primary": ["third", "backup"]}]},
+            }
+        )
         gw = LLMGateway(cat)
         primary.cfg.fail_next, primary.cfg.fail_status = 1, 503
         third.cfg.fail_next, third.cfg.fail_status = 1, 429
         c = await gw.complete(MSG, model="primary")
         assert (c.model, c.output) == ("backup", "from backup")
         assert [(a["model"], a["status"]) for a in c.attempts] == [
-            ("primary", 503), ("third", 429), ("backup", 200)]
+            ("primary", 503),
+            ("third", 429),
+            ("backup", 200),
+        ]
         assert c.attempts[-1]["error"] is None and "injected failure" in c.attempts[0]["error"]
         assert (primary.cfg.calls, third.cfg.calls, backup.cfg.calls) == (1, 1, 1)
         # Healthy primary: answers itself, no fallback touched.
@@ -56,8 +64,7 @@ async def test_retryable_failure_falls_back_in_order(two: tuple[StubLLMServer, .
         third.stop()
 
 
-async def test_every_candidate_failing_raises_with_attempts(
-        two: tuple[StubLLMServer, ...]) -> None:
+async def test_every_candidate_failing_raises_with_attempts(two: tuple[StubLLMServer, ...]) -> None:
     primary, backup = two
     gw = LLMGateway(fallback_catalog(primary, backup))
     primary.cfg.fail_next, primary.cfg.fail_status = 1, 503
@@ -70,7 +77,8 @@ async def test_every_candidate_failing_raises_with_attempts(
 
 
 async def test_non_retryable_error_fails_fast_without_fallback(
-        two: tuple[StubLLMServer, ...]) -> None:
+    two: tuple[StubLLMServer, ...],
+) -> None:
     primary, backup = two
     gw = LLMGateway(fallback_catalog(primary, backup))
     for status in (400, 401):
@@ -86,11 +94,13 @@ async def test_non_retryable_error_fails_fast_without_fallback(
 
 
 async def test_breaker_skips_dead_primary_then_one_probe_recovers_it(
-        two: tuple[StubLLMServer, ...]) -> None:
+    two: tuple[StubLLMServer, ...],
+) -> None:
     primary, backup = two
     clock = FakeClock()
-    gw = LLMGateway(fallback_catalog(primary, backup, allowed_fails=3, cooldown_time=30),
-                    clock=clock)
+    gw = LLMGateway(
+        fallback_catalog(primary, backup, allowed_fails=3, cooldown_time=30), clock=clock
+    )
     primary.cfg.error_rate, primary.cfg.error_statuses = 1.0, (503, 500)
     for _ in range(3):
         assert (await gw.complete(MSG, model="primary")).model == "backup"
@@ -121,8 +131,7 @@ async def test_breaker_skips_dead_primary_then_one_probe_recovers_it(
     assert primary.cfg.calls == 6
 
 
-async def test_breaker_open_without_fallback_sends_nothing(
-        two: tuple[StubLLMServer, ...]) -> None:
+async def test_breaker_open_without_fallback_sends_nothing(two: tuple[StubLLMServer, ...]) -> None:
     primary, backup = two
     clock = FakeClock()
     gw = LLMGateway(fallback_catalog(primary, backup, allowed_fails=2), clock=clock)
@@ -138,7 +147,8 @@ async def test_breaker_open_without_fallback_sends_nothing(
 
 
 async def test_providers_endpoint_shows_breaker_states(
-        two: tuple[StubLLMServer, ...], pg_url: str) -> None:
+    two: tuple[StubLLMServer, ...], pg_url: str
+) -> None:
     primary, backup = two
     cat = fallback_catalog(primary, backup, allowed_fails=2, cooldown_time=600)
     async with running_app(pg_url, None, cat, f"tq-{uuid.uuid4().hex[:8]}") as running:
@@ -146,8 +156,12 @@ async def test_providers_endpoint_shows_breaker_states(
         primary.cfg.fail_next, primary.cfg.fail_status = 2, 503
         for _ in range(2):
             assert (await gw.complete(MSG, model="primary")).model == "backup"
-        key = await issue_key(pg_url, organization=f"org-m-{uuid.uuid4().hex[:6]}",
-                              email=f"v-{uuid.uuid4().hex[:6]}@m.example", role=Role.VIEWER)
+        key = await issue_key(
+            pg_url,
+            organization=f"org-m-{uuid.uuid4().hex[:6]}",
+            email=f"v-{uuid.uuid4().hex[:6]}@m.example",
+            role=Role.VIEWER,
+        )
         async with running.client(key.key) as client:
             r = await client.get("/models/providers")
             assert r.status_code == 200, r.text

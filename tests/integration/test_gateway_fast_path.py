@@ -15,11 +15,20 @@ from promptops.llm import GatewayError, LLMGateway, ModelCatalog
 from tests.support.stub_llm import StubConfig, StubLLMServer, free_port
 from tests.support.stubs import reset
 
-MSG = [{"role": "system", "content": "be brief"},
-       {"role": "user", "content": "alpha beta gamma delta"}]
-TOOLS = [{"type": "function", "function": {
-    "name": "lookup", "description": "look a word up",
-    "parameters": {"type": "object", "properties": {"word": {"type": "string"}}}}}]
+MSG = [
+    {"role": "system", "content": "be brief"},
+    {"role": "user", "content": "alpha beta gamma delta"},
+]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "description": "look a word up",
+            "parameters": {"type": "object", "properties": {"word": {"type": "string"}}},
+        },
+    }
+]
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +75,9 @@ def comparable(c: Any) -> Any:
     return replace(c, latency_ms=0.0, tool_calls=calls)
 
 
-async def test_fast_path_answers_without_litellm(stub: StubLLMServer,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_fast_path_answers_without_litellm(
+    stub: StubLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = LiteLLMCalls(monkeypatch, fail=True)
     gw = LLMGateway(ModelCatalog.from_dict(stub.model_list()), fast_path=True)
     for _ in range(3):  # keep-alive: the pooled client is reused
@@ -75,8 +85,7 @@ async def test_fast_path_answers_without_litellm(stub: StubLLMServer,
         assert (c.model, c.output, c.finish_reason) == ("stub", "alpha beta gamma delta", "stop")
         assert (c.tokens_in, c.tokens_out) == (4, 4)
         assert c.cost_usd == pytest.approx(4 * 1e-6 + 4 * 2e-6)
-        assert c.latency_ms > 0 and c.attempts == [{"model": "stub", "error": None,
-                                                    "status": 200}]
+        assert c.latency_ms > 0 and c.attempts == [{"model": "stub", "error": None, "status": 200}]
     assert calls.count == 0 and stub.cfg.calls == 3
     assert stub.cfg.requests[-1]["model"] == "stub"  # the openai/ prefix is stripped
     assert stub.cfg.authorizations[-1] == "Bearer none"
@@ -91,10 +100,22 @@ async def test_fast_path_answers_without_litellm(stub: StubLLMServer,
 
 async def test_same_request_and_completion_as_litellm(stub: StubLLMServer) -> None:
     fast, slow = gateways(stub)
-    decoding = {"temperature": 0.2, "top_p": 0.9, "max_tokens": 16, "stop": ["\n\n"],
-                "seed": 7, "presence_penalty": 0.1, "frequency_penalty": 0.2}
-    response_format = {"type": "json_schema", "json_schema": {
-        "name": "answer", "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}}
+    decoding = {
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "max_tokens": 16,
+        "stop": ["\n\n"],
+        "seed": 7,
+        "presence_penalty": 0.1,
+        "frequency_penalty": 0.2,
+    }
+    response_format = {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "answer",
+            "schema": {"type": "object", "properties": {"a": {"type": "string"}}},
+        },
+    }
     got = []
     for gw in (fast, slow):
         c = await gw.complete(MSG, decoding=decoding, response_format=response_format)
@@ -104,8 +125,9 @@ async def test_same_request_and_completion_as_litellm(stub: StubLLMServer) -> No
     await fast.aclose()
 
 
-async def test_tools_pass_through_like_litellm(stub: StubLLMServer,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_tools_pass_through_like_litellm(
+    stub: StubLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stub.cfg.tool_call = {"name": "lookup", "arguments": '{"word": "alpha"}'}
     fast, slow = gateways(stub)
     got = []
@@ -116,8 +138,13 @@ async def test_tools_pass_through_like_litellm(stub: StubLLMServer,
     c, body = got[0]
     assert body["tools"] == TOOLS and body["tool_choice"] == "required"
     assert c.finish_reason == "tool_calls" and c.output == ""
-    assert c.tool_calls == [{"id": "call", "type": "function", "function": {
-        "name": "lookup", "arguments": '{"word": "alpha"}'}}]
+    assert c.tool_calls == [
+        {
+            "id": "call",
+            "type": "function",
+            "function": {"name": "lookup", "arguments": '{"word": "alpha"}'},
+        }
+    ]
     await fast.aclose()
 
 
@@ -147,11 +174,21 @@ def test_non_json_error_body_keeps_the_text() -> None:
     assert not err.retryable and str(err).startswith("ContextWindowExceededError")
 
 
-async def test_connection_error_and_timeout_classify_like_litellm(
-        stub: StubLLMServer) -> None:
-    dead = ModelCatalog.from_dict({"model_list": [{"model_name": "dead", "litellm_params": {
-        "model": "openai/dead", "api_base": f"http://127.0.0.1:{free_port()}/v1",
-        "api_key": "k"}}]})
+async def test_connection_error_and_timeout_classify_like_litellm(stub: StubLLMServer) -> None:
+    dead = ModelCatalog.from_dict(
+        {
+            "model_list": [
+                {
+                    "model_name": "dead",
+                    "litellm_params": {
+                        "model": "openai/dead",
+                        "api_base": f"http://127.0.0.1:{free_port()}/v1",
+                        "api_key": "k",
+                    },
+                }
+            ]
+        }
+    )
     got = []
     for fast in (True, False):
         with pytest.raises(GatewayError) as info:
@@ -173,22 +210,32 @@ async def test_fallbacks_and_breakers_over_the_fast_path(monkeypatch: pytest.Mon
     primary = StubLLMServer(StubConfig(fixed_reply="from primary")).start()
     backup = StubLLMServer(StubConfig(fixed_reply="from backup")).start()
     try:
-        cat = ModelCatalog.from_dict({
-            "model_list": primary.model_list("primary")["model_list"]
-            + backup.model_list("backup")["model_list"],
-            "router_settings": {"fallbacks": [{"primary": ["backup"]}], "allowed_fails": 2,
-                                "cooldown_time": 30}})
+        cat = ModelCatalog.from_dict(
+            {
+                "model_list": primary.model_list("primary")["model_list"]
+                + backup.model_list("backup")["model_list"],
+                "router_settings": {
+                    "fallbacks": [{"primary": ["backup"]}],
+                    "allowed_fails": 2,
+                    "cooldown_time": 30,
+                },
+            }
+        )
         gw = LLMGateway(cat, fast_path=True)
         primary.cfg.fail_next, primary.cfg.fail_status = 2, 503
         for _ in range(2):
             c = await gw.complete(MSG, model="primary")
             assert (c.model, c.output) == ("backup", "from backup")
             assert [(a["model"], a["status"]) for a in c.attempts] == [
-                ("primary", 503), ("backup", 200)]
+                ("primary", 503),
+                ("backup", 200),
+            ]
         # Two retryable failures opened the primary's breaker: skipped without a request.
         c = await gw.complete(MSG, model="primary")
         assert [(a["model"], a["error"]) for a in c.attempts] == [
-            ("primary", "circuit open"), ("backup", None)]
+            ("primary", "circuit open"),
+            ("backup", None),
+        ]
         assert primary.cfg.calls == 2 and backup.cfg.calls == 3
         # A non-retryable error fails at once, no fallback.
         backup.cfg.fail_next, backup.cfg.fail_status = 1, 401
@@ -209,11 +256,13 @@ def _flagged(stub: StubLLMServer, where: str, value: Any) -> ModelCatalog:
     return ModelCatalog.from_dict(data)
 
 
-@pytest.mark.parametrize(("where", "value"), [("model_info", False),
-                                              ("litellm_params", False),
-                                              ("litellm_params", "false")])
-async def test_model_list_flag_opts_out(stub: StubLLMServer, monkeypatch: pytest.MonkeyPatch,
-                                        where: str, value: Any) -> None:
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [("model_info", False), ("litellm_params", False), ("litellm_params", "false")],
+)
+async def test_model_list_flag_opts_out(
+    stub: StubLLMServer, monkeypatch: pytest.MonkeyPatch, where: str, value: Any
+) -> None:
     calls = LiteLLMCalls(monkeypatch)
     cat = _flagged(stub, where, value)
     assert cat.get("stub").fast_path is False
@@ -238,8 +287,9 @@ async def test_env_switch_opts_out(stub: StubLLMServer, monkeypatch: pytest.Monk
     await gw.aclose()
 
 
-async def test_other_deployments_keep_litellm(stub: StubLLMServer,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_other_deployments_keep_litellm(
+    stub: StubLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = LiteLLMCalls(monkeypatch)
     data = stub.model_list()
     # A parameter the fast path does not know (LiteLLM's own retry count) -> LiteLLM.
@@ -247,13 +297,18 @@ async def test_other_deployments_keep_litellm(stub: StubLLMServer,
     await LLMGateway(ModelCatalog.from_dict(data), fast_path=True).complete(MSG)
     assert calls.count == 1
     # Streaming keeps LiteLLM too.
-    events = [e async for e in LLMGateway(ModelCatalog.from_dict(stub.model_list()),
-                                          fast_path=True).stream(MSG)]
+    events = [
+        e
+        async for e in LLMGateway(ModelCatalog.from_dict(stub.model_list()), fast_path=True).stream(
+            MSG
+        )
+    ]
     assert calls.count == 2 and events
 
 
-async def test_extra_headers_and_tenant_key(stub: StubLLMServer,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_extra_headers_and_tenant_key(
+    stub: StubLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from promptops.llm import ProviderOverride
     from promptops.llm.providers.common import request_kwargs
     from promptops.llm.providers.openai_compatible import openai_request as _openai_request

@@ -23,10 +23,20 @@ from tests.support.stub_llm import StubLLMServer
 from tests.support.stubs import FakeClock, fallback_catalog, reset, two_stubs
 
 MSG = [{"role": "user", "content": "alpha beta gamma"}]
-TOOLS = [{"type": "function", "function": {
-    "name": "get_weather", "description": "Weather of a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather of a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +49,6 @@ def stubs() -> Iterator[tuple[StubLLMServer, StubLLMServer]]:
 def two(stubs: tuple[StubLLMServer, StubLLMServer]) -> tuple[StubLLMServer, StubLLMServer]:
     reset(*stubs)
     return stubs
-
 
 
 async def collect(gw: LLMGateway, **kwargs: Any) -> tuple[list[StreamDelta], Completion]:
@@ -56,7 +65,8 @@ async def collect(gw: LLMGateway, **kwargs: Any) -> tuple[list[StreamDelta], Com
 
 
 async def test_deltas_concatenate_to_the_output_and_done_is_metered(
-        stub_llm: StubLLMServer, catalog: ModelCatalog) -> None:
+    stub_llm: StubLLMServer, catalog: ModelCatalog
+) -> None:
     previous = stub_llm.cfg.fixed_reply
     stub_llm.cfg.fixed_reply = "the quick brown fox jumps"
     try:
@@ -78,11 +88,15 @@ async def test_deltas_concatenate_to_the_output_and_done_is_metered(
 async def test_stream_falls_back_before_the_first_chunk(two: tuple[StubLLMServer, ...]) -> None:
     primary, backup = two
     primary.cfg.fail_next = 1
-    deltas, completion = await collect(LLMGateway(fallback_catalog(primary, backup)), model="primary")
+    deltas, completion = await collect(
+        LLMGateway(fallback_catalog(primary, backup)), model="primary"
+    )
     assert "".join(d.text for d in deltas) == "five six from backup"
     assert completion.model == "backup"
     assert [(a["model"], a["status"]) for a in completion.attempts] == [
-        ("primary", 500), ("backup", 200)]
+        ("primary", 500),
+        ("backup", 200),
+    ]
 
 
 async def test_non_retryable_stream_error_fails_fast(two: tuple[StubLLMServer, ...]) -> None:
@@ -95,12 +109,15 @@ async def test_non_retryable_stream_error_fails_fast(two: tuple[StubLLMServer, .
 
 
 async def test_error_after_the_first_delta_does_not_fall_back(
-        two: tuple[StubLLMServer, ...]) -> None:
+    two: tuple[StubLLMServer, ...],
+) -> None:
     primary, backup = two
     primary.cfg.stream_abort_after = 2
     seen: list[str] = []
     with pytest.raises(GatewayError) as info:
-        async for event in LLMGateway(fallback_catalog(primary, backup)).stream(MSG, model="primary"):
+        async for event in LLMGateway(fallback_catalog(primary, backup)).stream(
+            MSG, model="primary"
+        ):
             assert isinstance(event, StreamDelta)
             seen.append(event.text)
     assert "".join(seen) == "one two"
@@ -110,11 +127,13 @@ async def test_error_after_the_first_delta_does_not_fall_back(
 
 
 async def test_closing_the_stream_early_frees_a_half_open_probe(
-        two: tuple[StubLLMServer, ...]) -> None:
+    two: tuple[StubLLMServer, ...],
+) -> None:
     primary, backup = two
     clock = FakeClock()
-    gw = LLMGateway(fallback_catalog(primary, backup, allowed_fails=1, cooldown_time=30),
-                    clock=clock)
+    gw = LLMGateway(
+        fallback_catalog(primary, backup, allowed_fails=1, cooldown_time=30), clock=clock
+    )
     primary.cfg.fail_next = 1
     await collect(gw, model="primary")  # primary fails once -> its breaker opens
     breaker = gw.deployments.get("primary").breaker

@@ -34,8 +34,9 @@ SERVER_SECRET = base64.urlsafe_b64decode(SECRET_KEY)
 
 
 @pytest.fixture
-async def app(pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog,
-              task_queue: str) -> AsyncIterator[RunningApp]:
+async def app(
+    pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog, task_queue: str
+) -> AsyncIterator[RunningApp]:
     async with running_app(pg_url, temporal_env.client, catalog, task_queue) as running:
         yield running
 
@@ -44,10 +45,12 @@ def _org() -> str:
     return f"org-{uuid.uuid4().hex[:10]}"
 
 
-async def _key(pg_url: str, org: str, who: str, role: Role = Role.ADMIN,
-               project_id: uuid.UUID | None = None) -> IssuedKey:
-    return await issue_key(pg_url, organization=org, email=f"{who}@{org}.example", role=role,
-                           project_id=project_id)
+async def _key(
+    pg_url: str, org: str, who: str, role: Role = Role.ADMIN, project_id: uuid.UUID | None = None
+) -> IssuedKey:
+    return await issue_key(
+        pg_url, organization=org, email=f"{who}@{org}.example", role=role, project_id=project_id
+    )
 
 
 async def _project_with_prompt(client: httpx.AsyncClient) -> tuple[str, str]:
@@ -75,8 +78,10 @@ async def test_every_api_route_needs_a_key(app: RunningApp) -> None:
             url = re.sub(r"\{[^}]+\}", lambda _: str(uuid.uuid4()), path)
             url = url.removeprefix("/api/v1")
             for method in operations:
-                for client, message in ((anonymous, "API key is required"),
-                                        (malformed, "malformed API key")):
+                for client, message in (
+                    (anonymous, "API key is required"),
+                    (malformed, "malformed API key"),
+                ):
                     r = await client.request(method.upper(), url, json={})
                     assert r.status_code == 401, f"{method.upper()} {path}: {r.status_code}"
                     assert message in _detail(r), (path, r.text)
@@ -97,9 +102,15 @@ async def test_bad_keys_are_refused_with_clear_messages(app: RunningApp, pg_url:
     ]
     async with get_session_factory(pg_url)() as session:
         expired = await issue_api_key(
-            session, SERVER_SECRET, organization_id=admin.organization_id,
-            user_id=admin.user_id, role=Role.ADMIN, name="old", created_by="test",
-            expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            session,
+            SERVER_SECRET,
+            organization_id=admin.organization_id,
+            user_id=admin.user_id,
+            role=Role.ADMIN,
+            name="old",
+            created_by="test",
+            expires_at=datetime.now(UTC) - timedelta(seconds=1),
+        )
         await session.commit()
     cases.append((expired.key, "expired"))
     async with app.client(admin.key) as api:
@@ -116,8 +127,9 @@ async def test_bad_keys_are_refused_with_clear_messages(app: RunningApp, pg_url:
     # A key that is still valid but whose user lost the membership (e.g. removed in SQL).
     other = await _key(pg_url, org, "other", Role.VIEWER)
     async with get_session_factory(pg_url)() as session:
-        await session.execute(text("DELETE FROM memberships WHERE user_id = :u"),
-                              {"u": other.user_id})
+        await session.execute(
+            text("DELETE FROM memberships WHERE user_id = :u"), {"u": other.user_id}
+        )
         await session.commit()
     async with app.client(other.key) as client:
         r = await client.get("/projects")
@@ -136,8 +148,7 @@ async def test_role_matrix(app: RunningApp, pg_url: str) -> None:
     viewer_email = f"viewer@{org}.example"
     version = {"body": "Q: {{ q }}", "variables": {"q": "str"}}
     provider_key = {"provider": "openai", "name": "main", "api_key": "sk-test-1234567890"}
-    async with app.client(admin.key) as a, app.client(editor.key) as e, \
-            app.client(viewer.key) as v:
+    async with app.client(admin.key) as a, app.client(editor.key) as e, app.client(viewer.key) as v:
         project_id, prompt_id = await _project_with_prompt(a)
 
         # Viewer reads, changes nothing.
@@ -157,15 +168,17 @@ async def test_role_matrix(app: RunningApp, pg_url: str) -> None:
             assert "needs the" in _detail(r)
         r = await v.post("/api_keys", json={"name": "up", "role": "Editor"})
         assert r.status_code == 403 and "above your own role" in r.text
-        assert (await v.post("/api_keys", json={"name": "mine", "role": "Viewer"})
-                ).status_code == 201
+        assert (
+            await v.post("/api_keys", json={"name": "mine", "role": "Viewer"})
+        ).status_code == 201
 
         # Editor creates versions and its own keys, but administers nothing.
         r = await e.post(f"/prompts/{prompt_id}/versions", json=version)
         assert r.status_code == 201, r.text
         assert (await e.post("/api_keys", json={"name": "ci", "role": "Editor"})).status_code == 201
-        r = await e.post("/api_keys", json={"name": "x", "role": "Viewer",
-                                            "user_email": viewer_email})
+        r = await e.post(
+            "/api_keys", json={"name": "x", "role": "Viewer", "user_email": viewer_email}
+        )
         assert r.status_code == 403 and "only an Admin" in r.text
         assert r.json()["detail"][0]["loc"] == ["body", "user_email"]
         r = await e.post("/api_keys", json={"name": "x", "role": "Admin"})
@@ -182,16 +195,19 @@ async def test_role_matrix(app: RunningApp, pg_url: str) -> None:
             assert r.status_code == 403, (method, url, r.text)
 
         # Admin does all of it, but never gives a member a key above their role.
-        r = await a.post("/api_keys", json={"name": "for-viewer", "role": "Viewer",
-                                            "user_email": viewer_email})
+        r = await a.post(
+            "/api_keys", json={"name": "for-viewer", "role": "Viewer", "user_email": viewer_email}
+        )
         assert r.status_code == 201, r.text
-        assert r.json()["user_email"] == viewer_email and r.json()["user_id"] == str(
-            viewer.user_id)
-        r = await a.post("/api_keys", json={"name": "too-high", "role": "Editor",
-                                            "user_email": viewer_email})
+        assert r.json()["user_email"] == viewer_email and r.json()["user_id"] == str(viewer.user_id)
+        r = await a.post(
+            "/api_keys", json={"name": "too-high", "role": "Editor", "user_email": viewer_email}
+        )
         assert r.status_code == 422 and "is a Viewer" in r.text
-        r = await a.post("/api_keys", json={"name": "x", "role": "Viewer",
-                                            "user_email": "nobody@nowhere.example"})
+        r = await a.post(
+            "/api_keys",
+            json={"name": "x", "role": "Viewer", "user_email": "nobody@nowhere.example"},
+        )
         assert r.status_code == 404
         r = await a.patch(f"/members/{viewer.user_id}", json={"role": "Editor"})
         assert r.status_code == 200 and r.json()["role"] == "Editor"
@@ -216,8 +232,9 @@ async def test_key_role_is_capped_by_membership_role(app: RunningApp, pg_url: st
     admin = await _key(pg_url, org, "admin")
     second = await _key(pg_url, org, "second")
     async with app.client(admin.key) as a, app.client(second.key) as s:
-        assert (await a.patch(f"/members/{second.user_id}", json={"role": "Viewer"})
-                ).status_code == 200
+        assert (
+            await a.patch(f"/members/{second.user_id}", json={"role": "Viewer"})
+        ).status_code == 200
         assert (await s.get("/projects")).status_code == 200
         assert (await s.post("/projects", json={"name": "nope"})).status_code == 403
         # The demoted user's own (Admin) key cannot be rotated into a fresh Admin key.
@@ -232,8 +249,7 @@ async def test_project_scoped_key_sees_only_its_project(app: RunningApp, pg_url:
     async with app.client(admin.key) as a:
         p1, prompt1 = await _project_with_prompt(a)
         p2, prompt2 = await _project_with_prompt(a)
-        r = await a.post("/api_keys", json={"name": "p1-only", "role": "Editor",
-                                            "project_id": p1})
+        r = await a.post("/api_keys", json={"name": "p1-only", "role": "Editor", "project_id": p1})
         assert r.status_code == 201 and r.json()["project_id"] == p1
         scoped_key = r.json()["key"]
     async with app.client(scoped_key) as s:
@@ -255,8 +271,15 @@ async def test_project_scoped_key_sees_only_its_project(app: RunningApp, pg_url:
         assert [p["id"] for p in (await n.get("/projects")).json()["data"]] == [p1]
         assert (await n.get(f"/prompts/{prompt2}")).status_code == 404
     async with app.client(admin.key) as a:
-        r = await a.post("/api_keys", json={"name": "x", "role": "Editor", "project_id": p2,
-                                            "user_email": f"narrow@{org}.example"})
+        r = await a.post(
+            "/api_keys",
+            json={
+                "name": "x",
+                "role": "Editor",
+                "project_id": p2,
+                "user_email": f"narrow@{org}.example",
+            },
+        )
         assert r.status_code == 422 and "membership is scoped" in r.text
 
 
@@ -265,8 +288,10 @@ async def test_key_shown_once_and_stored_hashed(app: RunningApp, pg_url: str) ->
     org = _org()
     admin = await _key(pg_url, org, "admin")
     async with app.client(admin.key) as a:
-        r = await a.post("/api_keys", json={"name": "deploy-bot", "role": "Editor",
-                                            "expires_at": "2999-01-01T00:00:00"})
+        r = await a.post(
+            "/api_keys",
+            json={"name": "deploy-bot", "role": "Editor", "expires_at": "2999-01-01T00:00:00"},
+        )
         assert r.status_code == 201, r.text
         created = r.json()
         key = created["key"]
@@ -279,20 +304,23 @@ async def test_key_shown_once_and_stored_hashed(app: RunningApp, pg_url: str) ->
         entry = next(k for k in listing.json()["data"] if k["id"] == created["id"])
         assert "key" not in entry and entry["last_used_at"] is None
     async with get_session_factory(pg_url)() as session:
-        row = (await session.execute(select(ApiKey).where(ApiKey.id == uuid.UUID(
-            created["id"])))).scalar_one()
+        row = (
+            await session.execute(select(ApiKey).where(ApiKey.id == uuid.UUID(created["id"])))
+        ).scalar_one()
         stored = " ".join(str(getattr(row, c.key)) for c in ApiKey.__table__.columns)
     assert key not in stored and key.split("_", 2)[2] not in stored
     assert row.secret_hash != key and row.secret_hash == hash_api_key(key, SERVER_SECRET)
     async with app.client(key) as k:
         assert (await k.get("/projects")).status_code == 200
     async with app.client(admin.key) as a:
-        entry = next(k for k in (await a.get("/api_keys")).json()["data"]
-                     if k["id"] == created["id"])
+        entry = next(
+            k for k in (await a.get("/api_keys")).json()["data"] if k["id"] == created["id"]
+        )
         used = datetime.fromisoformat(entry["last_used_at"])
         assert datetime.now(UTC) - used < timedelta(minutes=1)
-        r = await a.post("/api_keys", json={"name": "x", "role": "Viewer",
-                                            "expires_at": "2001-01-01T00:00:00Z"})
+        r = await a.post(
+            "/api_keys", json={"name": "x", "role": "Viewer", "expires_at": "2001-01-01T00:00:00Z"}
+        )
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "expires_at"]
 
 
@@ -303,8 +331,9 @@ async def test_rotate_revokes_the_old_key_at_once(app: RunningApp, pg_url: str) 
     async with app.client(admin.key) as a:
         project_id, _ = await _project_with_prompt(a)
     async with app.client(editor.key) as e:
-        r = await e.post("/api_keys", json={"name": "ci", "role": "Viewer",
-                                            "project_id": project_id})
+        r = await e.post(
+            "/api_keys", json={"name": "ci", "role": "Viewer", "project_id": project_id}
+        )
         old = r.json()
         r = await e.post(f"/api_keys/{old['id']}/rotate")
         assert r.status_code == 201, r.text
@@ -340,11 +369,14 @@ async def test_keys_of_another_organization_are_invisible(app: RunningApp, pg_ur
         assert all(k["id"] != str(b_admin.id) for k in (await a.get("/api_keys")).json()["data"])
         assert (await a.delete(f"/api_keys/{b_admin.id}")).status_code == 404
         assert (await a.post(f"/api_keys/{b_admin.id}/rotate")).status_code == 404
-        assert (await a.patch(f"/members/{b_admin.user_id}", json={"role": "Viewer"})
-                ).status_code == 404
+        assert (
+            await a.patch(f"/members/{b_admin.user_id}", json={"role": "Viewer"})
+        ).status_code == 404
         assert (await a.delete(f"/members/{b_admin.user_id}")).status_code == 404
-        r = await a.post("/api_keys", json={"name": "x", "role": "Viewer",
-                                            "user_email": f"admin@{b_org}.example"})
+        r = await a.post(
+            "/api_keys",
+            json={"name": "x", "role": "Viewer", "user_email": f"admin@{b_org}.example"},
+        )
         assert r.status_code == 404
         emails = {m["email"] for m in (await a.get("/members")).json()["data"]}
         assert f"admin@{b_org}.example" not in emails
@@ -370,22 +402,28 @@ async def test_members_lifecycle_and_last_admin_guard(app: RunningApp, pg_url: s
         assert r.status_code == 409 and "already a member" in r.text
         r = await a.post("/members", json={"email": "not-an-email", "role": "Viewer"})
         assert r.status_code == 422
-        r = await a.post("/members", json={"email": "x@example.com", "role": "Viewer",
-                                           "project_id": foreign_project})
+        r = await a.post(
+            "/members",
+            json={"email": "x@example.com", "role": "Viewer", "project_id": foreign_project},
+        )
         assert r.status_code == 404
         r = await a.patch(f"/members/{member['user_id']}", json={"project_id": project_id})
         assert r.status_code == 200 and r.json()["project_id"] == project_id
         assert r.json()["role"] == "Editor"
         r = await a.patch(f"/members/{member['user_id']}", json={"project_id": None})
         assert r.status_code == 200 and r.json()["project_id"] is None
-        assert (await a.patch(f"/members/{uuid.uuid4()}", json={"role": "Viewer"})
-                ).status_code == 404
+        assert (
+            await a.patch(f"/members/{uuid.uuid4()}", json={"role": "Viewer"})
+        ).status_code == 404
         listed = {m["email"]: m for m in (await a.get("/members")).json()["data"]}
         assert listed[new_email]["role"] == "Editor"
 
         # The only organization-wide Admin cannot demote, narrow or remove themselves.
-        for method, body in (("PATCH", {"role": "Editor"}), ("PATCH", {"project_id": project_id}),
-                             ("DELETE", None)):
+        for method, body in (
+            ("PATCH", {"role": "Editor"}),
+            ("PATCH", {"project_id": project_id}),
+            ("DELETE", None),
+        ):
             r = await a.request(method, f"/members/{admin.user_id}", json=body)
             assert r.status_code == 409 and "at least one" in r.text, (method, body, r.text)
         r = await a.patch(f"/members/{member['user_id']}", json={"role": "Admin"})
@@ -414,7 +452,8 @@ async def test_concurrent_demotions_keep_one_admin(app: RunningApp, pg_url: str)
     async with app.client(first.key) as a, app.client(second.key) as b:
         results = await asyncio.gather(
             a.patch(f"/members/{second.user_id}", json={"role": "Viewer"}),
-            b.patch(f"/members/{first.user_id}", json={"role": "Viewer"}))
+            b.patch(f"/members/{first.user_id}", json={"role": "Viewer"}),
+        )
         codes = sorted(r.status_code for r in results)
         # The loser gets 409 (lost the race at the lock) or 403 (already demoted when it
         # authenticated); never two 200s.
@@ -431,8 +470,7 @@ def _free_port() -> int:
         return port
 
 
-async def test_cli_keys_and_members(pg_url: str, stub_llm: StubLLMServer,
-                                    tmp_path: Path) -> None:
+async def test_cli_keys_and_members(pg_url: str, stub_llm: StubLLMServer, tmp_path: Path) -> None:
     """``promptops keys ...`` and ``promptops members ...`` against the API run by uvicorn."""
     org = _org()
     admin = await _key(pg_url, org, "admin")
@@ -440,14 +478,29 @@ async def test_cli_keys_and_members(pg_url: str, stub_llm: StubLLMServer,
     models = tmp_path / "models.yaml"
     models.write_text(yaml.safe_dump(stub_llm.model_list()))
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": pg_url, "PROMPTOPS_SECRET_KEY": SECRET_KEY,
-           "PROMPTOPS_ENCRYPTION_KEY": ENCRYPTION_KEY, "PROMPTOPS_MODELS": str(models),
-           "PROMPTOPS_HOME": str(tmp_path / "home"), "TEMPORAL_ADDRESS": "127.0.0.1:1",
-           "PROMPTOPS_API_URL": f"http://127.0.0.1:{port}", "COLUMNS": "250",
-           "NO_COLOR": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": pg_url,
+        "PROMPTOPS_SECRET_KEY": SECRET_KEY,
+        "PROMPTOPS_ENCRYPTION_KEY": ENCRYPTION_KEY,
+        "PROMPTOPS_MODELS": str(models),
+        "PROMPTOPS_HOME": str(tmp_path / "home"),
+        "TEMPORAL_ADDRESS": "127.0.0.1:1",
+        "PROMPTOPS_API_URL": f"http://127.0.0.1:{port}",
+        "COLUMNS": "250",
+        "NO_COLOR": "1",
+    }
     server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port),
-        "--log-level", "warning", env=env)
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.main:app",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        env=env,
+    )
     try:
         async with httpx.AsyncClient() as http:
             for _ in range(300):
@@ -460,10 +513,13 @@ async def test_cli_keys_and_members(pg_url: str, stub_llm: StubLLMServer,
 
         async def cli(*args: str, key: str = admin.key) -> subprocess.CompletedProcess[str]:
             return await asyncio.to_thread(
-                subprocess.run, [sys.executable, "-c", "from promptops.cli import main; main()",
-                                 *args],
-                env={**env, "PROMPTOPS_API_KEY": key}, capture_output=True, text=True,
-                timeout=120)
+                subprocess.run,
+                [sys.executable, "-c", "from promptops.cli import main; main()", *args],
+                env={**env, "PROMPTOPS_API_KEY": key},
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
 
         created = await cli("keys", "create", "ci-bot", "--role", "Editor")
         assert created.returncode == 0, created.stderr

@@ -21,12 +21,16 @@ from tests.support.apps import issue_key
 
 
 async def _app_client(pg_url: str, catalog: ModelCatalog, ttl: str, key: str):  # type: ignore[no-untyped-def]
-    app = create_app(apps.test_settings(f"tq-{uuid.uuid4().hex[:8]}",
-                                   PROMPTOPS_AUTH_CACHE_TTL_S=ttl),
-                     database_url=pg_url, catalog=catalog)
-    return app, httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                  base_url="http://test/api/v1",
-                                  headers={"Authorization": f"Bearer {key}"})
+    app = create_app(
+        apps.test_settings(f"tq-{uuid.uuid4().hex[:8]}", PROMPTOPS_AUTH_CACHE_TTL_S=ttl),
+        database_url=pg_url,
+        catalog=catalog,
+    )
+    return app, httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://test/api/v1",
+        headers={"Authorization": f"Bearer {key}"},
+    )
 
 
 def _count_key_queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -43,9 +47,11 @@ def _count_key_queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 async def test_hits_skip_the_key_query_and_api_revocation_is_immediate(
-        pg_url: str, catalog: ModelCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
-    key = await issue_key(pg_url, organization=f"pc-{uuid.uuid4().hex[:8]}",
-                          email=f"a-{uuid.uuid4().hex[:6]}@p.ex")
+    pg_url: str, catalog: ModelCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = await issue_key(
+        pg_url, organization=f"pc-{uuid.uuid4().hex[:8]}", email=f"a-{uuid.uuid4().hex[:6]}@p.ex"
+    )
     app, client = await _app_client(pg_url, catalog, "60", key.key)
     async with app.router.lifespan_context(app), client:
         queries = _count_key_queries(monkeypatch)
@@ -61,28 +67,33 @@ async def test_hits_skip_the_key_query_and_api_revocation_is_immediate(
         assert (await client.get("/projects")).status_code == 401
 
 
-async def test_changes_made_elsewhere_apply_within_the_ttl(pg_url: str,
-                                                           catalog: ModelCatalog) -> None:
-    key = await issue_key(pg_url, organization=f"pc-{uuid.uuid4().hex[:8]}",
-                          email=f"a-{uuid.uuid4().hex[:6]}@p.ex")
+async def test_changes_made_elsewhere_apply_within_the_ttl(
+    pg_url: str, catalog: ModelCatalog
+) -> None:
+    key = await issue_key(
+        pg_url, organization=f"pc-{uuid.uuid4().hex[:8]}", email=f"a-{uuid.uuid4().hex[:6]}@p.ex"
+    )
     app, client = await _app_client(pg_url, catalog, "0.5", key.key)
     async with app.router.lifespan_context(app), client:
         assert (await client.get("/projects")).status_code == 200
         async with get_session_factory(pg_url)() as session:  # another replica revokes it
-            await session.execute(update(ApiKey).where(ApiKey.id == key.id)
-                                  .values(revoked_at=datetime.now(UTC)))
+            await session.execute(
+                update(ApiKey).where(ApiKey.id == key.id).values(revoked_at=datetime.now(UTC))
+            )
             await session.commit()
         assert (await client.get("/projects")).status_code == 200  # still cached
         await asyncio.sleep(0.6)
         assert (await client.get("/projects")).status_code == 401
     # TTL 0: no cache at all.
-    key2 = await issue_key(pg_url, organization=f"pc-{uuid.uuid4().hex[:8]}",
-                           email=f"b-{uuid.uuid4().hex[:6]}@p.ex")
+    key2 = await issue_key(
+        pg_url, organization=f"pc-{uuid.uuid4().hex[:8]}", email=f"b-{uuid.uuid4().hex[:6]}@p.ex"
+    )
     app, client = await _app_client(pg_url, catalog, "0", key2.key)
     async with app.router.lifespan_context(app), client:
         assert (await client.get("/projects")).status_code == 200
         async with get_session_factory(pg_url)() as session:
-            await session.execute(update(ApiKey).where(ApiKey.id == key2.id)
-                                  .values(revoked_at=datetime.now(UTC)))
+            await session.execute(
+                update(ApiKey).where(ApiKey.id == key2.id).values(revoked_at=datetime.now(UTC))
+            )
             await session.commit()
         assert (await client.get("/projects")).status_code == 401

@@ -61,20 +61,24 @@ class Prompt_:
     versions: list[str]
 
 
-async def make_prompt(api: httpx.AsyncClient, pg_url: str,
-                      statuses: list[PromptVersionStatus]) -> Prompt_:
+async def make_prompt(
+    api: httpx.AsyncClient, pg_url: str, statuses: list[PromptVersionStatus]
+) -> Prompt_:
     """A project and prompt with one version per status (v1, v2, ...), nothing labelled."""
     project = (await api.post("/projects", json={"name": f"pl-{uuid.uuid4().hex[:8]}"})).json()
     prompt = (await api.post(f"/projects/{project['id']}/prompts", json={"name": "p"})).json()
     ids = []
     for i, status in enumerate(statuses):
-        r = await api.post(f"/prompts/{prompt['id']}/versions",
-                           json={"body": f"v{i + 1} {{{{ q }}}}", "variables": {"q": "str"}})
+        r = await api.post(
+            f"/prompts/{prompt['id']}/versions",
+            json={"body": f"v{i + 1} {{{{ q }}}}", "variables": {"q": "str"}},
+        )
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
         async with get_session_factory(pg_url)() as session:
-            await session.execute(update(PromptVersion).where(PromptVersion.id == ids[-1])
-                                  .values(status=status))
+            await session.execute(
+                update(PromptVersion).where(PromptVersion.id == ids[-1]).values(status=status)
+            )
             await session.commit()
     return Prompt_(project["id"], prompt["id"], ids)
 
@@ -83,11 +87,20 @@ async def point(pg_url: str, prompt_id: str, version_id: str, label: str = "prod
     """Move a label with plain SQL and leave the version's status alone (what the PUT hole
     allowed before protected labels)."""
     async with get_session_factory(pg_url)() as session:
-        row = (await session.execute(select(Label).where(
-            Label.prompt_id == uuid.UUID(prompt_id), Label.name == label))).scalar_one_or_none()
+        row = (
+            await session.execute(
+                select(Label).where(Label.prompt_id == uuid.UUID(prompt_id), Label.name == label)
+            )
+        ).scalar_one_or_none()
         if row is None:
-            session.add(Label(id=uuid.uuid4(), prompt_id=uuid.UUID(prompt_id), name=label,
-                              prompt_version_id=uuid.UUID(version_id)))
+            session.add(
+                Label(
+                    id=uuid.uuid4(),
+                    prompt_id=uuid.UUID(prompt_id),
+                    name=label,
+                    prompt_version_id=uuid.UUID(version_id),
+                )
+            )
         else:
             row.prompt_version_id = uuid.UUID(version_id)
         await session.commit()
@@ -105,13 +118,15 @@ async def audit(api: httpx.AsyncClient, action: str, entity_id: str) -> list[dic
 
 
 @pytest.fixture
-async def editor(pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog,
-                 task_queue: str) -> AsyncIterator[httpx.AsyncClient]:
+async def editor(
+    pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog, task_queue: str
+) -> AsyncIterator[httpx.AsyncClient]:
     """An Editor of the ``api`` fixture's organization."""
-    key = await issue_key(pg_url, email=f"ed-{uuid.uuid4().hex[:6]}@x.example",
-                          role=Role.EDITOR)
-    async with (running_app(pg_url, temporal_env.client, catalog, task_queue) as app,
-                app.client(key.key) as client):
+    key = await issue_key(pg_url, email=f"ed-{uuid.uuid4().hex[:6]}@x.example", role=Role.EDITOR)
+    async with (
+        running_app(pg_url, temporal_env.client, catalog, task_queue) as app,
+        app.client(key.key) as client,
+    ):
         yield client
 
 
@@ -123,17 +138,27 @@ def loc_of(r: httpx.Response) -> list[str]:
 # --------------------------------------------------------------------------- PUT is refused
 
 
-@pytest.mark.parametrize("status", [PromptVersionStatus.DRAFT, PromptVersionStatus.PENDING,
-                                    PromptVersionStatus.REJECTED, PromptVersionStatus.APPROVED])
+@pytest.mark.parametrize(
+    "status",
+    [
+        PromptVersionStatus.DRAFT,
+        PromptVersionStatus.PENDING,
+        PromptVersionStatus.REJECTED,
+        PromptVersionStatus.APPROVED,
+    ],
+)
 async def test_production_cannot_be_put_to_any_version_by_anyone(
-    api: httpx.AsyncClient, editor: httpx.AsyncClient, pg_url: str,
+    api: httpx.AsyncClient,
+    editor: httpx.AsyncClient,
+    pg_url: str,
     status: PromptVersionStatus,
 ) -> None:
     fx = await make_prompt(api, pg_url, [APPROVED, status])
     await serve_approved(pg_url, fx.prompt, fx.versions[0])
     for client in (api, editor):  # an Admin, then an Editor
-        r = await client.put(f"/prompts/{fx.prompt}/labels/production",
-                             json={"prompt_version_id": fx.versions[1]})
+        r = await client.put(
+            f"/prompts/{fx.prompt}/labels/production", json={"prompt_version_id": fx.versions[1]}
+        )
         assert r.status_code == 409, r.text
         message = r.json()["detail"]
         assert "label 'production' is protected" in message
@@ -144,11 +169,13 @@ async def test_production_cannot_be_put_to_any_version_by_anyone(
 
 
 async def test_a_first_production_label_cannot_be_put_either(
-    api: httpx.AsyncClient, pg_url: str,
+    api: httpx.AsyncClient,
+    pg_url: str,
 ) -> None:
     fx = await make_prompt(api, pg_url, [APPROVED])
-    r = await api.put(f"/prompts/{fx.prompt}/labels/production",
-                      json={"prompt_version_id": fx.versions[0]})
+    r = await api.put(
+        f"/prompts/{fx.prompt}/labels/production", json={"prompt_version_id": fx.versions[0]}
+    )
     assert r.status_code == 409 and "protected" in r.text
     assert await labels_of(api, fx.prompt) == {}
 
@@ -157,27 +184,33 @@ async def test_a_first_production_label_cannot_be_put_either(
 
 
 async def test_an_admin_marks_staging_protected_and_unmarks_it_audited(
-    api: httpx.AsyncClient, editor: httpx.AsyncClient, pg_url: str,
+    api: httpx.AsyncClient,
+    editor: httpx.AsyncClient,
+    pg_url: str,
 ) -> None:
     fx = await make_prompt(api, pg_url, [APPROVED, DRAFT])
     base = f"/projects/{fx.project}/protected_labels"
     listed = (await editor.get(base)).json()
-    assert listed["data"] == [{"name": "production", "always": True, "created_by": None,
-                               "created_at": None}]
+    assert listed["data"] == [
+        {"name": "production", "always": True, "created_by": None, "created_at": None}
+    ]
     assert (await editor.put(f"{base}/staging")).status_code == 403
     await point(pg_url, fx.prompt, fx.versions[0], "staging")
     r = await api.put(f"{base}/staging")
     assert r.status_code == 200, r.text
     assert [(x["name"], x["always"]) for x in r.json()["data"]] == [
-        ("production", True), ("staging", False)]
+        ("production", True),
+        ("staging", False),
+    ]
     assert r.json()["data"][1]["created_by"] == "local@promptops.local"
     assert (await api.put(f"{base}/staging")).status_code == 200  # idempotent
     [entry] = await audit(api, "label.protect", fx.project)
     assert entry["before"] == {"protected_labels": []}
     assert entry["after"] == {"protected_labels": ["staging"], "label": "staging"}
     # Now staging refuses a PUT too, and the list of labels says so.
-    r = await editor.put(f"/prompts/{fx.prompt}/labels/staging",
-                         json={"prompt_version_id": fx.versions[1]})
+    r = await editor.put(
+        f"/prompts/{fx.prompt}/labels/staging", json={"prompt_version_id": fx.versions[1]}
+    )
     assert r.status_code == 409 and "environment 'staging'" in r.text
     labels = (await api.get(f"/prompts/{fx.prompt}/labels")).json()["data"]
     assert [(x["name"], x["protected"]) for x in labels] == [("staging", True)]
@@ -186,13 +219,15 @@ async def test_an_admin_marks_staging_protected_and_unmarks_it_audited(
     assert r.status_code == 200 and [x["name"] for x in r.json()["data"]] == ["production"]
     [entry] = await audit(api, "label.unprotect", fx.project)
     assert entry["after"] == {"protected_labels": [], "label": "staging"}
-    r = await editor.put(f"/prompts/{fx.prompt}/labels/staging",
-                         json={"prompt_version_id": fx.versions[1]})
+    r = await editor.put(
+        f"/prompts/{fx.prompt}/labels/staging", json={"prompt_version_id": fx.versions[1]}
+    )
     assert r.status_code == 200, r.text
 
 
 async def test_marking_refuses_production_removal_other_labels_and_unapproved_targets(
-    api: httpx.AsyncClient, pg_url: str,
+    api: httpx.AsyncClient,
+    pg_url: str,
 ) -> None:
     fx = await make_prompt(api, pg_url, [APPROVED, DRAFT])
     base = f"/projects/{fx.project}/protected_labels"
@@ -212,7 +247,9 @@ async def test_marking_refuses_production_removal_other_labels_and_unapproved_ta
 
 
 async def test_an_admin_rolls_back_to_a_version_served_before_audited_with_the_reason(
-    api: httpx.AsyncClient, editor: httpx.AsyncClient, pg_url: str,
+    api: httpx.AsyncClient,
+    editor: httpx.AsyncClient,
+    pg_url: str,
 ) -> None:
     fx = await make_prompt(api, pg_url, [APPROVED, APPROVED])
     v1, v2 = fx.versions
@@ -233,25 +270,35 @@ async def test_an_admin_rolls_back_to_a_version_served_before_audited_with_the_r
     [entry] = await audit(api, "label.rollback", f"{fx.prompt}:production")
     assert entry["actor"] == "local@promptops.local"
     assert entry["before"] == {"prompt_version_id": v2}
-    assert entry["after"] == {"prompt_version_id": v1, "version": 1,
-                              "reason": "v2 misroutes refunds (INC-42)"}
-    served = (await api.post("/generate", json={"prompt_id": fx.prompt,
-                                                "variables": {"q": "x"}})).json()
+    assert entry["after"] == {
+        "prompt_version_id": v1,
+        "version": 1,
+        "reason": "v2 misroutes refunds (INC-42)",
+    }
+    served = (
+        await api.post("/generate", json={"prompt_id": fx.prompt, "variables": {"q": "x"}})
+    ).json()
     assert served["prompt_version_id"] == v1
     history = (await api.get(f"/prompts/{fx.prompt}/labels/production/history")).json()
     assert [(h["version"], h["current"]) for h in history["data"]] == [
-        (1, True), (2, False), (1, False)]
+        (1, True),
+        (2, False),
+        (1, False),
+    ]
     assert history["data"][0]["previous_version_id"] == v2
 
 
 async def test_a_rollback_to_a_version_never_served_is_refused(
-    api: httpx.AsyncClient, pg_url: str,
+    api: httpx.AsyncClient,
+    pg_url: str,
 ) -> None:
     fx = await make_prompt(api, pg_url, [APPROVED, APPROVED, APPROVED])
     await serve_approved(pg_url, fx.prompt, fx.versions[0])
     await serve_approved(pg_url, fx.prompt, fx.versions[1])
-    r = await api.post(f"/prompts/{fx.prompt}/labels/production/rollback",
-                       json={"prompt_version_id": fx.versions[2], "reason": "try v3"})
+    r = await api.post(
+        f"/prompts/{fx.prompt}/labels/production/rollback",
+        json={"prompt_version_id": fx.versions[2], "reason": "try v3"},
+    )
     assert r.status_code == 409, r.text
     assert loc_of(r) == ["body", "prompt_version_id"]
     assert "version 3 never served under label 'production'" in r.text
@@ -282,15 +329,18 @@ async def test_rollback_refusals_name_the_field(api: httpx.AsyncClient, pg_url: 
     r = await api.post(url, json={"prompt_version_id": other.versions[0], "reason": "x"})
     assert r.status_code == 422 and loc_of(r) == ["body", "prompt_version_id"]
     await point(pg_url, fx.prompt, v2, "staging")
-    r = await api.post(f"/prompts/{fx.prompt}/labels/staging/rollback",
-                       json={"prompt_version_id": v2, "reason": "x"})
+    r = await api.post(
+        f"/prompts/{fx.prompt}/labels/staging/rollback",
+        json={"prompt_version_id": v2, "reason": "x"},
+    )
     assert r.status_code == 409 and "not protected: move it with PUT" in r.text
     assert (await labels_of(api, fx.prompt))["production"] == v2
     assert await audit(api, "label.rollback", f"{fx.prompt}:production") == []
 
 
 async def test_a_rollback_is_refused_while_a_deployment_is_active(
-    api: httpx.AsyncClient, pg_url: str,
+    api: httpx.AsyncClient,
+    pg_url: str,
 ) -> None:
     """Refused, not aborted on the caller's behalf: the abort goes through the rollout
     workflow, and if the canary is what is wrong the abort alone restores the baseline."""
@@ -300,11 +350,22 @@ async def test_a_rollback_is_refused_while_a_deployment_is_active(
     await serve_approved(pg_url, fx.prompt, v2)
     dep_id = uuid.uuid4()
     async with get_session_factory(pg_url)() as session:
-        session.add(Deployment(
-            id=dep_id, project_id=uuid.UUID(fx.project), prompt_id=uuid.UUID(fx.prompt),
-            environment="prod", candidate_version_id=uuid.UUID(v3),
-            baseline_version_id=uuid.UUID(v2), plan={}, status="Running", canary_weight=10.0,
-            current_step=0, workflow_id=f"canary-{dep_id}", created_by="test"))
+        session.add(
+            Deployment(
+                id=dep_id,
+                project_id=uuid.UUID(fx.project),
+                prompt_id=uuid.UUID(fx.prompt),
+                environment="prod",
+                candidate_version_id=uuid.UUID(v3),
+                baseline_version_id=uuid.UUID(v2),
+                plan={},
+                status="Running",
+                canary_weight=10.0,
+                current_step=0,
+                workflow_id=f"canary-{dep_id}",
+                created_by="test",
+            )
+        )
         await session.commit()
     url = f"/prompts/{fx.prompt}/labels/production/rollback"
     r = await api.post(url, json={"prompt_version_id": v1, "reason": "incident"})
@@ -313,22 +374,28 @@ async def test_a_rollback_is_refused_while_a_deployment_is_active(
     assert f"POST /deployments/{dep_id}/abort" in r.text
     assert (await labels_of(api, fx.prompt))["production"] == v2
     async with get_session_factory(pg_url)() as session:
-        await session.execute(update(Deployment).where(Deployment.id == dep_id)
-                              .values(status="Aborted", canary_weight=0.0))
+        await session.execute(
+            update(Deployment)
+            .where(Deployment.id == dep_id)
+            .values(status="Aborted", canary_weight=0.0)
+        )
         await session.commit()
     r = await api.post(url, json={"prompt_version_id": v1, "reason": "incident"})
     assert r.status_code == 200, r.text
 
 
 async def test_a_protected_staging_label_rolls_back_like_production(
-    api: httpx.AsyncClient, pg_url: str,
+    api: httpx.AsyncClient,
+    pg_url: str,
 ) -> None:
     fx = await make_prompt(api, pg_url, [APPROVED, APPROVED])
     await serve_approved(pg_url, fx.prompt, fx.versions[0], label="staging")
     await serve_approved(pg_url, fx.prompt, fx.versions[1], label="staging")
     assert (await api.put(f"/projects/{fx.project}/protected_labels/staging")).status_code == 200
-    r = await api.post(f"/prompts/{fx.prompt}/labels/staging/rollback",
-                       json={"prompt_version_id": fx.versions[0], "reason": "staging broke"})
+    r = await api.post(
+        f"/prompts/{fx.prompt}/labels/staging/rollback",
+        json={"prompt_version_id": fx.versions[0], "reason": "staging broke"},
+    )
     assert r.status_code == 200, r.text
     assert (await labels_of(api, fx.prompt))["staging"] == fx.versions[0]
 
@@ -337,23 +404,37 @@ async def test_a_protected_staging_label_rolls_back_like_production(
 
 
 @pytest.fixture
-async def worker(temporal_env: WorkflowEnvironment, pg_url: str,
-                 task_queue: str) -> AsyncIterator[Worker]:
+async def worker(
+    temporal_env: WorkflowEnvironment, pg_url: str, task_queue: str
+) -> AsyncIterator[Worker]:
     async with canary_worker(temporal_env.client, task_queue, pg_url) as w:
         yield w
 
 
 async def test_a_promoted_canary_moves_production_and_a_rollback_can_return_to_the_baseline(
-    api: httpx.AsyncClient, pg_url: str, worker: Worker,
+    api: httpx.AsyncClient,
+    pg_url: str,
+    worker: Worker,
 ) -> None:
     import asyncio
 
     fx = await make_versions(api, pg_url, approval_score=None)
-    plan = {"steps": [20, 100], "bake_time_s": 1, "check_interval_s": 1, "min_samples": 0,
-            "min_eval_score": None}
-    r = await api.post("/deployments", json={"project_id": fx.project_id,
-                                             "prompt_version_id": fx.candidate_id,
-                                             "environment": "prod", "plan": plan})
+    plan = {
+        "steps": [20, 100],
+        "bake_time_s": 1,
+        "check_interval_s": 1,
+        "min_samples": 0,
+        "min_eval_score": None,
+    }
+    r = await api.post(
+        "/deployments",
+        json={
+            "project_id": fx.project_id,
+            "prompt_version_id": fx.candidate_id,
+            "environment": "prod",
+            "plan": plan,
+        },
+    )
     assert r.status_code == 202, r.text
     dep_id = r.json()["deployment"]["id"]
     deadline = asyncio.get_running_loop().time() + 30
@@ -363,44 +444,64 @@ async def test_a_promoted_canary_moves_production_and_a_rollback_can_return_to_t
     assert (await labels_of(api, fx.prompt_id))["production"] == fx.candidate_id
     history = (await api.get(f"/prompts/{fx.prompt_id}/labels/production/history")).json()
     assert [(h["prompt_version_id"], h["previous_version_id"]) for h in history["data"]] == [
-        (fx.candidate_id, fx.baseline_id), (fx.baseline_id, None)]
-    r = await api.post(f"/prompts/{fx.prompt_id}/labels/production/rollback",
-                       json={"prompt_version_id": fx.baseline_id, "reason": "regression"})
+        (fx.candidate_id, fx.baseline_id),
+        (fx.baseline_id, None),
+    ]
+    r = await api.post(
+        f"/prompts/{fx.prompt_id}/labels/production/rollback",
+        json={"prompt_version_id": fx.baseline_id, "reason": "regression"},
+    )
     assert r.status_code == 200, r.text
     assert (await labels_of(api, fx.prompt_id))["production"] == fx.baseline_id
 
 
 @pytest.mark.parametrize("status", [PROMOTED, ROLLED_BACK, ABORTED])
 async def test_the_finish_activity_moves_the_label_only_on_promotion(
-    api: httpx.AsyncClient, pg_url: str, status: str,
+    api: httpx.AsyncClient,
+    pg_url: str,
+    status: str,
 ) -> None:
     fx = await make_versions(api, pg_url, approval_score=None)
     dep_id = uuid.uuid4()
     async with get_session_factory(pg_url)() as session:
-        session.add(Deployment(
-            id=dep_id, project_id=uuid.UUID(fx.project_id), prompt_id=uuid.UUID(fx.prompt_id),
-            environment="prod", candidate_version_id=uuid.UUID(fx.candidate_id),
-            baseline_version_id=uuid.UUID(fx.baseline_id), plan={}, status="Running",
-            canary_weight=50.0, current_step=1, workflow_id=f"canary-{dep_id}",
-            created_by="test"))
+        session.add(
+            Deployment(
+                id=dep_id,
+                project_id=uuid.UUID(fx.project_id),
+                prompt_id=uuid.UUID(fx.prompt_id),
+                environment="prod",
+                candidate_version_id=uuid.UUID(fx.candidate_id),
+                baseline_version_id=uuid.UUID(fx.baseline_id),
+                plan={},
+                status="Running",
+                canary_weight=50.0,
+                current_step=1,
+                workflow_id=f"canary-{dep_id}",
+                created_by="test",
+            )
+        )
         await session.commit()
     result = await ActivityEnvironment().run(
         DeploymentActivities(pg_url).finish_deployment,
-        FinishDeploymentInput(deployment_id=str(dep_id), status=status, reason="test",
-                              actor="canary", step_index=1))
+        FinishDeploymentInput(
+            deployment_id=str(dep_id), status=status, reason="test", actor="canary", step_index=1
+        ),
+    )
     assert result.changed and result.status == status
     expected = fx.candidate_id if status == PROMOTED else fx.baseline_id
     assert (await labels_of(api, fx.prompt_id))["production"] == expected
     history = (await api.get(f"/prompts/{fx.prompt_id}/labels/production/history")).json()
     assert [h["prompt_version_id"] for h in history["data"]] == (
-        [fx.candidate_id, fx.baseline_id] if status == PROMOTED else [fx.baseline_id])
+        [fx.candidate_id, fx.baseline_id] if status == PROMOTED else [fx.baseline_id]
+    )
 
 
 # --------------------------------------------------------------------------- the history
 
 
 async def test_the_history_records_every_writer_and_cannot_be_rewritten(
-    api: httpx.AsyncClient, pg_url: str,
+    api: httpx.AsyncClient,
+    pg_url: str,
 ) -> None:
     fx = await make_prompt(api, pg_url, [DRAFT, DRAFT, DRAFT])
     v1, v2, v3 = fx.versions
@@ -412,14 +513,17 @@ async def test_the_history_records_every_writer_and_cannot_be_rewritten(
     r = await api.put(f"/prompts/{fx.prompt}/labels/beta", json={"prompt_version_id": v3})
     history = (await api.get(f"/prompts/{fx.prompt}/labels/beta/history")).json()
     assert history["count"] == 3
-    assert [(h["prompt_version_id"], h["previous_version_id"], h["current"])
-            for h in history["data"]] == [(v3, v2, True), (v2, v1, False), (v1, None, False)]
+    assert [
+        (h["prompt_version_id"], h["previous_version_id"], h["current"]) for h in history["data"]
+    ] == [(v3, v2, True), (v2, v1, False), (v1, None, False)]
     assert (await api.get(f"/prompts/{fx.prompt}/labels/nope/history")).json()["count"] == 0
     async with get_session_factory(pg_url)() as session:
         with pytest.raises(DBAPIError, match="append-only"):
-            await session.execute(update(LabelHistory)
-                                  .where(LabelHistory.prompt_id == uuid.UUID(fx.prompt))
-                                  .values(prompt_version_id=uuid.UUID(v1)))
+            await session.execute(
+                update(LabelHistory)
+                .where(LabelHistory.prompt_id == uuid.UUID(fx.prompt))
+                .values(prompt_version_id=uuid.UUID(v1))
+            )
         await session.rollback()
 
 
@@ -440,34 +544,77 @@ async def test_migration_0005_backfills_the_history(pg_url: str) -> None:
         session.add(Prompt(id=prompt, project_id=project, name="p"))
         await session.flush()
         for i, vid in enumerate(v):
-            session.add(PromptVersion(id=vid, prompt_id=prompt, version=i + 1, body="b",
-                                      content_hash="h", created_by="a"))
+            session.add(
+                PromptVersion(
+                    id=vid,
+                    prompt_id=prompt,
+                    version=i + 1,
+                    body="b",
+                    content_hash="h",
+                    created_by="a",
+                )
+            )
         await session.flush()
-        session.add(Label(id=uuid.uuid4(), prompt_id=prompt, name="production",
-                          prompt_version_id=v[3]))
+        session.add(
+            Label(id=uuid.uuid4(), prompt_id=prompt, name="production", prompt_version_id=v[3])
+        )
         for before, after in ((None, v[0]), (v[0], v[1])):
-            session.add(AuditLog(
-                organization_id=org, actor="a", action="label.move", entity_type="label",
-                entity_id=f"{prompt}:production",
-                before={"prompt_version_id": str(before)} if before else None,
-                after={"prompt_version_id": str(after)}))
-        session.add(AuditLog(organization_id=org, actor="a", action="label.move",
-                             entity_type="label", entity_id=f"{uuid.uuid4()}:production",
-                             after={"prompt_version_id": str(v[0])}))
-        session.add(Deployment(
-            project_id=project, prompt_id=prompt, environment="prod",
-            candidate_version_id=v[3], baseline_version_id=v[2], plan={}, status="Promoted",
-            canary_weight=100.0, current_step=1, reason="", workflow_id="canary-x",
-            created_by="a"))
+            session.add(
+                AuditLog(
+                    organization_id=org,
+                    actor="a",
+                    action="label.move",
+                    entity_type="label",
+                    entity_id=f"{prompt}:production",
+                    before={"prompt_version_id": str(before)} if before else None,
+                    after={"prompt_version_id": str(after)},
+                )
+            )
+        session.add(
+            AuditLog(
+                organization_id=org,
+                actor="a",
+                action="label.move",
+                entity_type="label",
+                entity_id=f"{uuid.uuid4()}:production",
+                after={"prompt_version_id": str(v[0])},
+            )
+        )
+        session.add(
+            Deployment(
+                project_id=project,
+                prompt_id=prompt,
+                environment="prod",
+                candidate_version_id=v[3],
+                baseline_version_id=v[2],
+                plan={},
+                status="Promoted",
+                canary_weight=100.0,
+                current_step=1,
+                reason="",
+                workflow_id="canary-x",
+                created_by="a",
+            )
+        )
         await session.commit()
     await get_engine(url).dispose()
     upgrade_head(url)
     async with get_session_factory(url)() as session:
-        rows = (await session.execute(
-            select(LabelHistory.name, LabelHistory.prompt_version_id,
-                   LabelHistory.previous_version_id).order_by(LabelHistory.id))).all()
-        assert rows == [("production", v[0], None), ("production", v[1], v[0]),
-                        ("production", v[2], None), ("production", v[3], None)]
+        rows = (
+            await session.execute(
+                select(
+                    LabelHistory.name,
+                    LabelHistory.prompt_version_id,
+                    LabelHistory.previous_version_id,
+                ).order_by(LabelHistory.id)
+            )
+        ).all()
+        assert rows == [
+            ("production", v[0], None),
+            ("production", v[1], v[0]),
+            ("production", v[2], None),
+            ("production", v[3], None),
+        ]
     await get_engine(url).dispose()
 
 
@@ -483,22 +630,26 @@ class Served:
 
 
 @pytest.fixture
-async def served(pg_url: str, catalog: ModelCatalog, task_queue: str
-                 ) -> AsyncIterator[Served]:
+async def served(pg_url: str, catalog: ModelCatalog, task_queue: str) -> AsyncIterator[Served]:
     """The app over real HTTP (for the sync CLI client, run in a thread) and an API client
     with an Admin key of a new organization."""
     from tests.support.apps import serving_app
 
     org = f"srv-{uuid.uuid4().hex[:8]}"
     admin = await issue_key(pg_url, organization=org, email=f"a-{org}@x.example")
-    async with (serving_app(pg_url, None, catalog, task_queue) as base,
-                httpx.AsyncClient(base_url=f"{base}/api/v1", timeout=60,
-                                  headers={"Authorization": f"Bearer {admin.key}"}) as api):
+    async with (
+        serving_app(pg_url, None, catalog, task_queue) as base,
+        httpx.AsyncClient(
+            base_url=f"{base}/api/v1", timeout=60, headers={"Authorization": f"Bearer {admin.key}"}
+        ) as api,
+    ):
         yield Served(base, org, admin.key, api)
 
 
 async def test_cli_rollback_history_and_protect_against_the_real_api(
-    served: Served, pg_url: str, monkeypatch: pytest.MonkeyPatch,
+    served: Served,
+    pg_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``promptops labels ...`` in-process against the app served over real HTTP: an Admin's
     rollback by version number, an Editor refused, errors without a traceback."""
@@ -509,17 +660,23 @@ async def test_cli_rollback_history_and_protect_against_the_real_api(
     from promptops.cli import app as cli
     from promptops.devstack.client import PromptOpsClient
 
-    editor = await issue_key(pg_url, organization=served.organization,
-                             email=f"e-{served.organization}@x.example", role=Role.EDITOR)
+    editor = await issue_key(
+        pg_url,
+        organization=served.organization,
+        email=f"e-{served.organization}@x.example",
+        role=Role.EDITOR,
+    )
     fx = await make_prompt(served.api, pg_url, [APPROVED, APPROVED, APPROVED])
     await serve_approved(pg_url, fx.prompt, fx.versions[0])
     await serve_approved(pg_url, fx.prompt, fx.versions[1])
 
     async def run(key: str, *args: str) -> Any:
-        monkeypatch.setattr("promptops.cli.evals._client",
-                            lambda: PromptOpsClient(served.base, api_key=key))
-        result = await asyncio.to_thread(CliRunner().invoke, cli, list(args),
-                                         env={"COLUMNS": "200"})
+        monkeypatch.setattr(
+            "promptops.cli.evals._client", lambda: PromptOpsClient(served.base, api_key=key)
+        )
+        result = await asyncio.to_thread(
+            CliRunner().invoke, cli, list(args), env={"COLUMNS": "200"}
+        )
         assert "Traceback" not in result.output
         return result
 
@@ -527,20 +684,24 @@ async def test_cli_rollback_history_and_protect_against_the_real_api(
     result = await run(admin, "labels", "history", fx.prompt)
     assert result.exit_code == 0, result.output
     assert "v2" in result.output and "current" in result.output and "v1" in result.output
-    result = await run(editor.key, "labels", "rollback", fx.prompt, "--to", "v1",
-                       "--reason", "incident 7")
+    result = await run(
+        editor.key, "labels", "rollback", fx.prompt, "--to", "v1", "--reason", "incident 7"
+    )
     assert result.exit_code == 1 and "needs the Admin role" in result.output
     result = await run(admin, "labels", "rollback", fx.prompt, "--to", "v1", "--reason", " ")
     assert result.exit_code == 1 and "needs a reason" in result.output
-    result = await run(admin, "labels", "rollback", fx.prompt, "--to", "v3",
-                       "--reason", "incident 7")
+    result = await run(
+        admin, "labels", "rollback", fx.prompt, "--to", "v3", "--reason", "incident 7"
+    )
     assert result.exit_code == 1 and "never served under label" in result.output
-    result = await run(admin, "labels", "rollback", fx.prompt, "--to", "v9",
-                       "--reason", "incident 7")
+    result = await run(
+        admin, "labels", "rollback", fx.prompt, "--to", "v9", "--reason", "incident 7"
+    )
     assert result.exit_code == 1 and "has no version 9" in result.output
     assert (await labels_of(served.api, fx.prompt))["production"] == fx.versions[1]
-    result = await run(admin, "labels", "rollback", fx.prompt, "--to", "v1",
-                       "--reason", "incident 7")
+    result = await run(
+        admin, "labels", "rollback", fx.prompt, "--to", "v1", "--reason", "incident 7"
+    )
     assert result.exit_code == 0, result.output
     assert "rolled back to v1" in result.output and "incident 7" in result.output
     assert (await labels_of(served.api, fx.prompt))["production"] == fx.versions[0]
@@ -554,7 +715,8 @@ async def test_cli_rollback_history_and_protect_against_the_real_api(
 
 
 async def test_the_rollout_demo_step_shows_the_refused_put_then_rolls_back(
-    served: Served, pg_url: str,
+    served: Served,
+    pg_url: str,
 ) -> None:
     """The rollout demo's last step on a prompt whose production served v1 then v2 (the full
     demo runs in tests/e2e/test_demo.py)."""
@@ -580,19 +742,22 @@ async def test_the_rollout_demo_step_shows_the_refused_put_then_rolls_back(
 
 
 async def test_label_routes_answer_4xx_for_names_and_reasons_postgres_cannot_hold(
-    api: httpx.AsyncClient, pg_url: str,
+    api: httpx.AsyncClient,
+    pg_url: str,
 ) -> None:
     fx = await make_prompt(api, pg_url, [APPROVED])
     for name in ("x" * 101, "a%00b", "a%0Ab"):
-        r = await api.put(f"/prompts/{fx.prompt}/labels/{name}",
-                          json={"prompt_version_id": fx.versions[0]})
+        r = await api.put(
+            f"/prompts/{fx.prompt}/labels/{name}", json={"prompt_version_id": fx.versions[0]}
+        )
         assert r.status_code == 422, (name, r.text)
         assert (await api.get(f"/prompts/{fx.prompt}/labels/{name}/history")).status_code == 422
     # (A lone surrogate is refused too, but FastAPI's 422 echoes the input and cannot encode
     # it: api/errors.py's validation handler is where that gets fixed.)
     for reason in ("a\x00b", "a\x07b", "x" * 2001):
-        r = await api.post(f"/prompts/{fx.prompt}/labels/production/rollback",
-                           content=json.dumps({"prompt_version_id": fx.versions[0],
-                                               "reason": reason}),
-                           headers={"content-type": "application/json"})
+        r = await api.post(
+            f"/prompts/{fx.prompt}/labels/production/rollback",
+            content=json.dumps({"prompt_version_id": fx.versions[0], "reason": reason}),
+            headers={"content-type": "application/json"},
+        )
         assert r.status_code == 422 and loc_of(r) == ["body", "reason"], (reason, r.text)

@@ -22,18 +22,20 @@ from tests.support.stub_llm import StubLLMServer
 
 
 @pytest.fixture
-async def app(pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog,
-              task_queue: str) -> AsyncIterator[RunningApp]:
+async def app(
+    pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog, task_queue: str
+) -> AsyncIterator[RunningApp]:
     async with running_app(pg_url, temporal_env.client, catalog, task_queue) as running:
         yield running
 
 
-
-async def provider_api_key(db: SessionSQL, box: SecretBox, organization_id: uuid.UUID,
-                           provider: str) -> str | None:
+async def provider_api_key(
+    db: SessionSQL, box: SecretBox, organization_id: uuid.UUID, provider: str
+) -> str | None:
     """The decrypted newest key of ``provider`` (what a model call of the organization uses)."""
     secret = await provider_credential(db, box, organization_id, provider)
     return None if secret is None else secret.api_key
+
 
 async def _admin(pg_url: str) -> IssuedKey:
     org = f"org-{uuid.uuid4().hex[:10]}"
@@ -46,28 +48,45 @@ def _plaintext() -> str:
 
 async def _row(pg_url: str, credential_id: str) -> ProviderCredential:
     async with get_session_factory(pg_url)() as session:
-        return (await session.execute(select(ProviderCredential).where(
-            ProviderCredential.id == uuid.UUID(credential_id)))).scalar_one()
+        return (
+            await session.execute(
+                select(ProviderCredential).where(ProviderCredential.id == uuid.UUID(credential_id))
+            )
+        ).scalar_one()
 
 
-async def test_stored_encrypted_never_returned_and_decrypts(app: RunningApp, pg_url: str,
-                                                            caplog: pytest.LogCaptureFixture
-                                                            ) -> None:
+async def test_stored_encrypted_never_returned_and_decrypts(
+    app: RunningApp, pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     admin = await _admin(pg_url)
     secret = _plaintext()
     box: SecretBox = app.app.state.secret_box
     caplog.set_level(logging.DEBUG)
     async with app.client(admin.key) as a:
-        r = await a.post("/provider_keys", json={
-            "provider": "OpenAI", "name": "main", "api_key": secret,
-            "api_base": "https://api.openai.com/v1"})
+        r = await a.post(
+            "/provider_keys",
+            json={
+                "provider": "OpenAI",
+                "name": "main",
+                "api_key": secret,
+                "api_base": "https://api.openai.com/v1",
+            },
+        )
         assert r.status_code == 201, r.text
         created = r.json()
         assert secret not in r.text and "api_key" not in created
         assert created["provider"] == "openai" and created["hint"] == secret[-4:]
         assert created["api_base"] == "https://api.openai.com/v1"
-        assert set(created) == {"id", "provider", "name", "hint", "api_base", "key_id",
-                                "created_by", "created_at"}
+        assert set(created) == {
+            "id",
+            "provider",
+            "name",
+            "hint",
+            "api_base",
+            "key_id",
+            "created_by",
+            "created_at",
+        }
         listing = await a.get("/provider_keys")
         assert listing.status_code == 200 and secret not in listing.text
         assert [c["id"] for c in listing.json()["data"]] == [created["id"]]
@@ -81,11 +100,17 @@ async def test_stored_encrypted_never_returned_and_decrypts(app: RunningApp, pg_
     assert len(row.ciphertext) == len(secret) + 16
 
     async with get_session_factory(pg_url)() as session:
-        assert await provider_api_key(SessionSQL(session), box, admin.organization_id, "openai") == secret
+        assert (
+            await provider_api_key(SessionSQL(session), box, admin.organization_id, "openai")
+            == secret
+        )
         full = await provider_credential(SessionSQL(session), box, admin.organization_id, "OpenAI")
         assert full is not None and full.api_base == "https://api.openai.com/v1"
         assert secret not in repr(full)
-        assert await provider_api_key(SessionSQL(session), box, admin.organization_id, "anthropic") is None
+        assert (
+            await provider_api_key(SessionSQL(session), box, admin.organization_id, "anthropic")
+            is None
+        )
     assert secret not in caplog.text  # nothing logged it, at any level, while created or used
 
 
@@ -94,36 +119,50 @@ async def test_newest_credential_of_a_provider_wins(app: RunningApp, pg_url: str
     first, second = _plaintext(), _plaintext()
     async with app.client(admin.key) as a:
         for name, secret in (("old", first), ("new", second)):
-            r = await a.post("/provider_keys", json={"provider": "anthropic", "name": name,
-                                                     "api_key": secret})
+            r = await a.post(
+                "/provider_keys", json={"provider": "anthropic", "name": name, "api_key": secret}
+            )
             assert r.status_code == 201, r.text
-        r = await a.post("/provider_keys", json={"provider": "anthropic", "name": "new",
-                                                 "api_key": first})
+        r = await a.post(
+            "/provider_keys", json={"provider": "anthropic", "name": "new", "api_key": first}
+        )
         assert r.status_code == 409 and first not in r.text
     async with get_session_factory(pg_url)() as session:
-        got = await provider_api_key(SessionSQL(session), app.app.state.secret_box, admin.organization_id,
-                                     "anthropic")
+        got = await provider_api_key(
+            SessionSQL(session), app.app.state.secret_box, admin.organization_id, "anthropic"
+        )
     assert got == second
 
 
-async def test_tampered_or_copied_ciphertext_does_not_decrypt(app: RunningApp,
-                                                              pg_url: str) -> None:
+async def test_tampered_or_copied_ciphertext_does_not_decrypt(app: RunningApp, pg_url: str) -> None:
     admin = await _admin(pg_url)
     other = await _admin(pg_url)
     secret = _plaintext()
     box: SecretBox = app.app.state.secret_box
     async with app.client(admin.key) as a:
-        created = (await a.post("/provider_keys", json={
-            "provider": "openai", "name": "main", "api_key": secret})).json()
+        created = (
+            await a.post(
+                "/provider_keys", json={"provider": "openai", "name": "main", "api_key": secret}
+            )
+        ).json()
     row = await _row(pg_url, created["id"])
     factory = get_session_factory(pg_url)
 
     # The same ciphertext copied into another organization: its associated data differs.
     async with factory() as session:
-        session.add(ProviderCredential(
-            id=uuid.uuid4(), organization_id=other.organization_id, provider="openai",
-            name="stolen", ciphertext=row.ciphertext, nonce=row.nonce, key_id=row.key_id,
-            hint=row.hint, created_by="attacker"))
+        session.add(
+            ProviderCredential(
+                id=uuid.uuid4(),
+                organization_id=other.organization_id,
+                provider="openai",
+                name="stolen",
+                ciphertext=row.ciphertext,
+                nonce=row.nonce,
+                key_id=row.key_id,
+                hint=row.hint,
+                created_by="attacker",
+            )
+        )
         await session.commit()
     async with factory() as session:
         with pytest.raises(DecryptionError):
@@ -132,23 +171,28 @@ async def test_tampered_or_copied_ciphertext_does_not_decrypt(app: RunningApp,
     # One flipped bit in the stored ciphertext.
     async with factory() as session:
         tampered = bytes([row.ciphertext[0] ^ 0x01]) + row.ciphertext[1:]
-        await session.execute(update(ProviderCredential).where(
-            ProviderCredential.id == row.id).values(ciphertext=tampered))
+        await session.execute(
+            update(ProviderCredential)
+            .where(ProviderCredential.id == row.id)
+            .values(ciphertext=tampered)
+        )
         await session.commit()
     async with factory() as session:
         with pytest.raises(DecryptionError):
             await provider_api_key(SessionSQL(session), box, admin.organization_id, "openai")
         # Under another encryption key the error names both keys.
         with pytest.raises(DecryptionError, match="sealed with encryption key"):
-            await provider_api_key(SessionSQL(session), SecretBox(b"k" * 32), admin.organization_id,
-                                   "openai")
+            await provider_api_key(
+                SessionSQL(session), SecretBox(b"k" * 32), admin.organization_id, "openai"
+            )
 
 
 async def test_validation_delete_and_access(app: RunningApp, pg_url: str) -> None:
     org_name = f"org-{uuid.uuid4().hex[:10]}"
     admin = await issue_key(pg_url, organization=org_name, email=f"admin@{org_name}.example")
-    editor = await issue_key(pg_url, organization=org_name, email=f"ed@{org_name}.example",
-                             role=Role.EDITOR)
+    editor = await issue_key(
+        pg_url, organization=org_name, email=f"ed@{org_name}.example", role=Role.EDITOR
+    )
     org = await _admin(pg_url)
     secret = _plaintext()
     async with app.client(admin.key) as a:
@@ -156,18 +200,24 @@ async def test_validation_delete_and_access(app: RunningApp, pg_url: str) -> Non
             ({"provider": "Open AI!", "name": "x", "api_key": secret}, "provider"),
             ({"provider": "openai", "api_key": secret}, "name"),  # model-level error
             ({"provider": "openai", "name": "x", "api_key": ""}, "api_key"),
-            ({"provider": "openai", "name": "x", "api_key": secret, "api_base": "ftp://x"},
-             "api_base"),
+            (
+                {"provider": "openai", "name": "x", "api_key": secret, "api_base": "ftp://x"},
+                "api_base",
+            ),
         ]:
             r = await a.post("/provider_keys", json=body)
             assert r.status_code == 422, r.text
             assert r.json()["detail"][0]["loc"] == ["body", field]
             assert secret not in r.text  # 422s do not echo the body
-        r = await a.post("/provider_keys", content=b"{not json",
-                         headers={"content-type": "application/json"})
+        r = await a.post(
+            "/provider_keys", content=b"{not json", headers={"content-type": "application/json"}
+        )
         assert r.status_code == 422
-        created = (await a.post("/provider_keys", json={
-            "provider": "openai", "name": "short", "api_key": "sk-abc"})).json()
+        created = (
+            await a.post(
+                "/provider_keys", json={"provider": "openai", "name": "short", "api_key": "sk-abc"}
+            )
+        ).json()
         assert created["hint"] == ""  # four characters of a short key would say too much
 
         # Another organization's Admin can neither list nor delete it.
@@ -179,8 +229,11 @@ async def test_validation_delete_and_access(app: RunningApp, pg_url: str) -> Non
 
         # A project-scoped Admin key cannot manage organization-wide provider keys.
         project = (await a.post("/projects", json={"name": "p"})).json()
-        scoped = (await a.post("/api_keys", json={"name": "s", "role": "Admin",
-                                                  "project_id": project["id"]})).json()
+        scoped = (
+            await a.post(
+                "/api_keys", json={"name": "s", "role": "Admin", "project_id": project["id"]}
+            )
+        ).json()
         async with app.client(scoped["key"]) as s:
             r = await s.get("/provider_keys")
             assert r.status_code == 403 and "whole organization" in r.text
@@ -193,8 +246,12 @@ async def test_validation_delete_and_access(app: RunningApp, pg_url: str) -> Non
         assert audit["data"][0]["entity_id"] == created["id"]
         assert audit["data"][0]["before"]["name"] == "short"
     async with get_session_factory(pg_url)() as session:
-        assert await provider_api_key(SessionSQL(session), app.app.state.secret_box,
-                                      admin.organization_id, "openai") is None
+        assert (
+            await provider_api_key(
+                SessionSQL(session), app.app.state.secret_box, admin.organization_id, "openai"
+            )
+            is None
+        )
 
 
 async def test_create_schema_hides_the_key_in_reprs() -> None:
@@ -213,25 +270,33 @@ async def test_openapi_documents_the_body(app: RunningApp) -> None:
 
 
 async def test_generate_uses_the_organizations_own_provider_key(
-    app: RunningApp, pg_url: str, stub_llm: StubLLMServer,
+    app: RunningApp,
+    pg_url: str,
+    stub_llm: StubLLMServer,
 ) -> None:
     """A stored key of the model's provider (``openai`` for ``openai/...``) replaces the
     deployment's key on that organization's calls, and only on theirs."""
     mine, other = await _admin(pg_url), await _admin(pg_url)
     secret = _plaintext()
     async with app.client(mine.key) as c:
-        r = await c.post("/provider_keys", json={"provider": "openai", "name": "own",
-                                                 "api_key": secret})
+        r = await c.post(
+            "/provider_keys", json={"provider": "openai", "name": "own", "api_key": secret}
+        )
         assert r.status_code == 201, r.text
     for key in (mine, other):
         async with app.client(key.key) as c:
             project = (await c.post("/projects", json={"name": "p"})).json()["id"]
             prompt = (await c.post(f"/projects/{project}/prompts", json={"name": "q"})).json()
-            version = (await c.post(f"/prompts/{prompt['id']}/versions",
-                                    json={"body": "Say {{ x }}", "variables": {"x": "str"}})).json()
+            version = (
+                await c.post(
+                    f"/prompts/{prompt['id']}/versions",
+                    json={"body": "Say {{ x }}", "variables": {"x": "str"}},
+                )
+            ).json()
             before = len(stub_llm.cfg.authorizations)
-            r = await c.post("/runs/execute", json={"prompt_version_id": version["id"],
-                                                    "variables": {"x": "hi"}})
+            r = await c.post(
+                "/runs/execute", json={"prompt_version_id": version["id"], "variables": {"x": "hi"}}
+            )
             assert r.status_code == 200, r.text
             sent = stub_llm.cfg.authorizations[before:]
             assert sent == ([f"Bearer {secret}"] if key is mine else ["Bearer none"])

@@ -28,15 +28,19 @@ async def app(pg_url: str, catalog: ModelCatalog, task_queue: str) -> AsyncItera
 
 @pytest.fixture
 async def admin(app: RunningApp, pg_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    key = await issue_key(pg_url, organization=f"org-rl-{uuid.uuid4().hex[:8]}",
-                          email=f"adm-{uuid.uuid4().hex[:6]}@rl.example")
+    key = await issue_key(
+        pg_url,
+        organization=f"org-rl-{uuid.uuid4().hex[:8]}",
+        email=f"adm-{uuid.uuid4().hex[:6]}@rl.example",
+    )
     async with app.client(key.key) as client:
         yield client
 
 
 async def _new_key(admin: httpx.AsyncClient, rpm: int | None) -> dict[str, object]:
-    r = await admin.post("/api_keys", json={"name": "limited", "role": "Viewer",
-                                            "rate_limit_rpm": rpm})
+    r = await admin.post(
+        "/api_keys", json={"name": "limited", "role": "Viewer", "rate_limit_rpm": rpm}
+    )
     assert r.status_code == 201, r.text
     assert r.json()["rate_limit_rpm"] == rpm
     return dict(r.json())
@@ -53,12 +57,18 @@ async def _away_from_window_edge(margin_s: float = 4.0) -> None:
 
 async def _windows(pg_url: str, key_id: str) -> list[RateLimitWindow]:
     async with get_session_factory(pg_url)() as session:
-        return list((await session.execute(select(RateLimitWindow).where(
-            RateLimitWindow.api_key_id == uuid.UUID(key_id)))).scalars())
+        return list(
+            (
+                await session.execute(
+                    select(RateLimitWindow).where(RateLimitWindow.api_key_id == uuid.UUID(key_id))
+                )
+            ).scalars()
+        )
 
 
-async def test_sixth_request_in_a_window_gets_429(app: RunningApp,
-                                                  admin: httpx.AsyncClient) -> None:
+async def test_sixth_request_in_a_window_gets_429(
+    app: RunningApp, admin: httpx.AsyncClient
+) -> None:
     created = await _new_key(admin, 5)
     await _away_from_window_edge()
     async with app.client(str(created["key"])) as client:
@@ -73,14 +83,16 @@ async def test_sixth_request_in_a_window_gets_429(app: RunningApp,
     assert r.headers["X-RateLimit-Remaining"] == "0"
     assert r.json()["detail"] == (
         f"API key po_{created['prefix']} exceeded its rate limit of 5 requests per minute; "
-        f"retry in {retry} s")
+        f"retry in {retry} s"
+    )
     # The key listing shows the limit.
     listed = {k["id"]: k for k in (await admin.get("/api_keys")).json()["data"]}
     assert listed[created["id"]]["rate_limit_rpm"] == 5
 
 
-async def test_concurrent_requests_are_counted_exactly(app: RunningApp,
-                                                       admin: httpx.AsyncClient) -> None:
+async def test_concurrent_requests_are_counted_exactly(
+    app: RunningApp, admin: httpx.AsyncClient
+) -> None:
     created = await _new_key(admin, 10)
     await _away_from_window_edge(margin_s=10)
     async with app.client(str(created["key"])) as client:
@@ -90,8 +102,9 @@ async def test_concurrent_requests_are_counted_exactly(app: RunningApp,
     assert codes.count(429) == 10, codes
 
 
-async def test_unlimited_key_never_touches_the_table(app: RunningApp, admin: httpx.AsyncClient,
-                                                     pg_url: str) -> None:
+async def test_unlimited_key_never_touches_the_table(
+    app: RunningApp, admin: httpx.AsyncClient, pg_url: str
+) -> None:
     created = await _new_key(admin, None)
     async with app.client(str(created["key"])) as client:
         for _ in range(15):
@@ -113,12 +126,15 @@ async def test_a_new_window_resets_the_count(admin: httpx.AsyncClient, pg_url: s
         # Opening a window 3 minutes later drops the windows older than 2 minutes.
         await hit(db, key_id, 3, now=t0 + timedelta(minutes=3))
     starts = sorted(w.window_start for w in await _windows(pg_url, str(key_id)))
-    assert starts == [datetime(2030, 1, 1, 12, 1, tzinfo=UTC),
-                      datetime(2030, 1, 1, 12, 3, tzinfo=UTC)]
+    assert starts == [
+        datetime(2030, 1, 1, 12, 1, tzinfo=UTC),
+        datetime(2030, 1, 1, 12, 3, tzinfo=UTC),
+    ]
 
 
-async def test_update_and_validation(app: RunningApp, admin: httpx.AsyncClient,
-                                     pg_url: str) -> None:
+async def test_update_and_validation(
+    app: RunningApp, admin: httpx.AsyncClient, pg_url: str
+) -> None:
     r = await admin.post("/api_keys", json={"name": "x", "role": "Viewer", "rate_limit_rpm": 0})
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["loc"][-1] == "rate_limit_rpm"
@@ -138,6 +154,11 @@ async def test_update_and_validation(app: RunningApp, admin: httpx.AsyncClient,
     async with app.client(str(created["key"])) as client:
         assert (await client.get("/projects")).status_code == 200
     async with get_session_factory(pg_url)() as session:
-        total = (await session.execute(select(func.count()).select_from(RateLimitWindow).where(
-            RateLimitWindow.api_key_id == uuid.UUID(str(created["id"]))))).scalar_one()
+        total = (
+            await session.execute(
+                select(func.count())
+                .select_from(RateLimitWindow)
+                .where(RateLimitWindow.api_key_id == uuid.UUID(str(created["id"])))
+            )
+        ).scalar_one()
     assert total == 1

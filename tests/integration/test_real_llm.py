@@ -21,24 +21,45 @@ from workers.main import build_worker
 
 EMAILS = [
     ("sa-1", "Cheap meds online!!!", "Buy viagra now, 80% off, click here to order today.", "spam"),
-    ("sa-2", "Re: build failure on sparc", ("The nightly build broke after the last commit to "
-     "configure.in; I'll revert it tonight unless someone has a fix."), "ham"),
-    ("sa-3", "Make $5000 a week from home", ("Our proven system pays you cash. Reply REMOVE to "
-     "stop receiving these offers."), "spam"),
+    (
+        "sa-2",
+        "Re: build failure on sparc",
+        (
+            "The nightly build broke after the last commit to "
+            "configure.in; I'll revert it tonight unless someone has a fix."
+        ),
+        "ham",
+    ),
+    (
+        "sa-3",
+        "Make $5000 a week from home",
+        ("Our proven system pays you cash. Reply REMOVE to stop receiving these offers."),
+        "spam",
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def real_llm() -> Iterator[ModelCatalog]:
-    server, base = start_llm_server(find_smollm2_gguf(), port=free_port(), n_ctx=2048,
-                                    n_parallel=2, threads=2)
+    server, base = start_llm_server(
+        find_smollm2_gguf(), port=free_port(), n_ctx=2048, n_parallel=2, threads=2
+    )
     try:
-        yield ModelCatalog.from_dict({"model_list": [{
-            "model_name": "smollm2-135m",
-            "litellm_params": {"model": "openai/smollm2-135m", "api_base": f"{base}/v1",
-                               "api_key": "none"},
-            "model_info": {"input_cost_per_token": 1e-7, "output_cost_per_token": 2e-7},
-        }]})
+        yield ModelCatalog.from_dict(
+            {
+                "model_list": [
+                    {
+                        "model_name": "smollm2-135m",
+                        "litellm_params": {
+                            "model": "openai/smollm2-135m",
+                            "api_base": f"{base}/v1",
+                            "api_key": "none",
+                        },
+                        "model_info": {"input_cost_per_token": 1e-7, "output_cost_per_token": 2e-7},
+                    }
+                ]
+            }
+        )
     finally:
         del server
 
@@ -47,28 +68,44 @@ async def test_spam_filter_evaluation_on_real_model(
     real_llm: ModelCatalog, pg_url: str, temporal_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     key = await issue_key(pg_url)
-    async with (running_app(pg_url, temporal_env.client, real_llm, task_queue) as running,
-                running.client(key.key) as api):
+    async with (
+        running_app(pg_url, temporal_env.client, real_llm, task_queue) as running,
+        running.client(key.key) as api,
+    ):
         project = (await api.post("/projects", json={"name": f"real-{task_queue}"})).json()
-        prompt = (await api.post(f"/projects/{project['id']}/prompts",
-                                 json={"name": "spam"})).json()
+        prompt = (
+            await api.post(f"/projects/{project['id']}/prompts", json={"name": "spam"})
+        ).json()
         versions = []
         for spec in SPAM_TASK.versions:
             r = await api.post(f"/prompts/{prompt['id']}/versions", json=spec)
             assert r.status_code == 201, r.text
             versions.append(r.json()["id"])
-        ds = (await api.post("/datasets", json={"project_id": project["id"],
-                                                "name": "mail"})).json()
+        ds = (
+            await api.post("/datasets", json={"project_id": project["id"], "name": "mail"})
+        ).json()
         import json
 
-        body = "\n".join(json.dumps({"id": i, "input": {"subject": s, "body": b},
-                                     "expected": y}) for i, s, b, y in EMAILS)
-        await api.post(f"/datasets/{ds['id']}/examples", content=body,
-                       headers={"content-type": "application/x-ndjson"})
+        body = "\n".join(
+            json.dumps({"id": i, "input": {"subject": s, "body": b}, "expected": y})
+            for i, s, b, y in EMAILS
+        )
+        await api.post(
+            f"/datasets/{ds['id']}/examples",
+            content=body,
+            headers={"content-type": "application/x-ndjson"},
+        )
         async with build_worker(temporal_env.client, task_queue, pg_url, real_llm):
-            r = await api.post("/evals/run", json={
-                "prompt_version_ids": versions, "dataset_id": ds["id"],
-                "metrics": SPAM_TASK.metrics, "positive_label": "spam", "concurrency": 2})
+            r = await api.post(
+                "/evals/run",
+                json={
+                    "prompt_version_ids": versions,
+                    "dataset_id": ds["id"],
+                    "metrics": SPAM_TASK.metrics,
+                    "positive_label": "spam",
+                    "concurrency": 2,
+                },
+            )
             assert r.status_code == 202, r.text
             result = await wait_for_eval(api, r.json()["id"], timeout_s=240)
     assert result["status"] == "Completed"

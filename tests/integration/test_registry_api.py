@@ -27,8 +27,10 @@ async def test_versions_numbered_hashed_and_listed(api: httpx.AsyncClient) -> No
     assert r1.status_code == 201, r1.text
     v1 = r1.json()
     assert v1["version"] == 1 and v1["status"] == "Draft" and len(v1["content_hash"]) == 64
-    r2 = await api.post(f"/prompts/{prompt_id}/versions",
-                        json={**body, "body": "Answer briefly.\nQ: {{ question }}\nA:"})
+    r2 = await api.post(
+        f"/prompts/{prompt_id}/versions",
+        json={**body, "body": "Answer briefly.\nQ: {{ question }}\nA:"},
+    )
     assert r2.json()["version"] == 2
     assert r2.json()["content_hash"] != v1["content_hash"]
     listed = (await api.get(f"/prompts/{prompt_id}/versions")).json()
@@ -39,23 +41,30 @@ async def test_versions_numbered_hashed_and_listed(api: httpx.AsyncClient) -> No
 
 async def test_undeclared_and_unused_variables_rejected_with_names(api: httpx.AsyncClient) -> None:
     prompt_id = await _prompt(api, await _project(api))
-    r = await api.post(f"/prompts/{prompt_id}/versions",
-                       json={"body": "Hi {{ name }} from {{ city }}", "variables": {"name": "str"}})
+    r = await api.post(
+        f"/prompts/{prompt_id}/versions",
+        json={"body": "Hi {{ name }} from {{ city }}", "variables": {"name": "str"}},
+    )
     assert r.status_code == 422
     assert "city" in r.text and r.json()["detail"][0]["loc"][-1] == "variables"
-    r = await api.post(f"/prompts/{prompt_id}/versions",
-                       json={"body": "Hi {{ name }}", "variables": {"name": "str", "age": "int"}})
+    r = await api.post(
+        f"/prompts/{prompt_id}/versions",
+        json={"body": "Hi {{ name }}", "variables": {"name": "str", "age": "int"}},
+    )
     assert r.status_code == 422 and "age" in r.text
-    r = await api.post(f"/prompts/{prompt_id}/versions",
-                       json={"body": "Hi {{ name ", "variables": {"name": "str"}})
+    r = await api.post(
+        f"/prompts/{prompt_id}/versions", json={"body": "Hi {{ name ", "variables": {"name": "str"}}
+    )
     assert r.status_code == 422 and "syntax" in r.text
     assert (await api.get(f"/prompts/{prompt_id}/versions")).json()["count"] == 0
 
 
 async def test_sandbox_blocks_unsafe_template(api: httpx.AsyncClient) -> None:
     prompt_id = await _prompt(api, await _project(api))
-    r = await api.post(f"/prompts/{prompt_id}/versions", json={
-        "body": "{{ x.__class__.__mro__ }}", "variables": {"x": "str"}})
+    r = await api.post(
+        f"/prompts/{prompt_id}/versions",
+        json={"body": "{{ x.__class__.__mro__ }}", "variables": {"x": "str"}},
+    )
     assert r.status_code == 201
     r = await api.post(f"/prompt_versions/{r.json()['id']}/render", json={"variables": {"x": "a"}})
     assert r.status_code == 422 and "unsafe" in r.text
@@ -68,8 +77,9 @@ async def test_label_move_and_rollback_audited_and_generate_follows(api: httpx.A
     prompt_id = await _prompt(api, project_id)
     ids = []
     for text in ("one {{ q }}", "two {{ q }}"):
-        r = await api.post(f"/prompts/{prompt_id}/versions",
-                           json={"body": text, "variables": {"q": "str"}})
+        r = await api.post(
+            f"/prompts/{prompt_id}/versions", json={"body": text, "variables": {"q": "str"}}
+        )
         ids.append(r.json()["id"])
     r = await api.post("/generate", json={"prompt_id": prompt_id, "variables": {"q": "x"}})
     assert r.status_code == 404 and "production" in r.text
@@ -77,16 +87,25 @@ async def test_label_move_and_rollback_audited_and_generate_follows(api: httpx.A
         r = await api.put(f"/prompts/{prompt_id}/labels/staging", json={"prompt_version_id": vid})
         assert r.status_code == 200, r.text
         assert r.json()["protected"] is False
-    r = await api.post("/generate", json={"project_id": project_id, "prompt": "qa",
-                                          "environment": "staging",
-                                          "variables": {"q": "hello world"}})
+    r = await api.post(
+        "/generate",
+        json={
+            "project_id": project_id,
+            "prompt": "qa",
+            "environment": "staging",
+            "variables": {"q": "hello world"},
+        },
+    )
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["prompt_version_id"] == ids[0]
     assert out["output"].startswith("one hello world")
     assert out["metrics"]["tokens"]["prompt"] > 0 and out["metrics"]["cost_usd"] > 0
-    audit = (await api.get("/audit", params={"action": "label.move",
-                                             "entity_id": f"{prompt_id}:staging"})).json()
+    audit = (
+        await api.get(
+            "/audit", params={"action": "label.move", "entity_id": f"{prompt_id}:staging"}
+        )
+    ).json()
     moves = [a["after"]["prompt_version_id"] for a in reversed(audit["data"])]
     assert moves == [ids[0], ids[1], ids[0]]
     assert audit["data"][0]["before"]["prompt_version_id"] == ids[1]
@@ -94,8 +113,12 @@ async def test_label_move_and_rollback_audited_and_generate_follows(api: httpx.A
 
 async def test_execute_records_tokens_cost_latency(api: httpx.AsyncClient) -> None:
     prompt_id = await _prompt(api, await _project(api))
-    vid = (await api.post(f"/prompts/{prompt_id}/versions",
-                          json={"body": "Say {{ w }}", "variables": {"w": "str"}})).json()["id"]
+    vid = (
+        await api.post(
+            f"/prompts/{prompt_id}/versions",
+            json={"body": "Say {{ w }}", "variables": {"w": "str"}},
+        )
+    ).json()["id"]
     r = await api.post("/runs/execute", json={"prompt_version_id": vid, "variables": {"w": "hi"}})
     assert r.status_code == 200, r.text
     m = r.json()["metrics"]
@@ -109,22 +132,39 @@ async def test_execute_records_tokens_cost_latency(api: httpx.AsyncClient) -> No
 async def test_dataset_import_jsonl_csv_and_all_or_nothing(api: httpx.AsyncClient) -> None:
     project_id = await _project(api)
     ds = (await api.post("/datasets", json={"project_id": project_id, "name": "golden"})).json()
-    lines = [json.dumps({"id": f"e{i}", "input": {"q": f"question {i}"}, "expected": f"a{i}"})
-             for i in range(3)]
-    r = await api.post(f"/datasets/{ds['id']}/examples", content="\n".join(lines),
-                       headers={"content-type": "application/x-ndjson"})
+    lines = [
+        json.dumps({"id": f"e{i}", "input": {"q": f"question {i}"}, "expected": f"a{i}"})
+        for i in range(3)
+    ]
+    r = await api.post(
+        f"/datasets/{ds['id']}/examples",
+        content="\n".join(lines),
+        headers={"content-type": "application/x-ndjson"},
+    )
     assert r.status_code == 201 and r.json()["imported"] == 3, r.text
-    bad = "\n".join([json.dumps({"id": "e9", "input": {"q": "x"}}), "{not json",
-                     json.dumps({"id": "e10", "input": {"q": "y"}})])
-    r = await api.post(f"/datasets/{ds['id']}/examples", content=bad,
-                       headers={"content-type": "application/x-ndjson"})
+    bad = "\n".join(
+        [
+            json.dumps({"id": "e9", "input": {"q": "x"}}),
+            "{not json",
+            json.dumps({"id": "e10", "input": {"q": "y"}}),
+        ]
+    )
+    r = await api.post(
+        f"/datasets/{ds['id']}/examples",
+        content=bad,
+        headers={"content-type": "application/x-ndjson"},
+    )
     assert r.status_code == 422 and "row 2" in r.text
-    r = await api.post(f"/datasets/{ds['id']}/examples", content=lines[0],
-                       headers={"content-type": "application/x-ndjson"})
+    r = await api.post(
+        f"/datasets/{ds['id']}/examples",
+        content=lines[0],
+        headers={"content-type": "application/x-ndjson"},
+    )
     assert r.status_code == 409 and "e0" in r.text
     csv_text = 'id,input,expected,metadata\nc1,"{""q"": ""from csv""}",yes,"{""k"": 1}"\n'
-    r = await api.post(f"/datasets/{ds['id']}/examples",
-                       files={"file": ("g.csv", csv_text.encode(), "text/csv")})
+    r = await api.post(
+        f"/datasets/{ds['id']}/examples", files={"file": ("g.csv", csv_text.encode(), "text/csv")}
+    )
     assert r.status_code == 201, r.text
     got = (await api.get(f"/datasets/{ds['id']}/examples")).json()
     assert got["count"] == 4

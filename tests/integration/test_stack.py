@@ -92,8 +92,12 @@ def test_up_status_down(tmp_path: Path) -> None:
             assert httpx.get(f"{urls['api']}/healthz", trust_env=False).status_code == 200
             projects = f"{urls['api']}/api/v1/projects"
             assert httpx.get(projects, trust_env=False).status_code == 401
-            assert httpx.get(projects, trust_env=False,
-                             headers={"Authorization": f"Bearer {admin_key}"}).status_code == 200
+            assert (
+                httpx.get(
+                    projects, trust_env=False, headers={"Authorization": f"Bearer {admin_key}"}
+                ).status_code
+                == 200
+            )
         assert httpx.get(urls["temporal_ui"], trust_env=False, timeout=10).status_code == 200
 
         # a row in the database survives down + up

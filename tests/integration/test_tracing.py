@@ -30,31 +30,43 @@ def exporter() -> InMemorySpanExporter:
 
 
 @pytest.fixture
-async def traced(pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog,
-                 task_queue: str) -> AsyncIterator[tuple[httpx.AsyncClient, Client]]:
+async def traced(
+    pg_url: str, temporal_env: WorkflowEnvironment, catalog: ModelCatalog, task_queue: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, Client]]:
     """The app and a worker on one Temporal client carrying the TracingInterceptor, as
     ``api.deps.get_temporal`` and ``workers.main`` build it."""
     config = temporal_env.client.config()
     config["interceptors"] = telemetry.temporal_interceptors()
     client = Client(**config)
     key = await issue_key(pg_url)
-    async with (running_app(pg_url, client, catalog, task_queue) as running,
-                running.client(key.key) as api):
+    async with (
+        running_app(pg_url, client, catalog, task_queue) as running,
+        running.client(key.key) as api,
+    ):
         yield api, client
 
 
 async def test_workflow_and_activity_spans_continue_the_request_trace(
-    traced: tuple[httpx.AsyncClient, Client], exporter: InMemorySpanExporter, pg_url: str,
-    catalog: ModelCatalog, task_queue: str,
+    traced: tuple[httpx.AsyncClient, Client],
+    exporter: InMemorySpanExporter,
+    pg_url: str,
+    catalog: ModelCatalog,
+    task_queue: str,
 ) -> None:
     api, client = traced
     fx = await make_eval_fixture(api, 2, bodies=("{{ text }}",))
     exporter.clear()
     parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     async with build_worker(client, task_queue, pg_url, catalog):
-        r = await api.post("/evals/run", json={
-            "prompt_version_ids": fx["versions"], "dataset_id": fx["dataset_id"],
-            "metrics": ["exact_match"]}, headers={"traceparent": parent})
+        r = await api.post(
+            "/evals/run",
+            json={
+                "prompt_version_ids": fx["versions"],
+                "dataset_id": fx["dataset_id"],
+                "metrics": ["exact_match"],
+            },
+            headers={"traceparent": parent},
+        )
         assert r.status_code == 202, r.text
         body = await wait_for_eval(api, r.json()["id"])
     assert body["status"] == "Completed"
@@ -69,8 +81,11 @@ async def test_workflow_and_activity_spans_continue_the_request_trace(
     in_trace = {s.name for s in spans if s.context.trace_id == trace_id}
     assert "StartWorkflow:BatchEvaluationWorkflow" in in_trace
     assert "RunWorkflow:BatchEvaluationWorkflow" in in_trace
-    assert {"RunActivity:plan_evaluation", "RunActivity:evaluate_chunk",
-            "RunActivity:finalize_evaluation"} <= in_trace, in_trace
+    assert {
+        "RunActivity:plan_evaluation",
+        "RunActivity:evaluate_chunk",
+        "RunActivity:finalize_evaluation",
+    } <= in_trace, in_trace
 
 
 async def test_metrics_endpoint_counts_the_route_template(
@@ -81,7 +96,9 @@ async def test_metrics_endpoint_counts_the_route_template(
     assert r.status_code == 404
     r = await api.get("http://test/metrics", headers={"Authorization": ""})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
-    assert ('promptops_http_requests_total{method="GET",route="/api/v1/evals/{evaluation_id}",'
-            'status="404"}') in r.text
+    assert (
+        'promptops_http_requests_total{method="GET",route="/api/v1/evals/{evaluation_id}",'
+        'status="404"}'
+    ) in r.text
     assert "eval-nope" not in r.text
     assert "promptops_circuit_breaker_state{" in r.text

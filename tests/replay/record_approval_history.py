@@ -1,7 +1,7 @@
 """Record ``ApprovalWorkflow`` histories for the replay tests.
 
-    python -m tests.replay.record_approval_history            # tests/replay/histories/approval/*_v1.json
-    python -m tests.replay.record_approval_history --tag v2   # after a deliberate, patched change
+    python -m tests.replay.record_approval_history           # histories/approval/*_v1.json
+    python -m tests.replay.record_approval_history --tag v2  # after a deliberate, patched change
 
 Runs the real workflow (and the real ``BatchEvaluationWorkflow`` child) on a local Temporal dev
 server with the activities replaced by same-named stand-ins (no database, no LLM), and stores
@@ -89,9 +89,15 @@ async def record_approval_check(inp: RecordEvalCheckInput) -> None:
 
 @activity.defn(name="record_approval_decision")
 async def record_approval_decision(inp: RecordDecisionInput) -> RecordDecisionResult:
-    return RecordDecisionResult(created=True, decision=DecisionRecord(
-        reviewer=inp.reviewer, decision=inp.decision, comment=inp.comment,
-        decided_at="2026-11-23T12:00:00+00:00"))
+    return RecordDecisionResult(
+        created=True,
+        decision=DecisionRecord(
+            reviewer=inp.reviewer,
+            decision=inp.decision,
+            comment=inp.comment,
+            decided_at="2026-11-23T12:00:00+00:00",
+        ),
+    )
 
 
 @activity.defn(name="send_approval_reminder")
@@ -114,20 +120,40 @@ async def plan_evaluation(inp: PlanEvaluationInput) -> PlanEvaluationResult:
 async def evaluate_chunk(inp: EvaluateChunkInput) -> EvaluateChunkResult:
     score = _scores[inp.evaluation_id]
     return EvaluateChunkResult(
-        prompt_version_id=inp.prompt_version_id, done=inp.limit, errors=0, executed=inp.limit,
-        sums={m: MetricSum(total=score * inp.limit, count=inp.limit) for m in inp.metrics})
+        prompt_version_id=inp.prompt_version_id,
+        done=inp.limit,
+        errors=0,
+        executed=inp.limit,
+        sums={m: MetricSum(total=score * inp.limit, count=inp.limit) for m in inp.metrics},
+    )
 
 
 @activity.defn(name="finalize_evaluation")
 async def finalize_evaluation(inp: FinalizeEvaluationInput) -> FinalizeEvaluationResult:
-    return FinalizeEvaluationResult(status=inp.status, summary={"versions": [
-        {"version_id": VERSION, "n": 2,
-         "metrics": {"exact_match": {"value": _scores[inp.evaluation_id]}}}]})
+    return FinalizeEvaluationResult(
+        status=inp.status,
+        summary={
+            "versions": [
+                {
+                    "version_id": VERSION,
+                    "n": 2,
+                    "metrics": {"exact_match": {"value": _scores[inp.evaluation_id]}},
+                }
+            ]
+        },
+    )
 
 
-ACTIVITIES = [begin_approval, record_approval_check, record_approval_decision,
-              send_approval_reminder, finish_approval, plan_evaluation, evaluate_chunk,
-              finalize_evaluation]
+ACTIVITIES = [
+    begin_approval,
+    record_approval_check,
+    record_approval_decision,
+    send_approval_reminder,
+    finish_approval,
+    plan_evaluation,
+    evaluate_chunk,
+    finalize_evaluation,
+]
 
 
 async def _waiting(handle: WorkflowHandle[Any, Any]) -> None:
@@ -139,21 +165,36 @@ async def _waiting(handle: WorkflowHandle[Any, Any]) -> None:
     raise TimeoutError(f"{handle.id} never started waiting for reviews")
 
 
-async def _decide(handle: WorkflowHandle[Any, Any], name: str, reviewer: str,
-                  comment: str = "") -> None:
-    await handle.execute_update(name, ReviewInput(reviewer=reviewer, comment=comment),
-                                result_type=ApprovalState)
+async def _decide(
+    handle: WorkflowHandle[Any, Any], name: str, reviewer: str, comment: str = ""
+) -> None:
+    await handle.execute_update(
+        name, ReviewInput(reviewer=reviewer, comment=comment), result_type=ApprovalState
+    )
 
 
-async def _run(client: Client, task_queue: str, workflow_id: str,
-               policy: ApprovalPolicySnapshot, steps: list[tuple[str, str, str]]) -> None:
+async def _run(
+    client: Client,
+    task_queue: str,
+    workflow_id: str,
+    policy: ApprovalPolicySnapshot,
+    steps: list[tuple[str, str, str]],
+) -> None:
     handle = await client.start_workflow(
         ApprovalWorkflow.run,
-        ApprovalInput(approval_id=workflow_id, organization_id=ORGANIZATION, project_id=PROJECT,
-                      prompt_version_id=VERSION, author=AUTHOR, requested_by=AUTHOR,
-                      policy=policy),
-        id=workflow_id, task_queue=task_queue,
-        search_attributes=TypedSearchAttributes([SearchAttributePair(PROMPT_VERSION, VERSION)]))
+        ApprovalInput(
+            approval_id=workflow_id,
+            organization_id=ORGANIZATION,
+            project_id=PROJECT,
+            prompt_version_id=VERSION,
+            author=AUTHOR,
+            requested_by=AUTHOR,
+            policy=policy,
+        ),
+        id=workflow_id,
+        task_queue=task_queue,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(PROMPT_VERSION, VERSION)]),
+    )
     if steps:
         await _waiting(handle)
     for name, reviewer, comment in steps:
@@ -168,36 +209,48 @@ async def record(tag: str, *, force: bool = False) -> list[Path]:
     scenarios: dict[str, tuple[ApprovalPolicySnapshot, list[tuple[str, str, str]]]] = {
         f"approval_approved_{tag}": (
             ApprovalPolicySnapshot(required_approvals=2),
-            [("approve", "rev1@example.com", "good"), ("approve", "rev2@example.com", "")]),
+            [("approve", "rev1@example.com", "good"), ("approve", "rev2@example.com", "")],
+        ),
         f"approval_rejected_{tag}": (
             ApprovalPolicySnapshot(required_approvals=2),
-            [("approve", "rev1@example.com", ""),
-             ("reject", "rev2@example.com", "tone is off")]),
+            [("approve", "rev1@example.com", ""), ("reject", "rev2@example.com", "tone is off")],
+        ),
         f"approval_expired_{tag}": (
-            ApprovalPolicySnapshot(required_approvals=2, deadline_hours=5 * seconds,
-                                   reminder_hours=2 * seconds),
-            []),
+            ApprovalPolicySnapshot(
+                required_approvals=2, deadline_hours=5 * seconds, reminder_hours=2 * seconds
+            ),
+            [],
+        ),
         f"approval_check_passed_{tag}": (
             ApprovalPolicySnapshot(golden_dataset_id=DATASET, min_eval_score=0.7),
-            [("approve", "rev1@example.com", "")]),
+            [("approve", "rev1@example.com", "")],
+        ),
         f"approval_check_failed_{tag}": (
-            ApprovalPolicySnapshot(golden_dataset_id=DATASET, min_eval_score=0.7), []),
+            ApprovalPolicySnapshot(golden_dataset_id=DATASET, min_eval_score=0.7),
+            [],
+        ),
     }
     _scores[evaluation_id_for(f"approval_check_passed_{tag}")] = 0.9
     _scores[evaluation_id_for(f"approval_check_failed_{tag}")] = 0.4
     existing = list(HISTORIES.glob(f"*_{tag}.json"))
     if existing and not force:
-        raise SystemExit(f"histories for tag {tag!r} exist ({len(existing)} files); pick a new "
-                         "--tag (keep the old histories!) or pass --force")
+        raise SystemExit(
+            f"histories for tag {tag!r} exist ({len(existing)} files); pick a new "
+            "--tag (keep the old histories!) or pass --force"
+        )
     HISTORIES.mkdir(parents=True, exist_ok=True)
     written = []
     async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(), search_attributes=[PROMPT_VERSION],
+        dev_server_existing_path=temporal_binary(),
+        search_attributes=[PROMPT_VERSION],
     ) as env:
         task_queue = f"record-{uuid.uuid4().hex[:8]}"
-        async with Worker(env.client, task_queue=task_queue,
-                          workflows=[ApprovalWorkflow, BatchEvaluationWorkflow],
-                          activities=ACTIVITIES):
+        async with Worker(
+            env.client,
+            task_queue=task_queue,
+            workflows=[ApprovalWorkflow, BatchEvaluationWorkflow],
+            activities=ACTIVITIES,
+        ):
             for workflow_id, (policy, steps) in scenarios.items():
                 await _run(env.client, task_queue, workflow_id, policy, steps)
                 ids = [workflow_id]

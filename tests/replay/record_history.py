@@ -83,34 +83,53 @@ async def evaluate_chunk(inp: EvaluateChunkInput) -> EvaluateChunkResult:
     if "failed" in scenario and inp.prompt_version_id == VERSIONS[1] and inp.offset == 0:
         raise ApplicationError("canned failure", type="InvalidInput", non_retryable=True)
     return EvaluateChunkResult(
-        prompt_version_id=inp.prompt_version_id, done=inp.limit, errors=0, executed=inp.limit,
-        sums={"token_f1": MetricSum(total=0.5 * inp.limit, count=inp.limit),
-              "latency_ms": MetricSum(total=10.0 * inp.limit, count=inp.limit)})
+        prompt_version_id=inp.prompt_version_id,
+        done=inp.limit,
+        errors=0,
+        executed=inp.limit,
+        sums={
+            "token_f1": MetricSum(total=0.5 * inp.limit, count=inp.limit),
+            "latency_ms": MetricSum(total=10.0 * inp.limit, count=inp.limit),
+        },
+    )
 
 
 @activity.defn(name="finalize_evaluation")
 async def finalize_evaluation(inp: FinalizeEvaluationInput) -> FinalizeEvaluationResult:
-    return FinalizeEvaluationResult(status=inp.status, summary={"versions": [
-        {"version_id": v, "n": EXAMPLES} for v in VERSIONS]})
+    return FinalizeEvaluationResult(
+        status=inp.status,
+        summary={"versions": [{"version_id": v, "n": EXAMPLES} for v in VERSIONS]},
+    )
 
 
 def _input(workflow_id: str, **kwargs: object) -> BatchEvaluationInput:
     return BatchEvaluationInput(
-        evaluation_id=workflow_id, prompt_version_ids=VERSIONS, dataset_id=DATASET,
-        metrics=["token_f1", "latency_ms"], concurrency=2, chunk_size=CHUNK_SIZE,
-        heartbeat_timeout_s=2, **kwargs)  # type: ignore[arg-type]
+        evaluation_id=workflow_id,
+        prompt_version_ids=VERSIONS,
+        dataset_id=DATASET,
+        metrics=["token_f1", "latency_ms"],
+        concurrency=2,
+        chunk_size=CHUNK_SIZE,
+        heartbeat_timeout_s=2,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
-async def _record(client: Client, task_queue: str, workflow_id: str,
-                  **kwargs: object) -> list[tuple[str, str]]:
+async def _record(
+    client: Client, task_queue: str, workflow_id: str, **kwargs: object
+) -> list[tuple[str, str]]:
     """Run one scenario; return ``(file stem, history json)`` of each of its runs."""
     if "cancelled" in workflow_id:
         _chunk_started[workflow_id] = asyncio.Event()
     handle = await client.start_workflow(
-        BatchEvaluationWorkflow.run, _input(workflow_id, **kwargs), id=workflow_id,
+        BatchEvaluationWorkflow.run,
+        _input(workflow_id, **kwargs),
+        id=workflow_id,
         task_queue=task_queue,
-        search_attributes=TypedSearchAttributes([SearchAttributePair(EVAL_ID, workflow_id),
-                                                 SearchAttributePair(DATASET_ID, DATASET)]))
+        search_attributes=TypedSearchAttributes(
+            [SearchAttributePair(EVAL_ID, workflow_id), SearchAttributePair(DATASET_ID, DATASET)]
+        ),
+    )
     if "cancelled" in workflow_id:
         await asyncio.wait_for(_chunk_started[workflow_id].wait(), 30)
         await handle.cancel()
@@ -140,17 +159,23 @@ async def record(tag: str, *, force: bool = False) -> list[Path]:
     }
     existing = [p for p in HISTORIES.glob(f"*_{tag}*.json")]
     if existing and not force:
-        raise SystemExit(f"histories for tag {tag!r} exist ({len(existing)} files); pick a new "
-                         "--tag (keep the old histories!) or pass --force")
+        raise SystemExit(
+            f"histories for tag {tag!r} exist ({len(existing)} files); pick a new "
+            "--tag (keep the old histories!) or pass --force"
+        )
     HISTORIES.mkdir(parents=True, exist_ok=True)
     written = []
     async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(), search_attributes=[EVAL_ID, DATASET_ID],
+        dev_server_existing_path=temporal_binary(),
+        search_attributes=[EVAL_ID, DATASET_ID],
     ) as env:
         task_queue = f"record-{uuid.uuid4().hex[:8]}"
-        async with Worker(env.client, task_queue=task_queue,
-                          workflows=[BatchEvaluationWorkflow],
-                          activities=[plan_evaluation, evaluate_chunk, finalize_evaluation]):
+        async with Worker(
+            env.client,
+            task_queue=task_queue,
+            workflows=[BatchEvaluationWorkflow],
+            activities=[plan_evaluation, evaluate_chunk, finalize_evaluation],
+        ):
             for workflow_id, kwargs in scenarios.items():
                 for stem, data in await _record(env.client, task_queue, workflow_id, **kwargs):
                     path = HISTORIES / f"{stem}.json"
@@ -165,8 +190,10 @@ def main() -> None:
     parser.add_argument("--force", action="store_true", help="overwrite histories of this tag")
     args = parser.parse_args()
     for path in asyncio.run(record(args.tag, force=args.force)):
-        print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}"
-              f" ({path.stat().st_size} bytes)")
+        print(
+            f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}"
+            f" ({path.stat().st_size} bytes)"
+        )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,9 @@ def test_the_stored_histories_cover_the_workflow_paths() -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 async def test_history_replays_on_the_current_workflows(path: Path) -> None:
-    result = await Replayer(
-        workflows=[ApprovalWorkflow, BatchEvaluationWorkflow]).replay_workflow(load(path))
+    result = await Replayer(workflows=[ApprovalWorkflow, BatchEvaluationWorkflow]).replay_workflow(
+        load(path)
+    )
     assert result.replay_failure is None
 
 
@@ -60,8 +61,9 @@ class NotifyFirstWorkflow(ApprovalWorkflow):
 
     @workflow.run
     async def run(self, inp: ApprovalInput) -> ApprovalResult:
-        await workflow.execute_activity("notify_reviewers", inp.approval_id,
-                                        start_to_close_timeout=timedelta(minutes=1))
+        await workflow.execute_activity(
+            "notify_reviewers", inp.approval_id, start_to_close_timeout=timedelta(minutes=1)
+        )
         return await super().run(inp)
 
 
@@ -72,8 +74,9 @@ class PatchedNotifyFirstWorkflow(ApprovalWorkflow):
     @workflow.run
     async def run(self, inp: ApprovalInput) -> ApprovalResult:
         if workflow.patched("notify-reviewers-first"):
-            await workflow.execute_activity("notify_reviewers", inp.approval_id,
-                                            start_to_close_timeout=timedelta(minutes=1))
+            await workflow.execute_activity(
+                "notify_reviewers", inp.approval_id, start_to_close_timeout=timedelta(minutes=1)
+            )
         return await super().run(inp)
 
 
@@ -81,12 +84,13 @@ class PatchedNotifyFirstWorkflow(ApprovalWorkflow):
 async def test_an_unguarded_command_change_fails_replay(path: Path) -> None:
     with pytest.raises(NondeterminismError):
         await Replayer(workflows=[NotifyFirstWorkflow, BatchEvaluationWorkflow]).replay_workflow(
-            load(path))
+            load(path)
+        )
 
 
 @pytest.mark.parametrize("path", APPROVALS, ids=[p.stem for p in APPROVALS])
 async def test_the_same_change_behind_workflow_patched_replays(path: Path) -> None:
     result = await Replayer(
-        workflows=[PatchedNotifyFirstWorkflow, BatchEvaluationWorkflow]).replay_workflow(
-        load(path))
+        workflows=[PatchedNotifyFirstWorkflow, BatchEvaluationWorkflow]
+    ).replay_workflow(load(path))
     assert result.replay_failure is None

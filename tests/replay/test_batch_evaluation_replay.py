@@ -56,7 +56,8 @@ async def test_history_replays_on_the_current_workflow(path: Path) -> None:
 async def test_all_histories_replay_together() -> None:
     """What a CI step would run: every history in one Replayer (one worker, shared cache)."""
     results = Replayer(workflows=[BatchEvaluationWorkflow]).workflow_replay_iterator(
-        _iterate(FILES))
+        _iterate(FILES)
+    )
     async with results as it:
         failures = [r.replay_failure async for r in it if r.replay_failure is not None]
     assert failures == []
@@ -79,8 +80,9 @@ class WarmUpFirstWorkflow(BatchEvaluationWorkflow):
 
     @workflow.run
     async def run(self, inp: BatchEvaluationInput) -> FinalizeEvaluationResult:
-        await workflow.execute_activity("warm_up_gateway", inp.evaluation_id,
-                                        start_to_close_timeout=timedelta(minutes=1))
+        await workflow.execute_activity(
+            "warm_up_gateway", inp.evaluation_id, start_to_close_timeout=timedelta(minutes=1)
+        )
         return await super().run(inp)
 
 
@@ -101,8 +103,9 @@ class PatchedWarmUpWorkflow(BatchEvaluationWorkflow):
     @workflow.run
     async def run(self, inp: BatchEvaluationInput) -> FinalizeEvaluationResult:
         if workflow.patched("warm-up-gateway"):
-            await workflow.execute_activity("warm_up_gateway", inp.evaluation_id,
-                                            start_to_close_timeout=timedelta(minutes=1))
+            await workflow.execute_activity(
+                "warm_up_gateway", inp.evaluation_id, start_to_close_timeout=timedelta(minutes=1)
+            )
         return await super().run(inp)
 
 

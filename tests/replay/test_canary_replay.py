@@ -68,8 +68,9 @@ from workflows.canary.workflow import CanaryRolloutWorkflow
 HISTORIES = Path(__file__).parent / "histories" / "canary"
 FILES = sorted(HISTORIES.glob("*.json"))
 DAY = 86400
-PLAN = CanaryPlan(steps=[10.0, 50.0, 100.0], bake_time_s=[DAY, DAY], check_interval_s=6 * 3600,
-                  min_samples=20)
+PLAN = CanaryPlan(
+    steps=[10.0, 50.0, 100.0], bake_time_s=[DAY, DAY], check_interval_s=6 * 3600, min_samples=20
+)
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -81,8 +82,16 @@ def load(path: Path) -> WorkflowHistory:
 
 def test_the_stored_histories_cover_the_workflow_paths() -> None:
     names = {p.name.split(".")[0].rsplit("_", 1)[0] for p in FILES}
-    assert names >= {"canary_promoted", "canary_rolled_back", "canary_too_few", "canary_paused",
-                     "canary_promote_now", "canary_aborted", "canary_first", "canary_can"}
+    assert names >= {
+        "canary_promoted",
+        "canary_rolled_back",
+        "canary_too_few",
+        "canary_paused",
+        "canary_promote_now",
+        "canary_aborted",
+        "canary_first",
+        "canary_can",
+    }
     assert any(".run-" in p.name for p in FILES), "a continue-as-new chain"
 
 
@@ -112,7 +121,8 @@ class ExtraCheckFirstWorkflow(CanaryRolloutWorkflow):
         await workflow.execute_activity(
             "compute_deployment_figures",
             ComputeFiguresInput(deployment_id=inp.deployment_id, window_start="x"),
-            start_to_close_timeout=timedelta(minutes=1))
+            start_to_close_timeout=timedelta(minutes=1),
+        )
         return await super().run(inp)
 
 
@@ -126,14 +136,16 @@ class PatchedExtraCheckWorkflow(CanaryRolloutWorkflow):
             await workflow.execute_activity(
                 "compute_deployment_figures",
                 ComputeFiguresInput(deployment_id=inp.deployment_id, window_start="x"),
-                start_to_close_timeout=timedelta(minutes=1))
+                start_to_close_timeout=timedelta(minutes=1),
+            )
         return await super().run(inp)
 
 
 async def test_an_unguarded_command_change_fails_replay() -> None:
     with pytest.raises(NondeterminismError):
         await Replayer(workflows=[ExtraCheckFirstWorkflow]).replay_workflow(
-            load(HISTORIES / "canary_promoted_v1.json"))
+            load(HISTORIES / "canary_promoted_v1.json")
+        )
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
@@ -153,9 +165,15 @@ def _scenario(deployment_id: str) -> str:
 async def start_deployment(inp: StartDeploymentInput) -> StartDeploymentResult:
     first = _scenario(inp.deployment_id) == "canary_first"
     return StartDeploymentResult(
-        deployment_id=inp.deployment_id, project_id="p", prompt_id="q", environment="prod",
-        label="production", candidate_version_id="v2",
-        baseline_version_id=None if first else "v1", status="Running")
+        deployment_id=inp.deployment_id,
+        project_id="p",
+        prompt_id="q",
+        environment="prod",
+        label="production",
+        candidate_version_id="v2",
+        baseline_version_id=None if first else "v1",
+        status="Running",
+    )
 
 
 @activity.defn(name="set_deployment_step")
@@ -169,11 +187,16 @@ async def compute_deployment_figures(inp: ComputeFiguresInput) -> ComputeFigures
     canary_n = 4 if scenario == "canary_too_few" else 30
     canary_errors = 6 if scenario == "canary_rolled_back" else 0
     return ComputeFiguresResult(
-        baseline=ArmFigures(arm="baseline", n=30, errors=0, error_rate=0.0,
-                            p95_latency_ms=200.0),
-        canary=ArmFigures(arm="canary", n=canary_n, errors=canary_errors,
-                          error_rate=canary_errors / canary_n, p95_latency_ms=210.0),
-        approval_eval_score=_approval_score(scenario))
+        baseline=ArmFigures(arm="baseline", n=30, errors=0, error_rate=0.0, p95_latency_ms=200.0),
+        canary=ArmFigures(
+            arm="canary",
+            n=canary_n,
+            errors=canary_errors,
+            error_rate=canary_errors / canary_n,
+            p95_latency_ms=210.0,
+        ),
+        approval_eval_score=_approval_score(scenario),
+    )
 
 
 #: Figures computed so far per scenario (promote_now: the first gate finds no score).
@@ -199,13 +222,19 @@ async def _wait_step(handle: Any, step: int) -> None:
     raise TimeoutError(f"{handle.id} never reached step {step}")
 
 
-async def _drive(env: WorkflowEnvironment, client: Client, task_queue: str,
-                 workflow_id: str) -> list[tuple[str, str]]:
+async def _drive(
+    env: WorkflowEnvironment, client: Client, task_queue: str, workflow_id: str
+) -> list[tuple[str, str]]:
     scenario = _scenario(workflow_id)
-    inp = CanaryRolloutInput(deployment_id=workflow_id, plan=PLAN, actor="recorder",
-                             max_checks_per_run=1 if scenario == "canary_can" else 0)
-    handle = await client.start_workflow(CanaryRolloutWorkflow.run, inp, id=workflow_id,
-                                         task_queue=task_queue)
+    inp = CanaryRolloutInput(
+        deployment_id=workflow_id,
+        plan=PLAN,
+        actor="recorder",
+        max_checks_per_run=1 if scenario == "canary_can" else 0,
+    )
+    handle = await client.start_workflow(
+        CanaryRolloutWorkflow.run, inp, id=workflow_id, task_queue=task_queue
+    )
     if scenario == "canary_paused":
         await _wait_step(handle, 0)
         await env.sleep(timedelta(hours=7))
@@ -230,9 +259,11 @@ async def _drive(env: WorkflowEnvironment, client: Client, task_queue: str,
         runs.append(run_id)
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
         last = history.events[-1]
-        run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-                  if last.HasField("workflow_execution_continued_as_new_event_attributes")
-                  else None)
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if last.HasField("workflow_execution_continued_as_new_event_attributes")
+            else None
+        )
         out.append(("", history.to_json()))
     if len(out) == 1:
         return [(workflow_id, out[0][1])]
@@ -244,19 +275,38 @@ async def record(tag: str, *, force: bool = False) -> list[Path]:
 
     existing = list(HISTORIES.glob(f"*_{tag}*.json"))
     if existing and not force:
-        raise SystemExit(f"histories for tag {tag!r} exist ({len(existing)} files); pick a new "
-                         "--tag (keep the old histories!) or pass --force")
+        raise SystemExit(
+            f"histories for tag {tag!r} exist ({len(existing)} files); pick a new "
+            "--tag (keep the old histories!) or pass --force"
+        )
     HISTORIES.mkdir(parents=True, exist_ok=True)
-    scenarios = ["canary_promoted", "canary_rolled_back", "canary_too_few", "canary_paused",
-                 "canary_promote_now", "canary_aborted", "canary_first", "canary_can"]
+    scenarios = [
+        "canary_promoted",
+        "canary_rolled_back",
+        "canary_too_few",
+        "canary_paused",
+        "canary_promote_now",
+        "canary_aborted",
+        "canary_first",
+        "canary_can",
+    ]
     written = []
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_binary())
+        test_server_existing_path=temporal_test_server_binary()
+    )
     try:
         task_queue = f"record-{uuid.uuid4().hex[:8]}"
-        async with Worker(env.client, task_queue=task_queue, workflows=[CanaryRolloutWorkflow],
-                          activities=[start_deployment, set_deployment_step,
-                                      compute_deployment_figures, finish_deployment]):
+        async with Worker(
+            env.client,
+            task_queue=task_queue,
+            workflows=[CanaryRolloutWorkflow],
+            activities=[
+                start_deployment,
+                set_deployment_step,
+                compute_deployment_figures,
+                finish_deployment,
+            ],
+        ):
             for scenario in scenarios:
                 for stem, data in await _drive(env, env.client, task_queue, f"{scenario}_{tag}"):
                     path = HISTORIES / f"{stem}.json"

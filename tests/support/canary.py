@@ -26,9 +26,14 @@ class Fixture:
     candidate_id: str
 
 
-async def make_versions(api: httpx.AsyncClient, pg_url: str, *, baseline: bool = True,
-                        candidate_status: PromptVersionStatus = PromptVersionStatus.APPROVED,
-                        approval_score: float | None = 0.9) -> Fixture:
+async def make_versions(
+    api: httpx.AsyncClient,
+    pg_url: str,
+    *,
+    baseline: bool = True,
+    candidate_status: PromptVersionStatus = PromptVersionStatus.APPROVED,
+    approval_score: float | None = 0.9,
+) -> Fixture:
     """A project and prompt with v1 (Approved, serving label ``production`` unless
     ``baseline`` is false) and v2 (the candidate, ``candidate_status``, with an approval row
     carrying ``approval_score`` unless it is None)."""
@@ -36,24 +41,43 @@ async def make_versions(api: httpx.AsyncClient, pg_url: str, *, baseline: bool =
     prompt = (await api.post(f"/projects/{project['id']}/prompts", json={"name": "p"})).json()
     ids = []
     for body in ("Answer: {{ q }}", "Answer briefly: {{ q }}"):
-        r = await api.post(f"/prompts/{prompt['id']}/versions",
-                           json={"body": body, "variables": {"q": "str"}})
+        r = await api.post(
+            f"/prompts/{prompt['id']}/versions", json={"body": body, "variables": {"q": "str"}}
+        )
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
     async with get_session_factory(pg_url)() as session:
-        await session.execute(update(PromptVersion).where(PromptVersion.id == ids[0])
-                              .values(status=PromptVersionStatus.APPROVED))
-        await session.execute(update(PromptVersion).where(PromptVersion.id == ids[1])
-                              .values(status=candidate_status))
+        await session.execute(
+            update(PromptVersion)
+            .where(PromptVersion.id == ids[0])
+            .values(status=PromptVersionStatus.APPROVED)
+        )
+        await session.execute(
+            update(PromptVersion).where(PromptVersion.id == ids[1]).values(status=candidate_status)
+        )
         if baseline:
-            await session.execute(insert(Label).values(
-                id=uuid.uuid4(), prompt_id=prompt["id"], name="production",
-                prompt_version_id=ids[0]))
+            await session.execute(
+                insert(Label).values(
+                    id=uuid.uuid4(),
+                    prompt_id=prompt["id"],
+                    name="production",
+                    prompt_version_id=ids[0],
+                )
+            )
         if approval_score is not None:
-            await session.execute(insert(Approval).values(
-                id=f"approval-{ids[1]}-1", project_id=project["id"], prompt_version_id=ids[1],
-                status="Approved", required_approvals=1, policy={}, eval_score=approval_score,
-                requested_by="author@example.com", reason=""))
+            await session.execute(
+                insert(Approval).values(
+                    id=f"approval-{ids[1]}-1",
+                    project_id=project["id"],
+                    prompt_version_id=ids[1],
+                    status="Approved",
+                    required_approvals=1,
+                    policy={},
+                    eval_score=approval_score,
+                    requested_by="author@example.com",
+                    reason="",
+                )
+            )
         await session.commit()
     return Fixture(project["id"], prompt["id"], ids[0], ids[1])
 
@@ -61,7 +85,15 @@ async def make_versions(api: httpx.AsyncClient, pg_url: str, *, baseline: bool =
 def canary_worker(client: Client, task_queue: str, pg_url: str, **options: Any) -> Worker:
     """An in-process worker with the real deployment activities against the test Postgres."""
     acts = DeploymentActivities(pg_url)
-    return Worker(client, task_queue=task_queue, workflows=[CanaryRolloutWorkflow],
-                  activities=[acts.start_deployment, acts.set_deployment_step,
-                              acts.compute_deployment_figures, acts.finish_deployment],
-                  **options)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CanaryRolloutWorkflow],
+        activities=[
+            acts.start_deployment,
+            acts.set_deployment_step,
+            acts.compute_deployment_figures,
+            acts.finish_deployment,
+        ],
+        **options,
+    )

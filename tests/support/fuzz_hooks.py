@@ -34,27 +34,55 @@ P = "/api/v1"
 #: parameter's name, or ``body.<field>``.
 TAKES: dict[str, list[tuple[str, str, str]]] = {
     "project": [
-        *((method, f"{P}/projects/{{project_id}}{tail}", "project_id")
-          for method, tail in (("get", ""), ("get", "/prompts"), ("post", "/prompts"),
-                               ("get", "/approval_policy"), ("put", "/approval_policy"),
-                               ("get", "/budgets"), ("put", "/budgets"), ("get", "/cache"),
-                               ("put", "/cache"), ("get", "/routing_policies"),
-                               ("put", "/routing_policies/{name}"))),
-        ("get", f"{P}/datasets", "project_id"), ("post", f"{P}/datasets", "body.project_id"),
-        ("get", f"{P}/deployments", "project_id"), ("get", f"{P}/approvals", "project_id"),
+        *(
+            (method, f"{P}/projects/{{project_id}}{tail}", "project_id")
+            for method, tail in (
+                ("get", ""),
+                ("get", "/prompts"),
+                ("post", "/prompts"),
+                ("get", "/approval_policy"),
+                ("put", "/approval_policy"),
+                ("get", "/budgets"),
+                ("put", "/budgets"),
+                ("get", "/cache"),
+                ("put", "/cache"),
+                ("get", "/routing_policies"),
+                ("put", "/routing_policies/{name}"),
+            )
+        ),
+        ("get", f"{P}/datasets", "project_id"),
+        ("post", f"{P}/datasets", "body.project_id"),
+        ("get", f"{P}/deployments", "project_id"),
+        ("get", f"{P}/approvals", "project_id"),
         ("post", f"{P}/cache/purge", "body.project_id"),
     ],
-    "prompt": [(method, f"{P}/prompts/{{prompt_id}}{tail}", "prompt_id")
-               for method, tail in (("get", ""), ("get", "/versions"), ("post", "/versions"),
-                                    ("get", "/diff"), ("get", "/labels"))],
+    "prompt": [
+        (method, f"{P}/prompts/{{prompt_id}}{tail}", "prompt_id")
+        for method, tail in (
+            ("get", ""),
+            ("get", "/versions"),
+            ("post", "/versions"),
+            ("get", "/diff"),
+            ("get", "/labels"),
+        )
+    ],
     "version": [
-        *((method, f"{P}/prompt_versions/{{version_id}}{tail}", "version_id")
-          for method, tail in (("get", ""), ("post", "/render"),
-                               ("post", "/submit_for_approval"), ("post", "/approve"),
-                               ("post", "/reject"), ("get", "/approval"))),
+        *(
+            (method, f"{P}/prompt_versions/{{version_id}}{tail}", "version_id")
+            for method, tail in (
+                ("get", ""),
+                ("post", "/render"),
+                ("post", "/submit_for_approval"),
+                ("post", "/approve"),
+                ("post", "/reject"),
+                ("get", "/approval"),
+            )
+        ),
         ("get", f"{P}/approvals", "prompt_version_id"),
-        *(("post", f"{P}{path}", "body.prompt_version_id")
-          for path in ("/runs/execute", "/generate", "/deployments", "/cache/purge")),
+        *(
+            ("post", f"{P}{path}", "body.prompt_version_id")
+            for path in ("/runs/execute", "/generate", "/deployments", "/cache/purge")
+        ),
     ],
     "dataset": [
         ("get", f"{P}/datasets/{{dataset_id}}", "dataset_id"),
@@ -62,19 +90,31 @@ TAKES: dict[str, list[tuple[str, str, str]]] = {
         ("post", f"{P}/datasets/{{dataset_id}}/examples", "dataset_id"),
         ("post", f"{P}/evals/run", "body.dataset_id"),
     ],
-    "run": [("get", f"{P}/runs/{{run_id}}", "run_id"),
-            ("post", f"{P}/runs/{{run_id}}/feedback", "run_id"),
-            ("post", f"{P}/outcomes", "body.run_id")],
-    "evaluation": [("get", f"{P}/evals/{{evaluation_id}}", "evaluation_id"),
-                   ("post", f"{P}/evals/{{evaluation_id}}/cancel", "evaluation_id")],
-    "deployment": [("get", f"{P}/deployments/{{deployment_id}}", "deployment_id"),
-                   *(("post", f"{P}/deployments/{{deployment_id}}/{action}", "deployment_id")
-                     for action in ("pause", "resume", "promote", "abort"))],
-    "key": [("post", f"{P}/api_keys/{{key_id}}/rotate", "key_id"),
-            ("patch", f"{P}/api_keys/{{key_id}}", "key_id"),
-            ("delete", f"{P}/api_keys/{{key_id}}", "key_id")],
-    "member": [("patch", f"{P}/members/{{user_id}}", "user_id"),
-               ("delete", f"{P}/members/{{user_id}}", "user_id")],
+    "run": [
+        ("get", f"{P}/runs/{{run_id}}", "run_id"),
+        ("post", f"{P}/runs/{{run_id}}/feedback", "run_id"),
+        ("post", f"{P}/outcomes", "body.run_id"),
+    ],
+    "evaluation": [
+        ("get", f"{P}/evals/{{evaluation_id}}", "evaluation_id"),
+        ("post", f"{P}/evals/{{evaluation_id}}/cancel", "evaluation_id"),
+    ],
+    "deployment": [
+        ("get", f"{P}/deployments/{{deployment_id}}", "deployment_id"),
+        *(
+            ("post", f"{P}/deployments/{{deployment_id}}/{action}", "deployment_id")
+            for action in ("pause", "resume", "promote", "abort")
+        ),
+    ],
+    "key": [
+        ("post", f"{P}/api_keys/{{key_id}}/rotate", "key_id"),
+        ("patch", f"{P}/api_keys/{{key_id}}", "key_id"),
+        ("delete", f"{P}/api_keys/{{key_id}}", "key_id"),
+    ],
+    "member": [
+        ("patch", f"{P}/members/{{user_id}}", "user_id"),
+        ("delete", f"{P}/members/{{user_id}}", "user_id"),
+    ],
     "credential": [("delete", f"{P}/provider_keys/{{credential_id}}", "credential_id")],
 }
 
@@ -105,18 +145,40 @@ GIVES: list[tuple[str, str, str, str, str]] = [
 #: Links that take more than one value from the same answer: (method, path, status,
 #: target method, target path, {parameter: pointer} with ``body`` for body fields).
 COMPOUND: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
-    *(("post" if source == "versions" else "get", f"{P}/prompts/{{prompt_id}}/versions",
-       status, "put", f"{P}/prompts/{{prompt_id}}/labels/{{name}}",
-       {"prompt_id": f"{item}/prompt_id", "body": {"prompt_version_id": f"{item}/id"}})
-      for source, status, item in (("versions", "201", ""), ("list", "200", "/data/0"))),
-    ("post", f"{P}/prompts/{{prompt_id}}/versions", "201", "post", f"{P}/evals/run",
-     {"body": {"prompt_version_ids": ["/id"]}}),
-    *((method, f"{P}/projects/{{project_id}}/routing_policies{tail}", status, target,
-       f"{P}/projects/{{project_id}}/routing_policies/{{name}}{suffix}",
-       {"project_id": f"{item}/project_id", "name": f"{item}/name"})
-      for method, tail, status, item in (("put", "/{name}", "200", ""),
-                                         ("get", "", "200", "/data/0"))
-      for target, suffix in (("get", ""), ("delete", ""), ("post", "/preview"))),
+    *(
+        (
+            "post" if source == "versions" else "get",
+            f"{P}/prompts/{{prompt_id}}/versions",
+            status,
+            "put",
+            f"{P}/prompts/{{prompt_id}}/labels/{{name}}",
+            {"prompt_id": f"{item}/prompt_id", "body": {"prompt_version_id": f"{item}/id"}},
+        )
+        for source, status, item in (("versions", "201", ""), ("list", "200", "/data/0"))
+    ),
+    (
+        "post",
+        f"{P}/prompts/{{prompt_id}}/versions",
+        "201",
+        "post",
+        f"{P}/evals/run",
+        {"body": {"prompt_version_ids": ["/id"]}},
+    ),
+    *(
+        (
+            method,
+            f"{P}/projects/{{project_id}}/routing_policies{tail}",
+            status,
+            target,
+            f"{P}/projects/{{project_id}}/routing_policies/{{name}}{suffix}",
+            {"project_id": f"{item}/project_id", "name": f"{item}/name"},
+        )
+        for method, tail, status, item in (
+            ("put", "/{name}", "200", ""),
+            ("get", "", "200", "/data/0"),
+        )
+        for target, suffix in (("get", ""), ("delete", ""), ("post", "/preview"))
+    ),
 ]
 
 
@@ -166,8 +228,12 @@ OWN_IDS = _ids("PROMPTOPS_FUZZ_OWN_IDS")
 #: Ids of the seeded things by parameter name ({"run_id": [...], "version_id": [...]}).
 SEEDED_IDS = _ids("PROMPTOPS_FUZZ_SEEDED_IDS")
 #: Body fields that take the seeded ids of a parameter name.
-BODY_FIELDS = {"project_id": "project_id", "prompt_version_id": "version_id",
-               "dataset_id": "dataset_id", "run_id": "run_id"}
+BODY_FIELDS = {
+    "project_id": "project_id",
+    "prompt_version_id": "version_id",
+    "dataset_id": "dataset_id",
+    "run_id": "run_id",
+}
 LOG = os.environ.get("PROMPTOPS_FUZZ_LOG")
 _calls = itertools.count()
 
@@ -178,8 +244,9 @@ def before_load_schema(context: schemathesis.HookContext, raw_schema: dict[str, 
 
 
 @schemathesis.hook
-def before_call(context: schemathesis.HookContext, case: schemathesis.Case[Any],
-                kwargs: dict[str, Any]) -> None:
+def before_call(
+    context: schemathesis.HookContext, case: schemathesis.Case[Any], kwargs: dict[str, Any]
+) -> None:
     """Every other call gets
     seeded ids where it takes an id (path, query, top-level body fields): the generated ones
     hardly ever exist, so without this the operations behind ids would see little but their
@@ -209,8 +276,9 @@ def _choose(values: list[str], n: int) -> str:
 
 
 @schemathesis.hook
-def after_call(context: schemathesis.HookContext, case: schemathesis.Case[Any],
-               response: schemathesis.Response) -> None:
+def after_call(
+    context: schemathesis.HookContext, case: schemathesis.Case[Any], response: schemathesis.Response
+) -> None:
     if LOG:
         with open(LOG, "a", encoding="utf-8") as log:
             log.write(f"{case.operation.label}\t{response.status_code}\n")

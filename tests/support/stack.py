@@ -11,8 +11,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Client-side settings that would make the stack use something outside the temp home.
-CLIENT_ENV = ("DATABASE_URL", "TEMPORAL_ADDRESS", "PROMPTOPS_MODELS", "PROMPTOPS_WORKER_COMMAND",
-              "PROMPTOPS_API_COMMAND", "PROMPTOPS_STACK_COMPONENTS", "PROMPTOPS_API_KEY")
+CLIENT_ENV = (
+    "DATABASE_URL",
+    "TEMPORAL_ADDRESS",
+    "PROMPTOPS_MODELS",
+    "PROMPTOPS_WORKER_COMMAND",
+    "PROMPTOPS_API_COMMAND",
+    "PROMPTOPS_STACK_COMPONENTS",
+    "PROMPTOPS_API_KEY",
+)
 ALL_COMPONENTS = ("temporal", "postgres", "llm", "worker", "api")
 
 
@@ -35,8 +42,12 @@ def cli() -> list[str]:
     return [sys.executable, "-c", "from promptops.cli import main; main()"]
 
 
-def stack_env(home: Path, components: list[str] | tuple[str, ...] = ALL_COMPONENTS, *,
-              task_queue: str = "stack-test") -> dict[str, str]:
+def stack_env(
+    home: Path,
+    components: list[str] | tuple[str, ...] = ALL_COMPONENTS,
+    *,
+    task_queue: str = "stack-test",
+) -> dict[str, str]:
     """The environment of a stack in ``home`` on free, non-default ports."""
     temporal, ui, api, llm = free_ports(4)
     env = {k: v for k, v in os.environ.items() if k not in CLIENT_ENV}
@@ -55,7 +66,15 @@ def stack_env(home: Path, components: list[str] | tuple[str, ...] = ALL_COMPONEN
     return env
 
 
-def run_cli(args: list[str], env: dict[str, str], cwd: Path,
-            timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*cli(), *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*cli(), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -82,8 +82,9 @@ def build_app(cfg: StubConfig) -> FastAPI:
         if cfg.latency_s:
             await asyncio.sleep(cfg.latency_s)
         if fail:
-            return JSONResponse(status_code=status,
-                                content={"error": {"message": "injected failure"}})
+            return JSONResponse(
+                status_code=status, content={"error": {"message": "injected failure"}}
+            )
         user = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
         cfg.prompts.append(user)
         cfg.authorizations.append(request.headers.get("authorization", ""))
@@ -93,29 +94,50 @@ def build_app(cfg: StubConfig) -> FastAPI:
         if queued is not None:
             reply = queued
         else:
-            reply = cfg.fixed_reply if cfg.fixed_reply is not None else " ".join(
-                user.split()[: cfg.echo_words])
+            reply = (
+                cfg.fixed_reply
+                if cfg.fixed_reply is not None
+                else " ".join(user.split()[: cfg.echo_words])
+            )
         tool_calls = None
         if body.get("tools") and cfg.tool_call is not None:
-            tool_calls = [{"id": f"call_{cfg.calls}", "type": "function",
-                           "function": {"name": cfg.tool_call["name"],
-                                        "arguments": cfg.tool_call.get("arguments", "{}")}}]
+            tool_calls = [
+                {
+                    "id": f"call_{cfg.calls}",
+                    "type": "function",
+                    "function": {
+                        "name": cfg.tool_call["name"],
+                        "arguments": cfg.tool_call.get("arguments", "{}"),
+                    },
+                }
+            ]
             reply = ""
-        usage = {"prompt_tokens": len(user.split()), "completion_tokens": len(reply.split()),
-                 "total_tokens": len(user.split()) + len(reply.split())}
+        usage = {
+            "prompt_tokens": len(user.split()),
+            "completion_tokens": len(reply.split()),
+            "total_tokens": len(user.split()) + len(reply.split()),
+        }
         finish = "tool_calls" if tool_calls else "stop"
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return StreamingResponse(
-                _sse(cfg, body.get("model", "stub"), reply, tool_calls, finish,
-                     usage if include_usage else None),
-                media_type="text/event-stream")
-        message: dict[str, Any] = {"role": "assistant",
-                                   "content": None if tool_calls else reply}
+                _sse(
+                    cfg,
+                    body.get("model", "stub"),
+                    reply,
+                    tool_calls,
+                    finish,
+                    usage if include_usage else None,
+                ),
+                media_type="text/event-stream",
+            )
+        message: dict[str, Any] = {"role": "assistant", "content": None if tool_calls else reply}
         if tool_calls:
             message["tool_calls"] = tool_calls
         return {
-            "id": f"stub-{cfg.calls}", "object": "chat.completion", "created": int(time.time()),
+            "id": f"stub-{cfg.calls}",
+            "object": "chat.completion",
+            "created": int(time.time()),
             "model": body.get("model", "stub"),
             "choices": [{"index": 0, "finish_reason": finish, "message": message}],
             "usage": usage,
@@ -124,28 +146,63 @@ def build_app(cfg: StubConfig) -> FastAPI:
     return app
 
 
-async def _sse(cfg: StubConfig, model: str, reply: str,
-               tool_calls: list[dict[str, Any]] | None, finish: str,
-               usage: dict[str, int] | None) -> AsyncIterator[str]:
+async def _sse(
+    cfg: StubConfig,
+    model: str,
+    reply: str,
+    tool_calls: list[dict[str, Any]] | None,
+    finish: str,
+    usage: dict[str, int] | None,
+) -> AsyncIterator[str]:
     """OpenAI ``chat.completion.chunk`` events: role, one chunk per word (or the tool call in
     two argument fragments), the finish reason, the usage chunk (empty choices), ``[DONE]``."""
-    base = {"id": f"stub-{cfg.calls}", "object": "chat.completion.chunk",
-            "created": int(time.time()), "model": model}
+    base = {
+        "id": f"stub-{cfg.calls}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+    }
 
     def event(choices: list[dict[str, Any]], **extra: Any) -> str:
         return f"data: {json.dumps({**base, 'choices': choices, **extra})}\n\n"
 
-    yield event([{"index": 0, "delta": {"role": "assistant", "content": ""},
-                  "finish_reason": None}])
+    yield event(
+        [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]
+    )
     if tool_calls:
         call = tool_calls[0]
         args = call["function"]["arguments"]
         half = len(args) // 2
-        yield event([{"index": 0, "finish_reason": None, "delta": {"tool_calls": [{
-            "index": 0, "id": call["id"], "type": "function",
-            "function": {"name": call["function"]["name"], "arguments": args[:half]}}]}}])
-        yield event([{"index": 0, "finish_reason": None, "delta": {"tool_calls": [{
-            "index": 0, "function": {"arguments": args[half:]}}]}}])
+        yield event(
+            [
+                {
+                    "index": 0,
+                    "finish_reason": None,
+                    "delta": {
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": call["id"],
+                                "type": "function",
+                                "function": {
+                                    "name": call["function"]["name"],
+                                    "arguments": args[:half],
+                                },
+                            }
+                        ]
+                    },
+                }
+            ]
+        )
+        yield event(
+            [
+                {
+                    "index": 0,
+                    "finish_reason": None,
+                    "delta": {"tool_calls": [{"index": 0, "function": {"arguments": args[half:]}}]},
+                }
+            ]
+        )
     else:
         words = reply.split(" ")
         abort_after, cfg.stream_abort_after = cfg.stream_abort_after, None
@@ -166,9 +223,15 @@ class StubLLMServer:
     def __init__(self, cfg: StubConfig | None = None) -> None:
         self.cfg = cfg or StubConfig()
         self.port = free_port()
-        self._server = uvicorn.Server(uvicorn.Config(
-            build_app(self.cfg), host="127.0.0.1", port=self.port, log_level="warning",
-            access_log=False))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                build_app(self.cfg),
+                host="127.0.0.1",
+                port=self.port,
+                log_level="warning",
+                access_log=False,
+            )
+        )
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
     @property
@@ -188,12 +251,22 @@ class StubLLMServer:
         self._server.should_exit = True
         self._thread.join(timeout=5)
 
-    def model_list(self, name: str = "stub", *, input_cost: float = 1e-6,
-                   output_cost: float = 2e-6) -> dict[str, Any]:
-        return {"model_list": [{
-            "model_name": name,
-            "litellm_params": {"model": f"openai/{name}", "api_base": self.base_url,
-                               "api_key": "none"},
-            "model_info": {"input_cost_per_token": input_cost,
-                           "output_cost_per_token": output_cost},
-        }]}
+    def model_list(
+        self, name: str = "stub", *, input_cost: float = 1e-6, output_cost: float = 2e-6
+    ) -> dict[str, Any]:
+        return {
+            "model_list": [
+                {
+                    "model_name": name,
+                    "litellm_params": {
+                        "model": f"openai/{name}",
+                        "api_base": self.base_url,
+                        "api_key": "none",
+                    },
+                    "model_info": {
+                        "input_cost_per_token": input_cost,
+                        "output_cost_per_token": output_cost,
+                    },
+                }
+            ]
+        }

@@ -21,9 +21,9 @@ class FakeClock:
 
 
 @contextmanager
-def two_stubs(primary_reply: str | None = "from primary",
-              backup_reply: str | None = "from backup"
-              ) -> Iterator[tuple[StubLLMServer, StubLLMServer]]:
+def two_stubs(
+    primary_reply: str | None = "from primary", backup_reply: str | None = "from backup"
+) -> Iterator[tuple[StubLLMServer, StubLLMServer]]:
     """Two running stubs answering with fixed replies (None: echo the prompt)."""
     primary = StubLLMServer(StubConfig(fixed_reply=primary_reply)).start()
     backup = StubLLMServer(StubConfig(fixed_reply=backup_reply)).start()
@@ -45,15 +45,27 @@ def reset(*stubs: StubLLMServer) -> None:
         s.cfg.authorizations.clear()
 
 
-def fallback_catalog(primary: StubLLMServer, backup: StubLLMServer, *,
-                     primary_prices: tuple[float, float] = (1e-6, 2e-6),
-                     backup_prices: tuple[float, float] = (1e-6, 2e-6),
-                     **router_settings: Any) -> ModelCatalog:
+def fallback_catalog(
+    primary: StubLLMServer,
+    backup: StubLLMServer,
+    *,
+    primary_prices: tuple[float, float] = (1e-6, 2e-6),
+    backup_prices: tuple[float, float] = (1e-6, 2e-6),
+    **router_settings: Any,
+) -> ModelCatalog:
     """Models ``primary`` and ``backup`` (prices in USD per input/output token), ``primary``
     falling back to ``backup``; ``router_settings`` adds breaker settings."""
-    models = (primary.model_list("primary", input_cost=primary_prices[0],
-                                 output_cost=primary_prices[1])["model_list"]
-              + backup.model_list("backup", input_cost=backup_prices[0],
-                                  output_cost=backup_prices[1])["model_list"])
-    return ModelCatalog.from_dict({"model_list": models, "router_settings": {
-        "fallbacks": [{"primary": ["backup"]}], **router_settings}})
+    models = (
+        primary.model_list("primary", input_cost=primary_prices[0], output_cost=primary_prices[1])[
+            "model_list"
+        ]
+        + backup.model_list("backup", input_cost=backup_prices[0], output_cost=backup_prices[1])[
+            "model_list"
+        ]
+    )
+    return ModelCatalog.from_dict(
+        {
+            "model_list": models,
+            "router_settings": {"fallbacks": [{"primary": ["backup"]}], **router_settings},
+        }
+    )

@@ -56,8 +56,8 @@ async def run(args: argparse.Namespace) -> None:
         # sticky queue until this timeout (SDK default 10 s) moves it to the shared queue.
         # build_worker has no knob for it: give the Worker class it calls the option.
         workers.main.Worker = functools.partial(  # type: ignore[misc]
-            Worker, sticky_queue_schedule_to_start_timeout=timedelta(
-                seconds=args.sticky_timeout_s))
+            Worker, sticky_queue_schedule_to_start_timeout=timedelta(seconds=args.sticky_timeout_s)
+        )
     worker = workers.main.build_worker(client, args.task_queue, args.database_url, catalog)  # type: ignore[arg-type]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -75,13 +75,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--models-file", required=True, help="LiteLLM-style model list (YAML)")
     parser.add_argument("--connect-timeout", type=float, default=30.0)
-    parser.add_argument("--sticky-timeout-s", type=float, default=None,
-                        help="sticky queue schedule-to-start timeout (default: the SDK's)")
-    parser.add_argument("--hold", action="store_true",
-                        help="import everything, then wait for a line on stdin before polling")
+    parser.add_argument(
+        "--sticky-timeout-s",
+        type=float,
+        default=None,
+        help="sticky queue schedule-to-start timeout (default: the SDK's)",
+    )
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="import everything, then wait for a line on stdin before polling",
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stdout,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     # The gateway imports LiteLLM lazily on the first call; that import takes seconds and runs
     # on the event loop, so the first chunk would send no heartbeat for that long (a test's
     # 3 s heartbeat timeout would fire). Import it before the worker polls.

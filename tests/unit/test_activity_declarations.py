@@ -38,7 +38,8 @@ Definition = activity._Definition
 def families() -> list[str]:
     """The activity families: packages of ``activities/`` with an implementation module."""
     return sorted(
-        info.name for info in pkgutil.iter_modules(activities.__path__)
+        info.name
+        for info in pkgutil.iter_modules(activities.__path__)
         if info.ispkg and importlib.util.find_spec(f"activities.{info.name}.activities")
     )
 
@@ -60,11 +61,15 @@ def declared() -> dict[str, Definition]:
 @pytest.fixture(scope="module")
 def registered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Definition]:
     """Activity name -> SDK definition of every activity the worker registers."""
-    settings = Settings(PROMPTOPS_HOME=str(tmp_path_factory.mktemp("home")),
-                        PROMPTOPS_ENCRYPTION_KEY=base64.b64encode(os.urandom(32)).decode())
+    settings = Settings(
+        PROMPTOPS_HOME=str(tmp_path_factory.mktemp("home")),
+        PROMPTOPS_ENCRYPTION_KEY=base64.b64encode(os.urandom(32)).decode(),
+    )
     callables: list[Callable[..., Any]] = build_activities(
-        "postgresql+psycopg://promptops@127.0.0.1:1/unused", ModelCatalog.from_dict({}),
-        settings=settings)
+        "postgresql+psycopg://promptops@127.0.0.1:1/unused",
+        ModelCatalog.from_dict({}),
+        settings=settings,
+    )
     found: dict[str, Definition] = {}
     for fn in callables:
         defn = Definition.must_from_callable(fn)
@@ -76,8 +81,9 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Definition
 
 def test_every_family_has_declarations() -> None:
     assert families(), "no activity family found"
-    missing = [f for f in families()
-               if importlib.util.find_spec(f"activities.{f}.declarations") is None]
+    missing = [
+        f for f in families() if importlib.util.find_spec(f"activities.{f}.declarations") is None
+    ]
     assert not missing, f"families without declarations.py: {missing}"
 
 
@@ -93,7 +99,8 @@ def test_the_worker_registers_only_declared_activities(registered: dict[str, Def
 
 @pytest.mark.parametrize("name", sorted(declared()))
 def test_declaration_and_implementation_agree_on_types(
-    name: str, registered: dict[str, Definition],
+    name: str,
+    registered: dict[str, Definition],
 ) -> None:
     decl, impl = declared()[name], registered.get(name)
     assert impl is not None, f"{name} is not registered by workers.main"
@@ -120,7 +127,8 @@ def test_declarations_import_no_implementation() -> None:
     for family in families():
         path = Path(activities.__path__[0]) / family / "declarations.py"
         imported = {
-            node.module for node in ast.walk(ast.parse(path.read_text()))
+            node.module
+            for node in ast.walk(ast.parse(path.read_text()))
             if isinstance(node, ast.ImportFrom) and node.module
         }
         allowed = {"__future__", "temporalio", f"activities.{family}.types"}
@@ -128,16 +136,25 @@ def test_declarations_import_no_implementation() -> None:
 
 
 #: Workflow APIs whose first argument names what to run.
-_CALLS = {"execute_activity", "start_activity", "execute_child_workflow", "start_child_workflow",
-          "execute_local_activity", "start_local_activity"}
+_CALLS = {
+    "execute_activity",
+    "start_activity",
+    "execute_child_workflow",
+    "start_child_workflow",
+    "execute_local_activity",
+    "start_local_activity",
+}
 
 
 def _string_calls(tree: ast.AST) -> list[str]:
     """``workflow.<call>("name", ...)`` and ``result_type=`` uses, as ``line: text``."""
     found: list[str] = []
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr in _CALLS):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _CALLS
+        ):
             continue
         first = node.args[0] if node.args else None
         if isinstance(first, ast.Constant) and isinstance(first.value, str):

@@ -41,22 +41,28 @@ def test_every_domain_error_has_its_type_constant() -> None:
 
 
 def test_error_types_are_distinct() -> None:
-    values = [getattr(errors, n) for n in errors.__all__
-              if n.isupper() and n != "DOMAIN_ERROR_TYPES"]
+    values = [
+        getattr(errors, n) for n in errors.__all__ if n.isupper() and n != "DOMAIN_ERROR_TYPES"
+    ]
     assert len(values) == len(set(values))
 
 
-@pytest.mark.parametrize(("exc", "non_retryable"), [
-    (InvalidInput("bad variables", field="variables"), True),
-    (NotFound("prompt version 7 not found"), True),
-    (BudgetExceeded("monthly budget of project p exhausted"), True),
-    (ProviderFailed("provider refused", status_code=400), True),
-    (ProviderFailed("provider down", retryable=True), False),
-    (RateLimited("slow down", limit=10, remaining=0, retry_after_s=3), False),
-    (ServiceUnavailable("database restarting"), False),
-], ids=lambda v: type(v).__name__ if isinstance(v, PromptOpsError) else str(v))
-def test_application_error_keeps_type_and_retryability(exc: PromptOpsError,
-                                                       non_retryable: bool) -> None:
+@pytest.mark.parametrize(
+    ("exc", "non_retryable"),
+    [
+        (InvalidInput("bad variables", field="variables"), True),
+        (NotFound("prompt version 7 not found"), True),
+        (BudgetExceeded("monthly budget of project p exhausted"), True),
+        (ProviderFailed("provider refused", status_code=400), True),
+        (ProviderFailed("provider down", retryable=True), False),
+        (RateLimited("slow down", limit=10, remaining=0, retry_after_s=3), False),
+        (ServiceUnavailable("database restarting"), False),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, PromptOpsError) else str(v),
+)
+def test_application_error_keeps_type_and_retryability(
+    exc: PromptOpsError, non_retryable: bool
+) -> None:
     err = application_error(exc)
     assert isinstance(err, ApplicationError)
     assert err.type == type(exc).__name__ and err.type in DOMAIN_ERROR_TYPES
@@ -66,8 +72,9 @@ def test_application_error_keeps_type_and_retryability(exc: PromptOpsError,
 
 @pytest.mark.parametrize("cls", DOMAIN_ERRORS, ids=lambda c: c.__name__)
 def test_every_class_maps_to_its_name(cls: type[PromptOpsError]) -> None:
-    exc = (RateLimited("x", limit=1, remaining=0, retry_after_s=1) if cls is RateLimited
-           else cls("x"))
+    exc = (
+        RateLimited("x", limit=1, remaining=0, retry_after_s=1) if cls is RateLimited else cls("x")
+    )
     err = application_error(exc, "example 17: ")
     assert (err.type, err.message) == (cls.__name__, "example 17: x")
     assert err.non_retryable is (not exc.retryable)
@@ -83,13 +90,19 @@ def test_application_error_is_raised_from_the_domain_error() -> None:
     assert caught.value.__cause__ is domain
 
 
-POLICIES = {name: value for name, value in vars(retry_policies).items()
-            if isinstance(value, RetryPolicy)}
+POLICIES = {
+    name: value for name, value in vars(retry_policies).items() if isinstance(value, RetryPolicy)
+}
 
 
 def test_the_module_holds_the_policies() -> None:
-    assert set(POLICIES) == {"STANDARD", "DEPLOYMENT_START", "DEPLOYMENT_FINISH", "REMINDER",
-                             "HEALTH_CHECK"}
+    assert set(POLICIES) == {
+        "STANDARD",
+        "DEPLOYMENT_START",
+        "DEPLOYMENT_FINISH",
+        "REMINDER",
+        "HEALTH_CHECK",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(POLICIES))
@@ -104,12 +117,16 @@ def test_every_policy_is_bounded(name: str) -> None:
 
 def test_standard_never_retries_bad_input_missing_rows_or_forbidden_states() -> None:
     assert set(retry_policies.STANDARD.non_retryable_error_types or ()) == {
-        errors.INVALID_INPUT, errors.NOT_FOUND, errors.INVALID_STATE}
+        errors.INVALID_INPUT,
+        errors.NOT_FOUND,
+        errors.INVALID_STATE,
+    }
 
 
 def test_deployment_start_retries_a_row_not_visible_yet() -> None:
-    assert errors.NOT_VISIBLE not in (retry_policies.DEPLOYMENT_START.non_retryable_error_types
-                                      or ())
+    assert errors.NOT_VISIBLE not in (
+        retry_policies.DEPLOYMENT_START.non_retryable_error_types or ()
+    )
 
 
 def test_reminder_attempts_match_the_activity() -> None:

@@ -25,10 +25,13 @@ def test_defaults() -> None:
 
 def test_round_trip_through_the_stored_json() -> None:
     dataset = uuid.uuid4()
-    policy = ApprovalPolicy(required_approvals=2, reviewers=[" Lead@Example.com", "b@example.com",
-                                                             "lead@example.com"],
-                            golden_dataset_id=dataset, eval_metric="token_f1",
-                            webhook_url=" https://hooks.example.com/x ")
+    policy = ApprovalPolicy(
+        required_approvals=2,
+        reviewers=[" Lead@Example.com", "b@example.com", "lead@example.com"],
+        golden_dataset_id=dataset,
+        eval_metric="token_f1",
+        webhook_url=" https://hooks.example.com/x ",
+    )
     assert policy.reviewers == ["lead@example.com", "b@example.com"]
     assert policy.webhook_url == "https://hooks.example.com/x"
     stored = policy.to_stored()
@@ -38,22 +41,28 @@ def test_round_trip_through_the_stored_json() -> None:
     assert snap.golden_dataset_id == str(dataset) and snap.reviewers == policy.reviewers
 
 
-@pytest.mark.parametrize("data, field, words", [
-    ({"required_approvals": 0}, "required_approvals", "greater than or equal to 1"),
-    ({"min_eval_score": -0.1}, "min_eval_score", "greater than or equal to 0"),
-    ({"min_eval_score": 1.01}, "min_eval_score", "less than or equal to 1"),
-    ({"eval_metric": "latency_ms"}, "eval_metric", "measurement, not a score"),
-    ({"eval_metric": "bogus"}, "eval_metric", "'bogus' is not a metric"),
-    ({"deadline_hours": 0}, "deadline_hours", "greater than 0"),
-    ({"reminder_hours": -1}, "reminder_hours", "greater than 0"),
-    ({"eval_max_examples": 0}, "eval_max_examples", "greater than or equal to 1"),
-    ({"reviewers": ["not an email"]}, "reviewers", "not an email address"),
-    ({"reviewers": ["a@example.com"], "required_approvals": 2}, "reviewers",
-     "could never be approved"),
-    ({"webhook_url": "mailto:x@example.com"}, "webhook_url", "http(s) URL"),
-    ({"golden_dataset_id": "nope"}, "golden_dataset_id", "UUID"),
-    ({"unknown": 1}, "unknown", "Extra inputs"),
-])
+@pytest.mark.parametrize(
+    "data, field, words",
+    [
+        ({"required_approvals": 0}, "required_approvals", "greater than or equal to 1"),
+        ({"min_eval_score": -0.1}, "min_eval_score", "greater than or equal to 0"),
+        ({"min_eval_score": 1.01}, "min_eval_score", "less than or equal to 1"),
+        ({"eval_metric": "latency_ms"}, "eval_metric", "measurement, not a score"),
+        ({"eval_metric": "bogus"}, "eval_metric", "'bogus' is not a metric"),
+        ({"deadline_hours": 0}, "deadline_hours", "greater than 0"),
+        ({"reminder_hours": -1}, "reminder_hours", "greater than 0"),
+        ({"eval_max_examples": 0}, "eval_max_examples", "greater than or equal to 1"),
+        ({"reviewers": ["not an email"]}, "reviewers", "not an email address"),
+        (
+            {"reviewers": ["a@example.com"], "required_approvals": 2},
+            "reviewers",
+            "could never be approved",
+        ),
+        ({"webhook_url": "mailto:x@example.com"}, "webhook_url", "http(s) URL"),
+        ({"golden_dataset_id": "nope"}, "golden_dataset_id", "UUID"),
+        ({"unknown": 1}, "unknown", "Extra inputs"),
+    ],
+)
 def test_bad_values_name_the_field(data: dict[str, Any], field: str, words: str) -> None:
     with pytest.raises(ValidationError) as err:
         ApprovalPolicy.model_validate(data)

@@ -35,8 +35,13 @@ class Recorder:
             if not message.get("more_body"):
                 break
         body = json.dumps({"received": size}).encode()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -116,8 +121,9 @@ async def test_a_fastapi_route_reading_a_chunked_body_answers_413_not_400() -> N
         yield payload
 
     async with _client(app) as client:
-        routed = await client.post("/api/v1/things", content=stream(),
-                                   headers={"content-type": "application/json"})
+        routed = await client.post(
+            "/api/v1/things", content=stream(), headers={"content-type": "application/json"}
+        )
         v1 = await client.post("/v1/things", content=_chunks(LIMIT + 1))
     assert routed.status_code == 413 and "request body too large" in routed.json()["detail"]
     assert v1.status_code == 413 and v1.json()["error"]["code"] == 413
@@ -150,7 +156,9 @@ def test_the_limits_come_from_the_settings() -> None:
     limited = BodyLimit.from_settings(Recorder(), settings)
     assert limited.limit_for("POST", "/api/v1/generate") == (123, "PROMPTOPS_MAX_BODY_BYTES")
     assert limited.limit_for("POST", "/api/v1/datasets/abc/examples") == (
-        456, "PROMPTOPS_MAX_UPLOAD_BYTES")
+        456,
+        "PROMPTOPS_MAX_UPLOAD_BYTES",
+    )
     assert limited.limit_for("GET", "/api/v1/datasets/abc/examples")[0] == 123
     assert Settings().max_body_bytes == 8 * 2**20
     assert Settings().max_upload_bytes == 200 * 2**20

@@ -29,8 +29,9 @@ class FakeClock:
         self.now += seconds
 
 
-def breaker(clock: FakeClock, n: int = 5, window: float = 60, cooldown: float = 30
-            ) -> CircuitBreaker:
+def breaker(
+    clock: FakeClock, n: int = 5, window: float = 60, cooldown: float = 30
+) -> CircuitBreaker:
     return CircuitBreaker(BreakerSettings(n, window, cooldown), clock=clock)
 
 
@@ -137,8 +138,9 @@ def test_release_frees_the_probe_slot_without_a_verdict() -> None:
 
 def test_settings_from_router_settings_and_defaults() -> None:
     assert BreakerSettings.from_router_settings(None) == BreakerSettings(5, 60.0, 30.0)
-    s = BreakerSettings.from_router_settings({"allowed_fails": 2, "cooldown_time": 7,
-                                              "allowed_fails_window": 15})
+    s = BreakerSettings.from_router_settings(
+        {"allowed_fails": 2, "cooldown_time": 7, "allowed_fails_window": 15}
+    )
     assert (s.failure_threshold, s.window_s, s.cooldown_s) == (2, 15.0, 7.0)
     with pytest.raises(ValueError, match="allowed_fails"):
         BreakerSettings.from_router_settings({"allowed_fails": 0})
@@ -168,8 +170,13 @@ def test_stats_roll_over_calls_and_window() -> None:
     assert snap["errors"] == 1 and snap["error_rate"] == pytest.approx(0.1)
     assert stats.last_error is not None and stats.last_error.status_code == 400
     clock.advance(61)
-    assert stats.snapshot() == {"calls": 0, "errors": 0, "error_rate": 0.0,
-                                "p50_latency_ms": None, "p95_latency_ms": None}
+    assert stats.snapshot() == {
+        "calls": 0,
+        "errors": 0,
+        "error_rate": 0.0,
+        "p50_latency_ms": None,
+        "p95_latency_ms": None,
+    }
 
 
 def test_deployment_health() -> None:
@@ -188,15 +195,24 @@ def test_deployment_health() -> None:
 
 def test_catalog_parses_fallbacks_and_router_settings() -> None:
     models = [{"model_name": n, "litellm_params": {"model": f"openai/{n}"}} for n in "abc"]
-    cat = ModelCatalog.from_dict({"model_list": models, "router_settings": {
-        "fallbacks": [{"a": ["c", "b"]}, {"b": ["a"]}], "allowed_fails": 3, "cooldown_time": 9}})
+    cat = ModelCatalog.from_dict(
+        {
+            "model_list": models,
+            "router_settings": {
+                "fallbacks": [{"a": ["c", "b"]}, {"b": ["a"]}],
+                "allowed_fails": 3,
+                "cooldown_time": 9,
+            },
+        }
+    )
     assert cat.candidates("a") == ["a", "c", "b"]
     assert cat.candidates(None) == ["a", "c", "b"]
     assert cat.candidates("b") == ["b", "a"]
     assert cat.candidates("c") == ["c"]
     assert ModelCatalog.from_dict({"model_list": models}).fallbacks == {}
     with pytest.raises(ValueError, match="unknown model 'z'"):
-        ModelCatalog.from_dict({"model_list": models,
-                                "router_settings": {"fallbacks": [{"a": ["z"]}]}})
+        ModelCatalog.from_dict(
+            {"model_list": models, "router_settings": {"fallbacks": [{"a": ["z"]}]}}
+        )
     with pytest.raises(ValueError, match="allowed_fails"):
         ModelCatalog.from_dict({"model_list": models, "router_settings": {"allowed_fails": -1}})

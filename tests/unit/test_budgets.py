@@ -78,9 +78,14 @@ def test_current_period_contains_now() -> None:
         assert start <= now.date() < period_end(period, start)
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (Decimal(1), "1.00"), (Decimal("0.98"), "0.98"), (Decimal("0.0002"), "0.0002"),
-    (Decimal("0.123456789"), "0.12345679"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (Decimal(1), "1.00"),
+        (Decimal("0.98"), "0.98"),
+        (Decimal("0.0002"), "0.0002"),
+        (Decimal("0.123456789"), "0.12345679"),
+    ],
+)
 def test_usd_in_messages(value: Decimal, text: str) -> None:
     assert format_usd(value) == text

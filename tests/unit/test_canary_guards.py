@@ -33,19 +33,45 @@ from workflows.canary.guards import (
 from workflows.canary.types import CanaryPlan
 
 
-def arm(name: str, n: int = 100, errors: int = 0, p95: float | None = 200.0,
-        feedback: tuple[int, float | None] = (0, None), outcome: tuple[int, float | None] = (0, None),
-        evals: tuple[int, float | None] = (0, None)) -> ArmFigures:
-    return ArmFigures(arm=name, n=n, errors=errors, error_rate=errors / n if n else None,
-                      p95_latency_ms=p95 if n else None, feedback_n=feedback[0],
-                      mean_feedback=feedback[1], outcome_n=outcome[0], mean_outcome=outcome[1],
-                      eval_n=evals[0], eval_score=evals[1])
+def arm(
+    name: str,
+    n: int = 100,
+    errors: int = 0,
+    p95: float | None = 200.0,
+    feedback: tuple[int, float | None] = (0, None),
+    outcome: tuple[int, float | None] = (0, None),
+    evals: tuple[int, float | None] = (0, None),
+) -> ArmFigures:
+    return ArmFigures(
+        arm=name,
+        n=n,
+        errors=errors,
+        error_rate=errors / n if n else None,
+        p95_latency_ms=p95 if n else None,
+        feedback_n=feedback[0],
+        mean_feedback=feedback[1],
+        outcome_n=outcome[0],
+        mean_outcome=outcome[1],
+        eval_n=evals[0],
+        eval_score=evals[1],
+    )
 
 
-def guards(plan: CanaryPlan, b: ArmFigures, c: ArmFigures, *, bake_ended: bool = False,
-           approval: float | None = 0.9, step: int = 0) -> list[str]:
-    return [x.guard for x in evaluate_guards(plan, step, b, c, bake_ended=bake_ended,
-                                             approval_eval_score=approval)]
+def guards(
+    plan: CanaryPlan,
+    b: ArmFigures,
+    c: ArmFigures,
+    *,
+    bake_ended: bool = False,
+    approval: float | None = 0.9,
+    step: int = 0,
+) -> list[str]:
+    return [
+        x.guard
+        for x in evaluate_guards(
+            plan, step, b, c, bake_ended=bake_ended, approval_eval_score=approval
+        )
+    ]
 
 
 # --------------------------------------------------------------------------- nearest rank
@@ -56,8 +82,9 @@ def test_p95_nearest_rank_of_1_to_20_is_19() -> None:
     assert nearest_rank_percentile([float(v) for v in range(20, 0, -1)], 95) == 19.0
 
 
-@pytest.mark.parametrize(("n", "rank"), [(1, 1), (10, 10), (19, 19), (20, 19), (21, 20),
-                                         (100, 95), (101, 96)])
+@pytest.mark.parametrize(
+    ("n", "rank"), [(1, 1), (10, 10), (19, 19), (20, 19), (21, 20), (100, 95), (101, 96)]
+)
 def test_nearest_rank_is_ceil_p_n(n: int, rank: int) -> None:
     values = [float(v) for v in range(1, n + 1)]
     assert nearest_rank_percentile(values, 95) == float(rank) == float(math.ceil(0.95 * n - 1e-9))
@@ -111,8 +138,9 @@ def test_mid_bake_checks_wait_for_min_samples() -> None:
 
 def test_min_samples_message_names_the_short_arms() -> None:
     plan = CanaryPlan(min_samples=20)
-    [breach] = evaluate_guards(plan, 1, arm("baseline", n=3), arm("canary", n=12),
-                               bake_ended=True, approval_eval_score=0.9)
+    [breach] = evaluate_guards(
+        plan, 1, arm("baseline", n=3), arm("canary", n=12), bake_ended=True, approval_eval_score=0.9
+    )
     assert breach.guard == MIN_SAMPLES and breach.observed == 3 and breach.limit == 20
     assert "too few samples by the deadline at 50%" in breach.message
     assert "baseline 3" in breach.message and "canary 12" in breach.message
@@ -128,14 +156,15 @@ def test_min_samples_zero_disables_the_sample_breach() -> None:
 
 def test_p95_above_the_limit_is_a_breach() -> None:
     plan = CanaryPlan(max_p95_latency_ms=500)
-    [breach] = evaluate_guards(plan, 0, arm("baseline"), arm("canary", p95=750.0),
-                               bake_ended=False)
+    [breach] = evaluate_guards(plan, 0, arm("baseline"), arm("canary", p95=750.0), bake_ended=False)
     assert (breach.guard, breach.observed, breach.limit) == (P95_LATENCY, 750.0, 500)
     assert "750 ms" in breach.message
 
 
 def test_p95_at_the_limit_or_without_a_limit_is_fine() -> None:
-    assert guards(CanaryPlan(max_p95_latency_ms=500), arm("baseline"), arm("canary", p95=500.0)) == []
+    assert (
+        guards(CanaryPlan(max_p95_latency_ms=500), arm("baseline"), arm("canary", p95=500.0)) == []
+    )
     assert guards(CanaryPlan(), arm("baseline"), arm("canary", p95=99_999.0)) == []
 
 
@@ -172,7 +201,9 @@ def test_feedback_is_skipped_without_values_on_both_arms_or_without_a_limit() ->
 def test_eval_gate_runs_only_when_the_bake_ends() -> None:
     plan = CanaryPlan(min_eval_score=0.7)
     assert guards(plan, arm("baseline"), arm("canary"), approval=0.5, bake_ended=False) == []
-    assert guards(plan, arm("baseline"), arm("canary"), approval=0.5, bake_ended=True) == [EVAL_SCORE]
+    assert guards(plan, arm("baseline"), arm("canary"), approval=0.5, bake_ended=True) == [
+        EVAL_SCORE
+    ]
 
 
 def test_online_eval_score_wins_over_the_approval_score() -> None:
@@ -181,15 +212,17 @@ def test_online_eval_score_wins_over_the_approval_score() -> None:
     assert resolve_eval_score(good_online, 0.1) == 0.8
     assert guards(plan, arm("baseline"), good_online, approval=0.1, bake_ended=True) == []
     bad_online = arm("canary", evals=(30, 0.6))
-    [breach] = evaluate_guards(plan, 0, arm("baseline"), bad_online, bake_ended=True,
-                               approval_eval_score=0.95)
+    [breach] = evaluate_guards(
+        plan, 0, arm("baseline"), bad_online, bake_ended=True, approval_eval_score=0.95
+    )
     assert breach.guard == EVAL_SCORE and breach.observed == 0.6 and breach.limit == 0.7
     assert breach.message.startswith("cannot promote beyond 10%")
 
 
 def test_no_score_at_all_cannot_promote() -> None:
-    [breach] = evaluate_guards(CanaryPlan(), 0, arm("baseline"), arm("canary"),
-                               bake_ended=True, approval_eval_score=None)
+    [breach] = evaluate_guards(
+        CanaryPlan(), 0, arm("baseline"), arm("canary"), bake_ended=True, approval_eval_score=None
+    )
     assert breach.guard == EVAL_SCORE and breach.observed is None
     assert "no evaluation score" in breach.message
 
@@ -234,32 +267,40 @@ def test_plan_defaults() -> None:
 
 
 def test_plan_bake_list_and_interval() -> None:
-    plan = PlanSchema(steps=[1, 5, 25, 100], bake_time_s=[60, 600, 86400],
-                      check_interval_s=None).to_data()
+    plan = PlanSchema(
+        steps=[1, 5, 25, 100], bake_time_s=[60, 600, 86400], check_interval_s=None
+    ).to_data()
     assert plan.bake_time_s == [60, 600, 86400]
     assert [plan.interval_for(i) for i in range(3)] == [15, 150, 300]
     assert PlanSchema(check_interval_s=7).to_data().interval_for(1) == 7
 
 
-@pytest.mark.parametrize(("plan", "field", "text"), [
-    ({"steps": [10, 50]}, "steps", "end at 100"),
-    ({"steps": [50, 10, 100]}, "steps", "rise strictly"),
-    ({"steps": [10, 10, 100]}, "steps", "rise strictly"),
-    ({"steps": [0, 100]}, "steps", "(0, 100]"),
-    ({"steps": [10, 150]}, "steps", "(0, 100]"),
-    ({"steps": []}, "steps", "at least 1"),
-    ({"bake_time_s": [60]}, "bake_time_s", "one bake time per step below 100%"),
-    ({"bake_time_s": 0}, "bake_time_s", "1.."),
-    ({"min_samples": -1}, "min_samples", "greater than or equal"),
-    ({"max_error_rate_increase": 1.5}, "max_error_rate_increase", "less than or equal"),
-    ({"min_eval_score": 2}, "min_eval_score", "less than or equal"),
-])
+@pytest.mark.parametrize(
+    ("plan", "field", "text"),
+    [
+        ({"steps": [10, 50]}, "steps", "end at 100"),
+        ({"steps": [50, 10, 100]}, "steps", "rise strictly"),
+        ({"steps": [10, 10, 100]}, "steps", "rise strictly"),
+        ({"steps": [0, 100]}, "steps", "(0, 100]"),
+        ({"steps": [10, 150]}, "steps", "(0, 100]"),
+        ({"steps": []}, "steps", "at least 1"),
+        ({"bake_time_s": [60]}, "bake_time_s", "one bake time per step below 100%"),
+        ({"bake_time_s": 0}, "bake_time_s", "1.."),
+        ({"min_samples": -1}, "min_samples", "greater than or equal"),
+        ({"max_error_rate_increase": 1.5}, "max_error_rate_increase", "less than or equal"),
+        ({"min_eval_score": 2}, "min_eval_score", "less than or equal"),
+    ],
+)
 def test_bad_plans_name_the_field(plan: dict[str, object], field: str, text: str) -> None:
     with pytest.raises(ValidationError) as err:
-        DeploymentCreate.model_validate({
-            "project_id": "00000000-0000-0000-0000-000000000001",
-            "prompt_version_id": "00000000-0000-0000-0000-000000000002",
-            "environment": "prod", "plan": plan})
+        DeploymentCreate.model_validate(
+            {
+                "project_id": "00000000-0000-0000-0000-000000000001",
+                "prompt_version_id": "00000000-0000-0000-0000-000000000002",
+                "environment": "prod",
+                "plan": plan,
+            }
+        )
     [error] = err.value.errors()
     assert error["loc"][:2] == ("plan", field)
     assert text in error["msg"]
@@ -267,10 +308,13 @@ def test_bad_plans_name_the_field(plan: dict[str, object], field: str, text: str
 
 def test_unknown_environment_is_rejected() -> None:
     with pytest.raises(ValidationError) as err:
-        DeploymentCreate.model_validate({
-            "project_id": "00000000-0000-0000-0000-000000000001",
-            "prompt_version_id": "00000000-0000-0000-0000-000000000002",
-            "environment": "production"})
+        DeploymentCreate.model_validate(
+            {
+                "project_id": "00000000-0000-0000-0000-000000000001",
+                "prompt_version_id": "00000000-0000-0000-0000-000000000002",
+                "environment": "production",
+            }
+        )
     assert err.value.errors()[0]["loc"] == ("environment",)
 
 

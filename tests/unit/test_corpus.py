@@ -1,4 +1,5 @@
-"""Unit tests for promptops.evaluation.corpus: parsing, cleaning and golden-set sampling on synthetic mail.
+"""Unit tests for promptops.evaluation.corpus: parsing, cleaning and golden-set sampling on
+synthetic mail.
 
 Nothing here touches the network: ``npm`` is replaced by fakes where fetching is exercised.
 """

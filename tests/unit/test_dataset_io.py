@@ -11,20 +11,25 @@ from promptops.evaluation.dataset_io import (
 
 
 def test_jsonl_rows_and_blank_lines() -> None:
-    rows = parse_jsonl(b'{"id": 1, "input": {"q": "a"}, "expected": "x"}\n\n'
-                       b'{"id": "b", "input": "raw", "metadata": {"k": 1}}\n')
+    rows = parse_jsonl(
+        b'{"id": 1, "input": {"q": "a"}, "expected": "x"}\n\n'
+        b'{"id": "b", "input": "raw", "metadata": {"k": 1}}\n'
+    )
     assert [r.id for r in rows] == ["1", "b"]
     assert rows[1].input == "raw" and rows[1].metadata == {"k": 1} and rows[1].expected is None
 
 
-@pytest.mark.parametrize("line,reason", [
-    ('{"input": {}}', "missing field 'id'"),
-    ('{"id": "a"}', "missing field 'input'"),
-    ('{"id": "a", "input": 1, "metadata": 3}', "metadata"),
-    ('{"id": "a", "input": 1, "surprise": 3}', "unknown field"),
-    ('[1, 2]', "JSON object"),
-    ('{"id": "a", "input": ', "invalid JSON"),
-])
+@pytest.mark.parametrize(
+    "line,reason",
+    [
+        ('{"input": {}}', "missing field 'id'"),
+        ('{"id": "a"}', "missing field 'input'"),
+        ('{"id": "a", "input": 1, "metadata": 3}', "metadata"),
+        ('{"id": "a", "input": 1, "surprise": 3}', "unknown field"),
+        ("[1, 2]", "JSON object"),
+        ('{"id": "a", "input": ', "invalid JSON"),
+    ],
+)
 def test_jsonl_errors_name_row_and_reason(line: str, reason: str) -> None:
     good = '{"id": "g", "input": {"q": 1}}'
     with pytest.raises(DatasetFormatError) as e:
@@ -47,7 +52,7 @@ def test_csv_requires_header_and_bad_metadata() -> None:
     with pytest.raises(DatasetFormatError, match="header"):
         parse_csv("a,b\n1,2\n")
     with pytest.raises(DatasetFormatError) as e:
-        parse_csv('id,input,metadata\n1,x,notjson\n')
+        parse_csv("id,input,metadata\n1,x,notjson\n")
     assert e.value.row == 1
 
 

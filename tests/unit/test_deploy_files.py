@@ -78,7 +78,8 @@ def defines(path: Path, name: str) -> bool:
             if node.name == name:
                 return True
         elif isinstance(node, (ast.Import, ast.ImportFrom)) and any(
-                (alias.asname or alias.name.split(".")[0]) == name for alias in node.names):
+            (alias.asname or alias.name.split(".")[0]) == name for alias in node.names
+        ):
             return True
         if any(isinstance(t, ast.Name) and t.id == name for t in targets):
             return True
@@ -161,8 +162,16 @@ def runs_project_image(service: dict[str, Any]) -> bool:
 
 def test_compose_services(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    expected = {"postgres", "temporal", "temporal-admin-tools", "temporal-ui", "migrate", "api",
-                "worker", "llm"}
+    expected = {
+        "postgres",
+        "temporal",
+        "temporal-admin-tools",
+        "temporal-ui",
+        "migrate",
+        "api",
+        "worker",
+        "llm",
+    }
     assert expected <= set(services), f"missing services: {expected - set(services)}"
     assert services["postgres"]["image"].startswith("pgvector/pgvector:pg17")
     assert "pg_isready" in str(services["postgres"]["healthcheck"]["test"])
@@ -214,7 +223,8 @@ def test_compose_commands(compose: dict[str, Any]) -> None:
     assert api[api.index("--host") + 1] == "0.0.0.0" and api[api.index("--port") + 1] == "8000"
     assert check_command_modules(as_argv(services["worker"]["command"])) == ["workers.main"]
     assert services["api"]["healthcheck"]["test"] and "/healthz" in str(
-        services["api"]["healthcheck"]["test"])
+        services["api"]["healthcheck"]["test"]
+    )
 
 
 def test_compose_registers_search_attributes(compose: dict[str, Any]) -> None:
@@ -227,7 +237,8 @@ def test_compose_registers_search_attributes(compose: dict[str, Any]) -> None:
         assert re.search(rf"\b{attr}\b", script), attr
     assert "until" in script and "sleep" in script, "registration must retry until Temporal is up"
     assert "$$" in script and not re.search(r"(?<!\$)\$(?!\$)", script), (
-        "shell variables must be written $$ in docker-compose.yml")
+        "shell variables must be written $$ in docker-compose.yml"
+    )
 
 
 def test_compose_worker_scales(compose: dict[str, Any]) -> None:
@@ -255,8 +266,9 @@ def compose_cli() -> list[str] | None:
     if docker is None:
         return None
     try:
-        probe = subprocess.run([docker, "compose", "version"], check=False,
-                               capture_output=True, text=True, timeout=30)
+        probe = subprocess.run(
+            [docker, "compose", "version"], check=False, capture_output=True, text=True, timeout=30
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return [docker, "compose"] if probe.returncode == 0 else None
@@ -270,7 +282,12 @@ def test_docker_compose_config() -> None:
     for profile_args in ([], ["--profile", "llm"]):
         result = subprocess.run(
             [*cli, "-f", str(COMPOSE_FILE), *profile_args, "config", "-q"],
-            check=False, cwd=ROOT, capture_output=True, text=True, timeout=60, env=env,
+            check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
         )
         assert result.returncode == 0, result.stderr
 
@@ -313,12 +330,20 @@ def test_k8s_documents_are_well_formed(manifests: list[tuple[str, dict[str, Any]
         if doc["kind"] not in CLUSTER_SCOPED_KINDS:
             assert doc["metadata"].get("namespace") == "promptops", f"{name}: {doc['kind']}"
     kinds = {d["kind"] for _, d in manifests}
-    assert {"Namespace", "ConfigMap", "Secret", "Deployment", "Service",
-            "HorizontalPodAutoscaler", "Job"} <= kinds
+    assert {
+        "Namespace",
+        "ConfigMap",
+        "Secret",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "Job",
+    } <= kinds
 
 
 def test_k8s_kustomization_lists_every_manifest(
-        manifests: list[tuple[str, dict[str, Any]]]) -> None:
+    manifests: list[tuple[str, dict[str, Any]]],
+) -> None:
     kustomizations = [d for _, d in manifests if d["kind"] == "Kustomization"]
     if not kustomizations:
         pytest.skip("no kustomization.yaml")
@@ -392,16 +417,18 @@ def test_k8s_api_and_worker(manifests: list[tuple[str, dict[str, Any]]]) -> None
 
     service = services["promptops-api"]
     assert service["spec"]["selector"].items() <= (
-        api["spec"]["template"]["metadata"]["labels"].items())
+        api["spec"]["template"]["metadata"]["labels"].items()
+    )
     assert any(p["targetPort"] in ("http", 8000) for p in service["spec"]["ports"])
 
     worker = deployments["promptops-worker"]
-    assert as_argv(pod_spec(worker)["containers"][0]["command"]) == [
-        "python", "-m", "workers.main"]
+    assert as_argv(pod_spec(worker)["containers"][0]["command"]) == ["python", "-m", "workers.main"]
     assert pod_spec(worker)["containers"][0]["resources"]["requests"]["cpu"], (
-        "CPU autoscaling needs a CPU request")
-    hpa = next(h for h in hpas.values()
-               if h["spec"]["scaleTargetRef"]["name"] == "promptops-worker")
+        "CPU autoscaling needs a CPU request"
+    )
+    hpa = next(
+        h for h in hpas.values() if h["spec"]["scaleTargetRef"]["name"] == "promptops-worker"
+    )
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"
     assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
@@ -417,8 +444,13 @@ def test_kubectl_kustomize_builds() -> None:
     kubectl = shutil.which("kubectl")
     if kubectl is None or not (K8S_DIR / "kustomization.yaml").is_file():
         pytest.skip("kubectl is not installed")
-    result = subprocess.run([kubectl, "kustomize", str(K8S_DIR)], check=False,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [kubectl, "kustomize", str(K8S_DIR)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     kinds = [d["kind"] for d in yaml.safe_load_all(result.stdout) if d]
     assert kinds.count("Deployment") == 2 and "Job" in kinds

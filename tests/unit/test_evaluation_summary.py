@@ -7,25 +7,41 @@ from promptops.evaluation.summary import ExampleRow, summarize
 
 
 def _rows(values: list[float], labels: list[str], expected: list[str]) -> list[ExampleRow]:
-    return [ExampleRow(example_id=f"e{i}", values={"rouge1": v, "accuracy": float(lab == exp)},
-                       predicted_label=lab, expected=exp, latency_ms=10.0 * (i + 1),
-                       tokens_in=5, tokens_out=2, cost_usd=0.001)
-            for i, (v, lab, exp) in enumerate(zip(values, labels, expected, strict=True))]
+    return [
+        ExampleRow(
+            example_id=f"e{i}",
+            values={"rouge1": v, "accuracy": float(lab == exp)},
+            predicted_label=lab,
+            expected=exp,
+            latency_ms=10.0 * (i + 1),
+            tokens_in=5,
+            tokens_out=2,
+            cost_usd=0.001,
+        )
+        for i, (v, lab, exp) in enumerate(zip(values, labels, expected, strict=True))
+    ]
 
 
 def test_summary_intervals_comparison_and_costs() -> None:
     exp = ["spam", "ham"] * 10
     a = _rows([0.1] * 20, ["spam"] * 20, exp)
     b = _rows([0.4] * 20, exp, exp)
-    s = summarize({"A": a, "B": b}, ["rouge1", "accuracy", "precision", "recall", "f1",
-                                     "latency_ms", "cost_usd"], positive_label="spam")
+    s = summarize(
+        {"A": a, "B": b},
+        ["rouge1", "accuracy", "precision", "recall", "f1", "latency_ms", "cost_usd"],
+        positive_label="spam",
+    )
     va, vb = s["versions"]
-    assert va["metrics"]["rouge1"] == {"value": pytest.approx(0.1), "ci_low": pytest.approx(0.1),
-                                       "ci_high": pytest.approx(0.1)}
+    assert va["metrics"]["rouge1"] == {
+        "value": pytest.approx(0.1),
+        "ci_low": pytest.approx(0.1),
+        "ci_high": pytest.approx(0.1),
+    }
     assert va["metrics"]["accuracy"]["value"] == 0.5 and vb["metrics"]["accuracy"]["value"] == 1
     assert va["metrics"]["recall"]["value"] == 1.0 and va["metrics"]["precision"]["value"] == 0.5
-    assert va["latency_ms"]["p50"] == pytest.approx(statistics.percentile(
-        [10.0 * (i + 1) for i in range(20)], 50))
+    assert va["latency_ms"]["p50"] == pytest.approx(
+        statistics.percentile([10.0 * (i + 1) for i in range(20)], 50)
+    )
     assert va["tokens_in"] == 100 and va["cost_usd"] == pytest.approx(0.02)
     (cmp,) = s["comparisons"]
     assert cmp["baseline"] == "A" and cmp["candidate"] == "B" and cmp["n_paired"] == 20

@@ -7,11 +7,18 @@ from tests.support.stub_llm import StubConfig, StubLLMServer
 
 
 def test_catalog_prices_and_default() -> None:
-    cat = ModelCatalog.from_dict({"model_list": [
-        {"model_name": "a", "litellm_params": {"model": "openai/a"},
-         "model_info": {"input_cost_per_token": 1e-6, "output_cost_per_token": 3e-6}},
-        {"model_name": "b", "litellm_params": {"model": "openai/b"}},
-    ]})
+    cat = ModelCatalog.from_dict(
+        {
+            "model_list": [
+                {
+                    "model_name": "a",
+                    "litellm_params": {"model": "openai/a"},
+                    "model_info": {"input_cost_per_token": 1e-6, "output_cost_per_token": 3e-6},
+                },
+                {"model_name": "b", "litellm_params": {"model": "openai/b"}},
+            ]
+        }
+    )
     assert cat.default_model == "a"
     assert cat.get(None).cost_usd(100, 10) == pytest.approx(100e-6 + 30e-6)
     assert cat.get("b").cost_usd(100, 10) == 0

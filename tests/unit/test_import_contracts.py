@@ -30,8 +30,9 @@ def lint_imports() -> str:
 
 def copy_project(dest: Path) -> Path:
     for package in PACKAGES:
-        shutil.copytree(ROOT / package, dest / package,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / package, dest / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     shutil.copy(ROOT / "pyproject.toml", dest / "pyproject.toml")
     return dest
 
@@ -43,8 +44,9 @@ def run(project: Path, contract: str | None = None) -> subprocess.CompletedProce
         args += ["--contract", contract]
     # The copy comes first on the path, before the editable install of the real tree.
     env = {**os.environ, "PYTHONPATH": str(project)}
-    return subprocess.run(args, cwd=project, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        args, cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_the_project_keeps_every_contract(tmp_path: Path) -> None:
@@ -57,16 +59,25 @@ def test_the_project_keeps_every_contract(tmp_path: Path) -> None:
 VIOLATIONS = [
     # The two imports the issue names: a workflow importing the gateway or an activity
     # implementation (each also reaches litellm and aiohttp indirectly).
-    ("workflows", "workflows/evaluation/workflow.py",
-     "from promptops.llm.gateway import LLMGateway"),
-    ("workflows", "workflows/evaluation/workflow.py",
-     "from activities.evaluation.activities import EvaluationActivities"),
+    (
+        "workflows",
+        "workflows/evaluation/workflow.py",
+        "from promptops.llm.gateway import LLMGateway",
+    ),
+    (
+        "workflows",
+        "workflows/evaluation/workflow.py",
+        "from activities.evaluation.activities import EvaluationActivities",
+    ),
     ("workflows", "workflows/canary/guards.py", "import httpx"),
     # Indirect: workflows import activity types, so I/O in a types module reaches them.
     ("workflows", "activities/deployment/types.py", "import sqlalchemy"),
     ("workflows", "activities/approval/declarations.py", "from promptops.db import session"),
-    ("implementations", "activities/evaluation/scoring.py",
-     "from activities.llm.activities import LLMActivities"),
+    (
+        "implementations",
+        "activities/evaluation/scoring.py",
+        "from activities.llm.activities import LLMActivities",
+    ),
     ("api", "api/deps.py", "from activities.llm.activities import LLMActivities"),
     ("layers", "activities/errors.py", "import workflows.evaluation.types"),
     ("layers", "promptops/errors.py", "import activities.errors"),
@@ -76,10 +87,14 @@ VIOLATIONS = [
 ]
 
 
-@pytest.mark.parametrize(("contract", "module", "line"), VIOLATIONS,
-                         ids=[f"{c}:{m}:{line.split()[1]}" for c, m, line in VIOLATIONS])
-def test_a_forbidden_import_breaks_its_contract(tmp_path: Path, contract: str, module: str,
-                                                line: str) -> None:
+@pytest.mark.parametrize(
+    ("contract", "module", "line"),
+    VIOLATIONS,
+    ids=[f"{c}:{m}:{line.split()[1]}" for c, m, line in VIOLATIONS],
+)
+def test_a_forbidden_import_breaks_its_contract(
+    tmp_path: Path, contract: str, module: str, line: str
+) -> None:
     project = copy_project(tmp_path)  # keeps every contract (the test above)
     with (project / module).open("a") as fh:
         fh.write(f"\n{line}  # a deliberate violation\n")

@@ -29,14 +29,17 @@ def _refusal(model: type[BaseModel], data: dict[str, Any]) -> tuple[tuple[str | 
     return tuple(error["loc"]), error["msg"]
 
 
-@pytest.mark.parametrize(("value", "where", "why"), [
-    ("a\x00b", "", "NUL character"),
-    ("a\ud800b", "", "lone surrogate (U+D800)"),
-    ({"text": ["ok", "x\x00"]}, "text[1]", "NUL character"),
-    ({"k\x00": 1}, "", "key 'k\\x00'"),
-    ([1.0, math.inf], "[1]", "not a finite number"),
-    ({"x": math.nan}, "x", "not a finite number"),
-])
+@pytest.mark.parametrize(
+    ("value", "where", "why"),
+    [
+        ("a\x00b", "", "NUL character"),
+        ("a\ud800b", "", "lone surrogate (U+D800)"),
+        ({"text": ["ok", "x\x00"]}, "text[1]", "NUL character"),
+        ({"k\x00": 1}, "", "key 'k\\x00'"),
+        ([1.0, math.inf], "[1]", "not a finite number"),
+        ({"x": math.nan}, "x", "not a finite number"),
+    ],
+)
 def test_unstorable_names_the_culprit_and_why(value: Any, where: str, why: str) -> None:
     reason = unstorable(value)
     assert reason is not None and why in reason
@@ -72,10 +75,15 @@ def test_prompt_versions_refuse_what_cannot_be_stored_naming_the_field() -> None
 
 
 @pytest.mark.parametrize("model", [ProjectCreate, PromptCreate, ApiKeyCreate])
-@pytest.mark.parametrize(("name", "why"), [
-    ("bad\nname", "U+000A"), ("zero\u200bwidth", "U+200B"), ("   ", "blank"),
-    ("n" * 201, "at most 200"),
-])
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("bad\nname", "U+000A"),
+        ("zero\u200bwidth", "U+200B"),
+        ("   ", "blank"),
+        ("n" * 201, "at most 200"),
+    ],
+)
 def test_names_are_printable_and_bounded(model: type[BaseModel], name: str, why: str) -> None:
     data: dict[str, Any] = {"name": name, "role": "Viewer"}
     loc, msg = _refusal(model, data)
@@ -84,8 +92,9 @@ def test_names_are_printable_and_bounded(model: type[BaseModel], name: str, why:
 
 def test_a_name_may_use_any_printable_script() -> None:
     assert ProjectCreate.model_validate({"name": "Équipe 東京 – triage"}).name
-    loc, msg = _refusal(DatasetCreate, {"project_id": str(uuid.uuid4()), "name": "d",
-                                        "task_type": "gen\teration"})
+    loc, msg = _refusal(
+        DatasetCreate, {"project_id": str(uuid.uuid4()), "name": "d", "task_type": "gen\teration"}
+    )
     assert loc == ("task_type",) and "U+0009" in msg
 
 
@@ -97,11 +106,18 @@ def test_api_key_rate_limits_fit_their_integer_column(field: str) -> None:
     assert ApiKeyUpdate.model_validate({field: INT32_MAX}).rate_limit_rpm == INT32_MAX
 
 
-@pytest.mark.parametrize(("key", "why"), [
-    ("", "at least 1"), ("sk abc", "visible ASCII"), ("sk-\tabc", "visible ASCII"),
-    ("sk-é", "visible ASCII"), ("sk-\x00", "visible ASCII"), ("sk-abc\n", "visible ASCII"),
-    ("k" * 4097, "at most 4096"),
-])
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("", "at least 1"),
+        ("sk abc", "visible ASCII"),
+        ("sk-\tabc", "visible ASCII"),
+        ("sk-é", "visible ASCII"),
+        ("sk-\x00", "visible ASCII"),
+        ("sk-abc\n", "visible ASCII"),
+        ("k" * 4097, "at most 4096"),
+    ],
+)
 def test_provider_keys_must_fit_in_an_http_header(key: str, why: str) -> None:
     with pytest.raises(ValidationError) as info:
         ProviderKeyCreate.model_validate({"provider": "openai", "name": "n", "api_key": key})
@@ -111,46 +127,70 @@ def test_provider_keys_must_fit_in_an_http_header(key: str, why: str) -> None:
         assert key not in str(errors)
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com", "https://", "http://exa mple.com",
-                                 "https://example.com:99999", "https://example.com/\x7f",
-                                 "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com",
+        "https://",
+        "http://exa mple.com",
+        "https://example.com:99999",
+        "https://example.com/\x7f",
+        "javascript:alert(1)",
+    ],
+)
 def test_urls_must_be_http_urls(url: str) -> None:
-    loc, msg = _refusal(ProviderKeyCreate, {"provider": "openai", "name": "n",
-                                            "api_key": "sk-1", "api_base": url})
+    loc, msg = _refusal(
+        ProviderKeyCreate, {"provider": "openai", "name": "n", "api_key": "sk-1", "api_base": url}
+    )
     assert loc == ("api_base",) and "http(s) URL" in msg
     loc, _ = _refusal(ApprovalPolicyPut, {"webhook_url": url})
     assert loc == ("webhook_url",)
 
 
 def test_good_urls_pass_and_blank_ones_mean_the_default() -> None:
-    key = ProviderKeyCreate.model_validate({"provider": "openai", "name": "n", "api_key": "sk-1",
-                                            "api_base": " https://api.example.com:8443/v1 "})
+    key = ProviderKeyCreate.model_validate(
+        {
+            "provider": "openai",
+            "name": "n",
+            "api_key": "sk-1",
+            "api_base": " https://api.example.com:8443/v1 ",
+        }
+    )
     assert key.api_base == "https://api.example.com:8443/v1"
-    assert ProviderKeyCreate.model_validate({"provider": "openai", "name": "n",
-                                             "api_key": "sk-1", "api_base": " "}).api_base is None
+    assert (
+        ProviderKeyCreate.model_validate(
+            {"provider": "openai", "name": "n", "api_key": "sk-1", "api_base": " "}
+        ).api_base
+        is None
+    )
     assert ApprovalPolicyPut.model_validate({"webhook_url": ""}).webhook_url is None
 
 
 def test_approval_policy_bounds_the_examples_it_evaluates() -> None:
     assert _refusal(ApprovalPolicyPut, {"eval_max_examples": INT32_MAX + 1})[0] == (
-        "eval_max_examples",)
+        "eval_max_examples",
+    )
 
 
 def test_emails_fit_the_actor_columns() -> None:
     loc, msg = _refusal(MemberCreate, {"email": "a" * 190 + "@example.com", "role": "Viewer"})
     assert loc == ("email",) and "200 characters" in msg
     assert _refusal(MemberCreate, {"email": "a\x01b@example.com", "role": "Viewer"})[0] == (
-        "email",)
+        "email",
+    )
 
 
 def test_the_hot_path_bodies_refuse_what_cannot_be_stored() -> None:
-    loc, msg = _refusal(GenerateRequest, {"prompt_version_id": str(uuid.uuid4()),
-                                          "variables": {"q": "x\x00"}})
+    loc, msg = _refusal(
+        GenerateRequest, {"prompt_version_id": str(uuid.uuid4()), "variables": {"q": "x\x00"}}
+    )
     assert loc == ("variables",) and "q: contains a NUL" in msg
     assert _refusal(GenerateRequest, {"label": "l" * 101})[0] == ("label",)
     loc, _ = _refusal(ChatCompletionRequest, {"model": "stub", "seed": -(2**63) - 1})
     assert loc == ("seed",)
-    loc, _ = _refusal(ChatCompletionRequest, {"model": "stub", "messages": [
-        {"role": "user", "content": "hi\ud800"}]})
+    loc, _ = _refusal(
+        ChatCompletionRequest,
+        {"model": "stub", "messages": [{"role": "user", "content": "hi\ud800"}]},
+    )
     assert loc == ("messages", 0, "content")
     assert _refusal(OutcomeCreate, {"name": "n", "value": math.inf})[0] == ("value",)

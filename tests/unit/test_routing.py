@@ -18,13 +18,21 @@ from promptops.llm.routing.policy import (
 )
 
 
-def spec(strategy: str = "cost_first", candidates: tuple[str, ...] = ("a", "b", "c"),
-         **extra: Any) -> RoutingPolicySpec:
+def spec(
+    strategy: str = "cost_first", candidates: tuple[str, ...] = ("a", "b", "c"), **extra: Any
+) -> RoutingPolicySpec:
     return RoutingPolicySpec(name="p", strategy=strategy, candidates=list(candidates), **extra)
 
 
-def fig(model: str, *, p95: float | None = 100.0, err: float = 0.0, q: float | None = 0.5,
-        cost: float = 0.001, breaker: str = "closed") -> CandidateFigures:
+def fig(
+    model: str,
+    *,
+    p95: float | None = 100.0,
+    err: float = 0.0,
+    q: float | None = 0.5,
+    cost: float = 0.001,
+    breaker: str = "closed",
+) -> CandidateFigures:
     return CandidateFigures(model, p95, err, q, cost, breaker)
 
 
@@ -37,8 +45,9 @@ def test_cost_first_ranks_by_estimated_cost() -> None:
 
 
 def test_latency_first_unknown_p95_ranks_after_known() -> None:
-    d = choose(spec("latency_first"),
-               [fig("a", p95=None), fig("b", p95=900.0), fig("c", p95=300.0)])
+    d = choose(
+        spec("latency_first"), [fig("a", p95=None), fig("b", p95=900.0), fig("c", p95=300.0)]
+    )
     assert d.ordered == ["c", "b", "a"]
     assert "c is the fastest of 3 eligible candidates (p95 300 ms)" in d.reason
 
@@ -52,14 +61,19 @@ def test_quality_first_unknown_quality_ranks_after_known() -> None:
 def test_ties_broken_by_error_rate_then_policy_order() -> None:
     d = choose(spec(), [fig("a", err=0.2), fig("b", err=0.0), fig("c", err=0.0)])
     assert d.ordered == ["b", "c", "a"]
-    d = choose(spec("latency_first"), [fig("a", p95=None), fig("b", p95=None),
-                                       fig("c", p95=None)])
+    d = choose(spec("latency_first"), [fig("a", p95=None), fig("b", p95=None), fig("c", p95=None)])
     assert d.ordered == ["a", "b", "c"] and "no p95 measured yet" in d.reason
 
 
 def test_open_breaker_excluded_half_open_eligible() -> None:
-    d = choose(spec(), [fig("a", cost=0.001, breaker="open"),
-                        fig("b", cost=0.002, breaker="half_open"), fig("c", cost=0.003)])
+    d = choose(
+        spec(),
+        [
+            fig("a", cost=0.001, breaker="open"),
+            fig("b", cost=0.002, breaker="half_open"),
+            fig("c", cost=0.003),
+        ],
+    )
     assert d.ordered == ["b", "c"]
     assert d.candidates[0]["excluded_because"] == ["circuit breaker open"]
     assert d.reason.endswith("excluded: a (circuit breaker open)")
@@ -67,8 +81,14 @@ def test_open_breaker_excluded_half_open_eligible() -> None:
 
 def test_p95_limit_excludes_slow_but_not_unknown() -> None:
     s = spec(constraints={"max_p95_latency_ms": 1500})
-    d = choose(s, [fig("a", p95=2300.0, cost=0.0001), fig("b", p95=None, cost=0.002),
-                   fig("c", p95=1500.0, cost=0.003)])
+    d = choose(
+        s,
+        [
+            fig("a", p95=2300.0, cost=0.0001),
+            fig("b", p95=None, cost=0.002),
+            fig("c", p95=1500.0, cost=0.003),
+        ],
+    )
     assert d.ordered == ["b", "c"]
     assert "excluded: a (p95 2300 ms > 1500 ms)" in d.reason
 
@@ -99,13 +119,14 @@ def test_several_reasons_are_all_kept() -> None:
 
 
 def test_fallbacks_appended_without_repeats() -> None:
-    s = spec(candidates=("a", "b"), fallbacks=["b", "z", "y"],
-             constraints={"max_cost_usd": 0.002})
+    s = spec(candidates=("a", "b"), fallbacks=["b", "z", "y"], constraints={"max_cost_usd": 0.002})
     d = choose(s, [fig("a", cost=0.001), fig("b", cost=0.005)])
     # b is excluded as a candidate but stays in the list as an explicit fallback.
     assert d.ordered == ["a", "b", "z", "y"]
-    d = choose(spec(candidates=("a", "b"), fallbacks=["a", "z"]),
-               [fig("a", cost=0.001), fig("b", cost=0.002)])
+    d = choose(
+        spec(candidates=("a", "b"), fallbacks=["a", "z"]),
+        [fig("a", cost=0.001), fig("b", cost=0.002)],
+    )
     assert d.ordered == ["a", "b", "z"]
 
 
@@ -157,9 +178,11 @@ def test_validate_models_names_field_and_model() -> None:
 
 def test_load_policies_file(tmp_path: Path) -> None:
     good = tmp_path / "r.yaml"
-    good.write_text("routing_policies:\n  - name: cheap\n    strategy: cost_first\n"
-                    "    candidates: [a, b]\n    fallbacks: [c]\n"
-                    "    constraints: {max_cost_usd: 0.01}\n")
+    good.write_text(
+        "routing_policies:\n  - name: cheap\n    strategy: cost_first\n"
+        "    candidates: [a, b]\n    fallbacks: [c]\n"
+        "    constraints: {max_cost_usd: 0.01}\n"
+    )
     [p] = load_policies(good)
     assert p["name"] == "cheap" and p["constraints"]["max_cost_usd"] == 0.01
     bad = tmp_path / "bad.yaml"

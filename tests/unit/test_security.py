@@ -37,10 +37,18 @@ def test_generated_keys_have_the_documented_shape_and_are_unique() -> None:
     assert len({k.key for k in keys}) == len({k.prefix for k in keys}) == 200
 
 
-@pytest.mark.parametrize("bad", [
-    "", "po_", "sk-abcdef", "po_short_" + "x" * 40, "po_abcdefghijkl", "po_abcdefghijkl_short",
-    "xx_abcdefghijkl_" + "x" * 43,
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "po_",
+        "sk-abcdef",
+        "po_short_" + "x" * 40,
+        "po_abcdefghijkl",
+        "po_abcdefghijkl_short",
+        "xx_abcdefghijkl_" + "x" * 43,
+    ],
+)
 def test_malformed_keys_have_no_prefix(bad: str) -> None:
     assert api_key_prefix(bad) is None
 
@@ -59,12 +67,17 @@ def test_hash_is_hmac_sha256_and_verification_is_exact() -> None:
 def test_decode_secret_accepts_standard_and_urlsafe_base64() -> None:
     raw = bytes(range(256))[200:232]  # contains bytes that encode to '+' / '/' and '-' / '_'
     assert decode_secret(base64.b64encode(raw).decode(), name="S") == raw
-    assert decode_secret(base64.urlsafe_b64encode(raw).decode().rstrip("=") + "\n",
-                         name="S") == raw
+    assert decode_secret(base64.urlsafe_b64encode(raw).decode().rstrip("=") + "\n", name="S") == raw
 
 
-@pytest.mark.parametrize("value", ["not base64 !!", base64.b64encode(b"short").decode(),
-                                   base64.b64encode(os.urandom(33)).decode()])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not base64 !!",
+        base64.b64encode(b"short").decode(),
+        base64.b64encode(os.urandom(33)).decode(),
+    ],
+)
 def test_decode_secret_rejects_bad_values_naming_the_setting(value: str) -> None:
     with pytest.raises(InvalidSecret, match="PROMPTOPS_SECRET_KEY"):
         decode_secret(value, name="PROMPTOPS_SECRET_KEY")

@@ -17,9 +17,12 @@ from promptops.llm.structured import (
     validation_error,
 )
 
-SCHEMA = {"type": "object", "properties": {"name": {"type": "string"},
-                                           "age": {"type": "integer", "minimum": 0}},
-          "required": ["name", "age"], "additionalProperties": False}
+SCHEMA = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}},
+    "required": ["name", "age"],
+    "additionalProperties": False,
+}
 MSG = [{"role": "user", "content": "Who is Ada?"}]
 
 
@@ -33,8 +36,9 @@ class ScriptedModel:
     async def __call__(self, messages: list[dict[str, Any]]) -> Completion:
         self.requests.append(messages)
         output = self.outputs.pop(0)
-        return Completion(model="m", output=output, tokens_in=10, tokens_out=5,
-                          cost_usd=0.001, latency_ms=1.0)
+        return Completion(
+            model="m", output=output, tokens_in=10, tokens_out=5, cost_usd=0.001, latency_ms=1.0
+        )
 
 
 async def test_valid_first_time() -> None:
@@ -57,15 +61,16 @@ async def test_invalid_json_then_valid_feeds_the_error_back() -> None:
     assert second[-2] == {"role": "assistant", "content": "Sure! Ada is 36."}
     assert second[-1]["role"] == "user"
     assert second[-1]["content"].startswith(
-        "Your previous answer was not valid against the JSON Schema: $: not valid JSON")
-    assert second[-1]["content"].endswith(
-        "Reply with only a JSON value that satisfies the schema.")
+        "Your previous answer was not valid against the JSON Schema: $: not valid JSON"
+    )
+    assert second[-1]["content"].endswith("Reply with only a JSON value that satisfies the schema.")
     assert model.requests[0] == MSG  # the caller's list is not mutated
 
 
 async def test_schema_error_names_the_path() -> None:
-    model = ScriptedModel(json.dumps({"name": "Ada", "age": -1}),
-                          json.dumps({"name": "Ada", "age": 36}))
+    model = ScriptedModel(
+        json.dumps({"name": "Ada", "age": -1}), json.dumps({"name": "Ada", "age": 36})
+    )
     result = await complete_structured(model, MSG, SCHEMA)
     assert result.attempts == 2
     assert result.errors[0].startswith("$.age: -1 is less than the minimum of 0")
@@ -114,17 +119,29 @@ def test_response_format_for_providers_with_and_without_schema_support() -> None
     native = ModelEntry("gpt", {"model": "openai/gpt-4o-mini"})
     fmt, instruction = response_format_for(native, SCHEMA)
     assert instruction is None
-    assert fmt == {"type": "json_schema",
-                   "json_schema": {"name": "output", "schema": SCHEMA, "strict": False}}
+    assert fmt == {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": SCHEMA, "strict": False},
+    }
 
     local = ModelEntry("tiny", {"model": "openai/smollm2-135m"})
     fmt, instruction = response_format_for(local, SCHEMA)
     assert fmt is None and instruction is not None
-    assert instruction["role"] == "system" and '"required": ["name", "age"]' in instruction["content"]
+    assert (
+        instruction["role"] == "system" and '"required": ["name", "age"]' in instruction["content"]
+    )
 
-    catalog = ModelCatalog.from_dict({"model_list": [{
-        "model_name": "tiny", "litellm_params": {"model": "openai/smollm2-135m"},
-        "model_info": {"supports_response_schema": True}}]})
+    catalog = ModelCatalog.from_dict(
+        {
+            "model_list": [
+                {
+                    "model_name": "tiny",
+                    "litellm_params": {"model": "openai/smollm2-135m"},
+                    "model_info": {"supports_response_schema": True},
+                }
+            ]
+        }
+    )
     assert catalog.get("tiny").supports_response_schema is True
     fmt, instruction = response_format_for("tiny", SCHEMA, catalog=catalog)
     assert fmt is not None and instruction is None

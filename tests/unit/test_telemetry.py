@@ -34,8 +34,9 @@ def exporter() -> InMemorySpanExporter:
 def test_record_functions_show_in_exposition(monkeypatch: pytest.MonkeyPatch) -> None:
     m = Metrics()
     monkeypatch.setattr(telemetry.prometheus, "PROMETHEUS", m)
-    telemetry.record_llm_call("gpt-x", "ok", latency_ms=250, tokens_in=12, tokens_out=5,
-                              cost_usd=0.0015)
+    telemetry.record_llm_call(
+        "gpt-x", "ok", latency_ms=250, tokens_in=12, tokens_out=5, cost_usd=0.0015
+    )
     telemetry.record_llm_call("gpt-x", "error", latency_ms=40)
     telemetry.record_llm_call("gpt-x", "cache_hit", latency_ms=1)
     telemetry.record_cache_hit("exact")
@@ -56,10 +57,22 @@ def test_record_functions_show_in_exposition(monkeypatch: pytest.MonkeyPatch) ->
     assert _value(text, 'promptops_llm_cost_usd_total{model="gpt-x"}') == pytest.approx(0.0015)
     assert _value(text, 'promptops_cache_hits_total{kind="semantic"}') == 2
     assert _value(text, "promptops_budget_rejections_total") == 1
-    assert _value(text, 'promptops_http_requests_total{method="GET",'
-                        'route="/api/v1/prompts/{prompt_id}",status="200"}') == 1
-    assert _value(text, 'promptops_http_request_duration_seconds_bucket{le="0.005",'
-                        'method="GET",route="/api/v1/prompts/{prompt_id}"}') == 1
+    assert (
+        _value(
+            text,
+            'promptops_http_requests_total{method="GET",'
+            'route="/api/v1/prompts/{prompt_id}",status="200"}',
+        )
+        == 1
+    )
+    assert (
+        _value(
+            text,
+            'promptops_http_request_duration_seconds_bucket{le="0.005",'
+            'method="GET",route="/api/v1/prompts/{prompt_id}"}',
+        )
+        == 1
+    )
 
 
 def test_registries_are_isolated() -> None:
@@ -102,16 +115,22 @@ async def test_llm_span_follows_genai_conventions(exporter: InMemorySpanExporter
     ok, failed = exporter.get_finished_spans()
     assert ok.name == "chat gpt-x" and format(ok.context.trace_id, "032x") == trace_id
     assert ok.attributes is not None and dict(ok.attributes) == {
-        "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-x",
-        "gen_ai.provider.name": "openai", "gen_ai.system": "openai",
-        "gen_ai.usage.input_tokens": 12, "gen_ai.usage.output_tokens": 5,
-        "promptops.cost_usd": 0.0015, "gen_ai.response.finish_reasons": ("stop",)}
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "gpt-x",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.system": "openai",
+        "gen_ai.usage.input_tokens": 12,
+        "gen_ai.usage.output_tokens": 5,
+        "promptops.cost_usd": 0.0015,
+        "gen_ai.response.finish_reasons": ("stop",),
+    }
     assert failed.name == "chat gpt-y" and failed.status.status_code is StatusCode.ERROR
     assert failed.attributes is not None and failed.attributes["error.type"] == "RuntimeError"
 
 
 def test_setup_tracing_is_idempotent_and_honours_disabled(
-        exporter: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch) -> None:
+    exporter: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = telemetry.setup_tracing("a")
     assert telemetry.setup_tracing("b") is first
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")

@@ -51,10 +51,13 @@ def test_render_strict_undefined() -> None:
 def test_render_messages_and_hash() -> None:
     c = PromptContent(body="Q: {{ q }}", system="Be brief.", variables={"q": "str"})
     assert c.render_messages({"q": "why?"}) == [
-        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Q: why?"}]
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Q: why?"},
+    ]
     with pytest.raises(TemplateError, match="q"):
         c.render_messages({})
     same = PromptContent(body="Q: {{ q }}", system="Be brief.", variables={"q": "str"})
-    other = PromptContent(body="Q: {{ q }}", system="Be brief.", variables={"q": "str"},
-                          decoding={"temperature": 0})
+    other = PromptContent(
+        body="Q: {{ q }}", system="Be brief.", variables={"q": "str"}, decoding={"temperature": 0}
+    )
     assert c.content_hash() == same.content_hash() != other.content_hash()

@@ -101,8 +101,11 @@ class Recorder:
             created = inp.reviewer not in rec.decisions
             if created:
                 rec.decisions[inp.reviewer] = DecisionRecord(
-                    reviewer=inp.reviewer, decision=inp.decision, comment=inp.comment,
-                    decided_at="2026-11-24T10:00:00+00:00")
+                    reviewer=inp.reviewer,
+                    decision=inp.decision,
+                    comment=inp.comment,
+                    decided_at="2026-11-24T10:00:00+00:00",
+                )
             return RecordDecisionResult(created=created, decision=rec.decisions[inp.reviewer])
 
         @activity.defn(name="send_approval_reminder")
@@ -124,28 +127,53 @@ class Recorder:
         @activity.defn(name="evaluate_chunk")
         async def evaluate_chunk(inp: EvaluateChunkInput) -> EvaluateChunkResult:
             return EvaluateChunkResult(
-                prompt_version_id=inp.prompt_version_id, done=inp.limit, errors=0,
+                prompt_version_id=inp.prompt_version_id,
+                done=inp.limit,
+                errors=0,
                 executed=inp.limit,
-                sums={m: MetricSum(total=rec.eval_value * inp.limit, count=inp.limit)
-                      for m in inp.metrics})
+                sums={
+                    m: MetricSum(total=rec.eval_value * inp.limit, count=inp.limit)
+                    for m in inp.metrics
+                },
+            )
 
         @activity.defn(name="finalize_evaluation")
         async def finalize_evaluation(inp: FinalizeEvaluationInput) -> FinalizeEvaluationResult:
-            return FinalizeEvaluationResult(status=inp.status, summary={"versions": [
-                {"version_id": VERSION, "n": 4,
-                 "metrics": {"exact_match": {"value": rec.eval_value}}}]})
+            return FinalizeEvaluationResult(
+                status=inp.status,
+                summary={
+                    "versions": [
+                        {
+                            "version_id": VERSION,
+                            "n": 4,
+                            "metrics": {"exact_match": {"value": rec.eval_value}},
+                        }
+                    ]
+                },
+            )
 
-        return [begin_approval, record_approval_check, record_approval_decision,
-                send_approval_reminder, finish_approval, plan_evaluation, evaluate_chunk,
-                finalize_evaluation]
+        return [
+            begin_approval,
+            record_approval_check,
+            record_approval_decision,
+            send_approval_reminder,
+            finish_approval,
+            plan_evaluation,
+            evaluate_chunk,
+            finalize_evaluation,
+        ]
 
 
 @asynccontextmanager
-async def approval_worker(env: WorkflowEnvironment, task_queue: str,
-                          rec: Recorder) -> AsyncIterator[Client]:
-    async with Worker(env.client, task_queue=task_queue,
-                      workflows=[ApprovalWorkflow, BatchEvaluationWorkflow],
-                      activities=rec.activities()):
+async def approval_worker(
+    env: WorkflowEnvironment, task_queue: str, rec: Recorder
+) -> AsyncIterator[Client]:
+    async with Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[ApprovalWorkflow, BatchEvaluationWorkflow],
+        activities=rec.activities(),
+    ):
         yield env.client
 
 
@@ -153,14 +181,23 @@ async def start(client: Client, task_queue: str, **policy: Any) -> WorkflowHandl
     approval_id = f"approval-{uuid.uuid4().hex[:12]}"
     return await client.start_workflow(
         ApprovalWorkflow.run,
-        ApprovalInput(approval_id=approval_id, organization_id=str(uuid.uuid4()),
-                      project_id=str(uuid.uuid4()), prompt_version_id=VERSION, author=AUTHOR,
-                      requested_by=AUTHOR, policy=ApprovalPolicySnapshot(**policy)),
-        id=approval_id, task_queue=task_queue)
+        ApprovalInput(
+            approval_id=approval_id,
+            organization_id=str(uuid.uuid4()),
+            project_id=str(uuid.uuid4()),
+            prompt_version_id=VERSION,
+            author=AUTHOR,
+            requested_by=AUTHOR,
+            policy=ApprovalPolicySnapshot(**policy),
+        ),
+        id=approval_id,
+        task_queue=task_queue,
+    )
 
 
-async def wait_phase(handle: WorkflowHandle[Any, Any], phase: str,
-                     timeout_s: float = 20) -> ApprovalState:
+async def wait_phase(
+    handle: WorkflowHandle[Any, Any], phase: str, timeout_s: float = 20
+) -> ApprovalState:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
@@ -172,23 +209,27 @@ async def wait_phase(handle: WorkflowHandle[Any, Any], phase: str,
         await asyncio.sleep(0.05)
 
 
-async def update(handle: WorkflowHandle[Any, Any], name: str, reviewer: str,
-                 comment: str = "") -> ApprovalState:
+async def update(
+    handle: WorkflowHandle[Any, Any], name: str, reviewer: str, comment: str = ""
+) -> ApprovalState:
     state: ApprovalState = await handle.execute_update(
-        name, ReviewInput(reviewer=reviewer, comment=comment), result_type=ApprovalState)
+        name, ReviewInput(reviewer=reviewer, comment=comment), result_type=ApprovalState
+    )
     return state
 
 
-async def refused(handle: WorkflowHandle[Any, Any], name: str, reviewer: str,
-                  comment: str = "") -> ApplicationError:
+async def refused(
+    handle: WorkflowHandle[Any, Any], name: str, reviewer: str, comment: str = ""
+) -> ApplicationError:
     with pytest.raises(WorkflowUpdateFailedError) as err:
         await update(handle, name, reviewer, comment)
     assert isinstance(err.value.cause, ApplicationError)
     return err.value.cause
 
 
-async def test_two_distinct_reviewers_approve(temporal_ts_env: WorkflowEnvironment,
-                                              task_queue: str) -> None:
+async def test_two_distinct_reviewers_approve(
+    temporal_ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
     rec = Recorder()
     async with approval_worker(temporal_ts_env, task_queue, rec) as client:
         handle = await start(client, task_queue, required_approvals=2)
@@ -211,7 +252,8 @@ async def test_two_distinct_reviewers_approve(temporal_ts_env: WorkflowEnvironme
 
 
 async def test_validators_refuse_author_outsiders_and_closed_approvals(
-    temporal_ts_env: WorkflowEnvironment, task_queue: str,
+    temporal_ts_env: WorkflowEnvironment,
+    task_queue: str,
 ) -> None:
     rec = Recorder()
     async with approval_worker(temporal_ts_env, task_queue, rec) as client:
@@ -232,8 +274,7 @@ async def test_validators_refuse_author_outsiders_and_closed_approvals(
             await update(handle, "reject", "late@example.com", "too late")
 
 
-async def test_one_rejection_rejects(temporal_ts_env: WorkflowEnvironment,
-                                     task_queue: str) -> None:
+async def test_one_rejection_rejects(temporal_ts_env: WorkflowEnvironment, task_queue: str) -> None:
     rec = Recorder()
     async with approval_worker(temporal_ts_env, task_queue, rec) as client:
         handle = await start(client, task_queue, required_approvals=2)
@@ -248,12 +289,14 @@ async def test_one_rejection_rejects(temporal_ts_env: WorkflowEnvironment,
 
 
 async def test_deadline_expires_over_simulated_days_with_reminders(
-    temporal_ts_env: WorkflowEnvironment, task_queue: str,
+    temporal_ts_env: WorkflowEnvironment,
+    task_queue: str,
 ) -> None:
     rec = Recorder()
     async with approval_worker(temporal_ts_env, task_queue, rec) as client:
-        handle = await start(client, task_queue, required_approvals=2, deadline_hours=72,
-                             reminder_hours=24)
+        handle = await start(
+            client, task_queue, required_approvals=2, deadline_hours=72, reminder_hours=24
+        )
         await wait_phase(handle, "waiting")
         await update(handle, "approve", "rev1@example.com")
         result: ApprovalResult = await handle.result()  # the test server skips the 3 days
@@ -271,13 +314,13 @@ async def test_deadline_expires_over_simulated_days_with_reminders(
 
 
 async def test_evaluation_check_below_minimum_fails_the_approval(
-    temporal_ts_env: WorkflowEnvironment, task_queue: str,
+    temporal_ts_env: WorkflowEnvironment,
+    task_queue: str,
 ) -> None:
     rec = Recorder(eval_value=0.5)
     dataset = str(uuid.uuid4())
     async with approval_worker(temporal_ts_env, task_queue, rec) as client:
-        handle = await start(client, task_queue, golden_dataset_id=dataset,
-                             min_eval_score=0.7)
+        handle = await start(client, task_queue, golden_dataset_id=dataset, min_eval_score=0.7)
         result: ApprovalResult = await handle.result()
     assert result.status == "CheckFailed" and result.version_status == "Rejected"
     assert result.eval_score == pytest.approx(0.5)
@@ -291,7 +334,8 @@ async def test_evaluation_check_below_minimum_fails_the_approval(
 
 
 async def test_evaluation_check_passing_then_decisions_open(
-    temporal_ts_env: WorkflowEnvironment, task_queue: str,
+    temporal_ts_env: WorkflowEnvironment,
+    task_queue: str,
 ) -> None:
     rec = Recorder(eval_value=0.8)
     async with approval_worker(temporal_ts_env, task_queue, rec) as client:
@@ -304,7 +348,8 @@ async def test_evaluation_check_passing_then_decisions_open(
 
 
 async def test_decisions_are_refused_while_checking(
-    temporal_ts_env: WorkflowEnvironment, task_queue: str,
+    temporal_ts_env: WorkflowEnvironment,
+    task_queue: str,
 ) -> None:
     rec = Recorder()
     gate = asyncio.Event()
@@ -315,12 +360,18 @@ async def test_decisions_are_refused_while_checking(
         await gate.wait()
         return PlanEvaluationResult(total_per_version=1, labels=[])
 
-    acts = [a for a in acts if getattr(a, "__temporal_activity_definition").name
-            != "plan_evaluation"] + [slow_plan]
-    async with Worker(temporal_ts_env.client, task_queue=task_queue,
-                      workflows=[ApprovalWorkflow, BatchEvaluationWorkflow], activities=acts):
-        handle = await start(temporal_ts_env.client, task_queue,
-                             golden_dataset_id=str(uuid.uuid4()))
+    acts = [
+        a for a in acts if getattr(a, "__temporal_activity_definition").name != "plan_evaluation"
+    ] + [slow_plan]
+    async with Worker(
+        temporal_ts_env.client,
+        task_queue=task_queue,
+        workflows=[ApprovalWorkflow, BatchEvaluationWorkflow],
+        activities=acts,
+    ):
+        handle = await start(
+            temporal_ts_env.client, task_queue, golden_dataset_id=str(uuid.uuid4())
+        )
         await wait_phase(handle, "checking")
         err = await refused(handle, "approve", "rev1@example.com")
         assert err.type == NOT_WAITING and "evaluation check" in err.message
@@ -331,28 +382,39 @@ async def test_decisions_are_refused_while_checking(
 
 
 async def test_a_failed_evaluation_fails_the_check(
-    temporal_ts_env: WorkflowEnvironment, task_queue: str,
+    temporal_ts_env: WorkflowEnvironment,
+    task_queue: str,
 ) -> None:
     rec = Recorder()
 
     @activity.defn(name="plan_evaluation")
     async def missing_dataset(inp: PlanEvaluationInput) -> PlanEvaluationResult:
-        raise ApplicationError(f"dataset {inp.dataset_id} not found", type="NotFound",
-                               non_retryable=True)
+        raise ApplicationError(
+            f"dataset {inp.dataset_id} not found", type="NotFound", non_retryable=True
+        )
 
-    acts = [a for a in rec.activities() if getattr(a, "__temporal_activity_definition").name
-            != "plan_evaluation"] + [missing_dataset]
-    async with Worker(temporal_ts_env.client, task_queue=task_queue,
-                      workflows=[ApprovalWorkflow, BatchEvaluationWorkflow], activities=acts):
-        handle = await start(temporal_ts_env.client, task_queue,
-                             golden_dataset_id=str(uuid.uuid4()))
+    acts = [
+        a
+        for a in rec.activities()
+        if getattr(a, "__temporal_activity_definition").name != "plan_evaluation"
+    ] + [missing_dataset]
+    async with Worker(
+        temporal_ts_env.client,
+        task_queue=task_queue,
+        workflows=[ApprovalWorkflow, BatchEvaluationWorkflow],
+        activities=acts,
+    ):
+        handle = await start(
+            temporal_ts_env.client, task_queue, golden_dataset_id=str(uuid.uuid4())
+        )
         result: ApprovalResult = await handle.result()
     assert result.status == "CheckFailed" and result.eval_score is None
     assert "failed" in result.reason and "not found" in result.reason
 
 
 async def test_concurrent_decisions_of_one_reviewer_record_once(
-    temporal_ts_env: WorkflowEnvironment, task_queue: str,
+    temporal_ts_env: WorkflowEnvironment,
+    task_queue: str,
 ) -> None:
     rec = Recorder(decision_delay_s=0.3)
     async with approval_worker(temporal_ts_env, task_queue, rec) as client:
@@ -361,7 +423,8 @@ async def test_concurrent_decisions_of_one_reviewer_record_once(
         outcomes = await asyncio.gather(
             update(handle, "approve", "rev1@example.com"),
             update(handle, "approve", "rev1@example.com"),
-            return_exceptions=True)
+            return_exceptions=True,
+        )
         errors = [o for o in outcomes if isinstance(o, BaseException)]
         assert len(errors) == 1 and isinstance(errors[0], WorkflowUpdateFailedError)
         assert errors[0].cause.type == ALREADY_DECIDED  # type: ignore[attr-defined]
@@ -371,8 +434,12 @@ async def test_concurrent_decisions_of_one_reviewer_record_once(
 
 
 def test_candidate_score_reads_the_version_metric() -> None:
-    summary = {"versions": [{"version_id": "a", "metrics": {"exact_match": {"value": 0.25}}},
-                            {"version_id": "b", "metrics": {}}]}
+    summary = {
+        "versions": [
+            {"version_id": "a", "metrics": {"exact_match": {"value": 0.25}}},
+            {"version_id": "b", "metrics": {}},
+        ]
+    }
     assert candidate_score(summary, "a", "exact_match") == 0.25
     assert candidate_score(summary, "b", "exact_match") is None
     assert candidate_score({}, "a", "exact_match") is None
@@ -393,13 +460,20 @@ async def test_reminder_webhook_failures_retry_then_give_up_with_one_audit_entry
         hits.append(json.loads(request.content))
         return httpx.Response(503)
 
-    acts = ApprovalActivities(pg_url, webhook_url="http://hooks.invalid/approvals",
-                              transport=httpx.MockTransport(failing))
+    acts = ApprovalActivities(
+        pg_url, webhook_url="http://hooks.invalid/approvals", transport=httpx.MockTransport(failing)
+    )
     approval_id = f"approval-{uuid.uuid4().hex}"
-    inp = SendReminderInput(approval_id=approval_id, organization_id=str(org),
-                            project_id=str(uuid.uuid4()), prompt_version_id=VERSION, reminder=1,
-                            deadline_at="2026-11-26T10:00:00+00:00", approvals=0,
-                            required_approvals=1)
+    inp = SendReminderInput(
+        approval_id=approval_id,
+        organization_id=str(org),
+        project_id=str(uuid.uuid4()),
+        prompt_version_id=VERSION,
+        reminder=1,
+        deadline_at="2026-11-26T10:00:00+00:00",
+        approvals=0,
+        required_approvals=1,
+    )
     env = ActivityEnvironment()
     with pytest.raises(ApplicationError, match="webhook failed"):
         await env.run(acts.send_approval_reminder, inp)  # attempt 1: Temporal retries
@@ -410,8 +484,13 @@ async def test_reminder_webhook_failures_retry_then_give_up_with_one_audit_entry
     assert again.delivered is False
     assert len(hits) == 3 and hits[0]["event"] == "approval.reminder"
     async with get_session_factory(pg_url)() as session:
-        entries = list((await session.execute(
-            select(AuditLog.after).where(AuditLog.entity_id == approval_id))).scalars())
+        entries = list(
+            (
+                await session.execute(
+                    select(AuditLog.after).where(AuditLog.entity_id == approval_id)
+                )
+            ).scalars()
+        )
     assert len(entries) == 1 and entries[0]["delivered"] is False
 
 
@@ -451,7 +530,10 @@ class WebhookReceiver:
 
 
 async def test_expiry_through_the_api_returns_the_version_to_draft(
-    temporal_ts_env: WorkflowEnvironment, pg_url: str, catalog: ModelCatalog, task_queue: str,
+    temporal_ts_env: WorkflowEnvironment,
+    pg_url: str,
+    catalog: ModelCatalog,
+    task_queue: str,
 ) -> None:
     from api.main import create_app
     from tests.support.apps import RunningApp, issue_key, test_settings
@@ -462,33 +544,51 @@ async def test_expiry_through_the_api_returns_the_version_to_draft(
     author = await issue_key(pg_url, email=f"author-{suffix}@example.com", role=Role.EDITOR)
     reviewer = await issue_key(pg_url, email=f"rev-{suffix}@example.com", role=Role.EDITOR)
     # The time-skipping server knows no custom search attributes.
-    app = create_app(test_settings(task_queue, PROMPTOPS_SEARCH_ATTRIBUTES="false"),
-                     database_url=pg_url, catalog=catalog)
+    app = create_app(
+        test_settings(task_queue, PROMPTOPS_SEARCH_ATTRIBUTES="false"),
+        database_url=pg_url,
+        catalog=catalog,
+    )
     async with app.router.lifespan_context(app), WebhookReceiver() as hook:
         app.state.temporal = temporal_ts_env.client
         running = RunningApp(app)
-        async with running.client(admin.key) as api, running.client(author.key) as by_author, \
-                running.client(reviewer.key) as by_reviewer:
+        async with (
+            running.client(admin.key) as api,
+            running.client(author.key) as by_author,
+            running.client(reviewer.key) as by_reviewer,
+        ):
             project = (await api.post("/projects", json={"name": f"exp-{suffix}"})).json()
-            prompt = (await api.post(f"/projects/{project['id']}/prompts",
-                                     json={"name": "p"})).json()
-            r = await api.put(f"/projects/{project['id']}/approval_policy", json={
-                "required_approvals": 2, "deadline_hours": 72, "reminder_hours": 24,
-                "webhook_url": hook.url})
+            prompt = (
+                await api.post(f"/projects/{project['id']}/prompts", json={"name": "p"})
+            ).json()
+            r = await api.put(
+                f"/projects/{project['id']}/approval_policy",
+                json={
+                    "required_approvals": 2,
+                    "deadline_hours": 72,
+                    "reminder_hours": 24,
+                    "webhook_url": hook.url,
+                },
+            )
             assert r.status_code == 200, r.text
-            version = (await by_author.post(f"/prompts/{prompt['id']}/versions",
-                                            json={"body": "Hi {{ name }}",
-                                                  "variables": {"name": "str"}})).json()
+            version = (
+                await by_author.post(
+                    f"/prompts/{prompt['id']}/versions",
+                    json={"body": "Hi {{ name }}", "variables": {"name": "str"}},
+                )
+            ).json()
             async with build_worker(temporal_ts_env.client, task_queue, pg_url, catalog):
                 r = await by_author.post(f"/prompt_versions/{version['id']}/submit_for_approval")
                 assert r.status_code == 202, r.text
                 approval_id = r.json()["approval_id"]
                 assert approval_id == f"approval-{version['id']}-1"
                 handle = temporal_ts_env.client.get_workflow_handle(
-                    approval_id, result_type=ApprovalResult)
+                    approval_id, result_type=ApprovalResult
+                )
                 await wait_phase(handle, "waiting")
-                r = await by_reviewer.post(f"/prompt_versions/{version['id']}/approve",
-                                           json={"comment": "fine by me"})
+                r = await by_reviewer.post(
+                    f"/prompt_versions/{version['id']}/approve", json={"comment": "fine by me"}
+                )
                 assert r.status_code == 200, r.text
                 assert r.json()["approvals"] == 1 and r.json()["live"] is True
                 # Skip three simulated days (the API started the workflow, so this handle is
@@ -508,18 +608,30 @@ async def test_expiry_through_the_api_returns_the_version_to_draft(
                 r = await by_author.post(f"/prompt_versions/{version['id']}/submit_for_approval")
                 assert r.status_code == 202, r.text
                 assert r.json()["approval_id"] == f"approval-{version['id']}-2"
-                await temporal_ts_env.client.get_workflow_handle(
-                    r.json()["approval_id"]).terminate("test over")
+                await temporal_ts_env.client.get_workflow_handle(r.json()["approval_id"]).terminate(
+                    "test over"
+                )
     assert [b["reminder"] for b in hook.bodies] == [1, 2]
     assert hook.bodies[0]["event"] == "approval.reminder"
     assert hook.bodies[0]["approval_id"] == approval_id
     assert hook.bodies[0]["approvals"] == 1 and hook.bodies[0]["required_approvals"] == 2
     async with get_session_factory(pg_url)() as session:
-        actions = list((await session.execute(
-            select(AuditLog.action, AuditLog.after).where(AuditLog.entity_id == approval_id)
-            .order_by(AuditLog.id))).all())
+        actions = list(
+            (
+                await session.execute(
+                    select(AuditLog.action, AuditLog.after)
+                    .where(AuditLog.entity_id == approval_id)
+                    .order_by(AuditLog.id)
+                )
+            ).all()
+        )
     names = [a for a, _ in actions]
-    assert names == ["approval.submit", "approval.approve", "approval.reminder",
-                     "approval.reminder", "approval.expired"]
+    assert names == [
+        "approval.submit",
+        "approval.approve",
+        "approval.reminder",
+        "approval.reminder",
+        "approval.expired",
+    ]
     reminders = [after for a, after in actions if a == "approval.reminder"]
     assert all(r["channel"] == "webhook" and r["delivered"] for r in reminders)

@@ -15,22 +15,32 @@ from workflows.evaluation.workflow import BatchEvaluationWorkflow
 
 
 async def test_evaluation_scores_compares_and_records_rows(
-    api: httpx.AsyncClient, temporal_env: WorkflowEnvironment, pg_url: str,
-    catalog: ModelCatalog, task_queue: str,
+    api: httpx.AsyncClient,
+    temporal_env: WorkflowEnvironment,
+    pg_url: str,
+    catalog: ModelCatalog,
+    task_queue: str,
 ) -> None:
     fx = await make_eval_fixture(api, 12)
     async with build_worker(temporal_env.client, task_queue, pg_url, catalog):
-        r = await api.post("/evals/run", json={
-            "prompt_version_ids": fx["versions"], "dataset_id": fx["dataset_id"],
-            "metrics": ["exact_match", "token_f1", "rouge1", "bleu", "latency_ms", "cost_usd"],
-            "concurrency": 3, "chunk_size": 5})
+        r = await api.post(
+            "/evals/run",
+            json={
+                "prompt_version_ids": fx["versions"],
+                "dataset_id": fx["dataset_id"],
+                "metrics": ["exact_match", "token_f1", "rouge1", "bleu", "latency_ms", "cost_usd"],
+                "concurrency": 3,
+                "chunk_size": 5,
+            },
+        )
         assert r.status_code == 202, r.text
         eval_id = r.json()["id"]
         assert r.json()["temporal_ui_url"].endswith(f"/workflows/{eval_id}")
         body = await wait_for_eval(api, eval_id)
     assert body["status"] == "Completed"
     assert body["progress"] == {"done": 24, "total": 24, "versions": []} or (
-        body["progress"]["done"] == 24)
+        body["progress"]["done"] == 24
+    )
     v1, v2 = body["summary"]["versions"]
     # The stub echoes the first 6 words of the prompt: v1 echoes "alpha beta gamma i",
     # v2 echoes "Summary: alpha beta gamma i", so v1's token F1 is higher on every example.
@@ -52,16 +62,26 @@ async def test_evaluation_scores_compares_and_records_rows(
 
 
 async def test_label_metrics_and_mcnemar(
-    api: httpx.AsyncClient, temporal_env: WorkflowEnvironment, pg_url: str,
-    catalog: ModelCatalog, task_queue: str,
+    api: httpx.AsyncClient,
+    temporal_env: WorkflowEnvironment,
+    pg_url: str,
+    catalog: ModelCatalog,
+    task_queue: str,
 ) -> None:
     # v1 echoes "spam ..." -> predicts spam for all; v2 echoes "ham ..." -> predicts ham.
-    fx = await make_eval_fixture(api, 10, bodies=("spam {{ text }}", "ham {{ text }}"),
-                                 expected="spam")
+    fx = await make_eval_fixture(
+        api, 10, bodies=("spam {{ text }}", "ham {{ text }}"), expected="spam"
+    )
     async with build_worker(temporal_env.client, task_queue, pg_url, catalog):
-        r = await api.post("/evals/run", json={
-            "prompt_version_ids": fx["versions"], "dataset_id": fx["dataset_id"],
-            "metrics": ["accuracy", "precision", "recall", "f1"], "positive_label": "spam"})
+        r = await api.post(
+            "/evals/run",
+            json={
+                "prompt_version_ids": fx["versions"],
+                "dataset_id": fx["dataset_id"],
+                "metrics": ["accuracy", "precision", "recall", "f1"],
+                "positive_label": "spam",
+            },
+        )
         body = await wait_for_eval(api, r.json()["id"])
     v1, v2 = body["summary"]["versions"]
     assert v1["metrics"]["accuracy"]["value"] == 1.0
@@ -73,26 +93,46 @@ async def test_label_metrics_and_mcnemar(
 
 async def test_bad_requests_are_4xx_naming_the_field(api: httpx.AsyncClient) -> None:
     fx = await make_eval_fixture(api, 2)
-    r = await api.post("/evals/run", json={"prompt_version_ids": fx["versions"],
-                                           "dataset_id": fx["dataset_id"], "metrics": ["bogus"]})
-    assert r.status_code == 422 and "bogus" in r.text and r.json()["detail"][0]["loc"][-1] == "metrics"
-    r = await api.post("/evals/run", json={"prompt_version_ids": [], "dataset_id": fx["dataset_id"],
-                                           "metrics": ["bleu"]})
+    r = await api.post(
+        "/evals/run",
+        json={
+            "prompt_version_ids": fx["versions"],
+            "dataset_id": fx["dataset_id"],
+            "metrics": ["bogus"],
+        },
+    )
+    assert (
+        r.status_code == 422 and "bogus" in r.text and r.json()["detail"][0]["loc"][-1] == "metrics"
+    )
+    r = await api.post(
+        "/evals/run",
+        json={"prompt_version_ids": [], "dataset_id": fx["dataset_id"], "metrics": ["bleu"]},
+    )
     assert r.status_code == 422 and "prompt_version_ids" in r.text
 
 
 async def test_continue_as_new_keeps_progress(
-    api: httpx.AsyncClient, temporal_env: WorkflowEnvironment, pg_url: str,
-    catalog: ModelCatalog, task_queue: str,
+    api: httpx.AsyncClient,
+    temporal_env: WorkflowEnvironment,
+    pg_url: str,
+    catalog: ModelCatalog,
+    task_queue: str,
 ) -> None:
     fx = await make_eval_fixture(api, 9, bodies=("{{ text }}",))
     async with build_worker(temporal_env.client, task_queue, pg_url, catalog):
         handle = await temporal_env.client.start_workflow(
             BatchEvaluationWorkflow.run,
-            BatchEvaluationInput(evaluation_id=f"eval-can-{task_queue}",
-                                 prompt_version_ids=fx["versions"], dataset_id=fx["dataset_id"],
-                                 metrics=["token_f1"], chunk_size=2, chunks_per_run=2),
-            id=f"eval-can-{task_queue}", task_queue=task_queue)
+            BatchEvaluationInput(
+                evaluation_id=f"eval-can-{task_queue}",
+                prompt_version_ids=fx["versions"],
+                dataset_id=fx["dataset_id"],
+                metrics=["token_f1"],
+                chunk_size=2,
+                chunks_per_run=2,
+            ),
+            id=f"eval-can-{task_queue}",
+            task_queue=task_queue,
+        )
         result = await handle.result()
         runs = 0
         async for _ in temporal_env.client.list_workflows(f"WorkflowId = '{handle.id}'"):
@@ -103,17 +143,27 @@ async def test_continue_as_new_keeps_progress(
 
 
 async def test_unknown_dataset_fails_without_retrying(
-    temporal_env: WorkflowEnvironment, pg_url: str, catalog: ModelCatalog, task_queue: str,
+    temporal_env: WorkflowEnvironment,
+    pg_url: str,
+    catalog: ModelCatalog,
+    task_queue: str,
 ) -> None:
     async with build_worker(temporal_env.client, task_queue, pg_url, catalog):
         with pytest.raises(WorkflowFailureError) as err:
             await temporal_env.client.execute_workflow(
                 BatchEvaluationWorkflow.run,
-                BatchEvaluationInput(evaluation_id="eval-missing", prompt_version_ids=["x"],
-                                     dataset_id="00000000-0000-0000-0000-000000000000",
-                                     metrics=["bleu"]),
-                id=f"eval-missing-{task_queue}", task_queue=task_queue)
+                BatchEvaluationInput(
+                    evaluation_id="eval-missing",
+                    prompt_version_ids=["x"],
+                    dataset_id="00000000-0000-0000-0000-000000000000",
+                    metrics=["bleu"],
+                ),
+                id=f"eval-missing-{task_queue}",
+                task_queue=task_queue,
+            )
     activity_error = err.value.cause
     assert "not found" in str(activity_error.cause)
-    assert activity_error.retry_state is not None and activity_error.retry_state.name == "NON_RETRYABLE_FAILURE"
-
+    assert (
+        activity_error.retry_state is not None
+        and activity_error.retry_state.name == "NON_RETRYABLE_FAILURE"
+    )

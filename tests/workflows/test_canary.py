@@ -47,36 +47,53 @@ from workflows.canary.workflow import CanaryRolloutWorkflow
 DAY = 86400
 HOUR = 3600
 #: 1 day bake per step, a guard check every 6 hours, 20 runs per arm needed.
-PLAN: dict[str, Any] = {"steps": [10, 50, 100], "bake_time_s": DAY, "check_interval_s": 6 * HOUR,
-                        "min_samples": 20}
+PLAN: dict[str, Any] = {
+    "steps": [10, 50, 100],
+    "bake_time_s": DAY,
+    "check_interval_s": 6 * HOUR,
+    "min_samples": 20,
+}
 
 
 # --------------------------------------------------------------------------- fixtures
 
 
 @pytest.fixture
-async def ts_api(pg_url: str, temporal_ts_env: WorkflowEnvironment, catalog: ModelCatalog,
-                 task_queue: str) -> AsyncIterator[httpx.AsyncClient]:
+async def ts_api(
+    pg_url: str, temporal_ts_env: WorkflowEnvironment, catalog: ModelCatalog, task_queue: str
+) -> AsyncIterator[httpx.AsyncClient]:
     """The real app on the time-skipping server (which knows no custom search attributes)."""
     key = await issue_key(pg_url)
-    app = create_app(apps.test_settings(task_queue, PROMPTOPS_SEARCH_ATTRIBUTES="false"),
-                     database_url=pg_url, catalog=catalog)
+    app = create_app(
+        apps.test_settings(task_queue, PROMPTOPS_SEARCH_ATTRIBUTES="false"),
+        database_url=pg_url,
+        catalog=catalog,
+    )
     async with app.router.lifespan_context(app):
         app.state.temporal = temporal_ts_env.client
         async with RunningApp(app).client(key.key) as client:
             yield client
 
 
-def canary_worker(env: WorkflowEnvironment, task_queue: str, pg_url: str,
-                  **options: Any) -> Worker:
+def canary_worker(env: WorkflowEnvironment, task_queue: str, pg_url: str, **options: Any) -> Worker:
     return support_canary_worker(env.client, task_queue, pg_url, **options)
 
 
-async def deploy(api: httpx.AsyncClient, fx: Fixture, plan: dict[str, Any] | None = None,
-                 environment: str = "prod") -> dict[str, Any]:
-    r = await api.post("/deployments", json={
-        "project_id": fx.project_id, "prompt_version_id": fx.candidate_id,
-        "environment": environment, "plan": plan or PLAN})
+async def deploy(
+    api: httpx.AsyncClient,
+    fx: Fixture,
+    plan: dict[str, Any] | None = None,
+    environment: str = "prod",
+) -> dict[str, Any]:
+    r = await api.post(
+        "/deployments",
+        json={
+            "project_id": fx.project_id,
+            "prompt_version_id": fx.candidate_id,
+            "environment": environment,
+            "plan": plan or PLAN,
+        },
+    )
     assert r.status_code == 202, r.text
     body: dict[str, Any] = r.json()
     return body
@@ -87,48 +104,103 @@ async def status_of(handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
     return result
 
 
-async def wait_for(handle: WorkflowHandle[Any, Any], *, step: int | None = None,
-                   status: str | None = None, timeout_s: float = 30) -> dict[str, Any]:
+async def wait_for(
+    handle: WorkflowHandle[Any, Any],
+    *,
+    step: int | None = None,
+    status: str | None = None,
+    timeout_s: float = 30,
+) -> dict[str, Any]:
     """Poll the ``status`` query (wall clock; time is not skipped) until it matches."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         st = await status_of(handle)
-        if (step is None or st["step_index"] == step) and (
-                status is None or st["status"] == status) and st["window_started_at"]:
+        if (
+            (step is None or st["step_index"] == step)
+            and (status is None or st["status"] == status)
+            and st["window_started_at"]
+        ):
             return st
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(f"workflow still at {st['status']} step {st['step_index']}")
         await asyncio.sleep(0.05)
 
 
-async def inject(pg_url: str, fx: Fixture, deployment_id: str, arm: str, n: int, *,
-                 at: str, failures: int = 0, latency_ms: float = 120.0,
-                 feedback: float | None = None, eval_score: float | None = None) -> None:
+async def inject(
+    pg_url: str,
+    fx: Fixture,
+    deployment_id: str,
+    arm: str,
+    n: int,
+    *,
+    at: str,
+    failures: int = 0,
+    latency_ms: float = 120.0,
+    feedback: float | None = None,
+    eval_score: float | None = None,
+) -> None:
     """Insert ``n`` live runs of one arm, ``failures`` of them failed, 1 s after ``at``."""
     created = datetime.fromisoformat(at) + timedelta(seconds=1)
     version = fx.candidate_id if arm == "canary" else fx.baseline_id
-    rows = [{"id": uuid.uuid4(), "project_id": fx.project_id, "prompt_version_id": version,
-             "source": "generate", "model": "stub", "variables": {}, "rendered_input": [],
-             "output": "ok", "success": i >= failures, "error": None if i >= failures else "boom",
-             "latency_ms": latency_ms + i, "subject_id": f"{arm}-{i}", "environment": "prod",
-             "deployment_id": deployment_id, "arm": arm, "created_at": created}
-            for i in range(n)]
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "project_id": fx.project_id,
+            "prompt_version_id": version,
+            "source": "generate",
+            "model": "stub",
+            "variables": {},
+            "rendered_input": [],
+            "output": "ok",
+            "success": i >= failures,
+            "error": None if i >= failures else "boom",
+            "latency_ms": latency_ms + i,
+            "subject_id": f"{arm}-{i}",
+            "environment": "prod",
+            "deployment_id": deployment_id,
+            "arm": arm,
+            "created_at": created,
+        }
+        for i in range(n)
+    ]
     async with get_session_factory(pg_url)() as session:
         await session.execute(insert(Run), rows)
         if feedback is not None:
-            await session.execute(insert(Feedback), [
-                {"id": uuid.uuid4(), "project_id": fx.project_id, "run_id": r["id"],
-                 "score": feedback, "value": feedback, "comment": "", "actor": "user",
-                 "created_at": created} for r in rows])
+            await session.execute(
+                insert(Feedback),
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "project_id": fx.project_id,
+                        "run_id": r["id"],
+                        "score": feedback,
+                        "value": feedback,
+                        "comment": "",
+                        "actor": "user",
+                        "created_at": created,
+                    }
+                    for r in rows
+                ],
+            )
         if eval_score is not None:
-            await session.execute(insert(EvaluationResult), [
-                {"id": uuid.uuid4(), "run_id": r["id"], "metric": "token_f1",
-                 "value": eval_score} for r in rows])
+            await session.execute(
+                insert(EvaluationResult),
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "run_id": r["id"],
+                        "metric": "token_f1",
+                        "value": eval_score,
+                    }
+                    for r in rows
+                ],
+            )
         await session.commit()
 
 
-async def healthy_traffic(pg_url: str, fx: Fixture, deployment_id: str, at: str,
-                          n: int = 30) -> None:
+async def healthy_traffic(
+    pg_url: str, fx: Fixture, deployment_id: str, at: str, n: int = 30
+) -> None:
     await inject(pg_url, fx, deployment_id, "baseline", n, at=at, failures=1)
     await inject(pg_url, fx, deployment_id, "canary", n, at=at, failures=1)
 
@@ -142,16 +214,27 @@ async def row(pg_url: str, deployment_id: str) -> Deployment:
 
 async def label_version(pg_url: str, prompt_id: str, name: str = "production") -> str | None:
     async with get_session_factory(pg_url)() as session:
-        value = (await session.execute(select(Label.prompt_version_id).where(
-            Label.prompt_id == uuid.UUID(prompt_id), Label.name == name))).scalar_one_or_none()
+        value = (
+            await session.execute(
+                select(Label.prompt_version_id).where(
+                    Label.prompt_id == uuid.UUID(prompt_id), Label.name == name
+                )
+            )
+        ).scalar_one_or_none()
     return str(value) if value else None
 
 
 async def audit_actions(pg_url: str, deployment_id: str) -> list[str]:
     async with get_session_factory(pg_url)() as session:
-        return list((await session.execute(
-            select(AuditLog.action).where(AuditLog.entity_id == deployment_id)
-            .order_by(AuditLog.id))).scalars())
+        return list(
+            (
+                await session.execute(
+                    select(AuditLog.action)
+                    .where(AuditLog.entity_id == deployment_id)
+                    .order_by(AuditLog.id)
+                )
+            ).scalars()
+        )
 
 
 async def result_of(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> CanaryResult:
@@ -165,9 +248,12 @@ def seconds_between(a: str, b: str) -> float:
 
 
 @asynccontextmanager
-async def started(ts_api: httpx.AsyncClient, env: WorkflowEnvironment, fx: Fixture,
-                  plan: dict[str, Any] | None = None
-                  ) -> AsyncIterator[tuple[str, WorkflowHandle[Any, Any]]]:
+async def started(
+    ts_api: httpx.AsyncClient,
+    env: WorkflowEnvironment,
+    fx: Fixture,
+    plan: dict[str, Any] | None = None,
+) -> AsyncIterator[tuple[str, WorkflowHandle[Any, Any]]]:
     body = await deploy(ts_api, fx, plan)
     dep_id = body["deployment"]["id"]
     assert body["workflow_id"] == f"canary-{dep_id}"
@@ -178,7 +264,9 @@ async def started(ts_api: httpx.AsyncClient, env: WorkflowEnvironment, fx: Fixtu
 
 
 async def test_full_ramp_over_simulated_days_promotes_and_moves_the_label(
-    ts_api: httpx.AsyncClient, temporal_ts_env: WorkflowEnvironment, pg_url: str,
+    ts_api: httpx.AsyncClient,
+    temporal_ts_env: WorkflowEnvironment,
+    pg_url: str,
     task_queue: str,
 ) -> None:
     env = temporal_ts_env
@@ -215,7 +303,9 @@ async def test_full_ramp_over_simulated_days_promotes_and_moves_the_label(
 
 
 async def test_an_error_rate_rise_rolls_back_within_one_bake_window(
-    ts_api: httpx.AsyncClient, temporal_ts_env: WorkflowEnvironment, pg_url: str,
+    ts_api: httpx.AsyncClient,
+    temporal_ts_env: WorkflowEnvironment,
+    pg_url: str,
     task_queue: str,
 ) -> None:
     env = temporal_ts_env
@@ -242,18 +332,23 @@ async def test_an_error_rate_rise_rolls_back_within_one_bake_window(
 
 
 async def test_a_p95_latency_above_the_limit_rolls_back(
-    ts_api: httpx.AsyncClient, temporal_ts_env: WorkflowEnvironment, pg_url: str,
+    ts_api: httpx.AsyncClient,
+    temporal_ts_env: WorkflowEnvironment,
+    pg_url: str,
     task_queue: str,
 ) -> None:
     env = temporal_ts_env
     fx = await make_versions(ts_api, pg_url)
     plan = {**PLAN, "max_p95_latency_ms": 800}
-    async with canary_worker(env, task_queue, pg_url), \
-            started(ts_api, env, fx, plan) as (dep_id, h):
+    async with (
+        canary_worker(env, task_queue, pg_url),
+        started(ts_api, env, fx, plan) as (dep_id, h),
+    ):
         st = await wait_for(h, step=0, status="Running")
         await inject(pg_url, fx, dep_id, "baseline", 30, at=st["window_started_at"])
-        await inject(pg_url, fx, dep_id, "canary", 30, at=st["window_started_at"],
-                     latency_ms=1500.0)
+        await inject(
+            pg_url, fx, dep_id, "canary", 30, at=st["window_started_at"], latency_ms=1500.0
+        )
         result = await result_of(env, h)
     assert result.status == "RolledBack"
     [breach] = result.breaches
@@ -264,7 +359,9 @@ async def test_a_p95_latency_above_the_limit_rolls_back(
 
 
 async def test_too_few_samples_by_the_deadline_rolls_back(
-    ts_api: httpx.AsyncClient, temporal_ts_env: WorkflowEnvironment, pg_url: str,
+    ts_api: httpx.AsyncClient,
+    temporal_ts_env: WorkflowEnvironment,
+    pg_url: str,
     task_queue: str,
 ) -> None:
     env = temporal_ts_env
@@ -284,7 +381,9 @@ async def test_too_few_samples_by_the_deadline_rolls_back(
 
 
 async def test_a_low_online_eval_score_blocks_promotion_beyond_the_first_step(
-    ts_api: httpx.AsyncClient, temporal_ts_env: WorkflowEnvironment, pg_url: str,
+    ts_api: httpx.AsyncClient,
+    temporal_ts_env: WorkflowEnvironment,
+    pg_url: str,
     task_queue: str,
 ) -> None:
     env = temporal_ts_env
@@ -293,8 +392,7 @@ async def test_a_low_online_eval_score_blocks_promotion_beyond_the_first_step(
         st = await wait_for(h, step=0, status="Running")
         await inject(pg_url, fx, dep_id, "baseline", 30, at=st["window_started_at"])
         # Online evaluation of the canary's runs scores 0.5: it wins over the approval's 0.95.
-        await inject(pg_url, fx, dep_id, "canary", 30, at=st["window_started_at"],
-                     eval_score=0.5)
+        await inject(pg_url, fx, dep_id, "canary", 30, at=st["window_started_at"], eval_score=0.5)
         result = await result_of(env, h)
     assert result.status == "RolledBack"
     [breach] = result.breaches
@@ -303,7 +401,9 @@ async def test_a_low_online_eval_score_blocks_promotion_beyond_the_first_step(
 
 
 async def test_pause_holds_the_weight_and_stops_the_bake_clock(
-    ts_api: httpx.AsyncClient, temporal_ts_env: WorkflowEnvironment, pg_url: str,
+    ts_api: httpx.AsyncClient,
+    temporal_ts_env: WorkflowEnvironment,
+    pg_url: str,
     task_queue: str,
 ) -> None:
     env = temporal_ts_env
@@ -345,7 +445,9 @@ async def test_pause_holds_the_weight_and_stops_the_bake_clock(
 
 
 async def test_promote_now_jumps_to_100_and_moves_the_label(
-    ts_api: httpx.AsyncClient, temporal_ts_env: WorkflowEnvironment, pg_url: str,
+    ts_api: httpx.AsyncClient,
+    temporal_ts_env: WorkflowEnvironment,
+    pg_url: str,
     task_queue: str,
 ) -> None:
     env = temporal_ts_env
@@ -364,7 +466,9 @@ async def test_promote_now_jumps_to_100_and_moves_the_label(
 
 
 async def test_promote_now_without_an_eval_score_is_refused_then_abort_stops_it(
-    ts_api: httpx.AsyncClient, temporal_ts_env: WorkflowEnvironment, pg_url: str,
+    ts_api: httpx.AsyncClient,
+    temporal_ts_env: WorkflowEnvironment,
+    pg_url: str,
     task_queue: str,
 ) -> None:
     env = temporal_ts_env
@@ -389,7 +493,9 @@ async def test_promote_now_without_an_eval_score_is_refused_then_abort_stops_it(
 
 
 async def test_first_deployment_without_a_baseline_promotes_at_once(
-    ts_api: httpx.AsyncClient, temporal_ts_env: WorkflowEnvironment, pg_url: str,
+    ts_api: httpx.AsyncClient,
+    temporal_ts_env: WorkflowEnvironment,
+    pg_url: str,
     task_queue: str,
 ) -> None:
     env = temporal_ts_env
@@ -403,7 +509,9 @@ async def test_first_deployment_without_a_baseline_promotes_at_once(
 
 
 async def test_a_killed_worker_mid_bake_resumes_on_a_new_worker(
-    ts_api: httpx.AsyncClient, temporal_ts_env: WorkflowEnvironment, pg_url: str,
+    ts_api: httpx.AsyncClient,
+    temporal_ts_env: WorkflowEnvironment,
+    pg_url: str,
     task_queue: str,
 ) -> None:
     env = temporal_ts_env
@@ -430,28 +538,43 @@ async def test_a_killed_worker_mid_bake_resumes_on_a_new_worker(
 
 
 async def test_continue_as_new_carries_the_bake(
-    ts_api: httpx.AsyncClient, temporal_ts_env: WorkflowEnvironment, pg_url: str,
+    ts_api: httpx.AsyncClient,
+    temporal_ts_env: WorkflowEnvironment,
+    pg_url: str,
     task_queue: str,
 ) -> None:
     """With ``max_checks_per_run=1`` every guard check ends a run: the bake clock, the window
     and the step history survive continue-as-new."""
     env = temporal_ts_env
     fx = await make_versions(ts_api, pg_url)
-    plan = CanaryPlan(steps=[10, 100], bake_time_s=[DAY], check_interval_s=6 * HOUR,
-                      min_samples=20)
+    plan = CanaryPlan(steps=[10, 100], bake_time_s=[DAY], check_interval_s=6 * HOUR, min_samples=20)
     dep_id = uuid.uuid4()
     # The row the API would create (the workflow is started here with a test-only option).
     async with get_session_factory(pg_url)() as session:
-        await session.execute(insert(Deployment).values(
-            id=dep_id, project_id=fx.project_id, prompt_id=fx.prompt_id, environment="prod",
-            candidate_version_id=fx.candidate_id, baseline_version_id=fx.baseline_id,
-            plan=dataclasses.asdict(plan), status="Pending", canary_weight=0.0,
-            current_step=-1, reason="", workflow_id=f"canary-{dep_id}", created_by="test"))
+        await session.execute(
+            insert(Deployment).values(
+                id=dep_id,
+                project_id=fx.project_id,
+                prompt_id=fx.prompt_id,
+                environment="prod",
+                candidate_version_id=fx.candidate_id,
+                baseline_version_id=fx.baseline_id,
+                plan=dataclasses.asdict(plan),
+                status="Pending",
+                canary_weight=0.0,
+                current_step=-1,
+                reason="",
+                workflow_id=f"canary-{dep_id}",
+                created_by="test",
+            )
+        )
         await session.commit()
     handle = await env.client.start_workflow(
         CanaryRolloutWorkflow.run,
         CanaryRolloutInput(deployment_id=str(dep_id), plan=plan, max_checks_per_run=1),
-        id=f"canary-{dep_id}", task_queue=task_queue)
+        id=f"canary-{dep_id}",
+        task_queue=task_queue,
+    )
     async with canary_worker(env, task_queue, pg_url):
         st = await wait_for(handle, step=0, status="Running")
         await healthy_traffic(pg_url, fx, str(dep_id), st["window_started_at"])
@@ -472,11 +595,23 @@ async def test_continue_as_new_carries_the_bake(
 async def _bare_deployment(pg_url: str, fx: Fixture) -> uuid.UUID:
     dep_id = uuid.uuid4()
     async with get_session_factory(pg_url)() as session:
-        await session.execute(insert(Deployment).values(
-            id=dep_id, project_id=fx.project_id, prompt_id=fx.prompt_id, environment="prod",
-            candidate_version_id=fx.candidate_id, baseline_version_id=fx.baseline_id,
-            plan={}, status="Pending", canary_weight=0.0, current_step=-1, reason="",
-            workflow_id=f"canary-{dep_id}", created_by="test"))
+        await session.execute(
+            insert(Deployment).values(
+                id=dep_id,
+                project_id=fx.project_id,
+                prompt_id=fx.prompt_id,
+                environment="prod",
+                candidate_version_id=fx.candidate_id,
+                baseline_version_id=fx.baseline_id,
+                plan={},
+                status="Pending",
+                canary_weight=0.0,
+                current_step=-1,
+                reason="",
+                workflow_id=f"canary-{dep_id}",
+                created_by="test",
+            )
+        )
         await session.commit()
     return dep_id
 
@@ -497,43 +632,87 @@ async def test_figures_match_the_pure_formulas(ts_api: httpx.AsyncClient, pg_url
     dep_id = await _bare_deployment(pg_url, fx)
     window = datetime.fromisoformat("2030-01-01T00:00:00+00:00")
     rng = random.Random(7)
-    latencies = {arm: [round(rng.uniform(50, 2000), 1) for _ in range(37)]
-                 for arm in ("baseline", "canary")}
+    latencies = {
+        arm: [round(rng.uniform(50, 2000), 1) for _ in range(37)] for arm in ("baseline", "canary")
+    }
     async with get_session_factory(pg_url)() as session:
         for arm, values in latencies.items():
             version = fx.candidate_id if arm == "canary" else fx.baseline_id
             for i, latency in enumerate(values):
                 run_id = uuid.uuid4()
-                await session.execute(insert(Run).values(
-                    id=run_id, project_id=fx.project_id, prompt_version_id=version,
-                    source="generate", model="stub", variables={}, rendered_input=[],
-                    success=i % 5 != 0, latency_ms=latency, deployment_id=dep_id, arm=arm,
-                    created_at=window + timedelta(minutes=i)))
+                await session.execute(
+                    insert(Run).values(
+                        id=run_id,
+                        project_id=fx.project_id,
+                        prompt_version_id=version,
+                        source="generate",
+                        model="stub",
+                        variables={},
+                        rendered_input=[],
+                        success=i % 5 != 0,
+                        latency_ms=latency,
+                        deployment_id=dep_id,
+                        arm=arm,
+                        created_at=window + timedelta(minutes=i),
+                    )
+                )
                 if i < 10:
-                    await session.execute(insert(Feedback).values(
-                        id=uuid.uuid4(), project_id=fx.project_id, run_id=run_id,
-                        thumbs=i % 2 == 0, value=1.0 if i % 2 == 0 else 0.0, comment="",
-                        actor="u"))
-                    await session.execute(insert(Outcome).values(
-                        id=uuid.uuid4(), project_id=fx.project_id, name="sale", value=float(i),
-                        run_id=run_id, actor="u"))
+                    await session.execute(
+                        insert(Feedback).values(
+                            id=uuid.uuid4(),
+                            project_id=fx.project_id,
+                            run_id=run_id,
+                            thumbs=i % 2 == 0,
+                            value=1.0 if i % 2 == 0 else 0.0,
+                            comment="",
+                            actor="u",
+                        )
+                    )
+                    await session.execute(
+                        insert(Outcome).values(
+                            id=uuid.uuid4(),
+                            project_id=fx.project_id,
+                            name="sale",
+                            value=float(i),
+                            run_id=run_id,
+                            actor="u",
+                        )
+                    )
                 if arm == "canary" and i < 4:
                     for metric, value in (("token_f1", 0.25 * i), ("latency_ms", 999.0)):
-                        await session.execute(insert(EvaluationResult).values(
-                            id=uuid.uuid4(), run_id=run_id, metric=metric, value=value))
+                        await session.execute(
+                            insert(EvaluationResult).values(
+                                id=uuid.uuid4(), run_id=run_id, metric=metric, value=value
+                            )
+                        )
         # Noise: a run before the window, a run of another source, a run of no arm.
-        for created, source, arm in ((window - timedelta(seconds=1), "generate", "canary"),
-                                     (window, "execute", "canary"),
-                                     (window, "generate", None)):
-            await session.execute(insert(Run).values(
-                id=uuid.uuid4(), project_id=fx.project_id, prompt_version_id=fx.candidate_id,
-                source=source, model="stub", variables={}, rendered_input=[], success=False,
-                latency_ms=99_999.0, deployment_id=dep_id, arm=arm, created_at=created))
+        for created, source, arm in (
+            (window - timedelta(seconds=1), "generate", "canary"),
+            (window, "execute", "canary"),
+            (window, "generate", None),
+        ):
+            await session.execute(
+                insert(Run).values(
+                    id=uuid.uuid4(),
+                    project_id=fx.project_id,
+                    prompt_version_id=fx.candidate_id,
+                    source=source,
+                    model="stub",
+                    variables={},
+                    rendered_input=[],
+                    success=False,
+                    latency_ms=99_999.0,
+                    deployment_id=dep_id,
+                    arm=arm,
+                    created_at=created,
+                )
+            )
         await session.commit()
     acts = DeploymentActivities(pg_url)
     result = await ActivityEnvironment().run(
         acts.compute_deployment_figures,
-        ComputeFiguresInput(deployment_id=str(dep_id), window_start=window.isoformat()))
+        ComputeFiguresInput(deployment_id=str(dep_id), window_start=window.isoformat()),
+    )
     for arm, figures in (("baseline", result.baseline), ("canary", result.canary)):
         assert figures.n == 37 and figures.errors == 8  # i = 0, 5, ..., 35
         assert figures.error_rate == pytest.approx(8 / 37)
@@ -560,24 +739,43 @@ async def test_write_activities_are_idempotent(ts_api: httpx.AsyncClient, pg_url
     dep_id = await _bare_deployment(pg_url, fx)
     acts, env = DeploymentActivities(pg_url), ActivityEnvironment()
     for _ in range(2):
-        started = await env.run(acts.start_deployment,
-                                StartDeploymentInput(deployment_id=str(dep_id), actor="a"))
+        started = await env.run(
+            acts.start_deployment, StartDeploymentInput(deployment_id=str(dep_id), actor="a")
+        )
         assert started.status == "Running" and started.baseline_version_id == fx.baseline_id
-    step = SetStepInput(deployment_id=str(dep_id), step_index=0, canary_weight=10.0,
-                        status="Running", action="deployment.step", actor="wf")
+    step = SetStepInput(
+        deployment_id=str(dep_id),
+        step_index=0,
+        canary_weight=10.0,
+        status="Running",
+        action="deployment.step",
+        actor="wf",
+    )
     changed = [(await env.run(acts.set_deployment_step, step)).changed for _ in range(2)]
     assert changed == [True, False]
-    finish = FinishDeploymentInput(deployment_id=str(dep_id), status="Promoted", reason="ok",
-                                   actor="wf", step_index=1)
+    finish = FinishDeploymentInput(
+        deployment_id=str(dep_id), status="Promoted", reason="ok", actor="wf", step_index=1
+    )
     first = await env.run(acts.finish_deployment, finish)
     again = await env.run(acts.finish_deployment, finish)
     assert first.changed and first.label == "production" and not again.changed
-    late = await env.run(acts.set_deployment_step, SetStepInput(
-        deployment_id=str(dep_id), step_index=0, canary_weight=0.0, status="Paused",
-        action="deployment.pause", actor="op"))
+    late = await env.run(
+        acts.set_deployment_step,
+        SetStepInput(
+            deployment_id=str(dep_id),
+            step_index=0,
+            canary_weight=0.0,
+            status="Paused",
+            action="deployment.pause",
+            actor="op",
+        ),
+    )
     assert late.changed is False
     dep = await row(pg_url, str(dep_id))
     assert (dep.status, dep.canary_weight, dep.current_step) == ("Promoted", 100.0, 1)
     assert await audit_actions(pg_url, str(dep_id)) == [
-        "deployment.start", "deployment.step", "deployment.promote"]
+        "deployment.start",
+        "deployment.step",
+        "deployment.promote",
+    ]
     assert await label_version(pg_url, fx.prompt_id) == fx.candidate_id

@@ -36,8 +36,7 @@ from workflows.canary.workflow import CanaryRolloutWorkflow
 
 DAY = 86400
 #: One step at 50% baking a day, a check every 6 hours: checks 1-3 mid-bake, then the verdict.
-PLAN = CanaryPlan(steps=[50.0, 100.0], bake_time_s=[DAY], check_interval_s=6 * 3600,
-                  min_samples=20)
+PLAN = CanaryPlan(steps=[50.0, 100.0], bake_time_s=[DAY], check_interval_s=6 * 3600, min_samples=20)
 MID_BAKE_CHECKS = 3
 
 
@@ -54,26 +53,34 @@ class Deployment:
     @activity.defn(name="start_deployment")
     async def start_deployment(self, inp: StartDeploymentInput) -> StartDeploymentResult:
         return StartDeploymentResult(
-            deployment_id=inp.deployment_id, project_id="p", prompt_id="q", environment="prod",
-            label="production", candidate_version_id="v2", baseline_version_id="v1",
-            status="Running")
+            deployment_id=inp.deployment_id,
+            project_id="p",
+            prompt_id="q",
+            environment="prod",
+            label="production",
+            candidate_version_id="v2",
+            baseline_version_id="v1",
+            status="Running",
+        )
 
     @activity.defn(name="set_deployment_step")
     async def set_deployment_step(self, inp: SetStepInput) -> SetStepResult:
         return SetStepResult(changed=True)
 
     @activity.defn(name="compute_deployment_figures")
-    async def compute_deployment_figures(self, inp: ComputeFiguresInput
-                                         ) -> ComputeFiguresResult:
+    async def compute_deployment_figures(self, inp: ComputeFiguresInput) -> ComputeFiguresResult:
         self.figure_calls += 1
         if MID_BAKE_CHECKS < self.figure_calls <= MID_BAKE_CHECKS + self.failures:
-            raise ApplicationError("the database is unavailable (OperationalError); retry in a "
-                                   "few seconds", type=self.failure_type)
-        healthy = ArmFigures(arm="baseline", n=30, errors=0, error_rate=0.0,
-                             p95_latency_ms=200.0)
-        return ComputeFiguresResult(baseline=healthy,
-                                    canary=ArmFigures(**{**healthy.__dict__, "arm": "canary"}),
-                                    approval_eval_score=0.9)
+            raise ApplicationError(
+                "the database is unavailable (OperationalError); retry in a few seconds",
+                type=self.failure_type,
+            )
+        healthy = ArmFigures(arm="baseline", n=30, errors=0, error_rate=0.0, p95_latency_ms=200.0)
+        return ComputeFiguresResult(
+            baseline=healthy,
+            canary=ArmFigures(**{**healthy.__dict__, "arm": "canary"}),
+            approval_eval_score=0.9,
+        )
 
     @activity.defn(name="finish_deployment")
     async def finish_deployment(self, inp: FinishDeploymentInput) -> FinishDeploymentResult:
@@ -83,14 +90,23 @@ class Deployment:
 
 async def rollout(env: WorkflowEnvironment, deployment: Deployment) -> CanaryResult:
     task_queue = f"tq-{uuid.uuid4().hex[:12]}"
-    async with Worker(env.client, task_queue=task_queue, workflows=[CanaryRolloutWorkflow],
-                      activities=[deployment.start_deployment, deployment.set_deployment_step,
-                                  deployment.compute_deployment_figures,
-                                  deployment.finish_deployment]):
+    async with Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[CanaryRolloutWorkflow],
+        activities=[
+            deployment.start_deployment,
+            deployment.set_deployment_step,
+            deployment.compute_deployment_figures,
+            deployment.finish_deployment,
+        ],
+    ):
         return await env.client.execute_workflow(
             CanaryRolloutWorkflow.run,
             CanaryRolloutInput(deployment_id=str(uuid.uuid4()), plan=PLAN),
-            id=f"canary-outage-{task_queue}", task_queue=task_queue)
+            id=f"canary-outage-{task_queue}",
+            task_queue=task_queue,
+        )
 
 
 #: More failures than one activity's retry policy allows: the check fails as a whole, twice.

@@ -133,21 +133,32 @@ class Stack:
 
 
 @asynccontextmanager
-async def stack(pg: OwnPostgres, temporal_env: WorkflowEnvironment, task_queue: str,
-                llm: StubLLMServer, tmp_path: Path) -> AsyncIterator[Stack]:
+async def stack(
+    pg: OwnPostgres,
+    temporal_env: WorkflowEnvironment,
+    task_queue: str,
+    llm: StubLLMServer,
+    tmp_path: Path,
+) -> AsyncIterator[Stack]:
     """The app (hot path on, as served; API keys remembered for the whole test so a warm key's
     calls go past authentication to the route) and an in-process worker, both on ``pg``."""
     models = tmp_path / "models.yaml"
     models.write_text(yaml.safe_dump(llm.model_list()))
     catalog = ModelCatalog.load(models)
     admin, cold = await issue_key(pg.url), await issue_key(pg.url, email="cold@example.com")
-    app = create_app(apps.test_settings(task_queue, PROMPTOPS_AUTH_CACHE_TTL_S="600"),
-                     database_url=pg.url, catalog=catalog)
+    app = create_app(
+        apps.test_settings(task_queue, PROMPTOPS_AUTH_CACHE_TTL_S="600"),
+        database_url=pg.url,
+        catalog=catalog,
+    )
     async with app.router.lifespan_context(app):
         app.state.temporal = temporal_env.client
         running = RunningApp(app)
-        async with (running.client(admin.key) as api, running.client(cold.key) as cold_api,
-                    build_worker(temporal_env.client, task_queue, pg.url, catalog)):
+        async with (
+            running.client(admin.key) as api,
+            running.client(cold.key) as cold_api,
+            build_worker(temporal_env.client, task_queue, pg.url, catalog),
+        ):
             yield Stack(api, cold_api)
 
 
@@ -184,8 +195,11 @@ async def retried_failure(handle: WorkflowHandle[Any, Any], activity: str) -> Fa
     while True:
         desc = await handle.describe()
         for pending in desc.raw_description.pending_activities:
-            if (pending.activity_type.name == activity and pending.attempt >= 2
-                    and pending.HasField("last_failure")):
+            if (
+                pending.activity_type.name == activity
+                and pending.attempt >= 2
+                and pending.HasField("last_failure")
+            ):
                 return pending.last_failure
         if time.monotonic() > deadline:
             raise TimeoutError(f"{activity} was not retried within {WAIT_S}s")
@@ -198,7 +212,7 @@ def rows(pg_url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]
 
 
 def scalar(pg_url: str, sql: str, params: tuple[Any, ...]) -> Any:
-    (value,), = rows(pg_url, sql, params)
+    ((value,),) = rows(pg_url, sql, params)
     return value
 
 
@@ -206,8 +220,11 @@ def scalar(pg_url: str, sql: str, params: tuple[Any, ...]) -> Any:
 
 
 async def test_postgres_sigkill_mid_evaluation_completes_exactly_once(
-    own_pg: OwnPostgres, temporal_env: WorkflowEnvironment, task_queue: str,
-    slow_llm: StubLLMServer, tmp_path: Path,  # noqa: F811 - the imported fixture
+    own_pg: OwnPostgres,
+    temporal_env: WorkflowEnvironment,
+    task_queue: str,
+    slow_llm: StubLLMServer,  # noqa: F811 - the imported fixture
+    tmp_path: Path,
 ) -> None:
     async with stack(own_pg, temporal_env, task_queue, slow_llm, tmp_path) as st:
         fx = await make_eval_fixture(st.api, N_EXAMPLES, bodies=("{{ text }}",))
@@ -215,22 +232,38 @@ async def test_postgres_sigkill_mid_evaluation_completes_exactly_once(
         # A heartbeat timeout longer than the pools' wait: a chunk attempt stuck on the dead
         # database fails by itself instead of being timed out under a retry running beside it.
         handle = await temporal_env.client.start_workflow(
-            BatchEvaluationWorkflow.run, eval_input(eval_id, fx, heartbeat_timeout_s=30),
-            id=eval_id, task_queue=task_queue)
+            BatchEvaluationWorkflow.run,
+            eval_input(eval_id, fx, heartbeat_timeout_s=30),
+            id=eval_id,
+            task_queue=task_queue,
+        )
         # Half-way through the second chunk: chunk 1 committed, chunk 2 in flight.
         await wait_rows(own_pg.url, eval_id, CHUNK_SIZE + CHUNK_SIZE // 2)
-        recorded = {text for (text,) in rows(
-            own_pg.url, "SELECT e.input->>'text' FROM runs JOIN examples e ON"
-            " e.id = runs.example_id WHERE runs.evaluation_id = %s", (eval_id,))}
+        recorded = {
+            text
+            for (text,) in rows(
+                own_pg.url,
+                "SELECT e.input->>'text' FROM runs JOIN examples e ON"
+                " e.id = runs.example_id WHERE runs.evaluation_id = %s",
+                (eval_id,),
+            )
+        }
         own_pg.kill()
 
-        await answered_while_down([
-            st.api.get(f"/evals/{eval_id}"),                    # ORM read
-            st.api.get("/projects"),                            # ORM read
-            st.api.post("/generate", json={                     # the model-call pipeline
-                "prompt_version_id": fx["versions"][0], "variables": {"text": "x"}}),
-            st.cold.get("/projects"),                           # the API-key lookup
-        ])
+        await answered_while_down(
+            [
+                st.api.get(f"/evals/{eval_id}"),  # ORM read
+                st.api.get("/projects"),  # ORM read
+                st.api.post(
+                    "/generate",
+                    json={  # the model-call pipeline
+                        "prompt_version_id": fx["versions"][0],
+                        "variables": {"text": "x"},
+                    },
+                ),
+                st.cold.get("/projects"),  # the API-key lookup
+            ]
+        )
         failure = await retried_failure(handle, "evaluate_chunk")
         assert not failure.application_failure_info.non_retryable, failure
 
@@ -243,9 +276,13 @@ async def test_postgres_sigkill_mid_evaluation_completes_exactly_once(
     assert body["status"] == "Completed" and body["progress"]["done"] == N_EXAMPLES
     # One run per example, and one score per run (unique per (run, metric) in the schema).
     assert run_counts(own_pg.url, eval_id) == RunCounts(N_EXAMPLES, N_EXAMPLES, N_EXAMPLES)
-    scores = scalar(own_pg.url, "SELECT count(*) FROM evaluation_results r JOIN runs ON"
-                    " runs.id = r.run_id WHERE r.evaluation_id = %s AND r.metric = 'token_f1'"
-                    " AND runs.evaluation_id = %s", (eval_id, eval_id))
+    scores = scalar(
+        own_pg.url,
+        "SELECT count(*) FROM evaluation_results r JOIN runs ON"
+        " runs.id = r.run_id WHERE r.evaluation_id = %s AND r.metric = 'token_f1'"
+        " AND runs.evaluation_id = %s",
+        (eval_id, eval_id),
+    )
     assert scores == N_EXAMPLES
     # Every example reached the model; those recorded before the kill exactly once (only
     # examples in flight when an attempt met the dead database are sent again).
@@ -262,18 +299,28 @@ SUBJECTS = 40
 
 
 async def test_postgres_sigkill_mid_canary_bake_promotes_exactly_once(
-    own_pg: OwnPostgres, temporal_env: WorkflowEnvironment, task_queue: str,
-    stub_llm: StubLLMServer, tmp_path: Path,
+    own_pg: OwnPostgres,
+    temporal_env: WorkflowEnvironment,
+    task_queue: str,
+    stub_llm: StubLLMServer,
+    tmp_path: Path,
 ) -> None:
     async with stack(own_pg, temporal_env, task_queue, stub_llm, tmp_path) as st:
         fx = await make_versions(st.api, own_pg.url)  # approval eval score 0.9 >= the 0.7 gate
-        r = await st.api.post("/deployments", json={
-            "project_id": fx.project_id, "prompt_version_id": fx.candidate_id,
-            "environment": "prod", "plan": PLAN})
+        r = await st.api.post(
+            "/deployments",
+            json={
+                "project_id": fx.project_id,
+                "prompt_version_id": fx.candidate_id,
+                "environment": "prod",
+                "plan": PLAN,
+            },
+        )
         assert r.status_code == 202, r.text
         deployment_id = r.json()["deployment"]["id"]
-        handle = temporal_env.client.get_workflow_handle_for(CanaryRolloutWorkflow.run,
-                                                             r.json()["workflow_id"])
+        handle = temporal_env.client.get_workflow_handle_for(
+            CanaryRolloutWorkflow.run, r.json()["workflow_id"]
+        )
         deadline = time.monotonic() + WAIT_S
         while not (await handle.query("status"))["window_started_at"]:  # step 1 is baking
             assert time.monotonic() < deadline, "the canary never started its first bake"
@@ -281,21 +328,35 @@ async def test_postgres_sigkill_mid_canary_bake_promotes_exactly_once(
 
         arms: dict[str, int] = {}
         for i in range(SUBJECTS):
-            r = await st.api.post("/generate", json={
-                "prompt_id": fx.prompt_id, "environment": "prod", "subject_id": f"user-{i}",
-                "variables": {"q": f"question {i}"}})
+            r = await st.api.post(
+                "/generate",
+                json={
+                    "prompt_id": fx.prompt_id,
+                    "environment": "prod",
+                    "subject_id": f"user-{i}",
+                    "variables": {"q": f"question {i}"},
+                },
+            )
             assert r.status_code == 200, r.text
             arms[r.json()["arm"]] = arms.get(r.json()["arm"], 0) + 1
         assert min(arms.get("baseline", 0), arms.get("canary", 0)) >= MIN_SAMPLES, arms
         own_pg.kill()
 
-        await answered_while_down([
-            st.api.get(f"/deployments/{deployment_id}"),        # ORM read
-            st.api.post("/generate", json={                     # the model-call pipeline
-                "prompt_id": fx.prompt_id, "environment": "prod", "subject_id": "user-0",
-                "variables": {"q": "while down"}}),
-            st.cold.get(f"/deployments/{deployment_id}"),       # the API-key lookup
-        ])
+        await answered_while_down(
+            [
+                st.api.get(f"/deployments/{deployment_id}"),  # ORM read
+                st.api.post(
+                    "/generate",
+                    json={  # the model-call pipeline
+                        "prompt_id": fx.prompt_id,
+                        "environment": "prod",
+                        "subject_id": "user-0",
+                        "variables": {"q": "while down"},
+                    },
+                ),
+                st.cold.get(f"/deployments/{deployment_id}"),  # the API-key lookup
+            ]
+        )
         # The guard check that met the dead database is retried, not judged.
         failure = await retried_failure(handle, "compute_deployment_figures")
         info = failure.application_failure_info
@@ -311,16 +372,32 @@ async def test_postgres_sigkill_mid_canary_bake_promotes_exactly_once(
     assert result.status == "Promoted", (result.reason, result.breaches)
     assert result.breaches == []
     assert row["status"] == "Promoted" and row["canary_weight"] == 100
-    label = scalar(own_pg.url, "SELECT prompt_version_id FROM labels WHERE prompt_id = %s"
-                   " AND name = 'production'", (uuid.UUID(fx.prompt_id),))
+    label = scalar(
+        own_pg.url,
+        "SELECT prompt_version_id FROM labels WHERE prompt_id = %s AND name = 'production'",
+        (uuid.UUID(fx.prompt_id),),
+    )
     assert str(label) == fx.candidate_id
     # One audit entry per transition: no step or promotion written twice, no rollback.
-    actions = [a for (a,) in rows(own_pg.url, "SELECT action FROM audit_log WHERE entity_id"
-                                  " IN (%s, %s) ORDER BY id",
-                                  (deployment_id, f"{fx.prompt_id}:production"))]
-    assert actions == ["deployment.create", "deployment.start", "deployment.step",
-                       "label.move", "deployment.promote"], actions
+    actions = [
+        a
+        for (a,) in rows(
+            own_pg.url,
+            "SELECT action FROM audit_log WHERE entity_id IN (%s, %s) ORDER BY id",
+            (deployment_id, f"{fx.prompt_id}:production"),
+        )
+    ]
+    assert actions == [
+        "deployment.create",
+        "deployment.start",
+        "deployment.step",
+        "label.move",
+        "deployment.promote",
+    ], actions
     # One run per answered generate call; the refused one left none.
-    runs = scalar(own_pg.url, "SELECT count(*) FROM runs WHERE deployment_id = %s",
-                  (uuid.UUID(deployment_id),))
+    runs = scalar(
+        own_pg.url,
+        "SELECT count(*) FROM runs WHERE deployment_id = %s",
+        (uuid.UUID(deployment_id),),
+    )
     assert runs == SUBJECTS

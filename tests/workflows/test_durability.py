@@ -69,16 +69,38 @@ def models_file(tmp_path: Path, slow_llm: StubLLMServer) -> Path:
 class WorkerProcess:
     """``python -m tests.support.worker_process`` as a child process, output in a log file."""
 
-    def __init__(self, temporal: str, task_queue: str, database_url: str, models_file: Path,
-                 log_path: Path, *, hold: bool = False) -> None:
+    def __init__(
+        self,
+        temporal: str,
+        task_queue: str,
+        database_url: str,
+        models_file: Path,
+        log_path: Path,
+        *,
+        hold: bool = False,
+    ) -> None:
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()/kill()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.worker_process", "--temporal", temporal,
-             "--task-queue", task_queue, "--database-url", database_url,
-             "--models-file", str(models_file), "--sticky-timeout-s", str(STICKY_TIMEOUT_S),
-             *(["--hold"] if hold else [])],
-            cwd=REPO_ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "tests.support.worker_process",
+                "--temporal",
+                temporal,
+                "--task-queue",
+                task_queue,
+                "--database-url",
+                database_url,
+                "--models-file",
+                str(models_file),
+                "--sticky-timeout-s",
+                str(STICKY_TIMEOUT_S),
+                *(["--hold"] if hold else []),
+            ],
+            cwd=REPO_ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             stdin=subprocess.PIPE if hold else subprocess.DEVNULL,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
@@ -148,12 +170,28 @@ class DevServer:
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [temporal_binary(), "server", "start-dev", "--db-filename", str(self.db_file),
-                 "--port", str(self.port), "--ui-port", str(self.ui_port), "--headless",
-                 "--ip", "127.0.0.1", "--log-level", "warn",
-                 "--search-attribute", "EvalId=Keyword",
-                 "--search-attribute", "DatasetId=Keyword"],
-                stdout=log, stderr=subprocess.STDOUT,
+                [
+                    temporal_binary(),
+                    "server",
+                    "start-dev",
+                    "--db-filename",
+                    str(self.db_file),
+                    "--port",
+                    str(self.port),
+                    "--ui-port",
+                    str(self.ui_port),
+                    "--headless",
+                    "--ip",
+                    "127.0.0.1",
+                    "--log-level",
+                    "warn",
+                    "--search-attribute",
+                    "EvalId=Keyword",
+                    "--search-attribute",
+                    "DatasetId=Keyword",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
 
     async def wait_ready(self, timeout_s: float = 30) -> Client:
@@ -198,13 +236,16 @@ def run_counts(pg_url: str, evaluation_id: str) -> RunCounts:
         row = conn.execute(
             "SELECT count(*), count(DISTINCT idempotency_key),"
             " count(DISTINCT (prompt_version_id, example_id))"
-            " FROM runs WHERE evaluation_id = %s", (evaluation_id,)).fetchone()
+            " FROM runs WHERE evaluation_id = %s",
+            (evaluation_id,),
+        ).fetchone()
     assert row is not None
     return RunCounts(*row)
 
 
-async def wait_rows(pg_url: str, evaluation_id: str, at_least: int, *,
-                    timeout_s: float = 60) -> int:
+async def wait_rows(
+    pg_url: str, evaluation_id: str, at_least: int, *, timeout_s: float = 60
+) -> int:
     deadline = time.monotonic() + timeout_s
     while True:
         n = (await asyncio.to_thread(run_counts, pg_url, evaluation_id)).rows
@@ -222,7 +263,8 @@ async def chunk_attempts(handle: WorkflowHandle[Any, Any]) -> list[int]:
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             scheduled[event.event_id] = (
-                event.activity_task_scheduled_event_attributes.activity_type.name)
+                event.activity_task_scheduled_event_attributes.activity_type.name
+            )
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             attrs = event.activity_task_started_event_attributes
             if scheduled.get(attrs.scheduled_event_id) == "evaluate_chunk":
@@ -230,16 +272,23 @@ async def chunk_attempts(handle: WorkflowHandle[Any, Any]) -> list[int]:
     return attempts
 
 
-def eval_input(evaluation_id: str, fx: dict[str, Any], *,
-               heartbeat_timeout_s: int = HEARTBEAT_TIMEOUT_S) -> BatchEvaluationInput:
+def eval_input(
+    evaluation_id: str, fx: dict[str, Any], *, heartbeat_timeout_s: int = HEARTBEAT_TIMEOUT_S
+) -> BatchEvaluationInput:
     return BatchEvaluationInput(
-        evaluation_id=evaluation_id, prompt_version_ids=fx["versions"],
-        dataset_id=fx["dataset_id"], metrics=["token_f1", "latency_ms"],
-        concurrency=CONCURRENCY, chunk_size=CHUNK_SIZE, heartbeat_timeout_s=heartbeat_timeout_s)
+        evaluation_id=evaluation_id,
+        prompt_version_ids=fx["versions"],
+        dataset_id=fx["dataset_id"],
+        metrics=["token_f1", "latency_ms"],
+        concurrency=CONCURRENCY,
+        chunk_size=CHUNK_SIZE,
+        heartbeat_timeout_s=heartbeat_timeout_s,
+    )
 
 
-def assert_exactly_once(pg_url: str, evaluation_id: str, stub: StubLLMServer, *,
-                        max_repeated_calls: int = CHUNK_SIZE) -> None:
+def assert_exactly_once(
+    pg_url: str, evaluation_id: str, stub: StubLLMServer, *, max_repeated_calls: int = CHUNK_SIZE
+) -> None:
     counts = run_counts(pg_url, evaluation_id)
     assert counts == RunCounts(N_EXAMPLES, N_EXAMPLES, N_EXAMPLES), counts
     # Committed examples are never sent to the LLM again: at most the uncommitted part of the
@@ -251,22 +300,28 @@ def assert_exactly_once(pg_url: str, evaluation_id: str, stub: StubLLMServer, *,
 
 
 async def test_worker_sigkill_mid_chunk_resumes_exactly_once(
-    api: httpx.AsyncClient, temporal_env: WorkflowEnvironment, pg_url: str, task_queue: str,
-    slow_llm: StubLLMServer, models_file: Path, tmp_path: Path,
+    api: httpx.AsyncClient,
+    temporal_env: WorkflowEnvironment,
+    pg_url: str,
+    task_queue: str,
+    slow_llm: StubLLMServer,
+    models_file: Path,
+    tmp_path: Path,
 ) -> None:
     address = temporal_env.client.service_client.config.target_host
     eval_id = f"eval-kill-{task_queue}"
     # Importing the worker takes ~6-10 s here: the replacement imports at the same time as the
     # first one, then is held back until the kill (so it cannot take any task before that).
     first = WorkerProcess(address, task_queue, pg_url, models_file, tmp_path / "worker1.log")
-    second = WorkerProcess(address, task_queue, pg_url, models_file, tmp_path / "worker2.log",
-                           hold=True)
+    second = WorkerProcess(
+        address, task_queue, pg_url, models_file, tmp_path / "worker2.log", hold=True
+    )
     try:
         fx = await make_eval_fixture(api, N_EXAMPLES, bodies=("{{ text }}",))
         await first.wait_for(READY_LINE)
         handle = await temporal_env.client.start_workflow(
-            BatchEvaluationWorkflow.run, eval_input(eval_id, fx), id=eval_id,
-            task_queue=task_queue)
+            BatchEvaluationWorkflow.run, eval_input(eval_id, fx), id=eval_id, task_queue=task_queue
+        )
         # Half-way through the second chunk: chunk 1 completed, chunk 2 in flight.
         await wait_rows(pg_url, eval_id, CHUNK_SIZE + CHUNK_SIZE // 2)
         first.kill()
@@ -291,25 +346,37 @@ async def test_worker_sigkill_mid_chunk_resumes_exactly_once(
     assert body["status"] == "Completed" and body["progress"]["done"] == N_EXAMPLES
 
 
-@pytest.mark.parametrize(("outage_s", "heartbeat_timeout_s", "max_repeated_calls"), [
-    # Well within the heartbeat timeout: the worker keeps running its chunk, the SDK retries the
-    # failed heartbeats and the completion until the server is back. Nothing is redone.
-    pytest.param(1.0, 30, 0, id="short-outage"),
-    # Longer than the heartbeat timeout: on restart the server times the chunk out and retries
-    # it, possibly while the first attempt still runs on the (reconnected) worker; then the
-    # chunk's unfinished examples (never finished ones) may be sent twice.
-    pytest.param(HEARTBEAT_TIMEOUT_S + 3.0, HEARTBEAT_TIMEOUT_S, CHUNK_SIZE,
-                 id="outage-longer-than-heartbeat-timeout"),
-])
+@pytest.mark.parametrize(
+    ("outage_s", "heartbeat_timeout_s", "max_repeated_calls"),
+    [
+        # Well within the heartbeat timeout: the worker keeps running its chunk, the SDK retries the
+        # failed heartbeats and the completion until the server is back. Nothing is redone.
+        pytest.param(1.0, 30, 0, id="short-outage"),
+        # Longer than the heartbeat timeout: on restart the server times the chunk out and retries
+        # it, possibly while the first attempt still runs on the (reconnected) worker; then the
+        # chunk's unfinished examples (never finished ones) may be sent twice.
+        pytest.param(
+            HEARTBEAT_TIMEOUT_S + 3.0,
+            HEARTBEAT_TIMEOUT_S,
+            CHUNK_SIZE,
+            id="outage-longer-than-heartbeat-timeout",
+        ),
+    ],
+)
 async def test_temporal_server_sigkill_mid_run_resumes_exactly_once(
-    api: httpx.AsyncClient, pg_url: str, task_queue: str, slow_llm: StubLLMServer,
-    models_file: Path, tmp_path: Path, outage_s: float, heartbeat_timeout_s: int,
+    api: httpx.AsyncClient,
+    pg_url: str,
+    task_queue: str,
+    slow_llm: StubLLMServer,
+    models_file: Path,
+    tmp_path: Path,
+    outage_s: float,
+    heartbeat_timeout_s: int,
     max_repeated_calls: int,
 ) -> None:
     server = DevServer(tmp_path / "temporal.db", tmp_path / "temporal.log")
     server.start()
-    worker = WorkerProcess(server.address, task_queue, pg_url, models_file,
-                           tmp_path / "worker.log")
+    worker = WorkerProcess(server.address, task_queue, pg_url, models_file, tmp_path / "worker.log")
     try:
         fx = await make_eval_fixture(api, N_EXAMPLES, bodies=("{{ text }}",))
         client = await server.wait_ready()
@@ -317,8 +384,10 @@ async def test_temporal_server_sigkill_mid_run_resumes_exactly_once(
         eval_id = f"eval-srvkill-{task_queue}"
         handle = await client.start_workflow(
             BatchEvaluationWorkflow.run,
-            eval_input(eval_id, fx, heartbeat_timeout_s=heartbeat_timeout_s), id=eval_id,
-            task_queue=task_queue)
+            eval_input(eval_id, fx, heartbeat_timeout_s=heartbeat_timeout_s),
+            id=eval_id,
+            task_queue=task_queue,
+        )
         await wait_rows(pg_url, eval_id, CHUNK_SIZE + CHUNK_SIZE // 2)
         server.kill()
         at_kill = run_counts(pg_url, eval_id).rows
@@ -340,16 +409,25 @@ async def test_temporal_server_sigkill_mid_run_resumes_exactly_once(
 
 
 async def test_cancel_mid_run_finalizes_with_the_finished_examples(
-    api: httpx.AsyncClient, temporal_env: WorkflowEnvironment, pg_url: str, task_queue: str,
+    api: httpx.AsyncClient,
+    temporal_env: WorkflowEnvironment,
+    pg_url: str,
+    task_queue: str,
     slow_llm: StubLLMServer,
 ) -> None:
     fx = await make_eval_fixture(api, N_EXAMPLES, bodies=("{{ text }}",))
     catalog = ModelCatalog.from_dict(slow_llm.model_list())
     async with build_worker(temporal_env.client, task_queue, pg_url, catalog):
-        r = await api.post("/evals/run", json={
-            "prompt_version_ids": fx["versions"], "dataset_id": fx["dataset_id"],
-            "metrics": ["token_f1", "latency_ms"], "concurrency": CONCURRENCY,
-            "chunk_size": CHUNK_SIZE})
+        r = await api.post(
+            "/evals/run",
+            json={
+                "prompt_version_ids": fx["versions"],
+                "dataset_id": fx["dataset_id"],
+                "metrics": ["token_f1", "latency_ms"],
+                "concurrency": CONCURRENCY,
+                "chunk_size": CHUNK_SIZE,
+            },
+        )
         assert r.status_code == 202, r.text
         eval_id = r.json()["id"]
         await wait_rows(pg_url, eval_id, CHUNK_SIZE + 2)

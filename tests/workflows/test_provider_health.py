@@ -34,35 +34,46 @@ from workflows.provider_health.workflow import ProviderHealthCheckWorkflow
 def two_models(stub_llm: StubLLMServer) -> ModelCatalog:
     """Two deployments on the stub, each under a unique name (rows are global, not per test)."""
     names = [f"health-{uuid.uuid4().hex[:6]}-{i}" for i in range(2)]
-    data = {"model_list": [item for n in names
-                           for item in stub_llm.model_list(n)["model_list"]]}
+    data = {"model_list": [item for n in names for item in stub_llm.model_list(n)["model_list"]]}
     return ModelCatalog.from_dict(data)
 
 
 def health_worker(client: Client, task_queue: str, pg_url: str, catalog: ModelCatalog) -> Worker:
     activities = ProviderHealthActivities(pg_url, LLMGateway(catalog), timeout_s=5)
-    return Worker(client, task_queue=task_queue, workflows=[ProviderHealthCheckWorkflow],
-                  activities=[activities.check_provider_health])
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ProviderHealthCheckWorkflow],
+        activities=[activities.check_provider_health],
+    )
 
 
 async def _run(env: WorkflowEnvironment, task_queue: str) -> tuple[str, ProviderHealthCheckResult]:
     handle = await env.client.start_workflow(
-        ProviderHealthCheckWorkflow.run, ProviderHealthCheckInput(),
-        id=f"health-{uuid.uuid4().hex[:8]}", task_queue=task_queue,
-        execution_timeout=timedelta(seconds=60))
+        ProviderHealthCheckWorkflow.run,
+        ProviderHealthCheckInput(),
+        id=f"health-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        execution_timeout=timedelta(seconds=60),
+    )
     result = await handle.result()
     return str(handle.result_run_id), result
 
 
 async def _rows(pg_url: str, names: list[str]) -> list[ProviderHealthCheck]:
     async with get_session_factory(pg_url)() as session:
-        return list((await session.execute(select(ProviderHealthCheck).where(
-            ProviderHealthCheck.model_name.in_(names)))).scalars())
+        return list(
+            (
+                await session.execute(
+                    select(ProviderHealthCheck).where(ProviderHealthCheck.model_name.in_(names))
+                )
+            ).scalars()
+        )
 
 
-async def test_a_run_writes_one_ok_row_per_model(temporal_env: WorkflowEnvironment,
-                                                 task_queue: str, pg_url: str,
-                                                 two_models: ModelCatalog) -> None:
+async def test_a_run_writes_one_ok_row_per_model(
+    temporal_env: WorkflowEnvironment, task_queue: str, pg_url: str, two_models: ModelCatalog
+) -> None:
     names = list(two_models.entries)
     async with health_worker(temporal_env.client, task_queue, pg_url, two_models):
         run_id, result = await _run(temporal_env, task_queue)
@@ -87,9 +98,9 @@ async def test_rows_are_idempotent_per_run(pg_url: str, two_models: ModelCatalog
     assert len(await _rows(pg_url, list(two_models.entries))) == 2
 
 
-async def test_a_failing_provider_writes_ok_false(temporal_env: WorkflowEnvironment,
-                                                  task_queue: str, pg_url: str,
-                                                  stub_llm: StubLLMServer) -> None:
+async def test_a_failing_provider_writes_ok_false(
+    temporal_env: WorkflowEnvironment, task_queue: str, pg_url: str, stub_llm: StubLLMServer
+) -> None:
     name = f"health-down-{uuid.uuid4().hex[:6]}"
     catalog = ModelCatalog.from_dict(stub_llm.model_list(name))
     stub_llm.cfg.fail_status, stub_llm.cfg.fail_next = 500, 1
@@ -105,8 +116,9 @@ async def test_a_failing_provider_writes_ok_false(temporal_env: WorkflowEnvironm
     assert row.error and "injected failure" in row.error
 
 
-async def test_schedule_is_created_and_updated(temporal_env: WorkflowEnvironment,
-                                               task_queue: str) -> None:
+async def test_schedule_is_created_and_updated(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
     client = temporal_env.client
     try:
         await ensure_health_check_schedule(client, task_queue, interval_s=3600)
@@ -132,19 +144,22 @@ async def test_schedule_is_created_and_updated(temporal_env: WorkflowEnvironment
 
 
 @pytest.fixture
-async def providers_api(pg_url: str, two_models: ModelCatalog,
-                        task_queue: str) -> AsyncIterator[httpx.AsyncClient]:
+async def providers_api(
+    pg_url: str, two_models: ModelCatalog, task_queue: str
+) -> AsyncIterator[httpx.AsyncClient]:
     from tests.support.apps import issue_key, running_app
 
     key = await issue_key(pg_url)
-    async with (running_app(pg_url, None, two_models, task_queue) as running,
-                running.client(key.key) as client):
+    async with (
+        running_app(pg_url, None, two_models, task_queue) as running,
+        running.client(key.key) as client,
+    ):
         yield client
 
 
-async def test_providers_show_the_last_check(providers_api: httpx.AsyncClient, pg_url: str,
-                                             two_models: ModelCatalog,
-                                             stub_llm: StubLLMServer) -> None:
+async def test_providers_show_the_last_check(
+    providers_api: httpx.AsyncClient, pg_url: str, two_models: ModelCatalog, stub_llm: StubLLMServer
+) -> None:
     from activities.provider_health.types import CheckProviderHealthInput
 
     names = list(two_models.entries)
@@ -157,12 +172,14 @@ async def test_providers_show_the_last_check(providers_api: httpx.AsyncClient, p
     stub_llm.cfg.fail_status, stub_llm.cfg.fail_next = 503, 1
     try:
         await activities.check_provider_health(
-            CheckProviderHealthInput(run_key="b", models=[names[1]]))
+            CheckProviderHealthInput(run_key="b", models=[names[1]])
+        )
     finally:
         stub_llm.cfg.fail_next = 0
 
-    data = {p["model_name"]: p for p in (await providers_api.get("/models/providers")).json()[
-        "data"]}
+    data = {
+        p["model_name"]: p for p in (await providers_api.get("/models/providers")).json()["data"]
+    }
     first, second = data[names[0]]["last_check"], data[names[1]]["last_check"]
     assert first["ok"] is True and first["status_code"] == 200 and first["error"] is None
     assert first["latency_ms"] >= 0 and first["checked_at"]

@@ -17,14 +17,16 @@ from workflows.search_attributes import EVAL_ID
 
 
 async def test_missing_search_attributes_are_registered_once() -> None:
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary(),
-                                                search_attributes=[EVAL_ID])
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(), search_attributes=[EVAL_ID]
+    )
     try:
         address = env.client.service_client.config.target_host
         added = await asyncio.to_thread(ensure_search_attributes, address)
         assert added == sorted(set(SEARCH_ATTRIBUTES) - {"EvalId"})
         known = await env.client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace="default"))
+            ListSearchAttributesRequest(namespace="default")
+        )
         assert set(SEARCH_ATTRIBUTES) <= set(known.custom_attributes)
         assert await asyncio.to_thread(ensure_search_attributes, address) == []
     finally:

@@ -78,6 +78,7 @@ with workflow.unsafe.imports_passed_through():
 
 __all__ = ["ApprovalWorkflow", "candidate_score"]
 
+
 def _normalize(email: str) -> str:
     return email.strip().lower()
 
@@ -126,22 +127,30 @@ class ApprovalWorkflow:
     async def run(self, inp: ApprovalInput) -> ApprovalResult:
         policy = inp.policy
         if policy.required_approvals < 1:
-            raise ApplicationError("required_approvals must be >= 1", type=INVALID_INPUT,
-                                   non_retryable=True)
+            raise ApplicationError(
+                "required_approvals must be >= 1", type=INVALID_INPUT, non_retryable=True
+            )
         if policy.deadline_hours <= 0 or policy.reminder_hours <= 0:
-            raise ApplicationError("deadline_hours and reminder_hours must be > 0",
-                                   type=INVALID_INPUT, non_retryable=True)
+            raise ApplicationError(
+                "deadline_hours and reminder_hours must be > 0",
+                type=INVALID_INPUT,
+                non_retryable=True,
+            )
         # The deadline counts from submission: the evaluation check is part of the wait.
         deadline = workflow.now() + timedelta(hours=policy.deadline_hours)
         self._deadline_at = deadline.isoformat()
         begin = await workflow.execute_activity(
             begin_approval,
             BeginApprovalInput(
-                approval_id=inp.approval_id, organization_id=inp.organization_id,
-                project_id=inp.project_id, prompt_version_id=inp.prompt_version_id,
-                requested_by=inp.requested_by, status=self._status,
+                approval_id=inp.approval_id,
+                organization_id=inp.organization_id,
+                project_id=inp.project_id,
+                prompt_version_id=inp.prompt_version_id,
+                requested_by=inp.requested_by,
+                status=self._status,
                 required_approvals=policy.required_approvals,
-                policy=_policy_json(inp), deadline_at=self._deadline_at,
+                policy=_policy_json(inp),
+                deadline_at=self._deadline_at,
                 request_id=inp.request_id,
             ),
             start_to_close_timeout=timedelta(minutes=1),
@@ -168,19 +177,26 @@ class ApprovalWorkflow:
             result: FinalizeEvaluationResult = await workflow.execute_child_workflow(
                 BatchEvaluationWorkflow.run,
                 BatchEvaluationInput(
-                    evaluation_id=evaluation_id, prompt_version_ids=[inp.prompt_version_id],
-                    dataset_id=dataset_id, metrics=[policy.eval_metric],
-                    concurrency=inp.eval_concurrency, max_examples=policy.eval_max_examples,
+                    evaluation_id=evaluation_id,
+                    prompt_version_ids=[inp.prompt_version_id],
+                    dataset_id=dataset_id,
+                    metrics=[policy.eval_metric],
+                    concurrency=inp.eval_concurrency,
+                    max_examples=policy.eval_max_examples,
                 ),
                 id=evaluation_id,
             )
             score = candidate_score(result.summary, inp.prompt_version_id, policy.eval_metric)
             if score is None:
-                reason = (f"evaluation {evaluation_id} scored no example with "
-                          f"{policy.eval_metric} (is the golden set empty?)")
+                reason = (
+                    f"evaluation {evaluation_id} scored no example with "
+                    f"{policy.eval_metric} (is the golden set empty?)"
+                )
             elif score < policy.min_eval_score:
-                reason = (f"eval score {score:.3f} ({policy.eval_metric} on golden set "
-                          f"{dataset_id}) is below the minimum {policy.min_eval_score:.2f}")
+                reason = (
+                    f"eval score {score:.3f} ({policy.eval_metric} on golden set "
+                    f"{dataset_id}) is below the minimum {policy.min_eval_score:.2f}"
+                )
             else:
                 reason = ""
         except ChildWorkflowError as exc:
@@ -190,10 +206,14 @@ class ApprovalWorkflow:
         await workflow.execute_activity(
             record_approval_check,
             RecordEvalCheckInput(
-                approval_id=inp.approval_id, organization_id=inp.organization_id,
-                evaluation_id=evaluation_id, eval_score=score,
-                min_eval_score=policy.min_eval_score, metric=policy.eval_metric,
-                passed=passed, reason=reason,
+                approval_id=inp.approval_id,
+                organization_id=inp.organization_id,
+                evaluation_id=evaluation_id,
+                eval_score=score,
+                min_eval_score=policy.min_eval_score,
+                metric=policy.eval_metric,
+                passed=passed,
+                reason=reason,
             ),
             start_to_close_timeout=timedelta(minutes=1),
             retry_policy=STANDARD,
@@ -219,9 +239,12 @@ class ApprovalWorkflow:
             if wake > now:
                 try:
                     await workflow.wait_condition(
-                        lambda: self._outcome() is not None, timeout=wake - now,
-                        timeout_summary="approval deadline" if wake == deadline
-                        else "approval reminder")
+                        lambda: self._outcome() is not None,
+                        timeout=wake - now,
+                        timeout_summary="approval deadline"
+                        if wake == deadline
+                        else "approval reminder",
+                    )
                     continue
                 except TimeoutError:
                     pass
@@ -233,9 +256,11 @@ class ApprovalWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         outcome = self._outcome()
         if outcome is None:
-            self._reason = (f"no decision within {self._inp.policy.deadline_hours:g} h "
-                            f"({self._approvals()}/{self._inp.policy.required_approvals} "
-                            "approvals)")
+            self._reason = (
+                f"no decision within {self._inp.policy.deadline_hours:g} h "
+                f"({self._approvals()}/{self._inp.policy.required_approvals} "
+                "approvals)"
+            )
             return EXPIRED
         return outcome
 
@@ -246,9 +271,12 @@ class ApprovalWorkflow:
             await workflow.execute_activity(
                 send_approval_reminder,
                 SendReminderInput(
-                    approval_id=inp.approval_id, organization_id=inp.organization_id,
-                    project_id=inp.project_id, prompt_version_id=inp.prompt_version_id,
-                    reminder=self._reminders, deadline_at=self._deadline_at,
+                    approval_id=inp.approval_id,
+                    organization_id=inp.organization_id,
+                    project_id=inp.project_id,
+                    prompt_version_id=inp.prompt_version_id,
+                    reminder=self._reminders,
+                    deadline_at=self._deadline_at,
                     approvals=self._approvals(),
                     required_approvals=inp.policy.required_approvals,
                     reviewers=list(inp.policy.reviewers),
@@ -259,8 +287,12 @@ class ApprovalWorkflow:
                 retry_policy=REMINDER,
             )
         except ActivityError as exc:
-            workflow.logger.warning("approval %s: reminder %d failed: %s", inp.approval_id,
-                                    self._reminders, _root_message(exc))
+            workflow.logger.warning(
+                "approval %s: reminder %d failed: %s",
+                inp.approval_id,
+                self._reminders,
+                _root_message(exc),
+            )
 
     async def _finish(self, status: str) -> ApprovalResult:
         inp = self._inp
@@ -268,7 +300,8 @@ class ApprovalWorkflow:
         self._phase = FINISHING
         if status == APPROVED:
             self._reason = "approved by " + ", ".join(
-                d.reviewer for d in self._decisions if d.decision == "approve")
+                d.reviewer for d in self._decisions if d.decision == "approve"
+            )
         elif status == REJECTED:
             rejection = next((d for d in self._decisions if d.decision == "reject"), None)
             if rejection is not None:
@@ -277,10 +310,15 @@ class ApprovalWorkflow:
         finished = await workflow.execute_activity(
             finish_approval,
             FinishApprovalInput(
-                approval_id=inp.approval_id, organization_id=inp.organization_id,
-                prompt_version_id=inp.prompt_version_id, status=status, reason=self._reason,
-                eval_score=self._eval_score, evaluation_id=self._evaluation_id,
-                approvals=self._approvals(), required_approvals=inp.policy.required_approvals,
+                approval_id=inp.approval_id,
+                organization_id=inp.organization_id,
+                prompt_version_id=inp.prompt_version_id,
+                status=status,
+                reason=self._reason,
+                eval_score=self._eval_score,
+                evaluation_id=self._evaluation_id,
+                approvals=self._approvals(),
+                required_approvals=inp.policy.required_approvals,
             ),
             start_to_close_timeout=timedelta(minutes=1),
             retry_policy=STANDARD,
@@ -288,10 +326,13 @@ class ApprovalWorkflow:
         self._phase = DONE
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ApprovalResult(
-            approval_id=inp.approval_id, status=status,
+            approval_id=inp.approval_id,
+            status=status,
             version_status=finished.version_status or VERSION_STATUS_AFTER[status],
-            reason=self._reason, eval_score=self._eval_score,
-            evaluation_id=self._evaluation_id, decisions=list(self._decisions),
+            reason=self._reason,
+            eval_score=self._eval_score,
+            evaluation_id=self._evaluation_id,
+            decisions=list(self._decisions),
             reminders_sent=self._reminders,
         )
 
@@ -315,23 +356,30 @@ class ApprovalWorkflow:
         earlier = next((d for d in self._decisions if d.reviewer == reviewer), None)
         if earlier is not None:
             verb = "approved" if earlier.decision == "approve" else "rejected"
-            raise ApplicationError(f"{reviewer} already {verb} this version; a reviewer "
-                                   "decides once", type=ALREADY_DECIDED)
+            raise ApplicationError(
+                f"{reviewer} already {verb} this version; a reviewer decides once",
+                type=ALREADY_DECIDED,
+            )
         if reviewer in self._in_flight:
-            raise ApplicationError(f"{reviewer}'s decision on this version is being recorded",
-                                   type=ALREADY_DECIDED)
+            raise ApplicationError(
+                f"{reviewer}'s decision on this version is being recorded", type=ALREADY_DECIDED
+            )
         if self._phase != WAITING:
-            what = {STARTING: "has not started waiting for reviews yet",
-                    CHECKING_PHASE: "is still running its evaluation check"}.get(
-                self._phase, f"is closed ({self._status})")
+            what = {
+                STARTING: "has not started waiting for reviews yet",
+                CHECKING_PHASE: "is still running its evaluation check",
+            }.get(self._phase, f"is closed ({self._status})")
             raise ApplicationError(f"approval {self._inp.approval_id} {what}", type=NOT_WAITING)
         if decision == "approve" and reviewer == _normalize(self._inp.author):
-            raise ApplicationError("the author of a prompt version cannot approve it",
-                                   type=OWN_VERSION)
+            raise ApplicationError(
+                "the author of a prompt version cannot approve it", type=OWN_VERSION
+            )
         if policy.reviewers and reviewer not in policy.reviewers:
             raise ApplicationError(
                 f"{reviewer} is not a reviewer in this project's approval policy "
-                f"(reviewers: {', '.join(policy.reviewers)})", type=NOT_A_REVIEWER)
+                f"(reviewers: {', '.join(policy.reviewers)})",
+                type=NOT_A_REVIEWER,
+            )
         if decision == "reject" and not review.comment.strip():
             raise ApplicationError("a rejection needs a comment", type=INVALID_REVIEW)
 
@@ -347,8 +395,10 @@ class ApprovalWorkflow:
                 RecordDecisionInput(
                     approval_id=self._inp.approval_id,
                     organization_id=self._inp.organization_id,
-                    prompt_version_id=self._inp.prompt_version_id, reviewer=reviewer,
-                    decision=decision, comment=review.comment.strip(),
+                    prompt_version_id=self._inp.prompt_version_id,
+                    reviewer=reviewer,
+                    decision=decision,
+                    comment=review.comment.strip(),
                     request_id=review.request_id,
                 ),
                 start_to_close_timeout=timedelta(minutes=1),
@@ -388,24 +438,35 @@ class ApprovalWorkflow:
         """Phase, status, decisions so far, evaluation score, deadline, required approvals."""
         inp = self._inp
         return ApprovalState(
-            approval_id=inp.approval_id, prompt_version_id=inp.prompt_version_id,
-            phase=self._phase, status=self._status,
-            required_approvals=inp.policy.required_approvals, approvals=self._approvals(),
-            decisions=list(self._decisions), reviewers=list(inp.policy.reviewers),
-            author=inp.author, eval_score=self._eval_score,
+            approval_id=inp.approval_id,
+            prompt_version_id=inp.prompt_version_id,
+            phase=self._phase,
+            status=self._status,
+            required_approvals=inp.policy.required_approvals,
+            approvals=self._approvals(),
+            decisions=list(self._decisions),
+            reviewers=list(inp.policy.reviewers),
+            author=inp.author,
+            eval_score=self._eval_score,
             min_eval_score=inp.policy.min_eval_score if inp.policy.golden_dataset_id else None,
             eval_metric=inp.policy.eval_metric if inp.policy.golden_dataset_id else None,
-            evaluation_id=self._evaluation_id, deadline_at=self._deadline_at,
-            reminders_sent=self._reminders, reason=self._reason,
+            evaluation_id=self._evaluation_id,
+            deadline_at=self._deadline_at,
+            reminders_sent=self._reminders,
+            reason=self._reason,
         )
 
 
 def _policy_json(inp: ApprovalInput) -> dict[str, object]:
     p = inp.policy
     return {
-        "required_approvals": p.required_approvals, "reviewers": list(p.reviewers),
-        "min_eval_score": p.min_eval_score, "golden_dataset_id": p.golden_dataset_id,
-        "eval_metric": p.eval_metric, "eval_max_examples": p.eval_max_examples,
-        "deadline_hours": p.deadline_hours, "reminder_hours": p.reminder_hours,
+        "required_approvals": p.required_approvals,
+        "reviewers": list(p.reviewers),
+        "min_eval_score": p.min_eval_score,
+        "golden_dataset_id": p.golden_dataset_id,
+        "eval_metric": p.eval_metric,
+        "eval_max_examples": p.eval_max_examples,
+        "deadline_hours": p.deadline_hours,
+        "reminder_hours": p.reminder_hours,
         "webhook_url": p.webhook_url,
     }

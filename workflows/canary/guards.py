@@ -80,12 +80,20 @@ def eval_gate(plan: CanaryPlan, eval_score: float | None) -> Breach | None:
     if limit is None:
         return None
     if eval_score is None:
-        return Breach(EVAL_SCORE, None, limit,
-                      f"no evaluation score: promotion needs eval_score >= {limit:g} (no online "
-                      "evaluation results and no approval evaluation of the candidate)")
+        return Breach(
+            EVAL_SCORE,
+            None,
+            limit,
+            f"no evaluation score: promotion needs eval_score >= {limit:g} (no online "
+            "evaluation results and no approval evaluation of the candidate)",
+        )
     if eval_score < limit - EPSILON:
-        return Breach(EVAL_SCORE, eval_score, limit,
-                      f"eval_score {eval_score:.3f} is below the required {limit:g}")
+        return Breach(
+            EVAL_SCORE,
+            eval_score,
+            limit,
+            f"eval_score {eval_score:.3f} is below the required {limit:g}",
+        )
     return None
 
 
@@ -119,49 +127,82 @@ def evaluate_guards(
         if short:
             weakest = min(short, key=lambda a: a.n)
             detail = ", ".join(f"{a.arm} {a.n}" for a in short)
-            breaches.append(Breach(
-                MIN_SAMPLES, float(weakest.n), float(plan.min_samples),
-                f"too few samples by the deadline{at}: {detail} < {plan.min_samples} runs"))
+            breaches.append(
+                Breach(
+                    MIN_SAMPLES,
+                    float(weakest.n),
+                    float(plan.min_samples),
+                    f"too few samples by the deadline{at}: {detail} < {plan.min_samples} runs",
+                )
+            )
 
     judge_comparisons = both_enough or (bake_ended and baseline.n > 0 and canary.n > 0)
     if judge_comparisons and baseline.error_rate is not None and canary.error_rate is not None:
         increase = canary.error_rate - baseline.error_rate
         if increase > plan.max_error_rate_increase + EPSILON:
-            breaches.append(Breach(
-                ERROR_RATE, increase, plan.max_error_rate_increase,
-                f"canary error rate {canary.error_rate:.1%} vs baseline "
-                f"{baseline.error_rate:.1%}{at}: +{increase * 100:.1f} points > "
-                f"{plan.max_error_rate_increase * 100:g} allowed"))
+            breaches.append(
+                Breach(
+                    ERROR_RATE,
+                    increase,
+                    plan.max_error_rate_increase,
+                    f"canary error rate {canary.error_rate:.1%} vs baseline "
+                    f"{baseline.error_rate:.1%}{at}: +{increase * 100:.1f} points > "
+                    f"{plan.max_error_rate_increase * 100:g} allowed",
+                )
+            )
 
     judge_canary = _enough(canary, plan) or (bake_ended and canary.n > 0)
     limit_ms = plan.max_p95_latency_ms
     p95 = canary.p95_latency_ms
     if judge_canary and limit_ms is not None and p95 is not None and p95 > limit_ms + EPSILON:
-        breaches.append(Breach(P95_LATENCY, p95, limit_ms,
-                               f"canary p95 latency {p95:.0f} ms{at} > {limit_ms:g} ms"))
+        breaches.append(
+            Breach(
+                P95_LATENCY, p95, limit_ms, f"canary p95 latency {p95:.0f} ms{at} > {limit_ms:g} ms"
+            )
+        )
 
     drop_limit = plan.max_feedback_drop
     if judge_comparisons and drop_limit is not None:
         for guard, b_mean, c_mean, b_n, c_n, what in (
-            (FEEDBACK, baseline.mean_feedback, canary.mean_feedback, baseline.feedback_n,
-             canary.feedback_n, "feedback"),
-            (OUTCOME, baseline.mean_outcome, canary.mean_outcome, baseline.outcome_n,
-             canary.outcome_n, "outcome"),
+            (
+                FEEDBACK,
+                baseline.mean_feedback,
+                canary.mean_feedback,
+                baseline.feedback_n,
+                canary.feedback_n,
+                "feedback",
+            ),
+            (
+                OUTCOME,
+                baseline.mean_outcome,
+                canary.mean_outcome,
+                baseline.outcome_n,
+                canary.outcome_n,
+                "outcome",
+            ),
         ):
             if b_n < 1 or c_n < 1 or b_mean is None or c_mean is None:
                 continue
             drop = b_mean - c_mean
             if drop > drop_limit + EPSILON:
-                breaches.append(Breach(
-                    guard, drop, drop_limit,
-                    f"canary mean {what} {c_mean:.3f} vs baseline {b_mean:.3f}{at}: "
-                    f"drop {drop:.3f} > {drop_limit:g} allowed"))
+                breaches.append(
+                    Breach(
+                        guard,
+                        drop,
+                        drop_limit,
+                        f"canary mean {what} {c_mean:.3f} vs baseline {b_mean:.3f}{at}: "
+                        f"drop {drop:.3f} > {drop_limit:g} allowed",
+                    )
+                )
 
     if bake_ended:
         gate = eval_gate(plan, resolve_eval_score(canary, approval_eval_score))
         if gate is not None:
-            gate.message = f"cannot promote beyond {percent:g}%: {gate.message}" if (
-                percent is not None) else gate.message
+            gate.message = (
+                f"cannot promote beyond {percent:g}%: {gate.message}"
+                if (percent is not None)
+                else gate.message
+            )
             breaches.append(gate)
     return breaches
 

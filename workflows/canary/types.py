@@ -22,9 +22,23 @@ from activities.deployment.types import (
 )
 
 __all__ = [
-    "ABORTED", "FINAL_STATUSES", "PAUSED", "PENDING", "PROMOTED", "ROLLED_BACK", "RUNNING",
-    "ArmFigures", "Breach", "CanaryPlan", "CanaryResult", "CanaryRolloutInput", "CanaryState",
-    "CanaryStatus", "OperatorInput", "OperatorResult", "StepRecord",
+    "ABORTED",
+    "FINAL_STATUSES",
+    "PAUSED",
+    "PENDING",
+    "PROMOTED",
+    "ROLLED_BACK",
+    "RUNNING",
+    "ArmFigures",
+    "Breach",
+    "CanaryPlan",
+    "CanaryResult",
+    "CanaryRolloutInput",
+    "CanaryState",
+    "CanaryStatus",
+    "OperatorInput",
+    "OperatorResult",
+    "StepRecord",
 ]
 
 DEFAULT_STEPS = [10.0, 50.0, 100.0]

@@ -128,14 +128,21 @@ class CanaryRolloutWorkflow:
     async def run(self, inp: CanaryRolloutInput) -> CanaryResult:
         self._input = inp
         plan = inp.plan
-        if not plan.steps or plan.steps[-1] != 100 or any(
-            not 0 < s <= 100 for s in plan.steps
-        ) or any(a >= b for a, b in zip(plan.steps, plan.steps[1:])):
-            raise ApplicationError("plan.steps must rise strictly to 100", type=INVALID_INPUT,
-                                   non_retryable=True)
+        if (
+            not plan.steps
+            or plan.steps[-1] != 100
+            or any(not 0 < s <= 100 for s in plan.steps)
+            or any(a >= b for a, b in zip(plan.steps, plan.steps[1:]))
+        ):
+            raise ApplicationError(
+                "plan.steps must rise strictly to 100", type=INVALID_INPUT, non_retryable=True
+            )
         if len(plan.bake_time_s) < len(plan.steps) - 1:
-            raise ApplicationError("plan.bake_time_s needs one entry per step below 100%",
-                                   type=INVALID_INPUT, non_retryable=True)
+            raise ApplicationError(
+                "plan.bake_time_s needs one entry per step below 100%",
+                type=INVALID_INPUT,
+                non_retryable=True,
+            )
         if inp.state is not None:
             self._state = inp.state  # continued as new: pick up where the last run stopped
         try:
@@ -148,9 +155,15 @@ class CanaryRolloutWorkflow:
                     req.done = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         st = self._state
-        return CanaryResult(deployment_id=inp.deployment_id, status=st.status, reason=st.reason,
-                            step_index=st.step_index, canary_weight=st.canary_weight,
-                            breaches=st.breaches, history=st.history)
+        return CanaryResult(
+            deployment_id=inp.deployment_id,
+            status=st.status,
+            reason=st.reason,
+            step_index=st.step_index,
+            canary_weight=st.canary_weight,
+            breaches=st.breaches,
+            history=st.history,
+        )
 
     @property
     def _inp(self) -> CanaryRolloutInput:
@@ -171,9 +184,9 @@ class CanaryRolloutWorkflow:
         if not st.started:
             started = await workflow.execute_activity(
                 start_deployment,
-                StartDeploymentInput(deployment_id=self._inp.deployment_id,
-                                     actor=self._inp.actor),
-                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=DEPLOYMENT_START,
+                StartDeploymentInput(deployment_id=self._inp.deployment_id, actor=self._inp.actor),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=DEPLOYMENT_START,
             )
             st.started = True
             st.status = started.status
@@ -185,8 +198,9 @@ class CanaryRolloutWorkflow:
                 st.reason = "the deployment had already ended"
                 return
             if started.baseline_version_id is None:
-                await self._finish(PROMOTED, "first deployment: no baseline",
-                                   step_index=len(self._plan.steps) - 1)
+                await self._finish(
+                    PROMOTED, "first deployment: no baseline", step_index=len(self._plan.steps) - 1
+                )
                 return
             await self._enter_step(0)
         while st.status not in FINAL_STATUSES:
@@ -194,8 +208,11 @@ class CanaryRolloutWorkflow:
                 # A plan of [100] promotes without a bake: the eval-score gate still applies.
                 if st.step_index == 0 and await self._gate_blocks(None):
                     return
-                await self._finish(PROMOTED, f"promoted after {len(self._plan.steps)} steps",
-                                   step_index=st.step_index)
+                await self._finish(
+                    PROMOTED,
+                    f"promoted after {len(self._plan.steps)} steps",
+                    step_index=st.step_index,
+                )
                 return
             if not await self._bake():
                 return  # ended during the bake (rollback, abort, promote now)
@@ -212,42 +229,67 @@ class CanaryRolloutWorkflow:
             st.history[-1].outcome = "promoted"
         percent = self._plan.steps[index]
         if percent < 100:
-            await self._set_step(index, percent, RUNNING, "deployment.step",
-                                 OperatorInput(actor=self._system_actor,
-                                               reason=f"step {index + 1}: {percent:g}%"))
+            await self._set_step(
+                index,
+                percent,
+                RUNNING,
+                "deployment.step",
+                OperatorInput(actor=self._system_actor, reason=f"step {index + 1}: {percent:g}%"),
+            )
         st.step_index = index
         st.bake_elapsed_s = 0.0
         st.window_started_at = _iso(workflow.now())
         st.figures = {}
         st.eval_score = None
-        st.history.append(StepRecord(step_index=index, percent=percent,
-                                     started_at=st.window_started_at))
+        st.history.append(
+            StepRecord(step_index=index, percent=percent, started_at=st.window_started_at)
+        )
 
-    async def _set_step(self, index: int, weight: float, status: str, action: str,
-                        operator: OperatorInput) -> None:
+    async def _set_step(
+        self, index: int, weight: float, status: str, action: str, operator: OperatorInput
+    ) -> None:
         await workflow.execute_activity(
             set_deployment_step,
-            SetStepInput(deployment_id=self._inp.deployment_id, step_index=index,
-                         canary_weight=weight, status=status, action=action,
-                         actor=operator.actor, reason=operator.reason,
-                         request_id=operator.request_id),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=STANDARD,
+            SetStepInput(
+                deployment_id=self._inp.deployment_id,
+                step_index=index,
+                canary_weight=weight,
+                status=status,
+                action=action,
+                actor=operator.actor,
+                reason=operator.reason,
+                request_id=operator.request_id,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=STANDARD,
         )
         self._state.canary_weight = weight
         self._state.status = status
 
-    async def _finish(self, status: str, reason: str, *, step_index: int,
-                      breaches: list[Breach] | None = None,
-                      operator: OperatorInput | None = None) -> None:
+    async def _finish(
+        self,
+        status: str,
+        reason: str,
+        *,
+        step_index: int,
+        breaches: list[Breach] | None = None,
+        operator: OperatorInput | None = None,
+    ) -> None:
         st = self._state
         op = operator or OperatorInput(actor=self._system_actor)
         await workflow.execute_activity(
             finish_deployment,
             FinishDeploymentInput(
-                deployment_id=self._inp.deployment_id, status=status, reason=reason,
-                actor=op.actor, step_index=step_index, request_id=op.request_id,
-                breaches=[dataclasses.asdict(b) for b in breaches or []]),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=DEPLOYMENT_FINISH,
+                deployment_id=self._inp.deployment_id,
+                status=status,
+                reason=reason,
+                actor=op.actor,
+                step_index=step_index,
+                request_id=op.request_id,
+                breaches=[dataclasses.asdict(b) for b in breaches or []],
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=DEPLOYMENT_FINISH,
         )
         now = _iso(workflow.now())
         outcome = {PROMOTED: "promoted", ROLLED_BACK: "rolled_back", ABORTED: "aborted"}[status]
@@ -256,8 +298,15 @@ class CanaryRolloutWorkflow:
             st.history[-1].ended_at = now
             st.history[-1].outcome = outcome
         if status == PROMOTED and (not st.history or st.history[-1].percent < 100):
-            st.history.append(StepRecord(step_index=step_index, percent=100.0, started_at=now,
-                                         ended_at=now, outcome=outcome))
+            st.history.append(
+                StepRecord(
+                    step_index=step_index,
+                    percent=100.0,
+                    started_at=now,
+                    ended_at=now,
+                    outcome=outcome,
+                )
+            )
         st.status = status
         st.reason = reason
         st.step_index = step_index
@@ -267,8 +316,7 @@ class CanaryRolloutWorkflow:
 
     # ------------------------------------------------------------------------------ bake
     def _has_request(self) -> bool:
-        toggled = self._toggle is not None and self._toggle.paused != (
-            self._state.status == PAUSED)
+        toggled = self._toggle is not None and self._toggle.paused != (self._state.status == PAUSED)
         return toggled or any(not r.done for r in self._requests)
 
     async def _bake(self) -> bool:
@@ -290,7 +338,8 @@ class CanaryRolloutWorkflow:
             timed_out = False
             try:
                 await workflow.wait_condition(
-                    self._has_request, timeout=timedelta(seconds=next_check - st.bake_elapsed_s))
+                    self._has_request, timeout=timedelta(seconds=next_check - st.bake_elapsed_s)
+                )
             except TimeoutError:
                 timed_out = True
             if timed_out:
@@ -301,12 +350,16 @@ class CanaryRolloutWorkflow:
             if timed_out and st.bake_elapsed_s < bake and not await self._mid_bake_check():
                 return False
             if not self._has_request() and (
-                workflow.info().is_continue_as_new_suggested() or (
+                workflow.info().is_continue_as_new_suggested()
+                or (
                     self._inp.max_checks_per_run
-                    and self._checks_this_run >= self._inp.max_checks_per_run)):
+                    and self._checks_this_run >= self._inp.max_checks_per_run
+                )
+            ):
                 # An update that arrives meanwhile waits for the main loop: act on it first.
                 await workflow.wait_condition(
-                    lambda: workflow.all_handlers_finished() or self._has_request())
+                    lambda: workflow.all_handlers_finished() or self._has_request()
+                )
                 if not self._has_request():
                     workflow.continue_as_new(dataclasses.replace(self._inp, state=st))
 
@@ -315,14 +368,18 @@ class CanaryRolloutWorkflow:
         try:
             result = await workflow.execute_activity(
                 compute_deployment_figures,
-                ComputeFiguresInput(deployment_id=self._inp.deployment_id,
-                                    window_start=st.window_started_at or _iso(workflow.now())),
-                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=STANDARD,
+                ComputeFiguresInput(
+                    deployment_id=self._inp.deployment_id,
+                    window_start=st.window_started_at or _iso(workflow.now()),
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=STANDARD,
             )
         except ActivityError as exc:
             workflow.logger.warning("guard figures unavailable: %s", exc.cause or exc)
-            self._database_unavailable = (isinstance(exc.cause, ApplicationError)
-                                          and exc.cause.type == SERVICE_UNAVAILABLE)
+            self._database_unavailable = (
+                isinstance(exc.cause, ApplicationError) and exc.cause.type == SERVICE_UNAVAILABLE
+            )
             return None
         self._database_unavailable = False
         st.checks += 1
@@ -341,12 +398,16 @@ class CanaryRolloutWorkflow:
         and the figures asked for again every check interval until they come. Operator
         requests are acted on after that. Any other failure returns None (a breach)."""
         figures = await self._figures()
-        while (figures is None and self._database_unavailable
-               and workflow.patched(WAIT_FOR_DATABASE)):
+        while (
+            figures is None and self._database_unavailable and workflow.patched(WAIT_FOR_DATABASE)
+        ):
             interval = self._plan.interval_for(self._state.step_index)
-            workflow.logger.warning("the database is unavailable at a deciding check of step "
-                                    "%d: checking again in %d s", self._state.step_index,
-                                    interval)
+            workflow.logger.warning(
+                "the database is unavailable at a deciding check of step "
+                "%d: checking again in %d s",
+                self._state.step_index,
+                interval,
+            )
             await workflow.sleep(timedelta(seconds=interval))
             figures = await self._figures()
         return figures
@@ -355,13 +416,22 @@ class CanaryRolloutWorkflow:
         figures = await self._figures()
         if figures is None:
             return True  # a missed check mid-bake is made up for by the next one
-        breaches = evaluate_guards(self._plan, self._state.step_index, figures.baseline,
-                                   figures.canary, bake_ended=False,
-                                   approval_eval_score=figures.approval_eval_score)
+        breaches = evaluate_guards(
+            self._plan,
+            self._state.step_index,
+            figures.baseline,
+            figures.canary,
+            bake_ended=False,
+            approval_eval_score=figures.approval_eval_score,
+        )
         self._state.breaches = breaches
         if breaches:
-            await self._finish(ROLLED_BACK, summarize(breaches),
-                               step_index=self._state.step_index, breaches=breaches)
+            await self._finish(
+                ROLLED_BACK,
+                summarize(breaches),
+                step_index=self._state.step_index,
+                breaches=breaches,
+            )
             return False
         return True
 
@@ -369,16 +439,28 @@ class CanaryRolloutWorkflow:
         st = self._state
         figures = await self._verdict_figures()
         if figures is None:
-            breaches = [Breach("figures_unavailable", None, None,
-                               "guard figures could not be computed by the end of the bake")]
+            breaches = [
+                Breach(
+                    "figures_unavailable",
+                    None,
+                    None,
+                    "guard figures could not be computed by the end of the bake",
+                )
+            ]
         else:
-            breaches = evaluate_guards(self._plan, st.step_index, figures.baseline,
-                                       figures.canary, bake_ended=True,
-                                       approval_eval_score=figures.approval_eval_score)
+            breaches = evaluate_guards(
+                self._plan,
+                st.step_index,
+                figures.baseline,
+                figures.canary,
+                bake_ended=True,
+                approval_eval_score=figures.approval_eval_score,
+            )
         st.breaches = breaches
         if breaches:
-            await self._finish(ROLLED_BACK, summarize(breaches), step_index=st.step_index,
-                               breaches=breaches)
+            await self._finish(
+                ROLLED_BACK, summarize(breaches), step_index=st.step_index, breaches=breaches
+            )
             return False
         return True
 
@@ -386,8 +468,11 @@ class CanaryRolloutWorkflow:
         """Apply the eval-score gate before a promotion that skips the bake. For an operator's
         ``promote_now`` a failed gate rejects the request; for a plan of [100] it rolls back."""
         figures = await (self._figures() if request is not None else self._verdict_figures())
-        score = (resolve_eval_score(figures.canary, figures.approval_eval_score)
-                 if figures is not None else None)
+        score = (
+            resolve_eval_score(figures.canary, figures.approval_eval_score)
+            if figures is not None
+            else None
+        )
         breach = eval_gate(self._plan, score)
         if breach is None:
             return False
@@ -396,14 +481,15 @@ class CanaryRolloutWorkflow:
             request.error = breach.message
             return True
         self._state.breaches = [breach]
-        await self._finish(ROLLED_BACK, breach.message, step_index=self._state.step_index,
-                           breaches=[breach])
+        await self._finish(
+            ROLLED_BACK, breach.message, step_index=self._state.step_index, breaches=[breach]
+        )
         return True
 
     def _close_pause(self, now: str) -> None:
         st = self._state
         if st.paused_at is not None and st.history:
-            paused = (datetime.fromisoformat(now) - datetime.fromisoformat(st.paused_at))
+            paused = datetime.fromisoformat(now) - datetime.fromisoformat(st.paused_at)
             st.history[-1].paused_s += paused.total_seconds()
             st.paused_at = None
 
@@ -413,20 +499,21 @@ class CanaryRolloutWorkflow:
         toggle = self._toggle
         if toggle is not None and toggle.paused != (st.status == PAUSED):
             if toggle.paused:
-                await self._set_step(st.step_index, st.canary_weight, PAUSED,
-                                     "deployment.pause", toggle.operator)
+                await self._set_step(
+                    st.step_index, st.canary_weight, PAUSED, "deployment.pause", toggle.operator
+                )
                 st.paused_at = _iso(workflow.now())
             else:
-                await self._set_step(st.step_index, st.canary_weight, RUNNING,
-                                     "deployment.resume", toggle.operator)
+                await self._set_step(
+                    st.step_index, st.canary_weight, RUNNING, "deployment.resume", toggle.operator
+                )
                 self._close_pause(_iso(workflow.now()))
         for req in self._requests:
             if req.done:
                 continue
             if req.kind == "abort":
                 reason = f"aborted by {req.operator.actor}: {req.operator.reason}"
-                await self._finish(ABORTED, reason, step_index=st.step_index,
-                                   operator=req.operator)
+                await self._finish(ABORTED, reason, step_index=st.step_index, operator=req.operator)
                 req.done = True
                 return False
             if req.kind == "promote_now":
@@ -436,8 +523,9 @@ class CanaryRolloutWorkflow:
                 reason = f"promoted now by {req.operator.actor}"
                 if req.operator.reason:
                     reason += f": {req.operator.reason}"
-                await self._finish(PROMOTED, reason, step_index=len(self._plan.steps) - 1,
-                                   operator=req.operator)
+                await self._finish(
+                    PROMOTED, reason, step_index=len(self._plan.steps) - 1, operator=req.operator
+                )
                 req.done = True
                 return False
         return True
@@ -455,8 +543,9 @@ class CanaryRolloutWorkflow:
 
     def _validate_active(self) -> None:
         if self._state.status in FINAL_STATUSES:
-            raise ApplicationError(f"the deployment already ended ({self._state.status})",
-                                   type=INVALID_STATE)
+            raise ApplicationError(
+                f"the deployment already ended ({self._state.status})", type=INVALID_STATE
+            )
 
     @workflow.update(name="promote_now")
     async def promote_now(self, op: OperatorInput) -> OperatorResult:
@@ -485,8 +574,12 @@ class CanaryRolloutWorkflow:
         if request.error:
             raise ApplicationError(request.error, type=UPDATE_REJECTED)
         st = self._state
-        return OperatorResult(status=st.status, step_index=st.step_index,
-                              canary_weight=st.canary_weight, reason=st.reason)
+        return OperatorResult(
+            status=st.status,
+            step_index=st.step_index,
+            canary_weight=st.canary_weight,
+            reason=st.reason,
+        )
 
     @workflow.query(name="status")
     def status(self) -> CanaryStatus:
@@ -499,15 +592,21 @@ class CanaryRolloutWorkflow:
         figures: dict[str, ArmFigures] = dict(st.figures)
         return CanaryStatus(
             deployment_id=inp.deployment_id if inp else "",
-            status=st.status, step_index=index,
+            status=st.status,
+            step_index=index,
             step_percent=plan.steps[index] if in_range else None,
             weights={"baseline": 100.0 - st.canary_weight, "canary": st.canary_weight},
             paused=st.status == PAUSED,
             bake_time_s=plan.bake_for(index) if in_range else 0,
             bake_elapsed_s=st.bake_elapsed_s,
             check_interval_s=plan.interval_for(index) if in_range else 0,
-            window_started_at=st.window_started_at, checks=st.checks,
-            last_check_at=st.last_check_at, figures=figures, eval_score=st.eval_score,
-            breaches=list(st.breaches), history=list(st.history), reason=st.reason,
+            window_started_at=st.window_started_at,
+            checks=st.checks,
+            last_check_at=st.last_check_at,
+            figures=figures,
+            eval_score=st.eval_score,
+            breaches=list(st.breaches),
+            history=list(st.history),
+            reason=st.reason,
             plan=dataclasses.asdict(plan),
         )

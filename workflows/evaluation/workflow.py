@@ -54,14 +54,17 @@ class BatchEvaluationWorkflow:
     async def run(self, inp: BatchEvaluationInput) -> FinalizeEvaluationResult:
         self._input = inp
         if inp.concurrency < 1:
-            raise ApplicationError("concurrency must be >= 1", type=INVALID_INPUT,
-                                   non_retryable=True)
+            raise ApplicationError(
+                "concurrency must be >= 1", type=INVALID_INPUT, non_retryable=True
+            )
         if inp.chunk_size < 0:
-            raise ApplicationError("chunk_size must be >= 0 (0 = automatic)", type=INVALID_INPUT,
-                                   non_retryable=True)
+            raise ApplicationError(
+                "chunk_size must be >= 0 (0 = automatic)", type=INVALID_INPUT, non_retryable=True
+            )
         if not inp.prompt_version_ids:
-            raise ApplicationError("prompt_version_ids must not be empty", type=INVALID_INPUT,
-                                   non_retryable=True)
+            raise ApplicationError(
+                "prompt_version_ids must not be empty", type=INVALID_INPUT, non_retryable=True
+            )
         if inp.state is not None:
             # Continued as new: pick up where the previous run stopped.
             self._state = inp.state
@@ -69,24 +72,30 @@ class BatchEvaluationWorkflow:
             plan = await workflow.execute_activity(
                 plan_evaluation,
                 PlanEvaluationInput(
-                    evaluation_id=inp.evaluation_id, workflow_id=workflow.info().workflow_id,
-                    prompt_version_ids=inp.prompt_version_ids, dataset_id=inp.dataset_id,
-                    metrics=inp.metrics, max_examples=inp.max_examples,
+                    evaluation_id=inp.evaluation_id,
+                    workflow_id=workflow.info().workflow_id,
+                    prompt_version_ids=inp.prompt_version_ids,
+                    dataset_id=inp.dataset_id,
+                    metrics=inp.metrics,
+                    max_examples=inp.max_examples,
                     positive_label=inp.positive_label,
                 ),
                 start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=STANDARD,
             )
             self._state = BatchEvaluationState(
-                total_per_version=plan.total_per_version, labels=plan.labels,
+                total_per_version=plan.total_per_version,
+                labels=plan.labels,
                 versions=[VersionProgress(version_id=v) for v in inp.prompt_version_ids],
             )
         units = self._units()
         chunks_this_run = 0
         try:
             while self._state.next_unit < len(units):
-                if inp.chunks_per_run and chunks_this_run >= inp.chunks_per_run or (
-                    workflow.info().is_continue_as_new_suggested()
+                if (
+                    inp.chunks_per_run
+                    and chunks_this_run >= inp.chunks_per_run
+                    or (workflow.info().is_continue_as_new_suggested())
                 ):
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     workflow.continue_as_new(dataclasses.replace(inp, state=self._state))
@@ -101,10 +110,12 @@ class BatchEvaluationWorkflow:
                     EvaluateChunkInput(
                         evaluation_id=inp.evaluation_id,
                         workflow_id=workflow.info().workflow_id,
-                        prompt_version_id=version.version_id, dataset_id=inp.dataset_id,
+                        prompt_version_id=version.version_id,
+                        dataset_id=inp.dataset_id,
                         offset=offset,
                         limit=min(self._chunk_size, self._state.total_per_version - offset),
-                        metrics=inp.metrics, concurrency=inp.concurrency,
+                        metrics=inp.metrics,
+                        concurrency=inp.concurrency,
                         labels=self._state.labels,
                     ),
                     # An example can take a while on a small CPU model; the heartbeat timeout
@@ -112,8 +123,11 @@ class BatchEvaluationWorkflow:
                     start_to_close_timeout=timedelta(minutes=30),
                     heartbeat_timeout=timedelta(seconds=inp.heartbeat_timeout_s),
                     retry_policy=STANDARD,
-                    cancellation_type=(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
-                                       if wait_cancel else ActivityCancellationType.TRY_CANCEL),
+                    cancellation_type=(
+                        ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+                        if wait_cancel
+                        else ActivityCancellationType.TRY_CANCEL
+                    ),
                 )
                 try:
                     # The shield keeps a workflow cancel from being swallowed when the chunk
@@ -178,8 +192,11 @@ class BatchEvaluationWorkflow:
     async def _finalize(self, status: str) -> FinalizeEvaluationResult:
         return await workflow.execute_activity(
             finalize_evaluation,
-            FinalizeEvaluationInput(evaluation_id=self._inp.evaluation_id, status=status,
-                                    positive_label=self._inp.positive_label),
+            FinalizeEvaluationInput(
+                evaluation_id=self._inp.evaluation_id,
+                status=status,
+                positive_label=self._inp.positive_label,
+            ),
             start_to_close_timeout=timedelta(minutes=10),
             retry_policy=STANDARD,
         )
@@ -195,8 +212,12 @@ class BatchEvaluationWorkflow:
             done=sum(v.done for v in self._state.versions),
             total=total,
             versions=[
-                {"version_id": v.version_id, "done": v.done, "errors": v.errors,
-                 "means": {name: v.mean(name) for name in sorted(v.sums)}}
+                {
+                    "version_id": v.version_id,
+                    "done": v.done,
+                    "errors": v.errors,
+                    "means": {name: v.mean(name) for name in sorted(v.sums)},
+                }
                 for v in self._state.versions
             ],
         )

@@ -37,17 +37,22 @@ def health_check_schedule(task_queue: str, interval_s: int) -> Schedule:
     worthless)."""
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            ProviderHealthCheckWorkflow.run, ProviderHealthCheckInput(),
-            id=SCHEDULE_ID, task_queue=task_queue,
-            execution_timeout=timedelta(seconds=max(60, interval_s))),
+            ProviderHealthCheckWorkflow.run,
+            ProviderHealthCheckInput(),
+            id=SCHEDULE_ID,
+            task_queue=task_queue,
+            execution_timeout=timedelta(seconds=max(60, interval_s)),
+        ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=interval_s))]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP,
-                              catchup_window=timedelta(seconds=interval_s)),
+        policy=SchedulePolicy(
+            overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(seconds=interval_s)
+        ),
     )
 
 
-async def ensure_health_check_schedule(client: Client, task_queue: str,
-                                       interval_s: int = 300) -> ScheduleHandle | None:
+async def ensure_health_check_schedule(
+    client: Client, task_queue: str, interval_s: int = 300
+) -> ScheduleHandle | None:
     """Create (running the first round at once) or update the schedule
     ``provider-health-check`` (idempotent). ``interval_s``:
     seconds between rounds; ``<= 0`` deletes the schedule if it exists (disabled) and returns

@@ -33,8 +33,10 @@ class ProviderHealthCheckWorkflow:
         result = await workflow.execute_activity(
             check_provider_health,
             CheckProviderHealthInput(run_key=workflow.info().run_id, models=list(inp.models)),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=HEALTH_CHECK,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=HEALTH_CHECK,
         )
         return ProviderHealthCheckResult(
             ok={c.model_name: c.ok for c in result.checks},
-            failed=[c.model_name for c in result.checks if not c.ok])
+            failed=[c.model_name for c in result.checks if not c.ok],
+        )

@@ -22,9 +22,11 @@ class ApiKey(IdMixin, CreatedAtMixin, Base):
     __table_args__ = (CheckConstraint(f"role IN {ROLE_VALUES!r}", name="role"),)
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     project_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), nullable=True)
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=True
+    )
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))

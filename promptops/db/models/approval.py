@@ -23,9 +23,11 @@ class Approval(CreatedAtMixin, Base):
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     project_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     prompt_version_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("prompt_versions.id", ondelete="CASCADE"), index=True)
+        ForeignKey("prompt_versions.id", ondelete="CASCADE"), index=True
+    )
     status: Mapped[str] = mapped_column(String(20))
     required_approvals: Mapped[int] = mapped_column(Integer, default=1)
     policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -34,8 +36,7 @@ class Approval(CreatedAtMixin, Base):
     requested_by: Mapped[str] = mapped_column(String(320))
     reason: Mapped[str] = mapped_column(Text, default="")
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
-                                                          nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ApprovalDecision(IdMixin, CreatedAtMixin, Base):
@@ -46,7 +47,8 @@ class ApprovalDecision(IdMixin, CreatedAtMixin, Base):
     __table_args__ = (UniqueConstraint("approval_id", "reviewer"),)
 
     approval_id: Mapped[str] = mapped_column(
-        ForeignKey("approvals.id", ondelete="CASCADE"), index=True)
+        ForeignKey("approvals.id", ondelete="CASCADE"), index=True
+    )
     reviewer: Mapped[str] = mapped_column(String(320))
     decision: Mapped[str] = mapped_column(String(10))  # approve | reject
     comment: Mapped[str] = mapped_column(Text, default="")

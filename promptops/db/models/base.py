@@ -47,6 +47,8 @@ def plain_record(model: type[Base], *, frozen: bool = False) -> type[Any]:
     record = make_dataclass(
         f"{model.__name__}Record",
         [(c.key, Any, field(default=None)) for c in model.__table__.columns],
-        frozen=frozen, slots=True)
+        frozen=frozen,
+        slots=True,
+    )
     record.__module__ = model.__module__
     return record

@@ -26,18 +26,26 @@ class Deployment(IdMixin, CreatedAtMixin, Base):
 
     __tablename__ = "deployments"
     __table_args__ = (
-        Index("uq_deployments_active", "prompt_id", "environment", unique=True,
-              postgresql_where=text("status IN ('Pending', 'Running', 'Paused')")),
+        Index(
+            "uq_deployments_active",
+            "prompt_id",
+            "environment",
+            unique=True,
+            postgresql_where=text("status IN ('Pending', 'Running', 'Paused')"),
+        ),
     )
 
     project_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     prompt_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("prompts.id", ondelete="CASCADE"), index=True)
+        ForeignKey("prompts.id", ondelete="CASCADE"), index=True
+    )
     environment: Mapped[str] = mapped_column(String(20))
     candidate_version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("prompt_versions.id"))
     baseline_version_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("prompt_versions.id"), nullable=True)
+        ForeignKey("prompt_versions.id"), nullable=True
+    )
     plan: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(20), default="Pending")
     canary_weight: Mapped[float] = mapped_column(Float, default=0.0)
@@ -46,6 +54,6 @@ class Deployment(IdMixin, CreatedAtMixin, Base):
     workflow_id: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(320))
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
-                                                          nullable=True)
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

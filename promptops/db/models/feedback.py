@@ -16,13 +16,14 @@ class Feedback(IdMixin, CreatedAtMixin, Base):
     """
 
     __tablename__ = "feedback"
-    __table_args__ = (CheckConstraint("score IS NULL OR (score >= 0 AND score <= 1)",
-                                      name="score_range"),)
+    __table_args__ = (
+        CheckConstraint("score IS NULL OR (score >= 0 AND score <= 1)", name="score_range"),
+    )
 
     project_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), index=True)
-    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
-                                              index=True)
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     thumbs: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -37,10 +38,12 @@ class Outcome(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "outcomes"
 
     project_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     value: Mapped[float] = mapped_column(Float)
     run_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("runs.id", ondelete="CASCADE"), nullable=True, index=True)
+        ForeignKey("runs.id", ondelete="CASCADE"), nullable=True, index=True
+    )
     subject_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     actor: Mapped[str] = mapped_column(String(320))

@@ -45,7 +45,8 @@ class RoutingPolicy(IdMixin, CreatedAtMixin, Base):
     )
 
     project_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(100))
     strategy: Mapped[str] = mapped_column(String(20))
     candidates: Mapped[list[Any]] = mapped_column(default=list)
@@ -54,7 +55,8 @@ class RoutingPolicy(IdMixin, CreatedAtMixin, Base):
     description: Mapped[str] = mapped_column(Text, default="")
     updated_by: Mapped[str] = mapped_column(String(320))
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
 
 
 class CacheEntry(IdMixin, CreatedAtMixin, Base):
@@ -67,12 +69,14 @@ class CacheEntry(IdMixin, CreatedAtMixin, Base):
     __table_args__ = (UniqueConstraint("project_id", "cache_key"),)
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     cache_key: Mapped[str] = mapped_column(String(64))
     model: Mapped[str] = mapped_column(String(200))
     prompt_version_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("prompt_versions.id", ondelete="CASCADE"), nullable=True, index=True)
+        ForeignKey("prompt_versions.id", ondelete="CASCADE"), nullable=True, index=True
+    )
     response: Mapped[dict[str, Any]] = mapped_column(default=dict)
     hits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
@@ -84,17 +88,28 @@ class SemanticCacheEntry(IdMixin, CreatedAtMixin, Base):
 
     __tablename__ = "semantic_cache_entries"
     __table_args__ = (
-        Index("ix_semantic_cache_entries_scope", "project_id", "prompt_version_id", "model",
-              "params_key"),
-        Index("ix_semantic_cache_entries_embedding", "embedding",
-              postgresql_using="hnsw", postgresql_ops={"embedding": "vector_cosine_ops"}),
+        Index(
+            "ix_semantic_cache_entries_scope",
+            "project_id",
+            "prompt_version_id",
+            "model",
+            "params_key",
+        ),
+        Index(
+            "ix_semantic_cache_entries_embedding",
+            "embedding",
+            postgresql_using="hnsw",
+            postgresql_ops={"embedding": "vector_cosine_ops"},
+        ),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     prompt_version_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("prompt_versions.id", ondelete="CASCADE"), nullable=True)
+        ForeignKey("prompt_versions.id", ondelete="CASCADE"), nullable=True
+    )
     model: Mapped[str] = mapped_column(String(200))
     #: SHA-256 (hex) of decoding parameters, response schema and tools: a hit needs equal ones.
     params_key: Mapped[str] = mapped_column(String(64))
@@ -110,12 +125,10 @@ class ProviderHealthCheck(IdMixin, Base):
     sent with the deployment's own key. ``latency_ms`` in milliseconds."""
 
     __tablename__ = "provider_health_checks"
-    __table_args__ = (Index("ix_provider_health_checks_model_checked", "model_name",
-                            "checked_at"),)
+    __table_args__ = (Index("ix_provider_health_checks_model_checked", "model_name", "checked_at"),)
 
     model_name: Mapped[str] = mapped_column(String(200))
-    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
-                                                 server_default=func.now())
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     ok: Mapped[bool] = mapped_column(Boolean)
     latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -128,6 +141,7 @@ class RateLimitWindow(Base):
     __tablename__ = "rate_limit_windows"
 
     api_key_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True)
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -30,6 +30,6 @@ class LabelHistory(Base):
     name: Mapped[str] = mapped_column(String(100))
     prompt_version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("prompt_versions.id"))
     previous_version_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("prompt_versions.id"), nullable=True)
-    moved_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now())
+        ForeignKey("prompt_versions.id"), nullable=True
+    )
+    moved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

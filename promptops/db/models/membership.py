@@ -40,10 +40,13 @@ class Membership(IdMixin, CreatedAtMixin, Base):
         CheckConstraint(f"role IN {ROLE_VALUES!r}", name="role"),
     )
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
-                                               index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     project_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), nullable=True)
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=True
+    )
     role: Mapped[str] = mapped_column(String(20))

@@ -18,9 +18,12 @@ class Project(IdMixin, CreatedAtMixin, Base):
     )
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    #: Approval policy (``promptops.governance.approval_policy.ApprovalPolicy`` as JSON); Admins change it.
+    #: Approval policy (``promptops.governance.approval_policy.ApprovalPolicy`` as JSON); Admins
+    #: change it.
     approval_policy: Mapped[dict[str, Any]] = mapped_column(
-        default=dict, server_default=text("'{}'::jsonb"))
+        default=dict, server_default=text("'{}'::jsonb")
+    )
     #: Response caching (``promptops.llm.cache.CacheSettings`` as JSON): opt-in per project.
     cache_settings: Mapped[dict[str, Any]] = mapped_column(
-        default=dict, server_default=text("'{}'::jsonb"))
+        default=dict, server_default=text("'{}'::jsonb")
+    )

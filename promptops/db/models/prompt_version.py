@@ -41,7 +41,11 @@ class PromptVersion(IdMixin, CreatedAtMixin, Base):
     response_format: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[PromptVersionStatus] = mapped_column(
-        Enum(PromptVersionStatus, name="prompt_version_status", values_callable=lambda e: [m.value for m in e]),
+        Enum(
+            PromptVersionStatus,
+            name="prompt_version_status",
+            values_callable=lambda e: [m.value for m in e],
+        ),
         default=PromptVersionStatus.DRAFT,
     )
     created_by: Mapped[str] = mapped_column(String(200), default="local")

@@ -27,6 +27,7 @@ class ProtectedLabel(IdMixin, CreatedAtMixin, Base):
     __table_args__ = (UniqueConstraint("project_id", "name"),)
 
     project_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(100))
     created_by: Mapped[str] = mapped_column(String(320))

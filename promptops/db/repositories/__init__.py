@@ -12,6 +12,14 @@ from promptops.db.repositories.prompts import PromptRepository
 from promptops.db.repositories.runs import RunRepository
 
 __all__ = [
-    "ApprovalRepository", "AuditRepository", "BudgetRepository", "DatasetRepository", "DeploymentRepository", "EvaluationRepository", "IdentityRepository", "ProjectRepository",
-    "PromptRepository", "RunRepository",
+    "ApprovalRepository",
+    "AuditRepository",
+    "BudgetRepository",
+    "DatasetRepository",
+    "DeploymentRepository",
+    "EvaluationRepository",
+    "IdentityRepository",
+    "ProjectRepository",
+    "PromptRepository",
+    "RunRepository",
 ]

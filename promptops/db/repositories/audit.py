@@ -16,21 +16,43 @@ class AuditRepository:
         self.session = session
 
     async def record(
-        self, *, organization_id: uuid.UUID | None, actor: str, action: str, entity_type: str,
-        entity_id: str, before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+        self,
+        *,
+        organization_id: uuid.UUID | None,
+        actor: str,
+        action: str,
+        entity_type: str,
+        entity_id: str,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
         request_id: str | None = None,
     ) -> None:
-        self.session.add(AuditLog(
-            organization_id=organization_id, actor=actor, action=action,
-            entity_type=entity_type, entity_id=entity_id, before=before, after=after,
-            request_id=request_id,
-        ))
+        self.session.add(
+            AuditLog(
+                organization_id=organization_id,
+                actor=actor,
+                action=action,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                before=before,
+                after=after,
+                request_id=request_id,
+            )
+        )
 
     async def list(
-        self, *, organization_id: uuid.UUID, action: str | None = None,
-        entity_type: str | None = None, entity_id: str | None = None, actor: str | None = None,
-        since: datetime | None = None, until: datetime | None = None, limit: int = 100,
-        request_id: str | None = None, before_id: int | None = None,
+        self,
+        *,
+        organization_id: uuid.UUID,
+        action: str | None = None,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        request_id: str | None = None,
+        before_id: int | None = None,
     ) -> Sequence[AuditLog]:
         """Entries of one organization, newest first (by id); ``since`` inclusive, ``until``
         exclusive; ``before_id`` pages backwards (ids strictly below it)."""
@@ -51,4 +73,8 @@ class AuditRepository:
             q = q.where(AuditLog.created_at >= since)
         if until:
             q = q.where(AuditLog.created_at < until)
-        return (await self.session.execute(q.order_by(AuditLog.id.desc()).limit(limit))).scalars().all()
+        return (
+            (await self.session.execute(q.order_by(AuditLog.id.desc()).limit(limit)))
+            .scalars()
+            .all()
+        )

@@ -15,17 +15,22 @@ from psycopg.types.json import Jsonb
 from promptops.db.connection import SQL
 from promptops.db.models.gateway import CACHE_EMBEDDING_DIM
 
-_GET_EXACT = ("SELECT response FROM cache_entries WHERE project_id = %(project)s "
-              "AND cache_key = %(key)s AND expires_at > now()")
-_COUNT_EXACT_HIT = ("UPDATE cache_entries SET hits = hits + 1 WHERE project_id = %(project)s "
-                    "AND cache_key = %(key)s")
+_GET_EXACT = (
+    "SELECT response FROM cache_entries WHERE project_id = %(project)s "
+    "AND cache_key = %(key)s AND expires_at > now()"
+)
+_COUNT_EXACT_HIT = (
+    "UPDATE cache_entries SET hits = hits + 1 WHERE project_id = %(project)s "
+    "AND cache_key = %(key)s"
+)
 _PUT_EXACT = (
     "INSERT INTO cache_entries (id, organization_id, project_id, cache_key, model, "
     "prompt_version_id, response, hits, expires_at) VALUES (%(id)s, %(org)s, %(project)s, "
     "%(key)s, %(model)s, %(version)s, %(response)s, 0, now() + make_interval(secs => %(ttl)s)) "
     "ON CONFLICT (project_id, cache_key) DO UPDATE SET model = EXCLUDED.model, "
     "prompt_version_id = EXCLUDED.prompt_version_id, response = EXCLUDED.response, "
-    "expires_at = EXCLUDED.expires_at")
+    "expires_at = EXCLUDED.expires_at"
+)
 
 # 1 - distance (not ORDER BY distance) keeps the planner off the HNSW index: the scope's b-tree
 # plus an exact sort cannot miss an in-scope neighbour. ``{version}`` is ``IS NULL`` or
@@ -41,13 +46,16 @@ UPDATE semantic_cache_entries s SET hits = s.hits + 1 FROM best
 WHERE s.id = best.id AND best.similarity >= %(threshold)s
 RETURNING s.response, best.similarity
 """
-_GET_SEMANTIC_SQL = {True: _GET_SEMANTIC.format(version="IS NULL"),
-                     False: _GET_SEMANTIC.format(version="= %(version)s")}
+_GET_SEMANTIC_SQL = {
+    True: _GET_SEMANTIC.format(version="IS NULL"),
+    False: _GET_SEMANTIC.format(version="= %(version)s"),
+}
 _PUT_SEMANTIC = (
     "INSERT INTO semantic_cache_entries (id, organization_id, project_id, prompt_version_id, "
     "model, params_key, prompt_text, embedding, response, hits, expires_at) VALUES (%(id)s, "
     "%(org)s, %(project)s, %(version)s, %(model)s, %(params)s, %(text)s, %(embedding)s::vector, "
-    "%(response)s, 0, now() + make_interval(secs => %(ttl)s))")
+    "%(response)s, 0, now() + make_interval(secs => %(ttl)s))"
+)
 
 _TABLES = {"exact": "cache_entries", "semantic": "semantic_cache_entries"}
 
@@ -76,50 +84,103 @@ class CacheRepository:
         record)."""
         await self.db.execute(_COUNT_EXACT_HIT, {"project": project_id, "key": key})
 
-    async def put_exact(self, organization_id: uuid.UUID, project_id: uuid.UUID, key: str,
-                        model: str, prompt_version_id: uuid.UUID | None,
-                        response: dict[str, Any], ttl_s: int) -> None:
+    async def put_exact(
+        self,
+        organization_id: uuid.UUID,
+        project_id: uuid.UUID,
+        key: str,
+        model: str,
+        prompt_version_id: uuid.UUID | None,
+        response: dict[str, Any],
+        ttl_s: int,
+    ) -> None:
         """Store (or replace: ``ON CONFLICT (project_id, cache_key) DO UPDATE``) the answer
         for ``key``, served for ``ttl_s`` seconds from now (database clock). Idempotent;
         ``hits`` is kept. Fetches nothing (batchable)."""
-        await self.db.execute(_PUT_EXACT, {
-            "id": uuid.uuid4(), "org": organization_id, "project": project_id, "key": key,
-            "model": model, "version": prompt_version_id, "response": Jsonb(response),
-            "ttl": float(ttl_s)})
+        await self.db.execute(
+            _PUT_EXACT,
+            {
+                "id": uuid.uuid4(),
+                "org": organization_id,
+                "project": project_id,
+                "key": key,
+                "model": model,
+                "version": prompt_version_id,
+                "response": Jsonb(response),
+                "ttl": float(ttl_s),
+            },
+        )
 
-    async def get_semantic(self, project_id: uuid.UUID, prompt_version_id: uuid.UUID | None,
-                           model: str, params_key: str, embedding: Sequence[float],
-                           threshold: float) -> tuple[dict[str, Any], float] | None:
+    async def get_semantic(
+        self,
+        project_id: uuid.UUID,
+        prompt_version_id: uuid.UUID | None,
+        model: str,
+        params_key: str,
+        embedding: Sequence[float],
+        threshold: float,
+    ) -> tuple[dict[str, Any], float] | None:
         """The most similar unexpired entry in the scope (project, prompt version — None
         matches None —, model, ``params_key``) as ``(response, cosine similarity)`` when the
         similarity ``1 - (a <=> b)`` >= ``threshold``; its ``hits`` + 1. One statement."""
-        row = await self.db.fetchone(_GET_SEMANTIC_SQL[prompt_version_id is None], {
-            "embedding": _vector(embedding), "project": project_id,
-            "version": prompt_version_id, "model": model, "params": params_key,
-            "threshold": threshold})
+        row = await self.db.fetchone(
+            _GET_SEMANTIC_SQL[prompt_version_id is None],
+            {
+                "embedding": _vector(embedding),
+                "project": project_id,
+                "version": prompt_version_id,
+                "model": model,
+                "params": params_key,
+                "threshold": threshold,
+            },
+        )
         if row is None:
             return None
         return dict(row[0]), float(row[1])
 
-    async def put_semantic(self, organization_id: uuid.UUID, project_id: uuid.UUID,
-                           prompt_version_id: uuid.UUID | None, model: str, params_key: str,
-                           prompt_text: str, embedding: Sequence[float],
-                           response: dict[str, Any], ttl_s: int) -> None:
+    async def put_semantic(
+        self,
+        organization_id: uuid.UUID,
+        project_id: uuid.UUID,
+        prompt_version_id: uuid.UUID | None,
+        model: str,
+        params_key: str,
+        prompt_text: str,
+        embedding: Sequence[float],
+        response: dict[str, Any],
+        ttl_s: int,
+    ) -> None:
         """Store an answer under its embedding, served for ``ttl_s`` seconds. Raises
         ValueError for an embedding that is not 384-dimensional. Fetches nothing
         (batchable)."""
         if len(embedding) != CACHE_EMBEDDING_DIM:
-            raise ValueError(f"embedding has {len(embedding)} dimensions, expected "
-                             f"{CACHE_EMBEDDING_DIM}")
-        await self.db.execute(_PUT_SEMANTIC, {
-            "id": uuid.uuid4(), "org": organization_id, "project": project_id,
-            "version": prompt_version_id, "model": model, "params": params_key,
-            "text": prompt_text, "embedding": _vector(embedding), "response": Jsonb(response),
-            "ttl": float(ttl_s)})
+            raise ValueError(
+                f"embedding has {len(embedding)} dimensions, expected {CACHE_EMBEDDING_DIM}"
+            )
+        await self.db.execute(
+            _PUT_SEMANTIC,
+            {
+                "id": uuid.uuid4(),
+                "org": organization_id,
+                "project": project_id,
+                "version": prompt_version_id,
+                "model": model,
+                "params": params_key,
+                "text": prompt_text,
+                "embedding": _vector(embedding),
+                "response": Jsonb(response),
+                "ttl": float(ttl_s),
+            },
+        )
 
-    async def purge(self, organization_id: uuid.UUID, project_id: uuid.UUID | None = None,
-                    prompt_version_id: uuid.UUID | None = None, model: str | None = None,
-                    kind: str = "all") -> dict[str, int]:
+    async def purge(
+        self,
+        organization_id: uuid.UUID,
+        project_id: uuid.UUID | None = None,
+        prompt_version_id: uuid.UUID | None = None,
+        model: str | None = None,
+        kind: str = "all",
+    ) -> dict[str, int]:
         """Delete entries of the organization, optionally only of one project, prompt version
         and/or model, from the exact cache, the semantic cache or both (``kind``: ``all``,
         ``exact``, ``semantic``). Returns the rows deleted: ``{"exact": n, "semantic": m}``.
@@ -136,8 +197,13 @@ class CacheRepository:
                 "AND (%(version)s::uuid IS NULL OR prompt_version_id = %(version)s::uuid) "
                 "AND (%(model)s::text IS NULL OR model = %(model)s::text) RETURNING 1) "
                 "SELECT count(*) FROM d",
-                {"org": organization_id, "project": project_id, "version": prompt_version_id,
-                 "model": model})
+                {
+                    "org": organization_id,
+                    "project": project_id,
+                    "version": prompt_version_id,
+                    "model": model,
+                },
+            )
             counts[name] = int(row[0]) if row else 0
         return counts
 
@@ -148,6 +214,8 @@ class CacheRepository:
         for name, table in _TABLES.items():
             row = await self.db.fetchone(
                 f"WITH d AS (DELETE FROM {table} WHERE expires_at <= now() RETURNING 1) "
-                "SELECT count(*) FROM d", {})
+                "SELECT count(*) FROM d",
+                {},
+            )
             counts[name] = int(row[0]) if row else 0
         return counts

@@ -59,31 +59,49 @@ class DeploymentRepository:
         await self.session.flush()
         return deployment
 
-    async def get(self, deployment_id: uuid.UUID, organization_id: uuid.UUID,
-                  project_id: uuid.UUID | None = None) -> Deployment | None:
+    async def get(
+        self,
+        deployment_id: uuid.UUID,
+        organization_id: uuid.UUID,
+        project_id: uuid.UUID | None = None,
+    ) -> Deployment | None:
         """The deployment if it belongs to the organization (and to ``project_id`` when
         given): the tenant-safe lookup of the API."""
-        q = (select(Deployment).join(Project, Project.id == Deployment.project_id)
-             .where(Deployment.id == deployment_id, Project.organization_id == organization_id))
+        q = (
+            select(Deployment)
+            .join(Project, Project.id == Deployment.project_id)
+            .where(Deployment.id == deployment_id, Project.organization_id == organization_id)
+        )
         if project_id is not None:
             q = q.where(Project.id == project_id)
         return (await self.session.execute(q)).scalar_one_or_none()
 
-    async def get_by_id(self, deployment_id: uuid.UUID, *,
-                        for_update: bool = False) -> Deployment | None:
+    async def get_by_id(
+        self, deployment_id: uuid.UUID, *, for_update: bool = False
+    ) -> Deployment | None:
         """Unfiltered lookup for activities (which act on a deployment the API admitted)."""
         q = select(Deployment).where(Deployment.id == deployment_id)
         if for_update:
             q = q.with_for_update()
         return (await self.session.execute(q)).scalar_one_or_none()
 
-    async def list(self, organization_id: uuid.UUID, *, project_id: uuid.UUID | None = None,
-                   scope_project_id: uuid.UUID | None = None, environment: str | None = None,
-                   status: str | None = None, limit: int = 100) -> Sequence[Deployment]:
+    async def list(
+        self,
+        organization_id: uuid.UUID,
+        *,
+        project_id: uuid.UUID | None = None,
+        scope_project_id: uuid.UUID | None = None,
+        environment: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> Sequence[Deployment]:
         """Deployments of the organization, newest first, optionally of one project (and
         always within the caller's project scope)."""
-        q = (select(Deployment).join(Project, Project.id == Deployment.project_id)
-             .where(Project.organization_id == organization_id))
+        q = (
+            select(Deployment)
+            .join(Project, Project.id == Deployment.project_id)
+            .where(Project.organization_id == organization_id)
+        )
         for pid in (project_id, scope_project_id):
             if pid is not None:
                 q = q.where(Deployment.project_id == pid)
@@ -96,58 +114,89 @@ class DeploymentRepository:
 
     async def active_for(self, prompt_id: uuid.UUID, environment: str) -> Deployment | None:
         """The active (Pending/Running/Paused) deployment of a prompt in an environment."""
-        return (await self.session.execute(
-            select(Deployment).where(
-                Deployment.prompt_id == prompt_id, Deployment.environment == environment,
-                Deployment.status.in_(ACTIVE_DEPLOYMENT_STATUSES))
-        )).scalar_one_or_none()
+        return (
+            await self.session.execute(
+                select(Deployment).where(
+                    Deployment.prompt_id == prompt_id,
+                    Deployment.environment == environment,
+                    Deployment.status.in_(ACTIVE_DEPLOYMENT_STATUSES),
+                )
+            )
+        ).scalar_one_or_none()
 
     async def organization_of(self, project_id: uuid.UUID) -> uuid.UUID | None:
-        return (await self.session.execute(
-            select(Project.organization_id).where(Project.id == project_id)
-        )).scalar_one_or_none()
+        return (
+            await self.session.execute(
+                select(Project.organization_id).where(Project.id == project_id)
+            )
+        ).scalar_one_or_none()
 
     async def set_state(self, deployment_id: uuid.UUID, **values: Any) -> None:
         await self.session.execute(
-            update(Deployment).where(Deployment.id == deployment_id).values(**values))
+            update(Deployment).where(Deployment.id == deployment_id).values(**values)
+        )
 
     # ------------------------------------------------------------------------- figures
-    async def arm_figures(self, deployment_id: uuid.UUID, window_start: datetime, *,
-                          exclude_metrics: Iterable[str] = ()) -> dict[str, ArmAggregate]:
+    async def arm_figures(
+        self,
+        deployment_id: uuid.UUID,
+        window_start: datetime,
+        *,
+        exclude_metrics: Iterable[str] = (),
+    ) -> dict[str, ArmAggregate]:
         """Per-arm aggregates of the live runs (``source = 'generate'``) the deployment served
         since ``window_start``: runs, errors, nearest-rank p95 latency (ms), mean feedback
         value, mean outcome value and mean online evaluation result (metrics in
         ``exclude_metrics``, e.g. latency and cost, left out). Arms without runs are present
         with zero counts."""
-        in_window = (Run.deployment_id == deployment_id, Run.source == "generate",
-                     Run.created_at >= window_start, Run.arm.in_(ARMS))
+        in_window = (
+            Run.deployment_id == deployment_id,
+            Run.source == "generate",
+            Run.created_at >= window_start,
+            Run.arm.in_(ARMS),
+        )
         out = {arm: ArmAggregate(arm=arm) for arm in ARMS}
-        for arm, n, errors, p95 in (await self.session.execute(
-            select(Run.arm, func.count(), func.count().filter(Run.success == false()),
-                   func.percentile_disc(0.95).within_group(Run.latency_ms))
-            .where(*in_window).group_by(Run.arm)
-        )).all():
+        for arm, n, errors, p95 in (
+            await self.session.execute(
+                select(
+                    Run.arm,
+                    func.count(),
+                    func.count().filter(Run.success == false()),
+                    func.percentile_disc(0.95).within_group(Run.latency_ms),
+                )
+                .where(*in_window)
+                .group_by(Run.arm)
+            )
+        ).all():
             agg = out[arm]
             agg.n, agg.errors = int(n), int(errors)
             agg.p95_latency_ms = None if p95 is None else float(p95)
-        for arm, n, mean in (await self.session.execute(
-            select(Run.arm, func.count(Feedback.value), func.avg(Feedback.value))
-            .join(Run, Run.id == Feedback.run_id)
-            .where(*in_window, Feedback.value.is_not(None)).group_by(Run.arm)
-        )).all():
+        for arm, n, mean in (
+            await self.session.execute(
+                select(Run.arm, func.count(Feedback.value), func.avg(Feedback.value))
+                .join(Run, Run.id == Feedback.run_id)
+                .where(*in_window, Feedback.value.is_not(None))
+                .group_by(Run.arm)
+            )
+        ).all():
             out[arm].feedback_n = int(n)
             out[arm].mean_feedback = None if mean is None else float(mean)
-        for arm, n, mean in (await self.session.execute(
-            select(Run.arm, func.count(Outcome.value), func.avg(Outcome.value))
-            .join(Run, Run.id == Outcome.run_id)
-            .where(*in_window).group_by(Run.arm)
-        )).all():
+        for arm, n, mean in (
+            await self.session.execute(
+                select(Run.arm, func.count(Outcome.value), func.avg(Outcome.value))
+                .join(Run, Run.id == Outcome.run_id)
+                .where(*in_window)
+                .group_by(Run.arm)
+            )
+        ).all():
             out[arm].outcome_n = int(n)
             out[arm].mean_outcome = None if mean is None else float(mean)
         excluded = list(exclude_metrics)
-        eval_q = (select(Run.arm, func.count(EvaluationResult.value),
-                         func.avg(EvaluationResult.value))
-                  .join(Run, Run.id == EvaluationResult.run_id).where(*in_window))
+        eval_q = (
+            select(Run.arm, func.count(EvaluationResult.value), func.avg(EvaluationResult.value))
+            .join(Run, Run.id == EvaluationResult.run_id)
+            .where(*in_window)
+        )
         if excluded:
             eval_q = eval_q.where(EvaluationResult.metric.not_in(excluded))
         for arm, n, mean in (await self.session.execute(eval_q.group_by(Run.arm))).all():
@@ -157,9 +206,14 @@ class DeploymentRepository:
 
     async def latest_approval_eval_score(self, prompt_version_id: uuid.UUID) -> float | None:
         """The eval score of the version's most recent approval that recorded one."""
-        return (await self.session.execute(
-            select(Approval.eval_score)
-            .where(Approval.prompt_version_id == prompt_version_id,
-                   Approval.eval_score.is_not(None))
-            .order_by(Approval.created_at.desc()).limit(1)
-        )).scalar_one_or_none()
+        return (
+            await self.session.execute(
+                select(Approval.eval_score)
+                .where(
+                    Approval.prompt_version_id == prompt_version_id,
+                    Approval.eval_score.is_not(None),
+                )
+                .order_by(Approval.created_at.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()

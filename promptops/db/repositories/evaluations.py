@@ -26,49 +26,76 @@ class EvaluationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, evaluation_id: str, organization_id: uuid.UUID,
-                  project_id: uuid.UUID | None = None) -> Evaluation | None:
-        q = (select(Evaluation).join(Project, Project.id == Evaluation.project_id)
-             .where(Evaluation.id == evaluation_id, Project.organization_id == organization_id))
+    async def get(
+        self, evaluation_id: str, organization_id: uuid.UUID, project_id: uuid.UUID | None = None
+    ) -> Evaluation | None:
+        q = (
+            select(Evaluation)
+            .join(Project, Project.id == Evaluation.project_id)
+            .where(Evaluation.id == evaluation_id, Project.organization_id == organization_id)
+        )
         if project_id is not None:
             q = q.where(Project.id == project_id)
         return (await self.session.execute(q)).scalar_one_or_none()
 
     async def count_runs(self, evaluation_id: str) -> int:
-        return (await self.session.execute(
-            select(func.count()).select_from(Run).where(Run.evaluation_id == evaluation_id)
-        )).scalar_one()
+        return (
+            await self.session.execute(
+                select(func.count()).select_from(Run).where(Run.evaluation_id == evaluation_id)
+            )
+        ).scalar_one()
 
-    async def rows(self, evaluation_id: str, *, offset: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+    async def rows(
+        self, evaluation_id: str, *, offset: int = 0, limit: int = 1000
+    ) -> list[dict[str, Any]]:
         """Per-example rows: input, output, expected and each metric's value, per version."""
-        runs = (await self.session.execute(
-            select(Run, Example.external_id, Example.input, Example.expected)
-            .join(Example, Example.id == Run.example_id)
-            .where(Run.evaluation_id == evaluation_id)
-            .order_by(Example.position, Run.prompt_version_id)
-            .offset(offset).limit(limit)
-        )).all()
+        runs = (
+            await self.session.execute(
+                select(Run, Example.external_id, Example.input, Example.expected)
+                .join(Example, Example.id == Run.example_id)
+                .where(Run.evaluation_id == evaluation_id)
+                .order_by(Example.position, Run.prompt_version_id)
+                .offset(offset)
+                .limit(limit)
+            )
+        ).all()
         ids = [r[0].id for r in runs]
         values: dict[uuid.UUID, dict[str, Any]] = {}
         labels: dict[uuid.UUID, str | None] = {}
         if ids:
-            for run_id, metric, value, details in (await self.session.execute(
-                select(EvaluationResult.run_id, EvaluationResult.metric, EvaluationResult.value,
-                       EvaluationResult.details).where(EvaluationResult.run_id.in_(ids))
-            )).all():
+            for run_id, metric, value, details in (
+                await self.session.execute(
+                    select(
+                        EvaluationResult.run_id,
+                        EvaluationResult.metric,
+                        EvaluationResult.value,
+                        EvaluationResult.details,
+                    ).where(EvaluationResult.run_id.in_(ids))
+                )
+            ).all():
                 values.setdefault(run_id, {})[metric] = value
                 if details is not None:
                     labels[run_id] = details
         out = []
         for run, external_id, inp, expected in runs:
-            out.append({
-                "example_id": external_id, "prompt_version_id": str(run.prompt_version_id),
-                "run_id": str(run.id), "input": inp, "output": run.output, "expected": expected,
-                "predicted_label": labels.get(run.id), "success": run.success, "error": run.error,
-                "metrics": values.get(run.id, {}), "latency_ms": run.latency_ms,
-                "tokens_in": run.tokens_in, "tokens_out": run.tokens_out,
-                "cost_usd": float(run.cost_usd),
-            })
+            out.append(
+                {
+                    "example_id": external_id,
+                    "prompt_version_id": str(run.prompt_version_id),
+                    "run_id": str(run.id),
+                    "input": inp,
+                    "output": run.output,
+                    "expected": expected,
+                    "predicted_label": labels.get(run.id),
+                    "success": run.success,
+                    "error": run.error,
+                    "metrics": values.get(run.id, {}),
+                    "latency_ms": run.latency_ms,
+                    "tokens_in": run.tokens_in,
+                    "tokens_out": run.tokens_out,
+                    "cost_usd": float(run.cost_usd),
+                }
+            )
         return out
 
 
@@ -94,87 +121,167 @@ class EvaluationRunRepository:
     async def dataset(self, dataset_id: uuid.UUID) -> Dataset | None:
         return await self.session.get(Dataset, dataset_id)
 
-    async def version_projects(self, version_ids: Sequence[uuid.UUID]
-                               ) -> dict[uuid.UUID, uuid.UUID]:
+    async def version_projects(
+        self, version_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, uuid.UUID]:
         """Project of each version found (missing versions are absent)."""
-        rows = (await self.session.execute(
-            select(PromptVersion.id, Prompt.project_id)
-            .join(Prompt, Prompt.id == PromptVersion.prompt_id)
-            .where(PromptVersion.id.in_(list(version_ids))))).all()
+        rows = (
+            await self.session.execute(
+                select(PromptVersion.id, Prompt.project_id)
+                .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+                .where(PromptVersion.id.in_(list(version_ids)))
+            )
+        ).all()
         return {vid: pid for vid, pid in rows}
 
-    async def version_with_project(self, version_id: uuid.UUID
-                                   ) -> tuple[PromptVersion, uuid.UUID] | None:
-        row = (await self.session.execute(
-            select(PromptVersion, Prompt.project_id)
-            .join(Prompt, Prompt.id == PromptVersion.prompt_id)
-            .where(PromptVersion.id == version_id))).first()
+    async def version_with_project(
+        self, version_id: uuid.UUID
+    ) -> tuple[PromptVersion, uuid.UUID] | None:
+        row = (
+            await self.session.execute(
+                select(PromptVersion, Prompt.project_id)
+                .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+                .where(PromptVersion.id == version_id)
+            )
+        ).first()
         return None if row is None else (row[0], row[1])
 
     async def count_examples(self, dataset_id: uuid.UUID) -> int:
-        return int((await self.session.execute(
-            select(func.count()).select_from(Example).where(Example.dataset_id == dataset_id)
-        )).scalar_one())
+        return int(
+            (
+                await self.session.execute(
+                    select(func.count())
+                    .select_from(Example)
+                    .where(Example.dataset_id == dataset_id)
+                )
+            ).scalar_one()
+        )
 
     async def expected_labels(self, dataset_id: uuid.UUID) -> list[str]:
         """The distinct expected values of the dataset, as strings, sorted."""
-        return sorted({str(v) for v in (await self.session.execute(
-            select(Example.expected).where(Example.dataset_id == dataset_id))).scalars()
-            if v is not None})
+        return sorted(
+            {
+                str(v)
+                for v in (
+                    await self.session.execute(
+                        select(Example.expected).where(Example.dataset_id == dataset_id)
+                    )
+                ).scalars()
+                if v is not None
+            }
+        )
 
-    async def start(self, evaluation_id: str, project_id: uuid.UUID, dataset_id: uuid.UUID,
-                    version_ids: list[str], metrics: list[str], config: dict[str, Any]) -> None:
+    async def start(
+        self,
+        evaluation_id: str,
+        project_id: uuid.UUID,
+        dataset_id: uuid.UUID,
+        version_ids: list[str],
+        metrics: list[str],
+        config: dict[str, Any],
+    ) -> None:
         """Record the evaluation as Running (``ON CONFLICT DO NOTHING``: idempotent)."""
-        await self.session.execute(insert(Evaluation).values(
-            id=evaluation_id, project_id=project_id, dataset_id=dataset_id,
-            prompt_version_ids=version_ids, metrics=metrics, config=config, status="Running",
-        ).on_conflict_do_nothing(index_elements=["id"]))
+        await self.session.execute(
+            insert(Evaluation)
+            .values(
+                id=evaluation_id,
+                project_id=project_id,
+                dataset_id=dataset_id,
+                prompt_version_ids=version_ids,
+                metrics=metrics,
+                config=config,
+                status="Running",
+            )
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
 
-    async def examples(self, dataset_id: uuid.UUID, offset: int, limit: int
-                       ) -> Sequence[Example]:
+    async def examples(self, dataset_id: uuid.UUID, offset: int, limit: int) -> Sequence[Example]:
         """Examples at positions ``[offset, offset + limit)``, in order."""
-        return (await self.session.execute(
-            select(Example).where(Example.dataset_id == dataset_id,
-                                  Example.position >= offset,
-                                  Example.position < offset + limit)
-            .order_by(Example.position))).scalars().all()
+        return (
+            (
+                await self.session.execute(
+                    select(Example)
+                    .where(
+                        Example.dataset_id == dataset_id,
+                        Example.position >= offset,
+                        Example.position < offset + limit,
+                    )
+                    .order_by(Example.position)
+                )
+            )
+            .scalars()
+            .all()
+        )
 
     async def finished(self, keys: Sequence[str]) -> dict[str, FinishedRun]:
         """The runs already recorded under ``keys`` (idempotency keys), with their scores."""
-        runs = (await self.session.execute(
-            select(Run.id, Run.idempotency_key, Run.success, Run.latency_ms, Run.cost_usd)
-            .where(Run.idempotency_key.in_(list(keys))))).all()
+        runs = (
+            await self.session.execute(
+                select(
+                    Run.id, Run.idempotency_key, Run.success, Run.latency_ms, Run.cost_usd
+                ).where(Run.idempotency_key.in_(list(keys)))
+            )
+        ).all()
         if not runs:
             return {}
         values: dict[uuid.UUID, dict[str, float]] = {}
-        for run_id, metric, value in (await self.session.execute(
-                select(EvaluationResult.run_id, EvaluationResult.metric, EvaluationResult.value)
-                .where(EvaluationResult.run_id.in_([r[0] for r in runs])))).all():
+        for run_id, metric, value in (
+            await self.session.execute(
+                select(
+                    EvaluationResult.run_id, EvaluationResult.metric, EvaluationResult.value
+                ).where(EvaluationResult.run_id.in_([r[0] for r in runs]))
+            )
+        ).all():
             values.setdefault(run_id, {})[metric] = value
-        return {key: FinishedRun(id=run_id, idempotency_key=key, success=success,
-                                 latency_ms=latency, cost_usd=float(cost),
-                                 values=values.get(run_id, {}))
-                for run_id, key, success, latency, cost in runs if key is not None}
+        return {
+            key: FinishedRun(
+                id=run_id,
+                idempotency_key=key,
+                success=success,
+                latency_ms=latency,
+                cost_usd=float(cost),
+                values=values.get(run_id, {}),
+            )
+            for run_id, key, success, latency, cost in runs
+            if key is not None
+        }
 
     async def evaluation(self, evaluation_id: str) -> Evaluation | None:
         return await self.session.get(Evaluation, evaluation_id)
 
-    async def scored_runs(self, evaluation_id: str
-                          ) -> tuple[list[tuple[Run, str, Any]],
-                                     list[tuple[uuid.UUID, str, float, str | None]]]:
+    async def scored_runs(
+        self, evaluation_id: str
+    ) -> tuple[list[tuple[Run, str, Any]], list[tuple[uuid.UUID, str, float, str | None]]]:
         """The evaluation's runs with their example's external id and expected value, and
         every ``(run_id, metric, value, details)`` result."""
-        runs = [(r[0], r[1], r[2]) for r in (await self.session.execute(
-            select(Run, Example.external_id, Example.expected)
-            .join(Example, Example.id == Run.example_id)
-            .where(Run.evaluation_id == evaluation_id))).all()]
-        results = [(r[0], r[1], r[2], r[3]) for r in (await self.session.execute(
-            select(EvaluationResult.run_id, EvaluationResult.metric, EvaluationResult.value,
-                   EvaluationResult.details)
-            .where(EvaluationResult.evaluation_id == evaluation_id))).all()]
+        runs = [
+            (r[0], r[1], r[2])
+            for r in (
+                await self.session.execute(
+                    select(Run, Example.external_id, Example.expected)
+                    .join(Example, Example.id == Run.example_id)
+                    .where(Run.evaluation_id == evaluation_id)
+                )
+            ).all()
+        ]
+        results = [
+            (r[0], r[1], r[2], r[3])
+            for r in (
+                await self.session.execute(
+                    select(
+                        EvaluationResult.run_id,
+                        EvaluationResult.metric,
+                        EvaluationResult.value,
+                        EvaluationResult.details,
+                    ).where(EvaluationResult.evaluation_id == evaluation_id)
+                )
+            ).all()
+        ]
         return runs, results
 
     async def finish(self, evaluation_id: str, status: str, summary: dict[str, Any]) -> None:
-        await self.session.execute(update(Evaluation).where(Evaluation.id == evaluation_id)
-                                   .values(status=status, summary=summary,
-                                           completed_at=datetime.now(UTC)))
+        await self.session.execute(
+            update(Evaluation)
+            .where(Evaluation.id == evaluation_id)
+            .values(status=status, summary=summary, completed_at=datetime.now(UTC))
+        )

@@ -21,17 +21,29 @@ class HealthCheckRepository:
         error``), skipping ids already written (``ON CONFLICT DO NOTHING``: a retried activity
         writes nothing twice). Returns the rows inserted."""
         result = await self.session.execute(
-            insert(ProviderHealthCheck).values(rows)
+            insert(ProviderHealthCheck)
+            .values(rows)
             .on_conflict_do_nothing(index_elements=[ProviderHealthCheck.id])
-            .returning(ProviderHealthCheck.id))
+            .returning(ProviderHealthCheck.id)
+        )
         return len(result.all())
 
     async def latest_by_model(self) -> dict[str, ProviderHealthCheck]:
         """The latest check of every model name, in one query (``DISTINCT ON (model_name)``
         ordered by ``checked_at DESC``, served by the ``(model_name, checked_at)`` index)."""
-        rows = (await self.session.execute(
-            select(ProviderHealthCheck)
-            .distinct(ProviderHealthCheck.model_name)
-            .order_by(ProviderHealthCheck.model_name, ProviderHealthCheck.checked_at.desc(),
-                      ProviderHealthCheck.id))).scalars().all()
+        rows = (
+            (
+                await self.session.execute(
+                    select(ProviderHealthCheck)
+                    .distinct(ProviderHealthCheck.model_name)
+                    .order_by(
+                        ProviderHealthCheck.model_name,
+                        ProviderHealthCheck.checked_at.desc(),
+                        ProviderHealthCheck.id,
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
         return {row.model_name: row for row in rows}

@@ -16,28 +16,36 @@ class ProjectRepository:
 
     async def ensure_organization(self, name: str) -> Organization:
         await self.session.execute(
-            insert(Organization).values(id=uuid.uuid4(), name=name)
+            insert(Organization)
+            .values(id=uuid.uuid4(), name=name)
             .on_conflict_do_nothing(index_elements=["name"])
         )
-        return (await self.session.execute(
-            select(Organization).where(Organization.name == name)
-        )).scalar_one()
+        return (
+            await self.session.execute(select(Organization).where(Organization.name == name))
+        ).scalar_one()
 
-    async def get(self, project_id: uuid.UUID, organization_id: uuid.UUID,
-                  *, for_update: bool = False) -> Project | None:
-        q = select(Project).where(Project.id == project_id,
-                                  Project.organization_id == organization_id)
+    async def get(
+        self, project_id: uuid.UUID, organization_id: uuid.UUID, *, for_update: bool = False
+    ) -> Project | None:
+        q = select(Project).where(
+            Project.id == project_id, Project.organization_id == organization_id
+        )
         if for_update:
             q = q.with_for_update()
         return (await self.session.execute(q)).scalar_one_or_none()
 
     async def get_by_name(self, name: str, organization_id: uuid.UUID) -> Project | None:
-        return (await self.session.execute(
-            select(Project).where(Project.name == name, Project.organization_id == organization_id)
-        )).scalar_one_or_none()
+        return (
+            await self.session.execute(
+                select(Project).where(
+                    Project.name == name, Project.organization_id == organization_id
+                )
+            )
+        ).scalar_one_or_none()
 
-    async def list(self, organization_id: uuid.UUID,
-                   project_id: uuid.UUID | None = None) -> Sequence[Project]:
+    async def list(
+        self, organization_id: uuid.UUID, project_id: uuid.UUID | None = None
+    ) -> Sequence[Project]:
         q = select(Project).where(Project.organization_id == organization_id)
         if project_id is not None:
             q = q.where(Project.id == project_id)

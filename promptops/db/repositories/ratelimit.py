@@ -8,9 +8,11 @@ from datetime import datetime
 
 from promptops.db.connection import SQL
 
-_COUNT = ("INSERT INTO rate_limit_windows (api_key_id, window_start, count) "
-          "VALUES (%(key)s, %(start)s, 1) ON CONFLICT (api_key_id, window_start) "
-          "DO UPDATE SET count = rate_limit_windows.count + 1 RETURNING count")
+_COUNT = (
+    "INSERT INTO rate_limit_windows (api_key_id, window_start, count) "
+    "VALUES (%(key)s, %(start)s, 1) ON CONFLICT (api_key_id, window_start) "
+    "DO UPDATE SET count = rate_limit_windows.count + 1 RETURNING count"
+)
 _PRUNE = "DELETE FROM rate_limit_windows WHERE api_key_id = %(key)s AND window_start < %(before)s"
 
 

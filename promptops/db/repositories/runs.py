@@ -45,8 +45,11 @@ class RunWriter:
 
     @staticmethod
     def _row(run: Any) -> tuple[str, str]:
-        values = {name: value for key, name in _RUN_COLUMNS
-                  if (value := getattr(run, key, None)) is not None}
+        values = {
+            name: value
+            for key, name in _RUN_COLUMNS
+            if (value := getattr(run, key, None)) is not None
+        }
         return ", ".join(values), orjson.dumps(values, default=_json_default).decode()
 
     async def insert(self, run: Any) -> None:
@@ -54,7 +57,9 @@ class RunWriter:
         names, row = self._row(run)
         await self.db.execute(
             f"INSERT INTO runs ({names}) SELECT {names} "
-            "FROM jsonb_populate_record(NULL::runs, %(row)s::jsonb)", {"row": row})
+            "FROM jsonb_populate_record(NULL::runs, %(row)s::jsonb)",
+            {"row": row},
+        )
 
     async def insert_once(self, run: Any, results: list[dict[str, Any]]) -> None:
         """Insert ``run`` unless a run with its ``idempotency_key`` exists (``ON CONFLICT DO
@@ -70,7 +75,8 @@ class RunWriter:
             "INSERT INTO evaluation_results (id, run_id, evaluation_id, metric, value, details) "
             "SELECT r.id, ins.id, r.evaluation_id, r.metric, r.value, r.details "
             "FROM ins, jsonb_populate_recordset(NULL::evaluation_results, %(results)s::jsonb) r",
-            {"row": row, "results": orjson.dumps(results, default=_json_default).decode()})
+            {"row": row, "results": orjson.dumps(results, default=_json_default).decode()},
+        )
 
 
 class RunRepository:
@@ -79,24 +85,33 @@ class RunRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, run_id: uuid.UUID, organization_id: uuid.UUID,
-                  project_id: uuid.UUID | None = None) -> Run | None:
-        q = (select(Run).join(Project, Project.id == Run.project_id)
-             .where(Run.id == run_id, Project.organization_id == organization_id))
+    async def get(
+        self, run_id: uuid.UUID, organization_id: uuid.UUID, project_id: uuid.UUID | None = None
+    ) -> Run | None:
+        q = (
+            select(Run)
+            .join(Project, Project.id == Run.project_id)
+            .where(Run.id == run_id, Project.organization_id == organization_id)
+        )
         if project_id is not None:
             q = q.where(Project.id == project_id)
         return (await self.session.execute(q)).scalar_one_or_none()
 
     async def by_idempotency_key(self, key: str) -> Run | None:
         """The run recorded under ``key``, or None."""
-        return (await self.session.execute(
-            select(Run).where(Run.idempotency_key == key))).scalar_one_or_none()
+        return (
+            await self.session.execute(select(Run).where(Run.idempotency_key == key))
+        ).scalar_one_or_none()
 
     async def latest_run_of_subject(self, project_id: uuid.UUID, subject_id: str) -> Run | None:
-        return (await self.session.execute(
-            select(Run).where(Run.project_id == project_id, Run.subject_id == subject_id)
-            .order_by(Run.created_at.desc()).limit(1)
-        )).scalar_one_or_none()
+        return (
+            await self.session.execute(
+                select(Run)
+                .where(Run.project_id == project_id, Run.subject_id == subject_id)
+                .order_by(Run.created_at.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
 
     async def add_feedback(self, feedback: Feedback) -> Feedback:
         self.session.add(feedback)
@@ -109,6 +124,12 @@ class RunRepository:
         return outcome
 
     async def feedback_of_run(self, run_id: uuid.UUID) -> Sequence[Feedback]:
-        return (await self.session.execute(
-            select(Feedback).where(Feedback.run_id == run_id).order_by(Feedback.created_at)
-        )).scalars().all()
+        return (
+            (
+                await self.session.execute(
+                    select(Feedback).where(Feedback.run_id == run_id).order_by(Feedback.created_at)
+                )
+            )
+            .scalars()
+            .all()
+        )

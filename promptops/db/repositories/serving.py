@@ -32,13 +32,14 @@ class BudgetLimits:
     @classmethod
     def of(cls, budget: Any) -> BudgetLimits:
         """The limits of a ``ProjectBudget`` row."""
-        return cls(budget.daily_usd, budget.monthly_usd, budget.daily_tokens,
-                   budget.monthly_tokens)
+        return cls(budget.daily_usd, budget.monthly_usd, budget.daily_tokens, budget.monthly_tokens)
 
     @property
     def any(self) -> bool:
-        return any(v is not None for v in (self.daily_usd, self.monthly_usd,
-                                             self.daily_tokens, self.monthly_tokens))
+        return any(
+            v is not None
+            for v in (self.daily_usd, self.monthly_usd, self.daily_tokens, self.monthly_tokens)
+        )
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,11 @@ class Served:
     deployment: ActiveDeployment | None
 
 
-_SELECT = (", ".join(f"v.{c}" for c in _VERSION_COLUMNS)
-           + ", p.id, p.organization_id, p.cache_settings, pr.id,"
-           " b.daily_usd, b.monthly_usd, b.daily_tokens, b.monthly_tokens")
+_SELECT = (
+    ", ".join(f"v.{c}" for c in _VERSION_COLUMNS)
+    + ", p.id, p.organization_id, p.cache_settings, pr.id,"
+    " b.daily_usd, b.monthly_usd, b.daily_tokens, b.monthly_tokens"
+)
 _N = len(_VERSION_COLUMNS)
 
 _BY_LABEL = f"""
@@ -155,16 +158,18 @@ class NamedProject:
         return self.facts.id
 
 
-
-
 def _version(row: tuple[Any, ...]) -> Any:
     return ServedVersion(*row[:_N])
 
 
 def _facts(row: tuple[Any, ...]) -> ProjectFacts:
     r = row[_N:]
-    return ProjectFacts(id=r[0], organization_id=r[1], cache_settings=r[2] or {},
-                        budget=BudgetLimits(r[4], r[5], r[6], r[7]))
+    return ProjectFacts(
+        id=r[0],
+        organization_id=r[1],
+        cache_settings=r[2] or {},
+        budget=BudgetLimits(r[4], r[5], r[6], r[7]),
+    )
 
 
 class ServingRepository:
@@ -174,73 +179,129 @@ class ServingRepository:
         self.db = db
 
     async def by_label(
-        self, organization_id: uuid.UUID, label: str, *, environment: str | None,
-        prompt_id: uuid.UUID | None = None, project_id: uuid.UUID | None = None,
-        prompt_name: str | None = None, scope_project_id: uuid.UUID | None = None,
+        self,
+        organization_id: uuid.UUID,
+        label: str,
+        *,
+        environment: str | None,
+        prompt_id: uuid.UUID | None = None,
+        project_id: uuid.UUID | None = None,
+        prompt_name: str | None = None,
+        scope_project_id: uuid.UUID | None = None,
     ) -> Served | None:
         """The version under ``label`` of a prompt given by id, or by ``project_id`` + name,
         in the organization (and in ``scope_project_id`` for project-scoped callers), with the
         deployment active in ``environment``. One query; None when anything is missing."""
-        row = await self.db.fetchone(_BY_LABEL, {
-            "label": label, "environment": environment,
-            "active": list(ACTIVE_DEPLOYMENT_STATUSES), "org": organization_id,
-            "prompt_id": prompt_id, "project_id": project_id, "name": prompt_name,
-            "scope": scope_project_id})
+        row = await self.db.fetchone(
+            _BY_LABEL,
+            {
+                "label": label,
+                "environment": environment,
+                "active": list(ACTIVE_DEPLOYMENT_STATUSES),
+                "org": organization_id,
+                "prompt_id": prompt_id,
+                "project_id": project_id,
+                "name": prompt_name,
+                "scope": scope_project_id,
+            },
+        )
         if row is None:
             return None
-        d = row[_N + 8:]
-        deployment = (ActiveDeployment(d[0], float(d[1]), d[2])
-                      if environment is not None and d[0] is not None else None)
-        return Served(version=_version(row), prompt_id=row[_N + 3], project=_facts(row),
-                      deployment=deployment)
+        d = row[_N + 8 :]
+        deployment = (
+            ActiveDeployment(d[0], float(d[1]), d[2])
+            if environment is not None and d[0] is not None
+            else None
+        )
+        return Served(
+            version=_version(row), prompt_id=row[_N + 3], project=_facts(row), deployment=deployment
+        )
 
-    async def by_version(self, organization_id: uuid.UUID, version_id: uuid.UUID,
-                         scope_project_id: uuid.UUID | None = None) -> Served | None:
+    async def by_version(
+        self,
+        organization_id: uuid.UUID,
+        version_id: uuid.UUID,
+        scope_project_id: uuid.UUID | None = None,
+    ) -> Served | None:
         """A version by id in the organization (and project scope), with its project's facts.
         One query; None when not found."""
-        row = await self.db.fetchone(_BY_VERSION, {"version_id": version_id,
-                                                   "org": organization_id,
-                                                   "scope": scope_project_id})
+        row = await self.db.fetchone(
+            _BY_VERSION,
+            {"version_id": version_id, "org": organization_id, "scope": scope_project_id},
+        )
         if row is None:
             return None
-        return Served(version=_version(row), prompt_id=row[_N + 3], project=_facts(row),
-                      deployment=None)
+        return Served(
+            version=_version(row), prompt_id=row[_N + 3], project=_facts(row), deployment=None
+        )
 
     async def project(self, project_id: uuid.UUID) -> ProjectFacts:
         """A project's facts by id (the caller has checked access). Raises LookupError."""
         row = await self.db.fetchone(_PROJECT, {"project_id": project_id})
         if row is None:
             raise LookupError(f"project {project_id} not found")
-        return ProjectFacts(id=row[0], organization_id=row[1], cache_settings=row[2] or {},
-                            budget=BudgetLimits(row[3], row[4], row[5], row[6]))
+        return ProjectFacts(
+            id=row[0],
+            organization_id=row[1],
+            cache_settings=row[2] or {},
+            budget=BudgetLimits(row[3], row[4], row[5], row[6]),
+        )
 
-    async def find_projects(self, organization_id: uuid.UUID, *,
-                            scope_project_id: uuid.UUID | None = None,
-                            project_id: uuid.UUID | None = None,
-                            name: str | None = None) -> list[NamedProject]:
+    async def find_projects(
+        self,
+        organization_id: uuid.UUID,
+        *,
+        scope_project_id: uuid.UUID | None = None,
+        project_id: uuid.UUID | None = None,
+        name: str | None = None,
+    ) -> list[NamedProject]:
         """At most two projects of the organization (oldest first), narrowed by scope, id and
         name (each None = any), with their facts. One query."""
-        rows = await self.db.fetchall(_FIND_PROJECTS, {
-            "org": organization_id, "scope": scope_project_id, "id": project_id, "name": name})
-        return [NamedProject(name=r[7], facts=ProjectFacts(
-            id=r[0], organization_id=r[1], cache_settings=r[2] or {},
-            budget=BudgetLimits(r[3], r[4], r[5], r[6]))) for r in rows]
+        rows = await self.db.fetchall(
+            _FIND_PROJECTS,
+            {"org": organization_id, "scope": scope_project_id, "id": project_id, "name": name},
+        )
+        return [
+            NamedProject(
+                name=r[7],
+                facts=ProjectFacts(
+                    id=r[0],
+                    organization_id=r[1],
+                    cache_settings=r[2] or {},
+                    budget=BudgetLimits(r[3], r[4], r[5], r[6]),
+                ),
+            )
+            for r in rows
+        ]
 
     async def version(self, version_id: uuid.UUID) -> Any:
         """A version by id (a ServedVersion; the caller has checked access), or None."""
         row = await self.db.fetchone(_VERSION, {"id": version_id})
         return None if row is None else ServedVersion(*row)
 
-    async def explain_miss(self, organization_id: uuid.UUID, label: str, *,
-                           prompt_id: uuid.UUID | None = None,
-                           project_id: uuid.UUID | None = None, prompt_name: str | None = None,
-                           scope_project_id: uuid.UUID | None = None) -> str:
+    async def explain_miss(
+        self,
+        organization_id: uuid.UUID,
+        label: str,
+        *,
+        prompt_id: uuid.UUID | None = None,
+        project_id: uuid.UUID | None = None,
+        prompt_name: str | None = None,
+        scope_project_id: uuid.UUID | None = None,
+    ) -> str:
         """What a :meth:`by_label` miss lacked: ``"project"``, ``"prompt"`` or ``"label"``
         (``""`` when nothing is missing any more). One query."""
-        row = await self.db.fetchone(_EXPLAIN, {
-            "org": organization_id, "scope": scope_project_id,
-            "project_id": project_id if prompt_id is None else None, "prompt_id": prompt_id,
-            "name": prompt_name, "label": label})
+        row = await self.db.fetchone(
+            _EXPLAIN,
+            {
+                "org": organization_id,
+                "scope": scope_project_id,
+                "project_id": project_id if prompt_id is None else None,
+                "prompt_id": prompt_id,
+                "name": prompt_name,
+                "label": label,
+            },
+        )
         if row is None:
             return "prompt" if prompt_id is not None else "project"
         if row[1] is None:

@@ -1,4 +1,5 @@
-"""Public mail corpora turned into golden sets (see :mod:`promptops.evaluation.corpus.spamassassin`)."""
+"""Public mail corpora turned into golden sets (see
+:mod:`promptops.evaluation.corpus.spamassassin`)."""
 
 from promptops.evaluation.corpus.spamassassin import (
     DEFAULT_VERSION,

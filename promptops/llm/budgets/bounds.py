@@ -42,8 +42,10 @@ class Period(StrEnum):
 
 
 #: Period -> (USD limit field, token limit field) of a project's budget.
-PERIOD_FIELDS = {Period.DAY: ("daily_usd", "daily_tokens"),
-                 Period.MONTH: ("monthly_usd", "monthly_tokens")}
+PERIOD_FIELDS = {
+    Period.DAY: ("daily_usd", "daily_tokens"),
+    Period.MONTH: ("monthly_usd", "monthly_tokens"),
+}
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,10 @@ def _content_chars(content: Any) -> int:
     if isinstance(content, str):
         return len(content)
     if isinstance(content, list):  # OpenAI content parts: count the text parts
-        return sum(len(str(part.get("text", ""))) if isinstance(part, Mapping)
-                   else len(str(part)) for part in content)
+        return sum(
+            len(str(part.get("text", ""))) if isinstance(part, Mapping) else len(str(part))
+            for part in content
+        )
     return len(str(content))
 
 
@@ -81,13 +85,18 @@ def completion_token_bound(max_tokens: int | None) -> int:
     return DEFAULT_MAX_TOKENS if max_tokens is None else max(0, int(max_tokens))
 
 
-def max_usage(prompt_tokens: int, max_tokens: int | None, input_cost_per_token: float,
-              output_cost_per_token: float) -> Usage:
+def max_usage(
+    prompt_tokens: int,
+    max_tokens: int | None,
+    input_cost_per_token: float,
+    output_cost_per_token: float,
+) -> Usage:
     """The most one request can use: tokens = prompt + completion bound; USD = prompt x input
     price + completion bound x output price (prices in USD per token)."""
     completion = completion_token_bound(max_tokens)
-    usd = (Decimal(prompt_tokens) * Decimal(str(input_cost_per_token))
-           + Decimal(completion) * Decimal(str(output_cost_per_token)))
+    usd = Decimal(prompt_tokens) * Decimal(str(input_cost_per_token)) + Decimal(
+        completion
+    ) * Decimal(str(output_cost_per_token))
     return Usage(tokens=prompt_tokens + completion, usd=usd)
 
 

@@ -63,10 +63,17 @@ class BudgetGuard:
     def __init__(self, db: SQL) -> None:
         self.ledger = BudgetLedger(db)
 
-    async def reserve(self, project_id: uuid.UUID, entry: ModelEntry | Sequence[ModelEntry],
-                      messages: Sequence[Mapping[str, Any]], max_tokens: int | None, *,
-                      limits: BudgetLimits, attempts: int = 1,
-                      now: datetime | None = None) -> Reservation | None:
+    async def reserve(
+        self,
+        project_id: uuid.UUID,
+        entry: ModelEntry | Sequence[ModelEntry],
+        messages: Sequence[Mapping[str, Any]],
+        max_tokens: int | None,
+        *,
+        limits: BudgetLimits,
+        attempts: int = 1,
+        now: datetime | None = None,
+    ) -> Reservation | None:
         """Reserve the call's maximum usage in every limited period of the project.
 
         ``entry`` may list every model the call may reach (fallbacks, a routing policy's
@@ -75,63 +82,93 @@ class BudgetGuard:
         project has no limit (nothing reserved, no statement sent). Raises
         :class:`promptops.errors.BudgetExceeded` (nothing reserved) when a period would
         overflow; its message names the budget."""
-        limited = [(period, getattr(limits, usd_field), getattr(limits, tokens_field))
-                   for period, (usd_field, tokens_field) in PERIOD_FIELDS.items()
-                   if getattr(limits, usd_field) is not None
-                   or getattr(limits, tokens_field) is not None]
+        limited = [
+            (period, getattr(limits, usd_field), getattr(limits, tokens_field))
+            for period, (usd_field, tokens_field) in PERIOD_FIELDS.items()
+            if getattr(limits, usd_field) is not None or getattr(limits, tokens_field) is not None
+        ]
         if not limited:
             return None
         usage = request_bound(entry, messages, max_tokens, attempts)
-        periods = [(period.value, period_start(period, now), limit_usd, limit_tokens)
-                   for period, limit_usd, limit_tokens in limited]
-        fits_empty = all((lu is None or usage.usd <= lu) and (lt is None or usage.tokens <= lt)
-                         for _, _, lu, lt in periods)
+        periods = [
+            (period.value, period_start(period, now), limit_usd, limit_tokens)
+            for period, limit_usd, limit_tokens in limited
+        ]
+        fits_empty = all(
+            (lu is None or usage.usd <= lu) and (lt is None or usage.tokens <= lt)
+            for _, _, lu, lt in periods
+        )
         reserved: set[str] = set()
         if fits_empty:
-            reserved = await self.ledger.reserve(project_id, periods, usd=usage.usd,
-                                                 tokens=usage.tokens)
+            reserved = await self.ledger.reserve(
+                project_id, periods, usd=usage.usd, tokens=usage.tokens
+            )
             if reserved and len(reserved) != len(periods):
                 # Some period refused: give back the ones the statement took. Meanwhile the
                 # budget looked fuller than it is, never emptier: no overspend.
                 await self.ledger.settle(
-                    project_id, [(p, s) for p, s, _, _ in periods if p in reserved],
-                    reserved_usd=usage.usd, reserved_tokens=usage.tokens,
-                    spent_usd=Decimal(0), spent_tokens=0)
+                    project_id,
+                    [(p, s) for p, s, _, _ in periods if p in reserved],
+                    reserved_usd=usage.usd,
+                    reserved_tokens=usage.tokens,
+                    spent_usd=Decimal(0),
+                    spent_tokens=0,
+                )
                 reserved = set()
         if len(reserved) != len(periods):
             raise BudgetExceeded(await self._refusal(project_id, limited, usage, now))
         return Reservation(project_id, tuple((p, start) for p, start, _, _ in periods), usage)
 
-    async def _refusal(self, project_id: uuid.UUID,
-                       limited: list[tuple[Period, Decimal | None, int | None]], usage: Usage,
-                       now: datetime | None) -> str:
+    async def _refusal(
+        self,
+        project_id: uuid.UUID,
+        limited: list[tuple[Period, Decimal | None, int | None]],
+        usage: Usage,
+        now: datetime | None,
+    ) -> str:
         """The message naming the budget that refused (read after the refusal)."""
         for period, limit_usd, limit_tokens in limited:
             row = await self.ledger.usage(project_id, period.value, period_start(period, now))
             spent_usd, reserved_usd, spent_tokens, reserved_tokens = row or (
-                Decimal(0), Decimal(0), 0, 0)
+                Decimal(0),
+                Decimal(0),
+                0,
+                0,
+            )
             if limit_usd is not None and spent_usd + reserved_usd + usage.usd > limit_usd:
                 name = await self.ledger.project_name(project_id) or str(project_id)
-                return (f"{_PERIOD_WORD[period]} USD budget of project {name!r} exhausted: "
-                        f"spent {format_usd(spent_usd)} + reserved {format_usd(reserved_usd)}"
-                        f" + this request's max {format_usd(usage.usd)} > "
-                        f"{format_usd(limit_usd)}")
-            if (limit_tokens is not None
-                    and spent_tokens + reserved_tokens + usage.tokens > limit_tokens):
+                return (
+                    f"{_PERIOD_WORD[period]} USD budget of project {name!r} exhausted: "
+                    f"spent {format_usd(spent_usd)} + reserved {format_usd(reserved_usd)}"
+                    f" + this request's max {format_usd(usage.usd)} > "
+                    f"{format_usd(limit_usd)}"
+                )
+            if (
+                limit_tokens is not None
+                and spent_tokens + reserved_tokens + usage.tokens > limit_tokens
+            ):
                 name = await self.ledger.project_name(project_id) or str(project_id)
-                return (f"{_PERIOD_WORD[period]} token budget of project {name!r} exhausted: "
-                        f"spent {spent_tokens} + reserved {reserved_tokens} + this request's "
-                        f"max {usage.tokens} > {limit_tokens}")
-        return (f"the budget of project {project_id} has no room for this request (another "
-                "request took it meanwhile); retry")
+                return (
+                    f"{_PERIOD_WORD[period]} token budget of project {name!r} exhausted: "
+                    f"spent {spent_tokens} + reserved {reserved_tokens} + this request's "
+                    f"max {usage.tokens} > {limit_tokens}"
+                )
+        return (
+            f"the budget of project {project_id} has no room for this request (another "
+            "request took it meanwhile); retry"
+        )
 
     async def settle(self, reservation: Reservation, *, usd: Decimal, tokens: int) -> None:
         """Replace the reservation by the actual usage (``usd`` in USD, ``tokens`` prompt +
         completion as the provider reported them)."""
-        await self.ledger.settle(reservation.project_id, list(reservation.periods),
-                                 reserved_usd=reservation.usage.usd,
-                                 reserved_tokens=reservation.usage.tokens,
-                                 spent_usd=usd, spent_tokens=tokens)
+        await self.ledger.settle(
+            reservation.project_id,
+            list(reservation.periods),
+            reserved_usd=reservation.usage.usd,
+            reserved_tokens=reservation.usage.tokens,
+            spent_usd=usd,
+            spent_tokens=tokens,
+        )
 
     async def release(self, reservation: Reservation) -> None:
         """Give the reservation back (the call failed: nothing was spent)."""
@@ -151,8 +188,12 @@ def hold_to_bound(decoding: dict[str, Any], reservation: Reservation | None) -> 
 FEEDBACK_TOKENS = 200
 
 
-def request_bound(entry: ModelEntry | Sequence[ModelEntry], messages: Sequence[Mapping[str, Any]],
-                  max_tokens: int | None, attempts: int = 1) -> Usage:
+def request_bound(
+    entry: ModelEntry | Sequence[ModelEntry],
+    messages: Sequence[Mapping[str, Any]],
+    max_tokens: int | None,
+    attempts: int = 1,
+) -> Usage:
     """The most a request can use over ``attempts`` calls at the most expensive of ``entry``:
     call k (1-based) sends the prompt estimate plus (k - 1) x (completion bound +
     :data:`FEEDBACK_TOKENS`) (earlier answers and their errors fed back) and may receive the
@@ -163,8 +204,12 @@ def request_bound(entry: ModelEntry | Sequence[ModelEntry], messages: Sequence[M
     total = Usage(tokens=0, usd=Decimal(0))
     for k in range(max(1, attempts)):
         prompt_k = prompt_tokens + k * (completion + FEEDBACK_TOKENS)
-        worst = max((max_usage(prompt_k, max_tokens, e.input_cost_per_token,
-                               e.output_cost_per_token) for e in entries),
-                    key=lambda u: (u.usd, u.tokens))
+        worst = max(
+            (
+                max_usage(prompt_k, max_tokens, e.input_cost_per_token, e.output_cost_per_token)
+                for e in entries
+            ),
+            key=lambda u: (u.usd, u.tokens),
+        )
         total = Usage(tokens=total.tokens + worst.tokens, usd=total.usd + worst.usd)
     return total

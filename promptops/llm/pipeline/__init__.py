@@ -14,5 +14,17 @@ from promptops.llm.pipeline.call import (
 )
 from promptops.llm.pipeline.pipeline import Pipeline, default_stages
 
-__all__ = ["CallOutcome", "CallRequest", "ModelCall", "Next", "Pipeline", "PromptTarget",
-           "Route", "RunLink", "RunSink", "Stage", "around", "default_stages"]
+__all__ = [
+    "CallOutcome",
+    "CallRequest",
+    "ModelCall",
+    "Next",
+    "Pipeline",
+    "PromptTarget",
+    "Route",
+    "RunLink",
+    "RunSink",
+    "Stage",
+    "around",
+    "default_stages",
+]

@@ -20,8 +20,18 @@ from promptops.llm.catalog import ModelEntry
 from promptops.llm.routing.policy import RoutingDecision
 from promptops.llm.types import Completion, ProviderOverride
 
-__all__ = ["CallOutcome", "CallRequest", "ModelCall", "Next", "PromptTarget", "Route",
-           "RunLink", "RunSink", "Stage", "around"]
+__all__ = [
+    "CallOutcome",
+    "CallRequest",
+    "ModelCall",
+    "Next",
+    "PromptTarget",
+    "Route",
+    "RunLink",
+    "RunSink",
+    "Stage",
+    "around",
+]
 
 
 @dataclass(frozen=True)
@@ -212,9 +222,11 @@ class CallOutcome:
         self.tool_calls = last.tool_calls
         self.attempts = [a for c in completions for a in c.attempts] or None
 
-    async def then(self, after: Callable[[CallOutcome], Awaitable[None]] | None = None,
-                   on_error: Callable[[BaseException], Awaitable[None]] | None = None,
-                   ) -> CallOutcome:
+    async def then(
+        self,
+        after: Callable[[CallOutcome], Awaitable[None]] | None = None,
+        on_error: Callable[[BaseException], Awaitable[None]] | None = None,
+    ) -> CallOutcome:
         """Run ``after(self)`` once the answer is complete: now, or for a stream when its
         deltas are exhausted (an error raised during them goes to ``on_error`` instead, then
         propagates). Returns ``self``."""
@@ -226,10 +238,12 @@ class CallOutcome:
         return self
 
 
-async def _then(outcome: CallOutcome, deltas: AsyncGenerator[str, None],
-                after: Callable[[CallOutcome], Awaitable[None]] | None,
-                on_error: Callable[[BaseException], Awaitable[None]] | None,
-                ) -> AsyncGenerator[str, None]:
+async def _then(
+    outcome: CallOutcome,
+    deltas: AsyncGenerator[str, None],
+    after: Callable[[CallOutcome], Awaitable[None]] | None,
+    on_error: Callable[[BaseException], Awaitable[None]] | None,
+) -> AsyncGenerator[str, None]:
     try:
         async for delta in deltas:
             yield delta
@@ -267,10 +281,13 @@ class RunSink(Protocol):
     async def write(self, call: ModelCall, run: Any, outcome: CallOutcome | None) -> None: ...
 
 
-async def around(call: ModelCall, call_next: Next, *,
-                 after: Callable[[CallOutcome], Awaitable[None]] | None = None,
-                 on_error: Callable[[BaseException], Awaitable[None]] | None = None,
-                 ) -> CallOutcome:
+async def around(
+    call: ModelCall,
+    call_next: Next,
+    *,
+    after: Callable[[CallOutcome], Awaitable[None]] | None = None,
+    on_error: Callable[[BaseException], Awaitable[None]] | None = None,
+) -> CallOutcome:
     """Call the rest of the pipeline; run ``after`` on its complete answer (for a stream, once
     the deltas are exhausted) and ``on_error`` on any error it raises (before or during a
     stream), then let the error propagate."""

@@ -39,8 +39,9 @@ from promptops.llm.pipeline.stages.structured import StructuredOutputStage
 __all__ = ["Pipeline", "default_stages"]
 
 
-def default_stages(gateway: LLMGateway, secret_box: SecretBox | None,
-                   embed: Embed | None = None) -> list[Stage]:
+def default_stages(
+    gateway: LLMGateway, secret_box: SecretBox | None, embed: Embed | None = None
+) -> list[Stage]:
     """The stages of every model call, in call order (see the module docstring)."""
     return [
         ResolveStage(),
@@ -63,16 +64,24 @@ class Pipeline:
     flush (``PROMPTOPS_RUN_COMMIT``, see :mod:`promptops.db.connection`). One per process; the
     gateway it holds carries the breakers and rolling figures of that process."""
 
-    def __init__(self, gateway: LLMGateway, database_url: str, *,
-                 secret_box: SecretBox | None = None, stages: Sequence[Stage] | None = None,
-                 durable: bool = True, max_connections: int = 20) -> None:
+    def __init__(
+        self,
+        gateway: LLMGateway,
+        database_url: str,
+        *,
+        secret_box: SecretBox | None = None,
+        stages: Sequence[Stage] | None = None,
+        durable: bool = True,
+        max_connections: int = 20,
+    ) -> None:
         self.gateway = gateway
         self.database_url = database_url
         self.secret_box = secret_box
         self.durable = durable
         self.max_connections = max_connections
-        self.stages: list[Stage] = list(stages if stages is not None
-                                        else default_stages(gateway, secret_box))
+        self.stages: list[Stage] = list(
+            stages if stages is not None else default_stages(gateway, secret_box)
+        )
         self._chain = self._compose()
 
     def _compose(self) -> Next:
@@ -88,8 +97,9 @@ class Pipeline:
                 return stage
         raise KeyError(f"no stage {name!r}; stages: {[s.name for s in self.stages]}")
 
-    def with_stage(self, stage: Stage, *, before: str | None = None,
-                   after: str | None = None) -> Pipeline:
+    def with_stage(
+        self, stage: Stage, *, before: str | None = None, after: str | None = None
+    ) -> Pipeline:
         """A copy with ``stage`` inserted before or after the stage of that name (e.g. an
         input guard ``after="route"``, an output guard ``before="structured"``). Raises
         KeyError for an unknown name, ValueError unless exactly one of them is given."""
@@ -101,9 +111,14 @@ class Pipeline:
             raise KeyError(f"no stage {anchor!r}; stages: {names}")
         index = names.index(anchor) + (0 if before is not None else 1)
         stages = [*self.stages[:index], stage, *self.stages[index:]]
-        return Pipeline(self.gateway, self.database_url, secret_box=self.secret_box,
-                        stages=stages, durable=self.durable,
-                        max_connections=self.max_connections)
+        return Pipeline(
+            self.gateway,
+            self.database_url,
+            secret_box=self.secret_box,
+            stages=stages,
+            durable=self.durable,
+            max_connections=self.max_connections,
+        )
 
     async def _connection(self) -> PooledConnection:
         pool = await connection_pool(self.database_url, max_size=self.max_connections)
@@ -147,7 +162,9 @@ def _link(stage: Stage, call_next: Next) -> Next:
     return step
 
 
-async def _closing(deltas: AsyncGenerator[str, None], db: PooledConnection) -> AsyncGenerator[str, None]:
+async def _closing(
+    deltas: AsyncGenerator[str, None], db: PooledConnection
+) -> AsyncGenerator[str, None]:
     try:
         with database_errors():
             async for delta in deltas:

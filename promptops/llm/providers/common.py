@@ -51,10 +51,14 @@ def tool_calls_of(raw: Any) -> list[dict[str, Any]] | None:
     calls: list[dict[str, Any]] = []
     for call in raw:
         function = get_member(call, "function")
-        calls.append({
-            "id": get_member(call, "id"),
-            "type": get_member(call, "type") or "function",
-            "function": {"name": get_member(function, "name"),
-                         "arguments": get_member(function, "arguments") or ""},
-        })
+        calls.append(
+            {
+                "id": get_member(call, "id"),
+                "type": get_member(call, "type") or "function",
+                "function": {
+                    "name": get_member(function, "name"),
+                    "arguments": get_member(function, "arguments") or "",
+                },
+            }
+        )
     return calls

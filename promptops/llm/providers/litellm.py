@@ -29,19 +29,32 @@ def classify(exc: BaseException) -> GatewayError:
     status = getattr(exc, "status_code", None)
     name = type(exc).__name__
     retryable_names = {
-        "RateLimitError", "Timeout", "APIConnectionError", "ServiceUnavailableError",
-        "InternalServerError", "APIError", "BadGatewayError",
+        "RateLimitError",
+        "Timeout",
+        "APIConnectionError",
+        "ServiceUnavailableError",
+        "InternalServerError",
+        "APIError",
+        "BadGatewayError",
     }
     if isinstance(status, int):
         retryable = status == 429 or status >= 500 or status == 408
     else:
         retryable = name in retryable_names
-    if name in {"AuthenticationError", "BadRequestError", "NotFoundError",
-                "ContextWindowExceededError", "PermissionDeniedError",
-                "UnprocessableEntityError"}:
+    if name in {
+        "AuthenticationError",
+        "BadRequestError",
+        "NotFoundError",
+        "ContextWindowExceededError",
+        "PermissionDeniedError",
+        "UnprocessableEntityError",
+    }:
         retryable = False
-    return GatewayError(f"{name}: {exc}", retryable=retryable,
-                        status_code=status if isinstance(status, int) else None)
+    return GatewayError(
+        f"{name}: {exc}",
+        retryable=retryable,
+        status_code=status if isinstance(status, int) else None,
+    )
 
 
 def _litellm() -> Any:
@@ -51,8 +64,13 @@ def _litellm() -> Any:
     return litellm
 
 
-async def complete(entry: ModelEntry, messages: list[dict[str, Any]],
-                   kwargs: Mapping[str, Any], *, timeout_s: float) -> Completion:
+async def complete(
+    entry: ModelEntry,
+    messages: list[dict[str, Any]],
+    kwargs: Mapping[str, Any],
+    *,
+    timeout_s: float,
+) -> Completion:
     """One ``litellm.acompletion`` (``kwargs`` from
     :func:`promptops.llm.providers.common.request_kwargs`) as a :class:`Completion`, in a
     GenAI client span. Raises :class:`GatewayError` (:func:`classify`)."""
@@ -61,7 +79,8 @@ async def complete(entry: ModelEntry, messages: list[dict[str, Any]],
         started = time.perf_counter()
         try:
             response = await litellm.acompletion(
-                messages=messages, num_retries=0, timeout=timeout_s, **kwargs)
+                messages=messages, num_retries=0, timeout=timeout_s, **kwargs
+            )
         except Exception as exc:
             raise classify(exc) from exc
         latency_ms = (time.perf_counter() - started) * 1000.0
@@ -83,9 +102,15 @@ async def complete(entry: ModelEntry, messages: list[dict[str, Any]],
         return completion
 
 
-async def stream(entry: ModelEntry, messages: list[dict[str, Any]], kwargs: Mapping[str, Any],
-                 acc: StreamAccumulator, started: float, *,
-                 timeout_s: float) -> AsyncGenerator[StreamDelta, None]:
+async def stream(
+    entry: ModelEntry,
+    messages: list[dict[str, Any]],
+    kwargs: Mapping[str, Any],
+    acc: StreamAccumulator,
+    started: float,
+    *,
+    timeout_s: float,
+) -> AsyncGenerator[StreamDelta, None]:
     """The deltas of one streamed ``litellm.acompletion`` (usage requested with
     ``stream_options.include_usage``), gathered into ``acc`` (``started``: the call's
     ``perf_counter`` start, for the time to first delta); provider errors, on open or
@@ -93,8 +118,13 @@ async def stream(entry: ModelEntry, messages: list[dict[str, Any]], kwargs: Mapp
     litellm = _litellm()
     try:
         response = await litellm.acompletion(
-            messages=messages, num_retries=0, timeout=timeout_s, stream=True,
-            stream_options={"include_usage": True}, **kwargs)
+            messages=messages,
+            num_retries=0,
+            timeout=timeout_s,
+            stream=True,
+            stream_options={"include_usage": True},
+            **kwargs,
+        )
     except Exception as exc:
         raise classify(exc) from exc
     iterator = response.__aiter__()
@@ -159,8 +189,9 @@ class StreamAccumulator:
             if name:
                 fragment["function"]["name"] = name
             fragments.append(fragment)
-            call = self.tool_calls.setdefault(index, {
-                "id": None, "type": "function", "function": {"name": None, "arguments": ""}})
+            call = self.tool_calls.setdefault(
+                index, {"id": None, "type": "function", "function": {"name": None, "arguments": ""}}
+            )
             if fragment.get("id"):
                 call["id"] = fragment["id"]
             if name:
@@ -172,8 +203,13 @@ class StreamAccumulator:
             return None
         return StreamDelta(text=text, tool_calls=fragments or None)
 
-    def completion(self, entry: ModelEntry, messages: list[dict[str, Any]],
-                   latency_ms: float, attempts: list[dict[str, Any]]) -> Completion:
+    def completion(
+        self,
+        entry: ModelEntry,
+        messages: list[dict[str, Any]],
+        latency_ms: float,
+        attempts: list[dict[str, Any]],
+    ) -> Completion:
         output = "".join(self.parts)
         if self.usage is not None:
             tokens_in = int(get_member(self.usage, "prompt_tokens") or 0)
@@ -182,22 +218,31 @@ class StreamAccumulator:
             tokens_in, tokens_out = count_tokens(entry, messages, output)
         tool_calls = [self.tool_calls[i] for i in sorted(self.tool_calls)] or None
         return Completion(
-            model=entry.model_name, output=output, tokens_in=tokens_in, tokens_out=tokens_out,
-            cost_usd=entry.cost_usd(tokens_in, tokens_out), latency_ms=latency_ms,
-            finish_reason=self.finish_reason, attempts=list(attempts), tool_calls=tool_calls,
-            ttft_ms=self.ttft_ms)
+            model=entry.model_name,
+            output=output,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost_usd=entry.cost_usd(tokens_in, tokens_out),
+            latency_ms=latency_ms,
+            finish_reason=self.finish_reason,
+            attempts=list(attempts),
+            tool_calls=tool_calls,
+            ttft_ms=self.ttft_ms,
+        )
 
 
-def count_tokens(entry: ModelEntry, messages: list[dict[str, Any]],
-                  output: str) -> tuple[int, int]:
+def count_tokens(entry: ModelEntry, messages: list[dict[str, Any]], output: str) -> tuple[int, int]:
     """(prompt, completion) tokens counted locally with ``litellm.token_counter`` for a
     provider that reported no usage on its stream."""
     litellm = _litellm()
     model = str(entry.litellm_params.get("model", entry.model_name))
     try:
         tokens_in = int(litellm.token_counter(model=model, messages=messages))
-        tokens_out = int(litellm.token_counter(model=model, text=output,
-                                               count_response_tokens=True)) if output else 0
+        tokens_out = (
+            int(litellm.token_counter(model=model, text=output, count_response_tokens=True))
+            if output
+            else 0
+        )
     except Exception:  # a tokenizer problem must not fail a finished answer
         logger.warning("token counting failed for %s", model, exc_info=True)
         return 0, 0

@@ -23,21 +23,36 @@ from promptops.llm.types import Completion
 
 #: ``litellm_params`` keys the fast path can express besides :data:`DECODING_KEYS` and the
 #: request's own ``response_format``/``tools``/``tool_choice``; any other key -> LiteLLM.
-_FAST_PATH_KEYS = frozenset({"model", "api_base", "api_key", "custom_llm_provider",
-                             "extra_headers", "extra_body", "response_format", "tools",
-                             "tool_choice", *DECODING_KEYS})
+_FAST_PATH_KEYS = frozenset(
+    {
+        "model",
+        "api_base",
+        "api_key",
+        "custom_llm_provider",
+        "extra_headers",
+        "extra_body",
+        "response_format",
+        "tools",
+        "tool_choice",
+        *DECODING_KEYS,
+    }
+)
 
 
 def fast_path_fits(entry: ModelEntry, kwargs: Mapping[str, Any]) -> bool:
     """True when the request can go straight to an OpenAI-compatible server: provider
     ``openai``, an explicit ``api_base`` and no parameter the fast path cannot express (the
     model list's opt-out flag is read once, into ``entry.fast_path``)."""
-    return (entry.provider == "openai" and bool(kwargs.get("api_base"))
-            and all(key in _FAST_PATH_KEYS for key in kwargs))
+    return (
+        entry.provider == "openai"
+        and bool(kwargs.get("api_base"))
+        and all(key in _FAST_PATH_KEYS for key in kwargs)
+    )
 
 
-def openai_request(messages: list[dict[str, Any]],
-                   kwargs: Mapping[str, Any]) -> tuple[str, dict[str, str], bytes]:
+def openai_request(
+    messages: list[dict[str, Any]], kwargs: Mapping[str, Any]
+) -> tuple[str, dict[str, str], bytes]:
     """(url, headers, JSON body) of the chat-completions request LiteLLM would send for
     ``kwargs``: ``model`` without its ``openai/`` prefix, the messages, the decoding keys,
     ``response_format``, ``tools``/``tool_choice`` and ``extra_body`` merged in."""
@@ -60,16 +75,25 @@ def openai_request(messages: list[dict[str, Any]],
 
 
 #: HTTP status -> the LiteLLM exception name it raises for an OpenAI-compatible provider.
-_STATUS_NAMES = {400: "BadRequestError", 401: "AuthenticationError", 403: "PermissionDeniedError",
-                 404: "NotFoundError", 408: "Timeout", 422: "UnprocessableEntityError",
-                 429: "RateLimitError", 500: "InternalServerError", 502: "BadGatewayError",
-                 503: "ServiceUnavailableError"}
+_STATUS_NAMES = {
+    400: "BadRequestError",
+    401: "AuthenticationError",
+    403: "PermissionDeniedError",
+    404: "NotFoundError",
+    408: "Timeout",
+    422: "UnprocessableEntityError",
+    429: "RateLimitError",
+    500: "InternalServerError",
+    502: "BadGatewayError",
+    503: "ServiceUnavailableError",
+}
 _CONTEXT_WINDOW = re.compile(r"(?i)context (length|window)|maximum context|too many tokens")
 
 
 def http_error(status: int, raw: bytes) -> GatewayError:
     """A provider's HTTP error response as LiteLLM's path classifies it (see
-    :func:`promptops.llm.providers.litellm.classify`): 408/429/5xx retryable, other statuses not; the provider's
+    :func:`promptops.llm.providers.litellm.classify`): 408/429/5xx retryable, other statuses not;
+    the provider's
     ``error.message`` (else the body text) in the message."""
     message = ""
     try:
@@ -89,16 +113,26 @@ def http_error(status: int, raw: bytes) -> GatewayError:
     if status == 400 and _CONTEXT_WINDOW.search(message):
         name = "ContextWindowExceededError"
     retryable = status == 429 or status >= 500 or status == 408
-    return GatewayError(f"{name}: OpenAIException - {message}", retryable=retryable,
-                        status_code=status)
+    return GatewayError(
+        f"{name}: OpenAIException - {message}", retryable=retryable, status_code=status
+    )
 
 
 #: LiteLLM's finish-reason mapping (``litellm_core_utils.core_helpers.map_finish_reason``) for
 #: the values OpenAI-compatible servers send; anything else is "stop", as there.
-_FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls",
-                   "content_filter": "content_filter", "function_call": "function_call",
-                   "stop_sequence": "stop", "end_turn": "stop", "max_tokens": "length",
-                   "tool_use": "tool_calls", "eos": "stop", "eos_token": "stop"}
+_FINISH_REASONS = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "content_filter": "content_filter",
+    "function_call": "function_call",
+    "stop_sequence": "stop",
+    "end_turn": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "eos": "stop",
+    "eos_token": "stop",
+}
 
 
 def _map_finish_reason(reason: Any) -> str:
@@ -137,9 +171,9 @@ class OpenAICompatibleClient:
             _LIVE.add(self)
             self._http = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s),
-                connector=aiohttp.TCPConnector(limit=self.max_connections,
-                                               keepalive_timeout=30.0),
-                json_serialize=lambda obj: orjson.dumps(obj).decode(), trust_env=False,
+                connector=aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=30.0),
+                json_serialize=lambda obj: orjson.dumps(obj).decode(),
+                trust_env=False,
             )
             self.loop = loop
         return self._http
@@ -150,8 +184,9 @@ class OpenAICompatibleClient:
         if http is not None and not http.closed:
             await http.close()
 
-    async def complete(self, entry: ModelEntry, messages: list[dict[str, Any]],
-                       kwargs: Mapping[str, Any]) -> Completion:
+    async def complete(
+        self, entry: ModelEntry, messages: list[dict[str, Any]], kwargs: Mapping[str, Any]
+    ) -> Completion:
         """One ``POST {api_base}/chat/completions`` with LiteLLM's request body (``kwargs``
         from :func:`promptops.llm.providers.common.request_kwargs`), parsed into a
         :class:`Completion`. Raises :class:`GatewayError` (408 timeout and 500 connection
@@ -167,11 +202,17 @@ class OpenAICompatibleClient:
             except TimeoutError as exc:
                 raise GatewayError(
                     f"Timeout: OpenAIException - Request timed out ({type(exc).__name__}) - "
-                    f"timeout value={self.timeout_s}", retryable=True, status_code=408) from exc
+                    f"timeout value={self.timeout_s}",
+                    retryable=True,
+                    status_code=408,
+                ) from exc
             except aiohttp.ClientError as exc:
                 raise GatewayError(
                     f"InternalServerError: OpenAIException - Connection error. "
-                    f"({type(exc).__name__}: {exc})", retryable=True, status_code=500) from exc
+                    f"({type(exc).__name__}: {exc})",
+                    retryable=True,
+                    status_code=500,
+                ) from exc
             if status >= 400:
                 raise http_error(status, raw)
             try:
@@ -181,7 +222,9 @@ class OpenAICompatibleClient:
             except Exception as exc:
                 raise GatewayError(
                     f"APIError: OpenAIException - invalid response body: {raw[:200]!r}",
-                    retryable=True, status_code=500) from exc
+                    retryable=True,
+                    status_code=500,
+                ) from exc
             latency_ms = (time.perf_counter() - started) * 1000.0
             usage = data.get("usage") or {}
             tokens_in = int(usage.get("prompt_tokens") or 0)

@@ -44,7 +44,8 @@ from promptops.llm.routing.policy import (
 QUALITY_WINDOW_DAYS = 30
 #: Metrics whose values lie in [0, 1] with higher = better (registry kinds text and label).
 QUALITY_METRICS: tuple[str, ...] = tuple(
-    name for name, spec in METRIC_SPECS.items() if spec.kind in ("text", "label"))
+    name for name, spec in METRIC_SPECS.items() if spec.kind in ("text", "label")
+)
 
 
 class PolicyNotFound(GatewayError):
@@ -55,26 +56,42 @@ class PolicyNotFound(GatewayError):
     def __init__(self, name: str, known: Sequence[str]) -> None:
         super().__init__(
             f"unknown routing policy {name!r} in this project; its policies: "
-            f"{', '.join(known) or '(none)'}", retryable=False, status_code=400)
+            f"{', '.join(known) or '(none)'}",
+            retryable=False,
+            status_code=400,
+        )
         self.name = name
 
 
 def spec_of(row: Any) -> RoutingPolicySpec:
     """The stored policy as a :class:`RoutingPolicySpec` (validated again)."""
-    return RoutingPolicySpec.model_validate({
-        "name": row.name, "strategy": row.strategy, "candidates": list(row.candidates or []),
-        "fallbacks": list(row.fallbacks or []), "constraints": dict(row.constraints or {}),
-        "description": row.description or ""})
+    return RoutingPolicySpec.model_validate(
+        {
+            "name": row.name,
+            "strategy": row.strategy,
+            "candidates": list(row.candidates or []),
+            "fallbacks": list(row.fallbacks or []),
+            "constraints": dict(row.constraints or {}),
+            "description": row.description or "",
+        }
+    )
 
 
 def needs_quality(spec: RoutingPolicySpec) -> bool:
     return spec.strategy == "quality_first" or spec.constraints.min_quality is not None
 
 
-async def gather_figures(db: SQL, gateway: LLMGateway, project_id: uuid.UUID,
-                         spec: RoutingPolicySpec, messages: Sequence[Mapping[str, Any]],
-                         max_tokens: int | None, *, with_quality: bool | None = None,
-                         now: datetime | None = None) -> list[CandidateFigures]:
+async def gather_figures(
+    db: SQL,
+    gateway: LLMGateway,
+    project_id: uuid.UUID,
+    spec: RoutingPolicySpec,
+    messages: Sequence[Mapping[str, Any]],
+    max_tokens: int | None,
+    *,
+    with_quality: bool | None = None,
+    now: datetime | None = None,
+) -> list[CandidateFigures]:
     """One :class:`CandidateFigures` per candidate of ``spec``, in policy order (definitions
     in the module docstring). ``with_quality``: look quality up (True), not (False), or only
     when the policy uses it (None). Raises ``promptops.llm.gateway.UnknownModelError`` for a
@@ -86,52 +103,68 @@ async def gather_figures(db: SQL, gateway: LLMGateway, project_id: uuid.UUID,
     if with_quality if with_quality is not None else needs_quality(spec):
         since = (now or datetime.now(UTC)) - timedelta(days=QUALITY_WINDOW_DAYS)
         quality = await RoutingReads(db).mean_scores(
-            project_id, spec.candidates, QUALITY_METRICS, since)
+            project_id, spec.candidates, QUALITY_METRICS, since
+        )
     out: list[CandidateFigures] = []
     for entry in entries:
         deployment = gateway.deployments.get(entry.model_name)
         stats = deployment.stats.snapshot()
         mean, samples = quality.get(entry.model_name, (None, 0))
-        out.append(CandidateFigures(
-            model=entry.model_name,
-            p95_latency_ms=stats["p95_latency_ms"],
-            error_rate=float(stats["error_rate"]),
-            quality=mean,
-            est_cost_usd=(prompt_tokens * entry.input_cost_per_token
-                          + completion * entry.output_cost_per_token),
-            breaker_state=deployment.breaker.state.value,
-            calls=int(stats["calls"]),
-            quality_samples=samples,
-        ))
+        out.append(
+            CandidateFigures(
+                model=entry.model_name,
+                p95_latency_ms=stats["p95_latency_ms"],
+                error_rate=float(stats["error_rate"]),
+                quality=mean,
+                est_cost_usd=(
+                    prompt_tokens * entry.input_cost_per_token
+                    + completion * entry.output_cost_per_token
+                ),
+                breaker_state=deployment.breaker.state.value,
+                calls=int(stats["calls"]),
+                quality_samples=samples,
+            )
+        )
     return out
 
 
-async def decide(db: SQL, gateway: LLMGateway, project_id: uuid.UUID,
-                 spec: RoutingPolicySpec, messages: Sequence[Mapping[str, Any]],
-                 max_tokens: int | None, *, with_quality: bool | None = None
-                 ) -> RoutingDecision:
+async def decide(
+    db: SQL,
+    gateway: LLMGateway,
+    project_id: uuid.UUID,
+    spec: RoutingPolicySpec,
+    messages: Sequence[Mapping[str, Any]],
+    max_tokens: int | None,
+    *,
+    with_quality: bool | None = None,
+) -> RoutingDecision:
     """:func:`gather_figures` then :func:`promptops.llm.routing.policy.choose`. Raises
     :class:`promptops.llm.routing.policy.NoEligibleModel`."""
-    figures = await gather_figures(db, gateway, project_id, spec, messages, max_tokens,
-                                   with_quality=with_quality)
+    figures = await gather_figures(
+        db, gateway, project_id, spec, messages, max_tokens, with_quality=with_quality
+    )
     return choose(spec, figures)
 
 
-async def resolve_policy_route(db: SQL, gateway: LLMGateway,
-                               project_id: uuid.UUID, model_field: str | None,
-                               messages: Sequence[Mapping[str, Any]],
-                               max_tokens: int | None) -> RoutingDecision | None:
+async def resolve_policy_route(
+    db: SQL,
+    gateway: LLMGateway,
+    project_id: uuid.UUID,
+    model_field: str | None,
+    messages: Sequence[Mapping[str, Any]],
+    max_tokens: int | None,
+) -> RoutingDecision | None:
     """The routing decision for a request whose ``model`` is ``policy:<name>``; None (without
     touching the database) for any other model value.
 
     Raises :class:`PolicyNotFound` (a non-retryable ``GatewayError``: map to 422 on ``model``)
     when the project has no such policy, ``promptops.llm.gateway.UnknownModelError`` when a
-    candidate left the catalog, :class:`promptops.llm.routing.policy.NoEligibleModel` (a ``ValueError``)
-    when every candidate is excluded and there is no fallback.
+    candidate left the catalog, :class:`promptops.llm.routing.policy.NoEligibleModel` (a
+    ``ValueError``) when every candidate is excluded and there is no fallback.
     """
     if not model_field or not model_field.startswith(POLICY_PREFIX):
         return None
-    name = model_field[len(POLICY_PREFIX):]
+    name = model_field[len(POLICY_PREFIX) :]
     reads = RoutingReads(db)
     row = await reads.policy(project_id, name)
     if row is None:

@@ -56,8 +56,10 @@ class UnknownPolicyModel(ValueError):
     ``"candidates"`` or ``"fallbacks"``, ``index`` the position in that list."""
 
     def __init__(self, field_name: str, index: int, model: str, known: Sequence[str]) -> None:
-        super().__init__(f"{field_name}[{index}]: unknown model {model!r}; configured models: "
-                         f"{', '.join(known) or '(none)'}")
+        super().__init__(
+            f"{field_name}[{index}]: unknown model {model!r}; configured models: "
+            f"{', '.join(known) or '(none)'}"
+        )
         self.field = field_name
         self.index = index
         self.model = model
@@ -173,9 +175,14 @@ class RoutingDecision:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form stored on ``Run.routing``: ``{"policy", "strategy", "chosen",
         "ordered", "reason", "candidates"}``."""
-        return {"policy": self.policy, "strategy": self.strategy, "chosen": self.chosen,
-                "ordered": list(self.ordered), "reason": self.reason,
-                "candidates": [dict(c) for c in self.candidates]}
+        return {
+            "policy": self.policy,
+            "strategy": self.strategy,
+            "chosen": self.chosen,
+            "ordered": list(self.ordered),
+            "reason": self.reason,
+            "candidates": [dict(c) for c in self.candidates],
+        }
 
 
 def _usd(value: float) -> str:
@@ -202,13 +209,13 @@ def exclusions(figures: CandidateFigures, constraints: RoutingConstraints) -> li
         reasons.append(f"p95 {_ms(figures.p95_latency_ms)} > {_ms(limit)}")
     if constraints.min_quality is not None:
         if figures.quality is None:
-            reasons.append(f"no recent evaluation score to meet min quality "
-                           f"{constraints.min_quality:.2f}")
+            reasons.append(
+                f"no recent evaluation score to meet min quality {constraints.min_quality:.2f}"
+            )
         elif figures.quality < constraints.min_quality:
             reasons.append(f"quality {figures.quality:.2f} < {constraints.min_quality:.2f}")
     if constraints.max_cost_usd is not None and figures.est_cost_usd > constraints.max_cost_usd:
-        reasons.append(f"est. cost {_usd(figures.est_cost_usd)} > "
-                       f"{_usd(constraints.max_cost_usd)}")
+        reasons.append(f"est. cost {_usd(figures.est_cost_usd)} > {_usd(constraints.max_cost_usd)}")
     return reasons
 
 
@@ -229,13 +236,19 @@ def _why_first(strategy: str, best: CandidateFigures, eligible: int) -> str:
     if strategy == "cost_first":
         best_at, figure = "the cheapest", f"{_usd(best.est_cost_usd)} est."
     elif strategy == "latency_first":
-        best_at, figure = "the fastest", (f"p95 {_ms(best.p95_latency_ms)}"
-                                          if best.p95_latency_ms is not None
-                                          else "no p95 measured yet")
+        best_at, figure = (
+            "the fastest",
+            (
+                f"p95 {_ms(best.p95_latency_ms)}"
+                if best.p95_latency_ms is not None
+                else "no p95 measured yet"
+            ),
+        )
     else:
-        best_at, figure = "the best-rated", (f"quality {best.quality:.2f}"
-                                             if best.quality is not None
-                                             else "no quality score yet")
+        best_at, figure = (
+            "the best-rated",
+            (f"quality {best.quality:.2f}" if best.quality is not None else "no quality score yet"),
+        )
     unmeasured = figure.startswith("no ")
     if eligible == 1:
         return f"{best.model} is the only eligible candidate ({figure})"
@@ -244,8 +257,9 @@ def _why_first(strategy: str, best: CandidateFigures, eligible: int) -> str:
     return f"{best.model} is {best_at} of {eligible} eligible candidates ({figure})"
 
 
-def choose(spec: RoutingPolicySpec, figures: Sequence[CandidateFigures]
-           | Mapping[str, CandidateFigures]) -> RoutingDecision:
+def choose(
+    spec: RoutingPolicySpec, figures: Sequence[CandidateFigures] | Mapping[str, CandidateFigures]
+) -> RoutingDecision:
     """Rank ``spec``'s candidates on ``figures`` (one per candidate; extra ones are ignored) and
     return the decision (see the module docstring for the rules).
 
@@ -273,13 +287,17 @@ def choose(spec: RoutingPolicySpec, figures: Sequence[CandidateFigures]
     if not ordered:
         raise NoEligibleModel(
             f"routing policy {spec.name!r} has no eligible candidate and no fallback: "
-            f"{excluded_text}")
+            f"{excluded_text}"
+        )
     if ranked:
         reason = f"{spec.strategy}: {_why_first(spec.strategy, eligible[0][1], len(ranked))}"
     else:
-        reason = (f"{spec.strategy}: no candidate is eligible, so the fallback "
-                  f"{ordered[0]} is tried first")
+        reason = (
+            f"{spec.strategy}: no candidate is eligible, so the fallback "
+            f"{ordered[0]} is tried first"
+        )
     if excluded:
         reason += f"; excluded: {excluded_text}"
-    return RoutingDecision(policy=spec.name, strategy=spec.strategy, ordered=ordered,
-                           reason=reason, candidates=rows)
+    return RoutingDecision(
+        policy=spec.name, strategy=spec.strategy, ordered=ordered, reason=reason, candidates=rows
+    )

@@ -29,9 +29,13 @@ class BudgetStage:
         guard = BudgetGuard(call.db)
         try:
             reservation = await guard.reserve(
-                project.id, route.entries, call.messages, call.decoding.get("max_tokens"),
+                project.id,
+                route.entries,
+                call.messages,
+                call.decoding.get("max_tokens"),
                 attempts=self.structured_attempts if call.schema is not None else 1,
-                limits=project.budget)
+                limits=project.budget,
+            )
         except BudgetExceeded:
             telemetry.record_budget_rejection()
             raise

@@ -40,8 +40,7 @@ class _Keys:
 def _semantic_text(call: ModelCall) -> str:
     if call.version is None:
         return semantic_text(call.messages)
-    return semantic_text(call.messages, call.request.variables,
-                         extra_messages=call.extra_messages)
+    return semantic_text(call.messages, call.request.variables, extra_messages=call.extra_messages)
 
 
 def _parsed(text: str) -> object:
@@ -76,9 +75,14 @@ class CacheStage:
         version_id = call.version.id if call.version is not None else None
         request = call.request
         if settings.exact.enabled:
-            keys.exact = exact_cache_key(model, call.messages, call.decoding,
-                                         call.response_format, request.tools,
-                                         request.tool_choice)
+            keys.exact = exact_cache_key(
+                model,
+                call.messages,
+                call.decoding,
+                call.response_format,
+                request.tools,
+                request.tool_choice,
+            )
             entry = await cache.get_exact(project.id, keys.exact)
             if entry is not None:
                 exact_key = keys.exact
@@ -87,41 +91,64 @@ class CacheStage:
                     await cache.count_exact_hit(project.id, exact_key)
 
                 call.commit_with_run.append(count_hit)
-                return self._hit(call, route.requested_model, "exact",
-                                 CachedResponse.from_dict(entry))
+                return self._hit(
+                    call, route.requested_model, "exact", CachedResponse.from_dict(entry)
+                )
         if settings.semantic.enabled:
-            keys.params = params_key(call.decoding, call.response_format, request.tools,
-                                     request.tool_choice)
+            keys.params = params_key(
+                call.decoding, call.response_format, request.tools, request.tool_choice
+            )
             try:
                 keys.embedding = await self.embed(_semantic_text(call))
             except RuntimeError:  # embedding model files missing: exact cache only
                 keys.embedding = None
             if keys.embedding is not None:
-                found = await cache.get_semantic(project.id, version_id, model, keys.params,
-                                                 keys.embedding, settings.semantic.threshold)
+                found = await cache.get_semantic(
+                    project.id,
+                    version_id,
+                    model,
+                    keys.params,
+                    keys.embedding,
+                    settings.semantic.threshold,
+                )
                 if found is not None:
-                    return self._hit(call, model, "semantic",
-                                     CachedResponse.from_dict(found[0]))
+                    return self._hit(call, model, "semantic", CachedResponse.from_dict(found[0]))
 
         async def store(outcome: CallOutcome) -> None:
             if not outcome.success or outcome.completion is None:
                 return
             completion = outcome.completion
             response = CachedResponse(
-                output=completion.output, tokens_in=completion.tokens_in,
-                tokens_out=completion.tokens_out, finish_reason=completion.finish_reason,
-                tool_calls=completion.tool_calls).to_dict()
+                output=completion.output,
+                tokens_in=completion.tokens_in,
+                tokens_out=completion.tokens_out,
+                finish_reason=completion.finish_reason,
+                tool_calls=completion.tool_calls,
+            ).to_dict()
 
             async def write() -> None:
                 if keys.exact is not None:
-                    await cache.put_exact(project.organization_id, project.id, keys.exact,
-                                          completion.model, version_id, response,
-                                          settings.exact.ttl_s)
+                    await cache.put_exact(
+                        project.organization_id,
+                        project.id,
+                        keys.exact,
+                        completion.model,
+                        version_id,
+                        response,
+                        settings.exact.ttl_s,
+                    )
                 if keys.params is not None and keys.embedding is not None:
                     await cache.put_semantic(
-                        project.organization_id, project.id, version_id, completion.model,
-                        keys.params, _semantic_text(call), keys.embedding, response,
-                        settings.semantic.ttl_s)
+                        project.organization_id,
+                        project.id,
+                        version_id,
+                        completion.model,
+                        keys.params,
+                        _semantic_text(call),
+                        keys.embedding,
+                        response,
+                        settings.semantic.ttl_s,
+                    )
 
             call.commit_with_run.append(write)
 
@@ -131,7 +158,13 @@ class CacheStage:
     def _hit(call: ModelCall, model: str, kind: str, hit: CachedResponse) -> CallOutcome:
         telemetry.record_cache_hit(kind)
         return CallOutcome(
-            text=hit.output, output=_parsed(hit.output) if call.schema is not None else hit.output,
-            model=model, tokens_in=hit.tokens_in, tokens_out=hit.tokens_out,
-            cost_usd=Decimal(0), finish_reason=hit.finish_reason, tool_calls=hit.tool_calls,
-            cache_kind=kind)
+            text=hit.output,
+            output=_parsed(hit.output) if call.schema is not None else hit.output,
+            model=model,
+            tokens_in=hit.tokens_in,
+            tokens_out=hit.tokens_out,
+            cost_usd=Decimal(0),
+            finish_reason=hit.finish_reason,
+            tool_calls=hit.tool_calls,
+            cache_kind=kind,
+        )

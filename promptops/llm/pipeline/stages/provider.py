@@ -29,11 +29,18 @@ def provider_failed(exc: GatewayError) -> ProviderFailed:
         status = 429
     elif exc.status_code in (400, 404, 413, 422) and not exc.retryable:
         status = 400
-    elif exc.status_code == 503 and exc.attempts and all(
-            a.get("error") == "circuit open" for a in exc.attempts):
+    elif (
+        exc.status_code == 503
+        and exc.attempts
+        and all(a.get("error") == "circuit open" for a in exc.attempts)
+    ):
         status = 503
-    return ProviderFailed(f"model call failed: {exc}", status_code=status,
-                          retryable=exc.retryable, attempts=exc.attempts)
+    return ProviderFailed(
+        f"model call failed: {exc}",
+        status_code=status,
+        retryable=exc.retryable,
+        attempts=exc.attempts,
+    )
 
 
 class ProviderStage:
@@ -57,10 +64,14 @@ class ProviderStage:
         giving_back = call.db.release_later(self.hold_s)
         try:
             completion = await self.gateway.complete(
-                call.attempt_messages or call.messages, candidates=route.candidates,
-                decoding=call.decoding, response_format=call.response_format,
-                tools=call.request.tools, tool_choice=call.request.tool_choice,
-                credentials=route.credentials)
+                call.attempt_messages or call.messages,
+                candidates=route.candidates,
+                decoding=call.decoding,
+                response_format=call.response_format,
+                tools=call.request.tools,
+                tool_choice=call.request.tool_choice,
+                credentials=route.credentials,
+            )
         except GatewayError as exc:
             raise provider_failed(exc) from exc
         finally:
@@ -70,13 +81,19 @@ class ProviderStage:
         outcome.fill(call.completions)
         return outcome
 
-    async def _stream(self, call: ModelCall, route: Route,
-                      outcome: CallOutcome) -> AsyncGenerator[str, None]:
+    async def _stream(
+        self, call: ModelCall, route: Route, outcome: CallOutcome
+    ) -> AsyncGenerator[str, None]:
         try:
             async for event in self.gateway.stream(
-                    call.messages, candidates=route.candidates, decoding=call.decoding,
-                    response_format=call.response_format, tools=call.request.tools,
-                    tool_choice=call.request.tool_choice, credentials=route.credentials):
+                call.messages,
+                candidates=route.candidates,
+                decoding=call.decoding,
+                response_format=call.response_format,
+                tools=call.request.tools,
+                tool_choice=call.request.tool_choice,
+                credentials=route.credentials,
+            ):
                 if isinstance(event, StreamDelta):
                     if event.text:
                         yield event.text

@@ -72,16 +72,25 @@ class RecordStage:
             raise RuntimeError("the record stage runs after resolve")
         link = request.run
         return RunRecord(
-            id=uuid.uuid4(), project_id=project.id,
+            id=uuid.uuid4(),
+            project_id=project.id,
             prompt_version_id=call.version.id if call.version is not None else None,
-            source=call.source, variables=request.variables, rendered_input=call.messages,
-            subject_id=request.subject_id, environment=call.environment,
-            deployment_id=call.deployment_id, arm=call.arm,
+            source=call.source,
+            variables=request.variables,
+            rendered_input=call.messages,
+            subject_id=request.subject_id,
+            environment=call.environment,
+            deployment_id=call.deployment_id,
+            arm=call.arm,
             trace_id=telemetry.current_trace_id(),
             routing=route.decision.as_dict() if route and route.decision else None,
-            idempotency_key=link.idempotency_key, workflow_id=link.workflow_id,
-            evaluation_id=link.evaluation_id, example_id=link.example_id,
-            latency_ms=(time.perf_counter() - call.started) * 1000.0, **values)
+            idempotency_key=link.idempotency_key,
+            workflow_id=link.workflow_id,
+            evaluation_id=link.evaluation_id,
+            example_id=link.example_id,
+            latency_ms=(time.perf_counter() - call.started) * 1000.0,
+            **values,
+        )
 
     async def _write(self, call: ModelCall, run: Any, outcome: CallOutcome | None) -> None:
         sink = call.request.sink or self.sink
@@ -92,36 +101,59 @@ class RecordStage:
 
     async def _succeeded(self, call: ModelCall, outcome: CallOutcome) -> None:
         run = self._run(
-            call, model=outcome.model, output=outcome.text, success=outcome.success,
-            error=outcome.error, tokens_in=outcome.tokens_in, tokens_out=outcome.tokens_out,
-            cost_usd=outcome.cost_usd, attempts=outcome.attempts,
-            cache_hit=outcome.cache_kind is not None, cache_kind=outcome.cache_kind)
+            call,
+            model=outcome.model,
+            output=outcome.text,
+            success=outcome.success,
+            error=outcome.error,
+            tokens_in=outcome.tokens_in,
+            tokens_out=outcome.tokens_out,
+            cost_usd=outcome.cost_usd,
+            attempts=outcome.attempts,
+            cache_hit=outcome.cache_kind is not None,
+            cache_kind=outcome.cache_kind,
+        )
         await self._write(call, run, outcome)
         outcome.run = run
         if outcome.cache_kind is not None:
             telemetry.record_llm_call(outcome.model, "cache_hit", run.latency_ms, 0, 0, 0.0)
             return
         for c in call.completions:
-            telemetry.record_llm_call(c.model, "ok" if outcome.success else "error",
-                                      c.latency_ms, c.tokens_in, c.tokens_out, c.cost_usd)
+            telemetry.record_llm_call(
+                c.model,
+                "ok" if outcome.success else "error",
+                c.latency_ms,
+                c.tokens_in,
+                c.tokens_out,
+                c.cost_usd,
+            )
 
     async def _failed(self, call: ModelCall, exc: ProviderFailed) -> None:
         route = call.route
         attempts = [*(a for c in call.completions for a in c.attempts), *exc.attempts]
-        failed_model = (call.completions[-1].model if call.completions
-                        else next((a["model"] for a in reversed(attempts) if a.get("model")),
-                                  route.requested_model if route else ""))
+        failed_model = (
+            call.completions[-1].model
+            if call.completions
+            else next(
+                (a["model"] for a in reversed(attempts) if a.get("model")),
+                route.requested_model if route else "",
+            )
+        )
         elapsed_ms = (time.perf_counter() - call.started) * 1000.0
         telemetry.record_llm_call(failed_model, "error", elapsed_ms, 0, 0, 0.0)
         if exc.retryable and call.request.run.idempotency_key is not None:
             return  # Temporal retries the call under the same key: it must stay writable
         usd, _ = call.spent()
         run = self._run(
-            call, model=failed_model,
-            output=call.completions[-1].output if call.completions else None, success=False,
+            call,
+            model=failed_model,
+            output=call.completions[-1].output if call.completions else None,
+            success=False,
             error=str(exc)[:MAX_ERROR_CHARS],
             tokens_in=sum(c.tokens_in for c in call.completions),
             tokens_out=sum(c.tokens_out for c in call.completions),
-            cost_usd=usd if usd else Decimal(0), attempts=attempts or None)
+            cost_usd=usd if usd else Decimal(0),
+            attempts=attempts or None,
+        )
         call.commit_with_run.clear()  # nothing of a failed call lands with its record
         await self._write(call, run, None)

@@ -44,8 +44,9 @@ def environment_of_label(label: str | None) -> tuple[str | None, str]:
     return _ENVIRONMENT_OF.get(label), label
 
 
-async def choose_project(serving: ServingRepository, principal: Principal,
-                         project_ref: str | None) -> NamedProject:
+async def choose_project(
+    serving: ServingRepository, principal: Principal, project_ref: str | None
+) -> NamedProject:
     """The project of a call that names no prompt: the key's project when it is scoped to
     one, else ``project_ref`` (a project id or name), else the organization's only project.
     Raises NotFound (404) for a project outside the caller's reach, InvalidInput (422) when
@@ -62,8 +63,9 @@ async def choose_project(serving: ServingRepository, principal: Principal,
         except ValueError:
             found = await serving.find_projects(org, name=project_ref)
             if not found:
-                raise NotFound(f"project {project_ref!r} not found",
-                               field="OpenAI-Project") from None
+                raise NotFound(
+                    f"project {project_ref!r} not found", field="OpenAI-Project"
+                ) from None
             return found[0]
         found = await serving.find_projects(org, project_id=project_id)
         if not found:
@@ -74,7 +76,9 @@ async def choose_project(serving: ServingRepository, principal: Principal,
         return found[0]
     raise InvalidInput(
         "choose the project: send the OpenAI-Project header (project= in the OpenAI SDK) "
-        "with a project name or id, or use a project-scoped API key", field="OpenAI-Project")
+        "with a project name or id, or use a project-scoped API key",
+        field="OpenAI-Project",
+    )
 
 
 class ResolveStage:
@@ -87,8 +91,9 @@ class ResolveStage:
         serving = ServingRepository(call.db)
         if request.version is not None:
             call.version = request.version
-            call.project = request.project or await serving.project(request.project_id
-                                                                     or _no_project())
+            call.project = request.project or await serving.project(
+                request.project_id or _no_project()
+            )
         elif request.target is not None:
             await self._serve(call, serving, request.target)
         else:
@@ -117,15 +122,17 @@ class ResolveStage:
             raise InvalidInput("a call that names a prompt needs a caller")
         return call.request.principal
 
-    async def _serve(self, call: ModelCall, serving: ServingRepository,
-                     target: PromptTarget) -> None:
+    async def _serve(
+        self, call: ModelCall, serving: ServingRepository, target: PromptTarget
+    ) -> None:
         principal = self._principal(call)
         org, scope = principal.organization_id, principal.project_id
         if target.version_id is not None:
             served = await serving.by_version(org, target.version_id, scope)
             if served is None:
-                raise NotFound(f"prompt version {target.version_id} not found",
-                               field="prompt_version_id")
+                raise NotFound(
+                    f"prompt version {target.version_id} not found", field="prompt_version_id"
+                )
             call.version, call.project = served.version, served.project
             call.test_call = served.version.status != PromptVersionStatus.APPROVED.value
             return
@@ -136,9 +143,14 @@ class ResolveStage:
             project = await choose_project(serving, principal, call.request.project_ref)
             target = replace(target, project_id=project.id)
         served = await serving.by_label(
-            org, label, environment=target.environment, prompt_id=target.prompt_id,
-            project_id=target.project_id, prompt_name=target.prompt_name,
-            scope_project_id=scope)
+            org,
+            label,
+            environment=target.environment,
+            prompt_id=target.prompt_id,
+            project_id=target.project_id,
+            prompt_name=target.prompt_name,
+            scope_project_id=scope,
+        )
         if served is None:
             await self._explain_miss(serving, principal, target, label)
         assert served is not None  # _explain_miss always raises
@@ -157,22 +169,31 @@ class ResolveStage:
             call.version = candidate
 
     @staticmethod
-    async def _explain_miss(serving: ServingRepository, principal: Principal,
-                            target: PromptTarget, label: str) -> None:
+    async def _explain_miss(
+        serving: ServingRepository, principal: Principal, target: PromptTarget, label: str
+    ) -> None:
         """Raise the error naming what a failed label lookup was missing."""
         missing = await serving.explain_miss(
-            principal.organization_id, label, prompt_id=target.prompt_id,
-            project_id=target.project_id, prompt_name=target.prompt_name,
-            scope_project_id=principal.project_id)
+            principal.organization_id,
+            label,
+            prompt_id=target.prompt_id,
+            project_id=target.project_id,
+            prompt_name=target.prompt_name,
+            scope_project_id=principal.project_id,
+        )
         if missing == "project":
-            raise NotFound(f"project {target.project_id} not found",
-                           field=target.field or "project_id")
+            raise NotFound(
+                f"project {target.project_id} not found", field=target.field or "project_id"
+            )
         if missing == "prompt":
             if target.prompt_id is not None:
-                raise NotFound(f"prompt {target.prompt_id} not found",
-                               field=target.field or "prompt_id")
-            raise NotFound(f"no prompt named {target.prompt_name!r} in this project",
-                           field=target.field or "prompt")
+                raise NotFound(
+                    f"prompt {target.prompt_id} not found", field=target.field or "prompt_id"
+                )
+            raise NotFound(
+                f"no prompt named {target.prompt_name!r} in this project",
+                field=target.field or "prompt",
+            )
         name = target.prompt_name or target.prompt_id
         raise NotFound(f"prompt {name} has no label {label!r}", field=target.field or "label")
 
@@ -183,9 +204,11 @@ class ResolveStage:
             return
         principal = self._principal(call)
         if request.project_id is not None:
-            found = await serving.find_projects(principal.organization_id,
-                                                scope_project_id=principal.project_id,
-                                                project_id=request.project_id)
+            found = await serving.find_projects(
+                principal.organization_id,
+                scope_project_id=principal.project_id,
+                project_id=request.project_id,
+            )
             if not found:
                 raise NotFound(f"project {request.project_id} not found", field="project_id")
             call.project = found[0].facts

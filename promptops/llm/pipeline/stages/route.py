@@ -37,10 +37,18 @@ class RouteStage:
             raise RuntimeError("the route stage runs after resolve")
         try:
             decision = await resolve_policy_route(
-                call.db, self.gateway, project.id, model or "", call.messages,
-                call.decoding.get("max_tokens"))
-            candidates = (list(decision.ordered) if decision is not None
-                          else self.gateway.catalog.candidates(model or None))
+                call.db,
+                self.gateway,
+                project.id,
+                model or "",
+                call.messages,
+                call.decoding.get("max_tokens"),
+            )
+            candidates = (
+                list(decision.ordered)
+                if decision is not None
+                else self.gateway.catalog.candidates(model or None)
+            )
             entries = [self.gateway.catalog.get(name) for name in candidates]
         except (NoEligibleModel, GatewayError) as exc:
             raise InvalidInput(str(exc), field="model") from exc
@@ -54,7 +62,11 @@ class RouteStage:
         if call.schema is None and call.response_format:
             call.schema = schema_of(call.response_format)
         call.route = Route(
-            candidates=candidates, entries=entries, decision=decision,
-            credentials=await self.credentials.for_entry(call.db, project.organization_id,
-                                                         entries[0]))
+            candidates=candidates,
+            entries=entries,
+            decision=decision,
+            credentials=await self.credentials.for_entry(
+                call.db, project.organization_id, entries[0]
+            ),
+        )
         return await call_next(call)

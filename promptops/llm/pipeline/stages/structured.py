@@ -64,11 +64,15 @@ class StructuredOutputStage:
             return outcome.completion
 
         try:
-            result = await complete_structured(one_call, call.messages, schema,
-                                               max_attempts=self.max_attempts)
+            result = await complete_structured(
+                one_call, call.messages, schema, max_attempts=self.max_attempts
+            )
         except StructuredOutputError as exc:
-            raise ProviderFailed(f"the model's answer failed the JSON Schema: {exc}",
-                                 status_code=SCHEMA_NOT_MET, field="schema") from exc
+            raise ProviderFailed(
+                f"the model's answer failed the JSON Schema: {exc}",
+                status_code=SCHEMA_NOT_MET,
+                field="schema",
+            ) from exc
         finally:
             call.attempt_messages = None
         outcome = outcomes[-1]
