@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from sqlalchemy import text
 from starlette.types import ASGIApp
 
 from api.errors import Unauthorized, install_handlers
@@ -33,6 +32,7 @@ from api.routers import (
     runs,
 )
 from promptops.db.connection import close_pools
+from promptops.db.repositories.health import HealthCheckRepository
 from promptops.db.session import get_engine, get_session_factory
 from promptops.devstack.runtime import resolve_database_url
 from promptops.governance.auth import Authenticator
@@ -147,7 +147,7 @@ def create_app(
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         async with app.state.session_factory() as session:
-            await session.execute(text("SELECT 1"))
+            await HealthCheckRepository(session).ping()
         return {"status": "ok"}
 
     @app.get("/metrics", include_in_schema=False)

@@ -19,7 +19,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -48,7 +47,7 @@ from activities.errors import (
     NOT_VISIBLE,
 )
 from activities.outages import database_outage_retryable
-from promptops.db.models import ENVIRONMENT_LABELS, Deployment, Label
+from promptops.db.models import ENVIRONMENT_LABELS, Deployment
 from promptops.db.repositories import AuditRepository, DeploymentRepository, PromptRepository
 from promptops.db.repositories.deployments import ArmAggregate
 from promptops.db.session import get_session_factory
@@ -291,21 +290,8 @@ class DeploymentActivities:
                     dep.prompt_id, label_name, for_update=True
                 )
                 previous = label.prompt_version_id if label else None
-                await session.execute(
-                    insert(Label)
-                    .values(
-                        id=uuid.uuid4(),
-                        prompt_id=dep.prompt_id,
-                        name=label_name,
-                        prompt_version_id=dep.candidate_version_id,
-                    )
-                    .on_conflict_do_update(
-                        index_elements=["prompt_id", "name"],
-                        set_={
-                            "prompt_version_id": dep.candidate_version_id,
-                            "updated_at": datetime.now(UTC),
-                        },
-                    )
+                await PromptRepository(session).point_label(
+                    dep.prompt_id, label_name, dep.candidate_version_id
                 )
                 await self._audit(
                     session,

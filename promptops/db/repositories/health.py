@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +15,11 @@ from promptops.db.models.gateway import ProviderHealthCheck
 class HealthCheckRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def ping(self) -> None:
+        """One round trip to the database (``SELECT 1``): raises the driver's error when it
+        cannot be reached."""
+        await self.session.execute(select(literal(1)))
 
     async def add_once(self, rows: list[dict[str, Any]]) -> int:
         """Insert check rows (``id, model_name, checked_at, ok, latency_ms, status_code,

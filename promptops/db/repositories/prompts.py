@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -142,6 +143,18 @@ class PromptRepository:
             )
             .scalars()
             .all()
+        )
+
+    async def point_label(self, prompt_id: uuid.UUID, name: str, version_id: uuid.UUID) -> None:
+        """Point label ``name`` of the prompt at ``version_id``, creating it if missing (one
+        ``INSERT ... ON CONFLICT (prompt_id, name) DO UPDATE``)."""
+        await self.session.execute(
+            insert(Label)
+            .values(id=uuid.uuid4(), prompt_id=prompt_id, name=name, prompt_version_id=version_id)
+            .on_conflict_do_update(
+                index_elements=["prompt_id", "name"],
+                set_={"prompt_version_id": version_id, "updated_at": datetime.now(UTC)},
+            )
         )
 
     async def add_label(self, label: Label) -> Label:
