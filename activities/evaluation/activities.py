@@ -66,6 +66,25 @@ def example_variables(example_input: Any, declared: dict[str, Any]) -> dict[str,
     return {"input": example_input}
 
 
+class _Slot:
+    """One of a chunk's ``concurrency`` slots: taken before an example's model call, given
+    back as soon as its provider answered (the call's ``after_provider``) or when the call
+    ends, whichever comes first (once)."""
+
+    def __init__(self, semaphore: asyncio.Semaphore) -> None:
+        self.semaphore = semaphore
+        self.held = False
+
+    async def acquire(self) -> None:
+        await self.semaphore.acquire()
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.semaphore.release()
+
+
 class EvaluationActivities:
     """Built with its clients: a database URL (the activities' own bookkeeping) and the
     model-call :class:`promptops.llm.pipeline.Pipeline`."""
@@ -202,9 +221,11 @@ class EvaluationActivities:
                 ),
                 sink=sink,
             )
+            slot = _Slot(semaphore)
+            request.after_provider = slot.release
+            await slot.acquire()
             try:
-                async with semaphore:
-                    await self._pipeline.run(request)
+                await self._pipeline.run(request)
             except ProviderFailed as exc:
                 if exc.retryable:
                     raise  # Temporal retries the activity; finished examples are kept.
@@ -213,6 +234,8 @@ class EvaluationActivities:
                 raise  # retried by Temporal (database_outage_retryable maps it)
             except PromptOpsError as exc:
                 raise application_error(exc, f"example {example.external_id}: ") from exc
+            finally:
+                slot.release()  # a call that never reached the provider
             add(sink.values, sink.success, sink.latency_ms, sink.cost_usd)
             activity.heartbeat(result.done)
 

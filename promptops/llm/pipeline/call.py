@@ -102,6 +102,11 @@ class CallRequest:
     stream: bool = False
     run: RunLink = field(default_factory=RunLink)
     sink: RunSink | None = None
+    #: Called by the record stage once the provider is done with the call (every attempt
+    #: answered, or failed) and before the run is written: a caller that bounds its calls in
+    #: flight (an evaluation chunk's semaphore) frees the slot there, so the record's write and
+    #: the scoring do not hold it.
+    after_provider: Callable[[], None] | None = None
 
 
 @dataclass

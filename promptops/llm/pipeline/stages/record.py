@@ -93,6 +93,8 @@ class RecordStage:
         )
 
     async def _write(self, call: ModelCall, run: Any, outcome: CallOutcome | None) -> None:
+        if call.request.after_provider is not None:
+            call.request.after_provider()
         sink = call.request.sink or self.sink
         async with call.db.atomic():
             await sink.write(call, run, outcome)
