@@ -196,6 +196,9 @@ class EvaluationActivities:
         for run in done_runs.values():
             add(run.values, run.success, run.latency_ms, run.cost_usd)
         semaphore = asyncio.Semaphore(max(1, inp.concurrency))
+        # The chunk's run records commit in groups: the examples that finish while one group
+        # is being written go together (a few commits per chunk instead of one per example).
+        commits = await self._pipeline.commit_group()
         score_names = [m for m in inp.metrics if METRIC_SPECS[m].kind not in ("latency", "cost")]
         embedder = self._get_embedder() if "embedding_similarity" in score_names else None
 
@@ -220,6 +223,7 @@ class EvaluationActivities:
                     example_id=example.id,
                 ),
                 sink=sink,
+                commit_group=commits,
             )
             slot = _Slot(semaphore)
             request.after_provider = slot.release
@@ -248,6 +252,7 @@ class EvaluationActivities:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await commits.aclose()
         result.executed = len(todo)
         return result
 

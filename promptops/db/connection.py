@@ -41,6 +41,7 @@ from promptops.settings import get_settings
 __all__ = [
     "DURABLE",
     "SQL",
+    "CommitGroup",
     "ConnectionSQL",
     "Params",
     "PooledConnection",
@@ -104,9 +105,14 @@ class PooledConnection:
     statements commit asynchronously on these connections (see :func:`connection_pool`).
     Use as ``async with``."""
 
-    def __init__(self, pool: AsyncConnectionPool, *, durable: bool = True) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, *, durable: bool = True, group: CommitGroup | None = None
+    ) -> None:
         self._pool = pool
         self.durable = durable
+        #: When set, :meth:`atomic` batches are committed by this group (see
+        #: :class:`CommitGroup`) instead of on this connection.
+        self.group = group
         self._conn: AsyncConnection[Any] | None = None
         #: Statements held back by :meth:`atomic` (None outside such a block).
         self._batch: list[tuple[str, Params]] | None = None
@@ -152,13 +158,12 @@ class PooledConnection:
             yield
         finally:
             self._batch = None
-        if batch:
-            conn = await self._raw()
-            async with AsyncClientCursor(conn) as cur:
-                statements = [cur.mogrify(sql, params) for sql, params in batch]
-                await cur.execute(
-                    ";\n".join([DURABLE, *statements] if self.durable else statements)
-                )
+        if not batch:
+            return
+        if self.group is not None:
+            await self.group.commit(batch)
+            return
+        await _send_batch(await self._raw(), batch, durable=self.durable)
 
     async def release(self) -> None:
         """Give the connection back to the pool now (idempotent)."""
@@ -192,6 +197,63 @@ class PooledConnection:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+async def _send_batch(
+    conn: AsyncConnection[Any], batch: list[tuple[str, Params]], *, durable: bool
+) -> None:
+    """``batch`` as ONE simple-protocol query (client-side binding): one implicit transaction."""
+    async with AsyncClientCursor(conn) as cur:
+        statements = [cur.mogrify(sql, params) for sql, params in batch]
+        await cur.execute(";\n".join([DURABLE, *statements] if durable else statements))
+
+
+class CommitGroup:
+    """Group commit for many concurrent calls of one job (an evaluation chunk): the
+    :meth:`PooledConnection.atomic` batches that arrive while one is being written are sent
+    together, as one implicit transaction on one connection of ``pool``, so N examples cost a
+    few commits (and fsyncs) instead of N. :meth:`commit` returns once its statements are
+    committed, or raises what the group's write raised (then none of that group was written:
+    the writes must be idempotent, as evaluation rows are, for the caller's retry).
+    :meth:`aclose` waits for the last write."""
+
+    def __init__(self, pool: AsyncConnectionPool, *, durable: bool = True) -> None:
+        self._pool = pool
+        self.durable = durable
+        self._pending: list[tuple[list[tuple[str, Params]], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        #: Transactions sent so far (for tests and benchmarks).
+        self.commits = 0
+
+    async def commit(self, batch: list[tuple[str, Params]]) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((batch, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write())
+        await asyncio.shield(done)
+
+    async def _write(self) -> None:
+        while self._pending:
+            group, self._pending = self._pending, []
+            try:
+                async with self._pool.connection() as conn:
+                    statements = [s for batch, _ in group for s in batch]
+                    await _send_batch(conn, statements, durable=self.durable)
+                self.commits += 1
+            except BaseException as exc:
+                for _, done in group:
+                    if not done.done():
+                        done.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            for _, done in group:
+                if not done.done():
+                    done.set_result(None)
+
+    async def aclose(self) -> None:
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
 
 
 class ConnectionSQL:

@@ -18,7 +18,12 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.llm.activities import LLMActivities
 from activities.llm.types import CallModelInput
-from promptops.db.connection import pooled_connection
+from promptops.db.connection import (
+    CommitGroup,
+    PooledConnection,
+    connection_pool,
+    pooled_connection,
+)
 from promptops.db.models import PromptVersion, ProviderCredential, Run
 from promptops.db.session import get_session_factory
 from promptops.errors import InvalidInput
@@ -275,3 +280,28 @@ async def test_the_llm_activity_is_idempotent(
         if r.idempotency_key == inp.idempotency_key
     ]
     assert len(runs) == 1 and runs[0].source == "workflow" and runs[0].tokens_in > 0
+
+
+async def test_a_commit_group_writes_concurrent_batches_together(pg_url: str) -> None:
+    """Batches that arrive while one is being written go in one transaction (fewer commits
+    than calls); a failing statement fails every batch of its group and writes none of them."""
+    marker = f"group-{uuid.uuid4().hex[:8]}"
+    insert = "INSERT INTO organizations (id, name) VALUES (%(id)s, %(name)s)"
+    pool = await connection_pool(pg_url)
+    group = CommitGroup(pool)
+
+    async def one(i: int, org_id: uuid.UUID | None = None) -> None:
+        async with PooledConnection(pool, group=group) as db, db.atomic():
+            await db.execute(insert, {"id": org_id or uuid.uuid4(), "name": f"{marker}-{i}"})
+
+    await asyncio.gather(*(one(i) for i in range(20)))
+    assert 1 <= group.commits < 20
+    duplicate = uuid.uuid4()
+    results = await asyncio.gather(one(100, duplicate), one(101, duplicate), return_exceptions=True)
+    assert all(isinstance(r, Exception) and "duplicate key" in str(r) for r in results), results
+    await group.aclose()
+    async with await pooled_connection(pg_url) as db:
+        row = await db.fetchone(
+            "SELECT count(*) FROM organizations WHERE name LIKE %(m)s", {"m": f"{marker}-%"}
+        )
+    assert row == (20,)

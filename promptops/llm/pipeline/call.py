@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from promptops.db.connection import PooledConnection
+from promptops.db.connection import CommitGroup, PooledConnection
 from promptops.db.repositories.serving import ProjectFacts
 from promptops.governance.auth import Principal
 from promptops.llm.budgets.guard import Reservation
@@ -107,6 +107,9 @@ class CallRequest:
     #: flight (an evaluation chunk's semaphore) frees the slot there, so the record's write and
     #: the scoring do not hold it.
     after_provider: Callable[[], None] | None = None
+    #: Commit the run record with those of concurrent calls of the same job (group commit,
+    #: :class:`promptops.db.connection.CommitGroup`; an evaluation chunk's).
+    commit_group: CommitGroup | None = None
 
 
 @dataclass

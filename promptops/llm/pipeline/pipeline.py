@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import replace
 
-from promptops.db.connection import PooledConnection, connection_pool
+from promptops.db.connection import CommitGroup, PooledConnection, connection_pool
 from promptops.db.errors import database_errors
 from promptops.governance.security import SecretBox
 from promptops.llm.credentials import CredentialStore
@@ -120,9 +120,15 @@ class Pipeline:
             max_connections=self.max_connections,
         )
 
-    async def _connection(self) -> PooledConnection:
+    async def _connection(self, request: CallRequest) -> PooledConnection:
         pool = await connection_pool(self.database_url, max_size=self.max_connections)
-        return PooledConnection(pool, durable=self.durable)
+        return PooledConnection(pool, durable=self.durable, group=request.commit_group)
+
+    async def commit_group(self) -> CommitGroup:
+        """A :class:`promptops.db.connection.CommitGroup` on this pipeline's database, for the
+        ``commit_group`` of many concurrent calls of one job; ``aclose`` it at the end."""
+        pool = await connection_pool(self.database_url, max_size=self.max_connections)
+        return CommitGroup(pool, durable=self.durable)
 
     async def run(self, request: CallRequest) -> CallOutcome:
         """One call, answered whole (``request.stream`` is ignored). Raises the domain
@@ -130,7 +136,7 @@ class Pipeline:
         if request.stream:
             request = replace(request, stream=False)
         with database_errors():
-            async with await self._connection() as db:
+            async with await self._connection(request) as db:
                 return await self._chain(ModelCall(request=request, db=db))
 
     async def stream(self, request: CallRequest) -> CallOutcome:
@@ -142,7 +148,7 @@ class Pipeline:
         if not request.stream:
             request = replace(request, stream=True)
         with database_errors():
-            db = await self._connection()
+            db = await self._connection(request)
             try:
                 outcome = await self._chain(ModelCall(request=request, db=db))
             except BaseException:
