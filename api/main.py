@@ -22,6 +22,7 @@ from api.routers import (
     datasets,
     deployments,
     evals,
+    me,
     members,
     models,
     openai_compat,
@@ -31,6 +32,7 @@ from api.routers import (
     routing_policies,
     runs,
 )
+from api.webapp import install_webapp
 from promptops.db.connection import close_pools
 from promptops.db.repositories.health import HealthCheckRepository
 from promptops.db.session import get_engine, get_session_factory
@@ -108,6 +110,7 @@ def create_app(
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
     for module in (
+        me,
         projects,
         prompts,
         datasets,
@@ -163,6 +166,7 @@ def create_app(
         body, content_type = metrics_exposition()
         return Response(body, media_type=content_type)
 
+    install_webapp(app, settings.ui_dir)  # last: its fallback takes what no route took
     return app
 
 

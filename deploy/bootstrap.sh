@@ -25,4 +25,20 @@ if ! command -v npm >/dev/null 2>&1; then
     echo "note: npm is missing; the demo fetches its corpus with npm (install Node.js)" >&2
   fi
 fi
+# The web app (ui/): exact versions from the committed lockfile, built into ui/dist, which the
+# API serves at /. The browser tests (--dev) drive Debian's Chromium through Playwright
+# (Playwright's own browser download does not work on these machines).
+if command -v npm >/dev/null 2>&1; then
+  npm ci --prefix ui --no-audit --no-fund --loglevel=error
+  npm run --prefix ui --silent build >/dev/null
+else
+  echo "note: npm is missing; the web app is not built (the API still serves /api and /docs)" >&2
+fi
+if [ "${1:-}" = "--dev" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "note: chromium is missing; the browser tests will be skipped (apt-get install chromium)" >&2
+  fi
+fi
 echo "PromptOps installed in .venv ($(.venv/bin/python --version))"

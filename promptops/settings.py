@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     # False: generate and /v1/chat/completions go through the ordinary FastAPI routes instead of
     # the lean hot path (api/hotpath.py); same answers, slower.
     hot_path: bool = Field(default=True, alias="PROMPTOPS_HOT_PATH")
+    # The built web app served at / (default: ui/dist of the checkout, see api/webapp.py).
+    ui_dir: Path | None = Field(default=None, alias="PROMPTOPS_UI_DIR")
     # Bounds that make a request fail fast (503, "the database is unavailable") while Postgres
     # is down or full instead of hanging: seconds libpq waits for a new connection
     # (`connect_timeout`; libpq counts anything below 2 as 2) and seconds a request waits for a

@@ -242,3 +242,17 @@ class AuditPublic(BaseModel):
     next_before_id: int | None = Field(
         description="pass as before_id for the next (older) page; null on the last page"
     )
+
+
+class MePublic(BaseModel):
+    """The caller of ``GET /me``: ``role`` is Viewer, Editor or Admin; ``project_id`` set means
+    the key sees only that project."""
+
+    organization_id: uuid.UUID
+    actor: str
+    role: str
+    user_id: uuid.UUID | None
+    project_id: uuid.UUID | None
+    api_key_id: uuid.UUID | None
+    temporal_ui_url: str
+    temporal_namespace: str

@@ -93,6 +93,12 @@ def demo(
     if rollout:
         console.rule("Governance: approval and canary rollout")
         rollout_summary = _rollout(console, settings, urls)
+    if not as_json:
+        # Last line of the demo: where to look at what it made.
+        console.print(
+            f"\n[bold]Web app: {urls.get('web_app')}[/bold] (sign in with the Admin key in "
+            f"{urls.get('admin_key_file')})"
+        )
     if as_json:
         print(
             json.dumps(
@@ -100,6 +106,7 @@ def demo(
                     "tasks": [machine_summary(r["task"].name, r["evaluation"]) for r in results],
                     "workflow_ids": workflow_ids,
                     "temporal_ui": urls.get("temporal_ui"),
+                    "web_app": urls.get("web_app"),
                     "rollout": rollout_summary,
                 },
                 indent=2,

@@ -221,6 +221,7 @@ def urls_table(state: dict[str, Any]) -> Table:
     llm = urls.get("llm_base_url")
     key_file = urls.get("admin_key_file")
     rows = [
+        ("Web app", urls.get("web_app")),
         ("API", urls.get("api")),
         ("API docs", urls.get("docs")),
         ("Temporal UI", urls.get("temporal_ui")),

@@ -55,6 +55,7 @@ def stack_urls(
         models_file = str(s.embedded_models_file)
     return {
         "api": api,
+        "web_app": f"{api}/" if api else None,
         "docs": f"{api}/docs" if api else None,
         "temporal_ui": s.temporal_ui_url if temporal_mode == "embedded" else None,
         "temporal_address": s.resolved_temporal_address if temporal_mode != "disabled" else None,

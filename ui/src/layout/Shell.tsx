@@ -1,0 +1,43 @@
+import { NavLink, Outlet } from "react-router-dom";
+import { useMe } from "../auth/me";
+import { signOut } from "../auth/session";
+
+/** Every page's frame: a skip link, the navigation, who is signed in, the page itself. */
+export function Shell({ links }: { links: { to: string; label: string }[] }) {
+  const me = useMe();
+  return (
+    <div className="shell">
+      <a href="#main" className="skip-link">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <span className="brand">PromptOps</span>
+        <span className="whoami">
+          {me.data ? (
+            <>
+              {me.data.actor} · <strong>{me.data.role}</strong>
+              {me.data.project_id ? " · one project" : ""}
+            </>
+          ) : null}
+        </span>
+        <button type="button" className="secondary" onClick={() => signOut()}>
+          Sign out
+        </button>
+      </header>
+      <nav aria-label="Main" className="sidenav">
+        <ul>
+          {links.map((link) => (
+            <li key={link.to}>
+              <NavLink to={link.to} end={link.to === "/"}>
+                {link.label}
+              </NavLink>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <main id="main" tabIndex={-1} className="content">
+        <Outlet />
+      </main>
+    </div>
+  );
+}
