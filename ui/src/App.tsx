@@ -1,11 +1,10 @@
 import { BrowserRouter, Navigate, Route, Routes } from "react-router-dom";
 import { SignIn } from "./auth/SignIn";
 import { useKey } from "./auth/session";
-import { ProjectsPage } from "./features/projects/ProjectsPage";
+import { FEATURES } from "./features/registry";
 import { Shell } from "./layout/Shell";
 
-/** Pages of the navigation, in order (each feature adds its own). */
-export const NAV = [{ to: "/", label: "Projects" }];
+const NAV = FEATURES.flatMap((f) => f.nav);
 
 export function App() {
   const key = useKey();
@@ -14,7 +13,15 @@ export function App() {
     <BrowserRouter>
       <Routes>
         <Route element={<Shell links={NAV} />}>
-          <Route index element={<ProjectsPage />} />
+          {FEATURES.flatMap((f) =>
+            f.routes.map((r) =>
+              r.path === "" ? (
+                <Route key={`${f.name}:index`} index element={r.element} />
+              ) : (
+                <Route key={`${f.name}:${r.path}`} path={r.path} element={r.element} />
+              ),
+            ),
+          )}
           <Route path="*" element={<Navigate to="/" replace />} />
         </Route>
       </Routes>

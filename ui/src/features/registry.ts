@@ -1,0 +1,7 @@
+// Every feature's pages and navigation entries, in navigation order. A feature lives in
+// src/features/<name>/ and exports its `feature` (routes.tsx): add one import and one entry
+// here.
+import type { Feature } from "./types";
+import { feature as projects } from "./projects/routes";
+
+export const FEATURES: Feature[] = [projects];
