@@ -484,8 +484,8 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 def copied_sources() -> set[str]:
     sources: set[str] = set()
     for instruction, args in dockerfile_instructions():
-        if instruction not in ("COPY", "ADD"):
-            continue
+        if instruction not in ("COPY", "ADD") or "--from=" in args:
+            continue  # COPY --from takes a build stage's files, not the repository's
         parts = [p for p in shlex.split(args) if not p.startswith("--")]
         sources.update(p.rstrip("/") for p in parts[:-1])
     return sources
@@ -503,6 +503,16 @@ def test_dockerfile_copies_every_package() -> None:
         assert readme in sources, f"pip install . needs {readme}"
     for source in sources - {readme}:
         assert (ROOT / source).exists(), f"COPY of {source}, which is not in the repository"
+
+
+def test_dockerfile_builds_and_ships_the_web_app() -> None:
+    instructions = dockerfile_instructions()
+    runs = " ".join(args for ins, args in instructions if ins == "RUN")
+    assert "npm ci" in runs and "npm run build" in runs, "the web app is built from the lockfile"
+    copies = [args for ins, args in instructions if ins == "COPY"]
+    assert any("--from=" in c and c.split()[-1].rstrip("/") == "ui/dist" for c in copies), (
+        "the built app must land in ui/dist, where api/webapp.py serves it from"
+    )
 
 
 def test_dockerfile_runtime() -> None:
