@@ -1,8 +1,9 @@
 """Datasets and evaluations in headless Chromium against a real stack: create a dataset, import
 a JSONL file with a bad row (the row-numbered refusal next to the file field, nothing
-imported), import a good one, page through it; start an evaluation of two versions on the
-embedded model, watch it to Completed, read the comparison table (the same figures
-``promptops eval show`` prints), filter the per-example rows and export them as CSV."""
+imported), paste CSV rows with a bad row (the same, next to the text box), import a good file,
+page through it; start an evaluation of two versions on the embedded model, watch it to
+Completed, read the comparison table (the same figures ``promptops eval show`` prints), filter
+the per-example rows and export them as CSV."""
 
 from __future__ import annotations
 
@@ -124,6 +125,22 @@ async def test_import_browse_evaluate_compare_and_export(
     assert await page.get_by_text("No examples yet: import a file.").is_visible()
     await assert_accessible(page)
     await shoot(page, "dataset-import-refused")
+
+    # Pasted CSV rows: the same all-or-nothing refusal, with the data row's number, next to
+    # the text box.
+    await page.get_by_label("pasted rows", exact=True).check()
+    await page.get_by_label("Format", exact=True).select_option("csv")
+    rows_box = page.get_by_label("Rows", exact=True)
+    await rows_box.fill("id,input,expected\nfr,France,Paris\nde,,Berlin\n")
+    await page.get_by_role("button", name="Import").click()
+    await alert.wait_for()
+    message = await alert.inner_text()
+    assert message.startswith("row 2: missing field 'input'"), message
+    assert await rows_box.get_attribute("aria-invalid") == "true"
+    assert await page.get_by_text("No examples yet: import a file.").is_visible()
+    await assert_accessible(page)
+    await shoot(page, "dataset-paste-refused")
+    await page.get_by_label("a file", exact=True).check()
 
     # A good file: every row, paged 25 at a time.
     good = [

@@ -58,4 +58,49 @@ describe("ImportExamples", () => {
     const file = (await calls[0].request.formData()).get("file") as Blob;
     expect(await file.text()).toContain('"id": "b"');
   });
+
+  it("sends pasted CSV rows as text/csv and shows a refusal next to the text box", async () => {
+    const calls = mockApi({
+      [`POST ${PATH}`]: () =>
+        json(
+          {
+            detail: [
+              { loc: ["body", "examples", "row 2"], msg: "row 2: missing field 'input'", type: "x" },
+            ],
+          },
+          422,
+        ),
+    });
+    renderPage(<ImportExamples datasetId="ds-1" />);
+    await userEvent.click(screen.getByLabelText("pasted rows"));
+    await userEvent.selectOptions(screen.getByLabelText("Format"), "csv");
+    const rows = screen.getByLabelText("Rows");
+    await userEvent.type(rows, "id,input,expected{enter}fr,France,Paris{enter}de,,Berlin");
+    await userEvent.click(screen.getByRole("button", { name: "Import" }));
+    const alert = await screen.findByRole("alert");
+    expect(alert).toHaveTextContent("row 2: missing field 'input'");
+    expect(rows).toHaveAttribute("aria-invalid", "true");
+    expect(rows.getAttribute("aria-describedby")).toContain(alert.id);
+    expect(calls[0].request.headers.get("content-type")).toBe("text/csv");
+    expect(await calls[0].request.text()).toBe("id,input,expected\nfr,France,Paris\nde,,Berlin");
+  });
+
+  it("sends pasted JSONL rows as application/x-ndjson and clears the box once imported", async () => {
+    const calls = mockApi({
+      [`POST ${PATH}`]: () => json({ dataset_id: "ds-1", imported: 1, total: 1 }, 201),
+    });
+    renderPage(<ImportExamples datasetId="ds-1" />);
+    await userEvent.click(screen.getByLabelText("pasted rows"));
+    expect(screen.getByRole("button", { name: "Import" })).toBeDisabled();
+    const rows = screen.getByLabelText("Rows");
+    await userEvent.click(rows);
+    await userEvent.paste('{"id": "a", "input": "x"}');
+    await userEvent.click(screen.getByRole("button", { name: "Import" }));
+    expect(await screen.findByRole("status")).toHaveTextContent(
+      "Imported 1 example; the dataset now has 1.",
+    );
+    expect(rows).toHaveValue("");
+    expect(calls[0].request.headers.get("content-type")).toBe("application/x-ndjson");
+    expect(await calls[0].request.text()).toBe('{"id": "a", "input": "x"}');
+  });
 });

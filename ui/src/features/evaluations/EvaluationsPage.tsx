@@ -62,7 +62,7 @@ export function EvaluationsPage() {
               <tbody>
                 {evaluations.data.data.map((e) => (
                   <tr key={e.id}>
-                    <td>
+                    <td className="eval-id">
                       <Link to={`/evaluations/${encodeURIComponent(e.id)}`}>{e.id}</Link>
                     </td>
                     <td>

@@ -101,7 +101,8 @@ export function NewEvaluationForm({
         <p id="versions-hint" className="hint">
           Choose up to 10. The first one chosen
           {selected[0] ? ` (${selected[0].promptName} v${selected[0].version})` : ""} is the
-          baseline the others are compared with.
+          baseline the others are compared with. Each version answers with the model set on
+          it (else the project's routing).
         </p>
         {ordered.length === 0 && <p className="muted">This project has no prompt versions.</p>}
         {(prompts.data?.data ?? []).map((p, i) => {
@@ -125,6 +126,7 @@ export function NewEvaluationForm({
                     <span className="muted">
                       {" "}
                       · {v.status}
+                      {v.model ? ` · ${v.model}` : ""}
                       {v.notes ? ` · ${v.notes}` : ""}
                     </span>
                   </label>
@@ -154,8 +156,12 @@ export function NewEvaluationForm({
       </select>
       <FieldError error={error} field="dataset_id" id="eval-dataset-error" />
 
-      <fieldset aria-describedby="metrics-error">
+      <fieldset aria-describedby="metrics-hint metrics-error">
         <legend>Metrics</legend>
+        <p id="metrics-hint" className="hint">
+          Scores against each example's expected answer. The API has no LLM-as-judge metric
+          yet, so there is no judge model to choose.
+        </p>
         <div className="metric-grid">
           {(registry.data?.list ?? []).map((m) => (
             <div className="checkbox" key={m.name}>
