@@ -83,7 +83,7 @@ function NewDatasetForm({ projectId }: { projectId: string }) {
     create.mutate();
   }
   return (
-    <form onSubmit={submit} className="card" aria-labelledby="new-dataset">
+    <form onSubmit={submit} className="card new-dataset" aria-labelledby="new-dataset">
       <h2 id="new-dataset">New dataset</h2>
       <ProblemBanner error={create.error} />
       <label htmlFor="dataset-name">Name</label>
