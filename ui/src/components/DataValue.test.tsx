@@ -3,7 +3,10 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import { DataValue, valueText } from "./DataValue";
 
-describe("DataValue", () => {
+// Generous: the suite shares 2 cores with other builds; nothing here is about speed.
+const SLOW = { timeout: 60_000 };
+
+describe("DataValue", SLOW, () => {
   it("shows strings as they are, flat objects as key: value lines, the rest as JSON", () => {
     expect(valueText("Paris")).toBe("Paris");
     expect(valueText({ country: "France", n: 2 })).toBe("country: France\nn: 2");

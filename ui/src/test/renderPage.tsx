@@ -3,11 +3,15 @@
 // network; every call is recorded). Import this module before the components under test.
 import "./absoluteRequest";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { render } from "@testing-library/react";
+import { configure, render } from "@testing-library/react";
 import type { Middleware } from "openapi-fetch";
 import type { ReactElement } from "react";
 import { MemoryRouter, Route, Routes } from "react-router-dom";
 import { api } from "../api/client";
+
+// findBy*/waitFor wait for what the page shows, not against a clock: the default 1 s fails
+// when the machine is busy (2 cores shared by several builds).
+configure({ asyncUtilTimeout: 30_000 });
 
 export function renderPage(element: ReactElement, { path = "/", url = "/" } = {}) {
   const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });

@@ -4,6 +4,10 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { EvaluationPage } from "./EvaluationPage";
 
+// Generous: the suite shares 2 cores with other builds; nothing here is about speed.
+const SLOW = { timeout: 60_000 };
+const WAIT = { timeout: 30_000 };
+
 afterEach(() => {
   unmockApi();
   vi.restoreAllMocks();
@@ -138,7 +142,7 @@ function page(body: Record<string, unknown>, extra = {}) {
   return calls;
 }
 
-describe("EvaluationPage", () => {
+describe("EvaluationPage", SLOW, () => {
   it("shows live progress, errors and a cancel button while the evaluation runs", async () => {
     const calls = page(
       {
@@ -213,10 +217,12 @@ describe("EvaluationPage", () => {
     );
     await screen.findByRole("table", { name: "Per-example results" });
     await userEvent.click(screen.getByLabelText("Only examples where the versions disagree"));
-    await vi.waitFor(() =>
-      expect(
-        calls.some((c) => c.url.searchParams.get("disagreements") === "true"),
-      ).toBe(true),
+    await vi.waitFor(
+      () =>
+        expect(calls.some((c) => c.url.searchParams.get("disagreements") === "true")).toBe(
+          true,
+        ),
+      WAIT,
     );
     const saved: Blob[] = [];
     URL.createObjectURL = vi.fn((blob: Blob) => {
@@ -226,7 +232,7 @@ describe("EvaluationPage", () => {
     URL.revokeObjectURL = vi.fn();
     const click = vi.spyOn(HTMLAnchorElement.prototype, "click").mockImplementation(() => {});
     await userEvent.click(screen.getByRole("button", { name: "Export CSV" }));
-    await vi.waitFor(() => expect(click).toHaveBeenCalled());
+    await vi.waitFor(() => expect(click).toHaveBeenCalled(), WAIT);
     const text = await new Promise<string>((resolve) => {
       const reader = new FileReader();
       reader.onload = () => resolve(String(reader.result));

@@ -4,6 +4,9 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it } from "vitest";
 import { NewEvaluationForm } from "./NewEvaluationForm";
 
+// Generous: the suite shares 2 cores with other builds; nothing here is about speed.
+const SLOW = { timeout: 60_000 };
+
 afterEach(() => unmockApi());
 
 const version = (id: string, n: number) => ({
@@ -58,7 +61,7 @@ function routes(run: () => Response) {
   });
 }
 
-describe("NewEvaluationForm", () => {
+describe("NewEvaluationForm", SLOW, () => {
   it("starts an evaluation of the chosen versions, baseline first, and opens it", async () => {
     const calls = routes(() =>
       json({ id: "eval-new", workflow_id: "eval-new", temporal_ui_url: "x" }, 202),
