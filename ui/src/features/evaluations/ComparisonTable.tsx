@@ -36,7 +36,7 @@ export function ComparisonTable({
               const candidate = versionLabel(c.candidate, versions);
               const suffix = comparisons.length > 1 ? ` (${candidate})` : "";
               return [
-                <th scope="col" key={`d${i}`} className="num">
+                <th scope="col" key={`d${i}`} className="num delta-head">
                   Δ {candidate} − {versionLabel(c.baseline, versions)}
                   <span className="muted"> [95% CI], {c.n_paired} paired</span>
                 </th>,
