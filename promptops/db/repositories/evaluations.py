@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,31 @@ from promptops.db.models import (
     PromptVersion,
     Run,
 )
+
+
+@dataclass
+class _Scores:
+    """Per run id: its stored metric values, and the label it predicted (label metrics)."""
+
+    values: dict[uuid.UUID, dict[str, float]] = field(default_factory=dict)
+    labels: dict[uuid.UUID, str] = field(default_factory=dict)
+
+
+def _run_fields(run: Run, scores: _Scores) -> dict[str, Any]:
+    """One evaluated run as the per-example reads return it: output, scores and figures."""
+    return {
+        "prompt_version_id": str(run.prompt_version_id),
+        "run_id": str(run.id),
+        "output": run.output,
+        "predicted_label": scores.labels.get(run.id),
+        "success": run.success,
+        "error": run.error,
+        "metrics": scores.values.get(run.id, {}),
+        "latency_ms": run.latency_ms,
+        "tokens_in": run.tokens_in,
+        "tokens_out": run.tokens_out,
+        "cost_usd": float(run.cost_usd),
+    }
 
 
 class EvaluationRepository:
@@ -59,44 +84,36 @@ class EvaluationRepository:
                 .limit(limit)
             )
         ).all()
-        ids = [r[0].id for r in runs]
-        values: dict[uuid.UUID, dict[str, Any]] = {}
-        labels: dict[uuid.UUID, str | None] = {}
-        if ids:
-            for run_id, metric, value, details in (
-                await self.session.execute(
-                    select(
-                        EvaluationResult.run_id,
-                        EvaluationResult.metric,
-                        EvaluationResult.value,
-                        EvaluationResult.details,
-                    ).where(EvaluationResult.run_id.in_(ids))
-                )
-            ).all():
-                values.setdefault(run_id, {})[metric] = value
-                if details is not None:
-                    labels[run_id] = details
-        out = []
-        for run, external_id, inp, expected in runs:
-            out.append(
-                {
-                    "example_id": external_id,
-                    "prompt_version_id": str(run.prompt_version_id),
-                    "run_id": str(run.id),
-                    "input": inp,
-                    "output": run.output,
-                    "expected": expected,
-                    "predicted_label": labels.get(run.id),
-                    "success": run.success,
-                    "error": run.error,
-                    "metrics": values.get(run.id, {}),
-                    "latency_ms": run.latency_ms,
-                    "tokens_in": run.tokens_in,
-                    "tokens_out": run.tokens_out,
-                    "cost_usd": float(run.cost_usd),
-                }
+        scores = await self._scores([r[0].id for r in runs])
+        return [
+            {
+                "example_id": external_id,
+                "input": inp,
+                "expected": expected,
+                **_run_fields(run, scores),
+            }
+            for run, external_id, inp, expected in runs
+        ]
+
+    async def _scores(self, run_ids: list[uuid.UUID]) -> _Scores:
+        """The stored metric values of these runs, and the label each predicted (if any)."""
+        scores = _Scores()
+        if not run_ids:
+            return scores
+        for run_id, metric, value, details in (
+            await self.session.execute(
+                select(
+                    EvaluationResult.run_id,
+                    EvaluationResult.metric,
+                    EvaluationResult.value,
+                    EvaluationResult.details,
+                ).where(EvaluationResult.run_id.in_(run_ids))
             )
-        return out
+        ).all():
+            scores.values.setdefault(run_id, {})[metric] = value
+            if details is not None:
+                scores.labels[run_id] = details
+        return scores
 
     async def list_for_project(
         self, project_id: uuid.UUID, *, offset: int = 0, limit: int = 50
@@ -227,40 +244,12 @@ class EvaluationRepository:
             .scalars()
             .all()
         )
-        values: dict[uuid.UUID, dict[str, float]] = {}
-        labels: dict[uuid.UUID, str] = {}
-        for run_id, metric, value, details in (
-            await self.session.execute(
-                select(
-                    EvaluationResult.run_id,
-                    EvaluationResult.metric,
-                    EvaluationResult.value,
-                    EvaluationResult.details,
-                ).where(EvaluationResult.run_id.in_([r.id for r in runs]))
-            )
-        ).all():
-            values.setdefault(run_id, {})[metric] = value
-            if details is not None:
-                labels[run_id] = details
+        scores = await self._scores([r.id for r in runs])
         by_example: dict[uuid.UUID, list[dict[str, Any]]] = {}
         for run in runs:
             if run.example_id is None:
                 continue
-            by_example.setdefault(run.example_id, []).append(
-                {
-                    "prompt_version_id": str(run.prompt_version_id),
-                    "run_id": str(run.id),
-                    "output": run.output,
-                    "predicted_label": labels.get(run.id),
-                    "success": run.success,
-                    "error": run.error,
-                    "metrics": values.get(run.id, {}),
-                    "latency_ms": run.latency_ms,
-                    "tokens_in": run.tokens_in,
-                    "tokens_out": run.tokens_out,
-                    "cost_usd": float(run.cost_usd),
-                }
-            )
+            by_example.setdefault(run.example_id, []).append(_run_fields(run, scores))
         return [
             {
                 "example_id": e.external_id,
