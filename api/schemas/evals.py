@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -38,14 +39,94 @@ class EvalProgress(BaseModel):
     versions: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class EvalVersionPublic(BaseModel):
+    """A prompt version an evaluation ran: its prompt's name and its number there."""
+
+    id: str
+    prompt_id: str
+    prompt_name: str
+    version: int
+
+
 class EvalPublic(BaseModel):
     id: str
     status: str
+    project_id: uuid.UUID | None = None
     dataset_id: uuid.UUID | None = None
+    dataset_name: str | None = None
     prompt_version_ids: list[str] = Field(default_factory=list)
+    versions: list[EvalVersionPublic] = Field(
+        default_factory=list, description="the versions of prompt_version_ids, in that order"
+    )
     metrics: list[str] = Field(default_factory=list)
+    created_at: datetime | None = None
+    completed_at: datetime | None = None
     progress: EvalProgress
     summary: dict[str, Any] | None = None
     rows: list[dict[str, Any]] = Field(default_factory=list)
     temporal_ui_url: str
     error: str | None = Field(default=None, description="why a Failed evaluation failed")
+
+
+class EvalListItem(BaseModel):
+    """One evaluation of a project's list: its status (live from Temporal while the row
+    says Running), dataset, versions and metrics."""
+
+    id: str
+    status: str
+    dataset_id: uuid.UUID
+    dataset_name: str | None
+    versions: list[EvalVersionPublic]
+    metrics: list[str]
+    created_at: datetime
+    completed_at: datetime | None
+    temporal_ui_url: str
+
+
+class EvalsPublic(BaseModel):
+    data: list[EvalListItem]
+    count: int
+
+
+class MetricPublic(BaseModel):
+    """A metric of the registry (:data:`promptops.evaluation.metrics.METRIC_SPECS`)."""
+
+    name: str
+    kind: Literal["text", "label", "embedding", "latency", "cost"]
+    higher_is_better: bool
+    description: str
+
+
+class MetricsPublic(BaseModel):
+    data: list[MetricPublic]
+    count: int
+
+
+class EvalRunRowPublic(BaseModel):
+    """One version's run of one example: its output, scores (per-example metric values),
+    predicted label (label metrics), latency (ms), tokens and cost (USD)."""
+
+    prompt_version_id: str
+    run_id: str
+    output: str | None
+    predicted_label: str | None
+    success: bool
+    error: str | None
+    metrics: dict[str, float]
+    latency_ms: float
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+
+
+class EvalExamplePublic(BaseModel):
+    example_id: str
+    position: int
+    input: Any
+    expected: Any
+    runs: list[EvalRunRowPublic]
+
+
+class EvalExamplesPublic(BaseModel):
+    data: list[EvalExamplePublic]
+    count: int

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -23,7 +27,7 @@ from api.services.datasets import DatasetService
 from api.services.prompts import PromptService
 from promptops.db.models import Evaluation
 from promptops.db.repositories import AuditRepository, DatasetRepository, EvaluationRepository
-from promptops.evaluation.metrics import validate_metric_names
+from promptops.evaluation.metrics import METRIC_SPECS, stored_metric_names, validate_metric_names
 from promptops.settings import Settings
 from workflows.evaluation.types import BatchEvaluationInput
 from workflows.evaluation.workflow import DATASET_ID, EVAL_ID, BatchEvaluationWorkflow
@@ -37,6 +41,50 @@ STATUS_NAMES = {
     WorkflowExecutionStatus.TIMED_OUT: "TimedOut",
     WorkflowExecutionStatus.CONTINUED_AS_NEW: "Running",
 }
+
+#: The first columns of :meth:`EvaluationService.rows_csv`; metric columns follow.
+CSV_COLUMNS = (
+    "example_id",
+    "prompt",
+    "version",
+    "prompt_version_id",
+    "input",
+    "expected",
+    "output",
+    "predicted_label",
+    "success",
+    "error",
+    "latency_ms",
+    "tokens_in",
+    "tokens_out",
+    "cost_usd",
+)
+#: Runs read per query while writing the CSV.
+CSV_PAGE = 1000
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> str:
+    """A text cell of the CSV: JSON for structured values, '' for None, and a leading ``'``
+    on text a spreadsheet would evaluate as a formula."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def metric_registry() -> list[dict[str, Any]]:
+    """Every metric an evaluation may request, in registry order: ``name``, ``kind``
+    (text, label, embedding, latency, cost), ``higher_is_better``, ``description``."""
+    return [
+        {
+            "name": spec.name,
+            "kind": spec.kind,
+            "higher_is_better": spec.higher_is_better,
+            "description": spec.description,
+        }
+        for spec in METRIC_SPECS.values()
+    ]
 
 
 def temporal_ui_link(settings: Settings, workflow_id: str) -> str:
@@ -147,27 +195,42 @@ class EvaluationService:
             request_id=self.principal.request_id,
         )
 
-    async def get(self, evaluation_id: str, *, rows_limit: int = 1000) -> dict[str, Any]:
-        repo = EvaluationRepository(self.session)
-        evaluation = await repo.get(
+    async def _evaluation(self, evaluation_id: str) -> Evaluation:
+        """The caller's evaluation, else NotFound: only evaluations of the caller's
+        organization (and project scope) exist for it, and Temporal is not asked about other
+        ids, so nothing leaks across tenants."""
+        evaluation = await EvaluationRepository(self.session).get(
             evaluation_id, self.principal.organization_id, self.principal.project_id
         )
-        status, progress, error = None, None, None
         if evaluation is None:
-            # Only evaluations of the caller's organization (and project scope) exist for it;
-            # Temporal is not asked about other ids, so nothing leaks across tenants.
             raise NotFound(f"evaluation {evaluation_id} not found")
-        if self.client is not None:
-            handle = self.client.get_workflow_handle(evaluation_id)
-            try:
-                desc = await handle.describe()
-                status = STATUS_NAMES.get(desc.status, "Unknown") if desc.status else None
-                if desc.status == WorkflowExecutionStatus.RUNNING:
-                    progress = await handle.query("progress", rpc_timeout=timedelta(seconds=2))
-                elif desc.status == WorkflowExecutionStatus.FAILED:
-                    error = await _failure_message(handle)
-            except RPCError:
-                pass
+        return evaluation
+
+    async def _live(
+        self, evaluation_id: str, *, details: bool = True
+    ) -> tuple[str | None, dict[str, Any] | None, str | None]:
+        """The workflow's status name, its progress query while it runs and the failure
+        reason when it failed (``details``); ``(None, None, None)`` when Temporal cannot
+        say."""
+        status, progress, error = None, None, None
+        if self.client is None:
+            return status, progress, error
+        handle = self.client.get_workflow_handle(evaluation_id)
+        try:
+            desc = await handle.describe(rpc_timeout=timedelta(seconds=2))
+            status = STATUS_NAMES.get(desc.status, "Unknown") if desc.status else None
+            if details and desc.status == WorkflowExecutionStatus.RUNNING:
+                progress = await handle.query("progress", rpc_timeout=timedelta(seconds=2))
+            elif details and desc.status == WorkflowExecutionStatus.FAILED:
+                error = await _failure_message(handle)
+        except RPCError:
+            pass
+        return status, progress, error
+
+    async def get(self, evaluation_id: str, *, rows_limit: int = 1000) -> dict[str, Any]:
+        repo = EvaluationRepository(self.session)
+        evaluation = await self._evaluation(evaluation_id)
+        status, progress, error = await self._live(evaluation_id)
         stored_done = await repo.count_runs(evaluation_id)
         total = (progress or {}).get("total") or 0
         if not total and evaluation.summary:
@@ -175,12 +238,19 @@ class EvaluationService:
         final_status = (
             evaluation.status if evaluation.status != "Running" else (status or "Running")
         )
+        version_ids = [str(v) for v in evaluation.prompt_version_ids]
+        versions = await repo.versions(version_ids)
         return {
             "id": evaluation_id,
             "status": final_status,
+            "project_id": evaluation.project_id,
             "dataset_id": evaluation.dataset_id,
-            "prompt_version_ids": [str(v) for v in evaluation.prompt_version_ids],
+            "dataset_name": await repo.dataset_name(evaluation.dataset_id),
+            "prompt_version_ids": version_ids,
+            "versions": [versions[v] for v in version_ids if v in versions],
             "metrics": list(evaluation.metrics),
+            "created_at": evaluation.created_at,
+            "completed_at": evaluation.completed_at,
             "progress": {
                 "done": max(stored_done, (progress or {}).get("done") or 0),
                 "total": max(total, stored_done),
@@ -192,8 +262,110 @@ class EvaluationService:
             "error": error,
         }
 
+    async def list_for_project(
+        self, project_id: uuid.UUID, *, offset: int, limit: int
+    ) -> dict[str, Any]:
+        """A page of the project's evaluations, newest first. A row still marked Running is
+        asked about at Temporal (one describe each, concurrently), so an evaluation whose
+        workflow failed before it could record its end shows Failed."""
+        await PromptService(self.session, self.principal).get_project(project_id)
+        repo = EvaluationRepository(self.session)
+        page, count = await repo.list_for_project(project_id, offset=offset, limit=limit)
+        running = [e.id for e, _ in page if e.status == "Running"]
+        live = dict(
+            zip(
+                running,
+                await asyncio.gather(*(self._live(i, details=False) for i in running)),
+                strict=True,
+            )
+        )
+        versions = await repo.versions(
+            sorted({str(v) for e, _ in page for v in e.prompt_version_ids})
+        )
+        data = []
+        for evaluation, dataset_name in page:
+            status = evaluation.status
+            if status == "Running":
+                status = live[evaluation.id][0] or "Running"
+            data.append(
+                {
+                    "id": evaluation.id,
+                    "status": status,
+                    "dataset_id": evaluation.dataset_id,
+                    "dataset_name": dataset_name,
+                    "versions": [
+                        versions[str(v)]
+                        for v in evaluation.prompt_version_ids
+                        if str(v) in versions
+                    ],
+                    "metrics": list(evaluation.metrics),
+                    "created_at": evaluation.created_at,
+                    "completed_at": evaluation.completed_at,
+                    "temporal_ui_url": temporal_ui_link(self.settings, evaluation.id),
+                }
+            )
+        return {"data": data, "count": count}
+
+    async def examples(
+        self, evaluation_id: str, *, offset: int, limit: int, disagreements: bool
+    ) -> dict[str, Any]:
+        """A page of per-example rows (see :meth:`EvaluationRepository.example_rows`)."""
+        await self._evaluation(evaluation_id)
+        data, count = await EvaluationRepository(self.session).example_rows(
+            evaluation_id, offset=offset, limit=limit, disagreements=disagreements
+        )
+        return {"data": data, "count": count}
+
+    async def rows_csv(self, evaluation_id: str) -> str:
+        """Every per-example row of the evaluation as CSV (RFC 4180, header first): one line
+        per example and version, in dataset order. Columns: ``example_id``, ``prompt``,
+        ``version``, ``prompt_version_id``, ``input``, ``expected`` (JSON text unless a
+        string), ``output``, ``predicted_label``, ``success``, ``error``, ``latency_ms``,
+        ``tokens_in``, ``tokens_out``, ``cost_usd`` (USD), then one column per stored metric
+        value (:func:`promptops.evaluation.metrics.stored_metric_names`; empty when a run has
+        none, e.g. a failed call). Text cells that a spreadsheet would run as a formula
+        (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) get a leading
+        ``'`` (OWASP's advice on CSV injection): model outputs are untrusted text."""
+        evaluation = await self._evaluation(evaluation_id)
+        repo = EvaluationRepository(self.session)
+        metric_names = stored_metric_names(
+            m for m in evaluation.metrics if isinstance(m, str) and m in METRIC_SPECS
+        )
+        versions = await repo.versions([str(v) for v in evaluation.prompt_version_ids])
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow([*CSV_COLUMNS, *metric_names])
+        offset = 0
+        while True:
+            page = await repo.rows(evaluation_id, offset=offset, limit=CSV_PAGE)
+            for row in page:
+                version = versions.get(row["prompt_version_id"], {})
+                writer.writerow(
+                    [
+                        _cell(row["example_id"]),
+                        _cell(version.get("prompt_name", "")),
+                        version.get("version", ""),
+                        row["prompt_version_id"],
+                        _cell(row["input"]),
+                        _cell(row["expected"]),
+                        _cell(row["output"]),
+                        _cell(row["predicted_label"]),
+                        "true" if row["success"] else "false",
+                        _cell(row["error"]),
+                        row["latency_ms"],
+                        row["tokens_in"],
+                        row["tokens_out"],
+                        row["cost_usd"],
+                        *(row["metrics"].get(name, "") for name in metric_names),
+                    ]
+                )
+            if len(page) < CSV_PAGE:
+                break
+            offset += CSV_PAGE
+        return out.getvalue()
+
     async def cancel(self, evaluation_id: str) -> None:
-        await self.get(evaluation_id, rows_limit=0)
+        await self._evaluation(evaluation_id)
         assert self.client is not None
         await self.client.get_workflow_handle(evaluation_id).cancel()
         await self._audit("evaluation.cancel", evaluation_id)

@@ -50,6 +50,7 @@ __all__ = [
     "predicted_label",
     "rouge",
     "score_example",
+    "stored_metric_names",
     "token_f1",
     "validate_metric_names",
 ]
@@ -427,6 +428,24 @@ def validate_metric_names(names: Iterable[str]) -> list[str]:
             f"allowed: {', '.join(METRIC_SPECS)}"
         )
     return result
+
+
+def stored_metric_names(metric_names: Iterable[str]) -> list[str]:
+    """The per-example values :func:`score_example` stores for ``metric_names``, in request
+    order: text and embedding metrics under their own names, ``accuracy`` once for any label
+    metric (precision/recall/F1 exist only for the corpus); latency and cost are not scores
+    (they are columns of the run).
+
+    Raises:
+        ValueError: On unknown names (see :func:`validate_metric_names`).
+    """
+    out: list[str] = []
+    for name in validate_metric_names(metric_names):
+        kind = METRIC_SPECS[name].kind
+        stored = "accuracy" if kind == "label" else name if kind in ("text", "embedding") else None
+        if stored and stored not in out:
+            out.append(stored)
+    return out
 
 
 def score_example(

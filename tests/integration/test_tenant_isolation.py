@@ -74,6 +74,7 @@ BODIES: dict[str, tuple[Body | None, Body | None]] = {
     ),
     "POST /api/v1/datasets": (lambda b: {"project_id": b["project"], "name": "stolen"}, None),
     "GET /api/v1/datasets": (None, lambda b: {"project_id": b["project"]}),
+    "GET /api/v1/evals": (None, lambda b: {"project_id": b["project"]}),
     "POST /api/v1/datasets/{dataset_id}/examples": (
         lambda b: [{"id": "z", "input": {"n": "x"}, "expected": "x"}],
         None,

@@ -51,6 +51,7 @@ TAKES: dict[str, list[tuple[str, str, str]]] = {
             )
         ),
         ("get", f"{P}/datasets", "project_id"),
+        ("get", f"{P}/evals", "project_id"),
         ("post", f"{P}/datasets", "body.project_id"),
         ("get", f"{P}/deployments", "project_id"),
         ("get", f"{P}/approvals", "project_id"),
@@ -97,6 +98,8 @@ TAKES: dict[str, list[tuple[str, str, str]]] = {
     ],
     "evaluation": [
         ("get", f"{P}/evals/{{evaluation_id}}", "evaluation_id"),
+        ("get", f"{P}/evals/{{evaluation_id}}/examples", "evaluation_id"),
+        ("get", f"{P}/evals/{{evaluation_id}}/rows.csv", "evaluation_id"),
         ("post", f"{P}/evals/{{evaluation_id}}/cancel", "evaluation_id"),
     ],
     "deployment": [
@@ -132,6 +135,7 @@ GIVES: list[tuple[str, str, str, str, str]] = [
     ("post", f"{P}/runs/execute", "200", "run", "/run_id"),
     ("post", f"{P}/generate", "200", "run", "/run_id"),
     ("post", f"{P}/evals/run", "202", "evaluation", "/id"),
+    ("get", f"{P}/evals", "200", "evaluation", "/data/0/id"),
     ("post", f"{P}/deployments", "202", "deployment", "/deployment/id"),
     ("get", f"{P}/deployments", "200", "deployment", "/data/0/id"),
     ("post", f"{P}/api_keys", "201", "key", "/id"),

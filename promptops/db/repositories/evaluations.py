@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,31 @@ from promptops.db.models import (
     PromptVersion,
     Run,
 )
+
+
+@dataclass
+class _Scores:
+    """Per run id: its stored metric values, and the label it predicted (label metrics)."""
+
+    values: dict[uuid.UUID, dict[str, float]] = field(default_factory=dict)
+    labels: dict[uuid.UUID, str] = field(default_factory=dict)
+
+
+def _run_fields(run: Run, scores: _Scores) -> dict[str, Any]:
+    """One evaluated run as the per-example reads return it: output, scores and figures."""
+    return {
+        "prompt_version_id": str(run.prompt_version_id),
+        "run_id": str(run.id),
+        "output": run.output,
+        "predicted_label": scores.labels.get(run.id),
+        "success": run.success,
+        "error": run.error,
+        "metrics": scores.values.get(run.id, {}),
+        "latency_ms": run.latency_ms,
+        "tokens_in": run.tokens_in,
+        "tokens_out": run.tokens_out,
+        "cost_usd": float(run.cost_usd),
+    }
 
 
 class EvaluationRepository:
@@ -59,44 +84,182 @@ class EvaluationRepository:
                 .limit(limit)
             )
         ).all()
-        ids = [r[0].id for r in runs]
-        values: dict[uuid.UUID, dict[str, Any]] = {}
-        labels: dict[uuid.UUID, str | None] = {}
-        if ids:
-            for run_id, metric, value, details in (
-                await self.session.execute(
-                    select(
-                        EvaluationResult.run_id,
-                        EvaluationResult.metric,
-                        EvaluationResult.value,
-                        EvaluationResult.details,
-                    ).where(EvaluationResult.run_id.in_(ids))
-                )
-            ).all():
-                values.setdefault(run_id, {})[metric] = value
-                if details is not None:
-                    labels[run_id] = details
-        out = []
-        for run, external_id, inp, expected in runs:
-            out.append(
-                {
-                    "example_id": external_id,
-                    "prompt_version_id": str(run.prompt_version_id),
-                    "run_id": str(run.id),
-                    "input": inp,
-                    "output": run.output,
-                    "expected": expected,
-                    "predicted_label": labels.get(run.id),
-                    "success": run.success,
-                    "error": run.error,
-                    "metrics": values.get(run.id, {}),
-                    "latency_ms": run.latency_ms,
-                    "tokens_in": run.tokens_in,
-                    "tokens_out": run.tokens_out,
-                    "cost_usd": float(run.cost_usd),
-                }
+        scores = await self._scores([r[0].id for r in runs])
+        return [
+            {
+                "example_id": external_id,
+                "input": inp,
+                "expected": expected,
+                **_run_fields(run, scores),
+            }
+            for run, external_id, inp, expected in runs
+        ]
+
+    async def _scores(self, run_ids: list[uuid.UUID]) -> _Scores:
+        """The stored metric values of these runs, and the label each predicted (if any)."""
+        scores = _Scores()
+        if not run_ids:
+            return scores
+        for run_id, metric, value, details in (
+            await self.session.execute(
+                select(
+                    EvaluationResult.run_id,
+                    EvaluationResult.metric,
+                    EvaluationResult.value,
+                    EvaluationResult.details,
+                ).where(EvaluationResult.run_id.in_(run_ids))
             )
-        return out
+        ).all():
+            scores.values.setdefault(run_id, {})[metric] = value
+            if details is not None:
+                scores.labels[run_id] = details
+        return scores
+
+    async def list_for_project(
+        self, project_id: uuid.UUID, *, offset: int = 0, limit: int = 50
+    ) -> tuple[list[tuple[Evaluation, str | None]], int]:
+        """The project's evaluations, newest first, each with its dataset's name; and how
+        many there are in all."""
+        page = (
+            await self.session.execute(
+                select(Evaluation, Dataset.name)
+                .outerjoin(Dataset, Dataset.id == Evaluation.dataset_id)
+                .where(Evaluation.project_id == project_id)
+                .order_by(Evaluation.created_at.desc(), Evaluation.id)
+                .offset(offset)
+                .limit(limit)
+            )
+        ).all()
+        count = (
+            await self.session.execute(
+                select(func.count())
+                .select_from(Evaluation)
+                .where(Evaluation.project_id == project_id)
+            )
+        ).scalar_one()
+        return [(e, name) for e, name in page], int(count)
+
+    async def dataset_name(self, dataset_id: uuid.UUID) -> str | None:
+        return (
+            await self.session.execute(select(Dataset.name).where(Dataset.id == dataset_id))
+        ).scalar_one_or_none()
+
+    async def versions(self, version_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``{version id: {"id", "prompt_id", "prompt_name", "version"}}`` for the versions
+        found among ``version_ids`` (ids as stored in ``evaluations.prompt_version_ids``)."""
+        ids = []
+        for v in version_ids:
+            try:
+                ids.append(uuid.UUID(str(v)))
+            except ValueError:
+                continue
+        if not ids:
+            return {}
+        rows = (
+            await self.session.execute(
+                select(PromptVersion.id, PromptVersion.version, Prompt.id, Prompt.name)
+                .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+                .where(PromptVersion.id.in_(ids))
+            )
+        ).all()
+        return {
+            str(vid): {
+                "id": str(vid),
+                "prompt_id": str(pid),
+                "prompt_name": name,
+                "version": number,
+            }
+            for vid, number, pid, name in rows
+        }
+
+    async def example_rows(
+        self,
+        evaluation_id: str,
+        *,
+        offset: int = 0,
+        limit: int = 50,
+        disagreements: bool = False,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The examples the evaluation ran, in dataset order, each with every version's run
+        (``runs``: the keys of :meth:`rows` without the example's); and how many there are.
+
+        ``disagreements``: only examples on which the versions disagree: some metric's value
+        differs between their runs, the predicted labels differ, or one run failed and
+        another did not."""
+        ran = select(Run.example_id).where(
+            Run.evaluation_id == evaluation_id, Run.example_id.is_not(None)
+        )
+        if disagreements:
+            success_differs = (
+                select(Run.example_id)
+                .where(Run.evaluation_id == evaluation_id)
+                .group_by(Run.example_id)
+                .having(func.bool_and(Run.success) != func.bool_or(Run.success))
+            )
+            scores_differ = (
+                select(Run.example_id)
+                .join(EvaluationResult, EvaluationResult.run_id == Run.id)
+                .where(EvaluationResult.evaluation_id == evaluation_id)
+                .group_by(Run.example_id, EvaluationResult.metric)
+                .having(
+                    or_(
+                        func.min(EvaluationResult.value) != func.max(EvaluationResult.value),
+                        func.count(func.distinct(func.coalesce(EvaluationResult.details, ""))) > 1,
+                    )
+                )
+            )
+            ran = ran.where(
+                or_(Run.example_id.in_(success_differs), Run.example_id.in_(scores_differ))
+            )
+        example_ids = ran.distinct().subquery()
+        count = (
+            await self.session.execute(select(func.count()).select_from(example_ids))
+        ).scalar_one()
+        examples = (
+            (
+                await self.session.execute(
+                    select(Example)
+                    .where(Example.id.in_(select(example_ids.c.example_id)))
+                    .order_by(Example.position)
+                    .offset(offset)
+                    .limit(limit)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not examples:
+            return [], int(count)
+        runs = (
+            (
+                await self.session.execute(
+                    select(Run)
+                    .where(
+                        Run.evaluation_id == evaluation_id,
+                        Run.example_id.in_([e.id for e in examples]),
+                    )
+                    .order_by(Run.prompt_version_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        scores = await self._scores([r.id for r in runs])
+        by_example: dict[uuid.UUID, list[dict[str, Any]]] = {}
+        for run in runs:
+            if run.example_id is None:
+                continue
+            by_example.setdefault(run.example_id, []).append(_run_fields(run, scores))
+        return [
+            {
+                "example_id": e.external_id,
+                "position": e.position,
+                "input": e.input,
+                "expected": e.expected,
+                "runs": by_example.get(e.id, []),
+            }
+            for e in examples
+        ], int(count)
 
 
 @dataclass(frozen=True)

@@ -347,6 +347,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/evals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Evaluations
+         * @description The project's evaluations, newest first (``offset``/``limit``), each with its status
+         *     (Running, Completed, Failed, Cancelled, Terminated, TimedOut), dataset, versions and
+         *     metrics; ``count`` is the total. 404 for a project the caller cannot see.
+         */
+        get: operations["list_evaluations_api_v1_evals_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evals/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Metrics
+         * @description The metric registry: every name ``POST /evals/run`` accepts in ``metrics``, with its
+         *     kind, direction and a one-line description (with its unit).
+         */
+        get: operations["list_metrics_api_v1_evals_metrics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/evals/run": {
         parameters: {
             query?: never;
@@ -399,6 +442,50 @@ export interface paths {
         put?: never;
         /** Cancel Evaluation */
         post: operations["cancel_evaluation_api_v1_evals__evaluation_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evals/{evaluation_id}/examples": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Evaluation Examples
+         * @description Per-example rows, paged in dataset order: the example's input and expected value and
+         *     each version's run (output, scores, predicted label, error, latency ms, tokens, cost
+         *     USD); ``count`` is the number of examples matching.
+         */
+        get: operations["list_evaluation_examples_api_v1_evals__evaluation_id__examples_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evals/{evaluation_id}/rows.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Evaluation Rows
+         * @description Every per-example row as a CSV download (``text/csv; charset=utf-8``, UTF-8, one line
+         *     per example and version; columns in
+         *     :meth:`api.services.evals.EvaluationService.rows_csv`).
+         */
+        get: operations["export_evaluation_rows_api_v1_evals__evaluation_id__rows_csv_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2093,6 +2180,57 @@ export interface components {
             /** Detail */
             detail: string | components["schemas"]["ErrorItem"][];
         };
+        /** EvalExamplePublic */
+        EvalExamplePublic: {
+            /** Example Id */
+            example_id: string;
+            /** Expected */
+            expected: unknown;
+            /** Input */
+            input: unknown;
+            /** Position */
+            position: number;
+            /** Runs */
+            runs: components["schemas"]["EvalRunRowPublic"][];
+        };
+        /** EvalExamplesPublic */
+        EvalExamplesPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["EvalExamplePublic"][];
+        };
+        /**
+         * EvalListItem
+         * @description One evaluation of a project's list: its status (live from Temporal while the row
+         *     says Running), dataset, versions and metrics.
+         */
+        EvalListItem: {
+            /** Completed At */
+            completed_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Dataset Id
+             * Format: uuid
+             */
+            dataset_id: string;
+            /** Dataset Name */
+            dataset_name: string | null;
+            /** Id */
+            id: string;
+            /** Metrics */
+            metrics: string[];
+            /** Status */
+            status: string;
+            /** Temporal Ui Url */
+            temporal_ui_url: string;
+            /** Versions */
+            versions: components["schemas"]["EvalVersionPublic"][];
+        };
         /** EvalProgress */
         EvalProgress: {
             /** Done */
@@ -2106,8 +2244,14 @@ export interface components {
         };
         /** EvalPublic */
         EvalPublic: {
+            /** Completed At */
+            completed_at?: string | null;
+            /** Created At */
+            created_at?: string | null;
             /** Dataset Id */
             dataset_id?: string | null;
+            /** Dataset Name */
+            dataset_name?: string | null;
             /**
              * Error
              * @description why a Failed evaluation failed
@@ -2118,6 +2262,8 @@ export interface components {
             /** Metrics */
             metrics?: string[];
             progress: components["schemas"]["EvalProgress"];
+            /** Project Id */
+            project_id?: string | null;
             /** Prompt Version Ids */
             prompt_version_ids?: string[];
             /** Rows */
@@ -2132,6 +2278,11 @@ export interface components {
             } | null;
             /** Temporal Ui Url */
             temporal_ui_url: string;
+            /**
+             * Versions
+             * @description the versions of prompt_version_ids, in that order
+             */
+            versions?: components["schemas"]["EvalVersionPublic"][];
         };
         /**
          * EvalRunRequest
@@ -2168,6 +2319,37 @@ export interface components {
             /** Prompt Version Ids */
             prompt_version_ids: string[];
         };
+        /**
+         * EvalRunRowPublic
+         * @description One version's run of one example: its output, scores (per-example metric values),
+         *     predicted label (label metrics), latency (ms), tokens and cost (USD).
+         */
+        EvalRunRowPublic: {
+            /** Cost Usd */
+            cost_usd: number;
+            /** Error */
+            error: string | null;
+            /** Latency Ms */
+            latency_ms: number;
+            /** Metrics */
+            metrics: {
+                [key: string]: number;
+            };
+            /** Output */
+            output: string | null;
+            /** Predicted Label */
+            predicted_label: string | null;
+            /** Prompt Version Id */
+            prompt_version_id: string;
+            /** Run Id */
+            run_id: string;
+            /** Success */
+            success: boolean;
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
+        };
         /** EvalStarted */
         EvalStarted: {
             /** Id */
@@ -2176,6 +2358,27 @@ export interface components {
             temporal_ui_url: string;
             /** Workflow Id */
             workflow_id: string;
+        };
+        /**
+         * EvalVersionPublic
+         * @description A prompt version an evaluation ran: its prompt's name and its number there.
+         */
+        EvalVersionPublic: {
+            /** Id */
+            id: string;
+            /** Prompt Id */
+            prompt_id: string;
+            /** Prompt Name */
+            prompt_name: string;
+            /** Version */
+            version: number;
+        };
+        /** EvalsPublic */
+        EvalsPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["EvalListItem"][];
         };
         /**
          * ExactCacheSettings
@@ -2603,6 +2806,30 @@ export interface components {
             count: number;
             /** Data */
             data: components["schemas"]["MemberPublic"][];
+        };
+        /**
+         * MetricPublic
+         * @description A metric of the registry (:data:`promptops.evaluation.metrics.METRIC_SPECS`).
+         */
+        MetricPublic: {
+            /** Description */
+            description: string;
+            /** Higher Is Better */
+            higher_is_better: boolean;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "text" | "label" | "embedding" | "latency" | "cost";
+            /** Name */
+            name: string;
+        };
+        /** MetricsPublic */
+        MetricsPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["MetricPublic"][];
         };
         /**
          * OpenAIError
@@ -4021,6 +4248,68 @@ export interface operations {
             };
         };
     };
+    list_evaluations_api_v1_evals_get: {
+        parameters: {
+            query: {
+                project_id: string;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvalsPublic"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_metrics_api_v1_evals_metrics_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsPublic"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
     run_evaluation_api_v1_evals_run_post: {
         parameters: {
             query?: never;
@@ -4107,6 +4396,73 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_evaluation_examples_api_v1_evals__evaluation_id__examples_get: {
+        parameters: {
+            query?: {
+                offset?: number;
+                limit?: number;
+                /** @description only examples on which the versions disagree (a score or the predicted label differs, or one run failed and another did not) */
+                disagreements?: boolean;
+            };
+            header?: never;
+            path: {
+                evaluation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvalExamplesPublic"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    export_evaluation_rows_api_v1_evals__evaluation_id__rows_csv_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                evaluation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description every per-example row, one line per example and version */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
                 };
             };
             /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
