@@ -151,7 +151,7 @@ WITH {_SCOPE}, keys AS (
     SELECT r.project_id, r.model, r.prompt_version_id
     FROM run_rollups r JOIN scope s ON s.id = r.project_id
     WHERE r.grain = 'day' AND r.bucket_start >= date_trunc('day', :start, 'UTC')
-      AND r.bucket_start < :end AND r.runs <> 0
+      AND r.bucket_start < :end
     UNION
     SELECT d.project_id, d.model, d.prompt_version_id
     FROM run_rollup_deltas d JOIN scope s ON s.id = d.project_id
@@ -220,7 +220,9 @@ class RunRollupRepository:
     ) -> list[RollupKey]:
         """The (project, model, prompt version) keys with runs in [start, end) (UTC days around
         it, so a filter list never misses one), among the organization's projects narrowed to
-        ``scope_project_id`` and ``project_id``, by project, model, prompt and version."""
+        ``scope_project_id`` and ``project_id``, by project, model, prompt and version. Read
+        from the day rollups' unique index alone (an index-only scan): a key whose runs were
+        all deleted stays listed until its rollup rows go."""
         rows = await self.session.execute(
             text(_KEYS),
             {
