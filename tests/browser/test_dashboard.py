@@ -112,5 +112,8 @@ async def test_dashboard_shows_filters_and_names_a_bad_window(page: Any, ui_stac
         "() => document.querySelector('#dash-from-error')?.textContent === 'must be before end'"
     )
     assert await page.get_by_label("From (UTC)").get_attribute("aria-invalid") == "true"
+    # The filter lists stay filled while the window is corrected.
+    project_select = page.get_by_label("Project", exact=True)
+    assert await project_select.locator("option:checked").inner_text() == project["name"]
     await assert_accessible(page)
     await shoot(page, "dashboard-bad-window")

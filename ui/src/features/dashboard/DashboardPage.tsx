@@ -1,4 +1,5 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { useRef } from "react";
 import { useSearchParams } from "react-router-dom";
 import { api } from "../../api/client";
 import { unwrap, type ApiProblem } from "../../api/errors";
@@ -250,7 +251,10 @@ export function DashboardPage() {
   });
   const error = metrics.error as ApiProblem | null;
   const data = metrics.data;
-  const options = data?.options;
+  // The filter lists stay filled while a refused filter is corrected.
+  const lastOptions = useRef<Metrics["options"] | undefined>(undefined);
+  if (data) lastOptions.current = data.options;
+  const options = data?.options ?? lastOptions.current;
   const versions = (options?.prompt_versions ?? []).filter(
     (v) => !filters.project || v.project_id === filters.project,
   );
