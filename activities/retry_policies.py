@@ -25,6 +25,7 @@ __all__ = [
     "HEALTH_CHECK",
     "NON_RETRYABLE",
     "REMINDER",
+    "ROLLUP_FOLD",
     "STANDARD",
 ]
 
@@ -73,6 +74,15 @@ REMINDER: Final = RetryPolicy(
 #: A failed probe is a result, so retries only cover database or worker failures, and the next
 #: scheduled round comes soon anyway: 2 s doubling to 20 s, 3 attempts.
 HEALTH_CHECK: Final = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=20),
+    maximum_attempts=3,
+)
+
+#: A fold is idempotent and the next scheduled one comes within a minute: 2 s doubling to 20 s,
+#: 3 attempts.
+ROLLUP_FOLD: Final = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=20),

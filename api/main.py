@@ -19,6 +19,7 @@ from api.routers import (
     audit,
     budgets,
     cache,
+    dashboards,
     datasets,
     deployments,
     evals,
@@ -126,6 +127,7 @@ def create_app(
         models,
         cache,
         routing_policies,
+        dashboards,
     ):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(openai_compat.router)  # /v1: the OpenAI-compatible API

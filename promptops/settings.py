@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     health_check_interval_s: int = Field(
         default=300, ge=0, alias="PROMPTOPS_HEALTH_CHECK_INTERVAL_S"
     )
+    # Seconds between folds of the run rollup deltas into run_rollups (Temporal Schedule
+    # `run-rollup-fold`, set up by each worker at start); 0 disables them (and deletes the
+    # schedule): the dashboard stays right, its reads add every unfolded delta.
+    rollup_fold_interval_s: int = Field(default=60, ge=0, alias="PROMPTOPS_ROLLUP_FOLD_INTERVAL_S")
     # GET /metrics needs `Authorization: Bearer <token>` when set (else it is open: restrict it to
     # the Prometheus scraper at the network level).
     metrics_token: str | None = Field(default=None, alias="PROMPTOPS_METRICS_TOKEN", repr=False)

@@ -21,6 +21,7 @@ from activities.deployment.activities import DeploymentActivities
 from activities.evaluation.activities import EvaluationActivities
 from activities.llm.activities import LLMActivities
 from activities.provider_health.activities import ProviderHealthActivities
+from activities.rollups.activities import RollupActivities
 from promptops.db.connection import close_pools
 from promptops.devstack.runtime import resolve_database_url
 from promptops.governance.security import SecretBox
@@ -33,6 +34,8 @@ from workflows.canary.workflow import CanaryRolloutWorkflow
 from workflows.evaluation.workflow import BatchEvaluationWorkflow
 from workflows.provider_health.schedule import ensure_health_check_schedule
 from workflows.provider_health.workflow import ProviderHealthCheckWorkflow
+from workflows.rollups.schedule import ensure_rollup_fold_schedule
+from workflows.rollups.workflow import RunRollupFoldWorkflow
 
 log = logging.getLogger("promptops.worker")
 
@@ -41,6 +44,7 @@ WORKFLOWS = [
     ApprovalWorkflow,
     CanaryRolloutWorkflow,
     ProviderHealthCheckWorkflow,
+    RunRollupFoldWorkflow,
 ]
 
 
@@ -66,6 +70,7 @@ def build_activities(
     approval = ApprovalActivities(database_url, webhook_url=settings.approval_webhook_url)
     deployment = DeploymentActivities(database_url)
     health = ProviderHealthActivities(database_url, gateway)
+    rollups = RollupActivities(database_url)
     return [
         evaluation.plan_evaluation,
         evaluation.evaluate_chunk,
@@ -81,6 +86,7 @@ def build_activities(
         deployment.compute_deployment_figures,
         deployment.finish_deployment,
         health.check_provider_health,
+        rollups.fold_run_rollups,
     ]
 
 
@@ -121,6 +127,12 @@ async def run_worker(settings: Settings) -> None:
         )
     except Exception:  # a refusing cluster must not keep the worker from serving
         log.exception("could not create or update the provider health check schedule")
+    try:
+        await ensure_rollup_fold_schedule(
+            client, settings.task_queue, settings.rollup_fold_interval_s
+        )
+    except Exception:
+        log.exception("could not create or update the run rollup fold schedule")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -39,6 +39,7 @@ from promptops.db.models.protected_label import (
 )
 from promptops.db.models.provider_credential import ProviderCredential
 from promptops.db.models.run import Run
+from promptops.db.models.run_rollup import ROLLUP_GRAINS, RunRollup, RunRollupDelta
 from promptops.db.models.user import User
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "ENVIRONMENTS",
     "ENVIRONMENT_LABELS",
     "PROTECTABLE_LABELS",
+    "ROLLUP_GRAINS",
     "ROUTING_STRATEGIES",
     "ApiKey",
     "Approval",
@@ -79,6 +81,8 @@ __all__ = [
     "Role",
     "RoutingPolicy",
     "Run",
+    "RunRollup",
+    "RunRollupDelta",
     "SemanticCacheEntry",
     "User",
 ]

@@ -148,6 +148,37 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/dashboards/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dashboard Metrics
+         * @description p50/p95 latency (ms), cost (USD), tokens, success rate and cache hit rate of the runs
+         *     in the window `[start, end)` (widened to whole UTC buckets), in all (`totals`), per
+         *     `bucket` (`series`: every bucket, empty ones with zero runs) and per group of `group_by`
+         *     (`groups`), optionally narrowed to a project, a model and a prompt version. Any role;
+         *     only the caller's organization (and project scope) is counted.
+         *
+         *     Served from the pre-aggregated run rollups (per UTC hour and day, project, model and
+         *     prompt version; latency percentiles from a log-spaced histogram, within
+         *     `latency_relative_error` = 2 % of a latency of that rank) plus the runs recorded since the
+         *     rollups were last folded: every committed run counts at once. Errors: 404 a `project_id`
+         *     that is not the caller's; 422 names the query field (`start` after `end`, a window of
+         *     more than 2,400 buckets, times outside 1970..9000).
+         */
+        get: operations["dashboard_metrics_api_v1_dashboards_metrics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/datasets": {
         parameters: {
             query?: never;
@@ -1961,6 +1992,209 @@ export interface components {
             role: "system" | "developer" | "user" | "assistant" | "tool" | "function";
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * DashboardFigures
+         * @description Figures of a set of runs. Rates are 0..1 (None without runs); USD; tokens as the
+         *     providers counted them; latency in ms from the call's start to its recorded end, p50/p95
+         *     from the rollups' histogram (within `latency_relative_error` of a latency of that rank).
+         */
+        DashboardFigures: {
+            /** Cache Hit Rate */
+            cache_hit_rate: number | null;
+            /** Cache Hits */
+            cache_hits: number;
+            /** Cost Per Run Usd */
+            cost_per_run_usd: number | null;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Latency Mean Ms */
+            latency_mean_ms: number | null;
+            /** Latency P50 Ms */
+            latency_p50_ms: number | null;
+            /** Latency P95 Ms */
+            latency_p95_ms: number | null;
+            /** Runs */
+            runs: number;
+            /** Success Rate */
+            success_rate: number | null;
+            /** Successes */
+            successes: number;
+            /** Tokens */
+            tokens: number;
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
+        };
+        /**
+         * DashboardGroup
+         * @description One row of the breakdown. The dimensions not in `group_by` are null; with
+         *     `prompt_version` grouped, a null `prompt_version_id` is the calls made without a prompt
+         *     version (free text, `/v1` with a plain model).
+         */
+        DashboardGroup: {
+            /** Cache Hit Rate */
+            cache_hit_rate: number | null;
+            /** Cache Hits */
+            cache_hits: number;
+            /** Cost Per Run Usd */
+            cost_per_run_usd: number | null;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Latency Mean Ms */
+            latency_mean_ms: number | null;
+            /** Latency P50 Ms */
+            latency_p50_ms: number | null;
+            /** Latency P95 Ms */
+            latency_p95_ms: number | null;
+            /** Model */
+            model: string | null;
+            /** Project Id */
+            project_id: string | null;
+            /** Project Name */
+            project_name: string | null;
+            /** Prompt Id */
+            prompt_id: string | null;
+            /** Prompt Name */
+            prompt_name: string | null;
+            /** Prompt Version Id */
+            prompt_version_id: string | null;
+            /** Runs */
+            runs: number;
+            /** Success Rate */
+            success_rate: number | null;
+            /** Successes */
+            successes: number;
+            /** Tokens */
+            tokens: number;
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
+            /** Version */
+            version: number | null;
+        };
+        /**
+         * DashboardMetricsPublic
+         * @description The dashboard: the window actually covered (whole UTC buckets), `totals`, the `series`
+         *     by bucket and the `groups` of the breakdown (most runs first), from the pre-aggregated
+         *     run rollups (and the runs recorded since their last fold).
+         */
+        DashboardMetricsPublic: {
+            /**
+             * Bucket
+             * @enum {string}
+             */
+            bucket: "hour" | "day";
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /** Group By */
+            group_by: ("project" | "model" | "prompt_version")[];
+            /** Groups */
+            groups: components["schemas"]["DashboardGroup"][];
+            /** Latency Relative Error */
+            latency_relative_error: number;
+            /** Model */
+            model: string | null;
+            options: components["schemas"]["DashboardOptions"];
+            /** Project Id */
+            project_id: string | null;
+            /** Prompt Version Id */
+            prompt_version_id: string | null;
+            /** Series */
+            series: components["schemas"]["DashboardPoint"][];
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            totals: components["schemas"]["DashboardFigures"];
+        };
+        /**
+         * DashboardOptions
+         * @description What the filters can choose from: the projects, models and prompt versions with runs
+         *     in the window's UTC days (narrowed by `project_id`, not by the other filters).
+         */
+        DashboardOptions: {
+            /** Models */
+            models: string[];
+            /** Projects */
+            projects: components["schemas"]["DashboardProject"][];
+            /** Prompt Versions */
+            prompt_versions: components["schemas"]["DashboardVersion"][];
+        };
+        /**
+         * DashboardPoint
+         * @description One bucket of the series (every bucket of the window is listed, empty ones too).
+         */
+        DashboardPoint: {
+            /**
+             * Bucket Start
+             * Format: date-time
+             */
+            bucket_start: string;
+            /** Cache Hit Rate */
+            cache_hit_rate: number | null;
+            /** Cache Hits */
+            cache_hits: number;
+            /** Cost Per Run Usd */
+            cost_per_run_usd: number | null;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Latency Mean Ms */
+            latency_mean_ms: number | null;
+            /** Latency P50 Ms */
+            latency_p50_ms: number | null;
+            /** Latency P95 Ms */
+            latency_p95_ms: number | null;
+            /** Runs */
+            runs: number;
+            /** Success Rate */
+            success_rate: number | null;
+            /** Successes */
+            successes: number;
+            /** Tokens */
+            tokens: number;
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
+        };
+        /** DashboardProject */
+        DashboardProject: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+        };
+        /** DashboardVersion */
+        DashboardVersion: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Project Id
+             * Format: uuid
+             */
+            project_id: string;
+            /**
+             * Prompt Id
+             * Format: uuid
+             */
+            prompt_id: string;
+            /** Prompt Name */
+            prompt_name: string;
+            /** Version */
+            version: number;
         };
         /**
          * DatasetCreate
@@ -3824,6 +4058,50 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CachePurged"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    dashboard_metrics_api_v1_dashboards_metrics_get: {
+        parameters: {
+            query?: {
+                /** @description bucket size of the series: UTC `hour` or UTC `day` */
+                bucket?: "hour" | "day";
+                /** @description end of the window (exclusive, ISO 8601; naive = UTC); default now */
+                end?: string | null;
+                /** @description start of the window (inclusive); default 24 hours before `end` by hour, 30 days by day; at most 2400 buckets */
+                start?: string | null;
+                /** @description only this project */
+                project_id?: string | null;
+                /** @description only calls answered by this model */
+                model?: string | null;
+                /** @description only this prompt version */
+                prompt_version_id?: string | null;
+                /** @description dimensions of the breakdown (`groups`), repeated: `group_by=project&group_by=model` */
+                group_by?: ("project" | "model" | "prompt_version")[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardMetricsPublic"];
                 };
             };
             /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
