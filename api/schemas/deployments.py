@@ -16,6 +16,7 @@ from workflows.canary.types import (
     DEFAULT_MIN_EVAL_SCORE,
     DEFAULT_MIN_SAMPLES,
     DEFAULT_STEPS,
+    ArmFigures,
 )
 from workflows.canary.types import CanaryPlan as CanaryPlanData
 
@@ -134,6 +135,11 @@ class DeploymentPublic(ORMModel):
     completed_at: datetime | None
     temporal_ui_url: str | None = None
     live: dict[str, Any] | None = None
+    prompt_name: str | None = Field(default=None, description="the prompt's name")
+    candidate_version: int | None = Field(default=None, description="the candidate's number")
+    baseline_version: int | None = Field(
+        default=None, description="the baseline's number (None: nothing served the label)"
+    )
 
 
 class DeploymentsPublic(BaseModel):
@@ -155,3 +161,26 @@ class OperatorRequest(RequestModel):
 
 class AbortRequest(RequestModel):
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class DeploymentCheckPublic(BaseModel):
+    """One guard check: the figures per arm the guards judged (``ArmFigures``: error rate,
+    feedback and eval scores 0..1, nearest-rank p95 latency in ms, each ``*_n`` the values
+    behind its mean, null when there was nothing to measure), cumulative since the step's bake
+    window started (``window_started_at``); ``step_index`` and ``canary_weight`` (percent) as
+    they were at ``checked_at``."""
+
+    check_index: int
+    step_index: int
+    canary_weight: float
+    window_started_at: datetime
+    checked_at: datetime
+    baseline: ArmFigures
+    canary: ArmFigures
+    approval_eval_score: float | None = None
+
+
+class DeploymentChecksPublic(BaseModel):
+    deployment_id: uuid.UUID
+    data: list[DeploymentCheckPublic]
+    count: int

@@ -101,6 +101,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/approvals/{approval_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Approval
+         * @description One approval by id (``approval-{version_id}-{n}``, its workflow id): live from the
+         *     workflow's ``status`` query while it runs (``live: true``), else the stored record, with
+         *     the prompt, version number, author, policy figures and every decision. 404 when unknown.
+         */
+        get: operations["get_approval_api_v1_approvals__approval_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -279,6 +301,30 @@ export interface paths {
          *     409 when already ended; 422 without a reason.
          */
         post: operations["abort_deployment_api_v1_deployments__deployment_id__abort_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{deployment_id}/checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Deployment Checks
+         * @description The rollout's guard checks, oldest first: at each check the figures per arm (runs,
+         *     error rate, p95 latency in ms, mean feedback, mean outcome, online eval score; cumulative
+         *     over the step's bake window), the step and the canary weight, and when. Stored by the
+         *     rollout's figures activity, one row per check (a retried activity rewrites its row), so
+         *     they outlive the workflow; rollouts started before the table existed have none.
+         */
+        get: operations["list_deployment_checks_api_v1_deployments__deployment_id__checks_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1506,6 +1552,11 @@ export interface components {
         ApprovalPublic: {
             /** Approvals */
             approvals: number;
+            /**
+             * Author
+             * @description who wrote the version
+             */
+            author?: string | null;
             /** Completed At */
             completed_at?: string | null;
             /** Created At */
@@ -1520,6 +1571,11 @@ export interface components {
             eval_score?: number | null;
             /** Evaluation Id */
             evaluation_id?: string | null;
+            /**
+             * Golden Dataset Id
+             * @description the policy's golden set (when it asks for a check)
+             */
+            golden_dataset_id?: string | null;
             /** Id */
             id: string;
             /** Live */
@@ -1530,6 +1586,10 @@ export interface components {
             phase: string;
             /** Project Id */
             project_id?: string | null;
+            /** Prompt Id */
+            prompt_id?: string | null;
+            /** Prompt Name */
+            prompt_name?: string | null;
             /**
              * Prompt Version Id
              * Format: uuid
@@ -1552,6 +1612,11 @@ export interface components {
             status: string;
             /** Temporal Ui Url */
             temporal_ui_url: string;
+            /**
+             * Version
+             * @description the version's number
+             */
+            version?: number | null;
             /** Version Status */
             version_status?: string | null;
             /** Workflow Id */
@@ -1585,6 +1650,58 @@ export interface components {
             count: number;
             /** Data */
             data: components["schemas"]["ApprovalPublic"][];
+        };
+        /**
+         * ArmFigures
+         * @description Live-traffic figures of one arm of a deployment over one bake window.
+         *
+         *     ``n``: runs served (``runs.source = 'generate'``) in the window; ``errors``: those with
+         *     ``success = false``; ``error_rate`` = errors / n (None when n = 0). ``p95_latency_ms``: the
+         *     95th percentile of ``latency_ms`` by the nearest-rank method (PostgreSQL
+         *     ``percentile_disc(0.95)``, the ceil(0.95 n)-th smallest value). ``mean_feedback``: mean
+         *     ``feedback.value`` of the window's runs (``feedback_n`` values); ``mean_outcome``: mean
+         *     ``outcomes.value`` of outcome events tied to them (``outcome_n``); ``eval_score``: mean
+         *     online evaluation result (``evaluation_results`` of those runs, quality metrics only:
+         *     latency and cost excluded; ``eval_n`` values).
+         */
+        ArmFigures: {
+            /** Arm */
+            arm: string;
+            /** Error Rate */
+            error_rate?: number | null;
+            /**
+             * Errors
+             * @default 0
+             */
+            errors: number;
+            /**
+             * Eval N
+             * @default 0
+             */
+            eval_n: number;
+            /** Eval Score */
+            eval_score?: number | null;
+            /**
+             * Feedback N
+             * @default 0
+             */
+            feedback_n: number;
+            /** Mean Feedback */
+            mean_feedback?: number | null;
+            /** Mean Outcome */
+            mean_outcome?: number | null;
+            /**
+             * N
+             * @default 0
+             */
+            n: number;
+            /**
+             * Outcome N
+             * @default 0
+             */
+            outcome_n: number;
+            /** P95 Latency Ms */
+            p95_latency_ms?: number | null;
         };
         /** AuditEntryPublic */
         AuditEntryPublic: {
@@ -1968,6 +2085,48 @@ export interface components {
             top_p?: number | null;
         };
         /**
+         * DeploymentCheckPublic
+         * @description One guard check: the figures per arm the guards judged (``ArmFigures``: error rate,
+         *     feedback and eval scores 0..1, nearest-rank p95 latency in ms, each ``*_n`` the values
+         *     behind its mean, null when there was nothing to measure), cumulative since the step's bake
+         *     window started (``window_started_at``); ``step_index`` and ``canary_weight`` (percent) as
+         *     they were at ``checked_at``.
+         */
+        DeploymentCheckPublic: {
+            /** Approval Eval Score */
+            approval_eval_score?: number | null;
+            baseline: components["schemas"]["ArmFigures"];
+            canary: components["schemas"]["ArmFigures"];
+            /** Canary Weight */
+            canary_weight: number;
+            /** Check Index */
+            check_index: number;
+            /**
+             * Checked At
+             * Format: date-time
+             */
+            checked_at: string;
+            /** Step Index */
+            step_index: number;
+            /**
+             * Window Started At
+             * Format: date-time
+             */
+            window_started_at: string;
+        };
+        /** DeploymentChecksPublic */
+        DeploymentChecksPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["DeploymentCheckPublic"][];
+            /**
+             * Deployment Id
+             * Format: uuid
+             */
+            deployment_id: string;
+        };
+        /**
          * DeploymentCreate
          * @description Roll ``prompt_version_id`` (Approved) out to ``environment`` by ``plan``.
          */
@@ -1995,10 +2154,20 @@ export interface components {
          *     last guard figures per arm, breaches, step history) when it is running.
          */
         DeploymentPublic: {
+            /**
+             * Baseline Version
+             * @description the baseline's number (None: nothing served the label)
+             */
+            baseline_version?: number | null;
             /** Baseline Version Id */
             baseline_version_id: string | null;
             /** Canary Weight */
             canary_weight: number;
+            /**
+             * Candidate Version
+             * @description the candidate's number
+             */
+            candidate_version?: number | null;
             /**
              * Candidate Version Id
              * Format: uuid
@@ -2040,6 +2209,11 @@ export interface components {
              * Format: uuid
              */
             prompt_id: string;
+            /**
+             * Prompt Name
+             * @description the prompt's name
+             */
+            prompt_name?: string | null;
             /** Reason */
             reason: string;
             /** Status */
@@ -3531,6 +3705,37 @@ export interface operations {
             };
         };
     };
+    get_approval_api_v1_approvals__approval_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                approval_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalPublic"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
     list_audit_api_v1_audit_get: {
         parameters: {
             query?: {
@@ -3899,6 +4104,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeploymentPublic"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_deployment_checks_api_v1_deployments__deployment_id__checks_get: {
+        parameters: {
+            query?: {
+                /** @description only checks with a higher check_index (polling) */
+                after?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentChecksPublic"];
                 };
             };
             /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
