@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
@@ -17,6 +17,7 @@ from workflows.canary.types import (
     DEFAULT_MIN_SAMPLES,
     DEFAULT_STEPS,
     ArmFigures,
+    CanaryStatus,
 )
 from workflows.canary.types import CanaryPlan as CanaryPlanData
 
@@ -114,8 +115,9 @@ class DeploymentCreate(RequestModel):
 
 
 class DeploymentPublic(ORMModel):
-    """A deployment row; ``live`` is the running workflow's ``status`` query (step, weights,
-    last guard figures per arm, breaches, step history) when it is running."""
+    """A deployment row; ``live`` is the running workflow's ``status`` query (``CanaryStatus``:
+    step, weights in percent, bake clock in seconds, last guard figures per arm, breaches,
+    step history) when it is running."""
 
     id: uuid.UUID
     project_id: uuid.UUID
@@ -123,7 +125,7 @@ class DeploymentPublic(ORMModel):
     environment: str
     candidate_version_id: uuid.UUID
     baseline_version_id: uuid.UUID | None
-    plan: dict[str, Any]
+    plan: CanaryPlanData
     status: str
     canary_weight: float
     current_step: int
@@ -134,7 +136,7 @@ class DeploymentPublic(ORMModel):
     updated_at: datetime
     completed_at: datetime | None
     temporal_ui_url: str | None = None
-    live: dict[str, Any] | None = None
+    live: CanaryStatus | None = None
     prompt_name: str | None = Field(default=None, description="the prompt's name")
     candidate_version: int | None = Field(default=None, description="the candidate's number")
     baseline_version: int | None = Field(

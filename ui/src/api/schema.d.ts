@@ -1743,6 +1743,23 @@ export interface components {
              */
             next_before_id: number | null;
         };
+        /**
+         * Breach
+         * @description One guard that failed: its name, the observed figure, the limit and a sentence.
+         *
+         *     ``guard``: ``error_rate`` | ``p95_latency`` | ``feedback`` | ``outcome`` | ``min_samples``
+         *     | ``eval_score`` | ``figures_unavailable``.
+         */
+        Breach: {
+            /** Guard */
+            guard: string;
+            /** Limit */
+            limit: number | null;
+            /** Message */
+            message: string;
+            /** Observed */
+            observed: number | null;
+        };
         /** BudgetPublic */
         BudgetPublic: {
             /** Daily Tokens */
@@ -1858,7 +1875,7 @@ export interface components {
          *       (online evaluation of the canary's runs, else the candidate's approval evaluation);
          *       null disables the gate. Default 0.70.
          */
-        CanaryPlan: {
+        "CanaryPlan-Input": {
             /**
              * Bake Time S
              * @default 3600
@@ -1887,6 +1904,103 @@ export interface components {
             min_samples: number;
             /** Steps */
             steps?: number[];
+        };
+        /**
+         * CanaryPlan
+         * @description How a deployment ramps and what it checks (mirrors ``api.schemas.deployments.CanaryPlan``,
+         *     which validates it; this dataclass assumes a valid plan).
+         *
+         *     - ``steps``: canary weights in percent, strictly rising, each in (0, 100], ending at 100.
+         *       Reaching the 100 step is the promotion.
+         *     - ``bake_time_s``: seconds each step below 100 bakes, one entry per such step
+         *       (``len(steps) - 1`` entries).
+         *     - ``check_interval_s``: seconds between guard checks during a bake; None = per step
+         *       ``min(bake / 4, 300)`` (at least 1).
+         *     - ``min_samples``: runs each arm needs in the bake window; fewer when the bake ends is a
+         *       breach ("too few samples by the deadline"), and mid-bake checks wait for this many.
+         *     - ``max_error_rate_increase``: canary error rate minus baseline error rate may not exceed
+         *       this (0.02 = the success rate may drop by at most 2 points).
+         *     - ``max_p95_latency_ms``: absolute limit of the canary's p95 latency (None = no limit).
+         *     - ``max_feedback_drop``: the canary's mean feedback (and mean outcome) may fall below the
+         *       baseline's by at most this much (None = not checked).
+         *     - ``min_eval_score``: promotion beyond the first step needs an evaluation score at least
+         *       this (the canary's online evaluation score, else the candidate's latest approval eval
+         *       score); None disables the gate.
+         */
+        "CanaryPlan-Output": {
+            /** Bake Time S */
+            bake_time_s?: number[];
+            /** Check Interval S */
+            check_interval_s?: number | null;
+            /**
+             * Max Error Rate Increase
+             * @default 0.02
+             */
+            max_error_rate_increase: number;
+            /** Max Feedback Drop */
+            max_feedback_drop?: number | null;
+            /** Max P95 Latency Ms */
+            max_p95_latency_ms?: number | null;
+            /**
+             * Min Eval Score
+             * @default 0.7
+             */
+            min_eval_score: number | null;
+            /**
+             * Min Samples
+             * @default 20
+             */
+            min_samples: number;
+            /** Steps */
+            steps?: number[];
+        };
+        /**
+         * CanaryStatus
+         * @description The ``status`` query: step, weights, figures of the last check, breaches, history.
+         */
+        CanaryStatus: {
+            /** Bake Elapsed S */
+            bake_elapsed_s: number;
+            /** Bake Time S */
+            bake_time_s: number;
+            /** Breaches */
+            breaches: components["schemas"]["Breach"][];
+            /** Check Interval S */
+            check_interval_s: number;
+            /** Checks */
+            checks: number;
+            /** Deployment Id */
+            deployment_id: string;
+            /** Eval Score */
+            eval_score: number | null;
+            /** Figures */
+            figures: {
+                [key: string]: components["schemas"]["ArmFigures"];
+            };
+            /** History */
+            history: components["schemas"]["StepRecord"][];
+            /** Last Check At */
+            last_check_at: string | null;
+            /** Paused */
+            paused: boolean;
+            /** Plan */
+            plan?: {
+                [key: string]: unknown;
+            };
+            /** Reason */
+            reason: string;
+            /** Status */
+            status: string;
+            /** Step Index */
+            step_index: number;
+            /** Step Percent */
+            step_percent: number | null;
+            /** Weights */
+            weights: {
+                [key: string]: number;
+            };
+            /** Window Started At */
+            window_started_at: string | null;
         };
         /**
          * CandidatePublic
@@ -2136,7 +2250,7 @@ export interface components {
              * @enum {string}
              */
             environment: "dev" | "staging" | "prod";
-            plan?: components["schemas"]["CanaryPlan"];
+            plan?: components["schemas"]["CanaryPlan-Input"];
             /**
              * Project Id
              * Format: uuid
@@ -2150,8 +2264,9 @@ export interface components {
         };
         /**
          * DeploymentPublic
-         * @description A deployment row; ``live`` is the running workflow's ``status`` query (step, weights,
-         *     last guard figures per arm, breaches, step history) when it is running.
+         * @description A deployment row; ``live`` is the running workflow's ``status`` query (``CanaryStatus``:
+         *     step, weights in percent, bake clock in seconds, last guard figures per arm, breaches,
+         *     step history) when it is running.
          */
         DeploymentPublic: {
             /**
@@ -2191,14 +2306,8 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            /** Live */
-            live?: {
-                [key: string]: unknown;
-            } | null;
-            /** Plan */
-            plan: {
-                [key: string]: unknown;
-            };
+            live?: components["schemas"]["CanaryStatus"] | null;
+            plan: components["schemas"]["CanaryPlan-Output"];
             /**
              * Project Id
              * Format: uuid
@@ -3468,6 +3577,28 @@ export interface components {
              * @default 3600
              */
             ttl_s: number;
+        };
+        /**
+         * StepRecord
+         * @description One step of the ramp: when it started and ended (ISO 8601), seconds spent paused and
+         *     how it ended (``promoted`` to the next step, ``rolled_back``, ``aborted``, ...).
+         */
+        StepRecord: {
+            /** Ended At */
+            ended_at?: string | null;
+            /** Outcome */
+            outcome?: string | null;
+            /**
+             * Paused S
+             * @default 0
+             */
+            paused_s: number;
+            /** Percent */
+            percent: number;
+            /** Started At */
+            started_at: string;
+            /** Step Index */
+            step_index: number;
         };
         /** StreamOptions */
         StreamOptions: {
