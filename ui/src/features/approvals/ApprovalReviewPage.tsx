@@ -341,6 +341,11 @@ function Decisions({ approval: a }: { approval: Approval }) {
   );
 }
 
+const DECISIONS = {
+  approve: "/api/v1/prompt_versions/{version_id}/approve",
+  reject: "/api/v1/prompt_versions/{version_id}/reject",
+} as const;
+
 /** Approve or reject with a comment (Editor+). The API judges: an author's approval, a second
  * decision or a rejection without a comment come back with its reason, shown here. */
 function DecisionForm({ approval: a }: { approval: Approval }) {
@@ -348,22 +353,13 @@ function DecisionForm({ approval: a }: { approval: Approval }) {
   const queryClient = useQueryClient();
   const [comment, setComment] = useState("");
   const decide = useMutation({
-    mutationFn: async (decision: "approve" | "reject") => {
-      const params = { params: { path: { version_id: a.prompt_version_id } } };
-      return decision === "approve"
-        ? unwrap(
-            await api.POST("/api/v1/prompt_versions/{version_id}/approve", {
-              ...params,
-              body: { comment },
-            }),
-          )
-        : unwrap(
-            await api.POST("/api/v1/prompt_versions/{version_id}/reject", {
-              ...params,
-              body: { comment },
-            }),
-          );
-    },
+    mutationFn: async (decision: keyof typeof DECISIONS) =>
+      unwrap(
+        await api.POST(DECISIONS[decision], {
+          params: { path: { version_id: a.prompt_version_id } },
+          body: { comment },
+        }),
+      ),
     onSuccess: async (updated) => {
       setComment("");
       queryClient.setQueryData(["approval", a.id], (old: Approval | undefined) =>

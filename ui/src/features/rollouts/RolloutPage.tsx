@@ -196,6 +196,13 @@ function TrafficNow({ deployment: d }: { deployment: Deployment }) {
   );
 }
 
+const OPERATIONS = {
+  pause: "/api/v1/deployments/{deployment_id}/pause",
+  resume: "/api/v1/deployments/{deployment_id}/resume",
+  promote: "/api/v1/deployments/{deployment_id}/promote",
+  abort: "/api/v1/deployments/{deployment_id}/abort",
+} as const;
+
 /** Pause, resume, promote now, abort (Editor+). Abort needs a reason; the API's refusals
  * (an ended rollout, the eval-score gate, a missing reason) are shown here. */
 function OperatorActions({ deployment: d }: { deployment: Deployment }) {
@@ -204,40 +211,13 @@ function OperatorActions({ deployment: d }: { deployment: Deployment }) {
   const [reason, setReason] = useState("");
   const [confirmPromote, setConfirmPromote] = useState(false);
   const act = useMutation({
-    mutationFn: async (action: "pause" | "resume" | "promote" | "abort") => {
-      const path = { deployment_id: d.id };
-      const body = { reason };
-      switch (action) {
-        case "pause":
-          return unwrap(
-            await api.POST("/api/v1/deployments/{deployment_id}/pause", {
-              params: { path },
-              body,
-            }),
-          );
-        case "resume":
-          return unwrap(
-            await api.POST("/api/v1/deployments/{deployment_id}/resume", {
-              params: { path },
-              body,
-            }),
-          );
-        case "promote":
-          return unwrap(
-            await api.POST("/api/v1/deployments/{deployment_id}/promote", {
-              params: { path },
-              body,
-            }),
-          );
-        case "abort":
-          return unwrap(
-            await api.POST("/api/v1/deployments/{deployment_id}/abort", {
-              params: { path },
-              body,
-            }),
-          );
-      }
-    },
+    mutationFn: async (action: keyof typeof OPERATIONS) =>
+      unwrap(
+        await api.POST(OPERATIONS[action], {
+          params: { path: { deployment_id: d.id } },
+          body: { reason },
+        }),
+      ),
     onSuccess: async () => {
       setReason("");
       setConfirmPromote(false);

@@ -52,6 +52,25 @@ export interface Metric {
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 const fixed2 = (v: number) => v.toFixed(2);
 
+/** Mean feedback and mean outcome share one guard: the canary at most ``max_feedback_drop``
+ * below the baseline. */
+function feedbackFloor(key: "mean_feedback" | "mean_outcome", title: string): Metric {
+  return {
+    key,
+    title,
+    limitKind: "floor",
+    guard: (p) =>
+      p.max_feedback_drop == null
+        ? "not checked"
+        : `canary at most ${fixed2(p.max_feedback_drop)} below the baseline`,
+    limit: (p, b) => {
+      const base = b[key];
+      return p.max_feedback_drop == null || base == null ? null : base - p.max_feedback_drop;
+    },
+    format: fixed2,
+  };
+}
+
 export const METRICS: Metric[] = [
   {
     key: "error_rate",
@@ -70,34 +89,8 @@ export const METRICS: Metric[] = [
     limit: (p) => p.max_p95_latency_ms ?? null,
     format: (v) => `${Math.round(v)} ms`,
   },
-  {
-    key: "mean_feedback",
-    title: "Mean feedback",
-    limitKind: "floor",
-    guard: (p) =>
-      p.max_feedback_drop == null
-        ? "not checked"
-        : `canary at most ${fixed2(p.max_feedback_drop)} below the baseline`,
-    limit: (p, b) =>
-      p.max_feedback_drop == null || b.mean_feedback == null
-        ? null
-        : b.mean_feedback - p.max_feedback_drop,
-    format: fixed2,
-  },
-  {
-    key: "mean_outcome",
-    title: "Mean outcome",
-    limitKind: "floor",
-    guard: (p) =>
-      p.max_feedback_drop == null
-        ? "not checked"
-        : `canary at most ${fixed2(p.max_feedback_drop)} below the baseline`,
-    limit: (p, b) =>
-      p.max_feedback_drop == null || b.mean_outcome == null
-        ? null
-        : b.mean_outcome - p.max_feedback_drop,
-    format: fixed2,
-  },
+  feedbackFloor("mean_feedback", "Mean feedback"),
+  feedbackFloor("mean_outcome", "Mean outcome"),
   {
     key: "eval_score",
     title: "Online eval score",
