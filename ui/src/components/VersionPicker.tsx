@@ -30,7 +30,7 @@ export function VersionPicker({
 
   // A version given up front: find its prompt, then the prompt's project.
   const preset = useQuery({
-    queryKey: ["version", value],
+    queryKey: ["version-and-prompt", value],
     enabled: Boolean(value) && !promptId,
     queryFn: async () => {
       const version = unwrap(

@@ -33,6 +33,9 @@ describe("reviewBlock", () => {
     expect(reviewBlock(approval({ status: "Approved" }), "rev@example.com", "Admin")).toBe(
       "closed (Approved)",
     );
+    expect(reviewBlock(approval({ phase: "starting" }), "rev@example.com", "Admin")).toMatch(
+      /not started waiting/,
+    );
     expect(reviewBlock(approval(), "Author@Example.com", "Admin")).toBe("you wrote this version");
     expect(
       reviewBlock(approval({ reviewers: ["other@example.com"] }), "rev@example.com", "Editor"),

@@ -21,6 +21,7 @@ export function reviewBlock(
   if (!atLeast(role, "Editor")) return "Editors and Admins review";
   if (approval.status === "Checking") return "the golden-set check is still running";
   if (approval.status !== "Pending") return `closed (${approval.status})`;
+  if (approval.phase === "starting") return "the workflow has not started waiting for reviews yet";
   if (same(approval.author, actor)) return "you wrote this version";
   const reviewers = approval.reviewers ?? [];
   if (reviewers.length > 0 && !reviewers.some((r) => same(r, actor))) {
