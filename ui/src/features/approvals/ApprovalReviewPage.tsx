@@ -368,7 +368,15 @@ function DecisionForm({ approval: a }: { approval: Approval }) {
       await queryClient.invalidateQueries({ queryKey: ["approvals"] });
     },
   });
-  if (!atLeast(me.data?.role, "Editor") || !OPEN_STATUSES.includes(a.status)) return null;
+  if (!atLeast(me.data?.role, "Editor")) return null;
+  if (!OPEN_STATUSES.includes(a.status)) {
+    // The caller's decision closed it: say so where the form was.
+    return decide.isSuccess ? (
+      <p role="status" className="ok panel">
+        Decision recorded: the version is {a.status}.
+      </p>
+    ) : null;
+  }
   const block = reviewBlock(a, me.data?.actor, me.data?.role);
 
   return (

@@ -25,6 +25,14 @@ describe("domain", () => {
     expect(hi).toBeCloseTo(0.11);
   });
 
+  it("stops at a figure's largest possible value unless a value goes beyond it", () => {
+    expect(domain([point(1, 0, { baseline: 1, canary: 0.5, limit: null })], 1)).toEqual({
+      lo: 0,
+      hi: 1,
+    });
+    expect(domain([point(1, 0, { baseline: 1, canary: 0.5, limit: 1.2 })], 1).hi).toBeCloseTo(1.32);
+  });
+
   it("takes negative values and a flat or empty series", () => {
     expect(domain([point(1, 0, { baseline: -1, canary: 1, limit: null })]).lo).toBe(-1);
     expect(domain([point(1, 0, { baseline: 0, canary: 0, limit: 0 })])).toEqual({ lo: 0, hi: 1 });

@@ -25,7 +25,9 @@ function segments(points: Point[], key: Key): Point[][] {
   return out;
 }
 
-export function domain(points: Point[]): { lo: number; hi: number } {
+/** The value axis: from 0 (or the lowest value) to a tenth above the highest, but no further
+ * than ``max`` (a rate or score cannot exceed 1) unless a value does. */
+export function domain(points: Point[], max?: number): { lo: number; hi: number } {
   const values = points.flatMap((p) =>
     [p.baseline, p.canary, p.limit].filter((v): v is number => v != null && Number.isFinite(v)),
   );
@@ -33,7 +35,7 @@ export function domain(points: Point[]): { lo: number; hi: number } {
   const lo = Math.min(0, ...values);
   const top = Math.max(...values);
   const hi = top === lo ? lo + 1 : top + (top - lo) * 0.1;
-  return { lo, hi };
+  return { lo, hi: max != null && top <= max ? Math.min(hi, max) : hi };
 }
 
 /** A sentence with the latest figures, for the chart's description. */
@@ -62,7 +64,7 @@ export function GuardChart({
   const t0 = points.length ? points[0].t : 0;
   const t1 = points.length ? points[points.length - 1].t : 1;
   const span = t1 - t0 || 1000;
-  const { lo, hi } = domain(points);
+  const { lo, hi } = domain(points, metric.max);
   const x = (t: number) => M.left + ((t - t0) / span) * (W - M.left - M.right);
   const y = (v: number) => H - M.bottom - ((v - lo) / (hi - lo)) * (H - M.top - M.bottom);
   const path = (run: Point[], key: Key) =>

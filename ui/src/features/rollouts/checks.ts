@@ -47,6 +47,8 @@ export interface Metric {
   /** The limit at a check (null: this guard is off). */
   limit: (plan: Plan, baseline: ArmFigures) => number | null;
   format: (value: number) => string;
+  /** The largest value the figure can take (rates and scores: 1), so the axis stops there. */
+  max?: number;
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
@@ -68,6 +70,7 @@ function feedbackFloor(key: "mean_feedback" | "mean_outcome", title: string): Me
       return p.max_feedback_drop == null || base == null ? null : base - p.max_feedback_drop;
     },
     format: fixed2,
+    max: 1,
   };
 }
 
@@ -79,6 +82,7 @@ export const METRICS: Metric[] = [
     guard: (p) => `canary at most ${pct(p.max_error_rate_increase)} above the baseline`,
     limit: (p, b) => (b.error_rate == null ? null : b.error_rate + p.max_error_rate_increase),
     format: pct,
+    max: 1,
   },
   {
     key: "p95_latency_ms",
@@ -101,6 +105,7 @@ export const METRICS: Metric[] = [
         : `at least ${fixed2(p.min_eval_score)} to go beyond the first step`,
     limit: (p) => p.min_eval_score ?? null,
     format: fixed2,
+    max: 1,
   },
   {
     key: "n",
