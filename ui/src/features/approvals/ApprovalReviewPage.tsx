@@ -12,6 +12,7 @@ import { formatTime, relativeTime } from "../../components/time";
 import type { PromptVersion } from "../../components/VersionPicker";
 import "./approvals.css";
 import { DiffView } from "./DiffView";
+import { goldenFigures } from "./golden";
 import { OPEN_STATUSES, checkState, reviewBlock, type Approval } from "./queue";
 
 /** The label whose version a candidate is compared with. */
@@ -312,7 +313,83 @@ function PolicyAndCheck({ approval: a }: { approval: Approval }) {
           </div>
         )}
       </dl>
+      {a.evaluation_id && (
+        <GoldenSetFigures
+          evaluationId={a.evaluation_id}
+          versionId={a.prompt_version_id}
+          metric={a.eval_metric}
+        />
+      )}
     </section>
+  );
+}
+
+/** The golden-set evaluation's figures for this version: progress while it runs, then each
+ * metric with its 95% bootstrap interval, examples, errors, latency and cost. */
+function GoldenSetFigures({
+  evaluationId,
+  versionId,
+  metric,
+}: {
+  evaluationId: string;
+  versionId: string;
+  metric?: string | null;
+}) {
+  const evaluation = useQuery({
+    queryKey: ["evaluation", evaluationId],
+    queryFn: async () =>
+      unwrap(
+        await api.GET("/api/v1/evals/{evaluation_id}", {
+          params: { path: { evaluation_id: evaluationId } },
+        }),
+      ),
+    refetchInterval: (q) => (q.state.data && q.state.data.summary ? false : 3000),
+  });
+  const e = evaluation.data;
+  const figures = e ? goldenFigures(e.summary, versionId, metric) : null;
+  const f2 = (v: number) => v.toFixed(2);
+  return (
+    <>
+      <h3>Golden-set evaluation</h3>
+      <ProblemBanner error={evaluation.error} />
+      {!e ? (
+        !evaluation.error && <Loading what="Loading the evaluation" />
+      ) : !figures ? (
+        <p>
+          {e.status}: {e.progress.done} of {e.progress.total} examples
+          {e.error ? ` (${e.error})` : ""}
+        </p>
+      ) : (
+        <>
+          <table className="golden-figures">
+            <caption className="visually-hidden">Golden-set metrics with 95% intervals</caption>
+            <thead>
+              <tr>
+                <th scope="col">Metric</th>
+                <th scope="col">Value</th>
+                <th scope="col">95% interval</th>
+              </tr>
+            </thead>
+            <tbody>
+              {figures.metrics.map((m) => (
+                <tr key={m.name}>
+                  <th scope="row">{m.name}</th>
+                  <td>{f2(m.value)}</td>
+                  <td>{m.low != null && m.high != null ? `${f2(m.low)} – ${f2(m.high)}` : "—"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <p className="muted small">
+            {figures.n ?? "?"} examples, {figures.errors ?? 0} errors
+            {figures.p50 != null && figures.p95 != null
+              ? `; latency p50 ${Math.round(figures.p50)} ms, p95 ${Math.round(figures.p95)} ms`
+              : ""}
+            {figures.costUsd != null ? `; cost $${figures.costUsd.toFixed(4)}` : ""}
+          </p>
+        </>
+      )}
+    </>
   );
 }
 
