@@ -100,7 +100,7 @@ export function ApprovalReviewPage() {
         </div>
       </dl>
       {a.reason && (
-        <p className="banner note">
+        <p className={`banner ${a.status === "Approved" ? "note" : "warn"}`}>
           <strong>Outcome:</strong> {a.reason}
         </p>
       )}
