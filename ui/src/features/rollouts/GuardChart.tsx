@@ -54,10 +54,13 @@ export function GuardChart({
   metric,
   points,
   guard,
+  live = true,
 }: {
   metric: Metric;
   points: Point[];
   guard: string;
+  /** Whether checks may still come (an ended rollout's empty chart says "No figures."). */
+  live?: boolean;
 }) {
   const id = useId();
   const hasData = points.some((p) => p.baseline != null || p.canary != null);
@@ -78,7 +81,7 @@ export function GuardChart({
         <strong>{metric.title}</strong> <span className="muted small">({guard})</span>
       </figcaption>
       {!hasData ? (
-        <p className="muted chart-empty">No figures yet.</p>
+        <p className="muted chart-empty">{live ? "No figures yet." : "No figures."}</p>
       ) : (
         <svg
           viewBox={`0 0 ${W} ${H}`}

@@ -123,6 +123,7 @@ export function RolloutPage() {
                   key={m.key}
                   metric={m}
                   guard={m.guard(d.plan)}
+                  live={active}
                   points={series(checks.data ?? [], m, d.plan)}
                 />
               ))}

@@ -98,7 +98,7 @@ export function RolloutsPage() {
           <tbody>
             {rows.map((d) => (
               <tr key={d.id}>
-                <td>
+                <td className="rollout-name">
                   <Link to={`/rollouts/${d.id}`}>
                     {d.prompt_name ?? "prompt"} v{d.candidate_version ?? "?"}
                   </Link>
@@ -111,7 +111,7 @@ export function RolloutsPage() {
                   <StatusBadge status={d.status} />
                 </td>
                 <td>{d.canary_weight}%</td>
-                <td>
+                <td className="nowrap">
                   {d.current_step >= 0
                     ? `${d.current_step + 1} of ${(d.plan.steps ?? []).length}`
                     : "—"}
