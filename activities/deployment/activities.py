@@ -14,6 +14,7 @@ policy, and the workflow does not take it for a verdict on the candidate
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -235,7 +236,8 @@ class DeploymentActivities:
     @database_outage_retryable
     async def compute_deployment_figures(self, inp: ComputeFiguresInput) -> ComputeFiguresResult:
         """Per-arm figures of the runs served since ``window_start`` plus the candidate's latest
-        approval eval score. Read-only."""
+        approval eval score, stored as check ``check_index`` when one is given (an upsert keyed
+        by deployment and check number, so a retry writes no second row)."""
         try:
             start = datetime.fromisoformat(inp.window_start)
         except ValueError as exc:
@@ -253,11 +255,28 @@ class DeploymentActivities:
                 )
             aggregates = await repo.arm_figures(dep.id, start, exclude_metrics=NON_SCORE_METRICS)
             score = await repo.latest_approval_eval_score(dep.candidate_version_id)
-        return ComputeFiguresResult(
-            baseline=arm_figures(aggregates["baseline"]),
-            canary=arm_figures(aggregates["canary"]),
-            approval_eval_score=score,
-        )
+            result = ComputeFiguresResult(
+                baseline=arm_figures(aggregates["baseline"]),
+                canary=arm_figures(aggregates["canary"]),
+                approval_eval_score=score,
+            )
+            if inp.check_index is not None:
+                await repo.record_check(
+                    deployment_id=dep.id,
+                    check_index=inp.check_index,
+                    step_index=inp.step_index if inp.step_index is not None else dep.current_step,
+                    canary_weight=(
+                        inp.canary_weight if inp.canary_weight is not None else dep.canary_weight
+                    ),
+                    window_started_at=start,
+                    figures={
+                        "baseline": dataclasses.asdict(result.baseline),
+                        "canary": dataclasses.asdict(result.canary),
+                    },
+                    approval_eval_score=score,
+                )
+                await session.commit()
+        return result
 
     @activity.defn(name="finish_deployment")
     @database_outage_retryable

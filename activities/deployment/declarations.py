@@ -41,7 +41,8 @@ async def set_deployment_step(inp: SetStepInput) -> SetStepResult:
 @activity.defn(name="compute_deployment_figures")
 async def compute_deployment_figures(inp: ComputeFiguresInput) -> ComputeFiguresResult:
     """Per-arm figures of the runs served since ``window_start`` and the candidate's latest
-    approval eval score; read-only. ``InvalidInput`` / ``NotFound``: non-retryable."""
+    approval eval score, stored as check ``check_index`` when given (idempotent upsert).
+    ``InvalidInput`` / ``NotFound``: non-retryable."""
     raise NotImplementedError
 
 

@@ -100,10 +100,19 @@ class SetStepResult:
 
 @dataclass
 class ComputeFiguresInput:
-    """Figures of the runs served by the deployment since ``window_start`` (ISO 8601)."""
+    """Figures of the runs served by the deployment since ``window_start`` (ISO 8601).
+
+    With ``check_index`` (the rollout's check number, from 1) the figures are also stored as
+    that check (``deployment_checks``, with ``step_index`` and the ``canary_weight`` in
+    percent at the check), so they can be shown over time; a retry rewrites the same row.
+    Without it (workflows scheduled before the field existed) nothing is written.
+    """
 
     deployment_id: str
     window_start: str
+    check_index: int | None = None
+    step_index: int | None = None
+    canary_weight: float | None = None
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from api.deps import (
     AdminPrincipal,
@@ -142,3 +142,17 @@ async def list_approvals(
         limit=limit,
         offset=offset,
     )
+
+
+@router.get("/approvals/{approval_id}", response_model=ApprovalPublic)
+async def get_approval(
+    approval_id: Annotated[Text, Path(max_length=200)],
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    client: TemporalClientDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """One approval by id (``approval-{version_id}-{n}``, its workflow id): live from the
+    workflow's ``status`` query while it runs (``live: true``), else the stored record, with
+    the prompt, version number, author, policy figures and every decision. 404 when unknown."""
+    return await ApprovalService(session, principal, client, settings).get(approval_id)

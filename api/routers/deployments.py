@@ -9,16 +9,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from api.deps import CurrentPrincipal, EditorPrincipal, SessionDep, SettingsDep, TemporalClientDep
-from api.schemas.common import ERROR_RESPONSES, Text
+from api.schemas.common import ERROR_RESPONSES, INT32_MAX, Text
 from api.schemas.deployments import (
     AbortRequest,
+    DeploymentChecksPublic,
     DeploymentCreate,
     DeploymentPublic,
     DeploymentsPublic,
     DeploymentStarted,
     OperatorRequest,
 )
-from api.services.deployments import DeploymentService, public
+from api.services.deployments import DeploymentService
 from api.services.evals import temporal_ui_link
 
 router = APIRouter(prefix="/deployments", tags=["deployments"], responses=ERROR_RESPONSES)
@@ -41,9 +42,10 @@ async def create_deployment(
     the prompt in that environment exists. 422: bad plan (``plan.steps``, ``plan.bake_time_s``,
     ...) or unknown environment.
     """
-    dep = await DeploymentService(session, principal, client, settings).create(body)
+    service = DeploymentService(session, principal, client, settings)
+    dep = await service.create(body)
     return {
-        "deployment": public(dep, settings),
+        "deployment": (await service.described([dep]))[0],
         "workflow_id": dep.workflow_id,
         "temporal_ui_url": temporal_ui_link(settings, dep.workflow_id),
     }
@@ -62,10 +64,9 @@ async def list_deployments(
 ) -> dict[str, Any]:
     """Deployments of the caller's organization (one project with ``project_id``), newest
     first; rows only (``GET /deployments/{id}`` adds the live status)."""
-    rows = await DeploymentService(session, principal, client, settings).list(
-        project_id, environment=environment, status=status_, limit=limit
-    )
-    return {"data": [public(d, settings) for d in rows], "count": len(rows)}
+    service = DeploymentService(session, principal, client, settings)
+    rows = await service.list(project_id, environment=environment, status=status_, limit=limit)
+    return {"data": await service.described(rows), "count": len(rows)}
 
 
 @router.get("/{deployment_id}", response_model=DeploymentPublic)
@@ -79,8 +80,28 @@ async def get_deployment(
     """The row plus, while the rollout runs, the workflow's ``status`` query in ``live``:
     step, weights {baseline, canary}, last guard figures per arm, breaches, step history."""
     service = DeploymentService(session, principal, client, settings)
-    dep = await service.get(deployment_id)
-    return public(dep, settings, await service.live(dep))
+    return (await service.described([await service.get(deployment_id)], with_live=True))[0]
+
+
+@router.get("/{deployment_id}/checks", response_model=DeploymentChecksPublic)
+async def list_deployment_checks(
+    deployment_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    after: int = Query(
+        0, ge=0, le=INT32_MAX, description="only checks with a higher check_index (polling)"
+    ),
+    limit: int = Query(1000, ge=1, le=10_000),
+) -> dict[str, Any]:
+    """The rollout's guard checks, oldest first: at each check the figures per arm (runs,
+    error rate, p95 latency in ms, mean feedback, mean outcome, online eval score; cumulative
+    over the step's bake window), the step and the canary weight, and when. Stored by the
+    rollout's figures activity, one row per check (a retried activity rewrites its row), so
+    they outlive the workflow; rollouts started before the table existed have none."""
+    return await DeploymentService(session, principal, None, settings).checks(
+        deployment_id, after_index=after, limit=limit
+    )
 
 
 async def _signal(
@@ -142,7 +163,7 @@ async def _update(
     dep, done = await service.update(deployment_id, name, reason)
     if not done:
         response.status_code = status.HTTP_202_ACCEPTED
-    return public(dep, settings)
+    return (await service.described([dep]))[0]
 
 
 @router.post("/{deployment_id}/promote", response_model=DeploymentPublic)

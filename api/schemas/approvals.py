@@ -63,6 +63,13 @@ class ApprovalPublic(BaseModel):
     workflow_id: str
     project_id: uuid.UUID | None = None
     prompt_version_id: uuid.UUID
+    prompt_id: uuid.UUID | None = None
+    prompt_name: str | None = None
+    version: int | None = Field(default=None, description="the version's number")
+    author: str | None = Field(default=None, description="who wrote the version")
+    golden_dataset_id: uuid.UUID | None = Field(
+        default=None, description="the policy's golden set (when it asks for a check)"
+    )
     status: str
     phase: str
     live: bool

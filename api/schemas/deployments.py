@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
@@ -16,6 +16,8 @@ from workflows.canary.types import (
     DEFAULT_MIN_EVAL_SCORE,
     DEFAULT_MIN_SAMPLES,
     DEFAULT_STEPS,
+    ArmFigures,
+    CanaryStatus,
 )
 from workflows.canary.types import CanaryPlan as CanaryPlanData
 
@@ -113,8 +115,9 @@ class DeploymentCreate(RequestModel):
 
 
 class DeploymentPublic(ORMModel):
-    """A deployment row; ``live`` is the running workflow's ``status`` query (step, weights,
-    last guard figures per arm, breaches, step history) when it is running."""
+    """A deployment row; ``live`` is the running workflow's ``status`` query (``CanaryStatus``:
+    step, weights in percent, bake clock in seconds, last guard figures per arm, breaches,
+    step history) when it is running."""
 
     id: uuid.UUID
     project_id: uuid.UUID
@@ -122,7 +125,7 @@ class DeploymentPublic(ORMModel):
     environment: str
     candidate_version_id: uuid.UUID
     baseline_version_id: uuid.UUID | None
-    plan: dict[str, Any]
+    plan: CanaryPlanData
     status: str
     canary_weight: float
     current_step: int
@@ -133,7 +136,12 @@ class DeploymentPublic(ORMModel):
     updated_at: datetime
     completed_at: datetime | None
     temporal_ui_url: str | None = None
-    live: dict[str, Any] | None = None
+    live: CanaryStatus | None = None
+    prompt_name: str | None = Field(default=None, description="the prompt's name")
+    candidate_version: int | None = Field(default=None, description="the candidate's number")
+    baseline_version: int | None = Field(
+        default=None, description="the baseline's number (None: nothing served the label)"
+    )
 
 
 class DeploymentsPublic(BaseModel):
@@ -155,3 +163,26 @@ class OperatorRequest(RequestModel):
 
 class AbortRequest(RequestModel):
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class DeploymentCheckPublic(BaseModel):
+    """One guard check: the figures per arm the guards judged (``ArmFigures``: error rate,
+    feedback and eval scores 0..1, nearest-rank p95 latency in ms, each ``*_n`` the values
+    behind its mean, null when there was nothing to measure), cumulative since the step's bake
+    window started (``window_started_at``); ``step_index`` and ``canary_weight`` (percent) as
+    they were at ``checked_at``."""
+
+    check_index: int
+    step_index: int
+    canary_weight: float
+    window_started_at: datetime
+    checked_at: datetime
+    baseline: ArmFigures
+    canary: ArmFigures
+    approval_eval_score: float | None = None
+
+
+class DeploymentChecksPublic(BaseModel):
+    deployment_id: uuid.UUID
+    data: list[DeploymentCheckPublic]
+    count: int

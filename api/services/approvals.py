@@ -372,8 +372,28 @@ class ApprovalService:
             offset=offset,
         )
         decisions = await self.approvals.decisions([r.id for r in rows])
-        data = [self._from_row(r, decisions[r.id]) for r in rows]
+        data = await self._with_facts([self._from_row(r, decisions[r.id]) for r in rows])
         return {"data": data, "count": len(data)}
+
+    async def get(self, approval_id: str) -> dict[str, Any]:
+        """One approval by its id (= workflow id): live from the workflow's ``status`` query
+        while it runs, else the stored record. An approval whose workflow has not stored its
+        row yet (just submitted) is found through its version. 404 for an unknown id or one
+        outside the caller's organization or project scope."""
+        row = await self.approvals.get(
+            approval_id, self.principal.organization_id, self.principal.project_id
+        )
+        version_id = row.prompt_version_id if row is not None else _version_of(approval_id)
+        if version_id is None:
+            raise NotFound(f"approval {approval_id} not found")
+        try:
+            version = await self.prompts.get_version(version_id)
+        except NotFound as exc:
+            raise NotFound(f"approval {approval_id} not found") from exc
+        state = await self._live_state(approval_id)
+        if row is None and state is None:
+            raise NotFound(f"approval {approval_id} not found")
+        return await self._public(approval_id, row, state, version_status=version.status.value)
 
     # --- helpers ---------------------------------------------------------------------------
     def _client(self) -> Client:
@@ -397,10 +417,27 @@ class ApprovalService:
         except RPCError:
             return None
 
+    async def _with_facts(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Fill in each approval's prompt, version number and author."""
+        facts = await self.approvals.version_facts(
+            [uuid.UUID(str(item["prompt_version_id"])) for item in items]
+        )
+        for item in items:
+            fact = facts.get(uuid.UUID(str(item["prompt_version_id"])))
+            if fact is not None:
+                item.update(
+                    prompt_id=fact.prompt_id,
+                    prompt_name=fact.prompt_name,
+                    version=fact.version,
+                    author=fact.author,
+                )
+        return items
+
     def _from_row(self, row: Approval, decisions: list[ApprovalDecision]) -> dict[str, Any]:
         policy = row.policy or {}
         has_check = bool(policy.get("golden_dataset_id"))
         return {
+            "golden_dataset_id": policy.get("golden_dataset_id") if has_check else None,
             "id": row.id,
             "workflow_id": row.id,
             "project_id": row.project_id,
@@ -478,4 +515,17 @@ class ApprovalService:
                 }
             )
         out["version_status"] = version_status
-        return out
+        return (await self._with_facts([out]))[0]
+
+
+def _version_of(approval_id: str) -> uuid.UUID | None:
+    """The version id inside an approval id ``approval-{version_id}-{n}`` (None if it is not
+    one)."""
+    prefix, _, rest = approval_id.partition("-")
+    head, _, attempt = rest.rpartition("-")
+    if prefix != "approval" or not attempt.isdigit():
+        return None
+    try:
+        return uuid.UUID(head)
+    except ValueError:
+        return None

@@ -5,8 +5,10 @@ requests (pause/resume signals, promote-now/abort updates) to the workflow."""
 from __future__ import annotations
 
 import asyncio
+import builtins
 import dataclasses
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -40,6 +42,7 @@ from promptops.db.models import (
     PromptVersionStatus,
 )
 from promptops.db.repositories import AuditRepository, DeploymentRepository, PromptRepository
+from promptops.db.repositories.deployments import DeploymentNames
 from promptops.settings import Settings
 from workflows.canary.types import CanaryRolloutInput, OperatorInput, OperatorResult
 from workflows.canary.workflow import CanaryRolloutWorkflow, workflow_id_for
@@ -52,9 +55,13 @@ UPDATE_WAIT_S = 30.0
 
 
 def public(
-    dep: Deployment, settings: Settings, live: dict[str, Any] | None = None
+    dep: Deployment,
+    settings: Settings,
+    live: dict[str, Any] | None = None,
+    names: DeploymentNames | None = None,
 ) -> dict[str, Any]:
-    """The row as ``DeploymentPublic`` fields, with the Temporal UI link and live status."""
+    """The row as ``DeploymentPublic`` fields, with the Temporal UI link, live status and the
+    prompt's name and version numbers when ``names`` is given."""
     return {
         "id": dep.id,
         "project_id": dep.project_id,
@@ -74,6 +81,9 @@ def public(
         "completed_at": dep.completed_at,
         "temporal_ui_url": temporal_ui_link(settings, dep.workflow_id),
         "live": live,
+        "prompt_name": names.prompt_name if names else None,
+        "candidate_version": names.candidate_version if names else None,
+        "baseline_version": names.baseline_version if names else None,
     }
 
 
@@ -230,6 +240,39 @@ class DeploymentService:
                 limit=limit,
             )
         )
+
+    async def described(
+        self, deps: Sequence[Deployment], *, with_live: bool = False
+    ) -> builtins.list[dict[str, Any]]:
+        """``DeploymentPublic`` fields of each row with the prompt's name and version numbers
+        (and, with ``with_live``, the running workflow's ``status`` query)."""
+        names = await self.repo.names(deps)
+        return [
+            public(d, self.settings, await self.live(d) if with_live else None, names.get(d.id))
+            for d in deps
+        ]
+
+    async def checks(
+        self, deployment_id: uuid.UUID, *, after_index: int, limit: int
+    ) -> dict[str, Any]:
+        """The deployment's guard checks after ``after_index``, oldest first (at most
+        ``limit``): per-arm figures as the guards judged them. 404 as :meth:`get`."""
+        dep = await self.get(deployment_id)
+        rows = await self.repo.checks(dep.id, after_index=after_index, limit=limit)
+        data = [
+            {
+                "check_index": r.check_index,
+                "step_index": r.step_index,
+                "canary_weight": r.canary_weight,
+                "window_started_at": r.window_started_at,
+                "checked_at": r.checked_at,
+                "baseline": (r.figures or {}).get("baseline") or {"arm": "baseline"},
+                "canary": (r.figures or {}).get("canary") or {"arm": "canary"},
+                "approval_eval_score": r.approval_eval_score,
+            }
+            for r in rows
+        ]
+        return {"deployment_id": dep.id, "data": data, "count": len(data)}
 
     async def live(self, dep: Deployment) -> dict[str, Any] | None:
         """The workflow's ``status`` query while it runs (None when finished or unreachable)."""

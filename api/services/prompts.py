@@ -472,12 +472,16 @@ class PromptService:
             x, y = getattr(va, name), getattr(vb, name)
             if x != y:
                 fields[name] = {"from": x, "to": y}
+        # Lines without their ends, joined here: a body's last line has no newline, and
+        # joined as difflib gives it, its "-" line would run into the "+" line after it.
         body_diff = "".join(
-            difflib.unified_diff(
-                va.body.splitlines(keepends=True),
-                vb.body.splitlines(keepends=True),
+            line + "\n"
+            for line in difflib.unified_diff(
+                va.body.splitlines(),
+                vb.body.splitlines(),
                 fromfile=f"v{a}",
                 tofile=f"v{b}",
+                lineterm="",
             )
         )
         return {"from_version": a, "to_version": b, "fields": fields, "body_diff": body_diff}

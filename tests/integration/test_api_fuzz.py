@@ -127,7 +127,7 @@ async def _seed(admin: httpx.AsyncClient, reviewer: httpx.AsyncClient) -> dict[s
         )
     ]
     approved = versions[0]["id"]
-    await _ok(await admin.post(f"/prompt_versions/{approved}/submit_for_approval"))
+    approval = await _ok(await admin.post(f"/prompt_versions/{approved}/submit_for_approval"))
     await _until(admin, f"/prompt_versions/{approved}/approval", "phase", "waiting")
     await _ok(await reviewer.post(f"/prompt_versions/{approved}/approve", json={}))
     await _until(admin, f"/prompt_versions/{approved}", "status", "Approved")
@@ -197,6 +197,7 @@ async def _seed(admin: httpx.AsyncClient, reviewer: httpx.AsyncClient) -> dict[s
         "version_id": [v["id"] for v in versions],
         "prompt_version_id": [v["id"] for v in versions],
         "deployment_id": [deployment["deployment"]["id"]],
+        "approval_id": [approval["approval_id"]],
         "dataset_id": [dataset["id"]],
         "evaluation_id": [evaluation["id"]],
         "run_id": [str(run["run_id"])],

@@ -233,6 +233,43 @@ async def test_golden_check_then_two_reviewers_approve(actors: Actors, pg_url: s
     assert actions[-1][3]["version_status"] == "Approved"
 
 
+async def test_one_approval_by_id_names_the_prompt_version_and_author(actors: Actors) -> None:
+    """``GET /approvals/{id}`` (the web app's review pane) and the list carry what a reviewer
+    reads an approval by: the prompt, the version number, its author and the policy's golden
+    set; live while the workflow runs, stored once it ended; 404 for ids that are not one."""
+    a = actors
+    fx = await make_project(a, golden=2)
+    vid = await new_version(a, fx)
+    approval_id = (await a.author.post(f"/prompt_versions/{vid}/submit_for_approval")).json()[
+        "approval_id"
+    ]
+    await wait_approval(a.viewer, vid, phase="waiting")
+    r = await a.viewer.get(f"/approvals/{approval_id}")
+    assert r.status_code == 200, r.text
+    one = r.json()
+    assert one["live"] is True and one["status"] == "Pending" and one["id"] == approval_id
+    assert (one["prompt_id"], one["prompt_name"], one["version"]) == (fx["prompt_id"], "s", 1)
+    assert one["author"] == a.emails["author"] and one["golden_dataset_id"] == fx["dataset_id"]
+    assert one["eval_metric"] == "exact_match" and one["eval_score"] == pytest.approx(1.0)
+    listed = (await a.viewer.get("/approvals", params={"project_id": fx["project_id"]})).json()
+    assert listed["data"][0]["author"] == a.emails["author"]
+    assert listed["data"][0]["version"] == 1 and listed["data"][0]["prompt_name"] == "s"
+    r = await a.rev1.post(f"/prompt_versions/{vid}/reject", json={"comment": "too terse"})
+    assert r.status_code == 200, r.text
+    await wait_approval(a.viewer, vid, status="Rejected", live=False)
+    done = (await a.viewer.get(f"/approvals/{approval_id}")).json()
+    assert done["live"] is False and done["status"] == "Rejected"
+    assert done["decisions"][0]["comment"] == "too terse" and done["author"] == a.emails["author"]
+    for missing in (
+        f"approval-{uuid.uuid4()}-1",
+        f"approval-{vid}-2",
+        "approval-not-a-uuid-1",
+        "something-else",
+    ):
+        r = await a.viewer.get(f"/approvals/{missing}")
+        assert r.status_code == 404, (missing, r.text)
+
+
 async def test_reject_needs_a_comment(actors: Actors) -> None:
     a = actors
     fx = await make_project(a)
@@ -334,6 +371,9 @@ async def test_missing_approvals_and_other_organizations(
     assert (await a.rev1.post(f"/prompt_versions/{vid}/approve")).status_code == 404
     assert (await a.viewer.get(f"/prompt_versions/{vid}/approval")).status_code == 404
     assert (await a.viewer.post(f"/prompt_versions/{vid}/submit_for_approval")).status_code == 403
+    # Submitted, so the approval exists: another organization still sees none of it.
+    assert (await a.author.post(f"/prompt_versions/{vid}/submit_for_approval")).status_code == 202
+    await wait_approval(a.viewer, vid, phase="waiting")
     other = await issue_key(
         pg_url,
         organization=f"org-{uuid.uuid4().hex[:6]}",
@@ -351,6 +391,7 @@ async def test_missing_approvals_and_other_organizations(
             ("GET", f"/projects/{fx['project_id']}/approval_policy"),
             ("PUT", f"/projects/{fx['project_id']}/approval_policy"),
             ("GET", f"/approvals?project_id={fx['project_id']}"),
+            ("GET", f"/approvals/approval-{vid}-1"),
         ]:
             body = None if method == "GET" else {} if method == "PUT" else {"comment": "x"}
             r = await outsider.request(method, path, json=body)

@@ -138,6 +138,18 @@ async def test_create_starts_the_workflow_and_the_rollout_promotes(
     assert {x["name"]: x["prompt_version_id"] for x in labels}["production"] == fx["candidate"]
     listed = (await api.get("/deployments", params={"project_id": fx["project"]})).json()
     assert listed["count"] == 1 and listed["data"][0]["id"] == dep["id"]
+    # Rows name the prompt and the version numbers (the web app's list reads them).
+    assert (dep["prompt_name"], dep["candidate_version"], dep["baseline_version"]) == ("p", 2, 1)
+    assert (final["prompt_name"], final["candidate_version"]) == ("p", 2)
+    assert listed["data"][0]["baseline_version"] == 1
+    # The guard checks of the bake (one mid-bake at 1 s, the deciding one at 2 s) are stored.
+    checks = (await api.get(f"/deployments/{dep['id']}/checks")).json()
+    assert checks["deployment_id"] == dep["id"]
+    assert [c["check_index"] for c in checks["data"]] == [1, 2]
+    assert {(c["step_index"], c["canary_weight"]) for c in checks["data"]} == {(0, 20.0)}
+    assert all(c["baseline"]["arm"] == "baseline" for c in checks["data"])
+    later = (await api.get(f"/deployments/{dep['id']}/checks", params={"after": 1})).json()
+    assert [c["check_index"] for c in later["data"]] == [2]
     audit = (await api.get("/audit", params={"entity_id": dep["id"]})).json()["data"]
     assert {"deployment.create", "deployment.start", "deployment.promote"} <= {
         a["action"] for a in audit
@@ -399,6 +411,7 @@ async def test_roles_and_tenant_isolation(
             assert r.status_code == 403
         async with app.client(other.key) as o:
             assert (await o.get(f"/deployments/{dep['id']}")).status_code == 404
+            assert (await o.get(f"/deployments/{dep['id']}/checks")).status_code == 404
             assert (
                 await o.get("/deployments", params={"project_id": fx["project"]})
             ).status_code == 404

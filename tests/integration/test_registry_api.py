@@ -37,6 +37,11 @@ async def test_versions_numbered_hashed_and_listed(api: httpx.AsyncClient) -> No
     assert [v["version"] for v in listed["data"]] == [1, 2]
     diff = (await api.get(f"/prompts/{prompt_id}/diff", params={"from": 1, "to": 2})).json()
     assert "+Answer briefly." in diff["body_diff"]
+    # Bodies end without a newline: their last lines still come out as lines of their own.
+    r3 = await api.post(f"/prompts/{prompt_id}/versions", json={**body, "body": "Say {{question}}"})
+    assert r3.status_code == 201, r3.text
+    diff = (await api.get(f"/prompts/{prompt_id}/diff", params={"from": 1, "to": 3})).json()
+    assert diff["body_diff"].splitlines()[-3:] == ["-Q: {{question}}", "-A:", "+Say {{question}}"]
 
 
 async def test_undeclared_and_unused_variables_rejected_with_names(api: httpx.AsyncClient) -> None:

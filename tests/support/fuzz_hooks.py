@@ -102,8 +102,10 @@ TAKES: dict[str, list[tuple[str, str, str]]] = {
         ("get", f"{P}/evals/{{evaluation_id}}/rows.csv", "evaluation_id"),
         ("post", f"{P}/evals/{{evaluation_id}}/cancel", "evaluation_id"),
     ],
+    "approval": [("get", f"{P}/approvals/{{approval_id}}", "approval_id")],
     "deployment": [
         ("get", f"{P}/deployments/{{deployment_id}}", "deployment_id"),
+        ("get", f"{P}/deployments/{{deployment_id}}/checks", "deployment_id"),
         *(
             ("post", f"{P}/deployments/{{deployment_id}}/{action}", "deployment_id")
             for action in ("pause", "resume", "promote", "abort")
@@ -130,6 +132,14 @@ GIVES: list[tuple[str, str, str, str, str]] = [
     ("post", f"{P}/prompts/{{prompt_id}}/versions", "201", "version", "/id"),
     ("get", f"{P}/prompts/{{prompt_id}}/versions", "200", "version", "/data/0/id"),
     ("get", f"{P}/approvals", "200", "version", "/data/0/prompt_version_id"),
+    ("get", f"{P}/approvals", "200", "approval", "/data/0/id"),
+    (
+        "post",
+        f"{P}/prompt_versions/{{version_id}}/submit_for_approval",
+        "202",
+        "approval",
+        "/approval_id",
+    ),
     ("post", f"{P}/datasets", "201", "dataset", "/id"),
     ("get", f"{P}/datasets", "200", "dataset", "/data/0/id"),
     ("post", f"{P}/runs/execute", "200", "run", "/run_id"),

@@ -300,6 +300,14 @@ async def test_full_ramp_over_simulated_days_promotes_and_moves_the_label(
     # The live view is gone once finished; the row tells the story.
     r = await ts_api.get(f"/deployments/{dep_id}")
     assert r.json()["status"] == "Promoted" and r.json()["live"] is None
+    # ... and so do the stored checks: every check once, in order, with its step and weight.
+    checks = (await ts_api.get(f"/deployments/{dep_id}/checks")).json()["data"]
+    assert [c["check_index"] for c in checks] == list(range(1, 9))
+    assert [(c["step_index"], c["canary_weight"]) for c in checks] == [(0, 10.0)] * 4 + [
+        (1, 50.0)
+    ] * 4
+    assert checks[-1]["canary"]["n"] == 30 and checks[-1]["baseline"]["errors"] == 1
+    assert checks[-1]["approval_eval_score"] == 0.9
 
 
 async def test_an_error_rate_rise_rolls_back_within_one_bake_window(
@@ -779,3 +787,37 @@ async def test_write_activities_are_idempotent(ts_api: httpx.AsyncClient, pg_url
         "deployment.promote",
     ]
     assert await label_version(pg_url, fx.prompt_id) == fx.candidate_id
+
+
+async def test_a_retried_figures_activity_rewrites_its_check_not_adds_one(
+    ts_api: httpx.AsyncClient, pg_url: str
+) -> None:
+    """Checks are keyed by (deployment, check number): the same check computed again (a retry
+    after the commit, or a check the workflow repeats) leaves one row with the latest
+    figures; a call without a check number (rollouts scheduled before checks were stored)
+    writes nothing."""
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.deployment.types import ComputeFiguresInput
+
+    fx = await make_versions(ts_api, pg_url)
+    dep_id = await _bare_deployment(pg_url, fx)
+    window = "2030-01-01T00:00:00+00:00"
+    acts, env = DeploymentActivities(pg_url), ActivityEnvironment()
+    await env.run(
+        acts.compute_deployment_figures,
+        ComputeFiguresInput(deployment_id=str(dep_id), window_start=window),
+    )
+    check = ComputeFiguresInput(
+        deployment_id=str(dep_id),
+        window_start=window,
+        check_index=1,
+        step_index=0,
+        canary_weight=10.0,
+    )
+    await env.run(acts.compute_deployment_figures, check)
+    await inject(pg_url, fx, str(dep_id), "canary", 3, at=window)
+    await env.run(acts.compute_deployment_figures, check)
+    checks = (await ts_api.get(f"/deployments/{dep_id}/checks")).json()
+    assert checks["count"] == 1
+    assert checks["data"][0]["canary"]["n"] == 3 and checks["data"][0]["canary_weight"] == 10.0

@@ -371,6 +371,11 @@ class CanaryRolloutWorkflow:
                 ComputeFiguresInput(
                     deployment_id=self._inp.deployment_id,
                     window_start=st.window_started_at or _iso(workflow.now()),
+                    # Stored as this check, for the figures over time (an added input field:
+                    # same commands, so running rollouts replay unchanged).
+                    check_index=st.checks + 1,
+                    step_index=st.step_index,
+                    canary_weight=st.canary_weight,
                 ),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=STANDARD,

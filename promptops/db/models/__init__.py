@@ -12,6 +12,7 @@ from promptops.db.models.deployment import (
     ENVIRONMENTS,
     Deployment,
 )
+from promptops.db.models.deployment_check import DeploymentCheck
 from promptops.db.models.evaluation import Evaluation
 from promptops.db.models.evaluation_result import EvaluationResult
 from promptops.db.models.example import Example
@@ -60,6 +61,7 @@ __all__ = [
     "CacheEntry",
     "Dataset",
     "Deployment",
+    "DeploymentCheck",
     "Evaluation",
     "EvaluationResult",
     "Example",

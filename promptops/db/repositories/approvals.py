@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,12 +23,23 @@ from promptops.db.models import (
     ApprovalDecision,
     AuditLog,
     Project,
+    Prompt,
     PromptVersion,
     PromptVersionStatus,
 )
 
 #: ``approvals.status`` values after which nothing changes any more.
 FINAL_APPROVAL_STATUSES = ("Approved", "Rejected", "Expired", "CheckFailed")
+
+
+@dataclass(frozen=True)
+class VersionFacts:
+    """What a reviewer reads an approval by: the prompt, the version number and its author."""
+
+    prompt_id: uuid.UUID
+    prompt_name: str
+    version: int
+    author: str
 
 
 class ApprovalRepository:
@@ -105,6 +117,27 @@ class ApprovalRepository:
             q = q.where(Approval.prompt_version_id == prompt_version_id)
         q = q.order_by(Approval.created_at.desc(), Approval.id).offset(offset).limit(limit)
         return (await self.session.execute(q)).scalars().all()
+
+    async def version_facts(
+        self, version_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, VersionFacts]:
+        """Prompt id and name, version number and author of each version (by version id)."""
+        if not version_ids:
+            return {}
+        rows = (
+            await self.session.execute(
+                select(
+                    PromptVersion.id,
+                    Prompt.id,
+                    Prompt.name,
+                    PromptVersion.version,
+                    PromptVersion.created_by,
+                )
+                .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+                .where(PromptVersion.id.in_(set(version_ids)))
+            )
+        ).all()
+        return {vid: VersionFacts(pid, name, n, author) for vid, pid, name, n, author in rows}
 
     async def decisions(
         self,

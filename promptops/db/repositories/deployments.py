@@ -10,21 +10,35 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import false, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from promptops.db.models import (
     ACTIVE_DEPLOYMENT_STATUSES,
     Approval,
     Deployment,
+    DeploymentCheck,
     EvaluationResult,
     Feedback,
     Outcome,
     Project,
+    Prompt,
+    PromptVersion,
     Run,
 )
 
 #: The arms a deployment splits traffic into (``runs.arm``).
 ARMS = ("baseline", "canary")
+
+
+@dataclass(frozen=True)
+class DeploymentNames:
+    """What a person reads a deployment by: the prompt's name and the version numbers."""
+
+    prompt_name: str
+    candidate_version: int
+    baseline_version: int | None
 
 
 @dataclass
@@ -111,6 +125,23 @@ class DeploymentRepository:
             q = q.where(Deployment.status == status)
         q = q.order_by(Deployment.created_at.desc(), Deployment.id).limit(limit)
         return (await self.session.execute(q)).scalars().all()
+
+    async def names(self, deployments: Sequence[Deployment]) -> dict[uuid.UUID, DeploymentNames]:
+        """The prompt name and candidate/baseline version numbers of each deployment (by id)."""
+        if not deployments:
+            return {}
+        candidate = aliased(PromptVersion)
+        baseline = aliased(PromptVersion)
+        rows = (
+            await self.session.execute(
+                select(Deployment.id, Prompt.name, candidate.version, baseline.version)
+                .join(Prompt, Prompt.id == Deployment.prompt_id)
+                .join(candidate, candidate.id == Deployment.candidate_version_id)
+                .outerjoin(baseline, baseline.id == Deployment.baseline_version_id)
+                .where(Deployment.id.in_([d.id for d in deployments]))
+            )
+        ).all()
+        return {dep_id: DeploymentNames(name, cand, base) for dep_id, name, cand, base in rows}
 
     async def active_for(self, prompt_id: uuid.UUID, environment: str) -> Deployment | None:
         """The active (Pending/Running/Paused) deployment of a prompt in an environment."""
@@ -217,3 +248,53 @@ class DeploymentRepository:
                 .limit(1)
             )
         ).scalar_one_or_none()
+
+    # ------------------------------------------------------------------------- checks
+    async def record_check(
+        self,
+        *,
+        deployment_id: uuid.UUID,
+        check_index: int,
+        step_index: int,
+        canary_weight: float,
+        window_started_at: datetime,
+        figures: dict[str, Any],
+        approval_eval_score: float | None,
+    ) -> None:
+        """Store one guard check, keyed by ``(deployment_id, check_index)``: a retried
+        activity (or a check the workflow repeats because the last attempt's answer was lost)
+        rewrites the row with the figures it computed last, so there is one row per check and
+        it holds what the workflow judged."""
+        values = {
+            "step_index": step_index,
+            "canary_weight": canary_weight,
+            "window_started_at": window_started_at,
+            "figures": figures,
+            "approval_eval_score": approval_eval_score,
+            "checked_at": func.now(),
+        }
+        await self.session.execute(
+            insert(DeploymentCheck)
+            .values(id=uuid.uuid4(), deployment_id=deployment_id, check_index=check_index, **values)
+            .on_conflict_do_update(index_elements=["deployment_id", "check_index"], set_=values)
+        )
+
+    async def checks(
+        self, deployment_id: uuid.UUID, *, after_index: int = 0, limit: int = 1000
+    ) -> Sequence[DeploymentCheck]:
+        """The deployment's checks with ``check_index > after_index``, oldest first."""
+        return (
+            (
+                await self.session.execute(
+                    select(DeploymentCheck)
+                    .where(
+                        DeploymentCheck.deployment_id == deployment_id,
+                        DeploymentCheck.check_index > after_index,
+                    )
+                    .order_by(DeploymentCheck.check_index)
+                    .limit(limit)
+                )
+            )
+            .scalars()
+            .all()
+        )

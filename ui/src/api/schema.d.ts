@@ -101,6 +101,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/approvals/{approval_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Approval
+         * @description One approval by id (``approval-{version_id}-{n}``, its workflow id): live from the
+         *     workflow's ``status`` query while it runs (``live: true``), else the stored record, with
+         *     the prompt, version number, author, policy figures and every decision. 404 when unknown.
+         */
+        get: operations["get_approval_api_v1_approvals__approval_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -310,6 +332,30 @@ export interface paths {
          *     409 when already ended; 422 without a reason.
          */
         post: operations["abort_deployment_api_v1_deployments__deployment_id__abort_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{deployment_id}/checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Deployment Checks
+         * @description The rollout's guard checks, oldest first: at each check the figures per arm (runs,
+         *     error rate, p95 latency in ms, mean feedback, mean outcome, online eval score; cumulative
+         *     over the step's bake window), the step and the canary weight, and when. Stored by the
+         *     rollout's figures activity, one row per check (a retried activity rewrites its row), so
+         *     they outlive the workflow; rollouts started before the table existed have none.
+         */
+        get: operations["list_deployment_checks_api_v1_deployments__deployment_id__checks_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1624,6 +1670,11 @@ export interface components {
         ApprovalPublic: {
             /** Approvals */
             approvals: number;
+            /**
+             * Author
+             * @description who wrote the version
+             */
+            author?: string | null;
             /** Completed At */
             completed_at?: string | null;
             /** Created At */
@@ -1638,6 +1689,11 @@ export interface components {
             eval_score?: number | null;
             /** Evaluation Id */
             evaluation_id?: string | null;
+            /**
+             * Golden Dataset Id
+             * @description the policy's golden set (when it asks for a check)
+             */
+            golden_dataset_id?: string | null;
             /** Id */
             id: string;
             /** Live */
@@ -1648,6 +1704,10 @@ export interface components {
             phase: string;
             /** Project Id */
             project_id?: string | null;
+            /** Prompt Id */
+            prompt_id?: string | null;
+            /** Prompt Name */
+            prompt_name?: string | null;
             /**
              * Prompt Version Id
              * Format: uuid
@@ -1670,6 +1730,11 @@ export interface components {
             status: string;
             /** Temporal Ui Url */
             temporal_ui_url: string;
+            /**
+             * Version
+             * @description the version's number
+             */
+            version?: number | null;
             /** Version Status */
             version_status?: string | null;
             /** Workflow Id */
@@ -1703,6 +1768,58 @@ export interface components {
             count: number;
             /** Data */
             data: components["schemas"]["ApprovalPublic"][];
+        };
+        /**
+         * ArmFigures
+         * @description Live-traffic figures of one arm of a deployment over one bake window.
+         *
+         *     ``n``: runs served (``runs.source = 'generate'``) in the window; ``errors``: those with
+         *     ``success = false``; ``error_rate`` = errors / n (None when n = 0). ``p95_latency_ms``: the
+         *     95th percentile of ``latency_ms`` by the nearest-rank method (PostgreSQL
+         *     ``percentile_disc(0.95)``, the ceil(0.95 n)-th smallest value). ``mean_feedback``: mean
+         *     ``feedback.value`` of the window's runs (``feedback_n`` values); ``mean_outcome``: mean
+         *     ``outcomes.value`` of outcome events tied to them (``outcome_n``); ``eval_score``: mean
+         *     online evaluation result (``evaluation_results`` of those runs, quality metrics only:
+         *     latency and cost excluded; ``eval_n`` values).
+         */
+        ArmFigures: {
+            /** Arm */
+            arm: string;
+            /** Error Rate */
+            error_rate?: number | null;
+            /**
+             * Errors
+             * @default 0
+             */
+            errors: number;
+            /**
+             * Eval N
+             * @default 0
+             */
+            eval_n: number;
+            /** Eval Score */
+            eval_score?: number | null;
+            /**
+             * Feedback N
+             * @default 0
+             */
+            feedback_n: number;
+            /** Mean Feedback */
+            mean_feedback?: number | null;
+            /** Mean Outcome */
+            mean_outcome?: number | null;
+            /**
+             * N
+             * @default 0
+             */
+            n: number;
+            /**
+             * Outcome N
+             * @default 0
+             */
+            outcome_n: number;
+            /** P95 Latency Ms */
+            p95_latency_ms?: number | null;
         };
         /** AuditEntryPublic */
         AuditEntryPublic: {
@@ -1743,6 +1860,23 @@ export interface components {
              * @description pass as before_id for the next (older) page; null on the last page
              */
             next_before_id: number | null;
+        };
+        /**
+         * Breach
+         * @description One guard that failed: its name, the observed figure, the limit and a sentence.
+         *
+         *     ``guard``: ``error_rate`` | ``p95_latency`` | ``feedback`` | ``outcome`` | ``min_samples``
+         *     | ``eval_score`` | ``figures_unavailable``.
+         */
+        Breach: {
+            /** Guard */
+            guard: string;
+            /** Limit */
+            limit: number | null;
+            /** Message */
+            message: string;
+            /** Observed */
+            observed: number | null;
         };
         /** BudgetPublic */
         BudgetPublic: {
@@ -1859,7 +1993,7 @@ export interface components {
          *       (online evaluation of the canary's runs, else the candidate's approval evaluation);
          *       null disables the gate. Default 0.70.
          */
-        CanaryPlan: {
+        "CanaryPlan-Input": {
             /**
              * Bake Time S
              * @default 3600
@@ -1888,6 +2022,103 @@ export interface components {
             min_samples: number;
             /** Steps */
             steps?: number[];
+        };
+        /**
+         * CanaryPlan
+         * @description How a deployment ramps and what it checks (mirrors ``api.schemas.deployments.CanaryPlan``,
+         *     which validates it; this dataclass assumes a valid plan).
+         *
+         *     - ``steps``: canary weights in percent, strictly rising, each in (0, 100], ending at 100.
+         *       Reaching the 100 step is the promotion.
+         *     - ``bake_time_s``: seconds each step below 100 bakes, one entry per such step
+         *       (``len(steps) - 1`` entries).
+         *     - ``check_interval_s``: seconds between guard checks during a bake; None = per step
+         *       ``min(bake / 4, 300)`` (at least 1).
+         *     - ``min_samples``: runs each arm needs in the bake window; fewer when the bake ends is a
+         *       breach ("too few samples by the deadline"), and mid-bake checks wait for this many.
+         *     - ``max_error_rate_increase``: canary error rate minus baseline error rate may not exceed
+         *       this (0.02 = the success rate may drop by at most 2 points).
+         *     - ``max_p95_latency_ms``: absolute limit of the canary's p95 latency (None = no limit).
+         *     - ``max_feedback_drop``: the canary's mean feedback (and mean outcome) may fall below the
+         *       baseline's by at most this much (None = not checked).
+         *     - ``min_eval_score``: promotion beyond the first step needs an evaluation score at least
+         *       this (the canary's online evaluation score, else the candidate's latest approval eval
+         *       score); None disables the gate.
+         */
+        "CanaryPlan-Output": {
+            /** Bake Time S */
+            bake_time_s?: number[];
+            /** Check Interval S */
+            check_interval_s?: number | null;
+            /**
+             * Max Error Rate Increase
+             * @default 0.02
+             */
+            max_error_rate_increase: number;
+            /** Max Feedback Drop */
+            max_feedback_drop?: number | null;
+            /** Max P95 Latency Ms */
+            max_p95_latency_ms?: number | null;
+            /**
+             * Min Eval Score
+             * @default 0.7
+             */
+            min_eval_score: number | null;
+            /**
+             * Min Samples
+             * @default 20
+             */
+            min_samples: number;
+            /** Steps */
+            steps?: number[];
+        };
+        /**
+         * CanaryStatus
+         * @description The ``status`` query: step, weights, figures of the last check, breaches, history.
+         */
+        CanaryStatus: {
+            /** Bake Elapsed S */
+            bake_elapsed_s: number;
+            /** Bake Time S */
+            bake_time_s: number;
+            /** Breaches */
+            breaches: components["schemas"]["Breach"][];
+            /** Check Interval S */
+            check_interval_s: number;
+            /** Checks */
+            checks: number;
+            /** Deployment Id */
+            deployment_id: string;
+            /** Eval Score */
+            eval_score: number | null;
+            /** Figures */
+            figures: {
+                [key: string]: components["schemas"]["ArmFigures"];
+            };
+            /** History */
+            history: components["schemas"]["StepRecord"][];
+            /** Last Check At */
+            last_check_at: string | null;
+            /** Paused */
+            paused: boolean;
+            /** Plan */
+            plan?: {
+                [key: string]: unknown;
+            };
+            /** Reason */
+            reason: string;
+            /** Status */
+            status: string;
+            /** Step Index */
+            step_index: number;
+            /** Step Percent */
+            step_percent: number | null;
+            /** Weights */
+            weights: {
+                [key: string]: number;
+            };
+            /** Window Started At */
+            window_started_at: string | null;
         };
         /**
          * CandidatePublic
@@ -2289,6 +2520,48 @@ export interface components {
             top_p?: number | null;
         };
         /**
+         * DeploymentCheckPublic
+         * @description One guard check: the figures per arm the guards judged (``ArmFigures``: error rate,
+         *     feedback and eval scores 0..1, nearest-rank p95 latency in ms, each ``*_n`` the values
+         *     behind its mean, null when there was nothing to measure), cumulative since the step's bake
+         *     window started (``window_started_at``); ``step_index`` and ``canary_weight`` (percent) as
+         *     they were at ``checked_at``.
+         */
+        DeploymentCheckPublic: {
+            /** Approval Eval Score */
+            approval_eval_score?: number | null;
+            baseline: components["schemas"]["ArmFigures"];
+            canary: components["schemas"]["ArmFigures"];
+            /** Canary Weight */
+            canary_weight: number;
+            /** Check Index */
+            check_index: number;
+            /**
+             * Checked At
+             * Format: date-time
+             */
+            checked_at: string;
+            /** Step Index */
+            step_index: number;
+            /**
+             * Window Started At
+             * Format: date-time
+             */
+            window_started_at: string;
+        };
+        /** DeploymentChecksPublic */
+        DeploymentChecksPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["DeploymentCheckPublic"][];
+            /**
+             * Deployment Id
+             * Format: uuid
+             */
+            deployment_id: string;
+        };
+        /**
          * DeploymentCreate
          * @description Roll ``prompt_version_id`` (Approved) out to ``environment`` by ``plan``.
          */
@@ -2298,7 +2571,7 @@ export interface components {
              * @enum {string}
              */
             environment: "dev" | "staging" | "prod";
-            plan?: components["schemas"]["CanaryPlan"];
+            plan?: components["schemas"]["CanaryPlan-Input"];
             /**
              * Project Id
              * Format: uuid
@@ -2312,14 +2585,25 @@ export interface components {
         };
         /**
          * DeploymentPublic
-         * @description A deployment row; ``live`` is the running workflow's ``status`` query (step, weights,
-         *     last guard figures per arm, breaches, step history) when it is running.
+         * @description A deployment row; ``live`` is the running workflow's ``status`` query (``CanaryStatus``:
+         *     step, weights in percent, bake clock in seconds, last guard figures per arm, breaches,
+         *     step history) when it is running.
          */
         DeploymentPublic: {
+            /**
+             * Baseline Version
+             * @description the baseline's number (None: nothing served the label)
+             */
+            baseline_version?: number | null;
             /** Baseline Version Id */
             baseline_version_id: string | null;
             /** Canary Weight */
             canary_weight: number;
+            /**
+             * Candidate Version
+             * @description the candidate's number
+             */
+            candidate_version?: number | null;
             /**
              * Candidate Version Id
              * Format: uuid
@@ -2343,14 +2627,8 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            /** Live */
-            live?: {
-                [key: string]: unknown;
-            } | null;
-            /** Plan */
-            plan: {
-                [key: string]: unknown;
-            };
+            live?: components["schemas"]["CanaryStatus"] | null;
+            plan: components["schemas"]["CanaryPlan-Output"];
             /**
              * Project Id
              * Format: uuid
@@ -2361,6 +2639,11 @@ export interface components {
              * Format: uuid
              */
             prompt_id: string;
+            /**
+             * Prompt Name
+             * @description the prompt's name
+             */
+            prompt_name?: string | null;
             /** Reason */
             reason: string;
             /** Status */
@@ -3756,6 +4039,28 @@ export interface components {
              */
             ttl_s: number;
         };
+        /**
+         * StepRecord
+         * @description One step of the ramp: when it started and ended (ISO 8601), seconds spent paused and
+         *     how it ended (``promoted`` to the next step, ``rolled_back``, ``aborted``, ...).
+         */
+        StepRecord: {
+            /** Ended At */
+            ended_at?: string | null;
+            /** Outcome */
+            outcome?: string | null;
+            /**
+             * Paused S
+             * @default 0
+             */
+            paused_s: number;
+            /** Percent */
+            percent: number;
+            /** Started At */
+            started_at: string;
+            /** Step Index */
+            step_index: number;
+        };
         /** StreamOptions */
         StreamOptions: {
             /**
@@ -3979,6 +4284,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApprovalsPublic"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    get_approval_api_v1_approvals__approval_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                approval_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalPublic"];
                 };
             };
             /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
@@ -4404,6 +4740,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeploymentPublic"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_deployment_checks_api_v1_deployments__deployment_id__checks_get: {
+        parameters: {
+            query?: {
+                /** @description only checks with a higher check_index (polling) */
+                after?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentChecksPublic"];
                 };
             };
             /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */

@@ -2,9 +2,11 @@
 // src/features/<name>/ and exports its `feature` (routes.tsx): add one import and one entry
 // here.
 import type { Feature } from "./types";
+import { feature as approvals } from "./approvals/routes";
 import { feature as dashboard } from "./dashboard/routes";
 import { feature as datasets } from "./datasets/routes";
 import { feature as evaluations } from "./evaluations/routes";
 import { feature as projects } from "./projects/routes";
+import { feature as rollouts } from "./rollouts/routes";
 
-export const FEATURES: Feature[] = [dashboard, projects, datasets, evaluations];
+export const FEATURES: Feature[] = [dashboard, projects, datasets, evaluations, approvals, rollouts];
