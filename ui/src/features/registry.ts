@@ -2,6 +2,7 @@
 // src/features/<name>/ and exports its `feature` (routes.tsx): add one import and one entry
 // here.
 import type { Feature } from "./types";
+import { feature as playground } from "./playground/routes";
 import { feature as projects } from "./projects/routes";
 
-export const FEATURES: Feature[] = [projects];
+export const FEATURES: Feature[] = [projects, playground];
