@@ -185,7 +185,10 @@ export function PlaygroundPage() {
         decoding[name] = n;
       }
     }
-    setRanWithSchema(schema !== undefined);
+    // Structured output: a schema given here, or the version's own response_format.
+    setRanWithSchema(
+      schema !== undefined || (mode === "prompt" && Boolean(version?.response_format)),
+    );
     let outcome;
     if (mode === "prompt") {
       if (!version && !target.startsWith("l:")) {
@@ -438,6 +441,9 @@ export function PlaygroundPage() {
             />
             <p id="pg-schema-hint" className="muted hint">
               The answer must satisfy it; it is shown as structured output.
+              {mode === "prompt" && version?.response_format
+                ? " Empty: the version's own response_format applies."
+                : ""}
             </p>
             <FieldError error={problem} field="schema" id="pg-schema-error" />
 
