@@ -462,7 +462,7 @@ export function PlaygroundPage() {
               )}
             </div>
           </form>
-          <RunOutput state={run.state} structured={ranWithSchema} />
+          <RunOutput state={run.state} text={run.text} structured={ranWithSchema} />
         </div>
       )}
       {projectId && <RecentRuns scope={runsScope} />}

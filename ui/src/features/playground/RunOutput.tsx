@@ -1,15 +1,21 @@
-import { useLayoutEffect } from "react";
+import { useLayoutEffect, useSyncExternalStore } from "react";
 import { Link } from "react-router-dom";
 import type { StreamDone } from "./stream";
 import { noteRendered } from "./timings";
-import type { RunState } from "./useStreamRun";
+import type { RunState, TextStore } from "./useStreamRun";
 
 /** The answer as it streams in; the figures once it ended; the structured output when a
  * JSON Schema was given; the error of a failed stream. */
-export function RunOutput({ state, structured }: { state: RunState; structured: boolean }) {
+export function RunOutput({
+  state,
+  text,
+  structured,
+}: {
+  state: RunState;
+  text: TextStore;
+  structured: boolean;
+}) {
   const streaming = state.phase === "streaming";
-  const text = state.phase === "streaming" || state.phase === "finished" ? state.text : "";
-  const deltas = state.phase === "streaming" || state.phase === "finished" ? state.deltas : 0;
   const outcome = state.phase === "finished" ? state.outcome : null;
 
   return (
@@ -27,7 +33,7 @@ export function RunOutput({ state, structured }: { state: RunState; structured: 
       ) : state.phase === "refused" ? (
         <p className="muted">Nothing was run.</p>
       ) : (
-        <StreamedText text={text} deltas={deltas} streaming={streaming} />
+        <StreamedText store={text} streaming={streaming} />
       )}
       {outcome?.kind === "error" && (
         <div role="alert" className="banner error">
@@ -46,15 +52,9 @@ export function RunOutput({ state, structured }: { state: RunState; structured: 
   );
 }
 
-function StreamedText({
-  text,
-  deltas,
-  streaming,
-}: {
-  text: string;
-  deltas: number;
-  streaming: boolean;
-}) {
+/** The only component a delta re-renders. */
+function StreamedText({ store, streaming }: { store: TextStore; streaming: boolean }) {
+  const { text, deltas } = useSyncExternalStore(store.subscribe, store.get);
   // The benchmark's hook: the deltas up to this one are in the DOM now.
   useLayoutEffect(() => {
     if (deltas > 0) noteRendered(deltas);

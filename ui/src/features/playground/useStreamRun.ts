@@ -5,15 +5,44 @@ import { noteDelta } from "./timings";
 
 export type RunState =
   | { phase: "idle" }
-  | { phase: "streaming"; text: string; deltas: number }
-  | { phase: "finished"; text: string; deltas: number; outcome: StreamOutcome }
+  | { phase: "streaming" }
+  | { phase: "finished"; outcome: StreamOutcome }
   /** Refused before the stream began (the API's 4xx, with its fields), or no answer. */
   | { phase: "refused"; problem: ApiProblem | Error };
 
-/** One streamed call at a time: its text as the deltas arrive, then the outcome; `stop`
- * aborts it (the server closes the provider stream). */
+export interface StreamedText {
+  text: string;
+  /** How many deltas made `text` (the benchmark's sequence number). */
+  deltas: number;
+}
+
+/** The streamed text, outside React state: a delta re-renders only the components that read
+ * it (`useSyncExternalStore`), not the page with its form and its runs table. Updates from an
+ * external store are rendered synchronously (React does not time-slice them), so a delta is
+ * in the DOM right after it is parsed. */
+export class TextStore {
+  private value: StreamedText = { text: "", deltas: 0 };
+  private readonly listeners = new Set<() => void>();
+
+  readonly get = (): StreamedText => this.value;
+
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  set(value: StreamedText): void {
+    this.value = value;
+    for (const listener of this.listeners) listener();
+  }
+}
+
+/** One streamed call at a time: the phase in React state (it changes twice per run), the
+ * text in a TextStore (it changes with every delta); `stop` aborts the call (the server
+ * closes the provider stream). */
 export function useStreamRun() {
   const [state, setState] = useState<RunState>({ phase: "idle" });
+  const [text] = useState(() => new TextStore());
   const controller = useRef<AbortController | null>(null);
 
   const start = useCallback(
@@ -23,20 +52,21 @@ export function useStreamRun() {
       controller.current = abort;
       // A run superseded by a newer one (or stopped) no longer touches the state.
       const current = () => controller.current === abort && !abort.signal.aborted;
-      let text = "";
+      let answer = "";
       let deltas = 0;
-      setState({ phase: "streaming", text, deltas });
+      text.set({ text: answer, deltas });
+      setState({ phase: "streaming" });
       try {
         const outcome = await call({
           signal: abort.signal,
           onDelta: (delta) => {
-            text += delta;
+            answer += delta;
             deltas += 1;
             noteDelta(deltas, delta);
-            if (current()) setState({ phase: "streaming", text, deltas });
+            if (current()) text.set({ text: answer, deltas });
           },
         });
-        if (current()) setState({ phase: "finished", text, deltas, outcome });
+        if (current()) setState({ phase: "finished", outcome });
         return outcome;
       } catch (error) {
         if (abort.signal.aborted) {
@@ -46,7 +76,7 @@ export function useStreamRun() {
             message: "Stopped.",
             runId: null,
           };
-          if (controller.current === abort) setState({ phase: "finished", text, deltas, outcome });
+          if (controller.current === abort) setState({ phase: "finished", outcome });
           return outcome;
         }
         if (controller.current !== abort) return null;
@@ -59,9 +89,9 @@ export function useStreamRun() {
         if (controller.current === abort) controller.current = null;
       }
     },
-    [],
+    [text],
   );
 
   const stop = useCallback(() => controller.current?.abort(), []);
-  return { state, start, stop };
+  return { state, text, start, stop };
 }
