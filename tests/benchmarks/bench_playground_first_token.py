@@ -46,19 +46,11 @@ from pathlib import Path
 from typing import Any
 
 from tests.benchmarks._common import ROOT, machine
+from tests.browser.conftest import CHROMIUM_ARGS
 from tests.support.stack import cli, stack_env
 
 TARGET_MS = 50.0
 MODEL = "smollm2-135m"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 #: Installed before the app loads: the app's timing hook on, and the first time the answer
 #: (or the baseline's div) holds text, taken in a MutationObserver callback.
