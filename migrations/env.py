@@ -30,6 +30,10 @@ def run_migrations_online() -> None:
     with connectable.connect() as connection:
         # Serialise concurrent `upgrade head` calls (several test workers, up + worker).
         connection.exec_driver_sql("SELECT pg_advisory_lock(727274)")
+        # The lock is held by the session; ending the implicit transaction of that SELECT
+        # lets Alembic own the migrations' transaction (autocommit_block needs it, for
+        # CREATE INDEX CONCURRENTLY in 0007).
+        connection.commit()
         try:
             context.configure(connection=connection, target_metadata=target_metadata)
             with context.begin_transaction():

@@ -4,14 +4,15 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentPrincipal, EditorPrincipal, PipelineDep, SessionDep
-from api.schemas.common import ERROR_RESPONSES
+from api.schemas.common import ERROR_RESPONSES, NAME_MAX, Text
 from api.schemas.runs import (
     ExecuteRequest,
     FeedbackCreate,
@@ -19,13 +20,17 @@ from api.schemas.runs import (
     GenerateRequest,
     OutcomeCreate,
     OutcomePublic,
+    RunCursor,
     RunPublic,
     RunResult,
+    RunsPublic,
     run_result,
 )
 from api.services.feedback import FeedbackService
+from api.services.runs import RunListService
 from api.services.serving import ServingService
 from promptops.db.repositories import RunRepository
+from promptops.db.repositories.runs import RunFilter
 from promptops.errors import PromptOpsError
 from promptops.llm.pipeline import CallOutcome
 from promptops.llm.pipeline.stages.structured import SCHEMA_NOT_MET
@@ -106,6 +111,57 @@ async def generate(body: GenerateRequest, principal: EditorPrincipal, pipeline: 
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     return run_result(outcome)
+
+
+@router.get("/runs", response_model=RunsPublic)
+async def list_runs(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    project_id: Annotated[
+        uuid.UUID | None,
+        Query(description="required unless the API key is scoped to one project"),
+    ] = None,
+    prompt_id: Annotated[uuid.UUID | None, Query(description="runs of any version")] = None,
+    prompt_version_id: uuid.UUID | None = None,
+    source: Annotated[
+        Text | None,
+        Query(max_length=20, description="generate, test, execute, openai, evaluation..."),
+    ] = None,
+    success: bool | None = None,
+    model: Annotated[Text | None, Query(max_length=NAME_MAX)] = None,
+    subject_id: Annotated[Text | None, Query(max_length=200)] = None,
+    created_after: Annotated[
+        datetime | None, Query(description="from this time (inclusive, ISO 8601)")
+    ] = None,
+    created_before: Annotated[
+        datetime | None, Query(description="before this time (exclusive)")
+    ] = None,
+    before: Annotated[
+        RunCursor | None, Query(description="page cursor: the previous page's next_before")
+    ] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000, description="rows to skip")] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """Runs of one project, newest first (``created_at``, then id), filtered by prompt (any
+    version), version, source, success, model, subject id and time range. Page with
+    ``before`` = the previous page's ``next_before`` (keyset: stable while new runs arrive),
+    or ``offset`` + ``limit``. Rows carry the figures (tokens, ``cost_usd`` in USD,
+    ``latency_ms``) and excerpts; ``GET /runs/{id}`` has the whole run. Any role. Errors:
+    404 a project the caller cannot see; 422 no ``project_id`` for a key not scoped to one
+    project, a malformed cursor or a filter out of bounds."""
+    where = RunFilter(
+        prompt_id=prompt_id,
+        prompt_version_id=prompt_version_id,
+        source=source,
+        success=success,
+        model=model,
+        subject_id=subject_id,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    return await RunListService(session, principal).list(
+        project_id, where, before=before, offset=offset, limit=limit
+    )
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+from pydantic_core import PydanticCustomError
 
 from api.schemas.common import NAME_MAX, SHORT_NAME_MAX, Name, RequestModel
 from api.schemas.prompts import Decoding
@@ -142,11 +144,19 @@ class OutcomePublic(BaseModel):
 
 
 class RunPublic(BaseModel):
+    """One run: what went in (``variables``, and ``rendered_input``: the messages sent to the
+    model), what came out, its figures (tokens, ``cost_usd`` in USD, ``latency_ms``), its
+    routing (subject, environment, deployment, arm, the policy's decision in ``routing``, the
+    deployments tried in ``attempts``), the workflow that made it, if one did, and its
+    feedback."""
+
     id: uuid.UUID
     project_id: uuid.UUID
     prompt_version_id: uuid.UUID | None
     source: str
     model: str
+    variables: dict[str, Any] = Field(default_factory=dict)
+    rendered_input: list[Any] = Field(default_factory=list)
     output: str | None
     success: bool
     error: str | None
@@ -159,12 +169,84 @@ class RunPublic(BaseModel):
     deployment_id: uuid.UUID | None
     arm: str | None
     trace_id: str | None = None
+    workflow_id: str | None = Field(
+        default=None, description="the Temporal workflow that made the call (evaluations...)"
+    )
+    evaluation_id: str | None = None
     cache_hit: bool = False
     cache_kind: str | None = None
     routing: dict[str, Any] | None = None
     attempts: list[dict[str, Any]] | None = None
     created_at: datetime
     feedback: list[FeedbackPublic] = Field(default_factory=list)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(r"(\d{1,17})_([0-9a-f]{32})")
+
+
+def run_cursor(created_at: datetime, run_id: uuid.UUID) -> str:
+    """The keyset cursor of a run in a listing: ``<microseconds since the epoch>_<id hex>``
+    (URL-safe as it is; microseconds are Postgres ``timestamptz``'s precision, so the cursor
+    is exact)."""
+    micros = (created_at - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros}_{run_id.hex}"
+
+
+def parse_cursor(value: str) -> tuple[datetime, uuid.UUID]:
+    """``(created_at, id)`` of a :func:`run_cursor`; PydanticCustomError ``cursor`` when
+    ``value`` is not one."""
+    match = _CURSOR.fullmatch(value)
+    if match is None:
+        raise PydanticCustomError(
+            "cursor", "must be a cursor from a previous page's next_before (digits_32 hex)"
+        )
+    # At most 17 digits: before the year 5138, inside datetime's and Postgres' ranges.
+    return _EPOCH + timedelta(microseconds=int(match[1])), uuid.UUID(hex=match[2])
+
+
+def _check_cursor(value: str) -> str:
+    parse_cursor(value)
+    return value
+
+
+#: ``before``: the keyset cursor of ``GET /runs`` (422 naming it when it is not one).
+RunCursor = Annotated[str, Field(max_length=60), AfterValidator(_check_cursor)]
+
+
+class RunSummary(BaseModel):
+    """A run in a listing: its figures and excerpts (``output_excerpt``: the output's first
+    200 characters; ``error``: the first 500); ``GET /runs/{id}`` has the whole run.
+    ``prompt_id``/``prompt_version``: the prompt and version number of ``prompt_version_id``
+    (None for free-text calls)."""
+
+    id: uuid.UUID
+    created_at: datetime
+    source: str
+    model: str
+    prompt_id: uuid.UUID | None
+    prompt_version_id: uuid.UUID | None
+    prompt_version: int | None
+    success: bool
+    error: str | None
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    latency_ms: float
+    cache_hit: bool
+    output_excerpt: str | None
+    subject_id: str | None
+    environment: str | None
+    arm: str | None
+
+
+class RunsPublic(BaseModel):
+    """A page of runs, newest first. ``next_before``: pass it as ``before`` for the next
+    page (None when this page is the last)."""
+
+    data: list[RunSummary]
+    count: int
+    next_before: str | None
 
 
 def run_result(outcome: CallOutcome) -> dict[str, Any]:

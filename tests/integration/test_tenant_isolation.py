@@ -84,6 +84,7 @@ BODIES: dict[str, tuple[Body | None, Body | None]] = {
         None,
     ),
     "POST /api/v1/generate": (lambda b: {"prompt_id": b["prompt"], "variables": {"n": "x"}}, None),
+    "GET /api/v1/runs": (None, lambda b: {"project_id": b["project"]}),
     "POST /api/v1/runs/{run_id}/feedback": (lambda b: {"thumbs": True}, None),
     "POST /api/v1/outcomes": (lambda b: {"name": "x", "value": 1, "run_id": b["run"]}, None),
     "POST /api/v1/members": (

@@ -56,16 +56,20 @@ TAKES: dict[str, list[tuple[str, str, str]]] = {
         ("get", f"{P}/deployments", "project_id"),
         ("get", f"{P}/approvals", "project_id"),
         ("post", f"{P}/cache/purge", "body.project_id"),
+        ("get", f"{P}/runs", "project_id"),
     ],
     "prompt": [
-        (method, f"{P}/prompts/{{prompt_id}}{tail}", "prompt_id")
-        for method, tail in (
-            ("get", ""),
-            ("get", "/versions"),
-            ("post", "/versions"),
-            ("get", "/diff"),
-            ("get", "/labels"),
-        )
+        *(
+            (method, f"{P}/prompts/{{prompt_id}}{tail}", "prompt_id")
+            for method, tail in (
+                ("get", ""),
+                ("get", "/versions"),
+                ("post", "/versions"),
+                ("get", "/diff"),
+                ("get", "/labels"),
+            )
+        ),
+        ("get", f"{P}/runs", "prompt_id"),
     ],
     "version": [
         *(
@@ -80,6 +84,7 @@ TAKES: dict[str, list[tuple[str, str, str]]] = {
             )
         ),
         ("get", f"{P}/approvals", "prompt_version_id"),
+        ("get", f"{P}/runs", "prompt_version_id"),
         *(
             ("post", f"{P}{path}", "body.prompt_version_id")
             for path in ("/runs/execute", "/generate", "/deployments", "/cache/purge")
@@ -144,6 +149,7 @@ GIVES: list[tuple[str, str, str, str, str]] = [
     ("get", f"{P}/datasets", "200", "dataset", "/data/0/id"),
     ("post", f"{P}/runs/execute", "200", "run", "/run_id"),
     ("post", f"{P}/generate", "200", "run", "/run_id"),
+    ("get", f"{P}/runs", "200", "run", "/data/0/id"),
     ("post", f"{P}/evals/run", "202", "evaluation", "/id"),
     ("get", f"{P}/evals", "200", "evaluation", "/data/0/id"),
     ("post", f"{P}/deployments", "202", "deployment", "/deployment/id"),

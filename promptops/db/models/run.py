@@ -4,7 +4,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,12 +21,17 @@ class Run(IdMixin, CreatedAtMixin, Base):
     """
 
     __tablename__ = "runs"
-
-    project_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    # Listings newest first within a project or a version (GET /runs, keyset pages on
+    # (created_at, id)); equality on the first column alone is served by them too
+    # (migration 0007).
+    __table_args__ = (
+        Index("ix_runs_project_created", "project_id", "created_at", "id"),
+        Index("ix_runs_version_created", "prompt_version_id", "created_at", "id"),
     )
+
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     prompt_version_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("prompt_versions.id"), index=True, nullable=True
+        ForeignKey("prompt_versions.id"), nullable=True
     )
     source: Mapped[str] = mapped_column(String(20))  # evaluation | execute | generate
     model: Mapped[str] = mapped_column(String(200))

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptops.db.connection import SQL
@@ -14,6 +16,7 @@ from promptops.db.models import (
     Feedback,
     Outcome,
     Project,
+    PromptVersion,
     Run,
 )
 from promptops.db.models.base import plain_record
@@ -79,6 +82,28 @@ class RunWriter:
         )
 
 
+#: Characters of a run's output (and error) a listing carries; the run itself has all.
+OUTPUT_EXCERPT_CHARS = 200
+ERROR_EXCERPT_CHARS = 500
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs of a project a listing returns (every field optional): the prompt (any of
+    its versions) or one version, the source (``generate``, ``test``, ``execute``,
+    ``openai``, ``evaluation``...), success, the model as recorded, the caller's subject id,
+    and ``created_after`` (inclusive) / ``created_before`` (exclusive)."""
+
+    prompt_id: uuid.UUID | None = None
+    prompt_version_id: uuid.UUID | None = None
+    source: str | None = None
+    success: bool | None = None
+    model: str | None = None
+    subject_id: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
 class RunRepository:
     """Reads of runs and their feedback (ORM, the API's unit of work)."""
 
@@ -96,6 +121,67 @@ class RunRepository:
         if project_id is not None:
             q = q.where(Project.id == project_id)
         return (await self.session.execute(q)).scalar_one_or_none()
+
+    async def list(
+        self,
+        project_id: uuid.UUID,
+        where: RunFilter,
+        *,
+        before: tuple[datetime, uuid.UUID] | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Sequence[Row[Any]]:
+        """Runs of ``project_id`` matching ``where``, newest first (``created_at``, then
+        ``id``, both descending: a total order, so pages never overlap or skip). ``before`` is
+        the keyset cursor (the last row's ``(created_at, id)`` of the previous page); ``offset``
+        skips rows after it. One query: the version number comes by a left join, and only
+        excerpts of the output and error travel (``OUTPUT_EXCERPT_CHARS``,
+        ``ERROR_EXCERPT_CHARS``). Served by ``ix_runs_project_created`` (project, created_at,
+        id), or ``ix_runs_version_created`` for one version (migration 0007)."""
+        q = (
+            select(
+                Run.id,
+                Run.created_at,
+                Run.source,
+                Run.model,
+                Run.prompt_version_id,
+                PromptVersion.prompt_id,
+                PromptVersion.version.label("prompt_version"),
+                Run.success,
+                func.left(Run.error, ERROR_EXCERPT_CHARS).label("error"),
+                Run.tokens_in,
+                Run.tokens_out,
+                Run.cost_usd,
+                Run.latency_ms,
+                Run.cache_hit,
+                func.left(Run.output, OUTPUT_EXCERPT_CHARS).label("output_excerpt"),
+                Run.subject_id,
+                Run.environment,
+                Run.arm,
+            )
+            .outerjoin(PromptVersion, PromptVersion.id == Run.prompt_version_id)
+            .where(Run.project_id == project_id)
+        )
+        if where.prompt_id is not None:
+            q = q.where(PromptVersion.prompt_id == where.prompt_id)
+        if where.prompt_version_id is not None:
+            q = q.where(Run.prompt_version_id == where.prompt_version_id)
+        if where.source is not None:
+            q = q.where(Run.source == where.source)
+        if where.success is not None:
+            q = q.where(Run.success.is_(where.success))
+        if where.model is not None:
+            q = q.where(Run.model == where.model)
+        if where.subject_id is not None:
+            q = q.where(Run.subject_id == where.subject_id)
+        if where.created_after is not None:
+            q = q.where(Run.created_at >= where.created_after)
+        if where.created_before is not None:
+            q = q.where(Run.created_at < where.created_before)
+        if before is not None:
+            q = q.where(tuple_(Run.created_at, Run.id) < tuple_(*before))
+        q = q.order_by(Run.created_at.desc(), Run.id.desc()).offset(offset).limit(limit)
+        return (await self.session.execute(q)).all()
 
     async def by_idempotency_key(self, key: str) -> Run | None:
         """The run recorded under ``key``, or None."""

@@ -1304,6 +1304,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Runs
+         * @description Runs of one project, newest first (``created_at``, then id), filtered by prompt (any
+         *     version), version, source, success, model, subject id and time range. Page with
+         *     ``before`` = the previous page's ``next_before`` (keyset: stable while new runs arrive),
+         *     or ``offset`` + ``limit``. Rows carry the figures (tokens, ``cost_usd`` in USD,
+         *     ``latency_ms``) and excerpts; ``GET /runs/{id}`` has the whole run. Any role. Errors:
+         *     404 a project the caller cannot see; 422 no ``project_id`` for a key not scoped to one
+         *     project, a malformed cursor or a filter out of bounds.
+         */
+        get: operations["list_runs_api_v1_runs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/execute": {
         parameters: {
             query?: never;
@@ -3899,7 +3925,14 @@ export interface components {
             latency_ms: number;
             tokens: components["schemas"]["TokenCounts"];
         };
-        /** RunPublic */
+        /**
+         * RunPublic
+         * @description One run: what went in (``variables``, and ``rendered_input``: the messages sent to the
+         *     model), what came out, its figures (tokens, ``cost_usd`` in USD, ``latency_ms``), its
+         *     routing (subject, environment, deployment, arm, the policy's decision in ``routing``, the
+         *     deployments tried in ``attempts``), the workflow that made it, if one did, and its
+         *     feedback.
+         */
         RunPublic: {
             /** Arm */
             arm: string | null;
@@ -3927,6 +3960,8 @@ export interface components {
             environment: string | null;
             /** Error */
             error: string | null;
+            /** Evaluation Id */
+            evaluation_id?: string | null;
             /** Feedback */
             feedback?: components["schemas"]["FeedbackPublic"][];
             /**
@@ -3947,6 +3982,8 @@ export interface components {
             project_id: string;
             /** Prompt Version Id */
             prompt_version_id: string | null;
+            /** Rendered Input */
+            rendered_input?: unknown[];
             /** Routing */
             routing?: {
                 [key: string]: unknown;
@@ -3963,6 +4000,15 @@ export interface components {
             tokens_out: number;
             /** Trace Id */
             trace_id?: string | null;
+            /** Variables */
+            variables?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Workflow Id
+             * @description the Temporal workflow that made the call (evaluations...)
+             */
+            workflow_id?: string | null;
         };
         /**
          * RunResult
@@ -4017,6 +4063,70 @@ export interface components {
             }[] | null;
             /** Trace Id */
             trace_id?: string | null;
+        };
+        /**
+         * RunSummary
+         * @description A run in a listing: its figures and excerpts (``output_excerpt``: the output's first
+         *     200 characters; ``error``: the first 500); ``GET /runs/{id}`` has the whole run.
+         *     ``prompt_id``/``prompt_version``: the prompt and version number of ``prompt_version_id``
+         *     (None for free-text calls).
+         */
+        RunSummary: {
+            /** Arm */
+            arm: string | null;
+            /** Cache Hit */
+            cache_hit: boolean;
+            /** Cost Usd */
+            cost_usd: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Environment */
+            environment: string | null;
+            /** Error */
+            error: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Latency Ms */
+            latency_ms: number;
+            /** Model */
+            model: string;
+            /** Output Excerpt */
+            output_excerpt: string | null;
+            /** Prompt Id */
+            prompt_id: string | null;
+            /** Prompt Version */
+            prompt_version: number | null;
+            /** Prompt Version Id */
+            prompt_version_id: string | null;
+            /** Source */
+            source: string;
+            /** Subject Id */
+            subject_id: string | null;
+            /** Success */
+            success: boolean;
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
+        };
+        /**
+         * RunsPublic
+         * @description A page of runs, newest first. ``next_before``: pass it as ``before`` for the next
+         *     page (None when this page is the last).
+         */
+        RunsPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["RunSummary"][];
+            /** Next Before */
+            next_before: string | null;
         };
         /**
          * SemanticCacheSettings
@@ -6559,6 +6669,55 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_runs_api_v1_runs_get: {
+        parameters: {
+            query?: {
+                /** @description required unless the API key is scoped to one project */
+                project_id?: string | null;
+                /** @description runs of any version */
+                prompt_id?: string | null;
+                prompt_version_id?: string | null;
+                /** @description generate, test, execute, openai, evaluation... */
+                source?: string | null;
+                success?: boolean | null;
+                model?: string | null;
+                subject_id?: string | null;
+                /** @description from this time (inclusive, ISO 8601) */
+                created_after?: string | null;
+                /** @description before this time (exclusive) */
+                created_before?: string | null;
+                /** @description page cursor: the previous page's next_before */
+                before?: string | null;
+                /** @description rows to skip */
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunsPublic"];
+                };
             };
             /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
             "4XX": {

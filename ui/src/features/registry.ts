@@ -6,7 +6,8 @@ import { feature as approvals } from "./approvals/routes";
 import { feature as dashboard } from "./dashboard/routes";
 import { feature as datasets } from "./datasets/routes";
 import { feature as evaluations } from "./evaluations/routes";
+import { feature as playground } from "./playground/routes";
 import { feature as projects } from "./projects/routes";
 import { feature as rollouts } from "./rollouts/routes";
 
-export const FEATURES: Feature[] = [dashboard, projects, datasets, evaluations, approvals, rollouts];
+export const FEATURES: Feature[] = [dashboard, projects, playground, datasets, evaluations, approvals, rollouts];

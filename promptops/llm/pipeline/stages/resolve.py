@@ -102,7 +102,12 @@ class ResolveStage:
             try:
                 rendered = PromptContent.of(call.version).render_messages(request.variables)
             except TemplateError as exc:
-                raise InvalidInput(str(exc), field=exc.field) from exc
+                # Name the (first) variable at fault, so a form can put the message next
+                # to its field (loc ["body", "variables", "<name>"]).
+                field = exc.field
+                if field == "variables" and exc.names:
+                    field = f"variables.{exc.names[0]}"
+                raise InvalidInput(str(exc), field=field) from exc
             call.messages = [*rendered, *request.messages]
             call.extra_messages = list(request.messages)
             call.decoding = {**(call.version.decoding or {}), **request.decoding}
