@@ -9,6 +9,7 @@ version they served before (``label_history``, written by a database trigger on 
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import uuid
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal
-from api.schemas.prompts import PromptVersionCreate
+from api.schemas.prompts import PromptVersionCreate, TemplatePreview
 from promptops.db.models import (
     ALWAYS_PROTECTED_LABELS,
     ENVIRONMENT_LABELS,
@@ -36,7 +37,13 @@ from promptops.db.repositories import (
     PromptRepository,
 )
 from promptops.errors import Conflict, Forbidden, InvalidInput, NotFound
-from promptops.llm.templating import PromptContent, TemplateError, validate_template
+from promptops.llm.budgets.bounds import estimate_prompt_tokens
+from promptops.llm.templating import (
+    PromptContent,
+    TemplateError,
+    check_template,
+    validate_template,
+)
 
 #: The environment whose deployments move each protectable label (``production`` -> prod).
 LABEL_ENVIRONMENTS = {label: env for env, label in ENVIRONMENT_LABELS.items()}
@@ -51,6 +58,56 @@ def version_content(v: PromptVersion) -> PromptContent:
         decoding=v.decoding,
         response_format=v.response_format,
     )
+
+
+def _problem(exc: TemplateError) -> dict[str, Any]:
+    return {"field": exc.field, "message": str(exc), "names": exc.names}
+
+
+def _preview(data: TemplatePreview) -> dict[str, Any]:
+    check = check_template(data.body, data.variables, system=data.system)
+    errors = [_problem(p) for p in check.problems]
+    messages: list[dict[str, str]] | None = None
+    syntax_ok = not any(p.field in ("body", "system") for p in check.problems)
+    if syntax_ok:
+        missing = sorted((set(data.variables) | check.used) - set(data.values))
+        if missing:
+            errors.append(
+                {
+                    "field": "values",
+                    "message": f"no value to render with for: {', '.join(missing)}",
+                    "names": missing,
+                }
+            )
+        else:
+            content = PromptContent(body=data.body, system=data.system, variables=data.variables)
+            try:
+                messages = content.render_messages(data.values)
+            except TemplateError as exc:
+                errors.append(_problem(exc))
+    as_written = ([{"content": data.system}] if data.system else []) + [{"content": data.body}]
+    return {
+        "messages": messages,
+        "used_variables": sorted(check.used),
+        "errors": errors,
+        "prompt_tokens": estimate_prompt_tokens(messages if messages is not None else as_written),
+        "rendered": messages is not None,
+    }
+
+
+async def preview_template(data: TemplatePreview) -> dict[str, Any]:
+    """Check and render an unsaved template: ``TemplatePreviewPublic`` fields.
+
+    The checks are :func:`promptops.llm.templating.check_template`'s, the ones creating a
+    version enforces (syntax, undeclared and unused variables), all reported at once instead of
+    the first; a declared or used variable without a value is a ``values`` problem and leaves
+    ``messages`` None. ``prompt_tokens`` is the ESTIMATE the budget check reserves
+    (:func:`promptops.llm.budgets.bounds.estimate_prompt_tokens`: characters / 4 + 4 per
+    message + 3), not a tokenizer's count. Rendering runs in a worker thread (bounded by the
+    sandbox's limits) so a heavy template does not hold up the event loop. Never raises for a
+    bad template: problems are in ``errors``.
+    """
+    return await asyncio.to_thread(_preview, data)
 
 
 class PromptService:
