@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import re
 import uuid
 from typing import Any
 
@@ -58,6 +59,22 @@ def version_content(v: PromptVersion) -> PromptContent:
         decoding=v.decoding,
         response_format=v.response_format,
     )
+
+
+def _lines(text: str) -> list[str]:
+    # Split on "\n" only (str.splitlines also splits on \r, \x0c, U+2028...), keeping ends.
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
+
+
+def unified_diff(a: str, b: str, fromfile: str, tofile: str) -> str:
+    """The unified diff (3 lines of context) of texts ``a`` and ``b``, lines split on "\\n".
+    A last line without a newline is followed by git's ``\\ No newline at end of file``
+    marker, so every diff line is a line of its own (difflib would otherwise glue ``-x`` and
+    ``+y`` into one)."""
+    out: list[str] = []
+    for line in difflib.unified_diff(_lines(a), _lines(b), fromfile=fromfile, tofile=tofile):
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
 
 
 def _problem(exc: TemplateError) -> dict[str, Any]:
@@ -529,12 +546,5 @@ class PromptService:
             x, y = getattr(va, name), getattr(vb, name)
             if x != y:
                 fields[name] = {"from": x, "to": y}
-        body_diff = "".join(
-            difflib.unified_diff(
-                va.body.splitlines(keepends=True),
-                vb.body.splitlines(keepends=True),
-                fromfile=f"v{a}",
-                tofile=f"v{b}",
-            )
-        )
+        body_diff = unified_diff(va.body, vb.body, f"v{a}", f"v{b}")
         return {"from_version": a, "to_version": b, "fields": fields, "body_diff": body_diff}

@@ -1,5 +1,6 @@
-"""``POST /api/v1/prompts/render``: the prompt editor's live preview of an UNSAVED template,
-with the same variable checks as creating a version, on the real app."""
+"""What the web app's prompt pages need from the API, on the real app: ``POST
+/api/v1/prompts/render`` (the editor's live preview of an UNSAVED template, with the same
+variable checks as creating a version) and a body diff a side-by-side view can parse."""
 
 from __future__ import annotations
 
@@ -109,3 +110,24 @@ async def test_any_role_may_preview(api: httpx.AsyncClient) -> None:
         "/prompts/render", json={"body": "Hi"}, headers={"Authorization": ""}
     )
     assert unauthenticated.status_code == 401
+
+
+async def test_diff_of_bodies_without_a_final_newline_keeps_one_line_per_change(
+    api: httpx.AsyncClient,
+) -> None:
+    project = (await api.post("/projects", json={"name": f"p-{uuid.uuid4().hex[:8]}"})).json()
+    prompt = (await api.post(f"/projects/{project['id']}/prompts", json={"name": "qa"})).json()
+    for body in ("Intro\nQ: {{ q }}", "Intro\nQuestion: {{ q }}"):
+        r = await api.post(
+            f"/prompts/{prompt['id']}/versions", json={"body": body, "variables": {"q": "str"}}
+        )
+        assert r.status_code == 201, r.text
+    diff = (await api.get(f"/prompts/{prompt['id']}/diff", params={"from": 1, "to": 2})).json()
+    assert diff["body_diff"].splitlines()[2:] == [
+        "@@ -1,2 +1,2 @@",
+        " Intro",
+        "-Q: {{ q }}",
+        "\\ No newline at end of file",
+        "+Question: {{ q }}",
+        "\\ No newline at end of file",
+    ]
