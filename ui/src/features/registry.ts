@@ -3,5 +3,6 @@
 // here.
 import type { Feature } from "./types";
 import { feature as projects } from "./projects/routes";
+import { feature as prompts } from "./prompts/routes";
 
-export const FEATURES: Feature[] = [projects];
+export const FEATURES: Feature[] = [projects, prompts];
