@@ -1,21 +1,18 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useMemo, useState, type FormEvent } from "react";
+import { useMemo, useState, type FormEvent, type ReactNode } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { api } from "../../api/client";
 import { unwrap, type ApiProblem } from "../../api/errors";
-import type { components } from "../../api/schema";
 import { Loading } from "../../components/Loading";
 import { ProblemBanner } from "../../components/Problem";
-import TemplateEditor, { type TemplateMarker } from "../../components/TemplateEditor";
+import TemplateEditor from "../../components/TemplateEditor";
 import { FieldMessage, invalid } from "./FieldMessage";
-import { errorLine, previewValue, variableRanges } from "./template";
+import { markersFor, previewValue, type TemplateProblem } from "./template";
 import { vname, type Version } from "./types";
 import { useDebounced } from "./useDebounced";
 import { useProject, usePrompt, useVersions } from "./queries";
 import "./prompts.css";
 
-type Preview = components["schemas"]["TemplatePreviewPublic"];
-type Problem = Preview["errors"][number];
 
 interface VariableRow {
   key: number;
@@ -29,24 +26,63 @@ const row = (name: string, type: string): VariableRow => ({ key: nextKey++, name
 /** Preview requests wait until typing pauses this long (ms). */
 const PREVIEW_DEBOUNCE_MS = 300;
 
-function markersFor(text: string, field: "body" | "system", problems: Problem[]): TemplateMarker[] {
-  const markers: TemplateMarker[] = [];
-  for (const p of problems) {
-    if (p.field === field) {
-      markers.push({ severity: "error", message: p.message, line: errorLine(p.message) ?? 1 });
-    } else if (p.field === "variables" && p.message.includes("not declared")) {
-      for (const r of variableRanges(text, p.names)) {
-        markers.push({
-          severity: "warning",
-          message: `${r.name} is used but not declared`,
-          line: r.line,
-          startColumn: r.startColumn,
-          endColumn: r.endColumn,
-        });
-      }
-    }
-  }
-  return markers;
+/** One template field (body or system prompt) in the editor: its label, Monaco with the
+ * preview's markers, and below it the preview's problems of that field and the API's refusal
+ * of the saved version naming it. */
+function TemplateField({
+  field,
+  label,
+  optional = false,
+  hint,
+  value,
+  onChange,
+  height,
+  problems,
+  saveError,
+}: {
+  field: "body" | "system";
+  label: string;
+  optional?: boolean;
+  hint?: ReactNode;
+  value: string;
+  onChange: (value: string) => void;
+  height: number;
+  problems: TemplateProblem[];
+  saveError: unknown;
+}) {
+  const described = hint ? `${field}-hint ${field}-problems` : `${field}-problems`;
+  return (
+    <>
+      <span className="label" id={`${field}-label`}>
+        {label}
+        {optional && " (optional)"}
+      </span>
+      {hint && (
+        <p className="hint" id={`${field}-hint`}>
+          {hint}
+        </p>
+      )}
+      <TemplateEditor
+        label={label}
+        defaultValue={value}
+        onChange={onChange}
+        height={height}
+        markers={markersFor(value, field, problems)}
+        describedBy={described}
+        invalid={invalid(saveError, field)}
+      />
+      <div id={`${field}-problems`}>
+        {problems
+          .filter((p) => p.field === field)
+          .map((p) => (
+            <p key={p.message} className="error field-error">
+              {p.message}
+            </p>
+          ))}
+        <FieldMessage error={saveError} field={field} id={`${field}-error`} />
+      </div>
+    </>
+  );
 }
 
 function numberOrUndefined(text: string): number | undefined {
@@ -114,6 +150,9 @@ function EditorForm({ promptId, base }: { promptId: string; base: Version | unde
   const variableProblems = problems.filter((p) => p.field === "variables");
   const undeclared = variableProblems.find((p) => p.message.includes("not declared"))?.names ?? [];
   const unused = variableProblems.find((p) => p.message.includes("not used"))?.names ?? [];
+  // A preview value the API could not use (none given, or one that fails rendering).
+  const valueProblem = (name: string) =>
+    problems.find((p) => p.field === "values" && p.names.includes(name))?.message;
 
   const save = useMutation({
     mutationFn: async (response_format: Record<string, unknown> | null) =>
@@ -173,55 +212,31 @@ function EditorForm({ promptId, base }: { promptId: string; base: Version | unde
     <form onSubmit={submit} aria-labelledby="editor-title" className="prompt-editor">
       <div className="editor-layout">
         <div>
-          <span className="label" id="body-label">
-            Template body
-          </span>
-          <p className="hint" id="body-hint">
-            Jinja2: <code>{"{{ variable }}"}</code>, <code>{"{% if … %}"}</code>. Tab leaves the
-            editor.
-          </p>
-          <TemplateEditor
+          <TemplateField
+            field="body"
             label="Template body"
-            defaultValue={body}
+            hint={
+              <>
+                Jinja2: <code>{"{{ variable }}"}</code>, <code>{"{% if … %}"}</code>. Tab leaves
+                the editor.
+              </>
+            }
+            value={body}
             onChange={setBody}
             height={240}
-            markers={markersFor(body, "body", problems)}
-            describedBy="body-hint body-problems"
-            invalid={invalid(save.error, "body")}
+            problems={problems}
+            saveError={save.error}
           />
-          <div id="body-problems">
-            {problems
-              .filter((p) => p.field === "body")
-              .map((p) => (
-                <p key={p.message} className="error field-error">
-                  {p.message}
-                </p>
-              ))}
-            <FieldMessage error={save.error} field="body" id="body-error" />
-          </div>
-
-          <span className="label" id="system-label">
-            System prompt (optional)
-          </span>
-          <TemplateEditor
+          <TemplateField
+            field="system"
             label="System prompt"
-            defaultValue={system}
+            optional
+            value={system}
             onChange={setSystem}
             height={110}
-            markers={markersFor(system, "system", problems)}
-            describedBy="system-problems"
-            invalid={invalid(save.error, "system")}
+            problems={problems}
+            saveError={save.error}
           />
-          <div id="system-problems">
-            {problems
-              .filter((p) => p.field === "system")
-              .map((p) => (
-                <p key={p.message} className="error field-error">
-                  {p.message}
-                </p>
-              ))}
-            <FieldMessage error={save.error} field="system" id="system-error" />
-          </div>
 
           <fieldset className="variables" aria-describedby="variable-problems">
             <legend>Declared variables</legend>
@@ -323,7 +338,14 @@ function EditorForm({ promptId, base }: { promptId: string; base: Version | unde
                     rows={1}
                     value={values[n] ?? ""}
                     onChange={(e) => setValues({ ...values, [n]: e.target.value })}
+                    aria-invalid={valueProblem(n) ? true : undefined}
+                    aria-describedby={`value-${n}-error`}
                   />
+                  {valueProblem(n) && (
+                    <p id={`value-${n}-error`} className="error field-error">
+                      {valueProblem(n)}
+                    </p>
+                  )}
                 </div>
               ))}
               {names.some((n) => previewValue(declared[n] ?? "str", "1") !== "1") && (

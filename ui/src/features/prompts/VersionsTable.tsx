@@ -1,5 +1,6 @@
 import { Link } from "react-router-dom";
 import { StatusBadge } from "./StatusBadge";
+import { SubmitForApproval } from "./SubmitForApproval";
 import { vname, type Label, type Version } from "./types";
 
 /** The prompt's versions, newest first: number, status, model, the labels pointing at it,
@@ -63,6 +64,7 @@ export function VersionsTable({
                   <Link to={`/prompts/${promptId}/versions/new?from=${v.version}`}>
                     New version from {vname(v.version)}
                   </Link>
+                  <SubmitForApproval promptId={promptId} version={v} />
                 </td>
               )}
             </tr>

@@ -1,5 +1,11 @@
 // Small pure helpers of the prompt editor: where variables sit in a template (for editor
-// markers), which line a syntax error names, and how a preview value is read.
+// markers), which line a syntax error names, the editor markers of the preview's problems,
+// and how a preview value is read.
+import type { components } from "../../api/schema";
+import type { TemplateMarker } from "../../components/TemplateEditor";
+
+/** One problem of POST /prompts/render: the field it concerns, a message, the names involved. */
+export type TemplateProblem = components["schemas"]["TemplatePreviewPublic"]["errors"][number];
 
 export interface TextRange {
   line: number; // 1-based
@@ -55,4 +61,31 @@ export function previewValue(type: string, text: string): unknown {
   } catch {
     return text;
   }
+}
+
+/** The markers of editor `field` ("body" or "system", holding `text`): a syntax error of that
+ * field on the line its message names (else line 1), and a warning on each place the text
+ * reads a variable the API found used but not declared. */
+export function markersFor(
+  text: string,
+  field: "body" | "system",
+  problems: TemplateProblem[],
+): TemplateMarker[] {
+  const markers: TemplateMarker[] = [];
+  for (const p of problems) {
+    if (p.field === field) {
+      markers.push({ severity: "error", message: p.message, line: errorLine(p.message) ?? 1 });
+    } else if (p.field === "variables" && p.message.includes("not declared")) {
+      for (const r of variableRanges(text, p.names)) {
+        markers.push({
+          severity: "warning",
+          message: `${r.name} is used but not declared`,
+          line: r.line,
+          startColumn: r.startColumn,
+          endColumn: r.endColumn,
+        });
+      }
+    }
+  }
+  return markers;
 }
