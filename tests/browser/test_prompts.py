@@ -71,6 +71,7 @@ async def test_prompt_editor_versions_diff_and_labels(page: Any, ui_stack: UISta
     await body.locator(".squiggly-warning").first.wait_for()
     name_token = body.locator(".view-lines span span", has_text="name").first
     assert await name_token.evaluate("e => getComputedStyle(e).color") == VARIABLE_COLOUR
+    await shoot(page, "prompts-editor-undeclared")
     # The preview: a value for each variable, rendered as typed.
     await page.get_by_label("name", exact=True).fill("Ada")
     await problems.get_by_role("button", name="Declare city").click()
@@ -100,6 +101,8 @@ async def test_prompt_editor_versions_diff_and_labels(page: Any, ui_stack: UISta
     assert "Hello {{ name }} from {{ city }}!" in await diff.locator(".diff-removed").inner_text()
     added = await diff.locator(".diff-added").all_inner_texts()
     assert any("welcome to {{ city }}." in text for text in added)
+    await assert_accessible(page)
+    await shoot(page, "prompts-diff")
 
     # Move an unprotected label; a protected one is refused next to the label field.
     labels = page.locator("section", has=page.get_by_role("heading", name="Labels", exact=True))

@@ -94,6 +94,14 @@ export function DiffSection({ promptId, versions }: { promptId: string; versions
                   Body of {vname(diff.data.from_version)} (left) and{" "}
                   {vname(diff.data.to_version)} (right)
                 </caption>
+                {/* A fixed layout takes its widths from the first row, whose headers span
+                    two columns each: the columns say the line numbers are narrow. */}
+                <colgroup>
+                  <col className="diff-no-col" />
+                  <col />
+                  <col className="diff-no-col" />
+                  <col />
+                </colgroup>
                 <thead>
                   <tr>
                     <th scope="col" colSpan={2}>
