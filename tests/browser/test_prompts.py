@@ -129,3 +129,34 @@ async def test_prompt_editor_versions_diff_and_labels(page: Any, ui_stack: UISta
 
     await assert_accessible(page)
     await shoot(page, "prompts-prompt")
+
+
+async def test_a_viewer_reads_versions_and_the_diff_but_changes_nothing(
+    page: Any, ui_stack: UIStack
+) -> None:
+    project_id = await _project(ui_stack)
+    admin = {"Authorization": f"Bearer {ui_stack.admin_key}"}
+    async with httpx.AsyncClient(base_url=ui_stack.url + "/api/v1", headers=admin) as api:
+        prompt = (
+            await api.post(f"/projects/{project_id}/prompts", json={"name": "summary"})
+        ).json()
+        for body in ("Summarise {{ text }}", "Summarise in one line:\n{{ text }}"):
+            answer = await api.post(
+                f"/prompts/{prompt['id']}/versions",
+                json={"body": body, "variables": {"text": "str"}},
+            )
+            assert answer.status_code == 201, answer.text
+        viewer = (
+            await api.post(
+                "/api_keys", json={"name": f"ui-{uuid.uuid4().hex[:6]}", "role": "Viewer"}
+            )
+        ).json()
+    await sign_in(page, ui_stack, key=viewer["key"])
+    await page.goto(f"{ui_stack.url}/prompts/{prompt['id']}")
+    await page.locator("table.diff").wait_for()
+    assert await page.locator("table.versions tbody tr").count() == 2
+    assert await page.get_by_role("link", name="New version", exact=True).count() == 0
+    assert await page.get_by_role("button", name="Move label").count() == 0
+    assert await page.get_by_role("button", name="Submit v2 for approval").count() == 0
+    await assert_accessible(page)
+    await shoot(page, "prompts-prompt-viewer")
