@@ -56,7 +56,7 @@ async def test_prompt_editor_versions_diff_and_labels(page: Any, ui_stack: UISta
     await shoot(page, "prompts-project")
     await page.get_by_role("button", name="Create prompt").click()
     await page.get_by_role("heading", name="greeting", exact=True).wait_for()
-    assert await page.get_by_text("No versions yet.").is_visible()
+    await page.get_by_text("No versions yet.").wait_for()
 
     # The editor: type a template reading a variable that is not declared yet.
     await page.get_by_role("link", name="New version", exact=True).click()
