@@ -114,14 +114,46 @@ function LabelRow({
   );
 }
 
-function versionOptions(versions: Version[]) {
-  return [...versions]
-    .sort((a, b) => b.version - a.version)
-    .map((v) => (
-      <option key={v.id} value={v.id}>
-        {vname(v.version)} ({v.status})
-      </option>
-    ));
+/** A version picker (newest first, "v3 (Approved)", plus an optional note per version), with
+ * the API's complaint about `prompt_version_id` next to it. */
+function VersionField({
+  id,
+  versions,
+  value,
+  onChange,
+  error,
+  note = () => "",
+}: {
+  id: string;
+  versions: Version[];
+  value: string;
+  onChange: (versionId: string) => void;
+  error: unknown;
+  note?: (v: Version) => string;
+}) {
+  return (
+    <div>
+      <label htmlFor={id}>Version</label>
+      <select
+        id={id}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+        aria-invalid={invalid(error, "prompt_version_id")}
+        aria-describedby={`${id}-error`}
+        required
+      >
+        <option value="">Choose a version</option>
+        {[...versions]
+          .sort((a, b) => b.version - a.version)
+          .map((v) => (
+            <option key={v.id} value={v.id}>
+              {vname(v.version)} ({[v.status, note(v)].filter(Boolean).join(", ")})
+            </option>
+          ))}
+      </select>
+      <FieldMessage error={error} field="prompt_version_id" id={`${id}-error`} />
+    </div>
+  );
 }
 
 /** Point an unprotected label at a version (Editor+). A protected one is refused by the API
@@ -186,21 +218,13 @@ function MoveLabelForm({
           </datalist>
           <FieldMessage error={move.error} field="name" id="move-label-name-error" orWhole />
         </div>
-        <div>
-          <label htmlFor="move-label-version">Version</label>
-          <select
-            id="move-label-version"
-            value={versionId}
-            onChange={(e) => setVersionId(e.target.value)}
-            aria-invalid={invalid(move.error, "prompt_version_id")}
-            aria-describedby="move-label-version-error"
-            required
-          >
-            <option value="">Choose a version</option>
-            {versionOptions(versions)}
-          </select>
-          <FieldMessage error={move.error} field="prompt_version_id" id="move-label-version-error" />
-        </div>
+        <VersionField
+          id="move-label-version"
+          versions={versions}
+          value={versionId}
+          onChange={setVersionId}
+          error={move.error}
+        />
       </div>
       <button type="submit" disabled={move.isPending}>
         Move label
@@ -285,32 +309,14 @@ function RollbackForm({
           </select>
           <FieldMessage error={rollback.error} field="name" id="rollback-name-error" orWhole />
         </div>
-        <div>
-          <label htmlFor="rollback-version">Version</label>
-          <select
-            id="rollback-version"
-            value={versionId}
-            onChange={(e) => setVersionId(e.target.value)}
-            aria-invalid={invalid(rollback.error, "prompt_version_id")}
-            aria-describedby="rollback-version-error"
-            required
-          >
-            <option value="">Choose a version</option>
-            {[...versions]
-              .sort((a, b) => b.version - a.version)
-              .map((v) => (
-                <option key={v.id} value={v.id}>
-                  {vname(v.version)} ({v.status}
-                  {served.has(v.id) ? `, served under ${name}` : ""})
-                </option>
-              ))}
-          </select>
-          <FieldMessage
-            error={rollback.error}
-            field="prompt_version_id"
-            id="rollback-version-error"
-          />
-        </div>
+        <VersionField
+          id="rollback-version"
+          versions={versions}
+          value={versionId}
+          onChange={setVersionId}
+          error={rollback.error}
+          note={(v) => (served.has(v.id) ? `served under ${name}` : "")}
+        />
       </div>
       <label htmlFor="rollback-reason">Reason</label>
       <textarea
