@@ -27,9 +27,11 @@ from api.schemas.prompts import (
     ProtectedLabelsPublic,
     RenderPublic,
     RenderRequest,
+    TemplatePreview,
+    TemplatePreviewPublic,
     VersionDiff,
 )
-from api.services.prompts import PromptService, version_content
+from api.services.prompts import PromptService, preview_template, version_content
 from promptops.db.models import Label, Prompt, PromptVersion
 from promptops.db.repositories import PromptRepository
 from promptops.errors import InvalidInput
@@ -61,6 +63,18 @@ async def create_prompt(
     return await PromptService(session, principal).create_prompt(
         project_id, body.name, body.description
     )
+
+
+@router.post("/prompts/render", response_model=TemplatePreviewPublic)
+async def render_template(body: TemplatePreview, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Check and render an UNSAVED template (the prompt editor's live preview; any role):
+    the messages a model would receive, every problem creating a version with this content
+    would meet (syntax, variables used but not declared, declared but not used: the same
+    rules, all at once, each naming its ``field``) plus variables without a value, and
+    ``prompt_tokens``, an ESTIMATE (characters / 4 plus the chat format's overhead, the one
+    budgets reserve), not a tokenizer's count. A bad template is answered 200 with its
+    ``errors``; 422 only for a body that is not this shape."""
+    return await preview_template(body)
 
 
 @router.get("/prompts/{prompt_id}", response_model=PromptPublic)

@@ -172,3 +172,39 @@ class VersionDiff(BaseModel):
     to_version: int
     fields: dict[str, dict[str, Any]]
     body_diff: str
+
+
+class TemplatePreview(RequestModel):
+    """An unsaved template to check and render (the prompt editor's live preview): ``body``
+    and ``system`` as a version would hold them, the declared ``variables`` (name -> type
+    description) and the ``values`` to render them with."""
+
+    body: str = ""
+    system: str | None = None
+    variables: dict[str, Any] = Field(default_factory=dict)
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class TemplateProblemPublic(BaseModel):
+    """One reason the template would be refused or cannot be rendered: ``field`` is the
+    request field at fault (``body``, ``system``, ``variables`` or ``values``), ``names`` the
+    variables concerned (undeclared, unused or without a value)."""
+
+    field: str
+    message: str
+    names: list[str]
+
+
+class TemplatePreviewPublic(BaseModel):
+    """The preview: ``messages`` as a model would receive them (None when the template cannot
+    be rendered: a syntax error or a variable without a value), the variables the template
+    uses, every problem (the same rules ``POST /prompts/{id}/versions`` enforces, all at once)
+    and ``prompt_tokens``: an ESTIMATE of the prompt's tokens (characters / 4 plus the chat
+    format's overhead), of the rendered messages when ``rendered``, else of the template text
+    as written."""
+
+    messages: list[dict[str, str]] | None
+    used_variables: list[str]
+    errors: list[TemplateProblemPublic]
+    prompt_tokens: int
+    rendered: bool

@@ -9,7 +9,9 @@ version they served before (``label_history``, written by a database trigger on 
 
 from __future__ import annotations
 
+import asyncio
 import difflib
+import re
 import uuid
 from typing import Any
 
@@ -17,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal
-from api.schemas.prompts import PromptVersionCreate
+from api.schemas.prompts import PromptVersionCreate, TemplatePreview
 from promptops.db.models import (
     ALWAYS_PROTECTED_LABELS,
     ENVIRONMENT_LABELS,
@@ -36,7 +38,13 @@ from promptops.db.repositories import (
     PromptRepository,
 )
 from promptops.errors import Conflict, Forbidden, InvalidInput, NotFound
-from promptops.llm.templating import PromptContent, TemplateError, validate_template
+from promptops.llm.budgets.bounds import estimate_prompt_tokens
+from promptops.llm.templating import (
+    PromptContent,
+    TemplateError,
+    check_template,
+    validate_template,
+)
 
 #: The environment whose deployments move each protectable label (``production`` -> prod).
 LABEL_ENVIRONMENTS = {label: env for env, label in ENVIRONMENT_LABELS.items()}
@@ -51,6 +59,72 @@ def version_content(v: PromptVersion) -> PromptContent:
         decoding=v.decoding,
         response_format=v.response_format,
     )
+
+
+def _lines(text: str) -> list[str]:
+    # Split on "\n" only (str.splitlines also splits on \r, \x0c, U+2028...), keeping ends.
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
+
+
+def unified_diff(a: str, b: str, fromfile: str, tofile: str) -> str:
+    """The unified diff (3 lines of context) of texts ``a`` and ``b``, lines split on "\\n".
+    A last line without a newline is followed by git's ``\\ No newline at end of file``
+    marker, so every diff line is a line of its own (difflib would otherwise glue ``-x`` and
+    ``+y`` into one)."""
+    out: list[str] = []
+    for line in difflib.unified_diff(_lines(a), _lines(b), fromfile=fromfile, tofile=tofile):
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def _problem(exc: TemplateError) -> dict[str, Any]:
+    return {"field": exc.field, "message": str(exc), "names": exc.names}
+
+
+def _preview(data: TemplatePreview) -> dict[str, Any]:
+    check = check_template(data.body, data.variables, system=data.system)
+    errors = [_problem(p) for p in check.problems]
+    messages: list[dict[str, str]] | None = None
+    syntax_ok = not any(p.field in ("body", "system") for p in check.problems)
+    if syntax_ok:
+        missing = sorted((set(data.variables) | check.used) - set(data.values))
+        if missing:
+            errors.append(
+                {
+                    "field": "values",
+                    "message": f"no value to render with for: {', '.join(missing)}",
+                    "names": missing,
+                }
+            )
+        else:
+            content = PromptContent(body=data.body, system=data.system, variables=data.variables)
+            try:
+                messages = content.render_messages(data.values)
+            except TemplateError as exc:
+                errors.append(_problem(exc))
+    as_written = ([{"content": data.system}] if data.system else []) + [{"content": data.body}]
+    return {
+        "messages": messages,
+        "used_variables": sorted(check.used),
+        "errors": errors,
+        "prompt_tokens": estimate_prompt_tokens(messages if messages is not None else as_written),
+        "rendered": messages is not None,
+    }
+
+
+async def preview_template(data: TemplatePreview) -> dict[str, Any]:
+    """Check and render an unsaved template: ``TemplatePreviewPublic`` fields.
+
+    The checks are :func:`promptops.llm.templating.check_template`'s, the ones creating a
+    version enforces (syntax, undeclared and unused variables), all reported at once instead of
+    the first; a declared or used variable without a value is a ``values`` problem and leaves
+    ``messages`` None. ``prompt_tokens`` is the ESTIMATE the budget check reserves
+    (:func:`promptops.llm.budgets.bounds.estimate_prompt_tokens`: characters / 4 + 4 per
+    message + 3), not a tokenizer's count. Rendering runs in a worker thread (bounded by the
+    sandbox's limits) so a heavy template does not hold up the event loop. Never raises for a
+    bad template: problems are in ``errors``.
+    """
+    return await asyncio.to_thread(_preview, data)
 
 
 class PromptService:
@@ -472,16 +546,5 @@ class PromptService:
             x, y = getattr(va, name), getattr(vb, name)
             if x != y:
                 fields[name] = {"from": x, "to": y}
-        # Lines without their ends, joined here: a body's last line has no newline, and
-        # joined as difflib gives it, its "-" line would run into the "+" line after it.
-        body_diff = "".join(
-            line + "\n"
-            for line in difflib.unified_diff(
-                va.body.splitlines(),
-                vb.body.splitlines(),
-                fromfile=f"v{a}",
-                tofile=f"v{b}",
-                lineterm="",
-            )
-        )
+        body_diff = unified_diff(va.body, vb.body, f"v{a}", f"v{b}")
         return {"from_version": a, "to_version": b, "fields": fields, "body_diff": body_diff}

@@ -3,8 +3,10 @@ from __future__ import annotations
 import pytest
 
 from promptops.llm.templating import (
+    MAX_RENDERED_CHARS,
     PromptContent,
     TemplateError,
+    check_template,
     render,
     used_variables,
     validate_template,
@@ -61,3 +63,51 @@ def test_render_messages_and_hash() -> None:
         body="Q: {{ q }}", system="Be brief.", variables={"q": "str"}, decoding={"temperature": 0}
     )
     assert c.content_hash() == same.content_hash() != other.content_hash()
+
+
+def test_check_template_reports_every_problem_in_validate_order() -> None:
+    check = check_template("{{ a }} {{ b }}", {"a": "str", "z": "str"}, system="{{ c }}")
+    assert check.used == {"a", "b", "c"}
+    assert [(p.field, p.names) for p in check.problems] == [
+        ("variables", ["b", "c"]),
+        ("variables", ["z"]),
+    ]
+    with pytest.raises(TemplateError) as e:
+        validate_template("{{ a }} {{ b }}", {"a": "str", "z": "str"}, system="{{ c }}")
+    assert str(e.value) == str(check.problems[0])
+    broken = check_template("{{ a", {"a": "str"}, system="{% if %}")
+    assert [p.field for p in broken.problems] == ["body", "system"] and broken.used == set()
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ x + 1 }}",
+        "{{ 1 / 0 }}",
+        '{{ "%d" % x }}',
+        "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+    ],
+)
+def test_a_failing_expression_is_a_template_error(template: str) -> None:
+    with pytest.raises(TemplateError, match="failed on these values"):
+        render(template, {"x": "a"})
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        '{{ "a" * 10000000000 }}',
+        "{{ 10000000000 * [1] }}",
+        "{{ 2 ** 100000000 }}",
+    ],
+)
+def test_the_sandbox_bounds_what_operators_allocate(template: str) -> None:
+    with pytest.raises(TemplateError, match="unsafe"):
+        render(template, {})
+    assert render('{{ "ab" * 2 }} {{ 2 ** 10 }} {{ 3 * 4 }}', {}) == "abab 1024 12"
+
+
+def test_rendered_text_is_bounded() -> None:
+    loops = "{% for i in range(100000) %}{% for j in range(100) %}xxxx{% endfor %}{% endfor %}"
+    with pytest.raises(TemplateError, match=f"exceeds {MAX_RENDERED_CHARS}"):
+        render(loops, {})

@@ -1106,6 +1106,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/prompts/render": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Render Template
+         * @description Check and render an UNSAVED template (the prompt editor's live preview; any role):
+         *     the messages a model would receive, every problem creating a version with this content
+         *     would meet (syntax, variables used but not declared, declared but not used: the same
+         *     rules, all at once, each naming its ``field``) plus variables without a value, and
+         *     ``prompt_tokens``, an ESTIMATE (characters / 4 plus the chat format's overhead, the one
+         *     budgets reserve), not a tokenizer's count. A bad template is answered 200 with its
+         *     ``errors``; 422 only for a body that is not this shape.
+         */
+        post: operations["render_template_api_v1_prompts_render_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/prompts/{prompt_id}": {
         parameters: {
             query?: never;
@@ -4181,6 +4207,66 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * TemplatePreview
+         * @description An unsaved template to check and render (the prompt editor's live preview): ``body``
+         *     and ``system`` as a version would hold them, the declared ``variables`` (name -> type
+         *     description) and the ``values`` to render them with.
+         */
+        TemplatePreview: {
+            /**
+             * Body
+             * @default
+             */
+            body: string;
+            /** System */
+            system?: string | null;
+            /** Values */
+            values?: {
+                [key: string]: unknown;
+            };
+            /** Variables */
+            variables?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * TemplatePreviewPublic
+         * @description The preview: ``messages`` as a model would receive them (None when the template cannot
+         *     be rendered: a syntax error or a variable without a value), the variables the template
+         *     uses, every problem (the same rules ``POST /prompts/{id}/versions`` enforces, all at once)
+         *     and ``prompt_tokens``: an ESTIMATE of the prompt's tokens (characters / 4 plus the chat
+         *     format's overhead), of the rendered messages when ``rendered``, else of the template text
+         *     as written.
+         */
+        TemplatePreviewPublic: {
+            /** Errors */
+            errors: components["schemas"]["TemplateProblemPublic"][];
+            /** Messages */
+            messages: {
+                [key: string]: string;
+            }[] | null;
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Rendered */
+            rendered: boolean;
+            /** Used Variables */
+            used_variables: string[];
+        };
+        /**
+         * TemplateProblemPublic
+         * @description One reason the template would be refused or cannot be rendered: ``field`` is the
+         *     request field at fault (``body``, ``system``, ``variables`` or ``values``), ``names`` the
+         *     variables concerned (undeclared, unused or without a value).
+         */
+        TemplateProblemPublic: {
+            /** Field */
+            field: string;
+            /** Message */
+            message: string;
+            /** Names */
+            names: string[];
+        };
         /** TokenCounts */
         TokenCounts: {
             /** Completion */
@@ -6290,6 +6376,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApprovalStarted"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    render_template_api_v1_prompts_render_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplatePreview"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplatePreviewPublic"];
                 };
             };
             /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */

@@ -8,6 +8,7 @@ import { feature as datasets } from "./datasets/routes";
 import { feature as evaluations } from "./evaluations/routes";
 import { feature as playground } from "./playground/routes";
 import { feature as projects } from "./projects/routes";
+import { feature as prompts } from "./prompts/routes";
 import { feature as rollouts } from "./rollouts/routes";
 
-export const FEATURES: Feature[] = [dashboard, projects, playground, datasets, evaluations, approvals, rollouts];
+export const FEATURES: Feature[] = [dashboard, projects, prompts, playground, datasets, evaluations, approvals, rollouts];
