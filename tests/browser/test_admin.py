@@ -78,9 +78,21 @@ async def test_an_admin_sets_a_budget_and_sees_it(
     await assert_accessible(page)
     await shoot(page, "admin-budgets")
 
+    # The change is in the audit log, found by action and the project's id.
+    await page.goto(ui_stack.url + "/settings/audit")
+    await page.get_by_label("Action", exact=True).fill("budget.update")
+    await page.get_by_label("Entity id").fill(project["id"])
+    await page.get_by_role("button", name="Apply filters").click()
+    entry = page.locator("table.audit-table tbody tr")
+    await entry.first.get_by_text("budget.update").wait_for()
+    assert await entry.count() == 1
+    assert project["id"] in await entry.first.inner_text()
+    await entry.first.get_by_text("before / after").click()
+    assert '"daily_usd": "5' in await entry.first.inner_text()
+
 
 async def test_an_api_key_is_shown_once_then_revoked_and_both_are_in_the_audit_log(
-    page: Any, ui_stack: UIStack, admin_api: httpx.AsyncClient
+    page: Any, browser: Any, ui_stack: UIStack, admin_api: httpx.AsyncClient
 ) -> None:
     await sign_in(page, ui_stack)
     await page.goto(ui_stack.url + "/settings/api-keys")
@@ -115,9 +127,22 @@ async def test_an_api_key_is_shown_once_then_revoked_and_both_are_in_the_audit_l
     await row.wait_for()
     assert secret not in await page.content()
 
-    await row.get_by_role("button", name="Revoke").click()
-    await row.get_by_role("button", name=f"Revoke {name}").click()
-    await row.get_by_text("revoked", exact=True).wait_for()
+    # Someone signed in with the new key in another browser...
+    other = await browser.new_context(viewport={"width": 1280, "height": 860})
+    try:
+        theirs = await other.new_page()
+        await sign_in(theirs, ui_stack, key=secret)
+        await row.get_by_role("button", name="Revoke").click()
+        await row.get_by_role("button", name=f"Revoke {name}").click()
+        await row.get_by_text("revoked", exact=True).wait_for()
+        # ...is sent back to sign-in, told why, by their next request.
+        await theirs.goto(ui_stack.url + "/settings/api-keys")
+        await theirs.get_by_label("API key").wait_for()
+        assert "no longer valid" in await theirs.get_by_role("alert").inner_text()
+        await assert_accessible(theirs)
+        await shoot(theirs, "admin-revoked-key-signed-out")
+    finally:
+        await other.close()
     async with httpx.AsyncClient(base_url=ui_stack.url + "/api/v1") as anonymous:
         refused = await anonymous.get("/me", headers={"Authorization": f"Bearer {secret}"})
         assert refused.status_code == 401
@@ -144,8 +169,8 @@ async def test_an_api_key_is_shown_once_then_revoked_and_both_are_in_the_audit_l
     await shoot(page, "admin-audit-log")
 
 
-async def test_a_provider_key_with_a_bad_api_base_is_refused_next_to_that_field(
-    page: Any, ui_stack: UIStack
+async def test_a_provider_key_refused_next_to_its_field_then_set_replaced_and_audited(
+    page: Any, ui_stack: UIStack, admin_api: httpx.AsyncClient
 ) -> None:
     await sign_in(page, ui_stack)
     await page.goto(ui_stack.url + "/settings/provider-keys")
@@ -171,10 +196,36 @@ async def test_a_provider_key_with_a_bad_api_base_is_refused_next_to_that_field(
     row = page.get_by_role("row").filter(has_text=name)
     await row.get_by_text("…1234").wait_for()
     assert "sk-test-abcd1234" not in await page.content()
+
+    # Replaced in place: a new secret, the provider's default endpoint.
+    await row.get_by_role("button", name=f"Replace {name}").click()
+    await page.get_by_label(f"New key for {name}").fill("sk-test-efgh5678")
+    await page.get_by_label(f"API base for {name} (optional)").fill("")
+    await assert_accessible(page)
+    await shoot(page, "admin-provider-key-replace")
+    await page.get_by_role("button", name="Replace key").click()
+    await row.get_by_text("…5678").wait_for()
+    assert "provider default" in await row.inner_text()
+    assert "sk-test-efgh5678" not in await page.content()
+    await shoot(page, "admin-provider-keys")
+
+    # Both changes are in the audit log, found by the key's id, without the secrets.
+    stored = (await admin_api.get("/provider_keys")).json()["data"]
+    credential_id = next(k["id"] for k in stored if k["name"] == name)
+    await page.goto(f"{ui_stack.url}/settings/audit?entity_id={credential_id}")
+    entries = page.locator("table.audit-table tbody tr")
+    await entries.first.get_by_text("provider_key.replace").wait_for()
+    assert await entries.count() == 2
+    assert "provider_key.create" in await entries.nth(1).inner_text()
+    await assert_accessible(page)
+    await shoot(page, "admin-audit-provider-key")
+    content = await page.content()
+    assert "sk-test-efgh5678" not in content and "sk-test-abcd1234" not in content
+
+    await page.goto(ui_stack.url + "/settings/provider-keys")
     await row.get_by_role("button", name="Delete").click()
     await row.get_by_role("button", name=f"Delete {name}").click()
     await row.wait_for(state="detached")
-    await shoot(page, "admin-provider-keys")
 
 
 async def test_routing_policy_created_edited_and_previewed(

@@ -1,11 +1,14 @@
 import { screen, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { fakeApi, renderPage } from "../settings/testing";
+import { fakeApi, me, renderPage } from "../settings/testing";
 import { ModelsPage } from "./ModelsPage";
+import { ProjectUsage, spentOf } from "./ProjectUsage";
 
 afterEach(() => vi.restoreAllMocks());
 
-describe("ModelsPage", () => {
+// Typing through user-event is slow on a loaded machine: a generous per-test limit, no
+// timing asserted.
+describe("ModelsPage", { timeout: 30_000 }, () => {
   it("shows each deployment's health, breaker, latency, error rate and last check", async () => {
     fakeApi({
       "GET /api/v1/models/providers": () => ({
@@ -70,5 +73,83 @@ describe("ModelsPage", () => {
     expect(remote.getByText("not yet run")).toBeInTheDocument();
     expect(remote.getByText(/HTTP 504: upstream timed out/)).toBeInTheDocument();
     expect(screen.getByLabelText(/Refresh every/)).toBeChecked();
+  });
+
+  it("links the health-check schedule in the Temporal UI", async () => {
+    fakeApi({
+      "GET /api/v1/me": () => me("Viewer"),
+      "GET /api/v1/models/providers": () => ({ data: [], count: 0 }),
+      "GET /api/v1/projects": () => ({ data: [], count: 0 }),
+    });
+    renderPage(<ModelsPage />);
+    expect(await screen.findByRole("link", { name: /open in Temporal UI/ })).toHaveAttribute(
+      "href",
+      "http://temporal.test/namespaces/default/schedules/provider-health-check",
+    );
+  });
+});
+
+describe("ProjectUsage", { timeout: 30_000 }, () => {
+  const period = (name: string, extra: Record<string, unknown>) => ({
+    period: name,
+    period_start: "2026-12-01",
+    period_end: "2026-12-02",
+    spent_usd: 0,
+    reserved_usd: 0,
+    spent_tokens: 0,
+    reserved_tokens: 0,
+    limit_usd: null,
+    limit_tokens: null,
+    remaining_usd: null,
+    remaining_tokens: null,
+    ...extra,
+  });
+
+  it("writes spent against the limit, or that there is none", () => {
+    expect(spentOf(1.5, 5, "usd")).toBe("$1.50 of $5.00");
+    expect(spentOf(1200, null, "tokens")).toBe("1,200 tokens (no limit)");
+  });
+
+  it("shows each project's day and month and where to change them; a refusal in its row", async () => {
+    fakeApi({
+      "GET /api/v1/projects": () => ({
+        data: [
+          { id: "p1", name: "support" },
+          { id: "p2", name: "hidden" },
+        ],
+        count: 2,
+      }),
+      "GET /api/v1/projects/{project_id}/budgets": ({ params }) =>
+        (params as { path: { project_id: string } }).path.project_id === "p1"
+          ? {
+              project_id: "p1",
+              daily_usd: 5,
+              monthly_usd: null,
+              daily_tokens: null,
+              monthly_tokens: 1000,
+              updated_at: null,
+              updated_by: null,
+              usage: [
+                period("day", { spent_usd: 5, limit_usd: 5, remaining_usd: 0 }),
+                period("month", { spent_tokens: 300, limit_tokens: 1000, remaining_tokens: 700 }),
+              ],
+            }
+          : [403, { detail: "this API key is scoped to another project" }],
+    });
+    renderPage(<ProjectUsage />);
+    const support = within((await screen.findByText("support")).closest("tr") as HTMLElement);
+    expect(await support.findByText("$5.00 of $5.00")).toBeInTheDocument();
+    expect(support.getByText("limit reached")).toBeInTheDocument();
+    expect(support.getByText("300 tokens of 1,000 tokens")).toBeInTheDocument();
+    expect(support.getByRole("link", { name: "Budgets of support" })).toHaveAttribute(
+      "href",
+      "/projects/p1/settings/budgets",
+    );
+    expect(support.getByRole("link", { name: "Routing policies of support" })).toBeInTheDocument();
+    expect(support.getByRole("link", { name: "Cache of support" })).toBeInTheDocument();
+    const hidden = within(screen.getByText("hidden").closest("tr") as HTMLElement);
+    expect(
+      await hidden.findByText("this API key is scoped to another project"),
+    ).toBeInTheDocument();
   });
 });

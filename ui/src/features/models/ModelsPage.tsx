@@ -3,9 +3,12 @@ import { useState } from "react";
 import { api } from "../../api/client";
 import { unwrap } from "../../api/errors";
 import type { components } from "../../api/schema";
+import { useMe } from "../../auth/me";
 import { Loading } from "../../components/Loading";
 import { ProblemBanner } from "../../components/Problem";
 import { formatMs, formatPercent, formatTime } from "../settings/format";
+import { ScrollRegion } from "../../components/ScrollRegion";
+import { ProjectUsage } from "./ProjectUsage";
 import "./models.css";
 
 type Provider = components["schemas"]["ProviderPublic"];
@@ -36,7 +39,10 @@ export function ModelsPage() {
       <p className="muted">
         Each deployment of the model list, as this API process's gateway sees it: latency and error
         rate over its last 200 calls within 5 minutes; the health check is the periodic one-token
-        probe (Temporal Schedule <code>provider-health-check</code>).
+        probe (Temporal Schedule <code>provider-health-check</code>
+        {": "}
+        <ScheduleLink scheduleId="provider-health-check" />
+        ).
       </p>
       <div className="models-toolbar">
         <label className="inline-check">
@@ -58,7 +64,7 @@ export function ModelsPage() {
       ) : providers.data && providers.data.count === 0 ? (
         <p className="muted">No model deployments are configured.</p>
       ) : (
-        <div className="table-scroll">
+        <ScrollRegion label="Model deployments table">
           <table className="data models-table">
             <caption className="visually-hidden">Model deployments</caption>
             <thead>
@@ -119,9 +125,24 @@ export function ModelsPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       )}
+      <ProjectUsage />
     </>
+  );
+}
+
+/** A Temporal Schedule in the Temporal Web UI (opens in a new tab). */
+function ScheduleLink({ scheduleId }: { scheduleId: string }) {
+  const me = useMe();
+  if (!me.data) return null;
+  const url =
+    `${me.data.temporal_ui_url}/namespaces/${encodeURIComponent(me.data.temporal_namespace)}` +
+    `/schedules/${encodeURIComponent(scheduleId)}`;
+  return (
+    <a href={url} target="_blank" rel="noreferrer">
+      open in Temporal UI<span className="visually-hidden"> (opens in a new tab)</span>
+    </a>
   );
 }
 

@@ -21,7 +21,9 @@ const own = { ...base, id: "key-self", name: "signed in", prefix: "selfpfx" };
 
 afterEach(() => vi.restoreAllMocks());
 
-describe("ApiKeysPage", () => {
+// Typing through user-event is slow on a loaded machine: a generous per-test limit, no
+// timing asserted.
+describe("ApiKeysPage", { timeout: 30_000 }, () => {
   it("shows a new key once, in a dialog with a copy button, then only its prefix", async () => {
     let keys: Record<string, unknown>[] = [own];
     const created = {

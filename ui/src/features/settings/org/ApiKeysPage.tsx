@@ -11,6 +11,7 @@ import { formatTime, localInputToIso, numberOrNull } from "../format";
 import { projectName, useProjects } from "../useProjects";
 import { ROLES } from "./MembersPage";
 import { SecretDialog } from "./SecretDialog";
+import { ScrollRegion } from "../../../components/ScrollRegion";
 
 type ApiKey = components["schemas"]["ApiKeyPublic"];
 type Created = components["schemas"]["ApiKeyCreated"];
@@ -54,7 +55,7 @@ export function ApiKeysPage() {
       ) : keys.data && keys.data.count === 0 ? (
         <p className="muted">No API keys yet.</p>
       ) : (
-        <div className="table-scroll">
+        <ScrollRegion label="API keys table">
           <table className="data keys-table">
             <caption className="visually-hidden">API keys</caption>
             <thead>
@@ -85,7 +86,7 @@ export function ApiKeysPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       )}
       <CreateKeyForm
         role={(me.data?.role as Role | undefined) ?? "Viewer"}

@@ -46,7 +46,9 @@ describe("auditQuery", () => {
   });
 });
 
-describe("AuditLogPage", () => {
+// Typing through user-event is slow on a loaded machine: a generous per-test limit, no
+// timing asserted.
+describe("AuditLogPage", { timeout: 30_000 }, () => {
   it("filters by action and pages to older entries and back", async () => {
     const calls = fakeApi({
       "GET /api/v1/me": () => me("Admin"),

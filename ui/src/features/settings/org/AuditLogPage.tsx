@@ -11,6 +11,7 @@ import { RoleNote } from "../../../components/RoleNote";
 import { FieldMessage, invalid } from "../fields";
 import { formatTime } from "../format";
 import { AUDIT_FILTERS, auditQuery, filtersToParams, type AuditFilter } from "./auditQuery";
+import { ScrollRegion } from "../../../components/ScrollRegion";
 
 type Entry = components["schemas"]["AuditEntryPublic"];
 
@@ -160,7 +161,7 @@ function AuditLog() {
 
 function AuditTable({ entries, onRequest }: { entries: Entry[]; onRequest: (id: string) => void }) {
   return (
-    <div className="table-scroll">
+    <ScrollRegion label="Audit entries">
       <table className="data audit-table">
         <caption className="visually-hidden">Audit entries, newest first</caption>
         <thead>
@@ -205,7 +206,7 @@ function AuditTable({ entries, onRequest }: { entries: Entry[]; onRequest: (id: 
           ))}
         </tbody>
       </table>
-    </div>
+    </ScrollRegion>
   );
 }
 

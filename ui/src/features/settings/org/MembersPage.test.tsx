@@ -29,7 +29,9 @@ const projects = { data: [{ id: "p1", name: "support-bot" }], count: 1 };
 
 afterEach(() => vi.restoreAllMocks());
 
-describe("MembersPage", () => {
+// Typing through user-event is slow on a loaded machine: a generous per-test limit, no
+// timing asserted.
+describe("MembersPage", { timeout: 30_000 }, () => {
   it("lets an Admin change a role and shows the API's refusal in that row", async () => {
     const calls = fakeApi({
       "GET /api/v1/me": () => me("Admin"),

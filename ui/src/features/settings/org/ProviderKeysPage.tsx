@@ -7,10 +7,14 @@ import { ConfirmButton } from "../../../components/ConfirmButton";
 import { Loading } from "../../../components/Loading";
 import { FieldError, ProblemBanner, fieldInvalid } from "../../../components/Problem";
 import { RoleNote } from "../../../components/RoleNote";
+import type { components } from "../../../api/schema";
 import { formatTime } from "../format";
 
+type Credential = components["schemas"]["ProviderKeyPublic"];
+
 /** The organization's provider keys (Admin): listed without their secrets (a four-character
- * hint), added with provider, name, key and an optional API base, deleted. */
+ * hint), added with provider, name, key and an optional API base, replaced (a new secret and
+ * API base under the same name), deleted. */
 export function ProviderKeysPage() {
   const me = useMe();
   const isAdmin = atLeast(me.data?.role, "Admin");
@@ -69,33 +73,158 @@ function ProviderKeys() {
           </thead>
           <tbody>
             {keys.data?.data.map((k) => (
-              <tr key={k.id}>
-                <th scope="row">{k.name}</th>
-                <td>
-                  <code>{k.provider}</code>
-                </td>
-                <td>
-                  <code>…{k.hint}</code>
-                </td>
-                <td>{k.api_base ?? <span className="muted">provider default</span>}</td>
-                <td>
-                  {formatTime(k.created_at)} <span className="muted small">by {k.created_by}</span>
-                </td>
-                <td>
-                  <ConfirmButton
-                    label="Delete"
-                    confirmLabel={`Delete ${k.name}`}
-                    busy={remove.isPending}
-                    onConfirm={() => remove.mutate(k.id)}
-                  />
-                </td>
-              </tr>
+              <ProviderKeyRow
+                key={k.id}
+                credential={k}
+                busy={remove.isPending}
+                onDelete={() => remove.mutate(k.id)}
+              />
             ))}
           </tbody>
         </table>
       )}
       <AddProviderKeyForm />
     </>
+  );
+}
+
+/** One stored key: its hint, and Replace (an inline form under the row) and Delete. */
+function ProviderKeyRow({
+  credential: k,
+  busy,
+  onDelete,
+}: {
+  credential: Credential;
+  busy: boolean;
+  onDelete: () => void;
+}) {
+  const [replacing, setReplacing] = useState(false);
+  return (
+    <>
+      <tr>
+        <th scope="row">{k.name}</th>
+        <td>
+          <code>{k.provider}</code>
+        </td>
+        <td>
+          <code>…{k.hint}</code>
+        </td>
+        <td>{k.api_base ?? <span className="muted">provider default</span>}</td>
+        <td>
+          {formatTime(k.created_at)} <span className="muted small">by {k.created_by}</span>
+        </td>
+        <td>
+          <div className="row-actions">
+            <button
+              type="button"
+              className="secondary"
+              aria-expanded={replacing}
+              aria-controls={`pk-replace-${k.id}`}
+              aria-label={`Replace ${k.name}`}
+              onClick={() => setReplacing(!replacing)}
+            >
+              Replace
+            </button>
+            <ConfirmButton
+              label="Delete"
+              confirmLabel={`Delete ${k.name}`}
+              busy={busy}
+              onConfirm={onDelete}
+            />
+          </div>
+        </td>
+      </tr>
+      {replacing && (
+        <tr id={`pk-replace-${k.id}`}>
+          <td colSpan={6}>
+            <ReplaceProviderKeyForm credential={k} onDone={() => setReplacing(false)} />
+          </td>
+        </tr>
+      )}
+    </>
+  );
+}
+
+/** A new secret (and API base) for a stored key: ``PUT /provider_keys/{id}``. The API's 422
+ * is shown next to the field it names; the key never comes back. */
+export function ReplaceProviderKeyForm({
+  credential,
+  onDone,
+}: {
+  credential: Credential;
+  onDone: () => void;
+}) {
+  const queryClient = useQueryClient();
+  const [apiKey, setApiKey] = useState("");
+  const [apiBase, setApiBase] = useState(credential.api_base ?? "");
+  const replace = useMutation({
+    mutationFn: async () =>
+      unwrap(
+        await api.PUT("/api/v1/provider_keys/{credential_id}", {
+          params: { path: { credential_id: credential.id } },
+          body: { api_key: apiKey, api_base: apiBase.trim() || null },
+        }),
+      ),
+    onSuccess: async () => {
+      setApiKey("");
+      await queryClient.invalidateQueries({ queryKey: ["provider_keys"] });
+      onDone();
+    },
+  });
+  const id = (f: string) => `pk-${credential.id}-${f}`;
+  const field = (f: string) => ({
+    "aria-invalid": fieldInvalid(replace.error, f),
+    "aria-describedby": `${id(f)}-error`,
+  });
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    replace.mutate();
+  }
+
+  return (
+    <form
+      onSubmit={submit}
+      className="replace-form"
+      aria-label={`Replace the key ${credential.name}`}
+      noValidate
+    >
+      <ProblemBanner error={replace.error} />
+      <div className="replace-fields">
+        <div>
+          <label htmlFor={id("api_key")}>New key for {credential.name}</label>
+          <input
+            id={id("api_key")}
+            type="password"
+            autoComplete="off"
+            value={apiKey}
+            onChange={(e) => setApiKey(e.target.value)}
+            {...field("api_key")}
+          />
+          <FieldError error={replace.error} field="api_key" id={`${id("api_key")}-error`} />
+        </div>
+        <div>
+          <label htmlFor={id("api_base")}>API base for {credential.name} (optional)</label>
+          <input
+            id={id("api_base")}
+            type="url"
+            value={apiBase}
+            placeholder="https://api.example.com/v1"
+            onChange={(e) => setApiBase(e.target.value)}
+            {...field("api_base")}
+          />
+          <FieldError error={replace.error} field="api_base" id={`${id("api_base")}-error`} />
+        </div>
+      </div>
+      <div className="form-actions">
+        <button type="submit" disabled={replace.isPending}>
+          Replace key
+        </button>
+        <button type="button" className="secondary" onClick={onDone}>
+          Cancel
+        </button>
+      </div>
+    </form>
   );
 }
 

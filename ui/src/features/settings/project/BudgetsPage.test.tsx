@@ -59,7 +59,9 @@ describe("usageBar", () => {
   });
 });
 
-describe("BudgetsPage", () => {
+// Typing through user-event is slow on a loaded machine: a generous per-test limit, no
+// timing asserted.
+describe("BudgetsPage", { timeout: 30_000 }, () => {
   it("shows each period's spent, reserved and remaining, and saves an Admin's limits", async () => {
     let current = budget(null);
     const calls = fakeApi({

@@ -46,7 +46,9 @@ describe("routing policy form", () => {
   });
 });
 
-describe("RoutingPolicyEditor", () => {
+// Typing through user-event is slow on a loaded machine: a generous per-test limit, no
+// timing asserted.
+describe("RoutingPolicyEditor", { timeout: 30_000 }, () => {
   it("creates a policy with ordered fallbacks and shows a refused candidate next to the list", async () => {
     const calls = fakeApi({
       "GET /api/v1/me": () => me("Editor"),
