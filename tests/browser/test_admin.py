@@ -36,7 +36,9 @@ async def project(admin_api: httpx.AsyncClient) -> dict[str, Any]:
     return project
 
 
-async def test_models_page_shows_the_embedded_model(page: Any, ui_stack: UIStack) -> None:
+async def test_models_page_shows_the_embedded_model(
+    page: Any, ui_stack: UIStack, project: dict[str, Any]
+) -> None:
     await sign_in(page, ui_stack)
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="Models").click()
     await page.get_by_role("heading", name="Models and providers").wait_for()
@@ -47,6 +49,12 @@ async def test_models_page_shows_the_embedded_model(page: Any, ui_stack: UIStack
     assert any(health in text for health in ("healthy", "degraded", "down"))
     assert any(state in text for state in ("closed", "open", "half-open"))
     assert await page.get_by_label("Refresh every 5 s").is_checked()
+    schedule = page.get_by_role("link", name="open in Temporal UI")
+    assert (await schedule.get_attribute("href") or "").endswith("/schedules/provider-health-check")
+    # Every project's day and month against its budget, and the way to its settings.
+    usage = page.get_by_role("row").filter(has_text=project["name"])
+    await usage.get_by_text("(no limit)").first.wait_for()
+    await usage.get_by_role("link", name=f"Routing policies of {project['name']}").wait_for()
     await assert_accessible(page)
     await shoot(page, "admin-models")
 
@@ -87,7 +95,7 @@ async def test_an_admin_sets_a_budget_and_sees_it(
     await entry.first.get_by_text("budget.update").wait_for()
     assert await entry.count() == 1
     assert project["id"] in await entry.first.inner_text()
-    await entry.first.get_by_text("before / after").click()
+    await entry.first.locator("summary").click()
     assert '"daily_usd": "5' in await entry.first.inner_text()
 
 
