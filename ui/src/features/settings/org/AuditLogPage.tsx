@@ -183,7 +183,7 @@ function AuditTable({ entries, onRequest }: { entries: Entry[]; onRequest: (id: 
                 <code>{e.action}</code>
               </td>
               <td>
-                {e.entity_type} <span className="muted small mono">{e.entity_id}</span>
+                {e.entity_type} <span className="muted small mono entity-id">{e.entity_id}</span>
               </td>
               <td>
                 {e.request_id ? (

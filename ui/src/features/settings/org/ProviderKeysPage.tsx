@@ -106,7 +106,7 @@ function ProviderKeyRow({
         <td>
           <code>{k.provider}</code>
         </td>
-        <td>
+        <td className="nowrap">
           <code>…{k.hint}</code>
         </td>
         <td>{k.api_base ?? <span className="muted">provider default</span>}</td>
