@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response, status
 from pydantic import ValidationError
@@ -11,9 +11,16 @@ from pydantic import ValidationError
 from api.deps import AdminPrincipal, SessionDep
 from api.errors import Unprocessable
 from api.schemas.common import ERROR_RESPONSES
-from api.schemas.identity import ProviderKeyCreate, ProviderKeyPublic, ProviderKeysPublic
+from api.schemas.identity import (
+    ProviderKeyCreate,
+    ProviderKeyPublic,
+    ProviderKeyReplace,
+    ProviderKeysPublic,
+)
 from api.services.provider_keys import ProviderKeyService
 from promptops.db.models import ProviderCredential
+
+Body = TypeVar("Body", ProviderKeyCreate, ProviderKeyReplace)
 
 router = APIRouter(prefix="/provider_keys", tags=["provider keys"], responses=ERROR_RESPONSES)
 
@@ -24,11 +31,11 @@ def _service(
     return ProviderKeyService(session, principal, request.app.state.secret_box)
 
 
-async def _parse(request: Request) -> ProviderKeyCreate:
+async def _parse(request: Request, model: type[Body]) -> Body:
     """Validate the body ourselves: FastAPI's 422 echoes the offending input, which for a
     model-level error (a missing field) is the whole body, provider key included."""
     try:
-        return ProviderKeyCreate.model_validate_json(await request.body())
+        return model.model_validate_json(await request.body())
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
         field = ".".join(str(part) for part in errors[0]["loc"]) or None
@@ -57,7 +64,7 @@ async def create_provider_key(
     (last four characters), api_base and times; no response, error or log line carries the
     key. 409 if the name is taken, 422 naming the field (without echoing values)."""
     service = _service(request, session, principal)
-    return await service.create(await _parse(request))
+    return await service.create(await _parse(request, ProviderKeyCreate))
 
 
 @router.get("", response_model=ProviderKeysPublic)
@@ -67,6 +74,27 @@ async def list_provider_keys(
     """The organization's provider keys: provider, name, hint, api_base; never the key."""
     data = await _service(request, session, principal).list_credentials()
     return {"data": data, "count": len(data)}
+
+
+@router.put(
+    "/{credential_id}",
+    response_model=ProviderKeyPublic,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ProviderKeyReplace.model_json_schema()}},
+        }
+    },
+)
+async def replace_provider_key(
+    credential_id: uuid.UUID, request: Request, session: SessionDep, principal: AdminPrincipal
+) -> ProviderCredential:
+    """Replace a stored key's secret and API base (body ``{api_key, api_base?}``; blank
+    api_base = the provider's default), keeping its id, provider and name. The answer is as
+    for create: the new hint, never the key. 404 if not of this organization, 422 naming the
+    field (without echoing values)."""
+    service = _service(request, session, principal)
+    return await service.replace(credential_id, await _parse(request, ProviderKeyReplace))
 
 
 @router.delete("/{credential_id}", status_code=status.HTTP_204_NO_CONTENT)

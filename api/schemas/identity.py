@@ -189,20 +189,55 @@ class ProviderKeyCreate(RequestModel):
     @field_validator("api_key")
     @classmethod
     def _check_api_key(cls, value: SecretStr) -> SecretStr:
-        # The messages never quote the key.
-        if not PROVIDER_KEY_RE.fullmatch(value.get_secret_value()):
-            raise ValueError(
-                "api_key must be visible ASCII characters only (no spaces, "
-                "control or non-ASCII characters): it is sent in an HTTP header"
-            )
-        return value
+        return _provider_key(value)
 
     @field_validator("api_base")
     @classmethod
     def _check_api_base(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        return http_url(value.strip())
+        return _provider_base(value)
+
+
+class ProviderKeyReplace(RequestModel):
+    """A new secret for a stored provider key (same provider and name): ``api_key`` as in
+    ``ProviderKeyCreate``; ``api_base`` an http(s) URL, blank or left out = the provider's
+    default (the stored one is replaced too)."""
+
+    api_key: SecretStr = Field(
+        min_length=1,
+        max_length=PROVIDER_KEY_MAX,
+        description="the provider's key: visible ASCII, no spaces",
+    )
+    api_base: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="an http(s) URL; blank = the provider's default",
+    )
+
+    @field_validator("api_key")
+    @classmethod
+    def _check_api_key(cls, value: SecretStr) -> SecretStr:
+        return _provider_key(value)
+
+    @field_validator("api_base")
+    @classmethod
+    def _check_api_base(cls, value: str | None) -> str | None:
+        return _provider_base(value)
+
+
+def _provider_key(value: SecretStr) -> SecretStr:
+    # The messages never quote the key.
+    if not PROVIDER_KEY_RE.fullmatch(value.get_secret_value()):
+        raise ValueError(
+            "api_key must be visible ASCII characters only (no spaces, "
+            "control or non-ASCII characters): it is sent in an HTTP header"
+        )
+    return value
+
+
+def _provider_base(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    return http_url(value.strip())
 
 
 class ProviderKeyPublic(ORMModel):

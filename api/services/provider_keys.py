@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal
 from api.errors import Conflict, Forbidden, NotFound
-from api.schemas.identity import ProviderKeyCreate
+from api.schemas.identity import ProviderKeyCreate, ProviderKeyReplace
 from api.services.identity import record_audit
 from promptops.db.models import ProviderCredential, Role
 from promptops.db.repositories import IdentityRepository
@@ -89,6 +89,36 @@ class ProviderKeyService:
             "provider_key.create",
             "provider_key",
             row.id,
+            after=credential_summary(row),
+        )
+        return row
+
+    async def replace(
+        self, credential_id: uuid.UUID, data: ProviderKeyReplace
+    ) -> ProviderCredential:
+        """Seal a new secret (and API base) into a stored key, keeping its id, provider and
+        name; the old ciphertext is overwritten. 404 if not of this organization."""
+        org = self.principal.organization_id
+        row = await self.identity.get_credential(credential_id, org)
+        if row is None:
+            raise NotFound(f"provider key {credential_id} not found")
+        before = credential_summary(row)
+        plaintext = data.api_key.get_secret_value()
+        nonce, ciphertext = self.box.encrypt(plaintext, credential_aad(org, row.provider))
+        row.ciphertext = ciphertext
+        row.nonce = nonce
+        row.key_id = self.box.key_id
+        row.hint = plaintext[-4:] if len(plaintext) >= MIN_LENGTH_FOR_HINT else ""
+        row.api_base = data.api_base
+        await self.identity.flush()
+        invalidate_credentials(self.session)
+        await record_audit(
+            self.session,
+            self.principal,
+            "provider_key.replace",
+            "provider_key",
+            row.id,
+            before=before,
             after=credential_summary(row),
         )
         return row

@@ -134,6 +134,58 @@ async def test_newest_credential_of_a_provider_wins(app: RunningApp, pg_url: str
     assert got == second
 
 
+async def test_replace_reseals_the_secret_and_keeps_the_key(
+    app: RunningApp, pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    admin, other = await _admin(pg_url), await _admin(pg_url)
+    first, second = _plaintext(), _plaintext()
+    box: SecretBox = app.app.state.secret_box
+    caplog.set_level(logging.DEBUG)
+    async with app.client(admin.key) as a:
+        created = (
+            await a.post(
+                "/provider_keys",
+                json={
+                    "provider": "openai",
+                    "name": "main",
+                    "api_key": first,
+                    "api_base": "https://old.example.com/v1",
+                },
+            )
+        ).json()
+        path = f"/provider_keys/{created['id']}"
+        for body, field in [
+            ({"api_key": "has space"}, "api_key"),
+            ({"api_key": second, "api_base": "ftp://x"}, "api_base"),
+            ({}, "api_key"),
+        ]:
+            r = await a.put(path, json=body)
+            assert r.status_code == 422, r.text
+            assert r.json()["detail"][0]["loc"] == ["body", field]
+            assert second not in r.text
+        async with app.client(other.key) as b:
+            assert (await b.put(path, json={"api_key": second})).status_code == 404
+
+        r = await a.put(path, json={"api_key": second})
+        assert r.status_code == 200, r.text
+        replaced = r.json()
+        assert second not in r.text and first not in r.text
+        assert replaced["id"] == created["id"] and replaced["name"] == "main"
+        assert replaced["hint"] == second[-4:] and replaced["api_base"] is None
+        audit = (await a.get("/audit", params={"action": "provider_key.replace"})).json()
+        entry = audit["data"][0]
+        assert entry["entity_id"] == created["id"]
+        assert entry["before"]["hint"] == first[-4:] and entry["after"]["hint"] == second[-4:]
+        assert first not in str(audit) and second not in str(audit)
+        assert (
+            await a.put(f"/provider_keys/{uuid.uuid4()}", json={"api_key": second})
+        ).status_code == 404
+    async with get_session_factory(pg_url)() as session:
+        full = await provider_credential(SessionSQL(session), box, admin.organization_id, "openai")
+    assert full is not None and full.api_key == second and full.api_base is None
+    assert first not in caplog.text and second not in caplog.text
+
+
 async def test_tampered_or_copied_ciphertext_does_not_decrypt(app: RunningApp, pg_url: str) -> None:
     admin = await _admin(pg_url)
     other = await _admin(pg_url)

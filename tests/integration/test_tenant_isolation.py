@@ -105,6 +105,10 @@ BODIES: dict[str, tuple[Body | None, Body | None]] = {
         lambda b: {"provider": "openai", "name": "a-openai", "api_key": "sk-a-1234567890"},
         None,
     ),
+    "PUT /api/v1/provider_keys/{credential_id}": (
+        lambda b: {"api_key": "sk-a-replaced-0987654321"},
+        None,
+    ),
     "PUT /api/v1/projects/{project_id}/approval_policy": (
         lambda b: {"required_approvals": 1},
         None,

@@ -125,7 +125,10 @@ TAKES: dict[str, list[tuple[str, str, str]]] = {
         ("patch", f"{P}/members/{{user_id}}", "user_id"),
         ("delete", f"{P}/members/{{user_id}}", "user_id"),
     ],
-    "credential": [("delete", f"{P}/provider_keys/{{credential_id}}", "credential_id")],
+    "credential": [
+        ("put", f"{P}/provider_keys/{{credential_id}}", "credential_id"),
+        ("delete", f"{P}/provider_keys/{{credential_id}}", "credential_id"),
+    ],
 }
 
 #: What answers with ids: (method, path, status, kind of id, JSON pointer to it).

@@ -74,6 +74,10 @@ class IdentityRepository:
         self.session.add(row)
         await self.session.flush()
 
+    async def flush(self) -> None:
+        """Write pending changes to loaded rows (the request's one commit comes later)."""
+        await self.session.flush()
+
     async def delete(self, row: object) -> None:
         await self.session.delete(row)
         await self.session.flush()

@@ -1318,7 +1318,14 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        put?: never;
+        /**
+         * Replace Provider Key
+         * @description Replace a stored key's secret and API base (body ``{api_key, api_base?}``; blank
+         *     api_base = the provider's default), keeping its id, provider and name. The answer is as
+         *     for create: the new hint, never the key. 404 if not of this organization, 422 naming the
+         *     field (without echoing values).
+         */
+        put: operations["replace_provider_key_api_v1_provider_keys__credential_id__put"];
         post?: never;
         /**
          * Delete Provider Key
@@ -6753,6 +6760,53 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderKeyPublic"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    replace_provider_key_api_v1_provider_keys__credential_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Api Base
+                     * @description an http(s) URL; blank = the provider's default
+                     */
+                    api_base?: string | null;
+                    /**
+                     * Api Key
+                     * Format: password
+                     * @description the provider's key: visible ASCII, no spaces
+                     */
+                    api_key: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };

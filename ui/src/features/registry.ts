@@ -6,9 +6,11 @@ import { feature as approvals } from "./approvals/routes";
 import { feature as dashboard } from "./dashboard/routes";
 import { feature as datasets } from "./datasets/routes";
 import { feature as evaluations } from "./evaluations/routes";
+import { feature as models } from "./models/routes";
 import { feature as playground } from "./playground/routes";
 import { feature as projects } from "./projects/routes";
 import { feature as prompts } from "./prompts/routes";
 import { feature as rollouts } from "./rollouts/routes";
+import { feature as settings } from "./settings/routes";
 
-export const FEATURES: Feature[] = [dashboard, projects, prompts, playground, datasets, evaluations, approvals, rollouts];
+export const FEATURES: Feature[] = [dashboard, projects, prompts, playground, datasets, evaluations, approvals, rollouts, models, settings];
