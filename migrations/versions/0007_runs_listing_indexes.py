@@ -3,11 +3,8 @@ for GET /runs (newest first, keyset pages), in place of the single-column projec
 indexes they extend
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-05 10:00:00.000000
-
-Number 0007 was given to this change while 0006 was in flight elsewhere: when 0006 lands
-first, set ``down_revision = "0006"`` here (one line; nothing in this file depends on it).
 """
 
 from __future__ import annotations
@@ -15,7 +12,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
