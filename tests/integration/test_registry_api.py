@@ -41,7 +41,13 @@ async def test_versions_numbered_hashed_and_listed(api: httpx.AsyncClient) -> No
     r3 = await api.post(f"/prompts/{prompt_id}/versions", json={**body, "body": "Say {{question}}"})
     assert r3.status_code == 201, r3.text
     diff = (await api.get(f"/prompts/{prompt_id}/diff", params={"from": 1, "to": 3})).json()
-    assert diff["body_diff"].splitlines()[-3:] == ["-Q: {{question}}", "-A:", "+Say {{question}}"]
+    assert diff["body_diff"].splitlines()[-5:] == [
+        "-Q: {{question}}",
+        "-A:",
+        "\\ No newline at end of file",
+        "+Say {{question}}",
+        "\\ No newline at end of file",
+    ]
 
 
 async def test_undeclared_and_unused_variables_rejected_with_names(api: httpx.AsyncClient) -> None:
