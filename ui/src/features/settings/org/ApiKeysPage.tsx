@@ -147,9 +147,9 @@ function KeyRow({
       <td>{project}</td>
       <td>{apiKey.user_email}</td>
       <td>{apiKey.rate_limit_rpm ? `${apiKey.rate_limit_rpm}/min` : "none"}</td>
-      <td className="nowrap">{formatTime(apiKey.created_at)}</td>
-      <td className="nowrap">{formatTime(apiKey.last_used_at)}</td>
-      <td className="nowrap">{apiKey.expires_at ? formatTime(apiKey.expires_at) : "never"}</td>
+      <td>{formatTime(apiKey.created_at)}</td>
+      <td>{formatTime(apiKey.last_used_at)}</td>
+      <td>{apiKey.expires_at ? formatTime(apiKey.expires_at) : "never"}</td>
       <td>
         <span className={`status-badge key-${status}`}>{status}</span>
         {apiKey.revoked_at && <span className="muted small"> {formatTime(apiKey.revoked_at)}</span>}
