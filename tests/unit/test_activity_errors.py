@@ -102,6 +102,7 @@ def test_the_module_holds_the_policies() -> None:
         "DEPLOYMENT_FINISH",
         "REMINDER",
         "HEALTH_CHECK",
+        "ROLLUP_FOLD",
     }
 
 

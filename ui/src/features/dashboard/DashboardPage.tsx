@@ -237,6 +237,42 @@ function Provenance({ data }: { data: Metrics }) {
   );
 }
 
+/** A filter that picks one of ``choices`` (or all), with the API's message for ``field`` under
+ * it; a chosen value missing from the choices (a shared address) is kept as it is. */
+function ChoiceFilter(props: {
+  id: string;
+  label: string;
+  all: string;
+  field: string;
+  error: ApiProblem | null;
+  value: string;
+  onChange: (value: string) => void;
+  choices: { value: string; label: string }[];
+}) {
+  const { id, value, choices } = props;
+  return (
+    <div>
+      <label htmlFor={id}>{props.label}</label>
+      <select
+        id={id}
+        value={value}
+        onChange={(e) => props.onChange(e.target.value)}
+        aria-invalid={fieldInvalid(props.error, props.field)}
+        aria-describedby={`${id}-error`}
+      >
+        <option value="">{props.all}</option>
+        {value && !choices.some((c) => c.value === value) && <option value={value}>{value}</option>}
+        {choices.map((c) => (
+          <option key={c.value} value={c.value}>
+            {c.label}
+          </option>
+        ))}
+      </select>
+      <FieldError error={props.error} field={props.field} id={`${id}-error`} />
+    </div>
+  );
+}
+
 /** The dashboard: latency, cost, tokens, success and cache hit rates of the runs the key may
  * see, by project, model, prompt version and time window. */
 export function DashboardPage() {
@@ -323,70 +359,39 @@ export function DashboardPage() {
             </div>
           </>
         )}
-        <div>
-          <label htmlFor="dash-project">Project</label>
-          <select
-            id="dash-project"
-            value={filters.project}
-            onChange={(e) => set({ project: e.target.value, version: "" })}
-            aria-invalid={fieldInvalid(error, "project_id")}
-            aria-describedby="dash-project-error"
-          >
-            <option value="">All projects</option>
-            {filters.project && !options?.projects.some((p) => p.id === filters.project) && (
-              <option value={filters.project}>{filters.project}</option>
-            )}
-            {options?.projects.map((p) => (
-              <option key={p.id} value={p.id}>
-                {p.name}
-              </option>
-            ))}
-          </select>
-          <FieldError error={error} field="project_id" id="dash-project-error" />
-        </div>
-        <div>
-          <label htmlFor="dash-model">Model</label>
-          <select
-            id="dash-model"
-            value={filters.model}
-            onChange={(e) => set({ model: e.target.value })}
-            aria-invalid={fieldInvalid(error, "model")}
-            aria-describedby="dash-model-error"
-          >
-            <option value="">All models</option>
-            {filters.model && !options?.models.includes(filters.model) && (
-              <option value={filters.model}>{filters.model}</option>
-            )}
-            {options?.models.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
-          <FieldError error={error} field="model" id="dash-model-error" />
-        </div>
-        <div>
-          <label htmlFor="dash-version">Prompt version</label>
-          <select
-            id="dash-version"
-            value={filters.version}
-            onChange={(e) => set({ version: e.target.value })}
-            aria-invalid={fieldInvalid(error, "prompt_version_id")}
-            aria-describedby="dash-version-error"
-          >
-            <option value="">All prompt versions</option>
-            {filters.version && !versions.some((v) => v.id === filters.version) && (
-              <option value={filters.version}>{filters.version}</option>
-            )}
-            {versions.map((v) => (
-              <option key={v.id} value={v.id}>
-                {filters.project ? "" : `${projectName(v.project_id)} / `}
-                {v.prompt_name} v{v.version}
-              </option>
-            ))}
-          </select>
-          <FieldError error={error} field="prompt_version_id" id="dash-version-error" />
-        </div>
+        <ChoiceFilter
+          id="dash-project"
+          label="Project"
+          all="All projects"
+          field="project_id"
+          error={error}
+          value={filters.project}
+          onChange={(v) => set({ project: v, version: "" })}
+          choices={(options?.projects ?? []).map((p) => ({ value: p.id, label: p.name }))}
+        />
+        <ChoiceFilter
+          id="dash-model"
+          label="Model"
+          all="All models"
+          field="model"
+          error={error}
+          value={filters.model}
+          onChange={(v) => set({ model: v })}
+          choices={(options?.models ?? []).map((m) => ({ value: m, label: m }))}
+        />
+        <ChoiceFilter
+          id="dash-version"
+          label="Prompt version"
+          all="All prompt versions"
+          field="prompt_version_id"
+          error={error}
+          value={filters.version}
+          onChange={(v) => set({ version: v })}
+          choices={versions.map((v) => ({
+            value: v.id,
+            label: `${filters.project ? "" : `${projectName(v.project_id)} / `}${v.prompt_name} v${v.version}`,
+          }))}
+        />
       </form>
       {error && !Object.keys(error.fields ?? {}).length && <ProblemBanner error={error} />}
       {error && Object.keys(error.fields ?? {}).length > 0 && (
