@@ -1,4 +1,4 @@
-// Stream timings for the playground benchmark (tests/benchmarks/bench_playground_stream.py).
+// Stream timings for the playground benchmark (tests/benchmarks/bench_playground_first_token.py).
 // Off unless the page defines `window.__promptopsStreamTimings = []` before the app loads;
 // then each streamed delta is recorded with when it was parsed, when React committed it to
 // the DOM and when the frame that paints it began (epoch milliseconds:
