@@ -63,6 +63,11 @@ BODIES: dict[str, tuple[Body | None, Body | None]] = {
         None,
     ),
     "GET /api/v1/prompts/{prompt_id}/diff": (None, lambda b: {"from": 1, "to": 2}),
+    # Renders the template it is sent; reads no stored object (checked for leaks only).
+    "POST /api/v1/prompts/render": (
+        lambda b: {"body": "Hi {{ n }}", "variables": {"n": "str"}, "values": {"n": "x"}},
+        None,
+    ),
     "POST /api/v1/prompt_versions/{version_id}/render": (lambda b: {"variables": {"n": "x"}}, None),
     "PUT /api/v1/prompts/{prompt_id}/labels/{name}": (
         lambda b: {"prompt_version_id": b["version2"]},
