@@ -58,6 +58,7 @@ export function PromptPage() {
         <Loading what="Loading versions" />
       ) : (
         <VersionsTable
+          projectId={prompt.data.project_id}
           promptId={promptId}
           versions={versionList}
           labels={labelList}

@@ -4,13 +4,16 @@ import { SubmitForApproval } from "./SubmitForApproval";
 import { vname, type Label, type Version } from "./types";
 
 /** The prompt's versions, newest first: number, status, model, the labels pointing at it,
- * when and by whom it was created, and (Editor+) a link to a new version starting from it. */
+ * when and by whom it was created, and (Editor+) its actions: a new version starting from it,
+ * a run in the playground, submit for approval (Draft), a rollout (Approved). */
 export function VersionsTable({
+  projectId,
   promptId,
   versions,
   labels,
   canEdit,
 }: {
+  projectId: string;
   promptId: string;
   versions: Version[];
   labels: Label[];
@@ -61,9 +64,25 @@ export function VersionsTable({
               <td className="notes">{v.notes}</td>
               {canEdit && (
                 <td>
-                  <Link to={`/prompts/${promptId}/versions/new?from=${v.version}`}>
-                    New version from {vname(v.version)}
-                  </Link>
+                  <ul className="version-actions">
+                    <li>
+                      <Link to={`/prompts/${promptId}/versions/new?from=${v.version}`}>
+                        New version from {vname(v.version)}
+                      </Link>
+                    </li>
+                    <li>
+                      <Link
+                        to={`/playground?project=${projectId}&prompt=${promptId}&target=v:${v.id}`}
+                      >
+                        Run {vname(v.version)} in the playground
+                      </Link>
+                    </li>
+                    {v.status === "Approved" && (
+                      <li>
+                        <Link to={`/rollouts/new?version=${v.id}`}>Deploy {vname(v.version)}</Link>
+                      </li>
+                    )}
+                  </ul>
                   <SubmitForApproval promptId={promptId} version={v} />
                 </td>
               )}

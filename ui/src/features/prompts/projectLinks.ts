@@ -7,4 +7,10 @@ export interface ProjectLink {
   to: (projectId: string) => string;
 }
 
-export const PROJECT_LINKS: ProjectLink[] = [];
+export const PROJECT_LINKS: ProjectLink[] = [
+  { label: "Playground", to: (id) => `/playground?project=${id}` },
+  { label: "Datasets", to: (id) => `/projects/${id}/datasets` },
+  { label: "Evaluations", to: (id) => `/projects/${id}/evaluations` },
+  { label: "Dashboard", to: (id) => `/dashboard?project=${id}` },
+  { label: "Settings", to: (id) => `/projects/${id}/settings` },
+];
