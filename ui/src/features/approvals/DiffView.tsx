@@ -2,11 +2,12 @@
 // their +/- sign and a word for screen readers, not by colour alone.
 
 export interface DiffLine {
-  kind: "add" | "del" | "hunk" | "ctx" | "file";
+  kind: "add" | "del" | "hunk" | "ctx" | "file" | "note";
   text: string;
 }
 
-/** Split a unified diff into typed lines (file headers, hunks, added, removed, context). */
+/** Split a unified diff into typed lines (file headers, hunks, added, removed, context, and
+ * git's "\ No newline at end of file" notes). */
 export function parseUnifiedDiff(diff: string): DiffLine[] {
   return diff
     .split("\n")
@@ -14,6 +15,7 @@ export function parseUnifiedDiff(diff: string): DiffLine[] {
     .map((line) => {
       if (line.startsWith("+++") || line.startsWith("---")) return { kind: "file", text: line };
       if (line.startsWith("@@")) return { kind: "hunk", text: line };
+      if (line.startsWith("\\")) return { kind: "note", text: line };
       if (line.startsWith("+")) return { kind: "add", text: line };
       if (line.startsWith("-")) return { kind: "del", text: line };
       return { kind: "ctx", text: line };
