@@ -13,4 +13,15 @@ import { feature as prompts } from "./prompts/routes";
 import { feature as rollouts } from "./rollouts/routes";
 import { feature as settings } from "./settings/routes";
 
-export const FEATURES: Feature[] = [projects, dashboard, prompts, playground, datasets, evaluations, approvals, rollouts, models, settings];
+export const FEATURES: Feature[] = [
+  projects,
+  dashboard,
+  prompts,
+  playground,
+  datasets,
+  evaluations,
+  approvals,
+  rollouts,
+  models,
+  settings,
+];

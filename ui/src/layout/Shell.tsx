@@ -1,10 +1,14 @@
-import { NavLink, Outlet } from "react-router-dom";
+import { Suspense } from "react";
+import { NavLink, Outlet, useLocation } from "react-router-dom";
+import { ErrorBoundary } from "../components/ErrorBoundary";
+import { Loading } from "../components/Loading";
 import { useMe } from "../auth/me";
 import { signOut } from "../auth/session";
 
 /** Every page's frame: a skip link, the navigation, who is signed in, the page itself. */
 export function Shell({ links }: { links: { to: string; label: string }[] }) {
   const me = useMe();
+  const location = useLocation();
   return (
     <div className="shell">
       <a href="#main" className="skip-link">
@@ -36,7 +40,11 @@ export function Shell({ links }: { links: { to: string; label: string }[] }) {
         </ul>
       </nav>
       <main id="main" tabIndex={-1} className="content">
-        <Outlet />
+        <ErrorBoundary key={location.pathname}>
+          <Suspense fallback={<Loading what="Loading the page" />}>
+            <Outlet />
+          </Suspense>
+        </ErrorBoundary>
       </main>
     </div>
   );

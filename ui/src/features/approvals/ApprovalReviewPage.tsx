@@ -64,6 +64,11 @@ export function ApprovalReviewPage() {
       <div className="page-head">
         <h1>Review {title}</h1>
         <StatusBadge status={a.status} />
+        {a.status === "Approved" && (
+          <Link className="button-link" to={`/rollouts/new?version=${a.prompt_version_id}`}>
+            Deploy v{a.version ?? "?"}
+          </Link>
+        )}
       </div>
       <ProblemBanner error={approval.error} />
       <dl className="facts">

@@ -1,7 +1,9 @@
+import { lazyPage } from "../lazyPage";
 import type { Feature } from "../types";
-import { ApprovalReviewPage } from "./ApprovalReviewPage";
-import { ApprovalsPage } from "./ApprovalsPage";
-import { SubmitApprovalPage } from "./SubmitApprovalPage";
+
+const ApprovalReviewPage = lazyPage(() => import("./ApprovalReviewPage"), "ApprovalReviewPage");
+const ApprovalsPage = lazyPage(() => import("./ApprovalsPage"), "ApprovalsPage");
+const SubmitApprovalPage = lazyPage(() => import("./SubmitApprovalPage"), "SubmitApprovalPage");
 
 export const feature: Feature = {
   name: "approvals",

@@ -1,5 +1,7 @@
+import { lazyPage } from "../lazyPage";
 import type { Feature } from "../types";
-import { DashboardPage } from "./DashboardPage";
+
+const DashboardPage = lazyPage(() => import("./DashboardPage"), "DashboardPage");
 
 export const feature: Feature = {
   name: "dashboard",

@@ -1,7 +1,9 @@
 import { ProjectRedirect } from "../../components/ProjectSwitcher";
+import { lazyPage } from "../lazyPage";
 import type { Feature } from "../types";
-import { DatasetPage } from "./DatasetPage";
-import { DatasetsPage } from "./DatasetsPage";
+
+const DatasetPage = lazyPage(() => import("./DatasetPage"), "DatasetPage");
+const DatasetsPage = lazyPage(() => import("./DatasetsPage"), "DatasetsPage");
 
 export const feature: Feature = {
   name: "datasets",

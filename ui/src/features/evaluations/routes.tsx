@@ -1,7 +1,9 @@
 import { ProjectRedirect } from "../../components/ProjectSwitcher";
+import { lazyPage } from "../lazyPage";
 import type { Feature } from "../types";
-import { EvaluationPage } from "./EvaluationPage";
-import { EvaluationsPage } from "./EvaluationsPage";
+
+const EvaluationPage = lazyPage(() => import("./EvaluationPage"), "EvaluationPage");
+const EvaluationsPage = lazyPage(() => import("./EvaluationsPage"), "EvaluationsPage");
 
 export const feature: Feature = {
   name: "evaluations",

@@ -1,5 +1,7 @@
+import { lazyPage } from "../lazyPage";
 import type { Feature } from "../types";
-import { ModelsPage } from "./ModelsPage";
+
+const ModelsPage = lazyPage(() => import("./ModelsPage"), "ModelsPage");
 
 export const feature: Feature = {
   name: "models",

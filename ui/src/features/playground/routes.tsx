@@ -1,6 +1,8 @@
+import { lazyPage } from "../lazyPage";
 import type { Feature } from "../types";
-import { PlaygroundPage } from "./PlaygroundPage";
-import { RunDetailPage } from "./RunDetailPage";
+
+const PlaygroundPage = lazyPage(() => import("./PlaygroundPage"), "PlaygroundPage");
+const RunDetailPage = lazyPage(() => import("./RunDetailPage"), "RunDetailPage");
 
 export const feature: Feature = {
   name: "playground",

@@ -1,8 +1,10 @@
 import { Suspense, lazy } from "react";
 import { Loading } from "../../components/Loading";
+import { lazyPage } from "../lazyPage";
 import type { Feature } from "../types";
-import { ProjectPage } from "./ProjectPage";
-import { PromptPage } from "./PromptPage";
+
+const ProjectPage = lazyPage(() => import("./ProjectPage"), "ProjectPage");
+const PromptPage = lazyPage(() => import("./PromptPage"), "PromptPage");
 
 // The editor carries Monaco: its own chunk, loaded when the editor opens.
 const PromptEditorPage = lazy(() => import("./PromptEditorPage"));

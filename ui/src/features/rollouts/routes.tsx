@@ -1,7 +1,9 @@
+import { lazyPage } from "../lazyPage";
 import type { Feature } from "../types";
-import { NewRolloutPage } from "./NewRolloutPage";
-import { RolloutPage } from "./RolloutPage";
-import { RolloutsPage } from "./RolloutsPage";
+
+const NewRolloutPage = lazyPage(() => import("./NewRolloutPage"), "NewRolloutPage");
+const RolloutPage = lazyPage(() => import("./RolloutPage"), "RolloutPage");
+const RolloutsPage = lazyPage(() => import("./RolloutsPage"), "RolloutsPage");
 
 export const feature: Feature = {
   name: "rollouts",

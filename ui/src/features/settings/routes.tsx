@@ -1,6 +1,11 @@
+import { lazyPage } from "../lazyPage";
 import type { Feature } from "../types";
-import { ProjectSettingsPage } from "./project/ProjectSettingsPage";
-import { SettingsPage } from "./SettingsPage";
+
+const ProjectSettingsPage = lazyPage(
+  () => import("./project/ProjectSettingsPage"),
+  "ProjectSettingsPage",
+);
+const SettingsPage = lazyPage(() => import("./SettingsPage"), "SettingsPage");
 
 export const feature: Feature = {
   name: "settings",
