@@ -5,75 +5,14 @@ shown on its page."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
 from tests.browser.conftest import UIStack, assert_accessible, shoot, sign_in
-
-#: Generous waits for the workflows on a busy 2-core machine (waits, not assertions on time).
-WAIT_MS = 180_000
-POLL_S = 0.5
-
-
-async def _until(api: httpx.AsyncClient, path: str, done: Any, what: str) -> dict[str, Any]:
-    """Poll ``path`` until ``done(body)``; fails naming ``what`` after WAIT_MS."""
-    body: dict[str, Any] = {}
-    for _ in range(int(WAIT_MS / 1000 / POLL_S)):
-        r = await api.get(path)
-        if r.status_code == 200:
-            body = r.json()
-            if done(body):
-                return body
-        await asyncio.sleep(POLL_S)
-    raise AssertionError(f"{what}: still {body}")
-
-
-async def _approve(admin: httpx.AsyncClient, reviewer: httpx.AsyncClient, version_id: str) -> None:
-    """Submit ``version_id`` as the admin and approve it as the reviewer, through the API."""
-    r = await admin.post(f"/prompt_versions/{version_id}/submit_for_approval")
-    assert r.status_code in (200, 201, 202), r.text
-    path = f"/prompt_versions/{version_id}/approval"
-    await _until(admin, path, lambda a: a["phase"] == "waiting", "approval waits for reviews")
-    r = await reviewer.post(f"/prompt_versions/{version_id}/approve", json={"comment": "ok"})
-    assert r.status_code == 200, r.text
-    await _until(admin, path, lambda a: a["status"] == "Approved", "version approved")
-
-
-@contextlib.asynccontextmanager
-async def _traffic(api: httpx.AsyncClient, project_id: str, prompt: str) -> AsyncIterator[None]:
-    """Simulated users of prod while the block runs: sticky subject ids, a thumbs-up on each
-    answer, so both arms of a canary get runs and feedback."""
-    stop = asyncio.Event()
-
-    async def user(seed: int) -> None:
-        i = seed
-        while not stop.is_set():
-            i += 2
-            r = await api.post(
-                "/generate",
-                json={
-                    "project_id": project_id,
-                    "prompt": prompt,
-                    "environment": "prod",
-                    "subject_id": f"user-{i % 40}",
-                    "variables": {"country": "France"},
-                },
-            )
-            if r.status_code == 200:
-                await api.post(f"/runs/{r.json()['run_id']}/feedback", json={"thumbs": True})
-
-    tasks = [asyncio.create_task(user(seed)) for seed in range(2)]
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
+from tests.browser.flows import WAIT_MS, approve_through_api, production_traffic, until
 
 
 async def test_submit_approve_deploy_watch_and_abort(
@@ -118,7 +57,7 @@ async def test_submit_approve_deploy_watch_and_abort(
         reviewer_key = r.json()["key"]
         reviewer_headers = {"Authorization": f"Bearer {reviewer_key}"}
         async with httpx.AsyncClient(base_url=base, headers=reviewer_headers, timeout=120) as rev:
-            await _approve(admin, rev, v1)
+            await approve_through_api(admin, rev, v1)
             first = (
                 await admin.post(
                     "/deployments",
@@ -129,7 +68,7 @@ async def test_submit_approve_deploy_watch_and_abort(
                     },
                 )
             ).json()["deployment"]
-            await _until(
+            await until(
                 admin,
                 f"/deployments/{first['id']}",
                 lambda d: d["status"] == "Promoted",
@@ -213,7 +152,7 @@ async def test_submit_approve_deploy_watch_and_abort(
             deployment_id = second.url.rstrip("/").rsplit("/", 1)[-1]
 
             # Watch it: the split, then guard figures per check while users call prod.
-            async with _traffic(admin, project["id"], prompt_name):
+            async with production_traffic(admin, project["id"], prompt_name, {"country": "France"}):
                 await second.locator(".page-head .badge", has_text="Running").wait_for(
                     timeout=WAIT_MS
                 )
@@ -247,7 +186,7 @@ async def test_submit_approve_deploy_watch_and_abort(
 
         # An automatic rollback: v3's canary cannot gather its samples; its page says why.
         async with httpx.AsyncClient(base_url=base, headers=reviewer_headers, timeout=120) as rev:
-            await _approve(admin, rev, v3)
+            await approve_through_api(admin, rev, v3)
         r = await admin.post(
             "/deployments",
             json={

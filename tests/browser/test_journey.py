@@ -90,7 +90,7 @@ async def test_the_whole_journey(page: Any, browser: Any, ui_stack: UIStack) -> 
         page, "Name the capital city of {{ country }}. Answer with the city only.", 2, first=False
     )
     versions = (await api.get(f"/prompts/{prompt_id}/versions")).json()["data"]
-    v1, v2 = (v["id"] for v in sorted(versions, key=lambda v: v["version"]))
+    v1 = next(v["id"] for v in versions if v["version"] == 1)
 
     # The playground: v2 with a variable, the answer streamed, its figures when it ends.
     await page.add_init_script(
@@ -104,9 +104,11 @@ async def test_the_whole_journey(page: Any, browser: Any, ui_stack: UIStack) -> 
         """
     )
     versions_table = page.locator("table.versions")
-    await versions_table.get_by_role("row", name=re.compile(r"^v2\b")).get_by_role(
-        "link", name="Run v2 in the playground"
-    ).click()
+    await (
+        versions_table.get_by_role("row", name=re.compile(r"^v2\b"))
+        .get_by_role("link", name="Run v2 in the playground")
+        .click()
+    )
     await page.get_by_role("heading", name="Playground", exact=True).wait_for()
     await page.get_by_label("country (str)").fill("Italy")
     await page.get_by_role("button", name="Run", exact=True).click()
@@ -126,8 +128,7 @@ async def test_the_whole_journey(page: Any, browser: Any, ui_stack: UIStack) -> 
     await page.get_by_role("button", name="Create dataset").click()
     await page.get_by_role("link", name="capitals").click()
     rows = [
-        {"id": c.lower(), "input": {"country": c}, "expected": capital}
-        for c, capital in CAPITALS
+        {"id": c.lower(), "input": {"country": c}, "expected": capital} for c, capital in CAPITALS
     ]
     jsonl = "".join(json.dumps(r) + "\n" for r in rows).encode()
     await page.get_by_label("File (JSONL or CSV)").set_input_files(
@@ -170,9 +171,7 @@ async def test_the_whole_journey(page: Any, browser: Any, ui_stack: UIStack) -> 
     reviewer_key = await page.locator("#secret-value").input_value()
     assert reviewer_key
     await shoot(page, "journey-key-once")
-    await page.get_by_role("dialog").get_by_role(
-        "button", name="I have stored it, close"
-    ).click()
+    await page.get_by_role("dialog").get_by_role("button", name="I have stored it, close").click()
 
     # v1 goes to production first (the baseline a canary compares with), through the API.
     reviewer_headers = {"Authorization": f"Bearer {reviewer_key}"}
@@ -204,16 +203,16 @@ async def test_the_whole_journey(page: Any, browser: Any, ui_stack: UIStack) -> 
             second = await context.new_page()
             second.set_default_timeout(90_000)
             await sign_in(second, ui_stack, key=reviewer_key)
-            await second.get_by_role("navigation", name="Main").get_by_role(
-                "link", name="Approvals"
-            ).click()
+            await (
+                second.get_by_role("navigation", name="Main")
+                .get_by_role("link", name="Approvals")
+                .click()
+            )
             queue = second.get_by_role("table", name=re.compile("Waiting for your review"))
             await queue.get_by_role("link", name="capital v2").click(timeout=WAIT_MS)
             await second.get_by_label("Comment").fill("Shorter answers; ship it.")
             await second.get_by_role("button", name="Approve").click()
-            await second.locator(".page-head .badge", has_text="Approved").wait_for(
-                timeout=WAIT_MS
-            )
+            await second.locator(".page-head .badge", has_text="Approved").wait_for(timeout=WAIT_MS)
             await shoot(second, "journey-approved")
 
             await second.get_by_role("link", name="Deploy v2").click()
@@ -222,9 +221,9 @@ async def test_the_whole_journey(page: Any, browser: Any, ui_stack: UIStack) -> 
             await second.get_by_label("Check interval (s)").fill("2")
             await second.get_by_label("Minimum runs per arm").fill("1")
             await second.get_by_label("Maximum error-rate increase (0–1)").fill("1")
-            await second.get_by_label(
-                "Minimum eval score to go beyond the first step (0–1)"
-            ).fill("")
+            await second.get_by_label("Minimum eval score to go beyond the first step (0–1)").fill(
+                ""
+            )
             await second.get_by_role("button", name="Start the rollout").click()
             await second.get_by_role("heading", name="capital v2 to prod").wait_for()
 
@@ -240,9 +239,7 @@ async def test_the_whole_journey(page: Any, browser: Any, ui_stack: UIStack) -> 
             # Abort it with a reason; the page says why it ended.
             await second.get_by_label("Reason", exact=True).fill("journey: stop the canary")
             await second.get_by_role("button", name="Abort").click()
-            await second.locator(".page-head .badge", has_text="Aborted").wait_for(
-                timeout=WAIT_MS
-            )
+            await second.locator(".page-head .badge", has_text="Aborted").wait_for(timeout=WAIT_MS)
             ended = second.locator(".banner", has_text="Aborted:")
             assert "journey: stop the canary" in await ended.inner_text()
             await shoot(second, "journey-aborted")
