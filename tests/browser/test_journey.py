@@ -68,6 +68,18 @@ async def test_the_whole_journey(page: Any, browser: Any, ui_stack: UIStack) -> 
     admin_headers = {"Authorization": f"Bearer {ui_stack.admin_key}"}
     api = httpx.AsyncClient(base_url=ui_stack.url + "/api/v1", headers=admin_headers, timeout=60)
 
+    # Every text the playground's answer shows while a run is on (proof that it streams).
+    await page.add_init_script(
+        """
+        window.__answerTexts = [];
+        new MutationObserver(() => {
+          const a = document.querySelector('[data-testid="answer"]');
+          if (a && a.getAttribute('aria-busy') === 'true' && a.textContent)
+            window.__answerTexts.push(a.textContent);
+        }).observe(document, {subtree: true, childList: true, characterData: true});
+        """
+    )
+
     # Sign in; create a project and open it.
     await sign_in(page, ui_stack)
     main_nav = page.get_by_role("navigation", name="Main")
@@ -93,16 +105,6 @@ async def test_the_whole_journey(page: Any, browser: Any, ui_stack: UIStack) -> 
     v1 = next(v["id"] for v in versions if v["version"] == 1)
 
     # The playground: v2 with a variable, the answer streamed, its figures when it ends.
-    await page.add_init_script(
-        """
-        window.__answerTexts = [];
-        new MutationObserver(() => {
-          const a = document.querySelector('[data-testid="answer"]');
-          if (a && a.getAttribute('aria-busy') === 'true' && a.textContent)
-            window.__answerTexts.push(a.textContent);
-        }).observe(document, {subtree: true, childList: true, characterData: true});
-        """
-    )
     versions_table = page.locator("table.versions")
     await (
         versions_table.get_by_role("row", name=re.compile(r"^v2\b"))
@@ -162,7 +164,7 @@ async def test_the_whole_journey(page: Any, browser: Any, ui_stack: UIStack) -> 
     await page.get_by_label("Email").fill(reviewer)
     await page.get_by_label("Role", exact=True).select_option("Editor")
     await page.get_by_role("button", name="Add member").click()
-    await page.get_by_role("cell", name=reviewer).wait_for()
+    await page.get_by_role("rowheader", name=reviewer, exact=True).wait_for()
     await page.get_by_role("link", name="API keys").click()
     await page.get_by_label("Name", exact=True).fill(f"reviewer {tag}")
     await page.get_by_label("Role", exact=True).select_option("Editor")
@@ -178,13 +180,13 @@ async def test_the_whole_journey(page: Any, browser: Any, ui_stack: UIStack) -> 
     reviewer_api = httpx.AsyncClient(
         base_url=ui_stack.url + "/api/v1", headers=reviewer_headers, timeout=60
     )
-    async with api, reviewer_api:
+    try:
         await approve_through_api(api, reviewer_api, v1)
         first = await api.post(
             "/deployments",
             json={"project_id": project_id, "prompt_version_id": v1, "environment": "prod"},
         )
-        assert first.status_code in (200, 201), first.text
+        assert first.status_code in (200, 201, 202), first.text
         await until(
             api,
             f"/deployments/{first.json()['deployment']['id']}",
@@ -245,6 +247,9 @@ async def test_the_whole_journey(page: Any, browser: Any, ui_stack: UIStack) -> 
             await shoot(second, "journey-aborted")
         finally:
             await context.close()
+    finally:
+        await reviewer_api.aclose()
+        await api.aclose()
 
     # The dashboard counts this project's runs (playground, evaluation and production calls).
     await page.goto(f"{ui_stack.url}/dashboard?window=24h&project={project_id}")
