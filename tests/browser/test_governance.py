@@ -128,7 +128,7 @@ async def test_submit_approve_deploy_watch_and_abort(
             await second.goto(f"{ui_stack.url}/rollouts/new?version={v2}")
             version_select = second.get_by_label("Version", exact=True)
             await second.wait_for_function(
-                "id => document.getElementById('rollout-version').value === id", arg=v2
+                "id => document.getElementById('rollout-version')?.value === id", arg=v2
             )
             assert await version_select.input_value() == v2
             await second.get_by_label("Steps (canary %)").fill("50, 25, 100")
