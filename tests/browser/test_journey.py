@@ -125,7 +125,9 @@ async def test_the_whole_journey(page: Any, browser: Any, ui_stack: UIStack) -> 
 
     # Import a dataset from a JSONL file.
     await page.goto(f"{ui_stack.url}/projects/{project_id}")
-    await page.get_by_role("link", name="Datasets", exact=True).last.click()
+    project_pages = page.get_by_role("navigation", name="Project pages")
+    await project_pages.get_by_role("link", name="Datasets", exact=True).click()
+    await page.wait_for_url(f"**/projects/{project_id}/datasets")
     await page.get_by_label("Name", exact=True).fill("capitals")
     await page.get_by_role("button", name="Create dataset").click()
     await page.get_by_role("link", name="capitals").click()

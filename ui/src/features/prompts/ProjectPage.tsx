@@ -1,11 +1,12 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api } from "../../api/client";
 import { unwrap } from "../../api/errors";
 import { atLeast, useMe } from "../../auth/me";
 import { Loading } from "../../components/Loading";
 import { FieldError, ProblemBanner, fieldInvalid } from "../../components/Problem";
+import { rememberProject } from "../../components/ProjectSwitcher";
 import { PROJECT_LINKS } from "./projectLinks";
 import "./prompts.css";
 
@@ -17,6 +18,8 @@ export function ProjectPage() {
   const navigate = useNavigate();
   const queryClient = useQueryClient();
   const path = { params: { path: { project_id: projectId } } };
+  // The navigation's project pages (Datasets, Evaluations, ...) open on this project next.
+  useEffect(() => rememberProject(projectId), [projectId]);
   const project = useQuery({
     queryKey: ["project", projectId],
     queryFn: async () => unwrap(await api.GET("/api/v1/projects/{project_id}", path)),

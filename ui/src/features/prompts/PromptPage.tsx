@@ -1,10 +1,12 @@
 import { useQuery } from "@tanstack/react-query";
+import { useEffect } from "react";
 import { Link, useLocation, useParams } from "react-router-dom";
 import { api } from "../../api/client";
 import { unwrap } from "../../api/errors";
 import { atLeast, useMe } from "../../auth/me";
 import { Loading } from "../../components/Loading";
 import { ProblemBanner } from "../../components/Problem";
+import { rememberProject } from "../../components/ProjectSwitcher";
 import { DiffSection } from "./DiffSection";
 import { LabelsSection } from "./LabelsSection";
 import { VersionsTable } from "./VersionsTable";
@@ -21,6 +23,10 @@ export function PromptPage() {
   const path = { params: { path: { prompt_id: promptId } } };
   const prompt = usePrompt(promptId);
   const project = useProject(prompt.data?.project_id);
+  const projectId = prompt.data?.project_id;
+  useEffect(() => {
+    if (projectId) rememberProject(projectId);
+  }, [projectId]);
   const versions = useVersions(promptId);
   const labels = useQuery({
     queryKey: ["labels", promptId],
