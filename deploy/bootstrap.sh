@@ -34,6 +34,15 @@ if command -v npm >/dev/null 2>&1; then
 else
   echo "note: npm is missing; the web app is not built (the API still serves /api and /docs)" >&2
 fi
+# The retrieval corpus (demo, tests, benchmarks): the Python 3.11 documentation, reST sources
+# and HTML pages under /usr/share/doc/python3.11/html.
+if [ ! -d /usr/share/doc/python3.11/html/_sources ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq python3.11-doc >/dev/null
+  else
+    echo "note: python3.11-doc is missing; the retrieval demo and tests need it (apt-get install python3.11-doc)" >&2
+  fi
+fi
 if [ "${1:-}" = "--dev" ] && ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq chromium >/dev/null
