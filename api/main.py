@@ -30,6 +30,7 @@ from api.routers import (
     projects,
     prompts,
     provider_keys,
+    retrieval,
     routing_policies,
     runs,
 )
@@ -128,6 +129,7 @@ def create_app(
         cache,
         routing_policies,
         dashboards,
+        retrieval,
     ):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(openai_compat.router)  # /v1: the OpenAI-compatible API

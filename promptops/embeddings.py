@@ -185,6 +185,7 @@ class Embedder:
         self._lock = threading.Lock()
         self._session: onnxruntime.InferenceSession | None = None
         self._tokenizer: tokenizers.Tokenizer | None = None
+        self._long_tokenizer: tokenizers.Tokenizer | None = None
         self._input_names: tuple[str, ...] = ()
 
     def _load(self) -> tuple[onnxruntime.InferenceSession, tokenizers.Tokenizer]:
@@ -282,6 +283,84 @@ class Embedder:
             hidden = session.run(None, feeds)[0]
             result[batch_index] = _mean_pool_normalize(hidden, arrays["attention_mask"])
         return result
+
+    def embed_long(self, texts: Sequence[str], batch_size: int = 32) -> NDArray[np.float32]:
+        """Embed texts longer than the model's window without dropping their tail.
+
+        Each text is tokenized without truncation and cut into windows of at most
+        ``max_length - 2`` tokens (each framed by ``[CLS]``/``[SEP]``); every window runs
+        through the model and the text's vector is the mean of all its token vectors over all
+        windows (= the windows' mean-pools weighted by their token counts), L2-normalised. A
+        text that fits one window gets exactly :meth:`embed`'s vector. This is
+        sentence-transformers' mean pooling with each token's context limited to its window.
+
+        Returns:
+            ``(len(texts), 384)`` float32 unit vectors.
+
+        Raises:
+            TypeError, ValueError, RuntimeError: as :meth:`embed`.
+        """
+        if isinstance(texts, str):
+            raise TypeError("embed_long() takes a sequence of strings, not a single string")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        items = list(texts)
+        if not items:
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        session, _ = self._load()
+        tokenizer = self._untruncated_tokenizer()
+        cls_id = tokenizer.token_to_id("[CLS]")
+        sep_id = tokenizer.token_to_id("[SEP]")
+        pad_id = tokenizer.token_to_id("[PAD]") or 0
+        if cls_id is None or sep_id is None:
+            raise RuntimeError("the tokenizer has no [CLS]/[SEP] tokens")
+        width = self._max_length - 2
+        windows: list[tuple[int, list[int]]] = []  # (text index, ids with specials)
+        for i, encoding in enumerate(tokenizer.encode_batch(items, add_special_tokens=False)):
+            ids = encoding.ids
+            for start in range(0, max(len(ids), 1), width):
+                windows.append((i, [cls_id, *ids[start : start + width], sep_id]))
+        sums = np.zeros((len(items), EMBEDDING_DIM), dtype=np.float64)
+        counts = np.zeros(len(items), dtype=np.float64)
+        order = sorted(range(len(windows)), key=lambda w: len(windows[w][1]))
+        for start in range(0, len(order), batch_size):
+            batch = [windows[w] for w in order[start : start + batch_size]]
+            longest = max(len(ids) for _, ids in batch)
+            input_ids = np.full((len(batch), longest), pad_id, dtype=np.int64)
+            mask = np.zeros((len(batch), longest), dtype=np.int64)
+            for row, (_, ids) in enumerate(batch):
+                input_ids[row, : len(ids)] = ids
+                mask[row, : len(ids)] = 1
+            arrays = {
+                "input_ids": input_ids,
+                "attention_mask": mask,
+                "token_type_ids": np.zeros_like(input_ids),
+            }
+            hidden = session.run(None, {name: arrays[name] for name in self._input_names})[0]
+            weights = mask.astype(np.float64)[:, :, None]
+            token_sums = (hidden.astype(np.float64) * weights).sum(axis=1)
+            for row, (text_index, _) in enumerate(batch):
+                sums[text_index] += token_sums[row]
+                counts[text_index] += weights[row].sum()
+        pooled = sums / np.clip(counts, 1e-9, None)[:, None]
+        norms = np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        result: NDArray[np.float32] = (pooled / norms).astype(np.float32)
+        return result
+
+    def _untruncated_tokenizer(self) -> tokenizers.Tokenizer:
+        """A copy of the tokenizer with neither truncation nor padding (for :meth:`embed_long`
+        and token counting)."""
+        if self._long_tokenizer is None:
+            _, tokenizer = self._load()
+            with self._lock:
+                if self._long_tokenizer is None:
+                    from tokenizers import Tokenizer
+
+                    copy = Tokenizer.from_str(tokenizer.to_str())
+                    copy.no_truncation()
+                    copy.no_padding()
+                    self._long_tokenizer = copy
+        return self._long_tokenizer
 
     def similarity(self, a: str, b: str) -> float:
         """Cosine similarity of ``a`` and ``b`` (dot product of unit vectors), in ``[-1, 1]``."""

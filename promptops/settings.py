@@ -119,6 +119,18 @@ class Settings(BaseSettings):
     # False: generate and /v1/chat/completions go through the ordinary FastAPI routes instead of
     # the lean hot path (api/hotpath.py); same answers, slower.
     hot_path: bool = Field(default=True, alias="PROMPTOPS_HOT_PATH")
+    # Retrieval: a cross-encoder exported to ONNX (a directory with model.onnx + tokenizer.json)
+    # for `rerank: true` queries (none ships offline; unset, such queries get a 422), and the
+    # HNSW candidate list size of dense queries (pgvector's hnsw.ef_search; the README's
+    # benchmark reports the recall it gives).
+    reranker_path: Path | None = Field(default=None, alias="PROMPTOPS_RERANKER_PATH")
+    hnsw_ef_search: int = Field(default=100, ge=1, le=1000, alias="PROMPTOPS_HNSW_EF_SEARCH")
+    # Seconds between runs of the retrieval maintenance (Temporal Schedule
+    # `retrieval-maintenance`: TTL expiry, re-ingestion of sources whose index's re-index
+    # interval has passed); 0 disables it (and deletes the schedule).
+    retrieval_maintenance_interval_s: int = Field(
+        default=300, ge=0, alias="PROMPTOPS_RETRIEVAL_MAINTENANCE_INTERVAL_S"
+    )
     # The built web app served at / (default: ui/dist of the checkout, see api/webapp.py).
     ui_dir: Path | None = Field(default=None, alias="PROMPTOPS_UI_DIR")
     # Bounds that make a request fail fast (503, "the database is unavailable") while Postgres

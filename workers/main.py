@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from activities.approval.activities import ApprovalActivities
 from activities.deployment.activities import DeploymentActivities
 from activities.evaluation.activities import EvaluationActivities
+from activities.ingestion.activities import IngestionActivities
 from activities.llm.activities import LLMActivities
 from activities.provider_health.activities import ProviderHealthActivities
 from activities.rollups.activities import RollupActivities
@@ -27,11 +28,14 @@ from promptops.devstack.runtime import resolve_database_url
 from promptops.governance.security import SecretBox
 from promptops.llm import LLMGateway, ModelCatalog, aclose_all
 from promptops.llm.pipeline import Pipeline
+from promptops.retrieval.rerank_config import load_reranker
 from promptops.settings import Settings, get_settings
 from promptops.telemetry import setup_tracing, temporal_interceptors
 from workflows.approval.workflow import ApprovalWorkflow
 from workflows.canary.workflow import CanaryRolloutWorkflow
 from workflows.evaluation.workflow import BatchEvaluationWorkflow
+from workflows.ingestion.schedule import ensure_retrieval_maintenance_schedule
+from workflows.ingestion.workflow import IngestionWorkflow, RetrievalMaintenanceWorkflow
 from workflows.provider_health.schedule import ensure_health_check_schedule
 from workflows.provider_health.workflow import ProviderHealthCheckWorkflow
 from workflows.rollups.schedule import ensure_rollup_fold_schedule
@@ -45,6 +49,8 @@ WORKFLOWS = [
     CanaryRolloutWorkflow,
     ProviderHealthCheckWorkflow,
     RunRollupFoldWorkflow,
+    IngestionWorkflow,
+    RetrievalMaintenanceWorkflow,
 ]
 
 
@@ -71,6 +77,7 @@ def build_activities(
     deployment = DeploymentActivities(database_url)
     health = ProviderHealthActivities(database_url, gateway)
     rollups = RollupActivities(database_url)
+    ingestion = IngestionActivities(database_url, reranker=load_reranker(settings))
     return [
         evaluation.plan_evaluation,
         evaluation.evaluate_chunk,
@@ -87,6 +94,11 @@ def build_activities(
         deployment.finish_deployment,
         health.check_provider_health,
         rollups.fold_run_rollups,
+        ingestion.list_source_documents,
+        ingestion.ingest_batch,
+        ingestion.finish_ingestion,
+        ingestion.plan_retrieval_maintenance,
+        ingestion.retrieve,
     ]
 
 
@@ -133,6 +145,12 @@ async def run_worker(settings: Settings) -> None:
         )
     except Exception:
         log.exception("could not create or update the run rollup fold schedule")
+    try:
+        await ensure_retrieval_maintenance_schedule(
+            client, settings.task_queue, settings.retrieval_maintenance_interval_s
+        )
+    except Exception:
+        log.exception("could not create or update the retrieval maintenance schedule")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

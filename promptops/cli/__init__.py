@@ -20,7 +20,17 @@ app = typer.Typer(
 def _register_all() -> None:
     import importlib
 
-    for name in ("stack", "evals", "demo", "approvals", "rollouts", "labels", "keys", "routing"):
+    for name in (
+        "stack",
+        "evals",
+        "demo",
+        "approvals",
+        "rollouts",
+        "labels",
+        "keys",
+        "routing",
+        "retrieval",
+    ):
         try:
             module = importlib.import_module(f"promptops.cli.{name}")
         except ModuleNotFoundError as exc:  # a command group not written yet

@@ -39,6 +39,13 @@ from promptops.db.models.protected_label import (
     ProtectedLabel,
 )
 from promptops.db.models.provider_credential import ProviderCredential
+from promptops.db.models.retrieval import (
+    TEXT_SEARCH_CONFIG,
+    RetrievalChunk,
+    RetrievalDocument,
+    RetrievalIndex,
+    RetrievalSource,
+)
 from promptops.db.models.run import Run
 from promptops.db.models.run_rollup import ROLLUP_GRAINS, RunRollup, RunRollupDelta
 from promptops.db.models.user import User
@@ -52,6 +59,7 @@ __all__ = [
     "PROTECTABLE_LABELS",
     "ROLLUP_GRAINS",
     "ROUTING_STRATEGIES",
+    "TEXT_SEARCH_CONFIG",
     "ApiKey",
     "Approval",
     "ApprovalDecision",
@@ -78,6 +86,10 @@ __all__ = [
     "PromptVersionStatus",
     "ProtectedLabel",
     "ProviderCredential",
+    "RetrievalChunk",
+    "RetrievalDocument",
+    "RetrievalIndex",
+    "RetrievalSource",
     "ProviderHealthCheck",
     "RateLimitWindow",
     "Role",

@@ -1,0 +1,1 @@
+"""Ingestion activities: list a source, ingest a batch of its documents, finish a run."""

@@ -1,0 +1,1 @@
+"""Retrieval: documents parsed and chunked, embedded, stored in pgvector and full text, searched."""

@@ -1,0 +1,1 @@
+"""``IngestionWorkflow`` (one run per index + source) and the retrieval maintenance schedule."""
