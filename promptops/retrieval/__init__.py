@@ -1,0 +1,1 @@
+"""Retrieval for RAG: rank fusion, diversification and cross-encoder reranking."""
