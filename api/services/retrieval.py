@@ -200,12 +200,12 @@ class RetrievalService:
             elif described.status == WorkflowExecutionStatus.COMPLETED:
                 progress = await handle.result()
             else:
-                progress = IngestionProgress(status=str(described.status.name).title())
+                name = described.status.name if described.status is not None else "UNKNOWN"
+                progress = IngestionProgress(status="Failed" if name == "FAILED" else name.title())
                 try:
                     await handle.result()
                 except Exception as exc:  # the failure's message is the answer
                     error = str(exc.__cause__ or exc)
-                progress.status = "Failed" if described.status.name == "FAILED" else progress.status
         except RPCError:
             raise NotFound(f"ingestion {ingestion_id} not found") from None
         out = {

@@ -236,10 +236,13 @@ async def retrieve(
         ordered = [ordered[i] for i in picked]
     ordered = ordered[: req.top_k]
 
-    hits = [_hit(views[cid], score, ranks.get(cid, {}), rerank_scores.get(cid)) for cid, score in ordered]
+    found = [
+        _hit(views[cid], score, ranks.get(cid, {}), rerank_scores.get(cid))
+        for cid, score in ordered
+    ]
     timings["total"] = (time.perf_counter() - started) * 1000
     return RetrievalResult(
-        hits=hits,
+        hits=found,
         mode=req.mode,
         embedding_model=index.embedding_model,
         timings_ms={k: round(v, 3) for k, v in timings.items()},

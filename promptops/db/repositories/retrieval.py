@@ -299,7 +299,8 @@ class RetrievalRepository:
         )
         if exclude_document is not None:
             q = q.where(RetrievalChunk.document_id != exclude_document)
-        return [(cid, bytes(sig)) for cid, sig in (await self.session.execute(q)).tuples()]
+        rows = (await self.session.execute(q)).tuples()
+        return [(cid, bytes(sig)) for cid, sig in rows if sig is not None]
 
     # ------------------------------------------------------------------ searches
 
@@ -429,20 +430,22 @@ class RetrievalRepository:
             )
         )
         out: dict[uuid.UUID, ChunkView] = {}
-        for row in rows.tuples():
-            embedding = np.asarray(row[11], dtype=np.float32) if with_embeddings else None
-            out[row[0]] = ChunkView(
-                chunk_id=row[0],
-                document_id=row[1],
-                source=row[2],
-                title=row[3],
-                ordinal=row[4],
-                text=row[5],
-                token_count=row[6],
-                heading_path=tuple(row[7]),
-                anchor=row[8],
-                metadata=dict(row[9]),
-                embedding_model=row[10],
+        for row in rows:
+            values: Sequence[Any] = tuple(row)
+            embedding = np.asarray(values[11], dtype=np.float32) if with_embeddings else None
+            chunk = ChunkView(
+                chunk_id=values[0],
+                document_id=values[1],
+                source=values[2],
+                title=values[3],
+                ordinal=values[4],
+                text=values[5],
+                token_count=values[6],
+                heading_path=tuple(values[7]),
+                anchor=values[8],
+                metadata=dict(values[9]),
+                embedding_model=values[10],
                 embedding=embedding,
             )
+            out[chunk.chunk_id] = chunk
         return out
