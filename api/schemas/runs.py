@@ -25,6 +25,21 @@ class ExecuteRequest(RequestModel):
 Environment = Literal["dev", "staging", "prod"]
 
 
+class RetrievalBody(RequestModel):
+    """Retrieval-augmented generation: ``index`` (a name in the prompt's project, or an id),
+    at most ``k`` chunks found in ``mode`` for ``query`` (default: the variable
+    ``query_variable``, else the last user message), fitted to ``max_context_tokens``,
+    given to the model as delimited data with citation markers ``[doc:<ref>#<anchor>]``."""
+
+    index: str = Field(min_length=1, max_length=NAME_MAX)
+    k: int = Field(default=4, ge=1, le=50)
+    mode: Literal["dense", "keyword", "hybrid"] = "hybrid"
+    query: str | None = Field(default=None, max_length=8000)
+    query_variable: str | None = Field(default=None, max_length=200)
+    filters: dict[str, Any] | None = None
+    max_context_tokens: int = Field(default=1500, ge=1, le=200_000)
+
+
 class GenerateRequest(RequestModel):
     """Production inference. The version is ``prompt_version_id`` when given; else the
     environment's label (``environment`` prod -> label ``production``, staging -> ``staging``,
@@ -65,6 +80,9 @@ class GenerateRequest(RequestModel):
     )
     tool_choice: str | dict[str, Any] | None = None
     stream: bool = Field(default=False, description="answer with Server-Sent Events")
+    retrieval: RetrievalBody | None = Field(
+        default=None, description="retrieval-augmented generation: the index and k to use"
+    )
 
 
 class TokenCounts(BaseModel):
@@ -99,6 +117,12 @@ class RunResult(BaseModel):
     subject_id: str | None = None
     deployment_id: uuid.UUID | None = None
     arm: str | None = Field(default=None, description="baseline | canary while a canary runs")
+    retrieval: dict[str, Any] | None = Field(
+        default=None,
+        description="a RAG call's retrieval: index, embedding model, mode, k, the chunks given "
+        "(sources with their citation markers), and the answer's citations, each checked "
+        "(valid: it names a chunk given to the model)",
+    )
 
 
 class FeedbackCreate(RequestModel):
@@ -269,6 +293,7 @@ def run_result(outcome: CallOutcome) -> dict[str, Any]:
         "cache_kind": run.cache_kind,
         "routing": run.routing,
         "attempts": run.attempts,
+        "retrieval": run.retrieval,
         "metrics": {
             "latency_ms": run.latency_ms,
             "tokens": {"prompt": run.tokens_in, "completion": run.tokens_out},

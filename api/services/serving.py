@@ -17,6 +17,7 @@ from promptops.governance.auth import Principal
 from promptops.llm.pipeline import CallOutcome, CallRequest, Pipeline, PromptTarget
 from promptops.llm.pipeline.stages.resolve import environment_of_label
 from promptops.llm.structured import check_schema
+from promptops.retrieval.rag import RetrievalSpec
 
 #: ``model`` prefix of the OpenAI-compatible API that names a prompt: ``prompt:<name>[@label]``.
 PROMPT_PREFIX = "prompt:"
@@ -92,6 +93,7 @@ class ServingService:
                 tool_choice=body.tool_choice,
                 subject_id=body.subject_id,
                 stream=body.stream,
+                retrieval=RetrievalSpec(**body.retrieval.model_dump()) if body.retrieval else None,
             )
         )
 

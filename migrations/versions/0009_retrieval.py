@@ -198,11 +198,16 @@ def upgrade() -> None:
         postgresql_using="gin",
         postgresql_ops={"metadata": "jsonb_path_ops"},
     )
+    op.add_column(
+        "runs",
+        sa.Column("retrieval", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    )
     # Each retrieval index adds its own partial HNSW index on (embedding::vector(dim)) when it
     # is created (promptops.db.repositories.retrieval.RetrievalRepository.create_vector_index).
 
 
 def downgrade() -> None:
+    op.drop_column("runs", "retrieval")
     op.drop_table("retrieval_chunks")
     op.drop_table("retrieval_documents")
     op.drop_table("retrieval_sources")

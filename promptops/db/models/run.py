@@ -68,3 +68,6 @@ class Run(IdMixin, CreatedAtMixin, Base):
     cache_kind: Mapped[str | None] = mapped_column(String(10), nullable=True)  # exact|semantic
     routing: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     attempts: Mapped[list[Any] | None] = mapped_column(JSONB, nullable=True)
+    #: The retrieval of a RAG call: index, embedding model, mode, k, the chunk ids given to the
+    #: model and the answer's checked citations (:mod:`promptops.llm.pipeline.stages.retrieve`).
+    retrieval: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)

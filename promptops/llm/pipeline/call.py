@@ -19,6 +19,7 @@ from promptops.llm.budgets.guard import Reservation
 from promptops.llm.catalog import ModelEntry
 from promptops.llm.routing.policy import RoutingDecision
 from promptops.llm.types import Completion, ProviderOverride
+from promptops.retrieval.rag import RetrievalSpec
 
 __all__ = [
     "CallOutcome",
@@ -110,6 +111,9 @@ class CallRequest:
     #: Commit the run record with those of concurrent calls of the same job (group commit,
     #: :class:`promptops.db.connection.CommitGroup`; an evaluation chunk's).
     commit_group: CommitGroup | None = None
+    #: Retrieval-augmented generation: the index and k whose chunks are given to the model
+    #: (:mod:`promptops.llm.pipeline.stages.retrieve`).
+    retrieval: RetrievalSpec | None = None
 
 
 @dataclass
@@ -160,6 +164,8 @@ class ModelCall:
     #: structured-output retry feeds the error back).
     attempt_messages: list[dict[str, Any]] | None = None
     completions: list[Completion] = field(default_factory=list)
+    #: retrieve: what was retrieved and given to the model, then the answer's citations.
+    retrieval: dict[str, Any] | None = None
     commit_with_run: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
@@ -214,6 +220,8 @@ class CallOutcome:
     error: str | None = None
     run: Any = None
     deltas: AsyncGenerator[str, None] | None = None
+    #: A RAG call's retrieval and checked citations (see :attr:`ModelCall.retrieval`).
+    retrieval: dict[str, Any] | None = None
 
     def fill(self, completions: list[Completion]) -> None:
         """Take the answer and the metering of ``completions`` (the last one answered)."""

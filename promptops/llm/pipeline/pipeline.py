@@ -1,10 +1,12 @@
 """The model-call pipeline: ONE path for every model call of the platform.
 
-    resolve -> route -> record -> cache -> budget -> structured -> provider
+    resolve -> route -> record -> retrieve -> cache -> budget -> structured -> provider
 
 composed like Starlette middleware (each stage calls the next and handles what comes back), so
 in call order a request is resolved (project, prompt version, canary arm, rendered messages),
-routed (candidate models, tenant credentials), looked up in the caches, reserved against its
+routed (candidate models, tenant credentials), given the chunks of a retrieval index when it
+names one (RAG: the context enters the messages, so the cache keys include it), looked up in
+the caches, reserved against its
 budget, sent to the provider (fallbacks, breakers) and validated against its JSON Schema
 (retried with the error fed back); on the way back the budget is settled and the answer cached
 and recorded, all in one durable write. A new concern (guardrails on input or output, retrieval)
@@ -33,6 +35,7 @@ from promptops.llm.pipeline.stages.cache import CacheStage, Embed
 from promptops.llm.pipeline.stages.provider import ProviderStage
 from promptops.llm.pipeline.stages.record import RecordStage
 from promptops.llm.pipeline.stages.resolve import ResolveStage
+from promptops.llm.pipeline.stages.retrieve import RetrievalStage
 from promptops.llm.pipeline.stages.route import RouteStage
 from promptops.llm.pipeline.stages.structured import StructuredOutputStage
 
@@ -40,13 +43,20 @@ __all__ = ["Pipeline", "default_stages"]
 
 
 def default_stages(
-    gateway: LLMGateway, secret_box: SecretBox | None, embed: Embed | None = None
+    gateway: LLMGateway,
+    secret_box: SecretBox | None,
+    embed: Embed | None = None,
+    *,
+    database_url: str | None = None,
 ) -> list[Stage]:
-    """The stages of every model call, in call order (see the module docstring)."""
+    """The stages of every model call, in call order (see the module docstring); the retrieve
+    stage needs ``database_url`` (left out without it)."""
+    retrieval: list[Stage] = [RetrievalStage(database_url)] if database_url else []
     return [
         ResolveStage(),
         RouteStage(gateway, CredentialStore(secret_box)),
         RecordStage(),
+        *retrieval,
         CacheStage(embed) if embed is not None else CacheStage(),
         BudgetStage(),
         StructuredOutputStage(),
@@ -80,7 +90,9 @@ class Pipeline:
         self.durable = durable
         self.max_connections = max_connections
         self.stages: list[Stage] = list(
-            stages if stages is not None else default_stages(gateway, secret_box)
+            stages
+            if stages is not None
+            else default_stages(gateway, secret_box, database_url=database_url)
         )
         self._chain = self._compose()
 

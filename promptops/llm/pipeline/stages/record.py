@@ -88,6 +88,7 @@ class RecordStage:
             workflow_id=link.workflow_id,
             evaluation_id=link.evaluation_id,
             example_id=link.example_id,
+            retrieval=call.retrieval,
             latency_ms=(time.perf_counter() - call.started) * 1000.0,
             **values,
         )
