@@ -1,0 +1,1 @@
+"""Retrieval (RAG): document parsing, token-aware chunking and near-duplicate filtering."""
