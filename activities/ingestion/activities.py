@@ -16,7 +16,9 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 from temporalio import activity
 
 from activities.errors import application_error
@@ -47,6 +49,7 @@ from promptops.retrieval.embedding_models import (
     get_embedding_model,
     get_passage_embedder,
 )
+from promptops.retrieval.ids import document_id
 from promptops.retrieval.ingest import (
     PreparedDocument,
     attach_embeddings,
@@ -63,6 +66,26 @@ log = logging.getLogger(__name__)
 GROUP = 8
 
 
+class _IndexDedup:
+    """An index's near-duplicate filter and which chunk keys each document holds in it."""
+
+    def __init__(self) -> None:
+        self.filter = NearDuplicateFilter()
+        self.by_document: dict[uuid.UUID, set[str]] = {}
+
+    def keep(self, document: uuid.UUID, key: str, sketch: Any) -> None:
+        self.filter.keep(key, sketch)
+        self.by_document.setdefault(document, set()).add(key)
+
+    def record(self, document: uuid.UUID, keys: list[str]) -> None:
+        """``keys`` were kept for ``document`` by :func:`prepare_document`."""
+        self.by_document.setdefault(document, set()).update(keys)
+
+    def forget(self, document: uuid.UUID) -> None:
+        for key in self.by_document.pop(document, set()):
+            self.filter.discard(key)
+
+
 class IngestionActivities:
     def __init__(
         self,
@@ -77,11 +100,11 @@ class IngestionActivities:
         self._counter: TokenCounter | None = None
         # One near-duplicate filter per index per worker process, loaded from the stored
         # signatures on first use and kept up to date by this process's writes.
-        self._filters: dict[uuid.UUID, NearDuplicateFilter] = {}
+        self._filters: dict[uuid.UUID, _IndexDedup] = {}
 
     def _token_counter(self) -> TokenCounter:
         if self._counter is None:
-            self._counter = HFTokenCounter.default()
+            self._counter = HFTokenCounter()
         return self._counter
 
     async def _index_and_source(
@@ -109,12 +132,12 @@ class IngestionActivities:
         except PromptOpsError as exc:
             raise application_error(exc) from None
 
-    async def _filter(self, repo: RetrievalRepository, index_id: uuid.UUID) -> NearDuplicateFilter:
+    async def _filter(self, repo: RetrievalRepository, index_id: uuid.UUID) -> _IndexDedup:
         found = self._filters.get(index_id)
         if found is None:
-            found = NearDuplicateFilter()
-            for chunk, signature in await repo.signatures(index_id):
-                found.insert_signature(f"stored:{chunk}", signature)
+            found = _IndexDedup()
+            for chunk, document, signature in await repo.signatures(index_id):
+                found.keep(document, str(chunk), found.filter.from_bytes(signature))
             self._filters[index_id] = found
         return found
 
@@ -169,7 +192,7 @@ class IngestionActivities:
         for name in group:
             try:
                 fetched = await read_document(source.kind, source.definition, name)
-            except Exception as exc:  # a missing file or an unreachable URL: report, go on
+            except (OSError, ValueError, httpx.HTTPError) as exc:  # gone, too big, unreachable
                 result.errors.append(DocumentError(name, f"{type(exc).__name__}: {exc}"))
                 continue
             digest = content_hash(
@@ -180,6 +203,10 @@ class IngestionActivities:
             if known.get(name) == digest and not force:
                 result.skipped += 1
                 continue
+            # A document's own earlier chunks (a replaced version, or a write that failed
+            # after they were kept) are not duplicates of its new ones.
+            document = document_id(index.id, name)
+            dedup.forget(document)
             try:
                 doc = await asyncio.to_thread(
                     prepare_document,
@@ -195,13 +222,14 @@ class IngestionActivities:
                     counter=counter,
                     chunking=chunking,
                     metadata=dict(source.definition.get("metadata") or {}),
-                    dedup=dedup,
+                    dedup=dedup.filter,
                     ttl_seconds=index.ttl_seconds,
                     now=now,
                 )
-            except Exception as exc:  # unparsable: report, go on
+            except (ValueError, RuntimeError) as exc:  # unparsable (ParseError): report, go on
                 result.errors.append(DocumentError(name, f"{type(exc).__name__}: {exc}"))
                 continue
+            dedup.record(document, [str(c["id"]) for c in doc.chunks])
             prepared.append((doc, name in known))
         texts = [t for doc, _ in prepared for t in doc.texts]
         if texts:

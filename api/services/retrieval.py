@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
@@ -22,6 +22,7 @@ from promptops.errors import InvalidInput
 from promptops.retrieval.embedding_models import get_embedding_model, get_passage_embedder
 from promptops.retrieval.ids import citation_marker, source_key
 from promptops.retrieval.ingest import AUTOMATIC_FIELDS
+from promptops.retrieval.rerank import RerankerLoadError
 from promptops.retrieval.rerank_config import load_reranker
 from promptops.retrieval.search import RetrievalRequest, RetrievalResult, retrieve
 from promptops.retrieval.sources import validate_source
@@ -55,10 +56,10 @@ class RetrievalService:
             spec = get_embedding_model(body.embedding_model)
         except KeyError as exc:
             raise Unprocessable(str(exc.args[0]), field="embedding_model") from None
-        if await self.repo.get_index_by_name(
-            self.principal.organization_id, body.name, project.id
-        ):
-            raise Conflict(f"an index named {body.name!r} already exists in this project", field="name")
+        if await self.repo.get_index_by_name(self.principal.organization_id, body.name, project.id):
+            raise Conflict(
+                f"an index named {body.name!r} already exists in this project", field="name"
+            )
         for name, kind in body.metadata_schema.items():
             if name in AUTOMATIC_FIELDS and AUTOMATIC_FIELDS[name] != kind:
                 raise Unprocessable(
@@ -154,7 +155,11 @@ class RetrievalService:
             "retrieval_index.ingest",
             "retrieval_index",
             index.id,
-            after={"source_id": str(source.id), "kind": body.source.kind, "workflow_id": workflow_id},
+            after={
+                "source_id": str(source.id),
+                "kind": body.source.kind,
+                "workflow_id": workflow_id,
+            },
         )
         # The activities read the source row: it must be committed before the workflow starts.
         await self.session.commit()
@@ -185,13 +190,17 @@ class RetrievalService:
             raise NotFound(f"ingestion {ingestion_id} not found") from None
         index = await self.get_index(index_id)
         source = next(
-            (s for s in await self.repo.list_sources(index.id) if s.source_key.startswith(parts[6])),
+            (
+                s
+                for s in await self.repo.list_sources(index.id)
+                if s.source_key.startswith(parts[6])
+            ),
             None,
         )
         if source is None:
             raise NotFound(f"ingestion {ingestion_id} not found")
         assert self.client is not None
-        handle = self.client.get_workflow_handle(ingestion_id)
+        handle = self.client.get_workflow_handle_for(IngestionWorkflow.run, ingestion_id)
         error = None
         try:
             described = await handle.describe()
@@ -204,7 +213,7 @@ class RetrievalService:
                 progress = IngestionProgress(status="Failed" if name == "FAILED" else name.title())
                 try:
                     await handle.result()
-                except Exception as exc:  # the failure's message is the answer
+                except WorkflowFailureError as exc:  # the failure's message is the answer
                     error = str(exc.__cause__ or exc)
         except RPCError:
             raise NotFound(f"ingestion {ingestion_id} not found") from None
@@ -229,8 +238,10 @@ class RetrievalService:
             vector = await asyncio.to_thread(embedder.embed_query, body.query)
         try:
             reranker = load_reranker(self.settings) if body.rerank else None
-        except Exception as exc:
-            raise InvalidInput(f"rerank: the configured cross-encoder cannot be loaded: {exc}", field="rerank") from None
+        except RerankerLoadError as exc:
+            raise InvalidInput(
+                f"rerank: the configured cross-encoder cannot be loaded: {exc}", field="rerank"
+            ) from None
         req = RetrievalRequest(
             query=body.query,
             mode=body.mode,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -67,16 +67,24 @@ def follow_ingestion(started: dict[str, Any], *, quiet: bool = False) -> dict[st
             )
             time.sleep(0.5)
             state = call("GET", f"/api/v1/retrieval/ingestions/{started['id']}")
-        progress.update(task, completed=state["documents_done"], total=state["documents_total"] or 1)
+        progress.update(
+            task, completed=state["documents_done"], total=state["documents_total"] or 1
+        )
     return state
 
 
 def ingest(
-    path: Path = typer.Argument(..., help="a folder or a file (HTML, reST, Markdown, text, PDF)"),
+    path: Annotated[
+        Path, typer.Argument(help="a folder or a file (HTML, reST, Markdown, text, PDF)")
+    ],
     index: str = typer.Option(..., "--index", help="index name or id (created when missing)"),
     project: str | None = typer.Option(None, help="project name or id (when there are several)"),
-    include: list[str] = typer.Option([], help="glob of files to take from a folder (repeatable)"),
-    exclude: list[str] = typer.Option([], help="glob of files to leave out (repeatable)"),
+    include: Annotated[
+        list[str] | None, typer.Option(help="glob of files to take from a folder (repeatable)")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="glob of files to leave out (repeatable)")
+    ] = None,
     force: bool = typer.Option(False, help="re-embed unchanged documents too"),
     wait: bool = typer.Option(True, help="follow the progress until it ends"),
     as_json: bool = typer.Option(False, "--json", help="print the final state as JSON"),

@@ -17,6 +17,7 @@ a fixed ``seed``), so results are the same in every process and on every run.
 
 from __future__ import annotations
 
+import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 __all__ = ["NearDuplicateFilter", "shingles"]
@@ -119,3 +120,44 @@ class NearDuplicateFilter:
         self._lsh.insert(key, sketch)
         self._sketches[key] = (len(self._sketches), LeanMinHash(sketch))
         return None
+
+    # ----------------------------------------------------------- stored sketches (ingestion)
+
+    def find(self, sketch: MinHash) -> str | None:
+        """The key of the earliest kept sketch whose estimated similarity to ``sketch`` is at
+        least ``threshold`` and is highest, or None (nothing is kept)."""
+        best: tuple[float, int, str] | None = None
+        for candidate in self._lsh.query(sketch):
+            order, kept = self._sketches[candidate]
+            similarity = float(sketch.jaccard(kept))
+            if similarity >= self.threshold and (best is None or (similarity, -order) > best[:2]):
+                best = (similarity, -order, str(candidate))
+        return best[2] if best is not None else None
+
+    def keep(self, key: str, sketch: MinHash | LeanMinHash) -> None:
+        """Keep ``sketch`` under ``key`` (no check). Raises ValueError if ``key`` is kept."""
+        if key in self._sketches:
+            raise ValueError(f"key {key!r} was already added")
+        lean = sketch if isinstance(sketch, LeanMinHash) else LeanMinHash(sketch)
+        self._lsh.insert(key, lean)
+        self._sketches[key] = (len(self._sketches), lean)
+
+    def discard(self, key: str) -> None:
+        """Forget ``key`` (nothing when it is not kept)."""
+        if key in self._sketches:
+            self._lsh.remove(key)
+            del self._sketches[key]
+
+    @staticmethod
+    def to_bytes(sketch: MinHash | LeanMinHash) -> bytes:
+        """The sketch's hash values as little-endian uint32 (``affine32`` values are below
+        2**32): ``4 * num_perm`` bytes, for storage beside the chunk."""
+        return np.asarray(sketch.hashvalues, dtype="<u4").tobytes()
+
+    def from_bytes(self, data: bytes) -> LeanMinHash:
+        """The sketch stored by :meth:`to_bytes` (same ``seed`` and ``num_perm``). Raises
+        ValueError for data of the wrong length."""
+        values = np.frombuffer(data, dtype="<u4")
+        if len(values) != self.num_perm:
+            raise ValueError(f"a stored sketch has {len(values)} values, expected {self.num_perm}")
+        return LeanMinHash(seed=self.seed, hashvalues=values.astype(np.uint64))

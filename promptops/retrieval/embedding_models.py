@@ -76,9 +76,7 @@ def get_embedding_model(name: str) -> EmbeddingModelSpec:
 class PassageEmbedder(Protocol):
     """What ingestion and queries need: unit vectors of passages (any length) and queries."""
 
-    def embed_passages(
-        self, texts: Sequence[str], batch_size: int = 32
-    ) -> NDArray[np.float32]: ...
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> NDArray[np.float32]: ...
 
     def embed_query(self, text: str) -> NDArray[np.float32]: ...
 

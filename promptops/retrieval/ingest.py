@@ -77,8 +77,9 @@ def prepare_document(
     ttl_seconds: int | None,
     now: datetime,
 ) -> PreparedDocument:
-    """Parse and chunk ``data`` and build the rows. Near-duplicate chunks (of chunks already in
-    ``dedup``, other than this document's own earlier chunks) are dropped and counted.
+    """Parse and chunk ``data`` and build the rows. Near-duplicate chunks (of chunks kept in
+    ``dedup``, keyed by chunk id: the caller discards a replaced document's old chunks first)
+    are dropped and counted.
 
     Raises:
         promptops.retrieval.parsing.ParseError: the document cannot be parsed.
@@ -90,21 +91,17 @@ def prepare_document(
     chunks: list[dict[str, Any]] = []
     texts: list[str] = []
     duplicates = 0
-    own_prefix = f"{doc_id}:"
     for piece in pieces:
         cid = chunk_id(doc_id, piece.content_hash, piece.ordinal)
         signature: bytes | None = None
         if dedup is not None:
-            minhash = dedup.minhash(piece.text)
-            earlier = [k for k in dedup.query(minhash) if not k.startswith(own_prefix)]
-            if earlier:
+            sketch = dedup.minhash(piece.text)
+            if dedup.find(sketch) is not None:
                 duplicates += 1
                 continue
-            dedup.insert(f"{doc_id}:{cid}", minhash)
-            signature = NearDuplicateFilter.to_bytes(minhash)
-        heading = " > ".join((parsed.title, *piece.heading_path)) if parsed.title else " > ".join(
-            piece.heading_path
-        )
+            dedup.keep(str(cid), sketch)
+            signature = NearDuplicateFilter.to_bytes(sketch)
+        heading = " > ".join(piece.heading_path)
         chunks.append(
             {
                 "id": cid,

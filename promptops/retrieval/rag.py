@@ -18,9 +18,9 @@ from promptops.retrieval.ids import citation_marker, citation_ref
 
 __all__ = [
     "CITATION_PATTERN",
-    "RetrievalSpec",
     "CitationCheck",
     "ContextChunk",
+    "RetrievalSpec",
     "check_citations",
     "fit_to_window",
     "render_context",

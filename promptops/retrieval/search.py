@@ -123,7 +123,9 @@ def validate_filters(index: RetrievalIndex, filters: Mapping[str, Any] | None) -
             )
         values = value if isinstance(value, list) else [value]
         if not values:
-            raise InvalidInput(f"filters.{name}: empty list matches nothing", field=f"filters.{name}")
+            raise InvalidInput(
+                f"filters.{name}: empty list matches nothing", field=f"filters.{name}"
+            )
         kinds = _SCALAR_TYPES.get(str(schema[name]), (str, int, float, bool))
         for v in values:
             bad_bool = isinstance(v, bool) and bool not in kinds
@@ -205,7 +207,10 @@ async def retrieve(
             ranks.setdefault(h.chunk_id, {})[name] = rank
     if req.mode == "hybrid":
         fused = reciprocal_rank_fusion(
-            [[str(h.chunk_id) for h in lists["dense"]], [str(h.chunk_id) for h in lists["keyword"]]],
+            [
+                [str(h.chunk_id) for h in lists["dense"]],
+                [str(h.chunk_id) for h in lists["keyword"]],
+            ],
             k=req.rrf_k,
         )
         ordered = [(uuid.UUID(cid), score) for cid, score in fused[:n]]

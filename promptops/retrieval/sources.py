@@ -107,9 +107,7 @@ def validate_source(kind: str, definition: dict[str, Any]) -> dict[str, Any]:
                     field=f"source.documents[{i}].name",
                 )
             names.add(d["name"])
-            clean.append(
-                {"name": d["name"], "text": d["text"], "media_type": d.get("media_type")}
-            )
+            clean.append({"name": d["name"], "text": d["text"], "media_type": d.get("media_type")})
         out["documents"] = clean
     else:
         urls = definition.get("urls")

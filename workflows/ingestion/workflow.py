@@ -140,7 +140,8 @@ class IngestionWorkflow:
 class RetrievalMaintenanceWorkflow:
     """Started by the schedule ``retrieval-maintenance``: expires documents past their index's
     TTL and starts an ``IngestionWorkflow`` (abandoned child, with the business-key id of its
-    index and source, so one already running is left alone) for every source whose re-index interval has passed."""
+    index and source, so one already running is left alone) for every source whose re-index
+    interval has passed."""
 
     @workflow.run
     async def run(self, inp: RetrievalMaintenanceInput) -> RetrievalMaintenanceResult:

@@ -56,7 +56,8 @@ class RetrievalIndex(IdMixin, CreatedAtMixin, Base):
     embedding_model: Mapped[str] = mapped_column(String(200))
     embedding_model_version: Mapped[str] = mapped_column(String(200))
     dimension: Mapped[int] = mapped_column(Integer)
-    #: ``{"min_tokens", "max_tokens", "overlap"}`` (:class:`promptops.retrieval.chunking.ChunkingSettings`).
+    #: ``{"min_tokens", "max_tokens", "overlap"}``
+    #: (:class:`promptops.retrieval.chunking.ChunkingSettings`).
     chunking: Mapped[dict[str, Any]] = mapped_column(JSONB)
     #: ``{"field": "string" | "integer" | "number" | "boolean"}``: the filterable metadata.
     metadata_schema: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, inspect, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +59,11 @@ class ChunkView:
     metadata: dict[str, Any]
     embedding_model: str
     embedding: NDArray[np.float32] | None
+
+
+def _vector_literal(vector: NDArray[np.float32]) -> str:
+    """pgvector's text form ``[x1,x2,...]`` (bound as a string and cast in SQL)."""
+    return "[" + ",".join(repr(float(x)) for x in np.asarray(vector, dtype=np.float32)) + "]"
 
 
 def vector_index_name(index_id: uuid.UUID) -> str:
@@ -235,7 +240,8 @@ class RetrievalRepository:
                 RetrievalChunk.document_id == doc_id, RetrievalChunk.id.not_in(keep)
             )
         )
-        columns = {k: v for k, v in document.items() if k != "id"}
+        names = {a.key: a.columns[0].name for a in inspect(RetrievalDocument).column_attrs}
+        columns = {names[k]: v for k, v in document.items() if k != "id"}
         await self.session.execute(
             insert(RetrievalDocument)
             .values(**document)
@@ -249,9 +255,7 @@ class RetrievalRepository:
                 insert(RetrievalChunk).on_conflict_do_nothing(index_elements=["id"]), chunks
             )
 
-    async def remove_documents(
-        self, source_id: uuid.UUID, keep_sources: builtins.list[str]
-    ) -> int:
+    async def remove_documents(self, source_id: uuid.UUID, keep_sources: builtins.list[str]) -> int:
         """Delete the documents of ``source_id`` not in ``keep_sources`` (with their chunks).
         Returns how many went."""
         result = await self.session.execute(
@@ -291,16 +295,14 @@ class RetrievalRepository:
         )
 
     async def signatures(
-        self, index_id: uuid.UUID, exclude_document: uuid.UUID | None = None
-    ) -> builtins.list[tuple[uuid.UUID, bytes]]:
-        """(chunk id, MinHash signature) of the index's chunks that have one."""
-        q = select(RetrievalChunk.id, RetrievalChunk.minhash).where(
+        self, index_id: uuid.UUID
+    ) -> builtins.list[tuple[uuid.UUID, uuid.UUID, bytes]]:
+        """(chunk id, document id, MinHash signature) of the index's chunks that have one."""
+        q = select(RetrievalChunk.id, RetrievalChunk.document_id, RetrievalChunk.minhash).where(
             RetrievalChunk.index_id == index_id, RetrievalChunk.minhash.is_not(None)
         )
-        if exclude_document is not None:
-            q = q.where(RetrievalChunk.document_id != exclude_document)
         rows = (await self.session.execute(q)).tuples()
-        return [(cid, bytes(sig)) for cid, sig in rows if sig is not None]
+        return [(cid, did, bytes(sig)) for cid, did, sig in rows if sig is not None]
 
     # ------------------------------------------------------------------ searches
 
@@ -319,7 +321,7 @@ class RetrievalRepository:
         filter that rejects most candidates still yields ``k`` rows when that many match
         (pgvector >= 0.8; the materialised CTE re-sorts the relaxed order)."""
         params: dict[str, Any] = {
-            "v": np.asarray(vector, dtype=np.float32),
+            "v": _vector_literal(vector),
             "k": k,
             "org": index.organization_id,
             "model": index.embedding_model,
@@ -328,9 +330,7 @@ class RetrievalRepository:
         where = _filter_sql(filters, params)
         await self.session.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
         await self.session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-        await self.session.execute(
-            text(f"SET LOCAL hnsw.max_scan_tuples = {int(max_scan_tuples)}")
-        )
+        await self.session.execute(text(f"SET LOCAL hnsw.max_scan_tuples = {int(max_scan_tuples)}"))
         sql = (
             "WITH nearest AS MATERIALIZED ("
             f" SELECT id, embedding::vector({dim}) <=> CAST(:v AS vector({dim})) AS distance"
@@ -354,7 +354,7 @@ class RetrievalRepository:
         """The exact ``k`` nearest (a sequential scan, no HNSW): the reference of the recall
         benchmark."""
         params: dict[str, Any] = {
-            "v": np.asarray(vector, dtype=np.float32),
+            "v": _vector_literal(vector),
             "k": k,
             "org": index.organization_id,
             "model": index.embedding_model,

@@ -70,9 +70,7 @@ class RetrievalStage:
         self.database_url = database_url
         self.embedder_factory = embedder_factory
 
-    async def _index(
-        self, repo: RetrievalRepository, call: ModelCall, name: str
-    ) -> RetrievalIndex:
+    async def _index(self, repo: RetrievalRepository, call: ModelCall, name: str) -> RetrievalIndex:
         project = call.project
         if project is None:  # pragma: no cover - resolve always sets it
             raise RuntimeError("the retrieve stage runs after resolve")
