@@ -1337,6 +1337,178 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/retrieval/embedding_models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Embedding Models
+         * @description The embedding models an index can name (all run offline on CPU).
+         */
+        get: operations["list_embedding_models_api_v1_retrieval_embedding_models_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/retrieval/indexes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Indexes
+         * @description The caller's indexes (of one project when ``project_id`` is given), with their
+         *     document and chunk counts.
+         */
+        get: operations["list_indexes_api_v1_retrieval_indexes_get"];
+        put?: never;
+        /**
+         * Create Index
+         * @description Create an index (and its HNSW index). 409 when the name is taken in the project, 422
+         *     for an unknown embedding model.
+         */
+        post: operations["create_index_api_v1_retrieval_indexes_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/retrieval/indexes/{index_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Index
+         * @description An index with its counts and its sources (last ingestion, its figures, its workflow
+         *     in the Temporal UI).
+         */
+        get: operations["get_index_api_v1_retrieval_indexes__index_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Index
+         * @description Delete an index with its documents, chunks and HNSW index.
+         */
+        delete: operations["delete_index_api_v1_retrieval_indexes__index_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/retrieval/indexes/{index_id}/chunks/{chunk_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Chunk
+         * @description One chunk (what a citation points at).
+         */
+        get: operations["get_chunk_api_v1_retrieval_indexes__index_id__chunks__chunk_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/retrieval/indexes/{index_id}/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Documents */
+        get: operations["list_documents_api_v1_retrieval_indexes__index_id__documents_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/retrieval/indexes/{index_id}/ingest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ingest
+         * @description Start the ingestion of a source (``IngestionWorkflow``, id
+         *     ``ingest-<index>-<source key>``); a request for a source whose ingestion is running joins
+         *     it. Incremental: unchanged documents are skipped, changed ones replaced, documents gone
+         *     from the source removed. Poll ``GET /retrieval/ingestions/{id}``.
+         */
+        post: operations["ingest_api_v1_retrieval_indexes__index_id__ingest_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/retrieval/ingestions/{ingestion_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Ingestion
+         * @description An ingestion's progress (the workflow's ``progress`` query while it runs).
+         */
+        get: operations["get_ingestion_api_v1_retrieval_ingestions__ingestion_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/retrieval/query": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Query
+         * @description Search an index. 422 names the field for a bad filter (undeclared field, wrong type),
+         *     ``rerank`` without a configured cross-encoder, or a bad parameter.
+         */
+        post: operations["query_api_v1_retrieval_query_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs": {
         parameters: {
             query?: never;
@@ -2283,6 +2455,69 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** ChunkPublic */
+        ChunkPublic: {
+            /** Anchor */
+            anchor: string | null;
+            /**
+             * Chunk Id
+             * Format: uuid
+             */
+            chunk_id: string;
+            /** Citation */
+            citation: string;
+            /**
+             * Document Id
+             * Format: uuid
+             */
+            document_id: string;
+            /** Embedding Model */
+            embedding_model: string;
+            /** Heading Path */
+            heading_path: string[];
+            /**
+             * Index Id
+             * Format: uuid
+             */
+            index_id: string;
+            /** Metadata */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** Ordinal */
+            ordinal: number;
+            /** Source */
+            source: string;
+            /** Text */
+            text: string;
+            /** Title */
+            title: string;
+            /** Token Count */
+            token_count: number;
+        };
+        /**
+         * ChunkingSettingsBody
+         * @description Token-aware chunking, counted with the embedding model's own tokenizer: chunks of
+         *     ``min_tokens``..``max_tokens`` tokens (default 300..800) within a section, ``overlap`` the
+         *     fraction of a chunk repeated from the previous one (default 0.12).
+         */
+        ChunkingSettingsBody: {
+            /**
+             * Max Tokens
+             * @default 800
+             */
+            max_tokens: number;
+            /**
+             * Min Tokens
+             * @default 300
+             */
+            min_tokens: number;
+            /**
+             * Overlap
+             * @default 0.12
+             */
+            overlap: number;
+        };
         /**
          * DashboardFigures
          * @description Figures of a set of runs. Rates are 0..1 (None without runs); USD; tokens as the
@@ -2732,6 +2967,62 @@ export interface components {
             /** Data */
             data: components["schemas"]["DeploymentPublic"][];
         };
+        /** DocumentPublic */
+        DocumentPublic: {
+            /** Chunk Count */
+            chunk_count: number;
+            /** Content Hash */
+            content_hash: string;
+            /** Duplicate Chunks */
+            duplicate_chunks: number;
+            /** Expires At */
+            expires_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Ingested At
+             * Format: date-time
+             */
+            ingested_at: string;
+            /** Media Type */
+            media_type: string;
+            /** Metadata */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** Source */
+            source: string;
+            /** Title */
+            title: string;
+        };
+        /** DocumentsPublic */
+        DocumentsPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["DocumentPublic"][];
+        };
+        /** EmbeddingModelPublic */
+        EmbeddingModelPublic: {
+            /** Description */
+            description: string;
+            /** Dimension */
+            dimension: number;
+            /** Name */
+            name: string;
+            /** Version */
+            version: string;
+            /** Window Tokens */
+            window_tokens: number;
+        };
+        /** EmbeddingModelsPublic */
+        EmbeddingModelsPublic: {
+            /** Data */
+            data: components["schemas"]["EmbeddingModelPublic"][];
+        };
         /**
          * ErrorItem
          * @description One reason a request was refused: ``loc`` is where (``["body", "decoding",
@@ -3096,6 +3387,8 @@ export interface components {
             prompt_id?: string | null;
             /** Prompt Version Id */
             prompt_version_id?: string | null;
+            /** @description retrieval-augmented generation: the index and k to use */
+            retrieval?: components["schemas"]["RetrievalBody"] | null;
             /**
              * Schema
              * @description JSON Schema the output must satisfy (passed to providers that support it; always validated, retried with the error fed back)
@@ -3152,6 +3445,45 @@ export interface components {
             /** Status Code */
             status_code: number | null;
         };
+        /** HitPublic */
+        HitPublic: {
+            /** Anchor */
+            anchor: string | null;
+            /**
+             * Chunk Id
+             * Format: uuid
+             */
+            chunk_id: string;
+            /** Citation */
+            citation: string;
+            /**
+             * Document Id
+             * Format: uuid
+             */
+            document_id: string;
+            /** Heading Path */
+            heading_path: string[];
+            /** Metadata */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** Ranks */
+            ranks: {
+                [key: string]: number;
+            };
+            /** Rerank Score */
+            rerank_score: number | null;
+            /** Score */
+            score: number;
+            /** Source */
+            source: string;
+            /** Text */
+            text: string;
+            /** Title */
+            title: string;
+            /** Token Count */
+            token_count: number;
+        };
         /** ImportResult */
         ImportResult: {
             /**
@@ -3163,6 +3495,212 @@ export interface components {
             imported: number;
             /** Total */
             total: number;
+        };
+        /**
+         * IndexCreate
+         * @description A retrieval index of a project. ``embedding_model``: one of ``GET
+         *     /retrieval/embedding_models`` (its version is recorded; changing it means a new index);
+         *     ``metadata_schema``: the filterable document metadata, field -> type (``section`` and
+         *     ``media_type`` are always there); ``ttl_seconds``: documents expire this long after their
+         *     last ingestion; ``reindex_interval_seconds``: re-ingest every source this often.
+         */
+        IndexCreate: {
+            chunking?: components["schemas"]["ChunkingSettingsBody"];
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Embedding Model
+             * @default all-MiniLM-L6-v2
+             */
+            embedding_model: string;
+            /** Metadata Schema */
+            metadata_schema?: {
+                [key: string]: "string" | "integer" | "number" | "boolean";
+            };
+            /** Name */
+            name: string;
+            /**
+             * Project Id
+             * Format: uuid
+             */
+            project_id: string;
+            /** Reindex Interval Seconds */
+            reindex_interval_seconds?: number | null;
+            /** Ttl Seconds */
+            ttl_seconds?: number | null;
+        };
+        /** IndexPublic */
+        IndexPublic: {
+            /** Chunking */
+            chunking: {
+                [key: string]: unknown;
+            };
+            /**
+             * Chunks
+             * @default 0
+             */
+            chunks: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string;
+            /** Dimension */
+            dimension: number;
+            /**
+             * Documents
+             * @default 0
+             */
+            documents: number;
+            /** Embedding Model */
+            embedding_model: string;
+            /** Embedding Model Version */
+            embedding_model_version: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Metadata Schema */
+            metadata_schema: {
+                [key: string]: string;
+            };
+            /** Name */
+            name: string;
+            /**
+             * Project Id
+             * Format: uuid
+             */
+            project_id: string;
+            /** Reindex Interval Seconds */
+            reindex_interval_seconds: number | null;
+            /** Sources */
+            sources?: components["schemas"]["SourcePublic"][];
+            /** Ttl Seconds */
+            ttl_seconds: number | null;
+        };
+        /** IndexesPublic */
+        IndexesPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["IndexPublic"][];
+        };
+        /** IngestRequest */
+        IngestRequest: {
+            /**
+             * Batch Size
+             * @default 32
+             */
+            batch_size: number;
+            /**
+             * Force
+             * @default false
+             */
+            force: boolean;
+            source: components["schemas"]["SourceBody"];
+        };
+        /**
+         * IngestionPublic
+         * @description An ingestion run (``id`` is its workflow id) and its progress.
+         */
+        IngestionPublic: {
+            /**
+             * Added
+             * @default 0
+             */
+            added: number;
+            /**
+             * Chunks In Index
+             * @default 0
+             */
+            chunks_in_index: number;
+            /**
+             * Chunks Written
+             * @default 0
+             */
+            chunks_written: number;
+            /**
+             * Documents Done
+             * @default 0
+             */
+            documents_done: number;
+            /**
+             * Documents In Index
+             * @default 0
+             */
+            documents_in_index: number;
+            /**
+             * Documents Total
+             * @default 0
+             */
+            documents_total: number;
+            /**
+             * Duplicates
+             * @default 0
+             */
+            duplicates: number;
+            /**
+             * Embed Seconds
+             * @default 0
+             */
+            embed_seconds: number;
+            /** Error */
+            error?: string | null;
+            /** Errors */
+            errors?: {
+                [key: string]: string;
+            }[];
+            /**
+             * Expired
+             * @default 0
+             */
+            expired: number;
+            /** Id */
+            id: string;
+            /**
+             * Index Id
+             * Format: uuid
+             */
+            index_id: string;
+            /**
+             * Removed
+             * @default 0
+             */
+            removed: number;
+            /**
+             * Replaced
+             * @default 0
+             */
+            replaced: number;
+            /**
+             * Skipped
+             * @default 0
+             */
+            skipped: number;
+            /**
+             * Source Id
+             * Format: uuid
+             */
+            source_id: string;
+            /** Status */
+            status: string;
+            /** Temporal Ui Url */
+            temporal_ui_url: string;
+        };
+        /** InlineDocument */
+        InlineDocument: {
+            /** Media Type */
+            media_type?: string | null;
+            /** Name */
+            name: string;
+            /** Text */
+            text: string;
         };
         /**
          * LabelHistoryEntry
@@ -3800,6 +4338,68 @@ export interface components {
             /** Data */
             data: components["schemas"]["ProviderPublic"][];
         };
+        /**
+         * QueryRequest
+         * @description A retrieval query. ``mode``: ``dense`` (HNSW over the index's embeddings), ``keyword``
+         *     (Postgres full text) or ``hybrid`` (reciprocal rank fusion of both); ``filters``: metadata
+         *     field -> value or list of values (any of them); ``mmr_lambda`` (0..1) diversifies the hits
+         *     by maximal marginal relevance; ``rerank`` uses the configured cross-encoder;
+         *     ``score_threshold`` applies to the final score, after reranking.
+         */
+        QueryRequest: {
+            /** Candidates */
+            candidates?: number | null;
+            /** Filters */
+            filters?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Index Id
+             * Format: uuid
+             */
+            index_id: string;
+            /** Mmr Lambda */
+            mmr_lambda?: number | null;
+            /**
+             * Mode
+             * @default hybrid
+             * @enum {string}
+             */
+            mode: "dense" | "keyword" | "hybrid";
+            /** Query */
+            query: string;
+            /**
+             * Rerank
+             * @default false
+             */
+            rerank: boolean;
+            /** Score Threshold */
+            score_threshold?: number | null;
+            /**
+             * Top K
+             * @default 10
+             */
+            top_k: number;
+        };
+        /**
+         * QueryResult
+         * @description Hits best first; ``timings_ms`` says where the time went (``embed``, ``dense``,
+         *     ``keyword``, ``fetch``, ``rerank``, ``total``).
+         */
+        QueryResult: {
+            /** Candidates */
+            candidates: number;
+            /** Embedding Model */
+            embedding_model: string;
+            /** Hits */
+            hits: components["schemas"]["HitPublic"][];
+            /** Mode */
+            mode: string;
+            /** Timings Ms */
+            timings_ms: {
+                [key: string]: number;
+            };
+        };
         /** RenderPublic */
         RenderPublic: {
             /** Messages */
@@ -3813,6 +4413,41 @@ export interface components {
             variables?: {
                 [key: string]: unknown;
             };
+        };
+        /**
+         * RetrievalBody
+         * @description Retrieval-augmented generation: ``index`` (a name in the prompt's project, or an id),
+         *     at most ``k`` chunks found in ``mode`` for ``query`` (default: the variable
+         *     ``query_variable``, else the last user message), fitted to ``max_context_tokens``,
+         *     given to the model as delimited data with citation markers ``[doc:<ref>#<anchor>]``.
+         */
+        RetrievalBody: {
+            /** Filters */
+            filters?: {
+                [key: string]: unknown;
+            } | null;
+            /** Index */
+            index: string;
+            /**
+             * K
+             * @default 4
+             */
+            k: number;
+            /**
+             * Max Context Tokens
+             * @default 1500
+             */
+            max_context_tokens: number;
+            /**
+             * Mode
+             * @default hybrid
+             * @enum {string}
+             */
+            mode: "dense" | "keyword" | "hybrid";
+            /** Query */
+            query?: string | null;
+            /** Query Variable */
+            query_variable?: string | null;
         };
         /**
          * ReviewRequest
@@ -4079,6 +4714,13 @@ export interface components {
             output: unknown;
             /** Prompt Version Id */
             prompt_version_id: string | null;
+            /**
+             * Retrieval
+             * @description a RAG call's retrieval: index, embedding model, mode, k, the chunks given (sources with their citation markers), and the answer's citations, each checked (valid: it names a chunk given to the model)
+             */
+            retrieval?: {
+                [key: string]: unknown;
+            } | null;
             /** Routing */
             routing?: {
                 [key: string]: unknown;
@@ -4181,6 +4823,61 @@ export interface components {
              * @default 3600
              */
             ttl_s: number;
+        };
+        /**
+         * SourceBody
+         * @description What to ingest: ``kind`` ``folder`` (``path``, ``include``/``exclude`` globs), ``files``
+         *     (``paths``), ``inline`` (``documents``) or ``urls`` (``urls``); paths are on the worker's
+         *     machine. ``metadata`` is given to every document (fields of the index's schema).
+         */
+        SourceBody: {
+            /** Documents */
+            documents?: components["schemas"]["InlineDocument"][] | null;
+            /** Exclude */
+            exclude?: string[] | null;
+            /** Include */
+            include?: string[] | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "folder" | "files" | "inline" | "urls";
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** Path */
+            path?: string | null;
+            /** Paths */
+            paths?: string[] | null;
+            /** Urls */
+            urls?: string[] | null;
+        };
+        /** SourcePublic */
+        SourcePublic: {
+            /** Definition */
+            definition: {
+                [key: string]: unknown;
+            };
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Last Ingested At */
+            last_ingested_at: string | null;
+            /** Last Stats */
+            last_stats: {
+                [key: string]: unknown;
+            };
+            /** Last Workflow Id */
+            last_workflow_id: string | null;
+            /** Source Key */
+            source_key: string;
+            /** Temporal Ui Url */
+            temporal_ui_url?: string | null;
         };
         /**
          * StepRecord
@@ -6842,6 +7539,324 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_embedding_models_api_v1_retrieval_embedding_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmbeddingModelsPublic"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_indexes_api_v1_retrieval_indexes_get: {
+        parameters: {
+            query?: {
+                project_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IndexesPublic"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    create_index_api_v1_retrieval_indexes_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IndexCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IndexPublic"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    get_index_api_v1_retrieval_indexes__index_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                index_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IndexPublic"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    delete_index_api_v1_retrieval_indexes__index_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                index_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    get_chunk_api_v1_retrieval_indexes__index_id__chunks__chunk_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                index_id: string;
+                chunk_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChunkPublic"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_documents_api_v1_retrieval_indexes__index_id__documents_get: {
+        parameters: {
+            query?: {
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                index_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentsPublic"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    ingest_api_v1_retrieval_indexes__index_id__ingest_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                index_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IngestRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestionPublic"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    get_ingestion_api_v1_retrieval_ingestions__ingestion_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ingestion_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestionPublic"];
+                };
+            };
+            /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    query_api_v1_retrieval_query_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QueryRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueryResult"];
+                };
             };
             /** @description Refused: 401 no valid API key, 403 role or scope, 404 not found (or not the caller's), 409 conflict, 413 body too large, 422 a field at fault (named in `loc`), 429 rate limit or budget */
             "4XX": {
