@@ -51,6 +51,9 @@ PATH_PARAMS = {
     "api_key_id": "api_key",
     "approval_id": "approval",
     "name": "label",
+    "index_id": "index",
+    "chunk_id": "chunk",
+    "ingestion_id": "ingestion",
 }
 
 #: "METHOD path" -> (body, query) for operations that need them. A body naming one of B's
@@ -143,6 +146,18 @@ BODIES: dict[str, tuple[Body | None, Body | None]] = {
     "POST /api/v1/deployments/{deployment_id}/resume": (lambda b: {"reason": "x"}, None),
     "POST /api/v1/deployments/{deployment_id}/promote": (lambda b: {"reason": "x"}, None),
     "POST /api/v1/deployments/{deployment_id}/abort": (lambda b: {"reason": "x"}, None),
+    "POST /api/v1/retrieval/indexes": (
+        lambda b: {"project_id": b["project"], "name": "stolen-index"},
+        None,
+    ),
+    "POST /api/v1/retrieval/indexes/{index_id}/ingest": (
+        lambda b: {"source": {"kind": "inline", "documents": [{"name": "x", "text": "y"}]}},
+        None,
+    ),
+    "POST /api/v1/retrieval/query": (
+        lambda b: {"index_id": b["index"], "query": "secret", "mode": "keyword"},
+        None,
+    ),
     "POST /api/v1/evals/run": (
         lambda b: {
             "prompt_version_ids": [b["version"]],
@@ -190,6 +205,16 @@ async def _org_b(running: RunningApp, pg_url: str) -> B:
             )
             ids["version" if n == 1 else "version2"] = v["id"]
         await serve_approved(pg_url, ids["prompt"], ids["version"])
+        ids["index"] = (
+            await ok(
+                await b.post(
+                    "/retrieval/indexes",
+                    json={"project_id": ids["project"], "name": "secret-index"},
+                )
+            )
+        )["id"]
+        ids["chunk"] = str(uuid.uuid4())
+        ids["ingestion"] = f"ingest-{ids['index']}-{'0' * 16}"
         ids["dataset"] = (
             await ok(
                 await b.post("/datasets", json={"project_id": ids["project"], "name": "secret-set"})
