@@ -106,6 +106,6 @@ def test_a_forbidden_import_breaks_its_contract(
 def test_a_new_promptops_module_must_be_placed(tmp_path: Path) -> None:
     """The promptops layers are exhaustive: a new top-level module needs its place."""
     project = copy_project(tmp_path)
-    (project / "promptops" / "retrieval.py").write_text('"""A module no layer names."""\n')
+    (project / "promptops" / "unplaced.py").write_text('"""A module no layer names."""\n')
     result = run(project, "promptops")
-    assert result.returncode == 1 and "retrieval" in result.stdout, result.stdout
+    assert result.returncode == 1 and "unplaced" in result.stdout, result.stdout
