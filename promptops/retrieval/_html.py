@@ -134,11 +134,14 @@ class _Walker:
         # A Sphinx object description: signature(s) in dt, body in dd.
         level = max(self.builder.level, OBJECT_LEVEL - 1) + 1
         depth = self.builder.open(level, _text(terms[0]), terms[0].id)
+        added = self.builder.added
         for child in node.iter():
             if child.tag == "dd":
                 self.container(child)
             elif child.tag == "dt" and child.mem_id != terms[0].mem_id:
                 self.builder.add(_text(child))
+        if self.builder.added == added:
+            self.builder.add(_text(terms[0]))  # an object with no description: its signature
         self.builder.close(depth)
 
     def table(self, node: LexborNode) -> None:

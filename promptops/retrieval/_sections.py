@@ -62,6 +62,7 @@ class SectionBuilder:
         self._stack: list[_Open] = []
         self._blocks: list[str] = []
         self._sections: list[Section] = []
+        self._added = 0
 
     @property
     def depth(self) -> int:
@@ -73,10 +74,16 @@ class SectionBuilder:
         """Level of the innermost open heading (0 when none)."""
         return self._stack[-1].level if self._stack else 0
 
+    @property
+    def added(self) -> int:
+        """Number of blocks added so far (to tell whether a walk added any)."""
+        return self._added
+
     def add(self, block: str) -> None:
         """Append a block (blank ones are ignored)."""
         if block.strip():
             self._blocks.append(block)
+            self._added += 1
 
     def heading(self, level: int, heading: str, anchor: str | None) -> None:
         """A flat heading of ``level`` (1 = ``h1``): closes open ones of level >= ``level``."""

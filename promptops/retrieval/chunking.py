@@ -303,8 +303,10 @@ def _locate(text: str, parts: Sequence[str], sep: str) -> list[tuple[str, str]]:
     return located
 
 
-def _finer(unit: _Unit, room: int, counter: TokenCounter) -> list[_Unit]:
-    """Split ``unit`` one level finer: lines, else sentences, else ``room`` tokens + rest."""
+def _finer(unit: _Unit, room: int, later_room: int, counter: TokenCounter) -> list[_Unit]:
+    """Split ``unit`` one level finer: lines, else sentences, else tokens (a first piece of
+    ``room`` tokens, then pieces of ``later_room``, what a continuation chunk has room for;
+    cutting all at once keeps one long line linear rather than re-encoding its rest)."""
     for parts in (
         unit.text.split("\n") if "\n" in unit.text else [],
         list(segment("en", unit.text)),
@@ -317,12 +319,11 @@ def _finer(unit: _Unit, room: int, counter: TokenCounter) -> list[_Unit]:
     if len(pieces) < 2:  # the counter disagrees with its own count: take the unit whole
         return [_Unit(unit.text, min(unit.tokens, room), unit.sep)]
     head = pieces[0]
-    end = unit.text.find(head) + len(head)
-    rest = unit.text[end:]
-    stripped = rest.lstrip()
-    sep = rest[: len(rest) - len(stripped)]
-    head_tokens, rest_tokens = _count_all(counter, [head, stripped])
-    return [_Unit(head, head_tokens, unit.sep), _Unit(stripped, rest_tokens, sep)]
+    rest = unit.text[unit.text.find(head) + len(head) :]
+    parts = [head, *counter.split(rest, later_room)]
+    located = _locate(unit.text, parts, unit.sep)
+    counts = _count_all(counter, [part for _, part in located])
+    return [_Unit(p, c, s) for (s, p), c in zip(located, counts, strict=True)]
 
 
 def _join(lead: str, units: Sequence[_Unit]) -> str:
@@ -337,6 +338,8 @@ def _join(lead: str, units: Sequence[_Unit]) -> str:
 def _pack(units: Sequence[_Unit], counter: TokenCounter, settings: ChunkingSettings) -> list[str]:
     """Chunk texts of one section (rules 1-3 of the module docstring)."""
     queue = deque(units)
+    # The most a continuation chunk's overlap can take (the overlap of a full chunk).
+    later_room = max(1, settings.max_tokens - round(settings.overlap * settings.max_tokens))
     chunks: list[str] = []
     current: list[_Unit] = []
     used = 0
@@ -356,7 +359,7 @@ def _pack(units: Sequence[_Unit], counter: TokenCounter, settings: ChunkingSetti
             current, used = [], 0
             queue.appendleft(unit)
             continue
-        queue.extendleft(reversed(_finer(unit, room, counter)))
+        queue.extendleft(reversed(_finer(unit, room, later_room, counter)))
     if current:
         chunks.append(_join(lead, current))
     return chunks

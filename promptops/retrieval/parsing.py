@@ -203,8 +203,9 @@ def _parse_pdf(source: str, data: bytes) -> ParsedDocument:
                 sections.append(Section((title,), f"page={number}", "\n\n".join(blocks)))
     except ParseError:
         raise
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise ParseError(f"{source}: unreadable PDF ({exc})", source=source) from exc
+    except Exception as exc:  # pypdf raises assorted errors (not only PyPdfError) on bad files
+        kind = "unreadable PDF" if isinstance(exc, PyPdfError) else "malformed PDF"
+        raise ParseError(f"{source}: {kind} ({exc!r})", source=source) from exc
     return ParsedDocument(source, " ".join(str(title).split()), PDF, tuple(sections))
 
 
