@@ -191,7 +191,31 @@ async def _seed(admin: httpx.AsyncClient, reviewer: httpx.AsyncClient) -> dict[s
             json={"provider": "openai", "name": "seed", "api_key": "sk-seed-0123456789"},
         )
     )
+    index = await _ok(
+        await admin.post("/retrieval/indexes", json={"project_id": project["id"], "name": "seed"})
+    )
+    ingestion = await _ok(
+        await admin.post(
+            f"/retrieval/indexes/{index['id']}/ingest",
+            json={
+                "source": {
+                    "kind": "inline",
+                    "documents": [{"name": "seed.md", "text": "# Seed\n\nalpha beta gamma"}],
+                }
+            },
+        )
+    )
+    await _until(admin, f"/retrieval/ingestions/{ingestion['id']}", "status", "Completed")
+    hits = await _ok(
+        await admin.post(
+            "/retrieval/query",
+            json={"index_id": index["id"], "query": "alpha", "mode": "keyword"},
+        )
+    )
     return {
+        "index_id": [index["id"]],
+        "ingestion_id": [ingestion["id"]],
+        "chunk_id": [h["chunk_id"] for h in hits["hits"]],
         "project_id": [project["id"]],
         "prompt_id": [prompt["id"]],
         "version_id": [v["id"] for v in versions],

@@ -129,6 +129,14 @@ TAKES: dict[str, list[tuple[str, str, str]]] = {
         ("put", f"{P}/provider_keys/{{credential_id}}", "credential_id"),
         ("delete", f"{P}/provider_keys/{{credential_id}}", "credential_id"),
     ],
+    "index": [
+        ("get", f"{P}/retrieval/indexes/{{index_id}}", "index_id"),
+        ("get", f"{P}/retrieval/indexes/{{index_id}}/documents", "index_id"),
+        ("post", f"{P}/retrieval/indexes/{{index_id}}/ingest", "index_id"),
+        ("delete", f"{P}/retrieval/indexes/{{index_id}}", "index_id"),
+        ("post", f"{P}/retrieval/query", "body.index_id"),
+    ],
+    "ingestion": [("get", f"{P}/retrieval/ingestions/{{ingestion_id}}", "ingestion_id")],
 }
 
 #: What answers with ids: (method, path, status, kind of id, JSON pointer to it).
@@ -163,7 +171,15 @@ GIVES: list[tuple[str, str, str, str, str]] = [
     ("get", f"{P}/members", "200", "member", "/data/0/user_id"),
     ("post", f"{P}/provider_keys", "201", "credential", "/id"),
     ("get", f"{P}/provider_keys", "200", "credential", "/data/0/id"),
+    ("post", f"{P}/retrieval/indexes", "201", "index", "/id"),
+    ("get", f"{P}/retrieval/indexes", "200", "index", "/data/0/id"),
+    ("post", f"{P}/retrieval/indexes/{{index_id}}/ingest", "202", "ingestion", "/id"),
 ]
+
+#: Operations that must not get a seeded id (they would destroy what the seeded ids of other
+#: operations point at: a deleted index takes its ingestions and chunks with it). They are
+#: reached along links instead (create, then delete).
+DESTRUCTIVE = {f"DELETE {P}/retrieval/indexes/{{index_id}}"}
 
 #: Links that take more than one value from the same answer: (method, path, status,
 #: target method, target path, {parameter: pointer} with ``body`` for body fields).
@@ -256,6 +272,7 @@ BODY_FIELDS = {
     "prompt_version_id": "version_id",
     "dataset_id": "dataset_id",
     "run_id": "run_id",
+    "index_id": "index_id",
 }
 LOG = os.environ.get("PROMPTOPS_FUZZ_LOG")
 _calls = itertools.count()
@@ -276,7 +293,7 @@ def before_call(
     404. The other calls keep what schemathesis generated (or extracted along a link). Then the
     fuzzer's own key and membership are swapped out."""
     n = next(_calls)
-    if n % 2 == 0:
+    if n % 2 == 0 and case.operation.label not in DESTRUCTIVE:
         pick = n // 2
         for params in (case.path_parameters, case.query):
             for name in params or ():
@@ -291,6 +308,9 @@ def before_call(
     for params in (case.path_parameters, case.query):
         for name in params or ():
             if str(params[name]).lower() in OWN_IDS.get(name, ()):
+                params[name] = NIL_UUID
+            destroys_seeded = case.operation.label in DESTRUCTIVE
+            if destroys_seeded and str(params[name]).lower() in SEEDED_IDS.get(name, ()):
                 params[name] = NIL_UUID
 
 
