@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     # benchmark reports the recall it gives).
     reranker_path: Path | None = Field(default=None, alias="PROMPTOPS_RERANKER_PATH")
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000, alias="PROMPTOPS_HNSW_EF_SEARCH")
+    # Seconds without a heartbeat after which an ingestion batch is retried elsewhere (its
+    # worker is taken for dead); a batch heartbeats after every few documents.
+    ingest_heartbeat_timeout_s: float = Field(
+        default=60.0, gt=0, alias="PROMPTOPS_INGEST_HEARTBEAT_TIMEOUT_S"
+    )
     # Seconds between runs of the retrieval maintenance (Temporal Schedule
     # `retrieval-maintenance`: TTL expiry, re-ingestion of sources whose index's re-index
     # interval has passed); 0 disables it (and deletes the schedule).

@@ -66,6 +66,12 @@ log = logging.getLogger(__name__)
 GROUP = 8
 
 
+async def _heartbeat(done: Callable[[], int], every_s: float = 1.0) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        activity.heartbeat(done())
+
+
 class _IndexDedup:
     """An index's near-duplicate filter and which chunk keys each document holds in it."""
 
@@ -161,13 +167,19 @@ class IngestionActivities:
             embedder = self._embedder_factory(index.embedding_model)
             chunking = ChunkingSettings(**index.chunking)
             counter = self._token_counter()
-            for offset in range(start, len(inp.documents), GROUP):
-                group = inp.documents[offset : offset + GROUP]
-                await self._ingest_group(
-                    index, source, group, inp.force, embedder, counter, chunking, result
-                )
-                result.done = offset + len(group)
-                activity.heartbeat(result.done)
+            # Heartbeat every second meanwhile (embedding a group takes seconds on 2 cores),
+            # with the number of documents finished: a retry resumes after them.
+            beating = asyncio.create_task(_heartbeat(lambda: result.done))
+            try:
+                for offset in range(start, len(inp.documents), GROUP):
+                    group = inp.documents[offset : offset + GROUP]
+                    await self._ingest_group(
+                        index, source, group, inp.force, embedder, counter, chunking, result
+                    )
+                    result.done = offset + len(group)
+                    activity.heartbeat(result.done)
+            finally:
+                beating.cancel()
         except PromptOpsError as exc:
             raise application_error(exc) from None
         return result

@@ -171,6 +171,7 @@ class RetrievalService:
                 source_id=str(source.id),
                 batch_size=body.batch_size,
                 force=body.force,
+                heartbeat_timeout_s=self.settings.ingest_heartbeat_timeout_s,
             ),
             id=workflow_id,
             task_queue=self.settings.task_queue,

@@ -114,3 +114,22 @@ def test_shingles_are_word_five_grams() -> None:
 def test_invalid_parameters_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         NearDuplicateFilter(**kwargs)
+
+
+def test_a_stored_sketch_comes_back_equal_and_still_finds_its_near_copies() -> None:
+    """What ingestion stores beside a chunk (to_bytes) and reloads in another worker
+    (from_bytes) is the same sketch: it finds the same near-duplicates."""
+    filt = NearDuplicateFilter()
+    text = " ".join(f"word{i}" for i in range(1000))
+    sketch = filt.minhash(text)
+    data = NearDuplicateFilter.to_bytes(sketch)
+    assert len(data) == 4 * filt.num_perm
+    restored = filt.from_bytes(data)
+    assert list(restored.hashvalues) == list(sketch.hashvalues)
+    other = NearDuplicateFilter()
+    other.keep("stored", other.from_bytes(data))
+    near_copy = text.replace("word500", "changed", 1)  # Jaccard ~0.99
+    assert other.find(other.minhash(near_copy)) == "stored"
+    assert other.find(other.minhash(" ".join(f"other{i}" for i in range(200)))) is None
+    with pytest.raises(ValueError, match="expected 128"):
+        other.from_bytes(data[:8])
