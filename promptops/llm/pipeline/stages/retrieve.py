@@ -98,18 +98,21 @@ class RetrievalStage:
             if spec.mode != "keyword":
                 embedder = self.embedder_factory(index.embedding_model)
                 vector = await asyncio.to_thread(embedder.embed_query, query)
-            result = await retrieve(
-                repo,
-                index,
-                RetrievalRequest(
-                    query=query,
-                    mode=spec.mode,  # type: ignore[arg-type]  # checked by retrieve()
-                    top_k=spec.k,
-                    filters=spec.filters,
-                ),
-                embedder=None,
-                query_vector=vector,
-            )
+            try:
+                result = await retrieve(
+                    repo,
+                    index,
+                    RetrievalRequest(
+                        query=query,
+                        mode=spec.mode,  # type: ignore[arg-type]  # checked by retrieve()
+                        top_k=spec.k,
+                        filters=spec.filters,
+                    ),
+                    embedder=None,
+                    query_vector=vector,
+                )
+            except InvalidInput as exc:  # the request's field is retrieval.<field>
+                raise InvalidInput(exc.message, field=f"retrieval.{exc.field}") from None
         retrieved = [
             ContextChunk(
                 chunk_id=str(h.chunk_id),
