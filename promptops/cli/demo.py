@@ -18,6 +18,9 @@ def demo(
     rollout: bool = typer.Option(
         True, "--rollout/--no-rollout", help="then run the approval + canary story (rollout-demo)"
     ),
+    rag: bool = typer.Option(
+        True, "--rag/--no-rag", help="then RAG over the Python docs (promptops demo rag)"
+    ),
 ) -> None:
     """Evaluate two versions of two prompts (subject lines; spam filter) on SpamAssassin mail
     with BatchEvaluationWorkflow and print the comparison tables; then take a prompt from
@@ -93,6 +96,10 @@ def demo(
     if rollout:
         console.rule("Governance: approval and canary rollout")
         rollout_summary = _rollout(console, settings, urls)
+    rag_summary = None
+    if rag:
+        console.rule("Retrieval: answers from the Python docs with citations")
+        rag_summary = _rag(console, settings, urls, all_pages=False)
     if not as_json:
         # Last line of the demo: where to look at what it made.
         console.print(
@@ -108,6 +115,7 @@ def demo(
                     "temporal_ui": urls.get("temporal_ui"),
                     "web_app": urls.get("web_app"),
                     "rollout": rollout_summary,
+                    "rag": rag_summary,
                 },
                 indent=2,
             )
@@ -212,6 +220,109 @@ def rollout_demo(
         print(json.dumps(summary, indent=2))
 
 
+def _rag(
+    console: Any, settings: Any, urls: dict[str, Any], *, all_pages: bool
+) -> dict[str, Any] | None:
+    from promptops.cli.evals import fail
+    from promptops.devstack.client import APIClientError
+    from promptops.devstack.rag_demo import run_rag_demo
+
+    key = settings.resolved_api_key()
+    if not key:
+        fail("no API key: set PROMPTOPS_API_KEY or restart with `promptops up`")
+        return None
+    try:
+        result = run_rag_demo(
+            urls.get("api") or settings.api_url, key, say=console.print, all_pages=all_pages
+        )
+    except (APIClientError, FileNotFoundError, RuntimeError) as exc:
+        fail(getattr(exc, "message", str(exc)))
+        return None
+    for a in result.answers:
+        console.print(f"\n[bold]Q: {a['question']}[/bold]")
+        console.print(f"A: {str(a['answer']).strip()}")
+        valid = [c for c in a["citations"] if c["valid"]]
+        flagged = [c for c in a["citations"] if not c["valid"]]
+        for c in valid:
+            anchor = f"#{c['anchor']}" if c["anchor"] else ""
+            console.print(f"   cited {c['marker']} -> {c['source']}{anchor} (checked)")
+        for c in flagged:
+            console.print(f"   [yellow]flagged {c['marker']}: {c['reason']}[/yellow]")
+        given = ", ".join(
+            f"{s['source']}#{s['anchor']}" if s["anchor"] else s["source"] for s in a["sources"]
+        )
+        console.print(f"   sources given: {given}")
+        console.print(f"   retrieval: {a['retrieval_ms']:.1f} ms (hybrid, k=3)")
+    return result.summary()
+
+
+def rag_demo(
+    all_pages: bool = typer.Option(
+        False, "--all", help="ingest every page of the docs (default: 14 pages, quicker)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print a machine-readable summary"),
+) -> None:
+    """Ingest the Python 3.11 docs (IngestionWorkflow) and answer questions about them with
+    the local model: each answer, its cited sources (checked) and the retrieval latency."""
+    from rich.console import Console
+
+    from promptops.cli.evals import fail
+    from promptops.devstack.control import ensure_stack_running
+    from promptops.devstack.errors import StackError
+    from promptops.settings import get_settings
+
+    settings = get_settings()
+    console = Console(highlight=False, stderr=as_json)
+    try:
+        with console.status("Starting or attaching to the PromptOps stack…"):
+            state = ensure_stack_running(settings)
+    except StackError as exc:
+        fail(exc.message + (f"\n{exc.log_tail}" if exc.log_tail else ""))
+        return
+    summary = _rag(console, settings, state.get("urls") or {}, all_pages=all_pages)
+    if as_json:
+        print(json.dumps(summary, indent=2))
+
+
+demo_app = typer.Typer(
+    invoke_without_command=True,
+    help="The main job: evaluations on real mail, approval + canary, RAG over the Python docs.",
+)
+
+
+@demo_app.callback()
+def _demo_group(
+    ctx: typer.Context,
+    limit: int = typer.Option(
+        24, min=2, max=2000, help="examples per golden set (default finishes in minutes)"
+    ),
+    seed: int = typer.Option(0, help="sampling seed (same seed + limit = same examples)"),
+    concurrency: int = typer.Option(4, min=1, help="LLM calls in flight per evaluation"),
+    as_json: bool = typer.Option(False, "--json", help="print a machine-readable summary"),
+    rollout: bool = typer.Option(
+        True, "--rollout/--no-rollout", help="then run the approval + canary story (rollout-demo)"
+    ),
+    rag: bool = typer.Option(
+        True, "--rag/--no-rag", help="then RAG over the Python docs (promptops demo rag)"
+    ),
+) -> None:
+    """Evaluate two versions of two prompts on SpamAssassin mail (BatchEvaluationWorkflow),
+    take a prompt through approval and canary, then answer questions about the Python docs
+    with citations (``promptops demo rag`` alone)."""
+    if ctx.invoked_subcommand is None:
+        demo(
+            limit=limit,
+            seed=seed,
+            concurrency=concurrency,
+            as_json=as_json,
+            rollout=rollout,
+            rag=rag,
+        )
+
+
+demo_app.command("rag")(rag_demo)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+    app.add_typer(demo_app, name="demo")
     app.command("rollout-demo")(rollout_demo)
