@@ -116,7 +116,7 @@ class SourceBody(RequestModel):
 class IngestRequest(RequestModel):
     source: SourceBody
     force: bool = False
-    batch_size: Annotated[int, Field(ge=1, le=1000)] = 32
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 8
 
 
 class IngestionPublic(BaseModel):

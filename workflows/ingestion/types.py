@@ -45,7 +45,7 @@ class IngestionInput:
 
     index_id: str
     source_id: str
-    batch_size: int = 32
+    batch_size: int = 8
     force: bool = False
     heartbeat_timeout_s: float = 60.0
     documents: list[str] | None = None
