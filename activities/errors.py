@@ -37,9 +37,11 @@ __all__ = [
     "NOT_VISIBLE",
     "NOT_WAITING",
     "OWN_VERSION",
+    "PARSE_ERROR",
     "PAYLOAD_TOO_LARGE",
     "PROVIDER_FAILED",
     "RATE_LIMITED",
+    "RERANKER_LOAD_ERROR",
     "SERVICE_UNAVAILABLE",
     "UNAUTHORIZED",
     "UPDATE_REJECTED",
@@ -59,6 +61,8 @@ BUDGET_EXCEEDED: Final = "BudgetExceeded"
 PROVIDER_FAILED: Final = "ProviderFailed"
 SERVICE_UNAVAILABLE: Final = "ServiceUnavailable"
 MISCONFIGURED: Final = "Misconfigured"
+PARSE_ERROR: Final = "ParseError"  # promptops.retrieval.parsing: an InvalidInput
+RERANKER_LOAD_ERROR: Final = "RerankerLoadError"  # promptops.retrieval.rerank: Misconfigured
 
 #: The type of every domain error :func:`application_error` can produce.
 DOMAIN_ERROR_TYPES: Final = (
@@ -73,6 +77,8 @@ DOMAIN_ERROR_TYPES: Final = (
     PROVIDER_FAILED,
     SERVICE_UNAVAILABLE,
     MISCONFIGURED,
+    PARSE_ERROR,
+    RERANKER_LOAD_ERROR,
 )
 
 # --- not domain errors: the state of a workflow's rows --------------------------------------

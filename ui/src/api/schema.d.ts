@@ -3595,7 +3595,7 @@ export interface components {
         IngestRequest: {
             /**
              * Batch Size
-             * @default 32
+             * @default 8
              */
             batch_size: number;
             /**
