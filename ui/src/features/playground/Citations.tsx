@@ -176,7 +176,7 @@ export function Citations({ indexId, citations }: { indexId: string; citations: 
                   </>
                 ) : (
                   <>
-                    <code>{c.marker}</code>{" "}
+                    <span className="mono">{c.marker}</span>{" "}
                     <span className="error">{c.reason ?? "not a retrieved chunk"}</span>
                   </>
                 )}

@@ -108,6 +108,7 @@ describe("the playground's Retrieval (RAG) fields", SLOW, () => {
     const k = screen.getByLabelText("Chunks (k)");
     await userEvent.clear(k);
     await userEvent.type(k, "3");
+    await userEvent.type(screen.getByLabelText("Context budget (tokens)"), "700");
     await userEvent.selectOptions(screen.getByLabelText("Search mode"), "dense");
     // The first variable is the default query; the other one can be chosen.
     const query = screen.getByLabelText("Search with");
@@ -119,7 +120,13 @@ describe("the playground's Retrieval (RAG) fields", SLOW, () => {
     expect(sent[0]).toMatchObject({
       prompt_version_id: "v-1",
       variables: { question: "What does lru_cache do?" },
-      retrieval: { index: "ix-1", k: 3, mode: "dense", query_variable: "question" },
+      retrieval: {
+        index: "ix-1",
+        k: 3,
+        mode: "dense",
+        query_variable: "question",
+        max_context_tokens: 700,
+      },
     });
     const sources = screen.getByRole("list", { name: "Sources given to the model" });
     expect(within(sources).getByRole("link", { name: "[doc:0a1b2c3d4e5f#]" })).toHaveAttribute(
@@ -137,7 +144,9 @@ describe("the playground's Retrieval (RAG) fields", SLOW, () => {
     await userEvent.selectOptions(screen.getByLabelText("Search with"), "");
     await userEvent.click(screen.getByRole("button", { name: "Run" }));
     await screen.findByLabelText("Run figures");
-    expect(sent[0]).toMatchObject({ retrieval: { index: "ix-1", k: 4, mode: "hybrid" } });
+    expect(sent[0]).toMatchObject({
+      retrieval: { index: "ix-1", k: 4, mode: "hybrid", max_context_tokens: 1500 },
+    });
     expect((sent[0] as { retrieval: object }).retrieval).not.toHaveProperty("query_variable");
   });
 

@@ -10,21 +10,38 @@ export type RetrievalBody = components["schemas"]["RetrievalBody"];
 type SearchMode = NonNullable<RetrievalBody["mode"]>;
 
 /** The run form's RAG choices, as typed. `queryVariable`: a variable's name, `""` for the
- * last user message, or null when not chosen yet (then the version's first variable). */
+ * last user message, or null when not chosen yet (then the version's first variable);
+ * `contextTokens`: the budget for the chunks given (empty: the API's default). */
 export interface RetrievalChoice {
   index: string;
   k: string;
   mode: SearchMode;
   queryVariable: string | null;
+  contextTokens: string;
 }
 
-/** The API's default context window for the chunks (tokens); the generated type requires it. */
+/** The API's default budget for the chunks (tokens); the generated type requires a value. */
 const MAX_CONTEXT_TOKENS = 1500;
 
-export const NO_RETRIEVAL: RetrievalChoice = { index: "", k: "4", mode: "hybrid", queryVariable: null };
+export const NO_RETRIEVAL: RetrievalChoice = {
+  index: "",
+  k: "4",
+  mode: "hybrid",
+  queryVariable: null,
+  contextTokens: "",
+};
+
+function wholeNumber(text: string, min: number, max: number): number | null {
+  const n = Number(text);
+  return text.trim() !== "" && Number.isInteger(n) && n >= min && n <= max ? n : null;
+}
+
+function fieldProblem(field: string, message: string): ApiProblem {
+  return { status: 0, message, fields: { [field]: message } };
+}
 
 const MODES: { value: SearchMode; label: string }[] = [
-  { value: "hybrid", label: "hybrid (dense + keyword, fused)" },
+  { value: "hybrid", label: "hybrid (dense + keyword, fused by RRF)" },
   { value: "dense", label: "dense (embeddings)" },
   { value: "keyword", label: "keyword (full text)" },
 ];
@@ -46,10 +63,15 @@ export function retrievalRequest(
   variables: string[],
 ): { body?: RetrievalBody; problem?: ApiProblem } {
   if (!choice.index) return {};
-  const k = Number(choice.k);
-  if (choice.k.trim() === "" || !Number.isInteger(k) || k < 1 || k > 50) {
-    const message = "Enter a whole number from 1 to 50.";
-    return { problem: { status: 0, message, fields: { "retrieval.k": message } } };
+  const k = wholeNumber(choice.k, 1, 50);
+  if (k === null) return { problem: fieldProblem("retrieval.k", "Enter a whole number from 1 to 50.") };
+  const budget =
+    choice.contextTokens.trim() === ""
+      ? MAX_CONTEXT_TOKENS
+      : wholeNumber(choice.contextTokens, 1, 200_000);
+  if (budget === null) {
+    const message = "Enter a whole number of tokens from 1 to 200000.";
+    return { problem: fieldProblem("retrieval.max_context_tokens", message) };
   }
   const queryVariable = effectiveQueryVariable(choice, variables);
   return {
@@ -57,7 +79,7 @@ export function retrievalRequest(
       index: choice.index,
       k,
       mode: choice.mode,
-      max_context_tokens: MAX_CONTEXT_TOKENS,
+      max_context_tokens: budget,
       ...(queryVariable ? { query_variable: queryVariable } : {}),
     },
   };
@@ -145,23 +167,45 @@ export function RetrievalFields({
               <FieldError error={error} field="retrieval.k" id="rag-k-error" />
             </div>
             <div>
-              <label htmlFor="rag-mode">Search mode</label>
-              <select
-                id="rag-mode"
-                value={value.mode}
-                onChange={(e) => set({ mode: e.target.value as SearchMode })}
-                aria-invalid={fieldInvalid(error, "retrieval.mode")}
-                aria-describedby="rag-mode-error"
-              >
-                {MODES.map((m) => (
-                  <option key={m.value} value={m.value}>
-                    {m.label}
-                  </option>
-                ))}
-              </select>
-              <FieldError error={error} field="retrieval.mode" id="rag-mode-error" />
+              <label htmlFor="rag-context">Context budget (tokens)</label>
+              <input
+                id="rag-context"
+                type="number"
+                inputMode="numeric"
+                min="1"
+                step="1"
+                placeholder={`${MAX_CONTEXT_TOKENS} (default)`}
+                value={value.contextTokens}
+                onChange={(e) => set({ contextTokens: e.target.value })}
+                aria-invalid={fieldInvalid(error, "retrieval.max_context_tokens")}
+                aria-describedby="rag-context-error rag-context-hint"
+              />
+              <FieldError
+                error={error}
+                field="retrieval.max_context_tokens"
+                id="rag-context-error"
+              />
             </div>
           </div>
+          <p id="rag-context-hint" className="muted hint">
+            The best chunks that fit the budget are given; keep it within the model&apos;s
+            context window.
+          </p>
+          <label htmlFor="rag-mode">Search mode</label>
+          <select
+            id="rag-mode"
+            value={value.mode}
+            onChange={(e) => set({ mode: e.target.value as SearchMode })}
+            aria-invalid={fieldInvalid(error, "retrieval.mode")}
+            aria-describedby="rag-mode-error"
+          >
+            {MODES.map((m) => (
+              <option key={m.value} value={m.value}>
+                {m.label}
+              </option>
+            ))}
+          </select>
+          <FieldError error={error} field="retrieval.mode" id="rag-mode-error" />
           <label htmlFor="rag-query">Search with</label>
           <select
             id="rag-query"

@@ -151,7 +151,7 @@ function CitationMarker({ marker }: { marker: string }) {
   return (
     <div className="citation-marker">
       <code data-testid="citation-marker">{marker}</code>
-      <button type="button" className="secondary small" onClick={() => void copy()}>
+      <button type="button" className="secondary" onClick={() => void copy()}>
         Copy marker
       </button>
       <span role="status" aria-live="polite" className="muted">
