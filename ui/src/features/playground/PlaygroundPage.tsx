@@ -8,6 +8,7 @@ import { Loading } from "../../components/Loading";
 import { FieldError, ProblemBanner, fieldInvalid } from "../../components/Problem";
 import { MessagesEditor, type Message } from "./MessagesEditor";
 import { RecentRuns, runsQueryKey } from "./RecentRuns";
+import { NO_RETRIEVAL, RetrievalFields, retrievalRequest } from "./RetrievalFields";
 import { RunOutput } from "./RunOutput";
 import { streamChat, streamGenerate, type ChatBody, type GenerateBody } from "./stream";
 import { useStreamRun } from "./useStreamRun";
@@ -146,6 +147,7 @@ export function PlaygroundPage() {
   const [schemaText, setSchemaText] = useState("");
   const [messages, setMessages] = useState<Message[]>([{ role: "user", content: "" }]);
   const [local, setLocal] = useState<ApiProblem | null>(null);
+  const [rag, setRag] = useState(NO_RETRIEVAL);
   const [ranWithSchema, setRanWithSchema] = useState(false);
   const run = useStreamRun();
   const streaming = run.state.phase === "streaming";
@@ -195,6 +197,11 @@ export function PlaygroundPage() {
         setLocal(localProblem("target", "Choose a prompt version or a label."));
         return;
       }
+      const retrieval = retrievalRequest(rag, Object.keys(version?.variables ?? {}));
+      if (retrieval.problem) {
+        setLocal(retrieval.problem);
+        return;
+      }
       const body: GenerateBody = {
         variables: filledVariables(values, version?.variables ?? {}),
         stream: true,
@@ -204,6 +211,7 @@ export function PlaygroundPage() {
         ...(Object.keys(decoding).length ? { decoding } : {}),
         ...(schema ? { schema } : {}),
         ...(model ? { model } : {}),
+        ...(retrieval.body ? { retrieval: retrieval.body } : {}),
       };
       outcome = await run.start((options) => streamGenerate(body, options));
     } else {
@@ -344,6 +352,13 @@ export function PlaygroundPage() {
                     error={problem}
                   />
                 )}
+                <RetrievalFields
+                  projectId={projectId}
+                  variables={Object.keys(version?.variables ?? {})}
+                  value={rag}
+                  onChange={setRag}
+                  error={problem}
+                />
               </>
             ) : (
               <MessagesEditor messages={messages} onChange={setMessages} error={problem} />

@@ -1,5 +1,6 @@
 import { useLayoutEffect, useSyncExternalStore } from "react";
 import { Link } from "react-router-dom";
+import { RetrievalResult, asRunRetrieval } from "./Citations";
 import type { StreamDone } from "./stream";
 import { noteRendered } from "./timings";
 import type { RunState, TextStore } from "./useStreamRun";
@@ -48,6 +49,7 @@ export function RunOutput({
       )}
       {outcome?.kind === "done" && <Figures done={outcome} />}
       {outcome?.kind === "done" && structured && <StructuredOutput output={outcome.output} />}
+      {outcome?.kind === "done" && <RunRetrievalOf done={outcome} />}
     </section>
   );
 }
@@ -70,6 +72,11 @@ function StreamedText({ store, streaming }: { store: TextStore; streaming: boole
 export function formatCost(usd: number | null | undefined): string {
   if (usd === null || usd === undefined) return "-";
   return `$${usd.toFixed(6)}`;
+}
+
+function RunRetrievalOf({ done }: { done: StreamDone }) {
+  const retrieval = asRunRetrieval(done.retrieval);
+  return retrieval ? <RetrievalResult retrieval={retrieval} /> : null;
 }
 
 function Figures({ done }: { done: StreamDone }) {

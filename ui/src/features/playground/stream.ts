@@ -26,6 +26,8 @@ export interface StreamDone {
   costUsd: number | null;
   latencyMs: number | null;
   cacheHit: boolean;
+  /** A RAG call's retrieval (sources given, citations checked); see Citations.tsx. */
+  retrieval?: unknown;
 }
 
 export interface StreamFailed {
@@ -103,6 +105,7 @@ export async function streamGenerate(
         costUsd: result.metrics.cost_usd,
         latencyMs: result.metrics.latency_ms,
         cacheHit: result.cache_hit ?? false,
+        ...(result.retrieval ? { retrieval: result.retrieval } : {}),
       };
     } else if (event.event === "error") {
       const error = JSON.parse(event.data) as {
