@@ -28,7 +28,8 @@ Environment = Literal["dev", "staging", "prod"]
 class RetrievalBody(RequestModel):
     """Retrieval-augmented generation: ``index`` (a name in the prompt's project, or an id),
     at most ``k`` chunks found in ``mode`` for ``query`` (default: the variable
-    ``query_variable``, else the last user message), fitted to ``max_context_tokens``,
+    ``query_variable``, else the last user message), fitted to ``max_context_tokens``
+    (default 600: the embedded llama.cpp server gives each request a 1024-token context),
     given to the model as delimited data with citation markers ``[doc:<ref>#<anchor>]``."""
 
     index: str = Field(min_length=1, max_length=NAME_MAX)
@@ -37,7 +38,7 @@ class RetrievalBody(RequestModel):
     query: str | None = Field(default=None, max_length=8000)
     query_variable: str | None = Field(default=None, max_length=200)
     filters: dict[str, Any] | None = None
-    max_context_tokens: int = Field(default=1500, ge=1, le=200_000)
+    max_context_tokens: int = Field(default=600, ge=1, le=200_000)
 
 
 class GenerateRequest(RequestModel):

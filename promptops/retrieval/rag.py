@@ -49,7 +49,7 @@ class RetrievalSpec:
     query: str | None = None
     query_variable: str | None = None
     filters: dict[str, Any] | None = None
-    max_context_tokens: int = 1500
+    max_context_tokens: int = 600
 
 
 @dataclass(frozen=True)

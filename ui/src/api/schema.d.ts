@@ -4418,7 +4418,8 @@ export interface components {
          * RetrievalBody
          * @description Retrieval-augmented generation: ``index`` (a name in the prompt's project, or an id),
          *     at most ``k`` chunks found in ``mode`` for ``query`` (default: the variable
-         *     ``query_variable``, else the last user message), fitted to ``max_context_tokens``,
+         *     ``query_variable``, else the last user message), fitted to ``max_context_tokens``
+         *     (default 600: the embedded llama.cpp server gives each request a 1024-token context),
          *     given to the model as delimited data with citation markers ``[doc:<ref>#<anchor>]``.
          */
         RetrievalBody: {
@@ -4435,7 +4436,7 @@ export interface components {
             k: number;
             /**
              * Max Context Tokens
-             * @default 1500
+             * @default 600
              */
             max_context_tokens: number;
             /**

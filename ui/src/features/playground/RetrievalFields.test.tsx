@@ -145,7 +145,7 @@ describe("the playground's Retrieval (RAG) fields", SLOW, () => {
     await userEvent.click(screen.getByRole("button", { name: "Run" }));
     await screen.findByLabelText("Run figures");
     expect(sent[0]).toMatchObject({
-      retrieval: { index: "ix-1", k: 4, mode: "hybrid", max_context_tokens: 1500 },
+      retrieval: { index: "ix-1", k: 4, mode: "hybrid", max_context_tokens: 600 },
     });
     expect((sent[0] as { retrieval: object }).retrieval).not.toHaveProperty("query_variable");
   });

@@ -21,7 +21,7 @@ export interface RetrievalChoice {
 }
 
 /** The API's default budget for the chunks (tokens); the generated type requires a value. */
-const MAX_CONTEXT_TOKENS = 1500;
+const MAX_CONTEXT_TOKENS = 600;
 
 export const NO_RETRIEVAL: RetrievalChoice = {
   index: "",
