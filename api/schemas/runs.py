@@ -202,6 +202,9 @@ class RunPublic(BaseModel):
     cache_kind: str | None = None
     routing: dict[str, Any] | None = None
     attempts: list[dict[str, Any]] | None = None
+    retrieval: dict[str, Any] | None = Field(
+        default=None, description="a RAG call's retrieval and checked citations"
+    )
     created_at: datetime
     feedback: list[FeedbackPublic] = Field(default_factory=list)
 

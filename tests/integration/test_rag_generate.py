@@ -182,6 +182,8 @@ async def test_rag_injects_delimited_context_checks_citations_and_records_the_si
         ).scalar_one()
     assert recorded["chunk_ids"] == second["retrieval"]["chunk_ids"]
     assert recorded["invalid_citations"] == 1
+    run = await ok(await api.get(f"/runs/{second['run_id']}"))
+    assert run["retrieval"] == recorded
 
     # A tight window gives the model fewer chunks (the best ones first).
     tight = await generate(api, fx["version"], k=3, max_context_tokens=40)

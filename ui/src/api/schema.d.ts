@@ -4653,6 +4653,13 @@ export interface components {
             prompt_version_id: string | null;
             /** Rendered Input */
             rendered_input?: unknown[];
+            /**
+             * Retrieval
+             * @description a RAG call's retrieval and checked citations
+             */
+            retrieval?: {
+                [key: string]: unknown;
+            } | null;
             /** Routing */
             routing?: {
                 [key: string]: unknown;
