@@ -10,6 +10,7 @@ import { feature as models } from "./models/routes";
 import { feature as playground } from "./playground/routes";
 import { feature as projects } from "./projects/routes";
 import { feature as prompts } from "./prompts/routes";
+import { feature as retrieval } from "./retrieval/routes";
 import { feature as rollouts } from "./rollouts/routes";
 import { feature as settings } from "./settings/routes";
 
@@ -20,6 +21,7 @@ export const FEATURES: Feature[] = [
   playground,
   datasets,
   evaluations,
+  retrieval,
   approvals,
   rollouts,
   models,

@@ -1,0 +1,14 @@
+import { ProjectRedirect } from "../../components/ProjectSwitcher";
+import { lazyPage } from "../lazyPage";
+import type { Feature } from "../types";
+
+const IndexesPage = lazyPage(() => import("./IndexesPage"), "IndexesPage");
+
+export const feature: Feature = {
+  name: "retrieval",
+  nav: [{ to: "/retrieval", label: "Retrieval" }],
+  routes: [
+    { path: "retrieval", element: <ProjectRedirect page="retrieval" title="Retrieval" /> },
+    { path: "projects/:projectId/retrieval", element: <IndexesPage /> },
+  ],
+};
