@@ -3,6 +3,7 @@ import { lazyPage } from "../lazyPage";
 import type { Feature } from "../types";
 
 const IndexesPage = lazyPage(() => import("./IndexesPage"), "IndexesPage");
+const IndexPage = lazyPage(() => import("./IndexPage"), "IndexPage");
 
 export const feature: Feature = {
   name: "retrieval",
@@ -10,5 +11,6 @@ export const feature: Feature = {
   routes: [
     { path: "retrieval", element: <ProjectRedirect page="retrieval" title="Retrieval" /> },
     { path: "projects/:projectId/retrieval", element: <IndexesPage /> },
+    { path: "retrieval/indexes/:indexId", element: <IndexPage /> },
   ],
 };
