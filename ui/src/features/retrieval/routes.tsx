@@ -4,6 +4,7 @@ import type { Feature } from "../types";
 
 const IndexesPage = lazyPage(() => import("./IndexesPage"), "IndexesPage");
 const IndexPage = lazyPage(() => import("./IndexPage"), "IndexPage");
+const QueryPage = lazyPage(() => import("./QueryPage"), "QueryPage");
 
 export const feature: Feature = {
   name: "retrieval",
@@ -12,5 +13,6 @@ export const feature: Feature = {
     { path: "retrieval", element: <ProjectRedirect page="retrieval" title="Retrieval" /> },
     { path: "projects/:projectId/retrieval", element: <IndexesPage /> },
     { path: "retrieval/indexes/:indexId", element: <IndexPage /> },
+    { path: "retrieval/query", element: <QueryPage /> },
   ],
 };
