@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 import uuid
 from typing import Any
 
@@ -234,9 +236,12 @@ class RetrievalService:
         index = await self.get_index(body.index_id)
         embedder = None
         vector = None
+        embed_ms: float | None = None
         if body.mode != "keyword":
             embedder = get_passage_embedder(index.embedding_model)
+            started = time.perf_counter()
             vector = await asyncio.to_thread(embedder.embed_query, body.query)
+            embed_ms = (time.perf_counter() - started) * 1000
         try:
             reranker = load_reranker(self.settings) if body.rerank else None
         except RerankerLoadError as exc:
@@ -254,9 +259,17 @@ class RetrievalService:
             candidates=body.candidates,
             ef_search=self.settings.hnsw_ef_search,
         )
-        return await retrieve(
+        result = await retrieve(
             self.repo, index, req, embedder=embedder, reranker=reranker, query_vector=vector
         )
+        if embed_ms is None:
+            return result
+        # The query is embedded here (off the event loop), not in ``retrieve``: its time is
+        # the query's too.
+        timings = dict(result.timings_ms)
+        timings["embed"] = round(embed_ms, 3)
+        timings["total"] = round(timings.get("total", 0.0) + embed_ms, 3)
+        return dataclasses.replace(result, timings_ms=timings)
 
     async def chunk(self, index_id: uuid.UUID, chunk_id: uuid.UUID) -> dict[str, Any]:
         index = await self.get_index(index_id)
@@ -281,8 +294,6 @@ class RetrievalService:
 
 
 def _progress_dict(progress: IngestionProgress) -> dict[str, Any]:
-    import dataclasses
-
     out = dataclasses.asdict(progress)
     out["errors"] = [{"source": e["source"], "message": e["message"]} for e in out["errors"]]
     return out

@@ -199,6 +199,11 @@ async def test_query_modes_filters_mmr_and_isolation(
         scores = [h["score"] for h in hits]
         assert scores == sorted(scores, reverse=True)
     assert any(h["anchor"] for h in results["hybrid"]["hits"])
+    # Embedding the query is part of the query's time (dense and hybrid embed it).
+    for mode in ("dense", "hybrid"):
+        timings = results[mode]["timings_ms"]
+        assert 0 < timings["embed"] <= timings["total"], (mode, timings)
+    assert "embed" not in results["keyword"]["timings_ms"]
     assert set(results["hybrid"]["hits"][0]["ranks"]) <= {"dense", "keyword"}
 
     # A filter on a rare value still fills top_k when that many chunks match it.

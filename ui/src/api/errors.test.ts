@@ -19,6 +19,17 @@ describe("toProblem", () => {
     expect(problem.message).toBe("name: must not be empty");
   });
 
+  it("strips only the leading location: a field may be named like one", () => {
+    const problem = toProblem(
+      { detail: [{ loc: ["body", "source", "path"], msg: "not a folder" }] },
+      422,
+    );
+    expect(problem.fields).toEqual({ "source.path": "not a folder" });
+    expect(toProblem({ detail: [{ loc: ["query", "limit"], msg: "too big" }] }, 422).fields).toEqual({
+      limit: "too big",
+    });
+  });
+
   it("reads OpenAI's error shape", () => {
     expect(toProblem({ error: { message: "bad model" } }, 422).message).toBe("bad model");
   });

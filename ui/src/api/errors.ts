@@ -12,9 +12,13 @@ interface DetailItem {
   msg?: string;
 }
 
+/** Where FastAPI found the value: the first element of a `loc`, not part of the field's name
+ * (a body field may itself be called `path`, e.g. `source.path`). */
+const LOCATIONS = new Set(["body", "query", "path", "header", "cookie"]);
+
 function fieldOf(loc: (string | number)[] | undefined): string | null {
   if (!loc || loc.length === 0) return null;
-  const parts = loc.filter((p) => p !== "body" && p !== "query" && p !== "path");
+  const parts = LOCATIONS.has(String(loc[0])) ? loc.slice(1) : loc;
   return parts.length ? parts.join(".") : null;
 }
 

@@ -11,6 +11,7 @@ export const PROJECT_LINKS: ProjectLink[] = [
   { label: "Playground", to: (id) => `/playground?project=${id}` },
   { label: "Datasets", to: (id) => `/projects/${id}/datasets` },
   { label: "Evaluations", to: (id) => `/projects/${id}/evaluations` },
+  { label: "Retrieval", to: (id) => `/projects/${id}/retrieval` },
   { label: "Dashboard", to: (id) => `/dashboard?project=${id}` },
   { label: "Settings", to: (id) => `/projects/${id}/settings` },
 ];
