@@ -71,16 +71,18 @@ def build_activities(
         secret_box=SecretBox(settings.data_encryption_key()),
         durable=settings.run_commit == "durable",
     )
-    evaluation = EvaluationActivities(database_url, pipeline)
+    reranker = load_reranker(settings)
+    evaluation = EvaluationActivities(database_url, pipeline, reranker=reranker)
     llm = LLMActivities(database_url, pipeline)
     approval = ApprovalActivities(database_url, webhook_url=settings.approval_webhook_url)
     deployment = DeploymentActivities(database_url)
     health = ProviderHealthActivities(database_url, gateway)
     rollups = RollupActivities(database_url)
-    ingestion = IngestionActivities(database_url, reranker=load_reranker(settings))
+    ingestion = IngestionActivities(database_url, reranker=reranker)
     return [
         evaluation.plan_evaluation,
         evaluation.evaluate_chunk,
+        evaluation.evaluate_retrieval_chunk,
         evaluation.finalize_evaluation,
         llm.call_model,
         approval.begin_approval,

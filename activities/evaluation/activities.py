@@ -6,6 +6,10 @@ every write is idempotent: a run is keyed by ``{evaluation_id}:{version_id}:{exa
 (unique ``runs.idempotency_key``) and written with its metric values in one statement
 (:class:`activities.evaluation.scoring.ScoredRun`), so an activity retried after a worker crash
 skips the examples that already finished and can never write a row twice.
+
+A retrieval evaluation (``retrieval_configs`` instead of prompt versions) runs each example's
+query through each retrieval configuration instead, and scores the ranking against the
+example's qrels (:mod:`activities.evaluation.retrieval`).
 """
 
 from __future__ import annotations
@@ -19,10 +23,14 @@ from typing import Any
 from temporalio import activity
 
 from activities.errors import application_error
+from activities.evaluation.retrieval import RetrievalEvaluation
 from activities.evaluation.scoring import ScoredRun
 from activities.evaluation.types import (
+    RETRIEVAL_KIND,
     EvaluateChunkInput,
     EvaluateChunkResult,
+    EvaluateRetrievalChunkInput,
+    EvaluateRetrievalChunkResult,
     FinalizeEvaluationInput,
     FinalizeEvaluationResult,
     MetricSum,
@@ -42,9 +50,15 @@ from promptops.errors import (
     ProviderFailed,
     ServiceUnavailable,
 )
-from promptops.evaluation.metrics import METRIC_SPECS, validate_metric_names
+from promptops.evaluation.metrics import (
+    METRIC_SPECS,
+    RANKING_METRIC_NAMES,
+    validate_metric_names,
+)
 from promptops.evaluation.summary import ExampleRow, summarize
 from promptops.llm.pipeline import CallRequest, Pipeline, RunLink
+from promptops.retrieval.embedding_models import PassageEmbedder, get_passage_embedder
+from promptops.retrieval.search import Reranker
 
 log = logging.getLogger(__name__)
 
@@ -86,19 +100,25 @@ class _Slot:
 
 
 class EvaluationActivities:
-    """Built with its clients: a database URL (the activities' own bookkeeping) and the
-    model-call :class:`promptops.llm.pipeline.Pipeline`."""
+    """Built with its clients: a database URL (the activities' own bookkeeping), the
+    model-call :class:`promptops.llm.pipeline.Pipeline`, and for retrieval evaluations the
+    passage embedder factory (an index's model name -> embedder) and the configured
+    cross-encoder (None: ``rerank`` configurations are refused)."""
 
     def __init__(
         self,
         database_url: str,
         pipeline: Pipeline,
         embedder_factory: Callable[[], Any] | None = None,
+        *,
+        passage_embedder_factory: Callable[[str], PassageEmbedder] = get_passage_embedder,
+        reranker: Reranker | None = None,
     ) -> None:
         self._sessions = get_session_factory(database_url)
         self._pipeline = pipeline
         self._embedder_factory = embedder_factory
         self._embedder: Any = None
+        self._retrieval = RetrievalEvaluation(self._sessions, passage_embedder_factory, reranker)
 
     def _get_embedder(self) -> Any:
         if self._embedder is None:
@@ -113,7 +133,8 @@ class EvaluationActivities:
     @activity.defn(name="plan_evaluation")
     @database_outage_retryable
     async def plan_evaluation(self, inp: PlanEvaluationInput) -> PlanEvaluationResult:
-        """Validate the request, record the evaluation row, count examples, collect labels."""
+        """Validate the request, record the evaluation row, count examples, collect labels
+        (a retrieval evaluation: check its configurations and every example's qrels)."""
         try:
             validate_metric_names(inp.metrics)
         except ValueError as exc:
@@ -124,6 +145,18 @@ class EvaluationActivities:
             dataset = await repo.dataset(dataset_id)
             if dataset is None:
                 raise application_error(NotFound(f"dataset {inp.dataset_id} not found"))
+            if inp.retrieval_configs:
+                try:
+                    total = await self._retrieval.plan(session, inp, dataset)
+                except PromptOpsError as exc:
+                    raise application_error(exc) from exc
+                await session.commit()
+                return PlanEvaluationResult(total_per_version=total, labels=[])
+            ranking = [m for m in inp.metrics if m in RANKING_METRIC_NAMES]
+            if ranking:
+                raise application_error(
+                    InvalidInput(f"{ranking}: ranking metrics need retrieval_configs")
+                )
             projects = await repo.version_projects([uuid.UUID(v) for v in inp.prompt_version_ids])
             for vid in inp.prompt_version_ids:
                 project_id = projects.get(uuid.UUID(vid))
@@ -256,6 +289,20 @@ class EvaluationActivities:
         result.executed = len(todo)
         return result
 
+    @activity.defn(name="evaluate_retrieval_chunk")
+    @database_outage_retryable
+    async def evaluate_retrieval_chunk(
+        self, inp: EvaluateRetrievalChunkInput
+    ) -> EvaluateRetrievalChunkResult:
+        """Run examples ``[offset, offset + limit)`` through one retrieval configuration and
+        record each one's ranking and metrics idempotently (recorded examples are skipped and
+        counted); heartbeats the number done. Bad input and a missing index fail the
+        evaluation non-retryably."""
+        try:
+            return await self._retrieval.evaluate_chunk(inp)
+        except PromptOpsError as exc:
+            raise application_error(exc) from exc
+
     @activity.defn(name="finalize_evaluation")
     @database_outage_retryable
     async def finalize_evaluation(self, inp: FinalizeEvaluationInput) -> FinalizeEvaluationResult:
@@ -265,6 +312,11 @@ class EvaluationActivities:
             evaluation = await repo.evaluation(inp.evaluation_id)
             if evaluation is None:
                 raise application_error(NotFound(f"evaluation {inp.evaluation_id} not found"))
+            if (evaluation.config or {}).get("kind") == RETRIEVAL_KIND:
+                summary = await self._retrieval.summarize(session, evaluation)
+                await repo.finish(inp.evaluation_id, inp.status, summary)
+                await session.commit()
+                return FinalizeEvaluationResult(status=inp.status, summary=summary)
             runs, results = await repo.scored_runs(inp.evaluation_id)
             values: dict[uuid.UUID, dict[str, float]] = {}
             labels: dict[uuid.UUID, str | None] = {}

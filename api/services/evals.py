@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -25,11 +26,18 @@ from api.errors import NotFound, Unprocessable
 from api.schemas.evals import EvalRunRequest
 from api.services.datasets import DatasetService
 from api.services.prompts import PromptService
+from api.services.retrieval_evals import (
+    ensure_not_retrieval,
+    retrieval_configs,
+    retrieval_configs_of,
+    retrieval_metrics,
+)
 from promptops.db.models import Evaluation
 from promptops.db.repositories import AuditRepository, DatasetRepository, EvaluationRepository
+from promptops.db.repositories.retrieval_evals import RetrievalEvalRepository
 from promptops.evaluation.metrics import METRIC_SPECS, stored_metric_names, validate_metric_names
 from promptops.settings import Settings
-from workflows.evaluation.types import BatchEvaluationInput
+from workflows.evaluation.types import BatchEvaluationInput, retrieval_evaluation_config
 from workflows.evaluation.workflow import DATASET_ID, EVAL_ID, BatchEvaluationWorkflow
 
 STATUS_NAMES = {
@@ -104,15 +112,40 @@ class EvaluationService:
         self.settings = settings
 
     async def start(self, req: EvalRunRequest) -> str:
-        """Validate and start the workflow; returns the evaluation id (= workflow id)."""
+        """Validate and start the workflow; returns the evaluation id (= workflow id).
+
+        Exactly one of ``prompt_version_ids`` / ``retrieval_configs`` (422 naming the field
+        otherwise); ``metrics`` is required with prompt versions and may not name ranking
+        metrics there (they score retrieval configurations)."""
+        if req.prompt_version_ids and req.retrieval_configs:
+            raise Unprocessable(
+                "give prompt_version_ids or retrieval_configs, not both",
+                field="retrieval_configs",
+            )
+        if req.retrieval_configs:
+            return await self._start_retrieval(req)
+        version_ids = req.prompt_version_ids
+        if not version_ids:
+            raise Unprocessable(
+                "prompt_version_ids (or retrieval_configs) is required",
+                field="prompt_version_ids",
+            )
+        if req.metrics is None:
+            raise Unprocessable("metrics is required with prompt_version_ids", field="metrics")
         try:
             metrics = validate_metric_names(req.metrics)
         except ValueError as exc:
             raise Unprocessable(str(exc), field="metrics") from exc
+        ranking = [m for m in metrics if METRIC_SPECS[m].kind == "ranking"]
+        if ranking:
+            raise Unprocessable(
+                f"{ranking}: ranking metrics score retrieval_configs, not prompt versions",
+                field="metrics",
+            )
         datasets = DatasetService(self.session, self.principal)
         dataset = await datasets.get(req.dataset_id)
         prompts = PromptService(self.session, self.principal)
-        for vid in req.prompt_version_ids:
+        for vid in version_ids:
             version = await prompts.get_version(vid)
             prompt = await prompts.get_prompt(version.prompt_id)
             if prompt.project_id != dataset.project_id:
@@ -120,10 +153,52 @@ class EvaluationService:
                     f"prompt version {vid} is not in the dataset's project",
                     field="prompt_version_ids",
                 )
-        if len(set(req.prompt_version_ids)) != len(req.prompt_version_ids):
+        if len(set(version_ids)) != len(version_ids):
             raise Unprocessable(
                 "prompt_version_ids contains duplicates", field="prompt_version_ids"
             )
+        ids = [str(v) for v in version_ids]
+        return await self._launch(
+            req,
+            dataset,
+            metrics,
+            ids,
+            lambda evaluation_id: {
+                "workflow_id": evaluation_id,
+                "max_examples": req.limit,
+                "positive_label": req.positive_label,
+            },
+            {},
+        )
+
+    async def _start_retrieval(self, req: EvalRunRequest) -> str:
+        """Start a retrieval evaluation: ``retrieval_configs`` x every example's query."""
+        metrics = retrieval_metrics(req.metrics)
+        granularity = req.granularity or "page"
+        dataset = await DatasetService(self.session, self.principal).get(req.dataset_id)
+        configs = await retrieval_configs(self.session, self.principal, self.settings, req, dataset)
+        return await self._launch(
+            req,
+            dataset,
+            metrics,
+            [],
+            lambda evaluation_id: retrieval_evaluation_config(
+                evaluation_id, req.limit, granularity, configs
+            ),
+            {"retrieval_configs": configs, "granularity": granularity},
+        )
+
+    async def _launch(
+        self,
+        req: EvalRunRequest,
+        dataset: Any,
+        metrics: list[str],
+        version_ids: list[str],
+        config: Callable[[str], dict[str, Any]],
+        extra: dict[str, Any],
+    ) -> str:
+        """Record the evaluation row, start its workflow (``extra``: more fields of its
+        input) and audit it."""
         if await DatasetRepository(self.session).count_examples(dataset.id) == 0:
             raise Unprocessable(f"dataset {dataset.id} has no examples", field="dataset_id")
         evaluation_id = f"eval-{uuid.uuid4().hex[:16]}"
@@ -135,13 +210,9 @@ class EvaluationService:
                 id=evaluation_id,
                 project_id=dataset.project_id,
                 dataset_id=dataset.id,
-                prompt_version_ids=[str(v) for v in req.prompt_version_ids],
+                prompt_version_ids=version_ids,
                 metrics=metrics,
-                config={
-                    "workflow_id": evaluation_id,
-                    "max_examples": req.limit,
-                    "positive_label": req.positive_label,
-                },
+                config=config(evaluation_id),
                 status="Running",
             )
         )
@@ -150,13 +221,14 @@ class EvaluationService:
             BatchEvaluationWorkflow.run,
             BatchEvaluationInput(
                 evaluation_id=evaluation_id,
-                prompt_version_ids=[str(v) for v in req.prompt_version_ids],
+                prompt_version_ids=version_ids,
                 dataset_id=str(dataset.id),
                 metrics=metrics,
                 concurrency=req.concurrency,
                 chunk_size=req.chunk_size,
                 max_examples=req.limit,
                 positive_label=req.positive_label,
+                **extra,
             ),
             id=evaluation_id,
             task_queue=self.settings.task_queue,
@@ -171,15 +243,14 @@ class EvaluationService:
             if self.settings.search_attributes
             else None,
         )
-        await self._audit(
-            "evaluation.start",
-            evaluation_id,
-            after={
-                "dataset_id": str(dataset.id),
-                "metrics": metrics,
-                "prompt_version_ids": [str(v) for v in req.prompt_version_ids],
-            },
-        )
+        after: dict[str, Any] = {
+            "dataset_id": str(dataset.id),
+            "metrics": metrics,
+            "prompt_version_ids": version_ids,
+        }
+        if "retrieval_configs" in extra:
+            after["retrieval_configs"] = [c.as_dict() for c in extra["retrieval_configs"]]
+        await self._audit("evaluation.start", evaluation_id, after=after)
         return evaluation_id
 
     async def _audit(
@@ -228,10 +299,20 @@ class EvaluationService:
         return status, progress, error
 
     async def get(self, evaluation_id: str, *, rows_limit: int = 1000) -> dict[str, Any]:
+        """The evaluation with its live status and progress, summary and first ``rows_limit``
+        per-example rows. A retrieval evaluation's rows: ``example_id``, ``input``,
+        ``expected``, ``config_id``, ``label``, ``metrics``, ``hits`` (``chunk_id``,
+        ``source``, ``anchor``, ``score``, best first), ``ranking`` (the judged id each hit
+        stands for) and ``latency_ms``."""
         repo = EvaluationRepository(self.session)
         evaluation = await self._evaluation(evaluation_id)
         status, progress, error = await self._live(evaluation_id)
-        stored_done = await repo.count_runs(evaluation_id)
+        configs = retrieval_configs_of(evaluation)
+        retrieval = RetrievalEvalRepository(self.session) if configs is not None else None
+        if retrieval is not None:
+            stored_done = await retrieval.count(evaluation_id)
+        else:
+            stored_done = await repo.count_runs(evaluation_id)
         total = (progress or {}).get("total") or 0
         if not total and evaluation.summary:
             total = sum(v.get("n", 0) for v in evaluation.summary.get("versions", []))
@@ -257,10 +338,25 @@ class EvaluationService:
                 "versions": (progress or {}).get("versions") or [],
             },
             "summary": evaluation.summary,
-            "rows": await repo.rows(evaluation_id, limit=rows_limit) if rows_limit else [],
+            "rows": await self._rows(evaluation_id, configs, rows_limit),
             "temporal_ui_url": temporal_ui_link(self.settings, evaluation_id),
             "error": error,
+            "retrieval_configs": configs or [],
+            "granularity": evaluation.config.get("granularity") if configs is not None else None,
         }
+
+    async def _rows(
+        self, evaluation_id: str, configs: list[dict[str, Any]] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        if not limit:
+            return []
+        if configs is None:
+            return await EvaluationRepository(self.session).rows(evaluation_id, limit=limit)
+        labels = {c["config_id"]: c["label"] for c in configs}
+        rows = await RetrievalEvalRepository(self.session).rows(evaluation_id, limit=limit)
+        for row in rows:
+            row["label"] = labels.get(row["config_id"], row["config_id"])
+        return rows
 
     async def list_for_project(
         self, project_id: uuid.UUID, *, offset: int, limit: int
@@ -298,6 +394,7 @@ class EvaluationService:
                         for v in evaluation.prompt_version_ids
                         if str(v) in versions
                     ],
+                    "retrieval_configs": retrieval_configs_of(evaluation) or [],
                     "metrics": list(evaluation.metrics),
                     "created_at": evaluation.created_at,
                     "completed_at": evaluation.completed_at,
@@ -309,8 +406,9 @@ class EvaluationService:
     async def examples(
         self, evaluation_id: str, *, offset: int, limit: int, disagreements: bool
     ) -> dict[str, Any]:
-        """A page of per-example rows (see :meth:`EvaluationRepository.example_rows`)."""
-        await self._evaluation(evaluation_id)
+        """A page of per-example rows (see :meth:`EvaluationRepository.example_rows`); not
+        for retrieval evaluations (422: their rows are in :meth:`get`)."""
+        ensure_not_retrieval(await self._evaluation(evaluation_id))
         data, count = await EvaluationRepository(self.session).example_rows(
             evaluation_id, offset=offset, limit=limit, disagreements=disagreements
         )
@@ -325,8 +423,9 @@ class EvaluationService:
         value (:func:`promptops.evaluation.metrics.stored_metric_names`; empty when a run has
         none, e.g. a failed call). Text cells that a spreadsheet would run as a formula
         (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) get a leading
-        ``'`` (OWASP's advice on CSV injection): model outputs are untrusted text."""
-        evaluation = await self._evaluation(evaluation_id)
+        ``'`` (OWASP's advice on CSV injection): model outputs are untrusted text. Not for
+        retrieval evaluations (422: their rows are in :meth:`get`)."""
+        evaluation = ensure_not_retrieval(await self._evaluation(evaluation_id))
         repo = EvaluationRepository(self.session)
         metric_names = stored_metric_names(
             m for m in evaluation.metrics if isinstance(m, str) and m in METRIC_SPECS

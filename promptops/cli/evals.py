@@ -1,4 +1,4 @@
-"""``promptops eval run|status|show``: batch evaluations through the REST API."""
+"""``promptops eval run|retrieval|status|show``: batch evaluations through the REST API."""
 
 from __future__ import annotations
 
@@ -122,6 +122,64 @@ def run(
     _print_result(result, as_json)
 
 
+@eval_app.command("retrieval")
+def retrieval(
+    dataset: str = typer.Option(..., "--dataset", help="dataset id (query + qrels examples)"),
+    index: str = typer.Option(..., "--index", help="retrieval index name or id"),
+    modes: str = typer.Option(
+        "dense,keyword,hybrid", "--modes", help="comma-separated: one configuration per mode"
+    ),
+    top_k: int = typer.Option(10, "--top-k", min=1, max=100, help="hits scored per query"),
+    granularity: str = typer.Option("page", help="page (anchors fold into pages) or anchor"),
+    mmr_lambda: float | None = typer.Option(None, min=0.0, max=1.0, help="MMR on (0..1)"),
+    rerank: bool = typer.Option(False, help="rerank with the configured cross-encoder"),
+    project: str | None = typer.Option(None, help="the index's project (name or id)"),
+    limit: int | None = typer.Option(None, min=1, help="only the first N examples"),
+    wait: bool = typer.Option(True, help="follow progress and print the comparison"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """Evaluate retrieval on a dataset of queries with qrels: recall@1/5/10, MRR and nDCG@10
+    per mode, with 95% intervals and paired differences against the first mode."""
+    from promptops.cli.retrieval import find_index
+    from promptops.devstack.client import APIClientError
+
+    if granularity not in ("page", "anchor"):
+        fail("--granularity must be page or anchor")
+    found = find_index(index, project)
+    if found is None:
+        fail(f"no retrieval index {index!r}")
+        return
+    configs = [
+        {
+            "index_id": found["id"],
+            "mode": mode,
+            "top_k": top_k,
+            "mmr_lambda": mmr_lambda,
+            "rerank": rerank,
+        }
+        for mode in dict.fromkeys(m.strip() for m in modes.split(",") if m.strip())
+    ]
+    if not configs:
+        fail("--modes names no mode")
+    body: dict[str, Any] = {
+        "retrieval_configs": configs,
+        "dataset_id": dataset,
+        "granularity": granularity,
+        "limit": limit,
+    }
+    with _client() as client:
+        try:
+            started = client.start_evaluation(**body)
+            if not wait:
+                print(json.dumps(started) if as_json else started["id"])
+                return
+            result = follow(client, started["id"], console=_progress_console(as_json))
+        except APIClientError as exc:
+            fail(exc.message)
+            return
+    _print_result(result, as_json)
+
+
 @eval_app.command("status")
 def status(evaluation_id: str) -> None:
     """Status and progress of an evaluation."""
@@ -172,8 +230,15 @@ def _print_result(ev: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(ev, indent=2, default=str))
         return
     console = Console(highlight=False, width=wide_width())
-    console.print(comparison_table(f"Evaluation {ev['id']} ({ev['status']})", ev))
+    names = {c["config_id"]: c["label"] for c in ev.get("retrieval_configs") or []}
+    console.print(comparison_table(f"Evaluation {ev['id']} ({ev['status']})", ev, names))
     for row in ev.get("rows") or []:
+        if "config_id" in row:  # a retrieval evaluation: the judged ids of the top hits
+            console.print(
+                f"[dim]{row['example_id']}[/dim] {row['label']} ranking={row['ranking'][:5]} "
+                f"{ {k: round(v, 3) for k, v in row['metrics'].items()} }"
+            )
+            continue
         console.print(
             f"[dim]{row['example_id']}[/dim] {row['prompt_version_id'][:8]} "
             f"expected={row['expected']!r} output={str(row['output'])[:80]!r} "

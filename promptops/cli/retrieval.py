@@ -16,7 +16,7 @@ index_app = typer.Typer(help="Retrieval indexes (list, create, show).", no_args_
 
 
 def _project_id(project: str | None) -> str:
-    projects = call("GET", "/api/v1/projects")["data"]
+    projects = call("GET", "/projects")["data"]
     if project is None:
         if len(projects) == 1:
             return str(projects[0]["id"])
@@ -31,7 +31,7 @@ def _project_id(project: str | None) -> str:
 def find_index(name: str, project: str | None = None) -> dict[str, Any] | None:
     """The index called ``name`` (or with that id), of ``project`` when given."""
     params = {"project_id": _project_id(project)} if project else None
-    indexes = call("GET", "/api/v1/retrieval/indexes", params=params)["data"]
+    indexes = call("GET", "/retrieval/indexes", params=params)["data"]
     found = [i for i in indexes if name in (i["id"], i["name"])]
     if len(found) > 1:
         fail(f"several indexes are called {name!r}: name the project with --project")
@@ -40,7 +40,7 @@ def find_index(name: str, project: str | None = None) -> dict[str, Any] | None:
 
 def create_index(name: str, project: str | None, **settings: Any) -> dict[str, Any]:
     body = {"project_id": _project_id(project), "name": name, **settings}
-    return dict(call("POST", "/api/v1/retrieval/indexes", json=body))
+    return dict(call("POST", "/retrieval/indexes", json=body))
 
 
 def follow_ingestion(started: dict[str, Any], *, quiet: bool = False) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def follow_ingestion(started: dict[str, Any], *, quiet: bool = False) -> dict[st
                 description=f"ingesting ({state['chunks_written']} chunks written)",
             )
             time.sleep(0.5)
-            state = call("GET", f"/api/v1/retrieval/ingestions/{started['id']}")
+            state = call("GET", f"/retrieval/ingestions/{started['id']}")
         progress.update(
             task, completed=state["documents_done"], total=state["documents_total"] or 1
         )
@@ -106,7 +106,7 @@ def ingest(
         source = {"kind": "files", "paths": [str(path)]}
     started = call(
         "POST",
-        f"/api/v1/retrieval/indexes/{found['id']}/ingest",
+        f"/retrieval/indexes/{found['id']}/ingest",
         json={"source": source, "force": force},
     )
     state = follow_ingestion(started, quiet=as_json) if wait else started
@@ -144,7 +144,7 @@ def query(
         return
     result = call(
         "POST",
-        "/api/v1/retrieval/query",
+        "/retrieval/query",
         json={
             "index_id": found["id"],
             "query": text,
@@ -168,7 +168,7 @@ def query(
 def list_indexes(project: str | None = typer.Option(None)) -> None:
     """Indexes with their models and sizes."""
     params = {"project_id": _project_id(project)} if project else None
-    for i in call("GET", "/api/v1/retrieval/indexes", params=params)["data"]:
+    for i in call("GET", "/retrieval/indexes", params=params)["data"]:
         typer.echo(
             f"{i['name']}  {i['embedding_model']} ({i['embedding_model_version']})  "
             f"{i['documents']} documents, {i['chunks']} chunks  {i['id']}"
@@ -203,7 +203,7 @@ def show(name: str, project: str | None = typer.Option(None)) -> None:
     if found is None:
         fail(f"no index {name!r}")
         return
-    typer.echo(json.dumps(call("GET", f"/api/v1/retrieval/indexes/{found['id']}"), indent=2))
+    typer.echo(json.dumps(call("GET", f"/retrieval/indexes/{found['id']}"), indent=2))
 
 
 def register(app: typer.Typer) -> None:

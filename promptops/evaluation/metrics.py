@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LABEL_METRIC_NAMES",
     "METRIC_SPECS",
+    "RANKING_METRIC_NAMES",
     "MetricKind",
     "MetricSpec",
     "bleu",
@@ -55,7 +56,7 @@ __all__ = [
     "validate_metric_names",
 ]
 
-MetricKind = Literal["text", "label", "embedding", "latency", "cost"]
+MetricKind = Literal["text", "label", "embedding", "latency", "cost", "ranking"]
 
 
 # --------------------------------------------------------------------------- SQuAD EM / F1
@@ -358,7 +359,8 @@ class MetricSpec:
     Attributes:
         name: Registry key, e.g. ``"token_f1"``.
         kind: ``"text"`` (string overlap), ``"label"`` (classification), ``"embedding"``
-            (needs an embedder), ``"latency"`` or ``"cost"`` (recorded by the caller).
+            (needs an embedder), ``"latency"`` or ``"cost"`` (recorded by the caller),
+            ``"ranking"`` (retrieval evaluations only: :mod:`promptops.evaluation.qrels`).
         higher_is_better: Direction used when comparing prompt versions.
         description: One line for UIs and CLI help, including the unit.
     """
@@ -393,10 +395,46 @@ _SPECS: tuple[MetricSpec, ...] = (
     MetricSpec("f1", "label", True, "Corpus F1 (binary or macro), 0..1."),
     MetricSpec("latency_ms", "latency", False, "Model call latency in milliseconds."),
     MetricSpec("cost_usd", "cost", False, "Model call cost in US dollars."),
+    MetricSpec(
+        "recall@1",
+        "ranking",
+        True,
+        "Retrieval only: relevant ids in the first result / all relevant ones (0..1).",
+    ),
+    MetricSpec(
+        "recall@5",
+        "ranking",
+        True,
+        "Retrieval only: relevant ids in the first 5 results / all relevant ones (0..1).",
+    ),
+    MetricSpec(
+        "recall@10",
+        "ranking",
+        True,
+        "Retrieval only: relevant ids in the first 10 results / all relevant ones (0..1).",
+    ),
+    MetricSpec(
+        "mrr",
+        "ranking",
+        True,
+        "Retrieval only: reciprocal rank of the first relevant result, mean = MRR (0..1).",
+    ),
+    MetricSpec(
+        "ndcg@10",
+        "ranking",
+        True,
+        "Retrieval only: nDCG@10 with graded relevance, linear gain (0..1).",
+    ),
 )
 
 #: All metrics an experiment may request, keyed by name.
 METRIC_SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in _SPECS}
+
+#: Ranking metrics of retrieval evaluations (computed by :mod:`promptops.evaluation.qrels`,
+#: never by :func:`score_example`).
+RANKING_METRIC_NAMES: frozenset[str] = frozenset(
+    name for name, spec in METRIC_SPECS.items() if spec.kind == "ranking"
+)
 
 #: Names whose corpus value comes from :func:`label_metrics`.
 LABEL_METRIC_NAMES: frozenset[str] = frozenset(
@@ -432,9 +470,9 @@ def validate_metric_names(names: Iterable[str]) -> list[str]:
 
 def stored_metric_names(metric_names: Iterable[str]) -> list[str]:
     """The per-example values :func:`score_example` stores for ``metric_names``, in request
-    order: text and embedding metrics under their own names, ``accuracy`` once for any label
-    metric (precision/recall/F1 exist only for the corpus); latency and cost are not scores
-    (they are columns of the run).
+    order: text, embedding and ranking metrics under their own names, ``accuracy`` once for any
+    label metric (precision/recall/F1 exist only for the corpus); latency and cost are not
+    scores (they are columns of the run).
 
     Raises:
         ValueError: On unknown names (see :func:`validate_metric_names`).
@@ -442,7 +480,13 @@ def stored_metric_names(metric_names: Iterable[str]) -> list[str]:
     out: list[str] = []
     for name in validate_metric_names(metric_names):
         kind = METRIC_SPECS[name].kind
-        stored = "accuracy" if kind == "label" else name if kind in ("text", "embedding") else None
+        stored = (
+            "accuracy"
+            if kind == "label"
+            else name
+            if kind in ("text", "embedding", "ranking")
+            else None
+        )
         if stored and stored not in out:
             out.append(stored)
     return out

@@ -20,9 +20,9 @@ __all__ = ["DEFAULT_EVAL_METRIC", "SCORE_METRICS", "ApprovalPolicy", "normalize_
 
 #: Metrics whose per-example values (or corpus value) lie in 0..1 (or -1..1 for cosine
 #: similarity), so a ``min_eval_score`` threshold on them means something. Latency and cost
-#: are measurements, not scores.
+#: are measurements, not scores; ranking metrics score retrieval, not a prompt version.
 SCORE_METRICS = tuple(
-    name for name, spec in METRIC_SPECS.items() if spec.kind not in ("latency", "cost")
+    name for name, spec in METRIC_SPECS.items() if spec.kind not in ("latency", "cost", "ranking")
 )
 
 #: SQuAD exact match: the strictest reading of "the golden answer", and defined for every

@@ -20,6 +20,7 @@ from promptops.evaluation.metrics import (
     token_f1,
     validate_metric_names,
 )
+from promptops.evaluation.qrels import RANKING_METRICS
 
 # ----------------------------------------------------------------------------- SQuAD
 
@@ -174,10 +175,12 @@ def test_registry_names_and_specs() -> None:
         "exact_match", "token_f1", "bleu", "rouge1", "rouge2", "rougeL",
         "embedding_similarity", "accuracy", "precision", "recall", "f1",
         "latency_ms", "cost_usd",
+        "recall@1", "recall@5", "recall@10", "mrr", "ndcg@10",
     }  # fmt: skip
     assert METRIC_SPECS["latency_ms"].higher_is_better is False
     assert METRIC_SPECS["cost_usd"].kind == "cost"
     assert METRIC_SPECS["f1"].kind == "label"
+    assert {n for n, s in METRIC_SPECS.items() if s.kind == "ranking"} == set(RANKING_METRICS)
     assert all(spec.name == name for name, spec in METRIC_SPECS.items())
     with pytest.raises(AttributeError):
         METRIC_SPECS["bleu"].name = "x"  # type: ignore[misc]

@@ -6,12 +6,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from activities.evaluation.types import MetricSum
+from activities.evaluation.types import (
+    RETRIEVAL_KIND,
+    MetricSum,
+    RetrievalEvalConfig,
+    retrieval_evaluation_config,
+)
+
+__all__ = [
+    "RETRIEVAL_KIND",
+    "BatchEvaluationInput",
+    "BatchEvaluationState",
+    "EvaluationProgress",
+    "RetrievalEvalConfig",
+    "VersionProgress",
+    "retrieval_evaluation_config",
+]
 
 
 @dataclass
 class BatchEvaluationInput:
-    """Evaluate each prompt version on every example of a dataset.
+    """Evaluate each prompt version on every example of a dataset, or (``retrieval_configs``
+    instead of ``prompt_version_ids``) each retrieval configuration on every example's query
+    against its qrels, at ``granularity`` (``page`` or ``anchor``,
+    :mod:`promptops.evaluation.qrels`).
 
     ``concurrency``: LLM calls in flight at once. ``chunk_size``: examples per activity (one
     activity per chunk keeps the history small: 10k examples x 2 versions at 50 per chunk is
@@ -35,6 +53,8 @@ class BatchEvaluationInput:
     heartbeat_timeout_s: int = 120
     # Set only when the workflow continues as new.
     state: BatchEvaluationState | None = None
+    retrieval_configs: list[RetrievalEvalConfig] = field(default_factory=list)
+    granularity: str = "page"
 
 
 @dataclass

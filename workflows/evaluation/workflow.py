@@ -4,11 +4,16 @@ The dataset is cut into units (version x chunk of ``chunk_size`` examples); one 
 unit with at most ``concurrency`` LLM calls in flight and records each example idempotently, so
 a crash of the worker or of the Temporal server resumes at the first unfinished example. The
 history stays bounded: one activity per unit, and continue-as-new when Temporal suggests it.
+
+A retrieval evaluation (``retrieval_configs``) has the same shape: its units are (retrieval
+configuration x chunk of examples), run by ``evaluate_retrieval_chunk``, and the summary holds
+one "version" per configuration.
 """
 
 import asyncio
 import dataclasses
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
@@ -18,12 +23,15 @@ with workflow.unsafe.imports_passed_through():
     from activities.errors import INVALID_INPUT
     from activities.evaluation.declarations import (
         evaluate_chunk,
+        evaluate_retrieval_chunk,
         finalize_evaluation,
         plan_evaluation,
     )
     from activities.evaluation.types import (
         EvaluateChunkInput,
         EvaluateChunkResult,
+        EvaluateRetrievalChunkInput,
+        EvaluateRetrievalChunkResult,
         FinalizeEvaluationInput,
         FinalizeEvaluationResult,
         MetricSum,
@@ -39,6 +47,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search_attributes import DATASET_ID, EVAL_ID
 
 __all__ = ["DATASET_ID", "EVAL_ID", "BatchEvaluationWorkflow"]
+
+#: What a unit's activity returns (per prompt version or per retrieval configuration).
+ChunkResult = EvaluateChunkResult | EvaluateRetrievalChunkResult
 
 #: ``workflow.patched`` id: the chunk activity is cancelled with WAIT_CANCELLATION_COMPLETED.
 WAIT_CHUNK_CANCELLATION = "evaluate-chunk-wait-cancellation"
@@ -61,9 +72,17 @@ class BatchEvaluationWorkflow:
             raise ApplicationError(
                 "chunk_size must be >= 0 (0 = automatic)", type=INVALID_INPUT, non_retryable=True
             )
-        if not inp.prompt_version_ids:
+        if not inp.prompt_version_ids and not inp.retrieval_configs:
             raise ApplicationError(
-                "prompt_version_ids must not be empty", type=INVALID_INPUT, non_retryable=True
+                "prompt_version_ids must not be empty (or give retrieval_configs)",
+                type=INVALID_INPUT,
+                non_retryable=True,
+            )
+        if inp.prompt_version_ids and inp.retrieval_configs:
+            raise ApplicationError(
+                "give prompt_version_ids or retrieval_configs, not both",
+                type=INVALID_INPUT,
+                non_retryable=True,
             )
         if inp.state is not None:
             # Continued as new: pick up where the previous run stopped.
@@ -79,14 +98,17 @@ class BatchEvaluationWorkflow:
                     metrics=inp.metrics,
                     max_examples=inp.max_examples,
                     positive_label=inp.positive_label,
+                    retrieval_configs=inp.retrieval_configs,
+                    granularity=inp.granularity,
                 ),
                 start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=STANDARD,
             )
+            ids = inp.prompt_version_ids or [c.config_id for c in inp.retrieval_configs]
             self._state = BatchEvaluationState(
                 total_per_version=plan.total_per_version,
                 labels=plan.labels,
-                versions=[VersionProgress(version_id=v) for v in inp.prompt_version_ids],
+                versions=[VersionProgress(version_id=v) for v in ids],
             )
         units = self._units()
         chunks_this_run = 0
@@ -105,30 +127,7 @@ class BatchEvaluationWorkflow:
                 # cancel at its next heartbeat, or completes first), so no example is recorded
                 # after the summary. Histories from before this change cancelled without waiting.
                 wait_cancel = workflow.patched(WAIT_CHUNK_CANCELLATION)
-                handle = workflow.start_activity(
-                    evaluate_chunk,
-                    EvaluateChunkInput(
-                        evaluation_id=inp.evaluation_id,
-                        workflow_id=workflow.info().workflow_id,
-                        prompt_version_id=version.version_id,
-                        dataset_id=inp.dataset_id,
-                        offset=offset,
-                        limit=min(self._chunk_size, self._state.total_per_version - offset),
-                        metrics=inp.metrics,
-                        concurrency=inp.concurrency,
-                        labels=self._state.labels,
-                    ),
-                    # An example can take a while on a small CPU model; the heartbeat timeout
-                    # notices a dead worker long before the chunk's deadline.
-                    start_to_close_timeout=timedelta(minutes=30),
-                    heartbeat_timeout=timedelta(seconds=inp.heartbeat_timeout_s),
-                    retry_policy=STANDARD,
-                    cancellation_type=(
-                        ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
-                        if wait_cancel
-                        else ActivityCancellationType.TRY_CANCEL
-                    ),
-                )
+                handle = self._start_chunk(version_index, offset, wait_cancel)
                 try:
                     # The shield keeps a workflow cancel from being swallowed when the chunk
                     # completes anyway: the SDK would hand back its result as if not cancelled.
@@ -137,7 +136,7 @@ class BatchEvaluationWorkflow:
                     if wait_cancel:
                         handle.cancel()
                         try:
-                            late: EvaluateChunkResult | None = await handle
+                            late: ChunkResult | None = await handle
                         except (ActivityError, asyncio.CancelledError):
                             late = None  # stopped part-way; finalize reads its stored rows
                         if late is not None:
@@ -180,8 +179,58 @@ class BatchEvaluationWorkflow:
             for offset in range(0, total, size)
         ]
 
+    def _start_chunk(
+        self, version_index: int, offset: int, wait_cancel: bool
+    ) -> workflow.ActivityHandle[ChunkResult]:
+        """Start the activity of one unit: ``evaluate_chunk`` for a prompt version,
+        ``evaluate_retrieval_chunk`` for a retrieval configuration."""
+        inp = self._inp
+        limit = min(self._chunk_size, self._state.total_per_version - offset)
+        options: dict[str, Any] = {
+            # An example can take a while on a small CPU model; the heartbeat timeout notices
+            # a dead worker long before the chunk's deadline.
+            "start_to_close_timeout": timedelta(minutes=30),
+            "heartbeat_timeout": timedelta(seconds=inp.heartbeat_timeout_s),
+            "retry_policy": STANDARD,
+            "cancellation_type": (
+                ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+                if wait_cancel
+                else ActivityCancellationType.TRY_CANCEL
+            ),
+        }
+        if inp.retrieval_configs:
+            return workflow.start_activity(
+                evaluate_retrieval_chunk,
+                EvaluateRetrievalChunkInput(
+                    evaluation_id=inp.evaluation_id,
+                    workflow_id=workflow.info().workflow_id,
+                    config=inp.retrieval_configs[version_index],
+                    dataset_id=inp.dataset_id,
+                    offset=offset,
+                    limit=limit,
+                    metrics=inp.metrics,
+                    granularity=inp.granularity,
+                ),
+                **options,
+            )
+        return workflow.start_activity(
+            evaluate_chunk,
+            EvaluateChunkInput(
+                evaluation_id=inp.evaluation_id,
+                workflow_id=workflow.info().workflow_id,
+                prompt_version_id=self._state.versions[version_index].version_id,
+                dataset_id=inp.dataset_id,
+                offset=offset,
+                limit=limit,
+                metrics=inp.metrics,
+                concurrency=inp.concurrency,
+                labels=self._state.labels,
+            ),
+            **options,
+        )
+
     @staticmethod
-    def _merge(version: VersionProgress, chunk: EvaluateChunkResult) -> None:
+    def _merge(version: VersionProgress, chunk: ChunkResult) -> None:
         version.done += chunk.done
         version.errors += chunk.errors
         for name, s in chunk.sums.items():
@@ -206,6 +255,7 @@ class BatchEvaluationWorkflow:
         """Examples done / total over all versions, and running means per version."""
         inp = self._input
         total = self._state.total_per_version * len(self._state.versions)
+        labels = {c.config_id: c.label for c in inp.retrieval_configs} if inp else {}
         return EvaluationProgress(
             evaluation_id=inp.evaluation_id if inp else "",
             status=self._state.status,
@@ -214,6 +264,7 @@ class BatchEvaluationWorkflow:
             versions=[
                 {
                     "version_id": v.version_id,
+                    **({"label": labels[v.version_id]} if v.version_id in labels else {}),
                     "done": v.done,
                     "errors": v.errors,
                     "means": {name: v.mean(name) for name in sorted(v.sums)},

@@ -46,6 +46,7 @@ from promptops.db.models.retrieval import (
     RetrievalIndex,
     RetrievalSource,
 )
+from promptops.db.models.retrieval_eval_result import RetrievalEvalResult
 from promptops.db.models.run import Run
 from promptops.db.models.run_rollup import ROLLUP_GRAINS, RunRollup, RunRollupDelta
 from promptops.db.models.user import User
@@ -90,6 +91,7 @@ __all__ = [
     "RateLimitWindow",
     "RetrievalChunk",
     "RetrievalDocument",
+    "RetrievalEvalResult",
     "RetrievalIndex",
     "RetrievalSource",
     "Role",

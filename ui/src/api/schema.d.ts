@@ -3091,6 +3091,8 @@ export interface components {
             id: string;
             /** Metrics */
             metrics: string[];
+            /** Retrieval Configs */
+            retrieval_configs?: components["schemas"]["EvalRetrievalConfigPublic"][];
             /** Status */
             status: string;
             /** Temporal Ui Url */
@@ -3124,6 +3126,11 @@ export interface components {
              * @description why a Failed evaluation failed
              */
             error?: string | null;
+            /**
+             * Granularity
+             * @description a retrieval evaluation's
+             */
+            granularity?: string | null;
             /** Id */
             id: string;
             /** Metrics */
@@ -3133,6 +3140,11 @@ export interface components {
             project_id?: string | null;
             /** Prompt Version Ids */
             prompt_version_ids?: string[];
+            /**
+             * Retrieval Configs
+             * @description a retrieval evaluation's configurations
+             */
+            retrieval_configs?: components["schemas"]["EvalRetrievalConfigPublic"][];
             /** Rows */
             rows?: {
                 [key: string]: unknown;
@@ -3152,10 +3164,73 @@ export interface components {
             versions?: components["schemas"]["EvalVersionPublic"][];
         };
         /**
+         * EvalRetrievalConfig
+         * @description A retrieval configuration to evaluate: ``mode`` ``dense``, ``keyword`` or ``hybrid``
+         *     (as ``POST /retrieval/query``), ``top_k`` hits scored (1..100), ``mmr_lambda`` (0..1)
+         *     turns MMR on, ``rerank`` uses the configured cross-encoder; ``label`` names it in the
+         *     summary (default: the mode and the settings that differ from the defaults).
+         */
+        EvalRetrievalConfig: {
+            /**
+             * Index Id
+             * Format: uuid
+             */
+            index_id: string;
+            /** Label */
+            label?: string | null;
+            /** Mmr Lambda */
+            mmr_lambda?: number | null;
+            /**
+             * Mode
+             * @default hybrid
+             * @enum {string}
+             */
+            mode: "dense" | "keyword" | "hybrid";
+            /**
+             * Rerank
+             * @default false
+             */
+            rerank: boolean;
+            /**
+             * Top K
+             * @default 10
+             */
+            top_k: number;
+        };
+        /**
+         * EvalRetrievalConfigPublic
+         * @description A retrieval configuration an evaluation ran: ``config_id`` is its ``version_id`` in
+         *     the summary and the rows.
+         */
+        EvalRetrievalConfigPublic: {
+            /** Config Id */
+            config_id: string;
+            /** Index Id */
+            index_id: string;
+            /** Label */
+            label: string;
+            /** Mmr Lambda */
+            mmr_lambda: number | null;
+            /** Mode */
+            mode: string;
+            /** Rerank */
+            rerank: boolean;
+            /** Top K */
+            top_k: number;
+        };
+        /**
          * EvalRunRequest
-         * @description Evaluate up to 10 prompt versions on a dataset with ``metrics`` (names of
-         *     :data:`promptops.evaluation.metrics.METRIC_SPECS`); ``limit``: only the first N examples
-         *     (1..2**31 - 1).
+         * @description Evaluate up to 10 prompt versions (``prompt_version_ids``) or up to 10 retrieval
+         *     configurations (``retrieval_configs``), exactly one of the two, on a dataset.
+         *
+         *     ``metrics``: names of :data:`promptops.evaluation.metrics.METRIC_SPECS`; required for
+         *     prompt versions; for retrieval configurations ranking metrics (and ``latency_ms``),
+         *     default ``recall@1, recall@5, recall@10, mrr, ndcg@10``. A retrieval dataset's example has
+         *     the query as ``input`` (a string or ``{"query": ...}``) and the qrels as ``expected`` (a
+         *     list of relevant ids or ``{id: grade}``; ids are document sources, ``source#anchor`` or
+         *     chunk ids), scored at ``granularity`` ``page`` (anchor ids fold into their page with the
+         *     highest grade) or ``anchor`` (matching rule: :mod:`promptops.evaluation.qrels`).
+         *     ``limit``: only the first N examples (1..2**31 - 1).
          */
         EvalRunRequest: {
             /**
@@ -3175,16 +3250,23 @@ export interface components {
              */
             dataset_id: string;
             /**
+             * Granularity
+             * @description retrieval evaluations: page-level (the default) or anchor-level qrels
+             */
+            granularity?: ("page" | "anchor") | null;
+            /**
              * Limit
              * @description evaluate only the first N examples
              */
             limit?: number | null;
             /** Metrics */
-            metrics: string[];
+            metrics?: string[] | null;
             /** Positive Label */
             positive_label?: string | null;
             /** Prompt Version Ids */
-            prompt_version_ids: string[];
+            prompt_version_ids?: string[] | null;
+            /** Retrieval Configs */
+            retrieval_configs?: components["schemas"]["EvalRetrievalConfig"][] | null;
         };
         /**
          * EvalRunRowPublic
@@ -3934,7 +4016,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "text" | "label" | "embedding" | "latency" | "cost";
+            kind: "text" | "label" | "embedding" | "latency" | "cost" | "ranking";
             /** Name */
             name: string;
         };
