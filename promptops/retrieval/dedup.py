@@ -160,4 +160,4 @@ class NearDuplicateFilter:
         values = np.frombuffer(data, dtype="<u4")
         if len(values) != self.num_perm:
             raise ValueError(f"a stored sketch has {len(values)} values, expected {self.num_perm}")
-        return LeanMinHash(seed=self.seed, hashvalues=values.astype(np.uint64))
+        return LeanMinHash(seed=self.seed, hashvalues=values.astype(np.uint64), scheme="affine32")
